@@ -1,0 +1,229 @@
+"""``ml-connector``: thin commands over the connector's services.
+
+Secrets are read from a hidden prompt or from standard input (``--secret-stdin``), never from
+the command line, where they would land in shell history and process listings.
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from connector.config import ConfigError, load_settings
+from connector.db import session_scope
+
+console = Console()
+
+
+def _services():
+    from connector.services.context import Services
+    return Services(load_settings())
+
+
+def _read_secret(label: str, from_stdin: bool) -> str:
+    if from_stdin:
+        secret = sys.stdin.readline().strip()
+    else:
+        secret = click.prompt(label, hide_input=True).strip()
+    if not secret:
+        raise click.UsageError(f"{label} must not be empty")
+    return secret
+
+
+@click.group()
+def cli() -> None:
+    """Shopify → Oracle Fusion Receivables connector."""
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except ConfigError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        sys.exit(2)
+
+
+# -- database ------------------------------------------------------------------------------
+
+@cli.group()
+def db() -> None:
+    """The connector's database."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration (safe to run at each deploy)."""
+    from connector.migrate import upgrade
+    upgrade(load_settings().database_url)
+    console.print("database is up to date")
+
+
+# -- keys ---------------------------------------------------------------------------------
+
+@cli.group()
+def keys() -> None:
+    """Encryption keys for stored credentials (MLC_ENCRYPTION_KEYS)."""
+
+
+@keys.command("generate")
+def keys_generate() -> None:
+    """Print a new Fernet key to put first in MLC_ENCRYPTION_KEYS."""
+    from connector.vault import generate_key
+    click.echo(generate_key())
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every credential with the first key of MLC_ENCRYPTION_KEYS."""
+    services = _services()
+    with session_scope(services.settings.database_url) as session:
+        count = services.vault.rotate(session)
+    console.print(f"re-encrypted {count} credential(s) with the current key")
+
+
+# -- shops and the Fusion pod -------------------------------------------------------------
+
+@cli.group()
+def shops() -> None:
+    """Shopify shops the connector serves."""
+
+
+@shops.command("add")
+@click.argument("domain")
+@click.option("--client-id", required=True, help="The app's client id (API key).")
+@click.option("--api-version", default="2026-01", show_default=True)
+@click.option("--prefix", default="", help="Fusion transaction number prefix (default: from the domain).")
+@click.option("--admin-url", default="", help="Admin API base URL (default https://DOMAIN; a sandbox sets its own).")
+@click.option("--secret-stdin", is_flag=True, help="Read the client secret from standard input.")
+def shops_add(domain, client_id, api_version, prefix, admin_url, secret_stdin) -> None:
+    """Add or update a shop; the client secret (also the webhook signing secret) is stored encrypted."""
+    from connector.services.setup import add_shop
+    secret = _read_secret("Client secret", secret_stdin)
+    services = _services()
+    with session_scope(services.settings.database_url) as session:
+        shop = add_shop(session, services.vault, domain=domain, client_id=client_id, client_secret=secret,
+                        api_version=api_version, prefix=prefix, admin_base_url=admin_url)
+        console.print(f"shop {shop.domain} saved (transaction prefix {shop.transaction_prefix})")
+
+
+@shops.command("list")
+def shops_list() -> None:
+    from sqlalchemy import select
+
+    from connector.models import Shop
+    table = Table("domain", "client id", "API version", "prefix", "admin URL")
+    with session_scope(load_settings().database_url) as session:
+        for shop in session.scalars(select(Shop).order_by(Shop.domain)):
+            table.add_row(shop.domain, shop.client_id, shop.api_version, shop.transaction_prefix,
+                          shop.admin_base_url or f"https://{shop.domain}")
+    console.print(table)
+
+
+@cli.group()
+def fusion() -> None:
+    """The Oracle Fusion pod."""
+
+
+@fusion.command("set")
+@click.option("--base-url", required=True, help="https://<pod>.fa.<dc>.oraclecloud.com")
+@click.option("--token-url", default="", help="OAuth token endpoint of the pod's identity domain.")
+@click.option("--client-id", default="")
+@click.option("--scope", default="", help="The Fusion resource scope (urn:opc:resource:fa:instanceid=…).")
+@click.option("--auth", "auth_mode", type=click.Choice(["oauth", "basic"]), default="oauth", show_default=True)
+@click.option("--username", default="", help="Integration user, with --auth basic.")
+@click.option("--secret-stdin", is_flag=True, help="Read the client secret (or password) from standard input.")
+def fusion_set(base_url, token_url, client_id, scope, auth_mode, username, secret_stdin) -> None:
+    """Store the pod's endpoint and credentials (secret encrypted)."""
+    from connector.services.setup import set_fusion
+    label = "Password" if auth_mode == "basic" else "Client secret"
+    secret = _read_secret(label, secret_stdin)
+    services = _services()
+    with session_scope(services.settings.database_url) as session:
+        set_fusion(session, services.vault, base_url=base_url, token_url=token_url, client_id=client_id,
+                   scope=scope, secret=secret, auth_mode=auth_mode, username=username)
+    console.print(f"Fusion pod saved ({auth_mode} auth)")
+
+
+@cli.command()
+def ping() -> None:
+    """Check each configured shop and the Fusion pod with one cheap authenticated call."""
+    from connector.services.setup import ping_all
+    services = _services()
+    with session_scope(services.settings.database_url) as session:
+        checks = ping_all(services, session)
+    table = Table("system", "result", "detail")
+    for check in checks:
+        table.add_row(check.target, "[green]ok[/green]" if check.ok else "[red]FAILED[/red]", check.detail)
+    console.print(table)
+    sys.exit(0 if all(c.ok for c in checks) else 1)
+
+
+# -- operations ---------------------------------------------------------------------------
+
+@cli.command()
+def status() -> None:
+    """Inbox events and bindings by state: what is done, waiting, parked or dead."""
+    from sqlalchemy import func, select
+
+    from connector.models import Binding, InboxEvent
+    table = Table("what", "kind", "state", "count")
+    with session_scope(load_settings().database_url) as session:
+        for topic, state, count in session.execute(select(InboxEvent.topic, InboxEvent.state, func.count())
+                                                   .group_by(InboxEvent.topic, InboxEvent.state)):
+            table.add_row("inbox", topic, state.value, str(count))
+        for kind, state, count in session.execute(select(Binding.kind, Binding.state, func.count())
+                                                  .group_by(Binding.kind, Binding.state)):
+            table.add_row("binding", kind, state.value, str(count))
+    console.print(table)
+
+
+@cli.command()
+@click.argument("inbox_ids", nargs=-1, type=int)
+@click.option("--all-parked", is_flag=True, help="Replay every parked and dead event.")
+def replay(inbox_ids, all_parked) -> None:
+    """Process parked, dead or deferred inbox events again (after fixing data or set-up)."""
+    from sqlalchemy import select
+
+    from connector.models import InboxEvent, InboxState
+    from workers.app import app
+    ids = list(inbox_ids)
+    if all_parked:
+        with session_scope(load_settings().database_url) as session:
+            ids += session.scalars(select(InboxEvent.id).where(
+                InboxEvent.state.in_([InboxState.parked, InboxState.dead]))).all()
+    if not ids:
+        raise click.UsageError("name inbox ids or use --all-parked")
+    for inbox_id in ids:
+        app.send_task("mlc.inbox.replay", args=[inbox_id])
+    console.print(f"queued {len(ids)} replay(s)")
+
+
+# -- sandboxes and the demo ----------------------------------------------------------------
+
+@cli.command()
+@click.argument("system", type=click.Choice(["shopify", "fusion"]))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, required=True)
+@click.option("--config", "config_json", default="", envvar="MLC_SANDBOX_CONFIG",
+              help="Sandbox settings as JSON (or MLC_SANDBOX_CONFIG; see README).")
+def sandbox(system, host, port, config_json) -> None:
+    """Run the Shopify or Fusion simulator alone."""
+    from cli.sandboxes import build_app
+    from sandbox.server import serve_forever
+    console.print(f"{system} sandbox on http://{host}:{port}")
+    serve_forever(build_app(system, config_json), host, port)
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Exit after the summary: 0 when every order reached Fusion.")
+@click.option("--orders", "order_count", default=25, show_default=True, help="How many sample orders.")
+def demo(once, order_count) -> None:
+    """Run everything on embedded defaults and push sample orders through it."""
+    from cli.demo import run
+    sys.exit(run(once=once, order_count=order_count))
+
+
+if __name__ == "__main__":
+    main()

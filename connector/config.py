@@ -1,0 +1,114 @@
+"""Every setting ml-connector reads from its environment, in one place (12-factor).
+
+Processes build one :class:`Settings` at start-up with :func:`load_settings`; nothing else reads
+``os.environ``. The accounting mapping (business unit, sources, memo lines, GL accounts) is not an
+environment concern: it lives in a TOML file whose path is a setting, see :mod:`connector.mapping.config`.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_MAPPING_FILE = Path(__file__).parent / "defaults" / "mapping.toml"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _int(env, name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _float(env, name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{Path.cwd() / '.mlc' / 'mlc.db'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(default_factory=_default_database_url)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    encryption_keys: tuple[str, ...] = ()
+    mapping_file: Path = DEFAULT_MAPPING_FILE
+    log_level: str = "INFO"
+
+    # HTTP to Shopify and Fusion: every call has a connect and a read timeout.
+    http_connect_timeout: float = 5.0
+    http_read_timeout: float = 30.0
+
+    # Fusion publishes no rate limit; this budget is shared by every worker on every machine.
+    fusion_rate_per_second: float = 10.0
+    fusion_burst: int = 20
+    fusion_framework_version: int = 4
+
+    # Exactly-once machinery.
+    max_attempts: int = 8
+    retry_backoff_max_seconds: int = 300
+    lock_timeout_seconds: int = 120
+    inbox_sweep_interval_seconds: int = 60
+    inbox_stale_after_seconds: int = 120
+
+    flower_basic_auth: str = ""
+
+    @classmethod
+    def from_env(cls, env=None) -> "Settings":
+        env = os.environ if env is None else env
+        keys = tuple(k.strip() for k in env.get("MLC_ENCRYPTION_KEYS", "").split(",") if k.strip())
+        return cls(
+            database_url=env.get("DATABASE_URL") or _default_database_url(),
+            redis_url=env.get("REDIS_URL") or cls.redis_url,
+            encryption_keys=keys,
+            mapping_file=Path(env.get("MLC_MAPPING_FILE") or DEFAULT_MAPPING_FILE),
+            log_level=env.get("MLC_LOG_LEVEL", "INFO").upper(),
+            http_connect_timeout=_float(env, "MLC_HTTP_CONNECT_TIMEOUT", cls.http_connect_timeout),
+            http_read_timeout=_float(env, "MLC_HTTP_READ_TIMEOUT", cls.http_read_timeout),
+            fusion_rate_per_second=_float(env, "MLC_FUSION_RATE", cls.fusion_rate_per_second),
+            fusion_burst=_int(env, "MLC_FUSION_BURST", cls.fusion_burst),
+            fusion_framework_version=_int(env, "MLC_FUSION_FRAMEWORK_VERSION",
+                                          cls.fusion_framework_version),
+            max_attempts=_int(env, "MLC_MAX_ATTEMPTS", cls.max_attempts),
+            retry_backoff_max_seconds=_int(env, "MLC_RETRY_BACKOFF_MAX", cls.retry_backoff_max_seconds),
+            lock_timeout_seconds=_int(env, "MLC_LOCK_TIMEOUT", cls.lock_timeout_seconds),
+            inbox_sweep_interval_seconds=_int(env, "MLC_INBOX_SWEEP_INTERVAL",
+                                              cls.inbox_sweep_interval_seconds),
+            inbox_stale_after_seconds=_int(env, "MLC_INBOX_STALE_AFTER", cls.inbox_stale_after_seconds),
+            flower_basic_auth=env.get("FLOWER_BASIC_AUTH", ""),
+        )
+
+    @property
+    def http_timeout(self) -> tuple[float, float]:
+        return (self.http_connect_timeout, self.http_read_timeout)
+
+
+_settings: Settings | None = None
+
+
+def load_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    global _settings
+    if _settings is None:
+        _settings = Settings.from_env()
+    return _settings
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (the CLI sets variables before the first read)."""
+    global _settings
+    _settings = None

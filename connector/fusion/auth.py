@@ -1,0 +1,87 @@
+"""Credentials for one Fusion pod: an OAuth2 client-credentials token, or Basic auth.
+
+Tokens are cached per process until a minute before they expire, and dropped on a 401 so the
+next call fetches a fresh one.
+"""
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from dataclasses import dataclass
+
+import requests
+
+from connector.fusion.errors import FusionAuthError, FusionUnavailable
+
+
+@dataclass(frozen=True)
+class FusionConnection:
+    base_url: str
+    token_url: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    scope: str = ""
+    auth_mode: str = "oauth"       # "oauth" or "basic"
+    username: str = ""
+    password: str = ""
+
+    def __repr__(self) -> str:  # keep secrets out of tracebacks and logs
+        return f"FusionConnection(base_url={self.base_url!r}, auth_mode={self.auth_mode!r})"
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+class TokenProvider:
+    EARLY_REFRESH_SECONDS = 60
+
+    def __init__(self, connection: FusionConnection, session: requests.Session, timeout):
+        self._connection = connection
+        self._session = session
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._expires_at = 0.0
+
+    def authorization(self) -> str:
+        c = self._connection
+        if c.auth_mode == "basic":
+            return _basic(c.username, c.password)
+        with self._lock:
+            if self._token is None or time.monotonic() >= self._expires_at:
+                self._token, lifetime = self._fetch()
+                self._expires_at = time.monotonic() + max(0, lifetime - self.EARLY_REFRESH_SECONDS)
+            return f"Bearer {self._token}"
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._token = None
+
+    def _fetch(self) -> tuple[str, int]:
+        c = self._connection
+        try:
+            response = self._session.post(
+                c.token_url,
+                data={"grant_type": "client_credentials", "scope": c.scope},
+                headers={"Authorization": _basic(c.client_id, c.client_secret),
+                         "Content-Type": "application/x-www-form-urlencoded"},
+                timeout=self._timeout)
+        except requests.RequestException as exc:
+            raise FusionUnavailable(f"token endpoint unreachable: {type(exc).__name__}") from None
+        if response.status_code in (400, 401, 403):
+            raise FusionAuthError(f"token endpoint refused the client credentials "
+                                  f"(HTTP {response.status_code}: {_error_text(response)})")
+        if response.status_code != 200:
+            raise FusionUnavailable(f"token endpoint answered HTTP {response.status_code}")
+        body = response.json()
+        return body["access_token"], int(body.get("expires_in", 3600))
+
+
+def _error_text(response: requests.Response) -> str:
+    try:
+        body = response.json()
+        return str(body.get("error_description") or body.get("error") or "")[:200]
+    except ValueError:
+        return response.text[:200]

@@ -1,0 +1,59 @@
+"""One way to make HTTP sessions: a timeout on every call and an honest User-Agent."""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import requests
+
+USER_AGENT = "ml-connector/0.1"
+
+
+def new_session() -> requests.Session:
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+@dataclass
+class Exchange:
+    """One HTTP round trip, as the audit trail records it (bodies redacted by the recorder)."""
+
+    system: str
+    method: str
+    url: str
+    request_body: object = None
+    status: int | None = None
+    response_body: object = None
+    error: str = ""
+    elapsed_ms: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def finish(self, status: int | None, response_body: object = None, error: str = "") -> None:
+        self.status, self.response_body, self.error = status, response_body, error
+        self.elapsed_ms = int((time.monotonic() - self.started) * 1000)
+
+
+ExchangeHook = Callable[[Exchange], None]
+
+
+_recorder: ContextVar[ExchangeHook | None] = ContextVar("exchange_recorder", default=None)
+
+
+@contextmanager
+def recording(hook: ExchangeHook) -> Iterator[None]:
+    """Send every exchange made inside the block (in this thread or task) to ``hook``."""
+    token = _recorder.set(hook)
+    try:
+        yield
+    finally:
+        _recorder.reset(token)
+
+
+def record(exchange: Exchange) -> None:
+    hook = _recorder.get()
+    if hook is not None:
+        hook(exchange)

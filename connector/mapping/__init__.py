@@ -1,0 +1,1 @@
+"""Pure translation between Shopify documents and Fusion payloads: no I/O, Decimal money."""

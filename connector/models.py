@@ -1,0 +1,157 @@
+"""The connector's state: shops, Fusion pods, encrypted credentials, the webhook inbox, bindings
+between Shopify and Fusion objects, and the append-only audit trail.
+
+Uniqueness lives in the database, not in code: the inbox is unique on (shop, topic, event id) and
+a binding on (shop, kind, Shopify id), so two workers racing on the same record collide on a key
+instead of both writing to Fusion.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+
+from sqlalchemy import (JSON, BigInteger, DateTime, Enum, ForeignKey, Integer, LargeBinary, String,
+                        Text, UniqueConstraint, event)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+# BIGINT on PostgreSQL, but INTEGER on SQLite so that the primary key stays the rowid alias.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class InboxState(str, enum.Enum):
+    received = "received"      # stored, not yet processed (or its task was lost: the sweeper re-sends)
+    done = "done"              # its effect is in Fusion (or it needed none)
+    parked = "parked"          # Fusion refused it; waits for a fix and a replay
+    dead = "dead"              # failed max_attempts times; waits for a replay
+    deferred = "deferred"      # a topic this release stores but does not act on yet
+
+
+class BindingState(str, enum.Enum):
+    pending = "pending"        # nothing sent to Fusion yet
+    creating = "creating"      # a create was sent and its outcome is unknown until looked up
+    synced = "synced"
+    parked = "parked"
+    dead = "dead"
+
+
+class Shop(Base):
+    __tablename__ = "shops"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    domain: Mapped[str] = mapped_column(String(255), unique=True)
+    client_id: Mapped[str] = mapped_column(String(255))
+    api_version: Mapped[str] = mapped_column(String(16), default="2026-01")
+    # Base URL of the Admin API; empty means https://{domain}. The sandbox sets its own.
+    admin_base_url: Mapped[str] = mapped_column(String(512), default="")
+    # Prefix of Fusion transaction numbers for this shop, e.g. "ACME" → "ACME-1001".
+    transaction_prefix: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FusionPod(Base):
+    __tablename__ = "fusion_pods"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True, default="default")
+    base_url: Mapped[str] = mapped_column(String(512))
+    token_url: Mapped[str] = mapped_column(String(512), default="")
+    client_id: Mapped[str] = mapped_column(String(255), default="")
+    scope: Mapped[str] = mapped_column(String(512), default="")
+    # "oauth" (client credentials) or "basic" (integration user).
+    auth_mode: Mapped[str] = mapped_column(String(16), default="oauth")
+    username: Mapped[str] = mapped_column(String(255), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Credential(Base):
+    """A secret, encrypted with the first of ``MLC_ENCRYPTION_KEYS`` (see :mod:`connector.vault`)."""
+
+    __tablename__ = "credentials"
+    __table_args__ = (UniqueConstraint("scope", "name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(300))   # "shop:<domain>" or "fusion:<pod>"
+    name: Mapped[str] = mapped_column(String(64))     # "client_secret", "password", …
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:  # never show the ciphertext either
+        return f"<Credential {self.scope}/{self.name}>"
+
+
+class InboxEvent(Base):
+    """One verified webhook delivery, stored before Shopify gets its 2xx."""
+
+    __tablename__ = "inbox_events"
+    __table_args__ = (UniqueConstraint("shop_id", "topic", "event_id", name="uq_inbox_event"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    topic: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[str] = mapped_column(String(128))
+    webhook_id: Mapped[str] = mapped_column(String(128), default="")
+    api_version: Mapped[str] = mapped_column(String(16), default="")
+    triggered_at: Mapped[str] = mapped_column(String(64), default="")
+    resource_id: Mapped[str] = mapped_column(String(32), default="")
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[InboxState] = mapped_column(Enum(InboxState, native_enum=False, length=16),
+                                              default=InboxState.received, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    enqueued_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    processed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    shop: Mapped[Shop] = relationship()
+
+
+class Binding(Base):
+    """The link between one Shopify object and the Fusion documents made from it."""
+
+    __tablename__ = "bindings"
+    __table_args__ = (UniqueConstraint("shop_id", "kind", "shopify_id", name="uq_binding"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    kind: Mapped[str] = mapped_column(String(16))            # "order", "customer", "refund"
+    shopify_id: Mapped[str] = mapped_column(String(128))     # numeric id, or "email:<address>" for guests
+    shopify_gid: Mapped[str] = mapped_column(String(128), default="")
+    state: Mapped[BindingState] = mapped_column(Enum(BindingState, native_enum=False, length=16),
+                                                default=BindingState.pending, index=True)
+    fusion_id: Mapped[str] = mapped_column(String(64), default="")       # CustomerTransactionId, CustomerAccountId
+    fusion_number: Mapped[str] = mapped_column(String(64), default="")   # TransactionNumber, AccountNumber
+    fusion_refs: Mapped[dict] = mapped_column(JSON, default=dict)        # party id, site ids, amounts …
+    shopify_updated_at: Mapped[str] = mapped_column(String(64), default="")
+    payload_digest: Mapped[str] = mapped_column(String(64), default="")
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AuditEvent(Base):
+    """What came in, what was sent, what came back, and when. Append-only; secrets redacted."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"), nullable=True)
+    subject_kind: Mapped[str] = mapped_column(String(16), default="")
+    subject_id: Mapped[str] = mapped_column(String(128), default="", index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+@event.listens_for(AuditEvent, "before_update")
+@event.listens_for(AuditEvent, "before_delete")
+def _audit_is_append_only(mapper, connection, target):
+    raise PermissionError("audit events are append-only")

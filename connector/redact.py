@@ -1,0 +1,52 @@
+"""Keep secrets out of logs, audit rows and exception messages.
+
+Redaction is by key name, applied to every structure before it is logged or audited, plus a
+logging filter that masks bearer tokens and basic credentials that slip into free text.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+MASK = "[REDACTED]"
+_SECRET_KEY = re.compile(
+    r"(secret|password|passwd|token|authorization|api[-_]?key|assertion|cookie|hmac|credential)",
+    re.IGNORECASE,
+)
+_SECRET_TEXT = re.compile(
+    r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"
+    r"|(access_token|refresh_token|client_secret|password)([\"']?\s*[:=]\s*[\"']?)[^\s&\"',}]+"
+)
+
+
+def redact(value: Any) -> Any:
+    """A copy of ``value`` with every secret-looking field masked."""
+    if isinstance(value, dict):
+        return {k: (MASK if isinstance(k, str) and _SECRET_KEY.search(k) else redact(v))
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v) for v in value]
+    if isinstance(value, str):
+        return redact_text(value)
+    return value
+
+
+def redact_text(text: str) -> str:
+    def _mask(match: re.Match) -> str:
+        if match.group(1):
+            return f"{match.group(1)} {MASK}"
+        return f"{match.group(2)}{match.group(3)}{MASK}"
+
+    return _SECRET_TEXT.sub(_mask, text)
+
+
+class RedactingFilter(logging.Filter):
+    """Installed on every handler the connector configures."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = redact_text(message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return True

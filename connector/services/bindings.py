@@ -1,0 +1,51 @@
+"""Bindings: the single row that says what one Shopify object became in Fusion."""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from connector import jsonutil
+from connector.models import Binding
+
+
+def get_or_create(session: Session, shop_id: int, kind: str, shopify_id: str, gid: str = "") -> Binding:
+    """The binding for (shop, kind, id), created if missing; safe when workers race to create it."""
+    binding = find(session, shop_id, kind, shopify_id)
+    if binding is not None:
+        return binding
+    try:
+        with session.begin_nested():
+            binding = Binding(shop_id=shop_id, kind=kind, shopify_id=shopify_id, shopify_gid=gid)
+            session.add(binding)
+    except IntegrityError:
+        binding = find(session, shop_id, kind, shopify_id)
+    session.commit()
+    return binding
+
+
+def find(session: Session, shop_id: int, kind: str, shopify_id: str) -> Binding | None:
+    return session.scalar(select(Binding).where(Binding.shop_id == shop_id, Binding.kind == kind,
+                                                Binding.shopify_id == shopify_id))
+
+
+def digest(payload: dict) -> str:
+    """A stable fingerprint of a payload, to tell a real change from a repeat."""
+    return hashlib.sha256(jsonutil.dumps(_without_noise(payload)).encode()).hexdigest()
+
+
+def _without_noise(payload: dict) -> dict:
+    return {k: v for k, v in sorted(payload.items()) if k not in ("updated_at",)}
+
+
+def is_stale(binding: Binding, updated_at: str | None) -> bool:
+    """True when ``updated_at`` is older than what the binding already applied."""
+    if not updated_at or not binding.shopify_updated_at:
+        return False
+    try:
+        return datetime.fromisoformat(updated_at) < datetime.fromisoformat(binding.shopify_updated_at)
+    except ValueError:
+        return False

@@ -1,0 +1,64 @@
+"""What a unit of work needs, built once per process: settings, mapping, Redis, vault, clients."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from redis import Redis
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.config import ConfigError, Settings
+from connector.fusion.auth import FusionConnection
+from connector.fusion.client import FusionClient
+from connector.mapping.config import Mapping, load_mapping
+from connector.models import FusionPod
+from connector.ratelimit import TokenBucket
+from connector.vault import Vault, fusion_scope
+
+
+class NotConfigured(ConfigError):
+    pass
+
+
+@dataclass
+class Services:
+    settings: Settings
+    _fusion_clients: dict = field(default_factory=dict)
+
+    @cached_property
+    def mapping(self) -> Mapping:
+        return load_mapping(self.settings.mapping_file)
+
+    @cached_property
+    def redis(self) -> Redis:
+        return Redis.from_url(self.settings.redis_url)
+
+    @cached_property
+    def vault(self) -> Vault:
+        return Vault(self.settings.encryption_keys)
+
+    def fusion_connection(self, session: Session, pod: str = "default") -> FusionConnection:
+        row = session.scalar(select(FusionPod).where(FusionPod.name == pod))
+        if row is None:
+            raise NotConfigured("no Fusion pod is configured: run `ml-connector fusion set`")
+        secret_name = "password" if row.auth_mode == "basic" else "client_secret"
+        secret = self.vault.get(session, fusion_scope(pod), secret_name) or ""
+        return FusionConnection(base_url=row.base_url, token_url=row.token_url, client_id=row.client_id,
+                                client_secret=secret if row.auth_mode != "basic" else "",
+                                scope=row.scope, auth_mode=row.auth_mode, username=row.username,
+                                password=secret if row.auth_mode == "basic" else "")
+
+    def fusion(self, session: Session, pod: str = "default") -> FusionClient:
+        """A client per pod configuration, reused so its OAuth token is reused too."""
+        connection = self.fusion_connection(session, pod)
+        key = hashlib.sha256(repr(sorted(vars(connection).items())).encode()).hexdigest()
+        client = self._fusion_clients.get(key)
+        if client is None:
+            bucket = TokenBucket(self.redis, f"mlc:ratelimit:fusion:{pod}",
+                                 self.settings.fusion_rate_per_second, self.settings.fusion_burst)
+            client = FusionClient(connection, bucket=bucket, timeout=self.settings.http_timeout,
+                                  framework_version=self.settings.fusion_framework_version)
+            self._fusion_clients = {key: client}  # a changed configuration replaces the old client
+        return client

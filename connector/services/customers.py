@@ -1,0 +1,151 @@
+"""Shopify customers as Fusion customers: a TCA person plus an AR account with a BILL_TO site.
+
+Matching order: the account whose original-system reference is the Shopify GID, then a person
+whose source-system reference is the GID, then a person with the same email; only then create.
+Because the references are deterministic, the same lookups also settle any create whose outcome
+was lost (timeout, reset) before it is tried again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from connector import audit
+from connector.fusion import soap
+from connector.fusion.client import FusionClient
+from connector.locks import object_lock
+from connector.mapping.addresses import to_fusion
+from connector.mapping.invoice import MappingError
+from connector.models import Binding, BindingState, Shop
+from connector.services import bindings
+from connector.services.context import Services
+
+
+@dataclass(frozen=True)
+class ShopifyCustomer:
+    key: str              # binding key: numeric Shopify id, or "email:<address>" for guests
+    reference: str        # Fusion source-system reference: the GID, or the email key
+    email: str
+    first_name: str
+    last_name: str
+    address: dict | None
+
+    @property
+    def display_name(self) -> str:
+        return " ".join(filter(None, [self.first_name, self.last_name])) or self.email or self.reference
+
+
+def from_customer(customer: dict) -> ShopifyCustomer:
+    return ShopifyCustomer(key=str(customer["id"]), reference=customer["admin_graphql_api_id"],
+                           email=(customer.get("email") or "").strip().lower(),
+                           first_name=customer.get("first_name") or "",
+                           last_name=customer.get("last_name") or "",
+                           address=customer.get("default_address") or _first(customer.get("addresses")))
+
+
+def from_order(order: dict) -> ShopifyCustomer:
+    """The order's customer; a guest checkout is keyed by its email address."""
+    billing = order.get("billing_address") or None
+    customer = order.get("customer")
+    if customer and customer.get("id"):
+        found = from_customer(customer)
+        return ShopifyCustomer(found.key, found.reference, found.email or (order.get("email") or "").lower(),
+                               found.first_name or (billing or {}).get("first_name") or "",
+                               found.last_name or (billing or {}).get("last_name") or "",
+                               billing or found.address)
+    email = (order.get("email") or order.get("contact_email") or "").strip().lower()
+    if not email:
+        raise MappingError("the order has neither a customer nor an email address to invoice")
+    return ShopifyCustomer(key=f"email:{email}", reference=f"email:{email}", email=email,
+                           first_name=(billing or {}).get("first_name") or "",
+                           last_name=(billing or {}).get("last_name") or "", address=billing)
+
+
+def _first(items):
+    return items[0] if items else None
+
+
+def ensure(services: Services, session: Session, shop: Shop, customer: ShopifyCustomer) -> Binding:
+    """The synced customer binding for ``customer``, creating the Fusion customer if needed."""
+    binding = bindings.get_or_create(session, shop.id, "customer", customer.key, customer.reference)
+    if binding.state == BindingState.synced:
+        return binding
+    with object_lock(services.redis, shop.id, "customer", customer.key,
+                     timeout=services.settings.lock_timeout_seconds):
+        session.refresh(binding)
+        if binding.state == BindingState.synced:
+            return binding
+        fusion = services.fusion(session)
+        setup = services.mapping.fusion
+        account = fusion.find_customer_account_by_reference(setup.source_system, customer.reference)
+        party = None
+        if account is None:
+            party = (_find_party(fusion, setup.source_system, customer)
+                     or _create_party(fusion, setup.source_system, customer))
+            account = _account_of(fusion, party) or fusion.create_customer_account(soap.NewCustomerAccount(
+                party_id=str(party["PartyId"]), party_site_id=_party_site(fusion, party),
+                account_name=customer.display_name, set_id=setup.reference_set_id,
+                source_system=setup.source_system, reference=customer.reference,
+                established=date.today().isoformat()))
+        _bind(binding, account, party)
+        audit.record(session, "customer.synced", shop_id=shop.id, subject_kind="customer",
+                     subject_id=customer.key, account_number=binding.fusion_number,
+                     party_id=binding.fusion_refs.get("party_id"))
+        session.commit()
+        return binding
+
+
+def _find_party(fusion: FusionClient, source_system: str, customer: ShopifyCustomer) -> dict | None:
+    found = fusion.find_persons(f"SourceSystem='{source_system}' and "
+                                f"SourceSystemReferenceValue='{_quote(customer.reference)}'")
+    if not found and customer.email:
+        found = fusion.find_persons(f"EmailAddress='{_quote(customer.email)}'")
+    return found[0] if found else None
+
+
+def _create_party(fusion: FusionClient, source_system: str, customer: ShopifyCustomer) -> dict:
+    if not customer.address:
+        raise MappingError(f"customer {customer.reference} has no address for a BILL_TO site")
+    payload = {"FirstName": customer.first_name or customer.email or "Shopify",
+               "LastName": customer.last_name or "Customer",
+               "PartyUsageCode": "CUSTOMER", "SourceSystem": source_system,
+               "SourceSystemReferenceValue": customer.reference,
+               "Address": [to_fusion(customer.address)]}
+    if customer.email:
+        payload["EmailAddress"] = customer.email
+    return fusion.create_person(payload)
+
+
+def _account_of(fusion: FusionClient, party: dict) -> dict | None:
+    """An existing account of a matched party that can be invoiced (it has a BILL_TO site use)."""
+    for account in fusion.find_customer_accounts_by_party(str(party["PartyId"])):
+        if any(use.get("SiteUseCode") == "BILL_TO" for use in soap.site_uses(account)):
+            return account
+    return None
+
+
+def _party_site(fusion: FusionClient, party: dict) -> str:
+    addresses = party.get("Address") or []
+    if isinstance(addresses, dict):  # REST-Framework-Version 3+ returns children as a collection
+        addresses = addresses.get("items", [])
+    if not addresses:
+        addresses = fusion.person_addresses(str(party["PartyNumber"]))
+    if not addresses:
+        raise MappingError(f"Fusion party {party.get('PartyNumber')} has no address for a BILL_TO site")
+    return str(addresses[0]["AddressId"])
+
+
+def _bind(binding: Binding, account: dict, party: dict | None) -> None:
+    bill_to = next((u for u in soap.site_uses(account) if u.get("SiteUseCode") == "BILL_TO"), {})
+    binding.state = BindingState.synced
+    binding.fusion_id = str(account.get("CustomerAccountId", ""))
+    binding.fusion_number = str(account.get("AccountNumber", ""))
+    binding.fusion_refs = {"party_id": str(account.get("PartyId") or (party or {}).get("PartyId", "")),
+                           "bill_to_site_use_id": str(bill_to.get("SiteUseId", ""))}
+    binding.last_error = ""
+
+
+def _quote(value: str) -> str:
+    return value.replace("'", "''")

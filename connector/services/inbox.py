@@ -1,0 +1,136 @@
+"""The webhook inbox: a verified delivery is stored, once, before Shopify gets its answer.
+
+Everything here is decided before a single byte is parsed: an unknown shop or a bad signature
+stores nothing. A well-signed but malformed body is not stored in the inbox (there is nothing to
+process) but is audited, so a broken producer is visible.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from connector import audit, jsonutil
+from connector.models import InboxEvent, InboxState, Shop
+from connector.shopify import webhooks
+from connector.topics import queue_for
+from connector.vault import Vault, shop_scope
+
+
+class Unauthorized(Exception):
+    """Unknown shop or bad signature: answer 401 and store nothing."""
+
+
+class Malformed(Exception):
+    """Signed, but not a payload we can process: answer 400; the attempt is audited."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    shop_domain: str
+    topic: str
+    event_id: str
+    webhook_id: str
+    api_version: str
+    triggered_at: str
+    signature: str
+    raw_body: bytes
+
+
+@dataclass(frozen=True)
+class Accepted:
+    inbox_id: int
+    created: bool
+    queue: str | None
+
+
+def shop_secrets(session: Session, vault: Vault, shop: Shop) -> list[str]:
+    scope = shop_scope(shop.domain)
+    secrets = [vault.get(session, scope, "client_secret"), vault.get(session, scope, "previous_client_secret")]
+    return [s for s in secrets if s]
+
+
+def accept(session: Session, vault: Vault, delivery: Delivery) -> Accepted:
+    shop = session.scalar(select(Shop).where(Shop.domain == delivery.shop_domain.lower()))
+    if shop is None:
+        raise Unauthorized("unknown shop")
+    if not webhooks.verify(delivery.raw_body, delivery.signature, shop_secrets(session, vault, shop)):
+        raise Unauthorized("invalid signature")
+
+    event_id = delivery.event_id or delivery.webhook_id
+    problem = _problem(delivery, event_id)
+    if problem:
+        audit.record(session, "webhook.malformed", shop_id=shop.id, topic=delivery.topic,
+                     event_id=event_id, webhook_id=delivery.webhook_id, reason=problem,
+                     body_excerpt=delivery.raw_body[:2000].decode("utf-8", "replace"))
+        session.commit()
+        raise Malformed(problem)
+    payload = jsonutil.loads(delivery.raw_body)
+
+    existing = _find(session, shop.id, delivery.topic, event_id)
+    if existing is not None:
+        return Accepted(existing.id, False, queue_for(delivery.topic))
+
+    row = InboxEvent(shop_id=shop.id, topic=delivery.topic, event_id=event_id,
+                     webhook_id=delivery.webhook_id, api_version=delivery.api_version,
+                     triggered_at=delivery.triggered_at, resource_id=str(payload.get("id", "")),
+                     body=delivery.raw_body.decode("utf-8"))
+    if queue_for(delivery.topic) is None:
+        row.state = InboxState.deferred
+        row.last_error = f"topic {delivery.topic} is not handled by this release"
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:  # the same delivery, racing in on another connection
+        session.rollback()
+        existing = _find(session, shop.id, delivery.topic, event_id)
+        return Accepted(existing.id, False, queue_for(delivery.topic))
+    audit.record(session, "webhook.received", shop_id=shop.id, subject_kind=_subject(delivery.topic),
+                 subject_id=row.resource_id, inbox_id=row.id, topic=delivery.topic,
+                 event_id=event_id, webhook_id=delivery.webhook_id, triggered_at=delivery.triggered_at)
+    session.commit()
+    return Accepted(row.id, True, queue_for(delivery.topic) if row.state == InboxState.received else None)
+
+
+def _problem(delivery: Delivery, event_id: str) -> str:
+    if not delivery.topic:
+        return "missing X-Shopify-Topic header"
+    if not event_id:
+        return "missing X-Shopify-Event-Id and X-Shopify-Webhook-Id headers"
+    try:
+        payload = jsonutil.loads(delivery.raw_body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return f"body is not JSON: {exc}"
+    if not isinstance(payload, dict):
+        return "body is not a JSON object"
+    if "id" not in payload:
+        return "payload has no id"
+    return ""
+
+
+def _find(session: Session, shop_id: int, topic: str, event_id: str) -> InboxEvent | None:
+    return session.scalar(select(InboxEvent).where(InboxEvent.shop_id == shop_id,
+                                                   InboxEvent.topic == topic,
+                                                   InboxEvent.event_id == event_id))
+
+
+def _subject(topic: str) -> str:
+    return {"orders": "order", "refunds": "refund", "customers": "customer"}.get(topic.split("/")[0], "")
+
+
+def mark_enqueued(session: Session, inbox_id: int) -> None:
+    session.execute(update(InboxEvent).where(InboxEvent.id == inbox_id)
+                    .values(enqueued_at=datetime.now(timezone.utc)))
+
+
+def stale(session: Session, older_than_seconds: int, limit: int = 500) -> list[InboxEvent]:
+    """Rows still waiting for processing whose task was never sent, or was lost."""
+    cutoff = datetime.now(timezone.utc) - timedelta(seconds=older_than_seconds)
+    return list(session.scalars(
+        select(InboxEvent)
+        .where(InboxEvent.state == InboxState.received,
+               (InboxEvent.enqueued_at.is_(None)) | (InboxEvent.enqueued_at < cutoff))
+        .order_by(InboxEvent.id).limit(limit)))

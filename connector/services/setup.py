@@ -1,0 +1,110 @@
+"""Connecting real systems: shops and the Fusion pod, their secrets encrypted in the vault."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector import audit
+from connector.config import ConfigError
+from connector.fusion.auth import FusionConnection
+from connector.models import FusionPod, Shop
+from connector.shopify.client import ShopConnection
+from connector.vault import Vault, fusion_scope, shop_scope
+
+_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
+
+
+def default_prefix(domain: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "", domain.split(".")[0].upper())[:8] or "SHOP"
+
+
+def add_shop(session: Session, vault: Vault, *, domain: str, client_id: str, client_secret: str,
+             api_version: str = "2026-01", prefix: str = "", admin_base_url: str = "") -> Shop:
+    domain = domain.strip().lower()
+    if not _DOMAIN.match(domain):
+        raise ConfigError(f"{domain!r} is not a *.myshopify.com domain")
+    prefix = (prefix or default_prefix(domain)).upper()
+    if not re.fullmatch(r"[A-Z0-9]{1,8}", prefix):
+        raise ConfigError("the transaction prefix must be 1 to 8 letters or digits")
+    shop = session.scalar(select(Shop).where(Shop.domain == domain))
+    if shop is None:
+        shop = Shop(domain=domain, client_id=client_id, api_version=api_version,
+                    transaction_prefix=prefix, admin_base_url=admin_base_url)
+        session.add(shop)
+        session.flush()
+    else:
+        shop.client_id, shop.api_version, shop.admin_base_url = client_id, api_version, admin_base_url
+        shop.transaction_prefix = prefix
+        old = vault.get(session, shop_scope(domain), "client_secret")
+        if old and old != client_secret:
+            # Shopify keeps signing with the old secret for up to an hour after a rotation.
+            vault.put(session, shop_scope(domain), "previous_client_secret", old)
+    vault.put(session, shop_scope(domain), "client_secret", client_secret)
+    audit.record(session, "shop.configured", shop_id=shop.id, domain=domain, client_id=client_id,
+                 api_version=api_version, transaction_prefix=prefix)
+    return shop
+
+
+def set_fusion(session: Session, vault: Vault, *, base_url: str, token_url: str = "", client_id: str = "",
+               scope: str = "", secret: str, auth_mode: str = "oauth", username: str = "",
+               name: str = "default") -> FusionPod:
+    if auth_mode not in ("oauth", "basic"):
+        raise ConfigError("auth mode must be 'oauth' or 'basic'")
+    if auth_mode == "oauth" and not (token_url and client_id and scope):
+        raise ConfigError("OAuth needs --token-url, --client-id and --scope")
+    if auth_mode == "basic" and not username:
+        raise ConfigError("Basic auth needs --username")
+    pod = session.scalar(select(FusionPod).where(FusionPod.name == name))
+    if pod is None:
+        pod = FusionPod(name=name, base_url=base_url)
+        session.add(pod)
+    pod.base_url, pod.token_url, pod.client_id, pod.scope = base_url.rstrip("/"), token_url, client_id, scope
+    pod.auth_mode, pod.username = auth_mode, username
+    vault.put(session, fusion_scope(name), "password" if auth_mode == "basic" else "client_secret", secret)
+    audit.record(session, "fusion.configured", pod=name, base_url=base_url, token_url=token_url,
+                 client_id=client_id, auth_mode=auth_mode)
+    return pod
+
+
+@dataclass(frozen=True)
+class Check:
+    target: str
+    ok: bool
+    detail: str
+
+
+def shop_connections(session: Session, vault: Vault) -> list[ShopConnection]:
+    return [ShopConnection(domain=s.domain, client_id=s.client_id,
+                           client_secret=vault.get(session, shop_scope(s.domain), "client_secret") or "",
+                           api_version=s.api_version, admin_base_url=s.admin_base_url)
+            for s in session.scalars(select(Shop).order_by(Shop.domain))]
+
+
+
+
+def ping_all(services, session: Session) -> list[Check]:
+    """One cheap authenticated call per configured shop and to the Fusion pod."""
+    from connector.fusion.errors import FusionError
+    from connector.shopify.client import ShopifyClient, ShopifyError
+
+    checks: list[Check] = []
+    shops = shop_connections(session, services.vault)
+    for connection in shops:
+        target = f"Shopify {connection.domain}"
+        try:
+            shop = ShopifyClient(connection, services.settings.http_timeout).ping()
+            checks.append(Check(target, True, f"authenticated as the app on shop {shop.get('name')!r}"))
+        except ShopifyError as exc:
+            checks.append(Check(target, False, str(exc)))
+    if not shops:
+        checks.append(Check("Shopify", False, "no shop configured: run `ml-connector shops add`"))
+    try:
+        services.fusion(session).ping()
+        checks.append(Check("Fusion", True, f"receivablesInvoices readable at "
+                                            f"{services.fusion_connection(session).base_url}"))
+    except (FusionError, ConfigError) as exc:
+        checks.append(Check("Fusion", False, str(exc)))
+    return checks

@@ -1,0 +1,1 @@
+"""Everything that speaks Shopify: webhook verification, the Admin GraphQL client, tokens."""

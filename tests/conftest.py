@@ -1,0 +1,137 @@
+"""Test fixtures: real PostgreSQL or SQLite, real Redis, real worker processes, real HTTP.
+
+A fresh database per test run (PostgreSQL: a new database on the server in ``DATABASE_URL``;
+otherwise a SQLite file); unit tests of the database layer run inside a transaction that is rolled
+back. Integration tests share one running stack and stay apart by using a shop of their own.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import time
+import uuid
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from connector.db import driver_url
+
+FUSION_CLIENT = {"client_id": "mlc-tests", "client_secret": "tests-" + secrets.token_hex(8),
+                 "scope": "urn:opc:resource:fa:instanceid=100000001urn:opc:resource:consumer::all"}
+TEST_REDIS_DB = 9  # the tests flush it: never point them at a database that holds real data
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    configured = os.environ.get("DATABASE_URL", "")
+    if not configured.startswith("postgres"):
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'mlc-test.db'}"
+        return
+    server = make_url(driver_url(configured))
+    name = f"mlc_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield server.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name})
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url):
+    from connector.migrate import upgrade
+    upgrade(database_url)
+    return database_url
+
+
+@pytest.fixture
+def db_session(migrated):
+    """A session whose work is rolled back after the test (savepoints let the code commit)."""
+    from connector.db import get_engine
+    engine = get_engine(migrated)
+    connection = engine.connect()
+    outer = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    yield session
+    session.close()
+    outer.rollback()
+    connection.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """The test Redis, flushed: a database of the server in REDIS_URL, or an embedded server."""
+    import redis
+    configured = os.environ.get("REDIS_URL", "")
+    if not configured:
+        from cli.stack import start_embedded_redis
+        process, url = start_embedded_redis(tmp_path_factory.mktemp("redis"))
+        yield url
+        process.terminate()
+        process.wait(timeout=10)
+        return
+    parsed = urlsplit(configured)
+    url = f"redis://{parsed.hostname or '127.0.0.1'}:{parsed.port or 6379}/{TEST_REDIS_DB}"
+    redis.Redis.from_url(url).flushdb()
+    yield url
+
+
+@pytest.fixture
+def redis_client(redis_url):
+    import redis
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, migrated, redis_url):
+    from cli.stack import Stack
+    workdir = tmp_path_factory.mktemp("stack")
+    instance = Stack(workdir, database_url=migrated, redis_url=redis_url, with_flower=False,
+                     fusion_sandbox=FUSION_CLIENT, shopify_sandbox={"time_scale": 0.001},
+                     extra_env={"MLC_INBOX_SWEEP_INTERVAL": "2", "MLC_INBOX_STALE_AFTER": "3",
+                                "MLC_RETRY_BACKOFF_MAX": "2", "MLC_HTTP_READ_TIMEOUT": "3"})
+    instance.start()
+    try:
+        instance.wait_for_workers()
+        _configure_fusion(instance)
+        yield instance
+    finally:
+        instance.stop()
+
+
+def _configure_fusion(stack) -> None:
+    from connector.config import load_settings
+    from connector.db import session_scope
+    from connector.services.context import Services
+    from connector.services.setup import set_fusion
+    fusion = stack.urls["fusion_sandbox"]
+    services = Services(load_settings())
+    with session_scope(services.settings.database_url) as session:
+        set_fusion(session, services.vault, base_url=fusion, token_url=f"{fusion}/oauth2/v1/token",
+                   client_id=FUSION_CLIENT["client_id"], scope=FUSION_CLIENT["scope"],
+                   secret=FUSION_CLIENT["client_secret"])
+
+
+@pytest.fixture
+def shop(stack, request):
+    """A shop of this test's own, known to the Shopify sandbox and to the connector."""
+    from tests.support import TestShop
+    return TestShop.create(stack, prefix=("T" + uuid.uuid4().hex[:7]).upper())
+
+
+def eventually(check, timeout: float = 30.0, interval: float = 0.2):
+    """Poll ``check`` until it returns something truthy; the last value is returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)

@@ -1,0 +1,98 @@
+"""The invoice an accountant sees for a Shopify order: same total, traceable lines, right accounts."""
+import copy
+from decimal import Decimal
+
+import pytest
+
+from connector import jsonutil
+from connector.config import DEFAULT_MAPPING_FILE
+from connector.mapping.config import load_mapping
+from connector.mapping.invoice import MappingError, build_invoice, invoice_total, transaction_number
+
+MAPPING = load_mapping(DEFAULT_MAPPING_FILE)
+
+# reference/shopify/README.md §2.5: 2 tees and a mug, SAVE10, shipping 6.00, 8 % tax → 66.74
+ORDER = jsonutil.loads('''{
+ "id": 5500000000001, "admin_graphql_api_id": "gid://shopify/Order/5500000000001",
+ "name": "#1001", "order_number": 1001, "processed_at": "2026-01-15T10:00:00-05:00",
+ "currency": "USD", "taxes_included": false, "total_price": "66.74",
+ "total_price_set": {"shop_money": {"amount": "66.74", "currency_code": "USD"},
+                     "presentment_money": {"amount": "61.20", "currency_code": "EUR"}},
+ "discount_applications": [{"type": "discount_code", "code": "SAVE10", "value": "10.0",
+   "value_type": "percentage", "allocation_method": "across"}],
+ "line_items": [
+  {"name": "Tee - Black / M", "quantity": 2, "price": "25.00",
+   "discount_allocations": [{"amount": "5.00", "discount_application_index": 0}],
+   "tax_lines": [{"title": "State Tax", "rate": 0.08, "price": "3.60"}]},
+  {"name": "Mug", "quantity": 1, "price": "12.00",
+   "discount_allocations": [{"amount": "1.20", "discount_application_index": 0}],
+   "tax_lines": [{"title": "State Tax", "rate": 0.08, "price": "0.86"}]}],
+ "shipping_lines": [{"title": "Standard", "price": "6.00", "discount_allocations": [],
+   "tax_lines": [{"title": "State Tax", "rate": 0.08, "price": "0.48"}]}],
+ "billing_address": {"first_name": "Ana", "last_name": "Silva", "address1": "1 Main St",
+   "city": "Austin", "province_code": "TX", "country_code": "US", "zip": "78701"}}''')
+
+
+def build(order=ORDER):
+    return build_invoice(order, mapping=MAPPING, prefix="ACME", bill_to_account="10042")
+
+
+def test_given_reference_order_then_invoice_total_is_shopify_total_to_the_cent():
+    invoice = build()
+    assert invoice_total(invoice["receivablesInvoiceLines"], inclusive=False) == Decimal("66.74")
+    assert invoice["InvoiceCurrencyCode"] == "USD"  # booked in shop money, not presentment
+
+
+def test_given_order_then_header_identifies_order_customer_and_setup():
+    invoice = build()
+    assert invoice["TransactionNumber"] == "ACME-1001"
+    assert invoice["CrossReference"] == "gid://shopify/Order/5500000000001"
+    assert invoice["BillToCustomerNumber"] == "10042"
+    assert invoice["TransactionDate"] == "2026-01-15"
+    assert (invoice["BusinessUnit"], invoice["TransactionSource"], invoice["TransactionType"]) == (
+        "US1 Business Unit", "SHOPIFY", "Shopify Invoice")
+    assert "1 Main St, Austin, TX, 78701, US" in invoice["Comments"]
+
+
+def test_given_discounts_then_each_becomes_a_negative_line_on_the_discount_account():
+    lines = build()["receivablesInvoiceLines"]
+    discounts = [line for line in lines if line["MemoLine"] == "Discount"]
+    assert [line["UnitSellingPrice"] for line in discounts] == [Decimal("-5.00"), Decimal("-1.20")]
+    assert all("SAVE10" in line["Description"] for line in discounts)
+    distributions = {d["InvoiceLineNumber"]: d for d in build()["receivablesInvoiceDistributions"]}
+    assert {distributions[line["LineNumber"]]["AccountCombination"] for line in discounts} == {
+        "101-10-41900-000-000"}
+
+
+def test_given_shipping_then_freight_line_with_its_tax_on_the_freight_account():
+    invoice = build()
+    freight = [line for line in invoice["receivablesInvoiceLines"] if line["MemoLine"] == "Freight"]
+    assert len(freight) == 1 and freight[0]["UnitSellingPrice"] == Decimal("6.00")
+    assert freight[0]["receivablesInvoiceLineTaxLines"][0]["TaxAmount"] == Decimal("0.48")
+
+
+def test_given_money_then_it_is_sent_as_exact_json_numbers():
+    text = jsonutil.dumps(build())
+    assert '"UnitSellingPrice":25.00' in text and '"TaxAmount":0.86' in text
+
+
+def test_given_vat_inclusive_order_then_lines_include_tax_and_still_add_up():
+    order = copy.deepcopy(ORDER)
+    order["taxes_included"] = True
+    order["total_price"] = "61.80"  # 50 + 12 - 6.20 + 6, tax inside
+    order["total_price_set"]["shop_money"]["amount"] = "61.80"
+    invoice = build(order)
+    assert invoice_total(invoice["receivablesInvoiceLines"], inclusive=True) == Decimal("61.80")
+    assert all(line["LineAmountIncludesTax"] == "Y" for line in invoice["receivablesInvoiceLines"])
+
+
+def test_given_lines_that_do_not_add_up_to_shopify_total_then_refused():
+    order = copy.deepcopy(ORDER)
+    order["total_price_set"]["shop_money"]["amount"] = "66.75"
+    with pytest.raises(MappingError, match="66.74.*66.75"):
+        build(order)
+
+
+def test_given_long_prefix_and_order_number_then_transaction_number_refused():
+    with pytest.raises(MappingError, match="20 characters"):
+        transaction_number("ABCDEFGH", {"order_number": 12345678901234})

@@ -1,0 +1,104 @@
+"""What integration tests do as Shopify, as Fusion's user and as the operator."""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import requests
+from sqlalchemy import select
+
+from connector.config import load_settings
+from connector.db import session_scope
+from connector.models import AuditEvent, Binding, InboxEvent, Shop
+from connector.services.context import Services
+from connector.services.setup import add_shop
+from connector.shopify.webhooks import sign
+from tests.conftest import FUSION_CLIENT
+
+
+@dataclass
+class TestShop:
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
+    stack: object
+    domain: str
+    client_id: str
+    secret: str
+    prefix: str
+
+    @classmethod
+    def create(cls, stack, prefix: str) -> "TestShop":
+        domain = f"{prefix.lower()}-{uuid.uuid4().hex[:6]}.myshopify.com"
+        shop = cls(stack, domain, f"app-{prefix.lower()}", "shpss_" + uuid.uuid4().hex, prefix)
+        requests.put(f"{stack.urls['shopify_sandbox']}/_sandbox/shops/{domain}", timeout=10, json={
+            "client_id": shop.client_id, "client_secret": shop.secret,
+            "webhook_url": f"{stack.urls['receiver']}/webhooks/shopify", "currency": "USD",
+            "taxes_included": False}).raise_for_status()
+        shop.configure(prefix)
+        return shop
+
+    def configure(self, prefix: str) -> None:
+        services = Services(load_settings())
+        with session_scope(services.settings.database_url) as session:
+            add_shop(session, services.vault, domain=self.domain, client_id=self.client_id,
+                     client_secret=self.secret, prefix=prefix,
+                     admin_base_url=self.stack.urls["shopify_sandbox"])
+        self.prefix = prefix
+
+    # -- as Shopify -----------------------------------------------------------------------------
+
+    def place_order(self, order: dict, deliver: bool = True) -> dict:
+        response = requests.post(f"{self.stack.urls['shopify_sandbox']}/_sandbox/shops/{self.domain}/orders",
+                                 params={} if deliver else {"deliver": "false"}, json=order, timeout=10)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def deliver(self, topic: str, body: bytes | dict, *, event_id: str | None = None,
+                secret: str | None = None, signature: str | None = None) -> requests.Response:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Shopify-Topic": topic,
+            "X-Shopify-Shop-Domain": self.domain,
+            "X-Shopify-API-Version": "2026-01",
+            "X-Shopify-Webhook-Id": str(uuid.uuid4()),
+            "X-Shopify-Event-Id": event_id or str(uuid.uuid4()),
+            "X-Shopify-Triggered-At": datetime.now(timezone.utc).isoformat(),
+            "X-Shopify-Hmac-Sha256": signature if signature is not None else sign(secret or self.secret, raw),
+        }
+        return requests.post(f"{self.stack.urls['receiver']}/webhooks/shopify", data=raw, headers=headers,
+                             timeout=10)
+
+    # -- as Fusion's user -----------------------------------------------------------------------
+
+    def fusion_invoices(self, order: dict) -> list[dict]:
+        fusion = self.stack.urls["fusion_sandbox"]
+        token = requests.post(f"{fusion}/oauth2/v1/token", auth=(FUSION_CLIENT["client_id"],
+                                                                 FUSION_CLIENT["client_secret"]),
+                              data={"grant_type": "client_credentials", "scope": FUSION_CLIENT["scope"]},
+                              timeout=10).json()["access_token"]
+        response = requests.get(f"{fusion}/fscmRestApi/resources/11.13.18.05/receivablesInvoices",
+                                params={"finder": f"invoiceSearch;CrossReference={order['admin_graphql_api_id']}",
+                                        "expand": "receivablesInvoiceLines"},
+                                headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        response.raise_for_status()
+        return response.json()["items"]
+
+    # -- as the operator ------------------------------------------------------------------------
+
+    def inbox(self) -> list[InboxEvent]:
+        with session_scope(load_settings().database_url) as session:
+            return list(session.scalars(select(InboxEvent).join(Shop, Shop.id == InboxEvent.shop_id)
+                                        .where(Shop.domain == self.domain).order_by(InboxEvent.id)))
+
+    def binding(self, kind: str, shopify_id) -> Binding | None:
+        with session_scope(load_settings().database_url) as session:
+            return session.scalar(select(Binding).join(Shop, Shop.id == Binding.shop_id).where(
+                Shop.domain == self.domain, Binding.kind == kind, Binding.shopify_id == str(shopify_id)))
+
+    def audit(self, action: str) -> list[AuditEvent]:
+        with session_scope(load_settings().database_url) as session:
+            return list(session.scalars(select(AuditEvent).join(Shop, Shop.id == AuditEvent.shop_id).where(
+                Shop.domain == self.domain, AuditEvent.action == action).order_by(AuditEvent.id)))

@@ -1,0 +1,49 @@
+"""``GET /healthz`` (is each dependency reachable?) and ``GET /metrics`` (Prometheus text)."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify
+from sqlalchemy import func, select, text
+
+from connector.db import get_engine, session_scope
+from connector.models import Binding, InboxEvent
+from connector.services.context import Services
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    services: Services = current_app.extensions["mlc"]
+    checks = {"database": _check(lambda: _ping_db(services)),
+              "redis": _check(lambda: services.redis.ping())}
+    healthy = all(v == "ok" for v in checks.values())
+    return jsonify(status="ok" if healthy else "degraded", checks=checks), 200 if healthy else 503
+
+
+def _ping_db(services: Services) -> None:
+    with get_engine(services.settings.database_url).connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
+def _check(probe) -> str:
+    try:
+        probe()
+        return "ok"
+    except Exception as exc:  # reported, not raised: health must answer even when all is down
+        return f"error: {type(exc).__name__}"
+
+
+@bp.get("/metrics")
+def metrics():
+    services: Services = current_app.extensions["mlc"]
+    lines = ["# HELP mlc_inbox_events Inbox events by topic and state.",
+             "# TYPE mlc_inbox_events gauge"]
+    with session_scope(services.settings.database_url) as session:
+        for topic, state, count in session.execute(
+                select(InboxEvent.topic, InboxEvent.state, func.count()).group_by(InboxEvent.topic, InboxEvent.state)):
+            lines.append(f'mlc_inbox_events{{topic="{topic}",state="{state.value}"}} {count}')
+        lines += ["# HELP mlc_bindings Bindings by kind and state.", "# TYPE mlc_bindings gauge"]
+        for kind, state, count in session.execute(
+                select(Binding.kind, Binding.state, func.count()).group_by(Binding.kind, Binding.state)):
+            lines.append(f'mlc_bindings{{kind="{kind}",state="{state.value}"}} {count}')
+    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

@@ -1,0 +1,62 @@
+"""The Celery application: broker, routing, reliability settings and the beat schedule.
+
+Tasks acknowledge late and are re-queued if their worker dies, because every task's effect is
+guarded by the database (inbox state, binding state, unique keys). Retry countdowns stay far below
+the Redis visibility timeout; anything longer waits in the database for the beat sweeper.
+"""
+from __future__ import annotations
+
+from celery import Celery, signals
+from kombu import Queue
+
+from connector.config import load_settings
+from connector.redact import RedactingFilter
+from connector.topics import QUEUES
+
+settings = load_settings()
+
+VISIBILITY_TIMEOUT = 3600
+
+app = Celery("mlc", include=["workers.tasks"])
+app.conf.update(
+    broker_url=settings.redis_url,
+    broker_connection_retry_on_startup=True,
+    broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
+    task_ignore_result=True,
+    task_serializer="json",
+    accept_content=["json"],
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    task_time_limit=600,
+    task_soft_time_limit=540,
+    worker_prefetch_multiplier=1,
+    worker_hijack_root_logger=False,
+    task_queues=[Queue(name) for name in QUEUES],
+    task_default_queue="fusion_poll",
+    task_create_missing_queues=False,
+    task_routes={f"mlc.{queue}.*": {"queue": queue} for queue in QUEUES} | {
+        "mlc.inbox.*": {"queue": "fusion_poll"},
+    },
+    timezone="UTC",
+    enable_utc=True,
+    beat_scheduler="redbeat.RedBeatScheduler",
+    redbeat_redis_url=settings.redis_url,
+    redbeat_key_prefix="mlc:redbeat",
+    redbeat_lock_timeout=max(60, settings.inbox_sweep_interval_seconds * 5),
+    beat_max_loop_interval=min(5, settings.inbox_sweep_interval_seconds),
+    beat_schedule={
+        "inbox-sweep": {
+            "task": "mlc.inbox.sweep",
+            "schedule": float(settings.inbox_sweep_interval_seconds),
+            # a sweep that could not run in time is worthless: the next one does the same job
+            "options": {"expires": float(settings.inbox_sweep_interval_seconds)},
+        },
+    },
+)
+
+
+@signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
+def _redact_worker_logs(logger, **_):
+    for handler in logger.handlers:
+        handler.addFilter(RedactingFilter())

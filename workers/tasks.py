@@ -1,0 +1,48 @@
+"""The public task API: names are stable (``mlc.<area>.<verb>``) and arguments are JSON ids.
+
+Other internal apps call these by name, e.g. ``app.send_task("mlc.inbox.replay", args=[42])``.
+Renaming one breaks queued messages: add a new name and keep the old one for a release.
+"""
+from __future__ import annotations
+
+from workers import dispatch
+from workers.app import app
+from workers.base import ConnectorTask, services
+
+from connector.services import inbox
+
+
+@app.task(bind=True, base=ConnectorTask, name="mlc.invoices.process_webhook")
+def invoices_process_webhook(self, inbox_id: int) -> None:
+    """An order webhook (orders/create, orders/updated, orders/paid) → one Fusion invoice."""
+    self.process_inbox(inbox_id)
+
+
+@app.task(bind=True, base=ConnectorTask, name="mlc.customers.process_webhook")
+def customers_process_webhook(self, inbox_id: int) -> None:
+    """A customer webhook → the Fusion customer (person, account, BILL_TO site)."""
+    self.process_inbox(inbox_id)
+
+
+@app.task(bind=True, base=ConnectorTask, name="mlc.credit_memos.process_webhook")
+def credit_memos_process_webhook(self, inbox_id: int) -> None:
+    """A refund or cancellation webhook; stored as deferred until credit memos ship."""
+    self.process_inbox(inbox_id)
+
+
+@app.task(bind=True, base=ConnectorTask, name="mlc.inbox.replay")
+def inbox_replay(self, inbox_id: int) -> None:
+    """Process a parked, dead or deferred inbox event again (after a fix)."""
+    self.process_inbox(inbox_id, replay=True)
+
+
+@app.task(bind=True, base=ConnectorTask, name="mlc.inbox.sweep")
+def inbox_sweep(self) -> int:
+    """Re-send inbox events whose task was never sent or was lost. Safe to run twice."""
+    settings = services().settings
+    with self.session() as session:
+        rows = [(row.id, row.topic) for row in inbox.stale(session, settings.inbox_stale_after_seconds)]
+        for inbox_id, topic in rows:
+            dispatch.enqueue(inbox_id, topic)
+            inbox.mark_enqueued(session, inbox_id)
+    return len(rows)
