@@ -11,7 +11,8 @@ from typing import Any
 
 MASK = "[REDACTED]"
 _SECRET_KEY = re.compile(
-    r"(secret|password|passwd|token|authorization|api[-_]?key|assertion|cookie|hmac|credential)",
+    r"(secret|passw|(^|[-_])token$|access[-_]?token|refresh[-_]?token|authorization|api[-_]?key"
+    r"|assertion|cookie|hmac|credential)",
     re.IGNORECASE,
 )
 _SECRET_TEXT = re.compile(

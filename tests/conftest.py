@@ -18,9 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from connector.db import driver_url
+from tests.support import FUSION_CLIENT, TestShop, eventually  # noqa: F401 (eventually: for tests)
 
-FUSION_CLIENT = {"client_id": "mlc-tests", "client_secret": "tests-" + secrets.token_hex(8),
-                 "scope": "urn:opc:resource:fa:instanceid=100000001urn:opc:resource:consumer::all"}
 TEST_REDIS_DB = 9  # the tests flush it: never point them at a database that holds real data
 
 
@@ -123,15 +122,4 @@ def _configure_fusion(stack) -> None:
 @pytest.fixture
 def shop(stack, request):
     """A shop of this test's own, known to the Shopify sandbox and to the connector."""
-    from tests.support import TestShop
     return TestShop.create(stack, prefix=("T" + uuid.uuid4().hex[:7]).upper())
-
-
-def eventually(check, timeout: float = 30.0, interval: float = 0.2):
-    """Poll ``check`` until it returns something truthy; the last value is returned."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -15,7 +17,20 @@ from connector.models import AuditEvent, Binding, InboxEvent, Shop
 from connector.services.context import Services
 from connector.services.setup import add_shop
 from connector.shopify.webhooks import sign
-from tests.conftest import FUSION_CLIENT
+
+
+FUSION_CLIENT = {"client_id": "mlc-tests", "client_secret": "tests-" + secrets.token_hex(8),
+                 "scope": "urn:opc:resource:fa:instanceid=100000001urn:opc:resource:consumer::all"}
+
+
+def eventually(check, timeout: float = 30.0, interval: float = 0.2):
+    """Poll ``check`` until it returns something truthy; the last value is returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
 
 
 @dataclass

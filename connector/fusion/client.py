@@ -91,12 +91,14 @@ class FusionClient:
     def find_customer_account_by_reference(self, source_system: str, reference: str) -> dict | None:
         envelope = soap.get_customer_account_by_reference(source_system, reference)
         try:
-            return self._soap(soap.CUSTOMER_ACCOUNT_PATH, envelope,
-                              "getCustomerAccountByOriginalSystemReference", write=False)
+            account = self._soap(soap.CUSTOMER_ACCOUNT_PATH, envelope,
+                                 "getCustomerAccountByOriginalSystemReference", write=False)
         except FusionRejected as exc:
             if soap.is_not_found(exc.code, str(exc)):
                 return None
             raise
+        # "not found" is an empty result on some releases and a fault on others
+        return account if account.get("CustomerAccountId") else None
 
     def find_customer_accounts_by_party(self, party_id: str) -> list[dict]:
         body = self._soap(soap.CUSTOMER_ACCOUNT_PATH, soap.find_customer_accounts_by_party(party_id),

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from connector import audit
 from connector.fusion import soap
 from connector.fusion.client import FusionClient
+from connector.fusion.errors import FusionRejected
 from connector.locks import object_lock
 from connector.mapping.addresses import to_fusion
 from connector.mapping.invoice import MappingError
@@ -138,6 +139,8 @@ def _party_site(fusion: FusionClient, party: dict) -> str:
 
 
 def _bind(binding: Binding, account: dict, party: dict | None) -> None:
+    if not account.get("AccountNumber"):
+        raise FusionRejected(f"Fusion answered with a customer account without an AccountNumber: {account}")
     bill_to = next((u for u in soap.site_uses(account) if u.get("SiteUseCode") == "BILL_TO"), {})
     binding.state = BindingState.synced
     binding.fusion_id = str(account.get("CustomerAccountId", ""))

@@ -1,8 +1,20 @@
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 
 from connector.config import ConfigError
-from connector.models import Credential
+from connector.models import Base, Credential
 from connector.vault import Vault, VaultError, generate_key
+
+
+@pytest.fixture
+def db_session(tmp_path):
+    """A database of its own: rotation rewrites every credential row there is."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'vault.db'}")
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
 
 
 def test_given_secret_when_stored_then_encrypted_at_rest_and_readable(db_session):

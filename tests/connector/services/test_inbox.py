@@ -4,7 +4,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from connector.models import AuditEvent, InboxEvent, InboxState
+from connector.models import AuditEvent, InboxEvent, InboxState, Shop
 from connector.services import inbox
 from connector.services.setup import add_shop
 from connector.shopify.webhooks import sign
@@ -22,14 +22,19 @@ def vault(db_session):
     return vault
 
 
+@pytest.fixture
+def shop_id(db_session, vault):
+    return db_session.scalar(select(Shop.id).where(Shop.domain == "inbox-test.myshopify.com"))
+
+
 def delivery(body=BODY, *, topic="orders/create", event_id="ev-1", secret=SECRET, domain="inbox-test.myshopify.com"):
     return inbox.Delivery(shop_domain=domain, topic=topic, event_id=event_id, webhook_id="wh-1",
                           api_version="2026-01", triggered_at="2026-01-15T15:00:02Z",
                           signature=sign(secret, body), raw_body=body)
 
 
-def count(session, model):
-    return session.scalar(select(func.count()).select_from(model))
+def count(session, model, shop_id):
+    return session.scalar(select(func.count()).select_from(model).where(model.shop_id == shop_id))
 
 
 def test_given_verified_delivery_then_stored_once_and_routed_to_its_queue(db_session, vault):
@@ -48,20 +53,21 @@ def test_given_same_event_id_on_another_topic_then_a_separate_row(db_session, va
     assert a.inbox_id != b.inbox_id and b.created
 
 
-def test_given_bad_signature_or_unknown_shop_then_unauthorized_and_nothing_stored(db_session, vault):
+def test_given_bad_signature_or_unknown_shop_then_unauthorized_and_nothing_stored(db_session, vault, shop_id):
     with pytest.raises(inbox.Unauthorized):
         inbox.accept(db_session, vault, delivery(secret="wrong"))
     with pytest.raises(inbox.Unauthorized):
         inbox.accept(db_session, vault, delivery(domain="stranger.myshopify.com"))
-    assert count(db_session, InboxEvent) == 0
-    assert count(db_session, AuditEvent) == 1  # only the shop's configuration
+    assert count(db_session, InboxEvent, shop_id) == 0
+    assert count(db_session, AuditEvent, shop_id) == 1  # only the shop's configuration
 
 
-def test_given_signed_garbage_then_malformed_and_audited_not_stored(db_session, vault):
+def test_given_signed_garbage_then_malformed_and_audited_not_stored(db_session, vault, shop_id):
     with pytest.raises(inbox.Malformed, match="not JSON"):
         inbox.accept(db_session, vault, delivery(b"{not json"))
-    assert count(db_session, InboxEvent) == 0
-    audit = db_session.scalar(select(AuditEvent).where(AuditEvent.action == "webhook.malformed"))
+    assert count(db_session, InboxEvent, shop_id) == 0
+    audit = db_session.scalar(select(AuditEvent).where(AuditEvent.action == "webhook.malformed",
+                                                       AuditEvent.shop_id == shop_id))
     assert audit.detail["body_excerpt"] == "{not json" and "not JSON" in audit.detail["reason"]
 
 
@@ -71,8 +77,8 @@ def test_given_topic_not_in_this_release_then_kept_as_deferred(db_session, vault
     assert db_session.get(InboxEvent, accepted.inbox_id).state == InboxState.deferred
 
 
-def test_audit_rows_cannot_be_changed(db_session, vault):
-    row = db_session.scalar(select(AuditEvent))
+def test_audit_rows_cannot_be_changed(db_session, vault, shop_id):
+    row = db_session.scalar(select(AuditEvent).where(AuditEvent.shop_id == shop_id))
     row.action = "tampered"
     with pytest.raises(PermissionError):
         db_session.flush()
