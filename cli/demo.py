@@ -41,7 +41,7 @@ class OrderCheck:
 
 
 def run(*, once: bool, order_count: int) -> int:
-    DEMO_DIR.mkdir(exist_ok=True)
+    _fresh_state()
     creds = _credentials()
     stack = Stack(DEMO_DIR, fusion_sandbox={"client_id": creds["fusion_client_id"],
                                             "client_secret": creds["fusion_client_secret"],
@@ -62,6 +62,13 @@ def run(*, once: bool, order_count: int) -> int:
     finally:
         with console.status("stopping…"):
             stack.stop()
+
+
+def _fresh_state() -> None:
+    """The sandboxes start empty, so the connector's demo database must too."""
+    DEMO_DIR.mkdir(exist_ok=True)
+    for leftover in ("mlc.db", "mlc.db-wal", "mlc.db-shm", "demo.json"):
+        (DEMO_DIR / leftover).unlink(missing_ok=True)
 
 
 def _credentials() -> dict:

@@ -63,3 +63,12 @@ def session_scope(url: str) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def before_remote_call(session: Session) -> None:
+    """End the open transaction before talking to Shopify or Fusion.
+
+    A transaction must never stay open across a slow remote call: on SQLite it holds the
+    database's write lock (the receiver would stall), and on PostgreSQL it pins a connection.
+    """
+    session.commit()

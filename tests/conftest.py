@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import time
 import uuid
 from urllib.parse import urlsplit
 
@@ -18,7 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from connector.db import driver_url
-from tests.support import FUSION_CLIENT, TestShop, eventually  # noqa: F401 (eventually: for tests)
+from tests.support import FUSION_CLIENT, Fusion, TestShop
 
 TEST_REDIS_DB = 9  # the tests flush it: never point them at a database that holds real data
 
@@ -93,7 +92,7 @@ def redis_client(redis_url):
 def stack(tmp_path_factory, migrated, redis_url):
     from cli.stack import Stack
     workdir = tmp_path_factory.mktemp("stack")
-    instance = Stack(workdir, database_url=migrated, redis_url=redis_url, with_flower=False,
+    instance = Stack(workdir, database_url=migrated, redis_url=redis_url,
                      fusion_sandbox=FUSION_CLIENT, shopify_sandbox={"time_scale": 0.001},
                      extra_env={"MLC_INBOX_SWEEP_INTERVAL": "2", "MLC_INBOX_STALE_AFTER": "3",
                                 "MLC_RETRY_BACKOFF_MAX": "2", "MLC_HTTP_READ_TIMEOUT": "3"})
@@ -117,6 +116,14 @@ def _configure_fusion(stack) -> None:
         set_fusion(session, services.vault, base_url=fusion, token_url=f"{fusion}/oauth2/v1/token",
                    client_id=FUSION_CLIENT["client_id"], scope=FUSION_CLIENT["scope"],
                    secret=FUSION_CLIENT["client_secret"])
+
+
+@pytest.fixture
+def fusion(stack):
+    """The Fusion sandbox; any fault a test switches on is switched off after it."""
+    client = Fusion(stack.urls["fusion_sandbox"])
+    yield client
+    client.clear_faults()
 
 
 @pytest.fixture

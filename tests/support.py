@@ -90,11 +90,8 @@ class TestShop:
 
     def fusion_invoices(self, order: dict) -> list[dict]:
         fusion = self.stack.urls["fusion_sandbox"]
-        token = requests.post(f"{fusion}/oauth2/v1/token", auth=(FUSION_CLIENT["client_id"],
-                                                                 FUSION_CLIENT["client_secret"]),
-                              data={"grant_type": "client_credentials", "scope": FUSION_CLIENT["scope"]},
-                              timeout=10).json()["access_token"]
-        response = requests.get(f"{fusion}/fscmRestApi/resources/11.13.18.05/receivablesInvoices",
+        token = Fusion(fusion).token()
+        response = requests.get(f"{fusion}{Fusion.INVOICES}",
                                 params={"finder": f"invoiceSearch;CrossReference={order['admin_graphql_api_id']}",
                                         "expand": "receivablesInvoiceLines"},
                                 headers={"Authorization": f"Bearer {token}"}, timeout=10)
@@ -117,3 +114,28 @@ class TestShop:
         with session_scope(load_settings().database_url) as session:
             return list(session.scalars(select(AuditEvent).join(Shop, Shop.id == AuditEvent.shop_id).where(
                 Shop.domain == self.domain, AuditEvent.action == action).order_by(AuditEvent.id)))
+
+
+class Fusion:
+    """Fusion as its own user sees it: the REST API of the sandbox, and its fault switches."""
+
+    INVOICES = "/fscmRestApi/resources/11.13.18.05/receivablesInvoices"
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def token(self) -> str:
+        return requests.post(f"{self.url}/oauth2/v1/token",
+                             auth=(FUSION_CLIENT["client_id"], FUSION_CLIENT["client_secret"]),
+                             data={"grant_type": "client_credentials", "scope": FUSION_CLIENT["scope"]},
+                             timeout=10).json()["access_token"]
+
+    def post_invoice(self, payload: dict) -> requests.Response:
+        return requests.post(f"{self.url}{self.INVOICES}", json=payload, timeout=10,
+                             headers={"Authorization": f"Bearer {self.token()}", "REST-Framework-Version": "4"})
+
+    def fault(self, **rule) -> None:
+        requests.post(f"{self.url}/_sandbox/faults", json={"rules": [rule]}, timeout=10).raise_for_status()
+
+    def clear_faults(self) -> None:
+        requests.delete(f"{self.url}/_sandbox/faults", timeout=10).raise_for_status()

@@ -13,9 +13,14 @@ from connector.models import Binding
 
 
 def get_or_create(session: Session, shop_id: int, kind: str, shopify_id: str, gid: str = "") -> Binding:
-    """The binding for (shop, kind, id), created if missing; safe when workers race to create it."""
+    """The binding for (shop, kind, id), created if missing; safe when workers race to create it.
+
+    It returns with no transaction open: callers go on to wait for the object's lock, and
+    waiting for one lock while holding another (SQLite's write lock) is how deadlocks start.
+    """
     binding = find(session, shop_id, kind, shopify_id)
     if binding is not None:
+        session.commit()
         return binding
     try:
         with session.begin_nested():

@@ -13,6 +13,7 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from connector import audit
+from connector.db import before_remote_call
 from connector.fusion import soap
 from connector.fusion.client import FusionClient
 from connector.fusion.errors import FusionRejected
@@ -79,6 +80,7 @@ def ensure(services: Services, session: Session, shop: Shop, customer: ShopifyCu
         if binding.state == BindingState.synced:
             return binding
         fusion = services.fusion(session)
+        before_remote_call(session)
         setup = services.mapping.fusion
         account = fusion.find_customer_account_by_reference(setup.source_system, customer.reference)
         party = None

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from connector import audit
+from connector.db import before_remote_call
 from connector.fusion.errors import FusionRejected
 from connector.locks import object_lock
 from connector.mapping.invoice import build_invoice, order_total
@@ -39,6 +40,7 @@ def sync(services: Services, session: Session, shop: Shop, order: dict) -> Order
         payload = build_invoice(order, mapping=services.mapping, prefix=shop.transaction_prefix,
                                 bill_to_account=customer.fusion_number)
         fusion = services.fusion(session)
+        before_remote_call(session)
         source, number = payload["TransactionSource"], payload["TransactionNumber"]
 
         invoice = fusion.find_invoice(source, number) if binding.state == BindingState.creating else None
@@ -53,10 +55,11 @@ def sync(services: Services, session: Session, shop: Shop, order: dict) -> Order
                 # A duplicate number means an earlier attempt did land: adopt it if it is ours.
                 invoice = fusion.find_invoice(source, number)
                 if invoice is None or invoice.get("CrossReference") != order["admin_graphql_api_id"]:
-                    if invoice is None:  # certainly not in Fusion: nothing to look up next time
-                        binding.state = BindingState.parked
-                        binding.last_error = str(rejected)
-                        session.commit()
+                    # Certainly not in Fusion (the number is free, or another document holds it):
+                    # the next attempt need not look it up first.
+                    binding.state = BindingState.parked
+                    binding.last_error = str(rejected)
+                    session.commit()
                     raise
                 created = False
 

@@ -58,6 +58,7 @@ def process(services: Services, session: Session, inbox_id: int, *, replay: bool
     settings = services.settings
     event.attempts += 1
     event.state = InboxState.received
+    event.shop  # loaded now, inside this short transaction, not lazily later
     session.commit()
     if event.attempts > settings.max_attempts and not replay:
         return _finish(session, event, InboxState.dead, f"gave up after {settings.max_attempts} attempts: "

@@ -1,0 +1,56 @@
+"""Knobs of the Fusion sandbox.
+
+Everything the reference could not confirm about real Fusion is a field here, so a test (or the
+demo) can flip to the other plausible behaviour without touching the simulator code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class FusionSandboxSettings:
+    # --- OAuth client credentials (IDCS / OCI IAM token endpoint served by the same app) ---
+    client_id: str = "mlc-sandbox"
+    client_secret: str = "mlc-sandbox-dev-secret"
+    scope: str = "urn:opc:resource:fa:instanceid=100000001urn:opc:resource:consumer::all"
+    token_ttl_seconds: int = 3600
+    # --- HTTP Basic user (Fusion samples use `curl --user`) ---
+    basic_username: str = "mlc.integration"
+    basic_password: str = "mlc-sandbox-dev-password"
+    # --- pod set-up; None means the packaged seed.toml ---
+    seed_path: str | Path | None = None
+
+    # --- behaviour the reference marks [M]/[L] ---
+    # REST-Framework-Version assumed when the request sends none (Oracle: 1). It decides the q
+    # grammar (1 = query-by-example, 2+ = expressions), child shape (3+ = collection objects)
+    # and the error body (4+ = JSON `o:errorDetails`, below 4 = plain text).
+    default_framework_version: int = 1
+    # Largest `limit` honoured on a collection GET (500 is folklore); larger values are clamped.
+    max_limit: int = 500
+    # Whether the 201 of a create echoes the posted child arrays inline.
+    echo_children_on_create: bool = True
+    # Invoice `BillToSite` is the party site number; set True to also accept a SiteUseId or
+    # CustomerAccountSiteId there.
+    bill_to_site_accepts_ids: bool = False
+    # Manual Revenue distributions of a line must add up to the line's net amount.
+    validate_distribution_totals: bool = True
+    # Tax lines must use a regime/rate code pair from the seed.
+    validate_tax_codes: bool = True
+    # Actions require Content-Type application/vnd.oracle.adf.action+json (415 otherwise).
+    strict_action_media_type: bool = True
+    # `applyReceipt` response {"result": ...} content (undocumented).
+    apply_receipt_result: str = "SUCCESS"
+    # Invoice/credit memo audit user when called with a bearer token (sub = client id upper-cased
+    # would be as likely); Basic calls record the Basic user name upper-cased.
+    token_user: str = "MLC.INTEGRATION"
+    # Accept a wsse:UsernameToken in the SOAP header as a third way to authenticate.
+    soap_accepts_username_token: bool = True
+    # Base of generated 15-digit ids.
+    id_base: int = 300100600000000
+    # getCustomerAccountByOriginalSystemReference for an unknown reference: empty result
+    # (finder-like, False) or a FND_CMN_RCRD_MSNG fault (True).
+    orig_ref_lookup_missing_faults: bool = False
+    # standardReceipts POST without ReceiptNumber: 400 (True) or a generated number (False).
+    receipt_number_required: bool = True

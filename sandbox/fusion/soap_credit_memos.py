@@ -1,0 +1,159 @@
+"""SOAP ``/fscmService/CreditMemoService`` ``createCreditMemo``: a header-level credit against an
+invoice's line/tax/freight buckets, applied to the invoice at once.
+
+This is how a Shopify refund lands *against* its invoice (REST only makes on-account memos).
+A credit beyond the invoice balance is refused unless the invoice's transaction type allows
+overapplication.
+"""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from .errors import ServiceFault, record_missing, row_invalid
+from .money import cents
+from .receivables import OverApplication, apply_to_invoice
+from .rest_common import caller, pod
+from .rest_credit_memos import ATTRS, check_number
+from .soap import operation
+from .soap_xml import envelope, sdo_to_dict, sdo_xml
+from .store import today
+
+CM_NS = "http://xmlns.oracle.com/apps/financials/receivables/transactions/creditMemos/creditMemoService/"
+CM_TYPES = CM_NS + "types/"
+SDO_FIELDS = ["BatchSourceSequenceId", "CustomerTransactionId", "Comments",
+              "CustomerTransactionTypeSequenceId", "CustomerReference", "CustomerReferenceDate",
+              "DocumentSequenceId", "DocumentSequenceValue", "FreightAmount", "FreightPercent",
+              "GlDate", "InternalNotes", "LineAmount", "LinePercent", "MethodForRules",
+              "PreviousCustomerTransactionId", "ReasonCode", "SplitTerminationMethod",
+              "TransactionDate", "CurrencyCode", "TransactionNumber", "TaxAmount", "TaxPercent",
+              "ComputeTax"]
+AMOUNT_FIELDS = ("LineAmount", "TaxAmount", "FreightAmount")
+
+
+def _decimal(fields: dict, name: str) -> Decimal | None:
+    raw = fields.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return Decimal(raw)
+    except InvalidOperation:
+        raise row_invalid({"message": f"The value {raw} of {name} isn't a number.",
+                           "attributeName": name, "objectName": "CreditMemo"}) from None
+
+
+def _bucket(fields: dict, name: str, percent_name: str, base: Decimal) -> Decimal:
+    amount, percent = _decimal(fields, name), _decimal(fields, percent_name)
+    if amount is not None and percent is not None:
+        raise row_invalid({"message": f"Enter either {name} or {percent_name}, not both.",
+                           "attributeName": name, "objectName": "CreditMemo"})
+    if percent is not None:
+        amount = base * percent / 100
+    amount = cents(amount or 0)
+    if amount > 0:
+        raise row_invalid({"message": f"AR-855072: The credit amount {name} must be negative.",
+                           "attributeName": name, "objectName": "CreditMemo"})
+    return amount
+
+
+def _by_id(fields: dict, name: str, lookup, default):
+    raw = fields.get(name)
+    if raw in (None, ""):
+        return default
+    found = lookup(int(raw)) if raw.isdigit() else None
+    if found is None:
+        raise record_missing(f"The record for {name} {raw} doesn't exist.")
+    return found
+
+
+def _fault(message: str, code: str, path: str):
+    return row_invalid({"message": message, "attributeName": path.strip("/"), "objectName": "CreditMemo"})
+
+
+@operation("CreditMemoService", CM_TYPES, "createCreditMemo")
+def create_credit_memo(op_el):
+    param = op_el.find(f"{{{CM_TYPES}}}creditMemo")
+    if param is None:
+        raise ServiceFault("env:Client", f"createCreditMemo requires a creditMemo element in {CM_TYPES}.")
+    fields = sdo_to_dict(param, CM_NS, set())
+    unknown = set(fields) - set(SDO_FIELDS) - {"CreditMemoFLEXVA"}
+    if unknown:
+        raise ServiceFault("env:Client", f"Unexpected elements in CreditMemo: {sorted(unknown)}")
+    p = pod()
+    seed, store = p.seed, p.store
+    prev = fields.get("PreviousCustomerTransactionId")
+    if not prev:
+        raise row_invalid({"message": "JBO-27014: Attribute PreviousCustomerTransactionId in "
+                                      "CreditMemo is required.",
+                           "attributeName": "PreviousCustomerTransactionId", "objectName": "CreditMemo"})
+    invoice = store.invoices.get(int(prev)) if prev.isdigit() else None
+    if invoice is None:
+        raise record_missing(f"The record for transaction ID {prev} doesn't exist.")
+    inv_header = invoice["header"]
+    if inv_header["InvoiceStatus"] != "Complete":
+        raise _fault("AR-855073: You can only credit a complete transaction.", "", "/PreviousCustomerTransactionId")
+    # source and type come as ids; omitted, they default to the invoice's source and to the
+    # credit memo type configured on the invoice's transaction type (an unconfirmed guess)
+    source = _by_id(fields, "BatchSourceSequenceId", seed.source_by_id,
+                    seed.transaction_sources[inv_header["TransactionSource"]])
+    ttype = _by_id(fields, "CustomerTransactionTypeSequenceId", seed.type_by_id,
+                   seed.transaction_types.get(seed.transaction_types[inv_header["TransactionType"]]
+                                              .get("credit_memo_type", "")))
+    if ttype is None or ttype.get("class") != "CM":
+        raise _fault("AR-855003: The transaction type isn't a valid credit memo type.", "",
+                     "/CustomerTransactionTypeSequenceId")
+    currency = fields.get("CurrencyCode") or inv_header["InvoiceCurrencyCode"]
+    if currency != inv_header["InvoiceCurrencyCode"]:
+        raise _fault("The credit memo currency must be the invoice currency.", "", "/CurrencyCode")
+    buckets = invoice["buckets"]
+    line = _bucket(fields, "LineAmount", "LinePercent", buckets["line"])
+    tax = _bucket(fields, "TaxAmount", "TaxPercent", buckets["tax"])
+    freight = _bucket(fields, "FreightAmount", "FreightPercent", buckets["freight"])
+    total = cents(line + tax + freight)
+    if total == 0:
+        raise _fault("AR-855074: Enter an amount or percent to credit.", "", "/LineAmount")
+    number = check_number(seed, store, source["name"], fields.get("TransactionNumber"), _fault)
+    try:
+        apply_to_invoice(invoice, -total, "credit")
+    except OverApplication as exc:
+        raise ServiceFault("AR:::AR_CM_OVERAPPLY", f"AR-855075: {exc}",
+                           [{"message": str(exc), "attributeName": "LineAmount", "objectName": "CreditMemo"}],
+                           exception_class="oracle.apps.fnd.applcore.messages.ApplcoreException") from None
+    trx_date = fields.get("TransactionDate") or today().isoformat()
+    now = store.stamp()
+    header = {a: None for a in ATTRS}
+    header.update({
+        "CustomerTransactionId": store.new_id(), "TransactionNumber": number,
+        "BusinessUnit": inv_header["BusinessUnit"], "TransactionSource": source["name"],
+        "TransactionType": ttype["name"], "TransactionDate": trx_date,
+        "AccountingDate": fields.get("GlDate") or trx_date, "CreditMemoCurrency": currency,
+        "BillToCustomerName": inv_header["BillToCustomerName"],
+        "BillToCustomerNumber": inv_header["BillToCustomerNumber"], "BillToSite": inv_header["BillToSite"],
+        "CreditMemoComments": fields.get("Comments"), "CreditReason": fields.get("ReasonCode"),
+        "CustomerReference": fields.get("CustomerReference"), "InternalNotes": fields.get("InternalNotes"),
+        "CreditMemoStatus": "Complete", "EnteredAmount": total, "TransactionBalanceDue": Decimal("0.00"),
+        "PrintStatus": "NOT PRINTED", "CreatedBy": caller(), "CreationDate": now,
+        "LastUpdatedBy": caller(), "LastUpdateDate": now,
+    })
+    record = {"header": header, "lines": [], "distributions": [], "version": 1,
+              "account_id": invoice["account_id"],
+              "previous_trx_id": inv_header["CustomerTransactionId"]}
+    store.credit_memos[header["CustomerTransactionId"]] = record
+    store.applications.append({
+        "ApplicationId": store.new_id(), "kind": "credit_memo", "ApplicationAmount": -total,
+        "ApplicationDate": trx_date, "ApplicationStatus": "APP",
+        "CreditMemoId": header["CustomerTransactionId"], "CreditMemoNumber": number,
+        "ReferenceTransactionId": inv_header["CustomerTransactionId"],
+        "ReferenceTransactionNumber": inv_header["TransactionNumber"],
+        "account_id": invoice["account_id"]})
+    value = {name: fields.get(name) for name in SDO_FIELDS}
+    value.update({"CustomerTransactionId": header["CustomerTransactionId"], "TransactionNumber": number,
+                  "BatchSourceSequenceId": source["id"], "CustomerTransactionTypeSequenceId": ttype["id"],
+                  "PreviousCustomerTransactionId": inv_header["CustomerTransactionId"],
+                  "CurrencyCode": currency, "TransactionDate": trx_date,
+                  "GlDate": header["AccountingDate"], "LineAmount": line, "TaxAmount": tax,
+                  "FreightAmount": freight})
+    body = (f'<ns0:createCreditMemoResponse xmlns:ns0="{CM_TYPES}">'
+            f'<ns2:result xmlns:ns2="{CM_TYPES}" xmlns:ns1="{CM_NS}" xsi:type="ns1:CreditMemoResult">'
+            f"<ns1:Value>{sdo_xml('ns1', value, SDO_FIELDS, {a: currency for a in AMOUNT_FIELDS})}</ns1:Value>"
+            "</ns2:result></ns0:createCreditMemoResponse>")
+    return envelope(CM_NS + "createCreditMemoResponse", body)

@@ -1,0 +1,325 @@
+"""What merchants and buyers do to a shop, and the webhooks each action makes Shopify send.
+
+Every public method is one merchant action: it changes the store under its lock, then fires all
+the topics of that action as one event (one ``X-Shopify-Event-Id``, one ``X-Shopify-Webhook-Id``
+per topic).  The scenario routes and the GraphQL mutations both call these, so an order marked
+paid over GraphQL produces the same webhooks as one paid through the scenario API.
+"""
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timedelta, timezone
+
+from . import orders as order_math
+from .money import D, bag_amounts, cents
+from .orders import OrderError, rest_view
+from .store import Shop, Store
+from .webhooks import Dispatcher
+
+class NotFound(LookupError):
+    pass
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+class Merchant:
+    def __init__(self, store: Store, dispatcher: Dispatcher):
+        self.store = store
+        self.dispatcher = dispatcher
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def stamp(previous: str | None = None) -> str:
+        """A REST timestamp (second resolution, like REST).  A change to a resource is stamped
+        strictly later than its previous ``updated_at``, so versions never tie even when one
+        resource changes twice within a second."""
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        if previous:
+            prev = parse_time(previous)
+            if now <= prev:
+                now = prev + timedelta(seconds=1)
+        return now.isoformat()
+
+    def _order(self, shop: Shop, order_id) -> dict:
+        try:
+            order = shop.orders[int(order_id)]
+        except (KeyError, ValueError, TypeError):
+            raise NotFound(f"order {order_id} not found") from None
+        return order
+
+    def _fire(self, shop: Shop, topics, deliver: bool):
+        if deliver:
+            return self.dispatcher.fire(shop, [(t, copy.deepcopy(p)) for t, p in topics])
+        return None
+
+    # ------------------------------------------------------------------ customers
+    def _complete_customer(self, shop: Shop, posted: dict, existing: dict | None) -> dict:
+        now = self.stamp(existing["updated_at"] if existing else None)
+        cust = copy.deepcopy(existing) if existing else {}
+        cust.update({k: v for k, v in posted.items() if k not in ("id", "admin_graphql_api_id", "created_at")})
+        if existing is None:
+            cid = self.store.new_id("Customer")
+            cust.update({"id": cid, "admin_graphql_api_id": f"gid://shopify/Customer/{cid}",
+                         "created_at": posted.get("created_at") or now})
+        email = (cust.get("email") or "").strip().lower() or None
+        if email:
+            for other in shop.customers.values():
+                if other["id"] != cust["id"] and (other.get("email") or "").lower() == email:
+                    raise OrderError("email has already been taken")
+        cust["email"] = email
+        cust["updated_at"] = now
+        for key, default in (("first_name", None), ("last_name", None), ("phone", None), ("state", "disabled"),
+                             ("note", None), ("verified_email", True), ("multipass_identifier", None),
+                             ("tax_exempt", False), ("tax_exemptions", []), ("currency", shop.currency),
+                             ("tags", "")):
+            cust.setdefault(key, default)
+        if isinstance(cust.get("tags"), list):
+            cust["tags"] = ", ".join(cust["tags"])
+        addresses = []
+        for i, addr in enumerate(cust.get("addresses") or []):
+            addr = dict(addr)
+            addr.setdefault("id", self.store.new_id("MailingAddress"))
+            addr["customer_id"] = cust["id"]
+            for key in ("first_name", "last_name", "company", "address1", "address2", "city", "province",
+                        "country", "zip", "phone", "province_code", "country_code"):
+                addr.setdefault(key, None)
+            addr.setdefault("country_name", addr.get("country"))
+            addr.setdefault("name", " ".join(x for x in (addr.get("first_name"), addr.get("last_name")) if x) or None)
+            addresses.append(addr)
+        if addresses and not any(a.get("default") for a in addresses):
+            addresses[0]["default"] = True
+        for a in addresses:
+            a["default"] = bool(a.get("default"))
+        cust["addresses"] = addresses
+        cust["default_address"] = next((dict(a) for a in addresses if a["default"]), None)
+        return cust
+
+    def create_customer(self, shop: Shop, posted: dict, deliver: bool = True) -> dict:
+        with self.store.lock:
+            cust = self._complete_customer(shop, posted, None)
+            shop.customers[cust["id"]] = cust
+            payload = copy.deepcopy(cust)
+        self._fire(shop, [("customers/create", payload)], deliver)
+        return payload
+
+    def update_customer(self, shop: Shop, customer_id, posted: dict, deliver: bool = True) -> dict:
+        with self.store.lock:
+            try:
+                existing = shop.customers[int(customer_id)]
+            except (KeyError, ValueError):
+                raise NotFound(f"customer {customer_id} not found") from None
+            cust = self._complete_customer(shop, posted, existing)
+            shop.customers[cust["id"]] = cust
+            payload = copy.deepcopy(cust)
+        self._fire(shop, [("customers/update", payload)], deliver)
+        return payload
+
+    @staticmethod
+    def slim_customer(cust: dict) -> dict:
+        keys = ("id", "email", "created_at", "updated_at", "first_name", "last_name", "state", "note",
+                "verified_email", "multipass_identifier", "tax_exempt", "phone", "currency",
+                "tax_exemptions", "admin_graphql_api_id", "default_address")
+        return {k: copy.deepcopy(cust.get(k)) for k in keys}
+
+    # ------------------------------------------------------------------ orders
+    def create_order(self, shop: Shop, posted: dict, deliver: bool = True) -> dict:
+        new_customer = None
+        with self.store.lock:
+            posted = copy.deepcopy(posted)
+            customer = posted.get("customer")
+            if customer:
+                known = None
+                if customer.get("id") is not None:
+                    known = shop.customers.get(int(customer["id"]))
+                    if known is None:
+                        raise OrderError(f"customer {customer['id']} does not exist in this shop")
+                elif customer.get("email"):
+                    email = customer["email"].lower()
+                    known = next((c for c in shop.customers.values() if (c.get("email") or "") == email), None)
+                if known is None:
+                    known = self._complete_customer(shop, customer, None)
+                    shop.customers[known["id"]] = known
+                    new_customer = copy.deepcopy(known)
+                posted["customer"] = self.slim_customer(known)
+                posted.setdefault("email", known.get("email"))
+            now = self.stamp()
+            order = order_math.complete_order(posted, shop=shop, new_id=self.store.new_id,
+                                              order_number=shop.next_order_number, now=now)
+            shop.next_order_number += 1
+            txs = order_math.initial_transactions(order, self.store.new_id, now)
+            order_math.recompute_current(order, txs)
+            shop.orders[order["id"]] = order
+            shop.transactions[order["id"]] = txs
+            payload = rest_view(order)
+        if new_customer is not None:
+            self._fire(shop, [("customers/create", new_customer)], deliver)
+        topics = [("orders/create", payload)]
+        if payload["financial_status"] == "paid":
+            topics.append(("orders/paid", payload))
+        self._fire(shop, topics, deliver)
+        return payload
+
+    def get_order(self, shop: Shop, order_id) -> dict:
+        with self.store.lock:
+            return rest_view(copy.deepcopy(self._order(shop, order_id)))
+
+    def transactions(self, shop: Shop, order_id) -> list[dict]:
+        with self.store.lock:
+            self._order(shop, order_id)
+            return copy.deepcopy(shop.transactions.get(int(order_id), []))
+
+    def edit_order(self, shop: Shop, order_id, posted: dict, deliver: bool = True) -> dict:
+        """An order edit: the posted fields replace the stored ones and everything is re-priced.
+
+        Lines posted without ``discount_allocations`` are re-discounted from
+        ``discount_applications`` and taxes are recomputed from the rates.  Orders with refunds
+        cannot be edited here (not modelled).
+        """
+        with self.store.lock:
+            order = self._order(shop, order_id)
+            if order.get("refunds"):
+                raise OrderError("editing an order that has refunds is not modelled by the sandbox")
+            if order.get("cancelled_at"):
+                raise OrderError("a cancelled order cannot be edited")
+            merged = copy.deepcopy(order)
+            merged.update(copy.deepcopy({k: v for k, v in posted.items() if k not in ("id", "name", "order_number")}))
+            reprice = any("discount_allocations" not in li for li in posted.get("line_items", []))
+            if "line_items" in posted:
+                # A posted line with a known id is a change to that line; without an id, a new line.
+                old_lines = {li["id"]: li for li in order["line_items"]}
+                merged["line_items"] = [{**copy.deepcopy(old_lines.get(li.get("id"), {})), **copy.deepcopy(li)}
+                                        for li in posted["line_items"]]
+            computed = set(order_math.TOTAL_KEYS) | {k + "_set" for k in order_math.TOTAL_KEYS} | {
+                "tax_lines", "total_shipping_price_set", "discount_codes"}
+            for key in computed:
+                if key not in posted:
+                    merged.pop(key, None)
+            if reprice:
+                for obj in merged["line_items"] + merged.get("shipping_lines", []):
+                    obj["discount_allocations"] = []
+                    obj["tax_lines"] = [{"title": t.get("title"), "rate": t.get("rate")} for t in obj.get("tax_lines", [])]
+                    obj.pop("price_set", None)
+                    obj.pop("discounted_price", None)
+                    obj.pop("discounted_price_set", None)
+            merged["discount_codes"] = [{"code": c["code"], "type": c.get("type")} for c in order.get("discount_codes", [])]
+            merged["financial_status"] = "pending"
+            now = self.stamp(order["updated_at"])
+            redone = order_math.complete_order(merged, shop=shop, new_id=self.store.new_id,
+                                               order_number=order["order_number"], now=now)
+            for key in ("id", "admin_graphql_api_id", "order_number", "number", "name", "created_at",
+                        "processed_at", "token", "confirmation_number", "order_status_url", "customer",
+                        "payment_gateway_names", "financial_status"):
+                redone[key] = order[key]
+            txs = shop.transactions.setdefault(order["id"], [])
+            before = order["financial_status"]
+            order_math.recompute_current(redone, txs)
+            shop.orders[order["id"]] = redone
+            payload = rest_view(copy.deepcopy(redone))
+        topics = [("orders/updated", payload)]
+        if payload["financial_status"] == "paid" and before != "paid":
+            topics.insert(0, ("orders/paid", payload))
+        self._fire(shop, topics, deliver)
+        return payload
+
+    # ------------------------------------------------------------------ payments
+    def add_transaction(self, shop: Shop, order_id, posted: dict, deliver: bool = True) -> dict:
+        """A payment (sale or capture) on an existing order."""
+        with self.store.lock:
+            order = self._order(shop, order_id)
+            if order.get("cancelled_at"):
+                raise OrderError("a cancelled order cannot take payments")
+            kind = posted.get("kind", "sale")
+            if kind not in order_math.PAID_KINDS:
+                raise OrderError("kind must be sale or capture (refunds go through the refunds route)")
+            txs = shop.transactions.setdefault(order["id"], [])
+            outstanding = D(order["total_outstanding"])
+            amount = D(posted.get("amount", order["total_outstanding"]))
+            if amount <= 0 or amount > outstanding:
+                raise OrderError(f"amount {amount} must be positive and at most the outstanding {outstanding}")
+            out_shop, out_pres = bag_amounts(order["total_outstanding_set"])
+            pres = out_pres if amount == out_shop else cents(amount * out_pres / out_shop)
+            before = order["financial_status"]
+            now = self.stamp(order["updated_at"])
+            tx = order_math.make_transaction(order, self.store.new_id, now, kind=kind, amount=(amount, pres),
+                                             gateway=posted.get("gateway") or "manual",
+                                             parent_id=posted.get("parent_id"))
+            txs.append(tx)
+            order_math.recompute_current(order, txs)
+            gateway = tx["gateway"]
+            if gateway not in order["payment_gateway_names"]:
+                order["payment_gateway_names"].append(gateway)
+            order["updated_at"] = now
+            payload = rest_view(copy.deepcopy(order))
+        topics = []
+        if payload["financial_status"] == "paid" and before != "paid":
+            topics.append(("orders/paid", payload))
+        topics.append(("orders/updated", payload))
+        self._fire(shop, topics, deliver)
+        return tx
+
+    def mark_as_paid(self, shop: Shop, order_id, deliver: bool = True) -> tuple[dict | None, list[dict]]:
+        """``orderMarkAsPaid``: record a manual payment of the whole outstanding amount."""
+        with self.store.lock:
+            order = self._order(shop, order_id)
+            if order.get("cancelled_at") or D(order["total_outstanding"]) <= 0:
+                return copy.deepcopy(order), [{"field": ["id"], "message": "Order cannot be marked as paid."}]
+        self.add_transaction(shop, order_id, {"kind": "sale", "gateway": "manual"}, deliver)
+        with self.store.lock:
+            return copy.deepcopy(self._order(shop, order_id)), []
+
+    # ------------------------------------------------------------------ refunds and cancellation
+    def refund(self, shop: Shop, order_id, posted: dict, deliver: bool = True,
+               _extra_topics=()) -> dict:
+        with self.store.lock:
+            order = self._order(shop, order_id)
+            txs = shop.transactions.setdefault(order["id"], [])
+            now = self.stamp(order["updated_at"])
+            refund, new_txs = order_math.build_refund(order, posted, txs, new_id=self.store.new_id, now=now)
+            order["refunds"].append(refund)
+            txs.extend(new_txs)
+            order_math.recompute_current(order, txs)
+            order["updated_at"] = now
+            refund_payload = order_math.refund_view(copy.deepcopy(refund))
+            payload = rest_view(copy.deepcopy(order))
+        self._fire(shop, [("refunds/create", refund_payload), ("orders/updated", payload)], deliver)
+        return refund_payload
+
+    def cancel(self, shop: Shop, order_id, posted: dict, deliver: bool = True) -> dict:
+        """Cancel: every remaining unit and the shipping are refunded (money back for what was
+        paid), authorizations are voided; ``current_*`` and ``total_outstanding`` drop to zero."""
+        reason = posted.get("reason", "other")
+        if reason not in ("customer", "fraud", "inventory", "declined", "staff", "other"):
+            raise OrderError(f"reason {reason!r} is not customer, fraud, inventory, declined, staff or other")
+        with self.store.lock:
+            order = self._order(shop, order_id)
+            if order.get("cancelled_at"):
+                raise OrderError("order is already cancelled")
+            txs = shop.transactions.setdefault(order["id"], [])
+            now = self.stamp(order["updated_at"])
+            topics = []
+            request = order_math.full_refund_request(order)
+            if request["refund_line_items"] or any(True for _ in order["shipping_lines"]):
+                try:
+                    refund, new_txs = order_math.build_refund(order, request, txs, new_id=self.store.new_id, now=now)
+                except OrderError:
+                    refund, new_txs = None, []
+                if refund is not None:
+                    order["refunds"].append(refund)
+                    txs.extend(new_txs)
+                    topics.append(("refunds/create", order_math.refund_view(copy.deepcopy(refund))))
+            for tx in list(txs):
+                if tx["kind"] == "authorization" and tx["status"] == "success":
+                    txs.append(order_math.make_transaction(order, self.store.new_id, now, kind="void",
+                                                           amount=bag_amounts(tx["amount_set"]),
+                                                           gateway=tx["gateway"], parent_id=tx["id"]))
+            order["cancelled_at"] = now
+            order["cancel_reason"] = reason
+            order["closed_at"] = now
+            order_math.recompute_current(order, txs)
+            order["updated_at"] = now
+            payload = rest_view(copy.deepcopy(order))
+        topics += [("orders/cancelled", payload), ("orders/updated", payload)]
+        self._fire(shop, topics, deliver)
+        return payload

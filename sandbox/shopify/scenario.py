@@ -1,0 +1,246 @@
+"""``/_sandbox/...``: what tests and the demo use to play merchant and to steer the sandbox.
+
+Nothing here exists on real Shopify.  Shops are created at run time; merchant actions (orders,
+customers, payments, refunds, cancellations) go through ``Merchant`` so they fire the webhooks
+Shopify would; ``?deliver=false`` stores without firing.  Webhook knobs, the delivery log and an
+idle probe let a test wait for delivery instead of sleeping.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from .admin_api import ctx, respond
+from .generator import generate_orders
+from .jsonio import loads
+from .merchant import NotFound
+from .orders import OrderError
+
+bp = Blueprint("shopify_scenario", __name__, url_prefix="/_sandbox")
+
+SHOP_FIELDS = {"client_id": str, "client_secret": str, "webhook_url": (str, type(None)), "currency": str,
+               "taxes_included": bool, "api_version": str, "name": str, "expiring_offline_tokens": bool,
+               "webhook_topics": (list, type(None))}
+
+
+def _body():
+    data = loads(request.get_data() or b"{}")
+    if not isinstance(data, dict):
+        raise OrderError("the body must be a JSON object")
+    return data
+
+
+def _deliver() -> bool:
+    return request.args.get("deliver", "true").lower() not in ("false", "0", "no")
+
+
+def _shop_or_404(shop_domain):
+    shop = ctx().store.shop(shop_domain)
+    if shop is None:
+        raise NotFound(f"shop {shop_domain} not found")
+    return shop
+
+
+@bp.errorhandler(OrderError)
+def _unprocessable(err):
+    return respond({"errors": {"base": [str(err)]}}, 422)
+
+
+@bp.errorhandler(NotFound)
+def _not_found(err):
+    return respond({"errors": str(err.args[0]) if err.args else "Not Found"}, 404)
+
+
+@bp.errorhandler(ValueError)
+def _bad_json(err):
+    return respond({"errors": f"invalid request: {err}"}, 400)
+
+
+# ------------------------------------------------------------------------------------------ shops
+
+
+@bp.put("/shops/<shop_domain>")
+def put_shop(shop_domain):
+    body = _body()
+    attrs = {}
+    for key, kind in SHOP_FIELDS.items():
+        if key in body:
+            if not isinstance(body[key], kind):
+                raise OrderError(f"{key} has the wrong type")
+            attrs[key] = body[key]
+    store = ctx().store
+    if store.shop(shop_domain) is None:
+        missing = [k for k in ("client_id", "client_secret") if k not in attrs]
+        if missing:
+            raise OrderError(f"a new shop needs {', '.join(missing)}")
+        attrs.setdefault("api_version", ctx().settings.api_version)
+        attrs.setdefault("next_order_number", ctx().settings.first_order_number)
+    shop, created = store.put_shop(shop_domain, **attrs)
+    return respond(shop.public(), 201 if created else 200)
+
+
+@bp.get("/shops/<shop_domain>")
+def get_shop(shop_domain):
+    return respond(_shop_or_404(shop_domain).public())
+
+
+@bp.post("/shops/<shop_domain>/offline_token")
+def offline_token(shop_domain):
+    """What installing the app gives it: an expiring offline pair (if the shop is configured with
+    ``expiring_offline_tokens``) or a non-expiring offline token."""
+    return respond(ctx().tokens.offline(_shop_or_404(shop_domain)))
+
+
+@bp.post("/shops/<shop_domain>/uninstall")
+def uninstall(shop_domain):
+    shop = _shop_or_404(shop_domain)
+    c = ctx()
+    payload = {"id": abs(hash(shop.domain)) % 10**11, "name": shop.name, "email": f"owner@{shop.domain}",
+               "domain": shop.domain, "myshopify_domain": shop.domain, "currency": shop.currency,
+               "iana_timezone": "UTC", "plan_name": "basic", "taxes_included": shop.taxes_included}
+    if _deliver():
+        c.dispatcher.fire(shop, [("app/uninstalled", payload)])
+    c.tokens.revoke_shop(shop.domain)
+    shop.installed = False
+    return respond(shop.public())
+
+
+# ------------------------------------------------------------------------------------------ customers
+
+
+@bp.post("/shops/<shop_domain>/customers")
+def create_customer(shop_domain):
+    body = _body()
+    body = body.get("customer", body)
+    return respond(ctx().merchant.create_customer(_shop_or_404(shop_domain), body, _deliver()), 201)
+
+
+@bp.put("/shops/<shop_domain>/customers/<customer_id>")
+def update_customer(shop_domain, customer_id):
+    body = _body()
+    body = body.get("customer", body)
+    return respond(ctx().merchant.update_customer(_shop_or_404(shop_domain), customer_id, body, _deliver()))
+
+
+@bp.get("/shops/<shop_domain>/customers/<customer_id>")
+def get_customer(shop_domain, customer_id):
+    shop = _shop_or_404(shop_domain)
+    with ctx().store.lock:
+        try:
+            return respond(shop.customers[int(customer_id)])
+        except (KeyError, ValueError):
+            raise NotFound(f"customer {customer_id} not found") from None
+
+
+# ------------------------------------------------------------------------------------------ orders
+
+
+def _order_body():
+    body = _body()
+    return body.get("order", body) if isinstance(body.get("order"), dict) else body
+
+
+@bp.post("/shops/<shop_domain>/orders")
+def create_order(shop_domain):
+    return respond(ctx().merchant.create_order(_shop_or_404(shop_domain), _order_body(), _deliver()), 201)
+
+
+@bp.get("/shops/<shop_domain>/orders")
+def list_orders(shop_domain):
+    """Every order of the shop, oldest first (``?since_id=`` and ``?limit=`` to page)."""
+    shop = _shop_or_404(shop_domain)
+    since = int(request.args.get("since_id", 0))
+    limit = int(request.args.get("limit", 250))
+    with ctx().store.lock:
+        ids = sorted(i for i in shop.orders if i > since)[:limit]
+    return respond({"orders": [ctx().merchant.get_order(shop, i) for i in ids]})
+
+
+@bp.post("/shops/<shop_domain>/orders/generate")
+def generate(shop_domain):
+    """Generate and create ``count`` realistic orders (seeded), for the demo."""
+    shop = _shop_or_404(shop_domain)
+    body = _body()
+    made = [ctx().merchant.create_order(shop, o, _deliver())
+            for o in generate_orders(int(body.get("count", 10)), int(body.get("seed", 0)),
+                                     currency=shop.currency, taxes_included=shop.taxes_included)]
+    return respond({"orders": [{"id": o["id"], "name": o["name"], "total_price": o["total_price"]} for o in made]}, 201)
+
+
+@bp.get("/shops/<shop_domain>/orders/<order_id>")
+def get_order(shop_domain, order_id):
+    return respond(ctx().merchant.get_order(_shop_or_404(shop_domain), order_id))
+
+
+@bp.put("/shops/<shop_domain>/orders/<order_id>")
+def edit_order(shop_domain, order_id):
+    return respond(ctx().merchant.edit_order(_shop_or_404(shop_domain), order_id, _order_body(), _deliver()))
+
+
+@bp.get("/shops/<shop_domain>/orders/<order_id>/transactions")
+def list_transactions(shop_domain, order_id):
+    return respond({"transactions": ctx().merchant.transactions(_shop_or_404(shop_domain), order_id)})
+
+
+@bp.post("/shops/<shop_domain>/orders/<order_id>/transactions")
+def add_transaction(shop_domain, order_id):
+    body = _body()
+    body = body.get("transaction", body)
+    return respond(ctx().merchant.add_transaction(_shop_or_404(shop_domain), order_id, body, _deliver()), 201)
+
+
+@bp.post("/shops/<shop_domain>/orders/<order_id>/refunds")
+def refund(shop_domain, order_id):
+    body = _body()
+    body = body.get("refund", body)
+    return respond(ctx().merchant.refund(_shop_or_404(shop_domain), order_id, body, _deliver()), 201)
+
+
+@bp.post("/shops/<shop_domain>/orders/<order_id>/cancel")
+def cancel(shop_domain, order_id):
+    return respond(ctx().merchant.cancel(_shop_or_404(shop_domain), order_id, _body(), _deliver()))
+
+
+# ------------------------------------------------------------------------------------------ bulk files
+
+
+@bp.get("/bulk/<int:op_id>.jsonl")
+def bulk_file(op_id):
+    """The result file of a bulk operation (Shopify serves it from a signed storage URL)."""
+    body = ctx().graphql.bulk.file(op_id)
+    if body is None:
+        raise NotFound(f"bulk operation {op_id} has no result file")
+    return Response(body, content_type="application/jsonl")
+
+
+# ------------------------------------------------------------------------------------------ webhooks
+
+
+@bp.post("/webhooks/config")
+def webhooks_config():
+    body = _body()
+    try:
+        knobs = ctx().dispatcher.configure(**body)
+    except (TypeError, ValueError) as err:
+        raise OrderError(str(err)) from None
+    return respond(knobs.__dict__)
+
+
+@bp.get("/webhooks/config")
+def get_webhooks_config():
+    return respond(ctx().dispatcher.knobs.__dict__)
+
+
+@bp.get("/webhooks/deliveries")
+def deliveries():
+    return respond({"deliveries": ctx().dispatcher.deliveries(request.args.get("shop"), request.args.get("topic"))})
+
+
+@bp.get("/webhooks/idle")
+def idle():
+    """``{"idle", "pending"}``; ``?wait=S`` blocks up to S seconds for delivery to go idle."""
+    d = ctx().dispatcher
+    wait = float(request.args.get("wait", 0) or 0)
+    if wait > 0:
+        d.wait_idle(min(wait, 120))
+    pending = d.pending()
+    return respond({"idle": pending == 0, "pending": pending})

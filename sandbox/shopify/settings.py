@@ -1,0 +1,53 @@
+"""Knobs of the Shopify sandbox.
+
+Everything Shopify does not publish (retry intervals, bucket sizes, token lifetimes) is a guess,
+so each guess lives here where a test or the demo can change it instead of in the code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class ShopifySandboxSettings:
+    #: Multiplies every webhook retry delay (tests use e.g. 0.001 so 8 retries take milliseconds).
+    time_scale: float = 1.0
+    #: Lifetime of client-credentials tokens; third parties report 86399 s (reference §4.4).
+    token_ttl_seconds: int = 86399
+    #: Lifetime of expiring offline access tokens (3600 s per the 2025-12 changelog, §4.2).
+    expiring_token_ttl_seconds: int = 3600
+    #: Lifetime of the rotating refresh tokens that come with expiring offline tokens (90 days).
+    refresh_token_ttl_seconds: int = 90 * 24 * 3600
+    #: Since 2026-08-28 a used refresh token stays valid until its replacement is used (§4.2).
+    #: False gives the stricter older behaviour: any second use is ``invalid_grant``.
+    refresh_grace_until_replacement_used: bool = True
+    #: Default API version of new shops' webhooks (``X-Shopify-API-Version``).
+    api_version: str = "2026-01"
+    #: Versions the GraphQL endpoint serves; anything else falls forward to the oldest stable one.
+    supported_api_versions: tuple[str, ...] = ("2025-10", "2026-01", "2026-04", "2026-07",
+                                                "2026-10", "unstable")
+    #: Shopify waits 1 s to connect and 5 s in all for the receiver's answer (§1.3).
+    webhook_connect_timeout_seconds: float = 1.0
+    webhook_timeout_seconds: float = 5.0
+    #: 8 retries over about 4 hours; the intervals are not published, these are a plausible series.
+    max_retries: int = 8
+    retry_delays_seconds: tuple[float, ...] = (60, 120, 300, 600, 1200, 2400, 3600, 4800)
+    #: Threads that POST webhooks.
+    delivery_threads: int = 8
+    #: GraphQL leaky bucket per (app, shop): Standard plan figures (§3.2).
+    restore_rate: float = 100.0
+    bucket_size: float = 2000.0
+    #: Single-query limit; above it the answer is MAX_COST_EXCEEDED.
+    max_query_cost: int = 1000
+    #: Requested cost of a mutation field (Shopify: "about 10").
+    mutation_cost: int = 10
+    #: Where the SDL / introspection schema lives; None = $MLC_SHOPIFY_SCHEMA or ../shared/reference.
+    schema_path: str | None = None
+    #: Build the GraphQL schema on a background thread at start-up (it takes a second or two).
+    preload_schema: bool = True
+    #: Scopes granted to tokens.
+    scopes: str = "read_orders,write_orders,read_customers,read_all_orders"
+    #: First order number of a new shop (Shopify starts at #1001).
+    first_order_number: int = 1001
+    #: Base URL clients use to reach the sandbox (bulk result ``url``); None = worked out per request.
+    public_url: str | None = None

@@ -1,0 +1,85 @@
+"""What the engineers who run the connector touch: the CLI, health, Flower, and secrecy."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import requests
+from sqlalchemy import select
+
+from connector.config import load_settings
+from connector.db import session_scope
+from connector.models import AuditEvent, Credential
+from tests.integration.test_order_to_invoice import new_order
+from tests.support import FUSION_CLIENT, eventually
+
+
+def cli(*args, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], input=stdin, capture_output=True,
+                          text=True, timeout=60, env=dict(os.environ, COLUMNS="250"))
+
+
+def test_given_shop_added_with_secret_on_stdin_then_stored_encrypted_and_never_echoed(stack):
+    secret = "shpss_cli_secret_1234567890"
+
+    result = cli("shops", "add", "cli-test.myshopify.com", "--client-id", "cli-app", "--secret-stdin",
+                 "--admin-url", stack.urls["shopify_sandbox"], stdin=secret + "\n")
+
+    assert result.returncode == 0, result.stderr
+    assert secret not in result.stdout + result.stderr
+    with session_scope(load_settings().database_url) as session:
+        row = session.scalar(select(Credential).where(Credential.scope == "shop:cli-test.myshopify.com"))
+        assert row is not None and secret.encode() not in row.ciphertext
+
+
+def test_given_shop_and_pod_configured_then_ping_says_both_work(shop):
+    result = cli("ping")
+    assert result.returncode in (0, 1), result.stderr
+    lines = [line for line in result.stdout.splitlines() if shop.domain in line or "Fusion" in line]
+    assert any(shop.domain in line and "ok" in line for line in lines), result.stdout
+    assert any("Fusion" in line and "ok" in line for line in lines), result.stdout
+
+
+def test_given_wrong_fusion_secret_then_ping_says_fusion_fails(stack, shop):
+    result = cli("fusion", "set", "--base-url", stack.urls["fusion_sandbox"],
+                 "--token-url", f"{stack.urls['fusion_sandbox']}/oauth2/v1/token",
+                 "--client-id", FUSION_CLIENT["client_id"], "--scope", FUSION_CLIENT["scope"],
+                 "--secret-stdin", stdin="wrong-secret\n")
+    try:
+        assert result.returncode == 0, result.stderr
+        ping = cli("ping")
+        assert ping.returncode == 1
+        assert any("Fusion" in line and "FAILED" in line for line in ping.stdout.splitlines()), ping.stdout
+    finally:
+        cli("fusion", "set", "--base-url", stack.urls["fusion_sandbox"],
+            "--token-url", f"{stack.urls['fusion_sandbox']}/oauth2/v1/token",
+            "--client-id", FUSION_CLIENT["client_id"], "--scope", FUSION_CLIENT["scope"],
+            "--secret-stdin", stdin=FUSION_CLIENT["client_secret"] + "\n")
+
+
+def test_healthz_reports_database_and_redis(stack):
+    response = requests.get(f"{stack.urls['receiver']}/healthz", timeout=10)
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+def test_flower_needs_its_basic_auth(stack):
+    stack.wait_http(stack.urls["flower"])
+    assert requests.get(stack.urls["flower"], timeout=10).status_code == 401
+    authed = requests.get(stack.urls["flower"], auth=(stack.flower_user, stack.flower_password), timeout=10)
+    assert authed.status_code == 200
+
+
+def test_no_secret_reaches_an_audit_row_or_a_log_line(stack, shop):
+    order = shop.place_order(new_order())
+    assert eventually(lambda: shop.fusion_invoices(order))
+    secrets = [shop.secret, FUSION_CLIENT["client_secret"]]
+
+    with session_scope(load_settings().database_url) as session:
+        audit_text = " ".join(str(a.detail) for a in session.scalars(select(AuditEvent)))
+    logs = " ".join(p.read_text(errors="replace") for p in stack.logs.glob("*.log"))
+
+    for secret in secrets:
+        assert secret not in audit_text and secret not in logs
+    assert "Bearer ey" not in audit_text and "Bearer ey" not in logs

@@ -1,0 +1,124 @@
+"""A Shopify order becomes exactly one Fusion receivables invoice, whatever the delivery does.
+
+Everything is real: the Shopify sandbox signs and sends webhooks over HTTP to the receiver under
+gunicorn, Celery workers process them through Redis, and the Fusion sandbox is read over REST.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import requests
+
+from connector.models import BindingState, InboxState
+from tests.support import eventually
+
+ORDER = {
+    "email": "ana@example.com", "currency": "USD", "taxes_included": False, "financial_status": "pending",
+    "total_line_items_price": "62.00", "total_discounts": "6.20", "subtotal_price": "55.80",
+    "total_tax": "4.94", "total_price": "66.74",
+    "tax_lines": [{"title": "State Tax", "rate": "0.08", "price": "4.94"}],
+    "discount_codes": [{"code": "SAVE10", "amount": "6.20", "type": "percentage"}],
+    "discount_applications": [{"type": "discount_code", "code": "SAVE10", "value": "10.0",
+                               "value_type": "percentage", "allocation_method": "across",
+                               "target_selection": "all", "target_type": "line_item"}],
+    "line_items": [
+        {"sku": "TEE-BLK-M", "title": "Tee", "name": "Tee - Black / M", "quantity": 2, "price": "25.00",
+         "taxable": True, "discount_allocations": [{"amount": "5.00", "discount_application_index": 0}],
+         "tax_lines": [{"title": "State Tax", "rate": "0.08", "price": "3.60"}]},
+        {"sku": "MUG-01", "title": "Mug", "name": "Mug", "quantity": 1, "price": "12.00", "taxable": True,
+         "discount_allocations": [{"amount": "1.20", "discount_application_index": 0}],
+         "tax_lines": [{"title": "State Tax", "rate": "0.08", "price": "0.86"}]}],
+    "shipping_lines": [{"title": "Standard", "code": "STANDARD", "source": "shopify", "price": "6.00",
+                        "discount_allocations": [],
+                        "tax_lines": [{"title": "State Tax", "rate": "0.08", "price": "0.48"}]}],
+    "billing_address": {"first_name": "Ana", "last_name": "Silva", "address1": "1 Main St", "city": "Austin",
+                        "province_code": "TX", "country_code": "US", "zip": "78701"},
+    "customer": {"email": "ana@example.com", "first_name": "Ana", "last_name": "Silva"},
+}
+
+
+def new_order(email: str | None = None) -> dict:
+    order = copy.deepcopy(ORDER)
+    email = email or f"buyer-{uuid.uuid4().hex[:8]}@example.com"
+    order["email"] = order["customer"]["email"] = email
+    return order
+
+
+def settled_invoices(shop, order, count=1):
+    return eventually(lambda: len(found := shop.fusion_invoices(order)) >= count and found, timeout=45)
+
+
+def test_given_new_order_when_shopify_sends_its_webhooks_then_one_invoice_with_shopify_total(shop):
+    order = shop.place_order(new_order())
+
+    invoices = settled_invoices(shop, order)
+
+    assert len(invoices) == 1
+    invoice = invoices[0]
+    assert Decimal(str(invoice["EnteredAmount"])) == Decimal("66.74")
+    assert invoice["TransactionNumber"] == f"{shop.prefix}-{order['order_number']}"
+    assert invoice["CrossReference"] == order["admin_graphql_api_id"]
+    assert invoice["InvoiceCurrencyCode"] == "USD"
+    binding = eventually(lambda: (b := shop.binding("order", order["id"])) and b.state == BindingState.synced and b)
+    assert binding.fusion_id == str(invoice["CustomerTransactionId"])
+    customer = shop.binding("customer", order["customer"]["id"])
+    assert customer.state == BindingState.synced and invoice["BillToCustomerNumber"] == customer.fusion_number
+    assert shop.audit("invoice.created")[0].subject_id == str(order["id"])
+
+
+def test_given_same_webhook_posted_ten_times_concurrently_then_one_inbox_row_and_one_invoice(shop):
+    order = shop.place_order(new_order(), deliver=False)
+    body = json.dumps(order).encode()
+    event_id = str(uuid.uuid4())
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        responses = list(pool.map(lambda _: shop.deliver("orders/create", body, event_id=event_id), range(10)))
+
+    assert [r.status_code for r in responses] == [200] * 10
+    assert sorted(r.json()["status"] for r in responses) == ["accepted"] + ["duplicate"] * 9
+    invoices = settled_invoices(shop, order)
+    assert len(shop.inbox()) == 1
+    eventually(lambda: shop.inbox()[0].state == InboxState.done)
+    assert len(shop.fusion_invoices(order)) == 1
+
+
+def test_given_different_events_for_one_order_racing_then_still_one_invoice(shop):
+    order = shop.place_order(new_order(), deliver=False)
+    body = json.dumps(order).encode()
+    topics = ["orders/create", "orders/updated", "orders/updated", "orders/create", "orders/updated"] * 2
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        responses = list(pool.map(lambda topic: shop.deliver(topic, body), topics))
+
+    assert all(r.status_code == 200 for r in responses)
+    assert eventually(lambda: all(e.state == InboxState.done for e in shop.inbox()) and len(shop.inbox()) == 10)
+    assert len(shop.fusion_invoices(order)) == 1
+
+
+def test_given_bad_signature_then_401_and_nothing_stored(shop):
+    order = shop.place_order(new_order(), deliver=False)
+
+    wrong_secret = shop.deliver("orders/create", order, secret="not-the-app-secret")
+    no_signature = shop.deliver("orders/create", order, signature="")
+
+    assert (wrong_secret.status_code, no_signature.status_code) == (401, 401)
+    assert shop.inbox() == []
+
+
+def test_given_unknown_shop_then_401(shop):
+    response = requests.post(f"{shop.stack.urls['receiver']}/webhooks/shopify", data=b"{}", timeout=10,
+                             headers={"X-Shopify-Shop-Domain": "nobody.myshopify.com",
+                                      "X-Shopify-Topic": "orders/create", "X-Shopify-Hmac-Sha256": "x"})
+    assert response.status_code == 401
+
+
+def test_given_signed_malformed_json_then_400_recorded_and_not_processed(shop):
+    response = shop.deliver("orders/create", b'{"id": 1, "line_items": [')
+
+    assert response.status_code == 400
+    assert shop.inbox() == []
+    assert "not JSON" in shop.audit("webhook.malformed")[0].detail["reason"]

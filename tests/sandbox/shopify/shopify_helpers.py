@@ -1,0 +1,117 @@
+"""Helpers of the Shopify sandbox tests: a webhook receiver, a sandbox client, sample orders."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import requests
+from werkzeug.wrappers import Request, Response
+
+from sandbox.server import BackgroundServer
+from sandbox.shopify import ShopifySandboxSettings, create_app
+from sandbox.shopify import jsonio
+
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+FAST = dict(time_scale=0.001)
+
+
+class Receiver:
+    """A webhook endpoint that records raw requests and answers from a script of responses."""
+
+    def __init__(self):
+        self.hits: list[dict] = []
+        self.script: list = []  # each item: int status, ("redirect", url) or ("sleep", seconds)
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        body = request.get_data()
+        with self.lock:
+            self.hits.append({"path": request.path, "headers": dict(request.headers), "body": body})
+            action = self.script.pop(0) if self.script else 200
+        if isinstance(action, tuple) and action[0] == "sleep":
+            time.sleep(action[1])
+            action = 200
+        if isinstance(action, tuple) and action[0] == "redirect":
+            response = Response("", status=302, headers={"Location": action[1]})
+        else:
+            response = Response("ok", status=action)
+        return response(environ, start_response)
+
+    def webhooks(self, topic: str | None = None, path: str = "/webhooks") -> list[dict]:
+        with self.lock:
+            return [h for h in self.hits if h["path"] == path
+                    and (topic is None or h["headers"].get("X-Shopify-Topic") == topic)]
+
+
+class Sandbox:
+    def __init__(self, server: BackgroundServer):
+        self.server = server
+        self.url = server.url
+
+    def put_shop(self, shop: str, **fields) -> requests.Response:
+        return requests.put(f"{self.url}/_sandbox/shops/{shop}", json=fields, timeout=5)
+
+    def post(self, path: str, payload=None, **kw) -> requests.Response:
+        return requests.post(self.url + path, data=jsonio.dumps(payload if payload is not None else {}),
+                             headers={"Content-Type": "application/json"}, timeout=10, **kw)
+
+    def put(self, path: str, payload) -> requests.Response:
+        return requests.put(self.url + path, data=jsonio.dumps(payload), headers={"Content-Type": "application/json"},
+                            timeout=10)
+
+    def get(self, path: str, **kw) -> requests.Response:
+        return requests.get(self.url + path, timeout=10, **kw)
+
+    def wait_idle(self, timeout: float = 10) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.get("/_sandbox/webhooks/idle", params={"wait": 2}).json()
+            if state["idle"] or time.monotonic() > deadline:
+                return state
+
+    def deliveries(self, shop: str | None = None) -> list[dict]:
+        return self.get("/_sandbox/webhooks/deliveries", params={"shop": shop} if shop else None).json()["deliveries"]
+
+    def token(self, shop: str, client_id: str = "app-id", secret: str = "app-secret") -> str:
+        r = requests.post(f"{self.url}/admin/oauth/access_token", timeout=5, headers={"Host": shop},
+                          data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret})
+        assert r.status_code == 200, r.text
+        return r.json()["access_token"]
+
+    def graphql(self, shop: str, token: str, query: str, variables=None, version="2026-01") -> requests.Response:
+        return requests.post(f"{self.url}/admin/api/{version}/graphql.json", timeout=10,
+                             headers={"Host": shop, "X-Shopify-Access-Token": token},
+                             json={"query": query, "variables": variables or {}})
+
+
+def start_sandbox(**settings) -> tuple[Sandbox, BackgroundServer]:
+    server = BackgroundServer(create_app(ShopifySandboxSettings(**{**FAST, **settings}))).start()
+    return Sandbox(server), server
+
+
+def reference_order(**overrides) -> dict:
+    """The composed example of the reference (§2.5), as a merchant would post it: figures left out
+    for the sandbox to complete."""
+    order = {
+        "email": "ana@example.com", "financial_status": "paid",
+        "line_items": [
+            {"sku": "TEE-BLK-M", "title": "Tee", "variant_title": "Black / M", "quantity": 2, "price": "25.00",
+             "tax_lines": [{"title": "State Tax", "rate": "0.08"}]},
+            {"sku": "MUG-01", "title": "Mug", "quantity": 1, "price": "12.00",
+             "tax_lines": [{"title": "State Tax", "rate": "0.08"}]},
+        ],
+        "shipping_lines": [{"title": "Standard", "code": "STANDARD", "price": "6.00",
+                            "tax_lines": [{"title": "State Tax", "rate": "0.08"}]}],
+        "discount_codes": [{"code": "SAVE10", "type": "percentage"}],
+        "discount_applications": [{"type": "discount_code", "code": "SAVE10", "value": "10.0",
+                                   "value_type": "percentage", "allocation_method": "across",
+                                   "target_selection": "all", "target_type": "line_item"}],
+        "billing_address": {"first_name": "Ana", "last_name": "Silva", "address1": "1 Main St", "city": "Austin",
+                            "province_code": "TX", "country_code": "US", "zip": "78701"},
+        "customer": {"email": "ana@example.com", "first_name": "Ana", "last_name": "Silva"},
+    }
+    order.update(overrides)
+    return order

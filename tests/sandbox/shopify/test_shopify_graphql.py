@@ -1,0 +1,206 @@
+"""Admin GraphQL: schema validation, resolvers over the store, cost, throttling, versions."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from shopify_helpers import reference_order
+
+ORDER_QUERY = """
+query Order($id: ID!) {
+  order(id: $id) {
+    id legacyResourceId name email createdAt updatedAt processedAt cancelledAt cancelReason
+    currencyCode presentmentCurrencyCode taxesIncluded displayFinancialStatus
+    customer { id }  billingAddress { address1 city provinceCode countryCodeV2 zip company }
+    subtotalPriceSet { shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } }
+    currentTotalPriceSet { shopMoney { amount currencyCode } }  totalTaxSet { shopMoney { amount } }
+    totalDiscountsSet { shopMoney { amount } }  totalShippingPriceSet { shopMoney { amount } }
+    totalOutstandingSet { shopMoney { amount } }
+    taxLines { title rate ratePercentage priceSet { shopMoney { amount } } }
+    discountApplications(first: 5) { nodes { allocationMethod targetSelection targetType
+      value { ... on MoneyV2 { amount currencyCode } ... on PricingPercentageValue { percentage } } } }
+    shippingLines(first: 2) { nodes { id title code originalPriceSet { shopMoney { amount } }
+      discountedPriceSet { shopMoney { amount } } taxLines { title rate priceSet { shopMoney { amount } } } } }
+    lineItems(first: 20) { pageInfo { hasNextPage endCursor } nodes { id sku quantity currentQuantity
+      originalUnitPriceSet { shopMoney { amount } }
+      discountAllocations { allocatedAmountSet { shopMoney { amount } } }
+      taxLines { title rate priceSet { shopMoney { amount } } } } }
+    refunds(first: 2) { id createdAt totalRefundedSet { shopMoney { amount } }
+      refundLineItems(first: 5) { nodes { quantity restockType lineItem { id sku }
+        subtotalSet { shopMoney { amount } } totalTaxSet { shopMoney { amount } } } }
+      refundShippingLines(first: 2) { nodes { subtotalAmountSet { shopMoney { amount } } taxAmountSet { shopMoney { amount } } } }
+      transactions(first: 3) { nodes { id kind status gateway amountSet { shopMoney { amount currencyCode } } } } }
+  }
+}
+"""
+
+
+def _setup(sandbox, shop, **order):
+    created = sandbox.post(f"/_sandbox/shops/{shop}/orders?deliver=false", reference_order(**order)).json()
+    return created, sandbox.token(shop)
+
+
+def test_shop_ping_answers_with_cost_and_version(sandbox, shop):
+    token = sandbox.token(shop)
+    r = sandbox.graphql(shop, token, "{ shop { name myshopifyDomain currencyCode } }")
+    body = r.json()
+    assert r.status_code == 200 and r.headers["X-Shopify-API-Version"] == "2026-01"
+    assert body["data"]["shop"] == {"name": shop.split(".")[0], "myshopifyDomain": shop, "currencyCode": "USD"}
+    cost = body["extensions"]["cost"]
+    assert cost["requestedQueryCost"] == 1 and cost["actualQueryCost"] == 1
+    assert cost["throttleStatus"]["maximumAvailable"] == 2000.0 and cost["throttleStatus"]["restoreRate"] == 100.0
+
+
+def test_unsupported_version_falls_forward(sandbox, shop):
+    r = sandbox.graphql(shop, sandbox.token(shop), "{ shop { name } }", version="2019-04")
+    assert r.status_code == 200 and r.headers["X-Shopify-API-Version"] == "2025-10"
+
+
+def test_query_is_validated_against_shopifys_schema(sandbox, shop):
+    token = sandbox.token(shop)
+    r = sandbox.graphql(shop, token, "{ shop { name totalRevenue } }")
+    body = r.json()
+    assert r.status_code == 200 and "data" not in body
+    assert body["errors"][0]["message"] == "Field 'totalRevenue' doesn't exist on type 'Shop'"
+    assert body["errors"][0]["extensions"] == {"code": "undefinedField", "typeName": "Shop", "fieldName": "totalRevenue"}
+    assert body["errors"][0]["locations"] == [{"line": 1, "column": 15}]
+    assert "throttleStatus" in body["extensions"]["cost"]
+    syntax = sandbox.graphql(shop, token, "{ shop { name ").json()
+    assert syntax["errors"][0]["locations"]
+    missing = sandbox.graphql(shop, token, "{ order { id } }").json()
+    assert missing["errors"][0]["extensions"]["code"] == "missingRequiredArguments"
+
+
+def test_order_query_from_the_reference_reads_the_stored_order(sandbox, shop):
+    created, token = _setup(sandbox, shop)
+    r = sandbox.graphql(shop, token, ORDER_QUERY, {"id": created["admin_graphql_api_id"]})
+    body = r.json()
+    assert "errors" not in body, body
+    o = body["data"]["order"]
+    assert o["legacyResourceId"] == str(created["id"]) and o["name"] == "#1001"
+    assert o["displayFinancialStatus"] == "PAID" and o["currencyCode"] == "USD"
+    assert o["currentTotalPriceSet"]["shopMoney"] == {"amount": "66.74", "currencyCode": "USD"}
+    assert o["totalTaxSet"]["shopMoney"]["amount"] == "4.94"
+    assert o["totalOutstandingSet"]["shopMoney"]["amount"] == "0.00"
+    assert o["taxLines"] == [{"title": "State Tax", "rate": 0.08, "ratePercentage": 8.0,
+                              "priceSet": {"shopMoney": {"amount": "4.94"}}}]
+    assert o["discountApplications"]["nodes"][0]["value"] == {"percentage": 10.0}
+    assert [n["discountAllocations"][0]["allocatedAmountSet"]["shopMoney"]["amount"]
+            for n in o["lineItems"]["nodes"]] == ["5.00", "1.20"]
+    assert o["shippingLines"]["nodes"][0]["taxLines"][0]["priceSet"]["shopMoney"]["amount"] == "0.48"
+    assert o["customer"]["id"] == created["customer"]["admin_graphql_api_id"]
+    assert o["billingAddress"]["countryCodeV2"] == "US" and o["refunds"] == []
+    assert body["extensions"]["cost"]["actualQueryCost"] <= body["extensions"]["cost"]["requestedQueryCost"]
+
+
+def test_unknown_order_is_null(sandbox, shop):
+    _, token = _setup(sandbox, shop)
+    body = sandbox.graphql(shop, token, "query($id: ID!){ order(id: $id) { id } }",
+                           {"id": "gid://shopify/Order/1"}).json()
+    assert body["data"] == {"order": None}
+
+
+def test_orders_are_paged_by_updated_at_with_cursors(sandbox, shop):
+    token = sandbox.token(shop)
+    for _ in range(5):
+        sandbox.post(f"/_sandbox/shops/{shop}/orders?deliver=false", reference_order(customer=None))
+    query = """query($q: String, $after: String) { orders(first: 2, after: $after, query: $q, sortKey: UPDATED_AT) {
+                 pageInfo { hasNextPage endCursor } nodes { name updatedAt } } }"""
+    names, after = [], None
+    while True:
+        page = sandbox.graphql(shop, token, query, {"q": "updated_at:>='2020-01-01T00:00:00Z'", "after": after}).json()
+        orders = page["data"]["orders"]
+        names += [n["name"] for n in orders["nodes"]]
+        if not orders["pageInfo"]["hasNextPage"]:
+            break
+        after = orders["pageInfo"]["endCursor"]
+    assert names == ["#1001", "#1002", "#1003", "#1004", "#1005"]
+    future = sandbox.graphql(shop, token, query, {"q": "updated_at:>='2099-01-01'"}).json()
+    assert future["data"]["orders"]["nodes"] == []
+
+
+def test_connection_without_first_or_last_is_an_error(sandbox, shop):
+    body = sandbox.graphql(shop, sandbox.token(shop), "{ orders { nodes { id } } }").json()
+    assert "first or last" in body["errors"][0]["message"]
+
+
+def test_customers_query_pages_with_filters(sandbox, shop):
+    token = sandbox.token(shop)
+    for i in range(3):
+        sandbox.post(f"/_sandbox/shops/{shop}/customers?deliver=false",
+                     {"email": f"c{i}@example.com", "first_name": f"C{i}", "tags": "vip",
+                      "addresses": [{"address1": f"{i} Main", "city": "Austin", "country_code": "US"}]})
+    q = """query($q: String) { customers(first: 2, query: $q, sortKey: UPDATED_AT) { pageInfo { hasNextPage }
+             nodes { id legacyResourceId firstName tags defaultEmailAddress { emailAddress }
+               defaultAddress { address1 countryCodeV2 } addressesV2(first: 2) { nodes { city } } } } }"""
+    page = sandbox.graphql(shop, token, q, {"q": "updated_at:>='2020-01-01'"}).json()["data"]["customers"]
+    assert page["pageInfo"]["hasNextPage"] is True and len(page["nodes"]) == 2
+    first = page["nodes"][0]
+    assert first["defaultEmailAddress"] == {"emailAddress": "c0@example.com"} and first["tags"] == ["vip"]
+    assert first["defaultAddress"]["countryCodeV2"] == "US" and first["addressesV2"]["nodes"] == [{"city": "Austin"}]
+    one = sandbox.graphql(shop, token, q, {"q": "email:c2@example.com"}).json()["data"]["customers"]["nodes"]
+    assert [c["firstName"] for c in one] == ["C2"]
+
+
+def test_order_mark_as_paid_records_payment_and_fires_webhooks(sandbox, shop, receiver):
+    created, token = _setup(sandbox, shop, financial_status="pending", customer=None)
+    mutation = """mutation($input: OrderMarkAsPaidInput!) { orderMarkAsPaid(input: $input) {
+        order { id displayFinancialStatus totalOutstandingSet { shopMoney { amount } } } userErrors { field message } } }"""
+    body = sandbox.graphql(shop, token, mutation, {"input": {"id": created["admin_graphql_api_id"]}}).json()
+    result = body["data"]["orderMarkAsPaid"]
+    assert result["userErrors"] == [] and result["order"]["displayFinancialStatus"] == "PAID"
+    assert result["order"]["totalOutstandingSet"]["shopMoney"]["amount"] == "0.00"
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 10
+    sandbox.wait_idle()
+    hits = receiver.webhooks()
+    assert [h["headers"]["X-Shopify-Topic"] for h in hits] == ["orders/paid", "orders/updated"] or \
+        sorted(h["headers"]["X-Shopify-Topic"] for h in hits) == ["orders/paid", "orders/updated"]
+    assert len({h["headers"]["X-Shopify-Event-Id"] for h in hits}) == 1
+    again = sandbox.graphql(shop, token, mutation, {"input": {"id": created["admin_graphql_api_id"]}}).json()
+    assert again["data"]["orderMarkAsPaid"]["userErrors"][0]["field"] == ["id"]
+
+
+def test_throttled_when_the_bucket_lacks_the_requested_cost(make_sandbox):
+    # given a bucket of 50 points that refills at 1 point per second
+    box = make_sandbox(bucket_size=50, restore_rate=1)
+    box.put_shop("b.myshopify.com", client_id="app-id", client_secret="app-secret", webhook_url=None)
+    token = box.token("b.myshopify.com")
+    query = "{ " + " ".join(f"s{i}: shop {{ name }}" for i in range(30)) + " }"  # 30 objects = 30 points
+    # when it is sent twice in a row
+    first = box.graphql("b.myshopify.com", token, query).json()
+    second = box.graphql("b.myshopify.com", token, query)
+    # then the first costs 30 and the second is THROTTLED, at HTTP 200, without data
+    assert first["extensions"]["cost"]["requestedQueryCost"] == 30
+    assert first["extensions"]["cost"]["actualQueryCost"] == 30
+    assert first["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] == 20
+    body = second.json()
+    assert second.status_code == 200 and "data" not in body
+    assert body["errors"] == [{"message": "Throttled", "extensions": {
+        "code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}]
+    assert body["extensions"]["cost"] == {"requestedQueryCost": 30, "actualQueryCost": None, "throttleStatus": {
+        "maximumAvailable": 50.0, "currentlyAvailable": 20, "restoreRate": 1.0}}
+
+
+def test_unused_requested_cost_is_given_back(make_sandbox):
+    box = make_sandbox(bucket_size=50, restore_rate=0.001)
+    box.put_shop("b.myshopify.com", client_id="app-id", client_secret="app-secret", webhook_url=None)
+    token = box.token("b.myshopify.com")
+    body = box.graphql("b.myshopify.com", token, "{ orders(first: 39) { nodes { id } } }").json()
+    cost = body["extensions"]["cost"]
+    assert (cost["requestedQueryCost"], cost["actualQueryCost"]) == (41, 2)
+    assert cost["throttleStatus"]["currentlyAvailable"] == 48
+
+
+def test_query_over_1000_points_is_max_cost_exceeded(sandbox, shop):
+    q = "{ orders(first: 250) { nodes { lineItems(first: 250) { nodes { id } } } } }"
+    body = sandbox.graphql(shop, sandbox.token(shop), q).json()
+    assert body["errors"][0]["extensions"]["code"] == "MAX_COST_EXCEEDED"
+    assert body["errors"][0]["message"].startswith("Query cost is ")
+    assert body["extensions"]["cost"]["requestedQueryCost"] > 1000
+
+
+def test_schema_falls_back_to_the_introspection_file(tmp_path: Path):
+    from sandbox.shopify import graphql_api
+    gz = graphql_api.DEFAULT_SDL.with_name(graphql_api.INTROSPECTION_NAME)
+    assert graphql_api.schema_file(str(tmp_path / "missing.graphql")) == graphql_api.DEFAULT_SDL
+    (tmp_path / graphql_api.INTROSPECTION_NAME).write_bytes(gz.read_bytes())
+    assert graphql_api.schema_file(str(tmp_path)) == tmp_path / graphql_api.INTROSPECTION_NAME

@@ -1,0 +1,126 @@
+"""Payments, refunds, cancellations and edits: webhooks fired and current_* kept true."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sandbox.shopify import jsonio
+from shopify_helpers import reference_order
+
+
+def _order(sandbox, shop, **kw):
+    return sandbox.post(f"/_sandbox/shops/{shop}/orders?deliver=false", reference_order(customer=None, **kw)).json()
+
+
+def _topics(receiver):
+    return sorted(h["headers"]["X-Shopify-Topic"] for h in receiver.webhooks())
+
+
+def test_refund_of_the_mug_and_shipping_matches_the_reference(sandbox, shop, receiver):
+    # given the paid reference order
+    order = _order(sandbox, shop)
+    mug = order["line_items"][1]
+    # when the mug and the full shipping are refunded
+    r = sandbox.post(f"/_sandbox/shops/{shop}/orders/{order['id']}/refunds",
+                     {"note": "Mug arrived broken", "shipping": {"full_refund": True},
+                      "refund_line_items": [{"line_item_id": mug["id"], "quantity": 1, "restock_type": "no_restock"}]})
+    assert r.status_code == 201, r.text
+    sandbox.wait_idle()
+    # then refunds/create carries the reference figures, subtotal and total_tax as JSON numbers
+    hit = receiver.webhooks("refunds/create")[0]
+    refund = jsonio.loads(hit["body"])
+    rli = refund["refund_line_items"][0]
+    assert b'"subtotal":10.8' in hit["body"] and b'"total_tax":0.86' in hit["body"]
+    assert rli["subtotal_set"]["shop_money"]["amount"] == "10.80" and rli["line_item"]["sku"] == "MUG-01"
+    rsl = refund["refund_shipping_lines"][0]
+    assert (rsl["subtotal_amount_set"]["shop_money"]["amount"], rsl["tax_amount_set"]["shop_money"]["amount"]) == ("6.00", "0.48")
+    assert [(t["kind"], t["status"], t["amount"]) for t in refund["transactions"]] == [("refund", "success", "18.14")]
+    assert refund["order_adjustments"] == []
+    # and orders/updated, same event, shows current totals and nothing outstanding
+    updated = receiver.webhooks("orders/updated")[0]
+    assert updated["headers"]["X-Shopify-Event-Id"] == hit["headers"]["X-Shopify-Event-Id"]
+    current = jsonio.loads(updated["body"])
+    assert current["current_total_price"] == "48.60" and current["total_price"] == "66.74"
+    assert current["current_subtotal_price"] == "45.00" and current["current_total_tax"] == "3.60"
+    assert current["current_shipping_price_set"]["shop_money"]["amount"] == "0.00"
+    assert current["current_total_discounts"] == "5.00"
+    assert current["total_outstanding"] == "0.00" and current["financial_status"] == "partially_refunded"
+    assert current["refunds"][0]["id"] == refund["id"]
+    assert [li["current_quantity"] for li in current["line_items"]] == [2, 0]
+
+
+def test_partial_quantity_refunds_add_up_to_the_line(sandbox, shop):
+    order = _order(sandbox, shop, line_items=[{"title": "Pen", "quantity": 3, "price": "1.00",
+                                               "tax_lines": [{"title": "Tax", "rate": "0.1"}]}],
+                   shipping_lines=[], discount_codes=[], discount_applications=[])
+    line = order["line_items"][0]
+    subtotals = []
+    for _ in range(3):
+        refund = sandbox.post(f"/_sandbox/shops/{shop}/orders/{order['id']}/refunds?deliver=false",
+                              {"refund_line_items": [{"line_item_id": line["id"], "quantity": 1}]}).json()
+        subtotals.append(Decimal(refund["refund_line_items"][0]["total_tax_set"]["shop_money"]["amount"]))
+    assert sum(subtotals) == Decimal(line["tax_lines"][0]["price"]) == Decimal("0.30")
+    final = sandbox.get(f"/_sandbox/shops/{shop}/orders/{order['id']}").json()
+    assert final["current_total_price"] == "0.00" and final["financial_status"] == "refunded"
+    too_many = sandbox.post(f"/_sandbox/shops/{shop}/orders/{order['id']}/refunds",
+                            {"refund_line_items": [{"line_item_id": line["id"], "quantity": 1}]})
+    assert too_many.status_code == 422
+
+
+def test_payment_on_a_pending_order_fires_paid_and_updated(sandbox, shop, receiver):
+    order = _order(sandbox, shop, financial_status="pending")
+    assert order["total_outstanding"] == "66.74"
+    half = sandbox.post(f"/_sandbox/shops/{shop}/orders/{order['id']}/transactions", {"amount": "30.00", "kind": "sale"})
+    assert half.status_code == 201
+    sandbox.wait_idle()
+    assert _topics(receiver) == ["orders/updated"]
+    after_half = sandbox.get(f"/_sandbox/shops/{shop}/orders/{order['id']}").json()
+    assert after_half["financial_status"] == "partially_paid" and after_half["total_outstanding"] == "36.74"
+    sandbox.post(f"/_sandbox/shops/{shop}/orders/{order['id']}/transactions", {"kind": "sale"})
+    sandbox.wait_idle()
+    assert _topics(receiver) == ["orders/paid", "orders/updated", "orders/updated"]
+    paid = jsonio.loads(receiver.webhooks("orders/paid")[0]["body"])
+    assert paid["financial_status"] == "paid" and paid["total_outstanding"] == "0.00"
+    over = sandbox.post(f"/_sandbox/shops/{shop}/orders/{order['id']}/transactions", {"amount": "1.00"})
+    assert over.status_code == 422
+
+
+def test_cancelling_an_unpaid_order_voids_it(sandbox, shop, receiver):
+    order = _order(sandbox, shop, financial_status="pending")
+    r = sandbox.post(f"/_sandbox/shops/{shop}/orders/{order['id']}/cancel", {"reason": "customer"})
+    sandbox.wait_idle()
+    cancelled = r.json()
+    assert r.status_code == 200 and cancelled["cancel_reason"] == "customer" and cancelled["cancelled_at"]
+    assert cancelled["current_total_price"] == "0.00" and cancelled["total_outstanding"] == "0.00"
+    assert cancelled["financial_status"] == "voided"
+    assert _topics(receiver) == ["orders/cancelled", "orders/updated", "refunds/create"]
+    refund = jsonio.loads(receiver.webhooks("refunds/create")[0]["body"])
+    assert refund["transactions"] == []  # nothing was paid, so no money goes back
+
+
+def test_cancelling_a_paid_order_refunds_it_in_full(sandbox, shop, receiver):
+    order = _order(sandbox, shop)
+    cancelled = sandbox.post(f"/_sandbox/shops/{shop}/orders/{order['id']}/cancel", {"reason": "fraud"}).json()
+    sandbox.wait_idle()
+    assert cancelled["financial_status"] == "refunded" and cancelled["current_total_price"] == "0.00"
+    refund = jsonio.loads(receiver.webhooks("refunds/create")[0]["body"])
+    assert [t["amount"] for t in refund["transactions"]] == ["66.74"]
+    events = {h["headers"]["X-Shopify-Event-Id"] for h in receiver.webhooks()}
+    assert len(events) == 1
+    assert sandbox.post(f"/_sandbox/shops/{shop}/orders/{order['id']}/cancel", {}).status_code == 422
+
+
+def test_edit_reprices_the_order_and_fires_orders_updated(sandbox, shop, receiver):
+    # given the pending reference order
+    order = _order(sandbox, shop, financial_status="pending")
+    tee, mug = order["line_items"]
+    # when the merchant drops the mug and keeps the tees
+    r = sandbox.put(f"/_sandbox/shops/{shop}/orders/{order['id']}", {"line_items": [{"id": tee["id"], "quantity": 2}]})
+    assert r.status_code == 200, r.text
+    sandbox.wait_idle()
+    # then totals are recomputed (10% of 50 = 5.00; tax 8% of 45 + 8% of 6 = 3.60 + 0.48)
+    o = r.json()
+    assert [li["id"] for li in o["line_items"]] == [tee["id"]]
+    assert (o["subtotal_price"], o["total_tax"], o["total_price"]) == ("45.00", "4.08", "55.08")
+    assert o["current_total_price"] == "55.08" and o["total_outstanding"] == "55.08"
+    assert o["id"] == order["id"] and o["name"] == order["name"] and o["updated_at"] > order["updated_at"]
+    assert _topics(receiver) == ["orders/updated"]

@@ -1,0 +1,116 @@
+"""Order scenario: completion, Shopify's arithmetic, 422 on orders Shopify could not produce."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sandbox.shopify import jsonio
+from shopify_helpers import reference_order
+
+
+def test_shop_is_created_then_updated_then_read(sandbox, receiver):
+    # given a new shop domain
+    # when it is put twice
+    created = sandbox.put_shop("acme.myshopify.com", client_id="c", client_secret="s", webhook_url=receiver.url)
+    updated = sandbox.put_shop("acme.myshopify.com", currency="EUR", taxes_included=True)
+    # then the first put creates, the second updates, and GET shows the result
+    assert (created.status_code, updated.status_code) == (201, 200)
+    shop = sandbox.get("/_sandbox/shops/acme.myshopify.com").json()
+    assert shop["currency"] == "EUR" and shop["taxes_included"] is True and shop["api_version"] == "2026-01"
+    assert "client_secret" not in shop
+    assert sandbox.get("/_sandbox/shops/nope.myshopify.com").status_code == 404
+
+
+def test_new_shop_without_credentials_is_refused(sandbox):
+    r = sandbox.put_shop("x.myshopify.com", webhook_url=None)
+    assert r.status_code == 422 and "client_id" in r.text
+
+
+def test_reference_order_is_completed_with_shopify_totals(sandbox, shop):
+    # given the reference §2.5 order without any computed figure
+    # when it is posted
+    r = sandbox.post(f"/_sandbox/shops/{shop}/orders?deliver=false", reference_order())
+    # then the sandbox answers 201 with Shopify's numbers, to the cent
+    assert r.status_code == 201, r.text
+    order = r.json()
+    assert order["name"] == "#1001" and order["order_number"] == 1001
+    assert order["admin_graphql_api_id"] == f"gid://shopify/Order/{order['id']}"
+    assert [a["amount"] for li in order["line_items"] for a in li["discount_allocations"]] == ["5.00", "1.20"]
+    assert [t["price"] for li in order["line_items"] for t in li["tax_lines"]] == ["3.60", "0.86"]
+    assert order["shipping_lines"][0]["tax_lines"][0]["price"] == "0.48"
+    assert (order["total_line_items_price"], order["total_discounts"], order["subtotal_price"],
+            order["total_tax"], order["total_price"]) == ("62.00", "6.20", "55.80", "4.94", "66.74")
+    assert order["discount_codes"][0]["amount"] == "6.20"
+    assert order["tax_lines"] == [{"price": "4.94", "rate": 0.08, "title": "State Tax", "channel_liable": False,
+                                   "price_set": order["tax_lines"][0]["price_set"]}]
+    assert order["total_price_set"] == {"shop_money": {"amount": "66.74", "currency_code": "USD"},
+                                        "presentment_money": {"amount": "66.74", "currency_code": "USD"}}
+    assert order["total_shipping_price_set"]["shop_money"]["amount"] == "6.00"
+    assert order["current_total_price"] == "66.74" and order["current_subtotal_price"] == "55.80"
+    assert order["total_outstanding"] == "0.00" and order["financial_status"] == "paid"
+    for li in order["line_items"]:
+        assert li["admin_graphql_api_id"] == f"gid://shopify/LineItem/{li['id']}"
+        assert li["current_quantity"] == li["quantity"]
+        assert li["price_set"]["presentment_money"]["amount"] == li["price"]
+
+
+def test_posted_order_is_read_back_and_unknown_order_is_404(sandbox, shop):
+    created = sandbox.post(f"/_sandbox/shops/{shop}/orders?deliver=false", reference_order()).json()
+    read = sandbox.get(f"/_sandbox/shops/{shop}/orders/{created['id']}")
+    assert read.status_code == 200 and read.json() == created
+    assert sandbox.get(f"/_sandbox/shops/{shop}/orders/1").status_code == 404
+
+
+def test_totals_that_do_not_add_up_are_refused_with_the_reason(sandbox, shop):
+    # given an order claiming a total one cent off
+    order = reference_order(total_price="66.75")
+    # when it is posted
+    r = sandbox.post(f"/_sandbox/shops/{shop}/orders", order)
+    # then Shopify's total is named in a 422
+    assert r.status_code == 422
+    assert "total_price" in r.text and "66.74" in r.text
+
+
+def test_tax_not_rounded_per_line_is_refused(sandbox, shop):
+    order = reference_order()
+    order["line_items"][1]["tax_lines"][0]["price"] = "0.87"  # 8% of 10.80 is 0.864 → 0.86
+    r = sandbox.post(f"/_sandbox/shops/{shop}/orders", order)
+    assert r.status_code == 422 and "0.86" in r.text
+
+
+def test_allocations_that_miss_a_fixed_discount_are_refused(sandbox, shop):
+    order = reference_order(discount_codes=[], discount_applications=[
+        {"type": "manual", "title": "Fixed", "value": "5.00", "value_type": "fixed_amount",
+         "allocation_method": "across", "target_selection": "all", "target_type": "line_item"}])
+    order["line_items"][0]["discount_allocations"] = [{"amount": "3.00", "discount_application_index": 0}]
+    order["line_items"][1]["discount_allocations"] = [{"amount": "1.00", "discount_application_index": 0}]
+    r = sandbox.post(f"/_sandbox/shops/{shop}/orders", order)
+    assert r.status_code == 422 and "allocations sum to 4.00" in r.text
+
+
+def test_foreign_presentment_currency_needs_presentment_amounts(sandbox, shop):
+    r = sandbox.post(f"/_sandbox/shops/{shop}/orders", reference_order(presentment_currency="EUR"))
+    assert r.status_code == 422 and "presentment" in r.text
+
+
+def test_vat_inclusive_order_keeps_tax_inside_the_total(sandbox, receiver):
+    # given a VAT shop (prices include 20% VAT)
+    sandbox.put_shop("vat.myshopify.com", client_id="c", client_secret="s", webhook_url=None,
+                     currency="GBP", taxes_included=True)
+    order = {"line_items": [{"title": "Tee", "quantity": 1, "price": "24.00",
+                             "tax_lines": [{"title": "VAT", "rate": "0.2"}]}],
+             "financial_status": "pending"}
+    # when posted
+    created = sandbox.post("/_sandbox/shops/vat.myshopify.com/orders", order).json()
+    # then tax is 24.00 × 0.2 / 1.2 = 4.00 and the total is still 24.00, all outstanding
+    assert created["total_tax"] == "4.00" and created["total_price"] == "24.00"
+    assert created["total_outstanding"] == "24.00" and created["financial_status"] == "pending"
+    assert created["currency"] == "GBP"
+
+
+def test_money_is_serialised_like_shopify(sandbox, shop):
+    raw = sandbox.post(f"/_sandbox/shops/{shop}/orders?deliver=false", reference_order()).content
+    parsed = jsonio.loads(raw)
+    # amounts are strings, rates are JSON numbers, slashes are escaped as Shopify's Rails does
+    assert b'"total_price":"66.74"' in raw and b'"rate":0.08' in raw
+    assert b"gid:\\/\\/shopify\\/Order\\/" in raw
+    assert isinstance(parsed["line_items"][0]["tax_lines"][0]["rate"], Decimal)
