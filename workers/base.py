@@ -30,8 +30,8 @@ class ConnectorTask(Task):
         with session_scope(services().settings.database_url) as session:
             yield session
 
-    def process_inbox(self, inbox_id: int, *, replay: bool = False) -> None:
+    def process_inbox(self, inbox_id: int) -> None:
         with self.session() as session:
-            retry = process(services(), session, inbox_id, replay=replay)
+            retry = process(services(), session, inbox_id)
         if retry is not None:
             raise self.retry(countdown=retry.countdown, max_retries=None)

@@ -31,9 +31,12 @@ def credit_memos_process_webhook(self, inbox_id: int) -> None:
 
 
 @app.task(bind=True, base=ConnectorTask, name="mlc.inbox.replay")
-def inbox_replay(self, inbox_id: int) -> None:
-    """Process a parked, dead or deferred inbox event again (after a fix)."""
-    self.process_inbox(inbox_id, replay=True)
+def inbox_replay(self, inbox_id: int) -> bool:
+    """Process a parked, dead or deferred inbox event again (after a fix), with fresh attempts."""
+    with self.session() as session:
+        event = inbox.reopen(session, inbox_id)
+        topic = event.topic if event is not None else None
+    return topic is not None and dispatch.enqueue(inbox_id, topic)  # sent after the commit
 
 
 @app.task(bind=True, base=ConnectorTask, name="mlc.inbox.sweep")

@@ -134,3 +134,17 @@ def stale(session: Session, older_than_seconds: int, limit: int = 500) -> list[I
         .where(InboxEvent.state == InboxState.received,
                (InboxEvent.enqueued_at.is_(None)) | (InboxEvent.enqueued_at < cutoff))
         .order_by(InboxEvent.id).limit(limit)))
+
+
+def reopen(session: Session, inbox_id: int) -> InboxEvent | None:
+    """Make a parked, dead or deferred event waiting again, with a fresh attempt budget."""
+    event = session.get(InboxEvent, inbox_id)
+    if event is None or event.state == InboxState.received:
+        return None
+    audit.record(session, "inbox.replayed", shop_id=event.shop_id, subject_id=event.resource_id,
+                 inbox_id=event.id, previous_state=event.state.value, previous_error=event.last_error)
+    event.state = InboxState.received
+    event.attempts = 0
+    event.processed_at = None
+    event.enqueued_at = datetime.now(timezone.utc)
+    return event

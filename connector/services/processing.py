@@ -48,19 +48,18 @@ class RetryLater:
     reason: str
 
 
-def process(services: Services, session: Session, inbox_id: int, *, replay: bool = False) -> RetryLater | None:
+def process(services: Services, session: Session, inbox_id: int) -> RetryLater | None:
     event = session.get(InboxEvent, inbox_id)
     if event is None:
         log.warning("inbox event %s does not exist", inbox_id)
         return None
-    if event.state != InboxState.received and not replay:
-        return None  # done, parked or dead: a duplicate task message
+    if event.state != InboxState.received:
+        return None  # done, parked, dead or deferred: a duplicate task message
     settings = services.settings
     event.attempts += 1
-    event.state = InboxState.received
     event.shop  # loaded now, inside this short transaction, not lazily later
     session.commit()
-    if event.attempts > settings.max_attempts and not replay:
+    if event.attempts > settings.max_attempts:
         return _finish(session, event, InboxState.dead, f"gave up after {settings.max_attempts} attempts: "
                        f"{event.last_error}")
 

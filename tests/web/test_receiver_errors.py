@@ -1,0 +1,26 @@
+"""The receiver when its database is down: 503, so that Shopify delivers the webhook again."""
+from connector.config import Settings
+from connector.vault import generate_key
+from web.app import create_app
+
+
+def test_given_database_unreachable_when_webhook_arrives_then_503_for_shopify_to_retry():
+    # a real PostgreSQL URL on a port where nothing listens
+    settings = Settings(database_url="postgresql://mlc@127.0.0.1:9/mlc", encryption_keys=(generate_key(),))
+    client = create_app(settings).test_client()
+
+    response = client.post("/webhooks/shopify", data=b'{"id": 1}', headers={
+        "X-Shopify-Shop-Domain": "any.myshopify.com", "X-Shopify-Topic": "orders/create",
+        "X-Shopify-Hmac-Sha256": "c2ln", "X-Shopify-Event-Id": "e1"})
+
+    assert response.status_code == 503
+
+
+def test_given_database_unreachable_then_healthz_says_which_dependency_is_down(redis_url):
+    settings = Settings(database_url="postgresql://mlc@127.0.0.1:9/mlc", redis_url=redis_url,
+                        encryption_keys=(generate_key(),))
+    response = create_app(settings).test_client().get("/healthz")
+
+    assert response.status_code == 503
+    checks = response.get_json()["checks"]
+    assert checks["redis"] == "ok" and checks["database"].startswith("error")
