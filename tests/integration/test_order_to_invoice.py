@@ -122,3 +122,32 @@ def test_given_signed_malformed_json_then_400_recorded_and_not_processed(shop):
     assert response.status_code == 400
     assert shop.inbox() == []
     assert "not JSON" in shop.audit("webhook.malformed")[0].detail["reason"]
+
+
+def test_given_invoiced_order_when_an_edit_changes_its_total_then_no_second_invoice_and_the_gap_is_visible(shop):
+    order = shop.place_order(new_order())
+    assert settled_invoices(shop, order)
+    edited = copy.deepcopy(order)
+    edited["updated_at"] = "2099-01-01T00:00:00Z"
+    edited["total_price"] = "100.00"
+    edited["total_price_set"] = {"shop_money": {"amount": "100.00", "currency_code": "USD"},
+                                 "presentment_money": {"amount": "100.00", "currency_code": "USD"}}
+
+    assert shop.deliver("orders/updated", edited).status_code == 200
+
+    event = eventually(lambda: next((e for e in shop.inbox() if e.topic == "orders/updated"
+                                     and e.state == InboxState.deferred), None))
+    assert event is not None and "amendment not applied yet" in event.last_error
+    assert len(shop.fusion_invoices(order)) == 1
+    assert shop.audit("order.amendment_pending")
+
+
+def test_given_out_of_order_update_arriving_before_create_then_one_invoice(shop):
+    order = shop.place_order(new_order(), deliver=False)
+
+    assert shop.deliver("orders/updated", order).status_code == 200
+    assert settled_invoices(shop, order)
+    assert shop.deliver("orders/create", order).status_code == 200
+
+    assert eventually(lambda: len(shop.inbox()) == 2 and all(e.state == InboxState.done for e in shop.inbox()))
+    assert len(shop.fusion_invoices(order)) == 1
