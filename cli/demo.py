@@ -24,11 +24,35 @@ from cli.stack import Stack
 console = Console()
 DEMO_DIR = Path(".demo")
 SHOP = "demo-furniture.myshopify.com"
+
+
+@dataclass(frozen=True)
+class DemoShop:
+    domain: str
+    prefix: str
+    currency: str
+    taxes_included: bool
+    share: float  # of the orders
+
+
+# A US store (sales tax on top of prices) and a European one (VAT included, its own business unit).
+SHOPS = (DemoShop(SHOP, "DEMO", "USD", False, 0.7),
+         DemoShop("demo-furniture-eu.myshopify.com", "DEMOEU", "EUR", True, 0.3))
+EU_MAPPING = f"""
+[shops."{SHOPS[1].domain}".fusion]
+business_unit = "EU1 Business Unit"
+reference_set_id = "300000001000002"
+ledger_currency = "EUR"
+
+[shops."{SHOPS[1].domain}".tax]
+regime_code = "VAT"
+"""
 FUSION_SCOPE = "urn:opc:resource:fa:instanceid=100000001urn:opc:resource:consumer::all"
 
 
 @dataclass
 class OrderCheck:
+    shop: str
     name: str
     shopify_total: Decimal
     fusion_total: Decimal | None
@@ -46,7 +70,7 @@ def run(*, once: bool, order_count: int) -> int:
     stack = Stack(DEMO_DIR, fusion_sandbox={"client_id": creds["fusion_client_id"],
                                             "client_secret": creds["fusion_client_secret"],
                                             "scope": FUSION_SCOPE},
-                  shopify_sandbox={})
+                  shopify_sandbox={}, extra_env={"MLC_MAPPING_FILE": str(_mapping_file())})
     with console.status("starting Redis, the sandboxes, the receiver, workers, beat and Flower…"):
         stack.start()
     try:
@@ -71,6 +95,14 @@ def _fresh_state() -> None:
         (DEMO_DIR / leftover).unlink(missing_ok=True)
 
 
+def _mapping_file() -> Path:
+    """The packaged default mapping, plus the European shop's own business unit and tax regime."""
+    from connector.config import DEFAULT_MAPPING_FILE
+    path = (DEMO_DIR / "mapping.toml").resolve()
+    path.write_text(DEFAULT_MAPPING_FILE.read_text() + EU_MAPPING)
+    return path
+
+
 def _credentials() -> dict:
     """Fresh sandbox credentials per run: nothing secret is committed or reused."""
     return {"shopify_client_id": "demo-app-" + secrets.token_hex(4),
@@ -86,14 +118,17 @@ def _configure(stack: Stack, creds: dict) -> None:
     from connector.services.setup import add_shop, set_fusion
 
     shopify, fusion = stack.urls["shopify_sandbox"], stack.urls["fusion_sandbox"]
-    requests.put(f"{shopify}/_sandbox/shops/{SHOP}", timeout=10, json={
-        "client_id": creds["shopify_client_id"], "client_secret": creds["shopify_client_secret"],
-        "webhook_url": f"{stack.urls['receiver']}/webhooks/shopify", "currency": "USD",
-        "taxes_included": False}).raise_for_status()
     services = Services(load_settings())
+    for shop in SHOPS:
+        requests.put(f"{shopify}/_sandbox/shops/{shop.domain}", timeout=10, json={
+            "client_id": creds["shopify_client_id"], "client_secret": creds["shopify_client_secret"],
+            "webhook_url": f"{stack.urls['receiver']}/webhooks/shopify", "currency": shop.currency,
+            "taxes_included": shop.taxes_included}).raise_for_status()
+        with session_scope(services.settings.database_url) as session:
+            add_shop(session, services.vault, domain=shop.domain, client_id=creds["shopify_client_id"],
+                     client_secret=creds["shopify_client_secret"], prefix=shop.prefix,
+                     admin_base_url=f"{shopify}/shops/{shop.domain}")
     with session_scope(services.settings.database_url) as session:
-        add_shop(session, services.vault, domain=SHOP, client_id=creds["shopify_client_id"],
-                 client_secret=creds["shopify_client_secret"], prefix="DEMO", admin_base_url=shopify)
         set_fusion(session, services.vault, base_url=fusion, token_url=f"{fusion}/oauth2/v1/token",
                    client_id=creds["fusion_client_id"], scope=FUSION_SCOPE,
                    secret=creds["fusion_client_secret"])
@@ -104,6 +139,7 @@ def _write_demo_json(stack: Stack, creds: dict) -> dict:
         "receiver_url": stack.urls["receiver"],
         "shopify_url": stack.urls["shopify_sandbox"],
         "shop_domain": SHOP,
+        "shop_domains": [shop.domain for shop in SHOPS],
         "shopify_client_id": creds["shopify_client_id"],
         "webhook_secret": creds["shopify_client_secret"],
         "fusion_url": stack.urls["fusion_sandbox"],
@@ -128,17 +164,20 @@ def _push_orders(stack: Stack, count: int) -> list[OrderCheck]:
     from sandbox.shopify.generator import generate_orders
 
     shopify = stack.urls["shopify_sandbox"]
-    sent: list[dict] = []
+    batches = [(shop, round(count * shop.share)) for shop in SHOPS[:-1]]
+    batches.append((SHOPS[-1], count - sum(n for _, n in batches)))
+    sent: list[tuple[DemoShop, dict]] = []
     with Progress(console=console) as progress:
         task = progress.add_task("sending orders through the Shopify sandbox", total=count)
-        for order in generate_orders(count, seed=7):
-            response = requests.post(f"{shopify}/_sandbox/shops/{SHOP}/orders", json=order, timeout=10)
-            response.raise_for_status()
-            sent.append(response.json())
-            progress.advance(task)
+        for shop, n in batches:
+            for order in generate_orders(n, seed=7, currency=shop.currency, taxes_included=shop.taxes_included):
+                response = requests.post(f"{shopify}/_sandbox/shops/{shop.domain}/orders", json=order, timeout=10)
+                response.raise_for_status()
+                sent.append((shop, response.json()))
+                progress.advance(task)
     with console.status("waiting until the pipeline is quiet…"):
         _wait_quiet(shopify, len(sent))
-    return [_check(order) for order in sent]
+    return [_check(shop, order) for shop, order in sent]
 
 
 def _wait_quiet(shopify: str, orders: int, timeout: float = 180.0) -> None:
@@ -167,7 +206,7 @@ def _wait_quiet(shopify: str, orders: int, timeout: float = 180.0) -> None:
         time.sleep(0.5)
 
 
-def _check(order: dict) -> OrderCheck:
+def _check(shop: DemoShop, order: dict) -> OrderCheck:
     from sqlalchemy import select
 
     from connector.config import load_settings
@@ -182,23 +221,26 @@ def _check(order: dict) -> OrderCheck:
                                                        Binding.shopify_id == str(order["id"])))
         invoices = services.fusion(session).find_invoices_by_reference(order["admin_graphql_api_id"])
     fusion_total = Decimal(str(invoices[0]["EnteredAmount"])) if invoices else None
-    return OrderCheck(order.get("name", str(order["id"])), order_total(order), fusion_total, len(invoices),
+    return OrderCheck(shop.prefix, order.get("name", str(order["id"])), order_total(order), fusion_total, len(invoices),
                       binding.state.value if binding else "missing")
 
 
 def _summary(checks: list[OrderCheck]) -> bool:
     table = Table(title="ml-connector demo: Shopify orders → Fusion receivables invoices")
-    for column in ("order", "Shopify total", "Fusion invoice total", "invoices", "state", "match"):
+    for column in ("shop", "order", "Shopify total", "Fusion invoice total", "invoices", "state", "match"):
         table.add_column(column)
     for c in checks:
-        table.add_row(c.name, str(c.shopify_total), "-" if c.fusion_total is None else str(c.fusion_total),
+        table.add_row(c.shop, c.name, str(c.shopify_total), "-" if c.fusion_total is None else str(c.fusion_total),
                       str(c.invoices), c.state, "[green]yes[/green]" if c.matched else "[red]NO[/red]")
     console.print(table)
     matched = sum(c.matched for c in checks)
-    shop_sum = sum((c.shopify_total for c in checks), Decimal("0"))
-    fusion_sum = sum((c.fusion_total or Decimal("0") for c in checks if c.invoices), Decimal("0"))
     console.print(f"orders sent: {len(checks)}   invoices in Fusion: {sum(c.invoices for c in checks)}   "
-                  f"totals matched: {matched}/{len(checks)}   Shopify {shop_sum} vs Fusion {fusion_sum}")
+                  f"totals matched to the cent: {matched}/{len(checks)}")
+    for shop in SHOPS:
+        mine = [c for c in checks if c.shop == shop.prefix]
+        shopify_sum = sum((c.shopify_total for c in mine), Decimal("0"))
+        fusion_sum = sum((c.fusion_total or Decimal("0") for c in mine), Decimal("0"))
+        console.print(f"  {shop.domain}: Shopify {shopify_sum} {shop.currency}, Fusion {fusion_sum} {shop.currency}")
     return matched == len(checks)
 
 

@@ -136,7 +136,7 @@ class Stack:
                    PYTHONUNBUFFERED="1")
         env.update(self.extra_env)
         # Processes started later (and this one, for migrations and set-up) see the same settings.
-        for key in ("DATABASE_URL", "REDIS_URL", "MLC_ENCRYPTION_KEYS"):
+        for key in ("DATABASE_URL", "REDIS_URL", "MLC_ENCRYPTION_KEYS", *self.extra_env):
             os.environ[key] = env[key]
         from connector.config import reset_settings
         reset_settings()

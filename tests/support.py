@@ -59,7 +59,7 @@ class TestShop:
         with session_scope(services.settings.database_url) as session:
             add_shop(session, services.vault, domain=self.domain, client_id=self.client_id,
                      client_secret=self.secret, prefix=prefix,
-                     admin_base_url=self.stack.urls["shopify_sandbox"])
+                     admin_base_url=f"{self.stack.urls['shopify_sandbox']}/shops/{self.domain}")
         self.prefix = prefix
 
     # -- as Shopify -----------------------------------------------------------------------------

@@ -157,12 +157,17 @@ def is_not_found(code: str, message: str) -> bool:
     return "FND_CMN_RCRD_MSNG" in code or "FND_CMN_RCRD_MSNG" in message
 
 
+def as_list(value) -> list:
+    """A repeated SOAP element parses as a list, a single one as a dict: always a list."""
+    if not value:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def sites(account: dict) -> list[dict]:
+    return as_list(account.get("CustomerAccountSite"))
+
+
 def site_uses(account: dict) -> list[dict]:
-    """Every site use of an account snapshot, whatever the nesting came back as."""
-    sites = account.get("CustomerAccountSite") or []
-    sites = sites if isinstance(sites, list) else [sites]
-    uses: list[dict] = []
-    for site in sites:
-        site_uses_ = site.get("CustomerAccountSiteUse") or []
-        uses.extend(site_uses_ if isinstance(site_uses_, list) else [site_uses_])
-    return uses
+    """Every site use of an account snapshot."""
+    return [use for site in sites(account) for use in as_list(site.get("CustomerAccountSiteUse"))]

@@ -7,7 +7,8 @@ invoice at three in the morning.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
@@ -28,6 +29,10 @@ class FusionSetup:
     payment_terms: str
     source_system: str
     reference_set_id: str
+    # When the shop currency differs from the business unit's ledger currency, Fusion needs a
+    # conversion rate type on every document.
+    ledger_currency: str = ""
+    conversion_rate_type: str = "Corporate"
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,11 @@ class Mapping:
     memo_lines: MemoLines
     gl: GlAccounts
     tax: TaxCodes
+    shops: dict[str, "Mapping"] = field(default_factory=dict)
+
+    def for_shop(self, domain: str) -> "Mapping":
+        """The mapping with the shop's own ``[shops."<domain>".…]`` overrides applied."""
+        return self.shops.get(domain, self)
 
 
 class _Strict(Schema):
@@ -73,6 +83,8 @@ class _FusionSchema(_Strict):
     payment_terms = fields.String(required=True, validate=validate.Length(min=1, max=15))
     source_system = fields.String(required=True, validate=validate.Length(min=1, max=30))
     reference_set_id = fields.String(required=True, validate=validate.Regexp(r"^\d+$"))
+    ledger_currency = fields.String(load_default="", validate=validate.Regexp(r"^([A-Z]{3})?$"))
+    conversion_rate_type = fields.String(load_default="Corporate", validate=validate.Length(min=1, max=30))
 
     @post_load
     def build(self, data, **_):
@@ -133,11 +145,32 @@ def _flatten(messages, prefix: str = "") -> list[str]:
 
 
 def parse_mapping(document: dict, source: str = "mapping") -> Mapping:
+    """The base mapping plus, per shop, the base deep-merged with that shop's overrides."""
+    document = copy.deepcopy(document)
+    overrides = document.pop("shops", {})
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"{source} is invalid: shops: must be a table of shop domains")
+    base = _validated(document, source)
+    shops = {domain: _validated(_merged(document, override), f'{source} [shops."{domain}"]')
+             for domain, override in overrides.items()}
+    return replace(base, shops=shops)
+
+
+def _validated(document: dict, source: str) -> Mapping:
     try:
         return MappingSchema().load(document)
     except ValidationError as exc:
         problems = "; ".join(sorted(_flatten(exc.messages)))
         raise ConfigError(f"{source} is invalid: {problems}") from None
+
+
+def _merged(base: dict, override) -> dict:
+    if not isinstance(override, dict):
+        return override
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        merged[key] = _merged(merged.get(key, {}), value) if isinstance(value, dict) else value
+    return merged
 
 
 def load_mapping(path: Path) -> Mapping:

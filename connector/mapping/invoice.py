@@ -126,7 +126,7 @@ def build_invoice(order: dict, *, mapping: Mapping, prefix: str, bill_to_account
     billing = one_line(order.get("billing_address"))
     if billing:
         comments += f"; bill to: {billing}"
-    return {
+    invoice = {
         "BusinessUnit": mapping.fusion.business_unit,
         "TransactionSource": mapping.fusion.transaction_source,
         "TransactionType": mapping.fusion.invoice_type,
@@ -142,6 +142,11 @@ def build_invoice(order: dict, *, mapping: Mapping, prefix: str, bill_to_account
         "receivablesInvoiceLines": lines,
         "receivablesInvoiceDistributions": distributions,
     }
+    ledger = mapping.fusion.ledger_currency
+    if ledger and invoice["InvoiceCurrencyCode"] != ledger:
+        invoice["ConversionRateType"] = mapping.fusion.conversion_rate_type
+        invoice["ConversionDate"] = invoice["TransactionDate"]
+    return invoice
 
 
 def invoice_total(lines: list[dict], inclusive: bool) -> Decimal:

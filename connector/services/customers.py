@@ -81,13 +81,13 @@ def ensure(services: Services, session: Session, shop: Shop, customer: ShopifyCu
             return binding
         fusion = services.fusion(session)
         before_remote_call(session)
-        setup = services.mapping.fusion
+        setup = services.mapping.for_shop(shop.domain).fusion
         account = fusion.find_customer_account_by_reference(setup.source_system, customer.reference)
         party = None
         if account is None:
             party = (_find_party(fusion, setup.source_system, customer)
                      or _create_party(fusion, setup.source_system, customer))
-            account = _account_of(fusion, party) or fusion.create_customer_account(soap.NewCustomerAccount(
+            account = _account_of(fusion, party, setup.reference_set_id) or fusion.create_customer_account(soap.NewCustomerAccount(
                 party_id=str(party["PartyId"]), party_site_id=_party_site(fusion, party),
                 account_name=customer.display_name, set_id=setup.reference_set_id,
                 source_system=setup.source_system, reference=customer.reference,
@@ -121,11 +121,14 @@ def _create_party(fusion: FusionClient, source_system: str, customer: ShopifyCus
     return fusion.create_person(payload)
 
 
-def _account_of(fusion: FusionClient, party: dict) -> dict | None:
-    """An existing account of a matched party that can be invoiced (it has a BILL_TO site use)."""
+def _account_of(fusion: FusionClient, party: dict, set_id: str) -> dict | None:
+    """An existing account of a matched party that this business unit can invoice: it has a
+    BILL_TO site use on a site in the business unit's reference data set."""
     for account in fusion.find_customer_accounts_by_party(str(party["PartyId"])):
-        if any(use.get("SiteUseCode") == "BILL_TO" for use in soap.site_uses(account)):
-            return account
+        for site in soap.sites(account):
+            if str(site.get("SetId", "")) == set_id and any(
+                    use.get("SiteUseCode") == "BILL_TO" for use in soap.as_list(site.get("CustomerAccountSiteUse"))):
+                return account
     return None
 
 

@@ -37,7 +37,7 @@ def sync(services: Services, session: Session, shop: Shop, order: dict) -> Order
             return _already_invoiced(session, shop, binding, order)
 
         customer = customers.ensure(services, session, shop, customers.from_order(order))
-        payload = build_invoice(order, mapping=services.mapping, prefix=shop.transaction_prefix,
+        payload = build_invoice(order, mapping=services.mapping.for_shop(shop.domain), prefix=shop.transaction_prefix,
                                 bill_to_account=customer.fusion_number)
         fusion = services.fusion(session)
         before_remote_call(session)

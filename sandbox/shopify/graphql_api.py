@@ -28,6 +28,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SDL = PROJECT_ROOT.parent / "shared" / "reference" / "shopify" / "admin_schema_unstable_2025-09.graphql"
 SDL_NAME = "admin_schema_unstable_2025-09.graphql"
 INTROSPECTION_NAME = "admin_schema_2025-01.json.gz"
+PACKAGED_SDL = Path(__file__).resolve().parent / "schema" / f"{SDL_NAME}.gz"
 
 _schema = None
 _schema_lock = threading.Lock()
@@ -35,14 +36,14 @@ _schema_lock = threading.Lock()
 
 def schema_file(explicit: str | None = None) -> Path:
     """Where the schema is: an explicit path, ``$MLC_SHOPIFY_SCHEMA`` (a file or the reference
-    folder), ``../shared/reference/shopify`` next to the project, preferring the SDL and falling
-    back to the gzipped introspection JSON."""
+    folder), the copy vendored in ``schema/``, then ``../shared/reference/shopify`` next to the
+    project, preferring the SDL and falling back to the gzipped introspection JSON."""
     candidates: list[Path] = []
     for raw in (explicit, os.environ.get("MLC_SHOPIFY_SCHEMA")):
         if raw:
             p = Path(raw)
             candidates += [p / SDL_NAME, p / INTROSPECTION_NAME] if p.is_dir() else [p]
-    candidates += [DEFAULT_SDL, DEFAULT_SDL.with_name(INTROSPECTION_NAME)]
+    candidates += [PACKAGED_SDL, DEFAULT_SDL, DEFAULT_SDL.with_name(INTROSPECTION_NAME)]
     for p in candidates:
         if p.is_file():
             return p
@@ -61,6 +62,9 @@ def get_schema(explicit: str | None = None):
                 with opener(path, "rt", encoding="utf-8") as fh:
                     data = json.load(fh)
                 _schema = build_client_schema(data.get("data", data), assume_valid=True)
+            elif path.name.endswith(".gz"):
+                with gzip.open(path, "rt", encoding="utf-8") as fh:
+                    _schema = build_schema(fh.read(), assume_valid=True)
             else:
                 _schema = build_schema(path.read_text(encoding="utf-8"), assume_valid=True)
         return _schema

@@ -483,6 +483,8 @@ def recompute_current(order: dict, transactions: list[dict]) -> None:
     cur_ship = ship_net - refunded_ship
     cur_disc = _get(order, "total_discounts_set") - refunded_disc
     tip = D(order.get("total_tip_received") or 0)
+    if any(r.get("_tip") for r in order.get("refunds", [])):
+        tip = ZERO
     cur_total = cur_sub + cur_ship + _Pair(tip, tip) + (_Pair() if order["taxes_included"] else cur_tax)
     m.write(order, "current_subtotal_price", "current_subtotal_price_set", cur_sub)
     m.write(order, "current_total_tax", "current_total_tax_set", cur_tax)
@@ -518,7 +520,7 @@ def rest_view(order: dict) -> dict:
 
 
 def refund_view(refund: dict) -> dict:
-    out = dict(refund)
+    out = {k: v for k, v in refund.items() if not k.startswith("_")}
     out["refund_line_items"] = [{k: v for k, v in rli.items() if not k.startswith("_")}
                                 for rli in refund["refund_line_items"]]
     return out
@@ -612,12 +614,16 @@ def build_refund(order: dict, posted: dict, transactions: list[dict], *, new_id,
                                                           "discounted_price", "discounted_price_set",
                                                           "tax_lines", "discount_allocations")}})
         ship_sum, ship_tax_sum = ship_sum + sub, ship_tax_sum + tx
-    if not rlis and not rsls:
+    if not rlis and not rsls and not (posted.get("_refund_tip") and D(order.get("total_tip_received") or 0)):
         raise OrderError("a refund needs refund_line_items or shipping to refund")
 
     money_back = subtotal_sum + ship_sum
     if not order["taxes_included"]:
         money_back = money_back + tax_sum + ship_tax_sum
+    tip = _Pair()
+    if posted.get("_refund_tip") and not any(r.get("_tip") for r in order.get("refunds", [])):
+        tip = _Pair(D(order.get("total_tip_received") or 0), D(order.get("total_tip_received") or 0))
+        money_back = money_back + tip
     available = net_paid(transactions)
     parent = next((t for t in transactions if t["kind"] in PAID_KINDS and t["status"] == "success"), None)
     txs = []
@@ -651,6 +657,8 @@ def build_refund(order: dict, posted: dict, transactions: list[dict], *, new_id,
         "refund_line_items": rlis, "refund_shipping_lines": rsls, "order_adjustments": [],
         "transactions": txs,
     }
+    if tip.shop:
+        refund["_tip"] = (tip.shop, tip.pres)  # cancelling gives the tip back too (not in REST payloads)
     return refund, txs
 
 
@@ -662,4 +670,5 @@ def full_refund_request(order: dict) -> dict:
             done[rli["line_item_id"]] = done.get(rli["line_item_id"], 0) + rli["quantity"]
     items = [{"line_item_id": li["id"], "quantity": li["quantity"] - done.get(li["id"], 0),
               "restock_type": "cancel"} for li in order["line_items"] if li["quantity"] - done.get(li["id"], 0) > 0]
-    return {"refund_line_items": items, "shipping": {"full_refund": True}, "note": "Order cancelled"}
+    return {"refund_line_items": items, "shipping": {"full_refund": True}, "note": "Order cancelled",
+            "_refund_tip": True}

@@ -96,3 +96,22 @@ def test_given_lines_that_do_not_add_up_to_shopify_total_then_refused():
 def test_given_long_prefix_and_order_number_then_transaction_number_refused():
     with pytest.raises(MappingError, match="20 characters"):
         transaction_number("ABCDEFGH", {"order_number": 12345678901234})
+
+
+def test_given_shop_override_then_that_shop_posts_to_its_own_business_unit_and_tax_regime():
+    from connector.mapping.config import parse_mapping
+    import tomllib
+    document = tomllib.loads(DEFAULT_MAPPING_FILE.read_text())
+    document["shops"] = {"eu.myshopify.com": {"fusion": {"business_unit": "EU1 Business Unit",
+                                                         "ledger_currency": "EUR"},
+                                              "tax": {"regime_code": "VAT"}}}
+    mapping = parse_mapping(document)
+
+    eu = build_invoice(ORDER, mapping=mapping.for_shop("eu.myshopify.com"), prefix="EU", bill_to_account="1")
+    us = build_invoice(ORDER, mapping=mapping.for_shop("us.myshopify.com"), prefix="US", bill_to_account="1")
+
+    assert (eu["BusinessUnit"], us["BusinessUnit"]) == ("EU1 Business Unit", "US1 Business Unit")
+    assert eu["receivablesInvoiceLines"][0]["receivablesInvoiceLineTaxLines"][0]["TaxRegimeCode"] == "VAT"
+    assert eu["receivablesInvoiceDistributions"] == us["receivablesInvoiceDistributions"]  # GL inherited
+    # a USD order booked in a EUR ledger needs a conversion rate type; in a USD ledger it does not
+    assert eu["ConversionRateType"] == "Corporate" and "ConversionRateType" not in us

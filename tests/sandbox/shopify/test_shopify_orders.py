@@ -114,3 +114,15 @@ def test_money_is_serialised_like_shopify(sandbox, shop):
     assert b'"total_price":"66.74"' in raw and b'"rate":0.08' in raw
     assert b"gid:\\/\\/shopify\\/Order\\/" in raw
     assert isinstance(parsed["line_items"][0]["tax_lines"][0]["rate"], Decimal)
+
+
+def test_generate_route_creates_seeded_orders_that_list_back(sandbox, shop):
+    made = sandbox.post(f"/_sandbox/shops/{shop}/orders/generate?deliver=false", {"count": 5, "seed": 3})
+    assert made.status_code == 201 and len(made.json()["orders"]) == 5
+    listed = sandbox.get(f"/_sandbox/shops/{shop}/orders").json()["orders"]
+    assert [o["name"] for o in listed] == ["#1001", "#1002", "#1003", "#1004", "#1005"]
+
+
+def test_unknown_route_answers_json_404(sandbox):
+    r = sandbox.get("/admin/api/2026-01/products.json")
+    assert r.status_code == 404 and r.json() == {"errors": "Not Found"}

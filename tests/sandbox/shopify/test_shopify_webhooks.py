@@ -177,3 +177,15 @@ def test_retries_go_to_the_address_configured_when_the_event_fired(sandbox, shop
     # then the retry still goes to the old address
     assert len(receiver.webhooks("orders/create")) == 2
     assert receiver.webhooks(path="/new-endpoint") == []
+
+
+def test_webhooks_carry_the_shops_api_version_and_topic_filter(sandbox, receiver):
+    # given a shop subscribed to orders/paid only, on API version 2026-04
+    sandbox.put_shop("v.myshopify.com", client_id="c", client_secret="s", webhook_url=receiver.url,
+                     api_version="2026-04", webhook_topics=["orders/paid"])
+    sandbox.post("/_sandbox/shops/v.myshopify.com/orders", reference_order(customer=None))
+    sandbox.wait_idle()
+    hits = receiver.webhooks()
+    assert [h["headers"]["X-Shopify-Topic"] for h in hits] == ["orders/paid"]
+    assert hits[0]["headers"]["X-Shopify-Api-Version"] == "2026-04"
+    assert [d["topic"] for d in sandbox.deliveries("v.myshopify.com")] == ["orders/paid"]
