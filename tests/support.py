@@ -134,8 +134,25 @@ class Fusion:
         return requests.post(f"{self.url}{self.INVOICES}", json=payload, timeout=10,
                              headers={"Authorization": f"Bearer {self.token()}", "REST-Framework-Version": "4"})
 
+    def post_person(self, payload: dict) -> dict:
+        response = requests.post(f"{self.url}/crmRestApi/resources/11.13.18.05/hubPersons", json=payload,
+                                 timeout=10, headers={"Authorization": f"Bearer {self.token()}",
+                                                      "REST-Framework-Version": "4"})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def persons(self, email: str) -> list[dict]:
+        return fusion_get(self, "/crmRestApi/resources/11.13.18.05/hubPersons", q=f"EmailAddress='{email}'")["items"]
+
     def fault(self, **rule) -> None:
         requests.post(f"{self.url}/_sandbox/faults", json={"rules": [rule]}, timeout=10).raise_for_status()
 
     def clear_faults(self) -> None:
         requests.delete(f"{self.url}/_sandbox/faults", timeout=10).raise_for_status()
+
+
+def fusion_get(fusion: "Fusion", path: str, **params) -> dict:
+    response = requests.get(f"{fusion.url}{path}", params=params, timeout=10,
+                            headers={"Authorization": f"Bearer {fusion.token()}", "REST-Framework-Version": "4"})
+    response.raise_for_status()
+    return response.json()

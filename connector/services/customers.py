@@ -85,9 +85,11 @@ def ensure(services: Services, session: Session, shop: Shop, customer: ShopifyCu
         account = fusion.find_customer_account_by_reference(setup.source_system, customer.reference)
         party = None
         if account is None:
-            party = (_find_party(fusion, setup.source_system, customer)
-                     or _create_party(fusion, setup.source_system, customer))
-            account = _account_of(fusion, party, setup.reference_set_id) or fusion.create_customer_account(soap.NewCustomerAccount(
+            party = _find_party(fusion, setup.source_system, customer)
+            # a party found in Fusion may already have an account; one created just now has none
+            account = _account_of(fusion, party, setup.reference_set_id) if party else None
+            party = party or _create_party(fusion, setup.source_system, customer)
+            account = account or fusion.create_customer_account(soap.NewCustomerAccount(
                 party_id=str(party["PartyId"]), party_site_id=_party_site(fusion, party),
                 account_name=customer.display_name, set_id=setup.reference_set_id,
                 source_system=setup.source_system, reference=customer.reference,
@@ -101,11 +103,13 @@ def ensure(services: Services, session: Session, shop: Shop, customer: ShopifyCu
 
 
 def _find_party(fusion: FusionClient, source_system: str, customer: ShopifyCustomer) -> dict | None:
-    found = fusion.find_persons(f"SourceSystem='{source_system}' and "
-                                f"SourceSystemReferenceValue='{_quote(customer.reference)}'")
-    if not found and customer.email:
-        found = fusion.find_persons(f"EmailAddress='{_quote(customer.email)}'")
-    return found[0] if found else None
+    """The person with the customer's source-system reference, else one with the same email (one query)."""
+    by_reference = (f"(SourceSystem='{source_system}' and "
+                    f"SourceSystemReferenceValue='{_quote(customer.reference)}')")
+    q = f"{by_reference} or EmailAddress='{_quote(customer.email)}'" if customer.email else by_reference
+    found = fusion.find_persons(q)
+    ours = [p for p in found if p.get("SourceSystemReferenceValue") == customer.reference]
+    return (ours or found or [None])[0]
 
 
 def _create_party(fusion: FusionClient, source_system: str, customer: ShopifyCustomer) -> dict:

@@ -1,0 +1,1 @@
+"""Benchmarks: each prints its numbers next to the baseline it is compared with, measured in the same run."""
