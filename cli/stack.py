@@ -90,7 +90,7 @@ class Stack:
             for queue in QUEUES:
                 self._start_worker(queue)
             if self.with_beat:
-                self._spawn("beat", [self._celery(), "-A", "workers.app", "beat", "--loglevel", "INFO",
+                self._spawn("beat", [self.celery_command(), "-A", "workers.app", "beat", "--loglevel", "INFO",
                                      "--schedule", str(self.workdir / "beat-schedule")])
             if self.with_flower:
                 self._start_flower()
@@ -165,14 +165,15 @@ class Stack:
 
     def _start_worker(self, queue: str) -> None:
         concurrency = self.worker_concurrency.get(queue, 1)
-        self._spawn(f"worker-{queue}", [self._celery(), "-A", "workers.app", "worker", "-Q", queue,
+        self._spawn(f"worker-{queue}", [self.celery_command(), "-A", "workers.app", "worker", "-Q", queue,
                                         "-n", f"{queue}-{os.getpid()}@%h", "-c", str(concurrency),
                                         "--loglevel", "INFO", "-E", "--without-gossip", "--without-mingle"])
 
     def _start_flower(self) -> None:
         port = free_port()
-        self._spawn("flower", [self._celery(), "-A", "workers.app", "flower", f"--port={port}",
-                               "--address=127.0.0.1", f"--basic-auth={self.env['FLOWER_BASIC_AUTH']}"])
+        # Flower reads FLOWER_BASIC_AUTH from the environment: the password stays out of argv.
+        self._spawn("flower", [self.celery_command(), "-A", "workers.app", "flower", f"--port={port}",
+                               "--address=127.0.0.1"])
         self.urls["flower"] = f"http://127.0.0.1:{port}"
 
     def wait_for_workers(self, timeout: float = 60.0) -> None:
@@ -200,7 +201,7 @@ class Stack:
                 time.sleep(0.2)
         raise TimeoutError(f"{url} did not answer")
 
-    def _celery(self) -> str:
+    def celery_command(self) -> str:
         return shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
 
     def _spawn(self, name: str, argv: list[str], env: dict | None = None) -> None:

@@ -30,6 +30,8 @@ app.conf.update(
     task_time_limit=600,
     task_soft_time_limit=540,
     worker_prefetch_multiplier=1,
+    # after a broker reconnect, unacked tasks are redelivered: stop the local copy of each
+    worker_cancel_long_running_tasks_on_connection_loss=True,
     worker_hijack_root_logger=False,
     task_queues=[Queue(name) for name in QUEUES],
     task_default_queue="fusion_poll",

@@ -13,7 +13,7 @@ def sweeps(stack) -> int:
 
 def test_given_a_second_beat_then_the_sweep_still_fires_once_per_interval(stack):
     interval = 2.0  # MLC_INBOX_SWEEP_INTERVAL in the test stack
-    second = subprocess.Popen([stack._celery(), "-A", "workers.app", "beat", "--loglevel", "INFO",
+    second = subprocess.Popen([stack.celery_command(), "-A", "workers.app", "beat", "--loglevel", "INFO",
                                "--schedule", str(stack.workdir / "beat-schedule-2")], env=stack.env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
