@@ -61,11 +61,9 @@ class Settings:
     # Exactly-once machinery.
     max_attempts: int = 8
     retry_backoff_max_seconds: int = 300
-    lock_timeout_seconds: int = 120
+    lock_timeout_seconds: int = 30  # how long a dead worker can keep an object locked
     inbox_sweep_interval_seconds: int = 60
     inbox_stale_after_seconds: int = 120
-
-    flower_basic_auth: str = ""
 
     @classmethod
     def from_env(cls, env=None) -> "Settings":
@@ -89,7 +87,6 @@ class Settings:
             inbox_sweep_interval_seconds=_int(env, "MLC_INBOX_SWEEP_INTERVAL",
                                               cls.inbox_sweep_interval_seconds),
             inbox_stale_after_seconds=_int(env, "MLC_INBOX_STALE_AFTER", cls.inbox_stale_after_seconds),
-            flower_basic_auth=env.get("FLOWER_BASIC_AUTH", ""),
         )
 
     @property

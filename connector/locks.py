@@ -1,33 +1,76 @@
 """One writer per Shopify object at a time, across every worker on every machine.
 
-An advisory Redis lock with a timeout: if a worker dies holding it the lock expires. It keeps
-two workers from doing the same Fusion work at once; the database's unique keys and the binding
-state remain the guarantee.
+A Redis lock with a short time-to-live that a heartbeat thread keeps extending while the work
+runs: a long Fusion call keeps its lock, and a worker that dies (killed, out of memory) frees the
+object within ``ttl`` seconds instead of blocking it for the longest imaginable task. Before a
+write that must not happen twice, callers check :meth:`ObjectLock.still_held`.
 """
 from __future__ import annotations
 
+import logging
+import threading
 from contextlib import contextmanager
 from typing import Iterator
 
 from redis import Redis
-from redis.exceptions import LockError
+from redis.exceptions import LockError, RedisError
+
+log = logging.getLogger(__name__)
 
 
 class Busy(RuntimeError):
-    """Another worker holds the object; try again in a moment."""
+    """Another worker holds the object; try again once its lock can have expired."""
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ObjectLock:
+    def __init__(self, redis: Redis, key: str, ttl: float):
+        self._lock = redis.lock(key, timeout=ttl, thread_local=False)
+        self._ttl = ttl
+        self._stop = threading.Event()
+        self._lost = threading.Event()
+        self._heart = threading.Thread(target=self._beat, daemon=True, name=f"lock-heartbeat {key}")
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._ttl / 3):
+            try:
+                self._lock.reacquire()
+            except (LockError, RedisError):
+                log.warning("lost the lock %s", self._lock.name)
+                self._lost.set()
+                return
+
+    def still_held(self) -> bool:
+        try:
+            return not self._lost.is_set() and self._lock.owned()
+        except RedisError:
+            return False
+
+    def acquire(self, wait: float) -> bool:
+        if not self._lock.acquire(blocking_timeout=wait):
+            return False
+        self._heart.start()
+        return True
+
+    def release(self) -> None:
+        self._stop.set()
+        self._heart.join(timeout=5)
+        try:
+            self._lock.release()
+        except (LockError, RedisError):  # expired or Redis gone: it frees itself after ttl
+            pass
 
 
 @contextmanager
 def object_lock(redis: Redis, shop_id: int, kind: str, shopify_id: str, *,
-                timeout: int = 120, wait: float = 10.0) -> Iterator[None]:
-    lock = redis.lock(f"mlc:lock:{shop_id}:{kind}:{shopify_id}", timeout=timeout,
-                      blocking_timeout=wait, thread_local=False)
-    if not lock.acquire():
-        raise Busy(f"{kind} {shopify_id} is being written by another worker")
+                ttl: float = 30.0, wait: float = 10.0) -> Iterator[ObjectLock]:
+    lock = ObjectLock(redis, f"mlc:lock:{shop_id}:{kind}:{shopify_id}", ttl)
+    if not lock.acquire(wait):
+        raise Busy(f"{kind} {shopify_id} is being written by another worker", retry_after=ttl)
     try:
-        yield
+        yield lock
     finally:
-        try:
-            lock.release()
-        except LockError:  # expired while we worked; the binding state protects us
-            pass
+        lock.release()

@@ -40,11 +40,11 @@ class BindingState(str, enum.Enum):
     creating = "creating"      # a create was sent and its outcome is unknown until looked up
     synced = "synced"
     parked = "parked"
-    dead = "dead"
 
 
 class Shop(Base):
     __tablename__ = "shops"
+    __table_args__ = (UniqueConstraint("transaction_prefix", name="uq_shops_transaction_prefix"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     domain: Mapped[str] = mapped_column(String(255), unique=True)
@@ -92,7 +92,9 @@ class InboxEvent(Base):
     """One verified webhook delivery, stored before Shopify gets its 2xx."""
 
     __tablename__ = "inbox_events"
-    __table_args__ = (UniqueConstraint("shop_id", "topic", "event_id", name="uq_inbox_event"),)
+    # One merchant action can fire the same topic for several objects with one Event-Id (a bulk
+    # edit): the object's id belongs to the key.
+    __table_args__ = (UniqueConstraint("shop_id", "topic", "event_id", "resource_id", name="uq_inbox_event"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))

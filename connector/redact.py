@@ -50,4 +50,6 @@ class RedactingFilter(logging.Filter):
         masked = redact_text(message)
         if masked != message:
             record.msg, record.args = masked, ()
+        if record.exc_info and not record.exc_text:  # tracebacks quote arguments and locals
+            record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
         return True

@@ -41,8 +41,7 @@ app.conf.update(
     },
     timezone="UTC",
     enable_utc=True,
-    beat_scheduler="redbeat.RedBeatScheduler",
-    redbeat_redis_url=settings.redis_url,
+    beat_scheduler="redbeat.RedBeatScheduler",  # RedBeat uses broker_url (kept masked in Flower)
     redbeat_key_prefix="mlc:redbeat",
     redbeat_lock_timeout=max(60, settings.inbox_sweep_interval_seconds * 5),
     beat_max_loop_interval=min(5, settings.inbox_sweep_interval_seconds),

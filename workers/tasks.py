@@ -44,8 +44,9 @@ def inbox_sweep(self) -> int:
     """Re-send inbox events whose task was never sent or was lost. Safe to run twice."""
     settings = services().settings
     with self.session() as session:
-        rows = [(row.id, row.topic) for row in inbox.stale(session, settings.inbox_stale_after_seconds)]
-        for inbox_id, topic in rows:
-            dispatch.enqueue(inbox_id, topic)
+        waiting = inbox.stale(session, settings.inbox_stale_after_seconds)
+    for inbox_id, topic in waiting:  # no transaction is open while the broker is called
+        dispatch.enqueue(inbox_id, topic)
+        with self.session() as session:
             inbox.mark_enqueued(session, inbox_id)
-    return len(rows)
+    return len(waiting)

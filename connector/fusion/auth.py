@@ -75,8 +75,11 @@ class TokenProvider:
                                   f"(HTTP {response.status_code}: {_error_text(response)})")
         if response.status_code != 200:
             raise FusionUnavailable(f"token endpoint answered HTTP {response.status_code}")
-        body = response.json()
-        return body["access_token"], int(body.get("expires_in", 3600))
+        try:
+            body = response.json()
+            return body["access_token"], int(body.get("expires_in", 3600))
+        except (ValueError, KeyError, TypeError):
+            raise FusionUnavailable("token endpoint answered 200 without a token") from None
 
 
 def _error_text(response: requests.Response) -> str:

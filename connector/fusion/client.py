@@ -67,9 +67,6 @@ class FusionClient:
         return self._read(f"{FSCM}/receivablesInvoices", {"finder": finder, "onlyData": "true",
                                                           "limit": "25"})["items"]
 
-    def get_invoice(self, transaction_id: str | int) -> dict:
-        return self._read(f"{FSCM}/receivablesInvoices/{transaction_id}", {"onlyData": "true"})
-
     # -- parties (TCA) ---------------------------------------------------------------------
 
     def find_persons(self, q: str) -> list[dict]:
@@ -171,6 +168,11 @@ class FusionClient:
             if write:
                 raise FusionUncertain(f"{method} {path}: no answer within {self._timeout[1]}s") from None
             raise _Transient(f"{method} {path}: timeout") from None
+        except requests.RequestException as exc:  # e.g. the answer broke off half way
+            self._record(exchange, None, error=type(exc).__name__)
+            if write:
+                raise FusionUncertain(f"{method} {path}: {type(exc).__name__} before a complete answer") from None
+            raise _Transient(f"{method} {path}: {type(exc).__name__}") from None
 
         status = response.status_code
         body = _decode(response, parse)
@@ -181,6 +183,9 @@ class FusionClient:
                               parse=parse, audit_body=audit_body, _auth_retry=False)
         if status in (401, 403):
             raise FusionAuthError(f"{method} {path}: HTTP {status} — check the pod credentials and roles")
+        if 300 <= status < 400:  # an SSO login page, a moved pod: never a Fusion answer
+            raise FusionAuthError(f"{method} {path}: redirected (HTTP {status}) to "
+                                  f"{response.headers.get('Location', '?')} — check the base URL and auth mode")
         if status == 429 or (status == 503 and not write):
             retry_after = _retry_after(response)
             if self._bucket is not None and retry_after:

@@ -41,7 +41,7 @@ def state_code(country: str, code: str | None, name: str | None = None) -> str:
     return (code or "").strip().upper()
 
 
-def to_fusion(address: dict, *, source_system: str = "", reference: str = "") -> dict:
+def to_fusion(address: dict) -> dict:
     """A Shopify address as a TCA ``Address`` item."""
     country = country_code(address.get("country_code"), address.get("country"))
     out = {
@@ -52,8 +52,6 @@ def to_fusion(address: dict, *, source_system: str = "", reference: str = "") ->
         "PostalCode": (address.get("zip") or "").strip()[:60] or None,
         "Country": country,
     }
-    if source_system and reference:
-        out.update(SourceSystem=source_system, SourceSystemReferenceValue=reference)
     return {k: v for k, v in out.items() if v is not None}
 
 

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connector import jsonutil
-from connector.models import Binding
+from connector.models import Binding, BindingState
 
 
 def get_or_create(session: Session, shop_id: int, kind: str, shopify_id: str, gid: str = "") -> Binding:
@@ -46,11 +46,42 @@ def _without_noise(payload: dict) -> dict:
     return {k: v for k, v in sorted(payload.items()) if k not in ("updated_at",)}
 
 
-def is_stale(binding: Binding, updated_at: str | None) -> bool:
-    """True when ``updated_at`` is older than what the binding already applied."""
-    if not updated_at or not binding.shopify_updated_at:
+def _instant(stamp: str) -> datetime:
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def is_older(stamp: str | None, than: str | None) -> bool:
+    """True when Shopify timestamp ``stamp`` is strictly earlier than ``than``."""
+    if not stamp or not than:
         return False
     try:
-        return datetime.fromisoformat(updated_at) < datetime.fromisoformat(binding.shopify_updated_at)
+        return _instant(stamp) < _instant(than)
     except ValueError:
         return False
+
+
+def latest(current: str, seen: str | None) -> str:
+    return seen if seen and (not current or is_older(current, seen)) else current
+
+
+def is_stale(binding: Binding, updated_at: str | None) -> bool:
+    """True when ``updated_at`` is older than a version of the object already seen."""
+    return is_older(updated_at, binding.shopify_updated_at)
+
+
+def park(session: Session, shop_id: int, kind: str, shopify_id: str, message: str, *,
+         certain: bool = False) -> None:
+    """Mark the object's binding as waiting for a fix, unless Fusion already has its document.
+
+    ``creating`` stays ``creating`` unless the caller is ``certain`` that Fusion does not have the
+    document: otherwise the outcome of that create is unknown, and the next attempt must still
+    look the document up before it posts again.
+    """
+    binding = find(session, shop_id, kind, shopify_id)
+    if binding is None or binding.state == BindingState.synced:
+        return
+    if certain or binding.state != BindingState.creating:
+        binding.state = BindingState.parked
+    binding.last_error = message
+    session.commit()

@@ -33,7 +33,9 @@ class Services:
 
     @cached_property
     def redis(self) -> Redis:
-        return Redis.from_url(self.settings.redis_url)
+        # a hung Redis must fail a call, not hang the worker until the task's time limit
+        return Redis.from_url(self.settings.redis_url, socket_timeout=10, socket_connect_timeout=5,
+                              health_check_interval=30)
 
     @cached_property
     def vault(self) -> Vault:

@@ -17,7 +17,7 @@ from connector.db import before_remote_call
 from connector.fusion import soap
 from connector.fusion.client import FusionClient
 from connector.fusion.errors import FusionRejected
-from connector.locks import object_lock
+from connector.locks import Busy, object_lock
 from connector.mapping.addresses import to_fusion
 from connector.mapping.invoice import MappingError
 from connector.models import Binding, BindingState, Shop
@@ -69,13 +69,30 @@ def _first(items):
     return items[0] if items else None
 
 
+def sync(services: Services, session: Session, shop: Shop, payload: dict, *, is_update: bool) -> str:
+    """A customer webhook. Returns a note when the event is kept for a later release."""
+    customer = from_customer(payload)
+    existing = bindings.find(session, shop.id, "customer", customer.key)
+    session.commit()
+    if existing is not None and existing.state == BindingState.synced:
+        return UPDATES_NOT_PUSHED if is_update else ""
+    if not customer.address:
+        return ("the customer has no address yet: the Fusion customer is created with the billing "
+                "address of the customer's first order")
+    ensure(services, session, shop, customer)
+    return ""
+
+
+UPDATES_NOT_PUSHED = "changes to a customer already in Fusion are not pushed in this release"
+
+
 def ensure(services: Services, session: Session, shop: Shop, customer: ShopifyCustomer) -> Binding:
     """The synced customer binding for ``customer``, creating the Fusion customer if needed."""
     binding = bindings.get_or_create(session, shop.id, "customer", customer.key, customer.reference)
     if binding.state == BindingState.synced:
         return binding
     with object_lock(services.redis, shop.id, "customer", customer.key,
-                     timeout=services.settings.lock_timeout_seconds):
+                     ttl=services.settings.lock_timeout_seconds) as lock:
         session.refresh(binding)
         if binding.state == BindingState.synced:
             return binding
@@ -88,18 +105,37 @@ def ensure(services: Services, session: Session, shop: Shop, customer: ShopifyCu
             party = _find_party(fusion, setup.source_system, customer)
             # a party found in Fusion may already have an account; one created just now has none
             account = _account_of(fusion, party, setup.reference_set_id) if party else None
-            party = party or _create_party(fusion, setup.source_system, customer)
-            account = account or fusion.create_customer_account(soap.NewCustomerAccount(
-                party_id=str(party["PartyId"]), party_site_id=_party_site(fusion, party),
-                account_name=customer.display_name, set_id=setup.reference_set_id,
-                source_system=setup.source_system, reference=customer.reference,
-                established=date.today().isoformat()))
+            if account is None:
+                _must_hold(lock, customer)
+                party = party or _create_party(fusion, setup.source_system, customer)
+                account = _create_account(fusion, setup, party, customer, lock)
         _bind(binding, account, party)
         audit.record(session, "customer.synced", shop_id=shop.id, subject_kind="customer",
                      subject_id=customer.key, account_number=binding.fusion_number,
                      party_id=binding.fusion_refs.get("party_id"))
         session.commit()
         return binding
+
+
+def _must_hold(lock, customer: ShopifyCustomer) -> None:
+    if not lock.still_held():
+        raise Busy(f"customer {customer.key} changed hands while it was being prepared", retry_after=1)
+
+
+def _create_account(fusion: FusionClient, setup, party: dict, customer: ShopifyCustomer, lock) -> dict:
+    _must_hold(lock, customer)
+    try:
+        return fusion.create_customer_account(soap.NewCustomerAccount(
+            party_id=str(party["PartyId"]), party_site_id=_party_site(fusion, party),
+            account_name=customer.display_name, set_id=setup.reference_set_id,
+            source_system=setup.source_system, reference=customer.reference,
+            established=date.today().isoformat()))
+    except FusionRejected:
+        # An earlier attempt whose answer was lost may have created it: adopt it if so.
+        account = fusion.find_customer_account_by_reference(setup.source_system, customer.reference)
+        if account is None:
+            raise
+        return account
 
 
 def _find_party(fusion: FusionClient, source_system: str, customer: ShopifyCustomer) -> dict | None:

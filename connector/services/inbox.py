@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -68,15 +68,15 @@ def accept(session: Session, vault: Vault, delivery: Delivery) -> Accepted:
                      body_excerpt=delivery.raw_body[:2000].decode("utf-8", "replace"))
         session.commit()
         raise Malformed(problem)
-    payload = jsonutil.loads(delivery.raw_body)
+    resource_id = str(jsonutil.loads(delivery.raw_body)["id"])
 
-    existing = _find(session, shop.id, delivery.topic, event_id)
+    existing = _find(session, shop.id, delivery.topic, event_id, resource_id)
     if existing is not None:
-        return Accepted(existing.id, False, queue_for(delivery.topic))
+        return Accepted(existing.id, False, None)
 
     row = InboxEvent(shop_id=shop.id, topic=delivery.topic, event_id=event_id,
                      webhook_id=delivery.webhook_id, api_version=delivery.api_version,
-                     triggered_at=delivery.triggered_at, resource_id=str(payload.get("id", "")),
+                     triggered_at=delivery.triggered_at, resource_id=resource_id,
                      body=delivery.raw_body.decode("utf-8"))
     if queue_for(delivery.topic) is None:
         row.state = InboxState.deferred
@@ -86,8 +86,8 @@ def accept(session: Session, vault: Vault, delivery: Delivery) -> Accepted:
         session.flush()
     except IntegrityError:  # the same delivery, racing in on another connection
         session.rollback()
-        existing = _find(session, shop.id, delivery.topic, event_id)
-        return Accepted(existing.id, False, queue_for(delivery.topic))
+        existing = _find(session, shop.id, delivery.topic, event_id, resource_id)
+        return Accepted(existing.id, False, None)
     audit.record(session, "webhook.received", shop_id=shop.id, subject_kind=_subject(delivery.topic),
                  subject_id=row.resource_id, inbox_id=row.id, topic=delivery.topic,
                  event_id=event_id, webhook_id=delivery.webhook_id, triggered_at=delivery.triggered_at)
@@ -111,10 +111,10 @@ def _problem(delivery: Delivery, event_id: str) -> str:
     return ""
 
 
-def _find(session: Session, shop_id: int, topic: str, event_id: str) -> InboxEvent | None:
-    return session.scalar(select(InboxEvent).where(InboxEvent.shop_id == shop_id,
-                                                   InboxEvent.topic == topic,
-                                                   InboxEvent.event_id == event_id))
+def _find(session: Session, shop_id: int, topic: str, event_id: str, resource_id: str) -> InboxEvent | None:
+    return session.scalar(select(InboxEvent).where(InboxEvent.shop_id == shop_id, InboxEvent.topic == topic,
+                                                   InboxEvent.event_id == event_id,
+                                                   InboxEvent.resource_id == resource_id))
 
 
 def _subject(topic: str) -> str:
@@ -126,14 +126,18 @@ def mark_enqueued(session: Session, inbox_id: int) -> None:
                     .values(enqueued_at=datetime.now(timezone.utc)))
 
 
-def stale(session: Session, older_than_seconds: int, limit: int = 500) -> list[InboxEvent]:
-    """Rows still waiting for processing whose task was never sent, or was lost."""
+def stale(session: Session, older_than_seconds: int, limit: int = 500) -> list[tuple[int, str]]:
+    """(id, topic) of events still waiting whose task was never sent, or was lost.
+
+    An event counts from when its task was last sent or its last attempt started; one never sent
+    counts from its arrival, so the receiver's own enqueue is not raced.
+    """
     cutoff = datetime.now(timezone.utc) - timedelta(seconds=older_than_seconds)
-    return list(session.scalars(
-        select(InboxEvent)
-        .where(InboxEvent.state == InboxState.received,
-               (InboxEvent.enqueued_at.is_(None)) | (InboxEvent.enqueued_at < cutoff))
-        .order_by(InboxEvent.id).limit(limit)))
+    since = func.coalesce(InboxEvent.enqueued_at, InboxEvent.received_at)
+    return [(row.id, row.topic) for row in session.execute(
+        select(InboxEvent.id, InboxEvent.topic)
+        .where(InboxEvent.state == InboxState.received, since < cutoff)
+        .order_by(InboxEvent.id).limit(limit))]
 
 
 def reopen(session: Session, inbox_id: int) -> InboxEvent | None:

@@ -3,8 +3,13 @@
 Outcomes, by what the failure means for the accountant:
 - Fusion refused it, or it cannot be mapped faithfully → ``parked`` with the reason; fixed data or
   set-up and a replay settle it. It never blocks other records.
-- Fusion or Redis was unavailable, the outcome of a write is unknown, or another worker holds the
-  object → try again with exponential backoff, up to ``max_attempts``, then ``dead`` (replayable).
+- Fusion or Redis was unavailable, or the outcome of a write is unknown → try again with
+  exponential backoff, up to ``max_attempts``, then ``dead`` (replayable).
+- Another worker holds the object → try again once its lock can have expired; this is not the
+  event's fault and does not use up an attempt.
+
+Every state change is conditional on the event still waiting (``received``), so two deliveries of
+the same task can never overwrite each other's outcome.
 """
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -24,9 +29,9 @@ from connector.http import Exchange, recording
 from connector.locks import Busy
 from connector.mapping.addresses import AddressError
 from connector.mapping.invoice import MappingError
-from connector.models import Binding, BindingState, InboxEvent, InboxState
+from connector.models import InboxEvent, InboxState
 from connector.redact import redact_text
-from connector.services import customers, orders
+from connector.services import bindings, customers, orders
 from connector.services.context import NotConfigured, Services
 
 log = logging.getLogger(__name__)
@@ -39,56 +44,60 @@ NOT_YET = {"orders/paid": "payment application (receipts) is not in this release
            "refunds/create": "refunds (credit memos) are not in this release"}
 
 PERMANENT = (FusionRejected, MappingError, AddressError, NotConfigured)
-TRANSIENT = (FusionError, Busy, RedisError, OperationalError)
+TRANSIENT = (FusionError, RedisError, OperationalError)
 
 
 @dataclass(frozen=True)
 class RetryLater:
     countdown: float
-    reason: str
 
 
 def process(services: Services, session: Session, inbox_id: int) -> RetryLater | None:
+    if not _claim(session, inbox_id):
+        return None  # done, parked, dead or deferred already: a duplicate task message
     event = session.get(InboxEvent, inbox_id)
-    if event is None:
-        log.warning("inbox event %s does not exist", inbox_id)
-        return None
-    if event.state != InboxState.received:
-        return None  # done, parked, dead or deferred: a duplicate task message
-    settings = services.settings
-    event.attempts += 1
     event.shop  # loaded now, inside this short transaction, not lazily later
     session.commit()
+    settings = services.settings
     if event.attempts > settings.max_attempts:
-        return _finish(session, event, InboxState.dead, f"gave up after {settings.max_attempts} attempts: "
-                       f"{event.last_error}")
+        _finish(session, event, InboxState.dead, f"gave up after {settings.max_attempts} attempts: "
+                f"{event.last_error}")
+        return None
 
     exchanges: list[Exchange] = []
     try:
-        with recording(exchanges.append):
-            note = _dispatch(services, session, event)
+        try:
+            with recording(exchanges.append):
+                note = _dispatch(services, session, event)
+        finally:
+            # What was sent to Fusion and what came back is recorded whatever happened next.
+            session.rollback()  # what a failed unit of work left half done
+            _audit_exchanges(session, event, exchanges)
+            session.commit()
+    except Busy as exc:
+        return _later(session, event, exc.retry_after + random.uniform(0, 2), counts=False)
     except PERMANENT as exc:
-        session.rollback()
-        _audit_exchanges(session, event, exchanges)
-        _park_binding(session, event, str(exc))
-        return _finish(session, event, InboxState.parked, _message(exc))
+        bindings.park(session, event.shop_id, _kind(event), event.resource_id, _message(exc))
+        _finish(session, event, InboxState.parked, _message(exc))
+        return None
     except TRANSIENT as exc:
-        session.rollback()
-        _audit_exchanges(session, event, exchanges)
-        event.last_error = _message(exc)
+        message = _message(exc)
         if event.attempts >= settings.max_attempts:
-            return _finish(session, event, InboxState.dead,
-                           f"gave up after {event.attempts} attempts: {event.last_error}")
-        countdown = _backoff(event.attempts, settings.retry_backoff_max_seconds,
-                             getattr(exc, "retry_after", None))
-        # The retry is already scheduled: keep the sweeper from sending a second copy meanwhile.
-        event.enqueued_at = datetime.now(timezone.utc) + timedelta(seconds=countdown)
-        session.commit()
-        return RetryLater(countdown, event.last_error)
-    _audit_exchanges(session, event, exchanges)
-    if note:
-        return _finish(session, event, InboxState.deferred, note)
-    return _finish(session, event, InboxState.done, "")
+            _finish(session, event, InboxState.dead, f"gave up after {event.attempts} attempts: {message}")
+            return None
+        return _later(session, event, _backoff(event.attempts, settings.retry_backoff_max_seconds,
+                                               getattr(exc, "retry_after", None)), error=message)
+    _finish(session, event, InboxState.deferred if note else InboxState.done, note)
+    return None
+
+
+def _claim(session: Session, inbox_id: int) -> bool:
+    """Count the attempt, and mark when it started, only if the event is still waiting."""
+    claimed = session.execute(
+        update(InboxEvent).where(InboxEvent.id == inbox_id, InboxEvent.state == InboxState.received)
+        .values(attempts=InboxEvent.attempts + 1, enqueued_at=_now())).rowcount
+    session.commit()
+    return claimed == 1
 
 
 def _dispatch(services: Services, session: Session, event: InboxEvent) -> str:
@@ -97,37 +106,42 @@ def _dispatch(services: Services, session: Session, event: InboxEvent) -> str:
         result = orders.sync(services, session, event.shop, payload)
         return result.note or NOT_YET.get(event.topic, "")
     if event.topic in CUSTOMER_TOPICS:
-        customers.ensure(services, session, event.shop, customers.from_customer(payload))
-        return ""
+        return customers.sync(services, session, event.shop, payload,
+                              is_update=event.topic == "customers/update")
     return NOT_YET.get(event.topic, f"topic {event.topic} is not handled")
 
 
-def _finish(session: Session, event: InboxEvent, state: InboxState, message: str) -> None:
-    event.state = state
-    event.last_error = message
-    event.processed_at = datetime.now(timezone.utc)
-    audit.record(session, f"inbox.{state.value}", shop_id=event.shop_id, subject_kind=event.topic.split("/")[0],
-                 subject_id=event.resource_id, inbox_id=event.id, attempts=event.attempts, message=message)
+def _later(session: Session, event: InboxEvent, countdown: float, *, error: str = "",
+           counts: bool = True) -> RetryLater:
+    values = {"enqueued_at": _now() + timedelta(seconds=countdown)}  # the sweeper leaves it alone meanwhile
+    if error:
+        values["last_error"] = error
+    if not counts:
+        values["attempts"] = InboxEvent.attempts - 1
+    session.execute(update(InboxEvent).where(InboxEvent.id == event.id, InboxEvent.state == InboxState.received)
+                    .values(**values))
     session.commit()
-    return None
+    return RetryLater(countdown)
 
 
-def _park_binding(session: Session, event: InboxEvent, message: str) -> None:
-    kind = "order" if event.topic in ORDER_TOPICS else "customer" if event.topic in CUSTOMER_TOPICS else ""
-    if not kind:
-        return
-    binding = session.scalar(select(Binding).where(Binding.shop_id == event.shop_id, Binding.kind == kind,
-                                                   Binding.shopify_id == event.resource_id))
-    if binding is not None and binding.state != BindingState.synced:
-        # ``creating`` stays ``creating``: the next try must still look the key up first.
-        if binding.state != BindingState.creating:
-            binding.state = BindingState.parked
-        binding.last_error = redact_text(message)
+def _finish(session: Session, event: InboxEvent, state: InboxState, message: str) -> None:
+    finished = session.execute(
+        update(InboxEvent).where(InboxEvent.id == event.id, InboxEvent.state == InboxState.received)
+        .values(state=state, last_error=message, processed_at=_now())).rowcount
+    if finished:
+        audit.record(session, f"inbox.{state.value}", shop_id=event.shop_id, subject_kind=_kind(event),
+                     subject_id=event.resource_id, inbox_id=event.id, attempts=event.attempts, message=message)
+    session.commit()
+
+
+def _kind(event: InboxEvent) -> str:
+    return "order" if event.topic in ORDER_TOPICS else "customer" if event.topic in CUSTOMER_TOPICS \
+        else event.topic.split("/")[0].rstrip("s")
 
 
 def _audit_exchanges(session: Session, event: InboxEvent, exchanges: list[Exchange]) -> None:
     for x in exchanges:
-        audit.record(session, f"{x.system}.call", shop_id=event.shop_id, subject_kind=event.topic.split("/")[0],
+        audit.record(session, f"{x.system}.call", shop_id=event.shop_id, subject_kind=_kind(event),
                      subject_id=event.resource_id, inbox_id=event.id, method=x.method, url=x.url,
                      request=x.request_body, status=x.status, response=x.response_body, error=x.error,
                      elapsed_ms=x.elapsed_ms)
@@ -136,6 +150,10 @@ def _audit_exchanges(session: Session, event: InboxEvent, exchanges: list[Exchan
 
 def _message(exc: BaseException) -> str:
     return redact_text(f"{type(exc).__name__}: {exc}")[:4000]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def _backoff(attempt: int, cap: int, retry_after: float | None) -> float:

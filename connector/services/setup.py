@@ -26,10 +26,14 @@ def add_shop(session: Session, vault: Vault, *, domain: str, client_id: str, cli
     domain = domain.strip().lower()
     if not _DOMAIN.match(domain):
         raise ConfigError(f"{domain!r} is not a *.myshopify.com domain")
-    prefix = (prefix or default_prefix(domain)).upper()
+    shop = session.scalar(select(Shop).where(Shop.domain == domain))
+    # Updating a shop (a new secret, say) keeps its prefix unless a new one is asked for.
+    prefix = (prefix or (shop.transaction_prefix if shop else default_prefix(domain))).upper()
     if not re.fullmatch(r"[A-Z0-9]{1,8}", prefix):
         raise ConfigError("the transaction prefix must be 1 to 8 letters or digits")
-    shop = session.scalar(select(Shop).where(Shop.domain == domain))
+    holder = session.scalar(select(Shop.domain).where(Shop.transaction_prefix == prefix, Shop.domain != domain))
+    if holder:
+        raise ConfigError(f"transaction prefix {prefix} is already used by {holder}: choose another with --prefix")
     if shop is None:
         shop = Shop(domain=domain, client_id=client_id, api_version=api_version,
                     transaction_prefix=prefix, admin_base_url=admin_base_url)

@@ -127,17 +127,17 @@ def test_given_signed_malformed_json_then_400_recorded_and_not_processed(shop):
 def test_given_invoiced_order_when_an_edit_changes_its_total_then_no_second_invoice_and_the_gap_is_visible(shop):
     order = shop.place_order(new_order())
     assert settled_invoices(shop, order)
-    edited = copy.deepcopy(order)
+    edited = copy.deepcopy(order)  # Shopify keeps the original total_price and moves current_*
     edited["updated_at"] = "2099-01-01T00:00:00Z"
-    edited["total_price"] = "100.00"
-    edited["total_price_set"] = {"shop_money": {"amount": "100.00", "currency_code": "USD"},
-                                 "presentment_money": {"amount": "100.00", "currency_code": "USD"}}
+    edited["current_total_price"] = "100.00"
+    edited["current_total_price_set"] = {"shop_money": {"amount": "100.00", "currency_code": "USD"},
+                                         "presentment_money": {"amount": "100.00", "currency_code": "USD"}}
 
     assert shop.deliver("orders/updated", edited).status_code == 200
 
     event = eventually(lambda: next((e for e in shop.inbox() if e.topic == "orders/updated"
                                      and e.state == InboxState.deferred), None))
-    assert event is not None and "amendment not applied yet" in event.last_error
+    assert event is not None and "current total is 100.00" in event.last_error
     assert len(shop.fusion_invoices(order)) == 1
     assert shop.audit("order.amendment_pending")
 
