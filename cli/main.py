@@ -165,17 +165,13 @@ def ping() -> None:
 @cli.command()
 def status() -> None:
     """Inbox events and bindings by state: what is done, waiting, parked or dead."""
-    from sqlalchemy import func, select
-
-    from connector.models import Binding, InboxEvent
+    from connector.services import status as counts
     table = Table("what", "kind", "state", "count")
     with session_scope(load_settings().database_url) as session:
-        for topic, state, count in session.execute(select(InboxEvent.topic, InboxEvent.state, func.count())
-                                                   .group_by(InboxEvent.topic, InboxEvent.state)):
-            table.add_row("inbox", topic, state.value, str(count))
-        for kind, state, count in session.execute(select(Binding.kind, Binding.state, func.count())
-                                                  .group_by(Binding.kind, Binding.state)):
-            table.add_row("binding", kind, state.value, str(count))
+        for topic, state, count in counts.inbox_counts(session):
+            table.add_row("inbox", topic, state, str(count))
+        for kind, state, count in counts.binding_counts(session):
+            table.add_row("binding", kind, state, str(count))
     console.print(table)
 
 

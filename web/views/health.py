@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
 from connector.db import get_engine, session_scope
-from connector.models import Binding, InboxEvent
+from connector.services import status
 from connector.services.context import Services
 
 bp = Blueprint("health", __name__)
@@ -39,11 +39,9 @@ def metrics():
     lines = ["# HELP mlc_inbox_events Inbox events by topic and state.",
              "# TYPE mlc_inbox_events gauge"]
     with session_scope(services.settings.database_url) as session:
-        for topic, state, count in session.execute(
-                select(InboxEvent.topic, InboxEvent.state, func.count()).group_by(InboxEvent.topic, InboxEvent.state)):
-            lines.append(f'mlc_inbox_events{{topic="{topic}",state="{state.value}"}} {count}')
+        lines += [f'mlc_inbox_events{{topic="{topic}",state="{state}"}} {count}'
+                  for topic, state, count in status.inbox_counts(session)]
         lines += ["# HELP mlc_bindings Bindings by kind and state.", "# TYPE mlc_bindings gauge"]
-        for kind, state, count in session.execute(
-                select(Binding.kind, Binding.state, func.count()).group_by(Binding.kind, Binding.state)):
-            lines.append(f'mlc_bindings{{kind="{kind}",state="{state.value}"}} {count}')
+        lines += [f'mlc_bindings{{kind="{kind}",state="{state}"}} {count}'
+                  for kind, state, count in status.binding_counts(session)]
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

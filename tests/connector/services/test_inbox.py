@@ -82,3 +82,11 @@ def test_audit_rows_cannot_be_changed(db_session, vault, shop_id):
     row.action = "tampered"
     with pytest.raises(PermissionError):
         db_session.flush()
+
+
+def test_given_one_action_firing_a_topic_for_two_orders_then_both_are_kept(db_session, vault, shop_id):
+    # e.g. a bulk edit: one Event-Id, the same topic, two different orders
+    other = json.dumps({"id": 43, "admin_graphql_api_id": "gid://shopify/Order/43"}).encode()
+    first = inbox.accept(db_session, vault, delivery(topic="orders/updated", event_id="bulk-1"))
+    second = inbox.accept(db_session, vault, delivery(other, topic="orders/updated", event_id="bulk-1"))
+    assert first.created and second.created and first.inbox_id != second.inbox_id
