@@ -185,7 +185,7 @@ def _wait_quiet(shopify: str, orders: int, timeout: float = 180.0) -> None:
 
     from connector.config import load_settings
     from connector.db import session_scope
-    from connector.models import Binding, BindingState, InboxEvent, InboxState
+    from connector.models import InboxEvent, InboxState
 
     deadline = time.monotonic() + timeout
     quiet_since = None
@@ -194,10 +194,9 @@ def _wait_quiet(shopify: str, orders: int, timeout: float = 180.0) -> None:
         with session_scope(load_settings().database_url) as session:
             waiting = session.scalar(select(func.count()).select_from(InboxEvent)
                                      .where(InboxEvent.state == InboxState.received))
-            settled = session.scalar(select(func.count()).select_from(Binding).where(
-                Binding.kind == "order", Binding.state.in_([BindingState.synced, BindingState.parked,
-                                                            BindingState.dead])))
-        if idle and waiting == 0 and settled >= orders:
+            arrived = session.scalar(select(func.count()).select_from(InboxEvent)
+                                     .where(InboxEvent.topic == "orders/create"))
+        if idle and waiting == 0 and arrived >= orders:
             quiet_since = quiet_since or time.monotonic()
             if time.monotonic() - quiet_since > 1.0:
                 return

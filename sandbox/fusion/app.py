@@ -10,7 +10,7 @@ import json
 from flask import Flask, Response, g, request
 
 from . import (rest_account_activities, rest_credit_memos, rest_invoices, rest_parties, rest_receipts, soap,
-               soap_credit_memos)  # noqa: F401  (soap_credit_memos registers its operations)
+               soap_credit_memos, soap_receipts)  # noqa: F401  (soap_* modules register their operations)
 from .auth import TokenIssuer, unauthorized
 from .errors import RestError, render_rest_error
 from .faults import FaultConfigError, FaultMiddleware, Faults, parse_config

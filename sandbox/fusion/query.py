@@ -134,18 +134,18 @@ class _ExprParser:
         return pred
 
     def or_expr(self) -> Predicate:
-        parts = [self.and_expr()]
-        while self.peek("kw", "OR"):
-            self.i += 1
-            parts.append(self.and_expr())
-        return parts[0] if len(parts) == 1 else (lambda get: any(p(get) for p in parts))
+        return self._joined("OR", self.and_expr, any)
 
     def and_expr(self) -> Predicate:
-        parts = [self.unary()]
-        while self.peek("kw", "AND"):
+        return self._joined("AND", self.unary, all)
+
+    def _joined(self, keyword: str, operand: Callable[[], Predicate], combine) -> Predicate:
+        """``operand (keyword operand)*``; AND binding tighter than OR comes from the nesting."""
+        parts = [operand()]
+        while self.peek("kw", keyword):
             self.i += 1
-            parts.append(self.unary())
-        return parts[0] if len(parts) == 1 else (lambda get: all(p(get) for p in parts))
+            parts.append(operand())
+        return parts[0] if len(parts) == 1 else (lambda get: combine(p(get) for p in parts))
 
     def unary(self) -> Predicate:
         if self.peek("kw", "NOT"):

@@ -1,8 +1,10 @@
 """Moving balances: applying receipts and credit memos to invoice installments.
 
-Both the REST ``applyReceipt`` action and SOAP ``createCreditMemo`` end here, so the invoice's
-``InvoiceBalanceAmount``, the installment's ``InstallmentBalanceDue``/``AmountPaid``/
-``InstallmentAmountCredited`` and ``LastUpdateDate`` always move together.
+The REST ``applyReceipt`` action, SOAP ``StandardReceiptService.createApplyReceipt`` and SOAP
+``createCreditMemo`` all end here, so the invoice's ``InvoiceBalanceAmount``, the installment's
+``InstallmentBalanceDue``/``AmountPaid``/``InstallmentAmountCredited``, the receipt's
+``UnappliedAmount`` and ``LastUpdateDate`` always move together, whichever protocol asked.
+Refusals are raised as protocol-neutral exceptions; each layer renders them (REST 400, SOAP 500).
 """
 from __future__ import annotations
 
@@ -11,10 +13,20 @@ from decimal import Decimal
 from .money import cents
 from .rest_common import pod
 from .rest_invoices import refresh_balance, touch
+from .store import today
 
 
 class OverApplication(ValueError):
     """The amount would take the installment below zero and the transaction type forbids it."""
+
+
+class ApplicationRefused(ValueError):
+    """A receipt application Receivables refuses; ``code`` is the sandbox's AR message code and
+    ``on_amount`` says whether the amount (rather than the documents) is at fault."""
+
+    def __init__(self, message: str, code: str, on_amount: bool = False):
+        super().__init__(message)
+        self.message, self.code, self.on_amount = message, code, on_amount
 
 
 def allows_overapplication(invoice: dict) -> bool:
@@ -63,3 +75,47 @@ def apply_to_invoice(invoice: dict, amount: Decimal, how: str) -> list[tuple[dic
     refresh_balance(invoice)
     touch(invoice)
     return parts
+
+
+def apply_receipt(receipt: dict, invoice: dict, installment: dict, amount: Decimal | None, *,
+                  called_from: str | None = None, application_date: str | None = None,
+                  accounting_date: str | None = None) -> dict:
+    """Apply ``amount`` of the receipt to one installment; returns the application record.
+
+    ``amount`` None applies what both sides allow: the smaller of the installment's balance and
+    the receipt's unapplied amount. The caller holds the store lock and has resolved the three
+    records (REST by path/schedule id, SOAP by ids or numbers).
+    """
+    store = pod().store
+    header = invoice["header"]
+    if header["InvoiceStatus"] != "Complete":
+        raise ApplicationRefused("You can only apply receipts to complete transactions.", "AR-855061")
+    if header["InvoiceCurrencyCode"] != receipt["Currency"]:
+        raise ApplicationRefused("The receipt and the transaction currencies differ.", "AR-855062")
+    amount = cents(amount if amount is not None
+                   else min(installment["InstallmentBalanceDue"], receipt["UnappliedAmount"]))
+    if amount <= 0:
+        raise ApplicationRefused("The amount applied must be greater than zero.", "AR-855063", True)
+    if amount > receipt["UnappliedAmount"]:
+        raise ApplicationRefused(
+            f"The amount applied {amount} exceeds the unapplied amount {receipt['UnappliedAmount']} "
+            f"of receipt {receipt['ReceiptNumber']}.", "AR-855064", True)
+    try:
+        apply_to_installment(invoice, installment, amount, "receipt")
+    except OverApplication as exc:
+        raise ApplicationRefused(str(exc), "AR-855065", True) from None
+    receipt["UnappliedAmount"] = cents(receipt["UnappliedAmount"] - amount)
+    receipt["Status"] = "APP" if receipt["UnappliedAmount"] == 0 else "UNAPP"
+    receipt["LastUpdateDate"] = store.stamp()
+    receipt["version"] += 1
+    application_date = application_date or today().isoformat()
+    application = {
+        "ApplicationId": store.new_id(), "kind": "receipt", "ApplicationAmount": amount,
+        "ApplicationDate": application_date, "AccountingDate": accounting_date or application_date,
+        "ApplicationStatus": "APP", "StandardReceiptId": receipt["StandardReceiptId"],
+        "ReceiptNumber": receipt["ReceiptNumber"], "ReferenceInstallmentId": installment["InstallmentId"],
+        "ReferenceTransactionId": header["CustomerTransactionId"],
+        "ReferenceTransactionNumber": header["TransactionNumber"],
+        "account_id": invoice["account_id"], "CalledFrom": called_from}
+    store.applications.append(application)
+    return application

@@ -15,8 +15,8 @@ from .errors import not_found
 from .money import cents
 from .query import DATETIME, NUM, STR
 from .rest_common import (
-    COLLECTION_TYPE, ResourceSpec, change_indicator, collection_envelope, describe, filter_sort,
-    framework_version, json_response, page_params, parse_shape, pod, resource_url, shape_item,
+    ResourceSpec, change_indicator, check_version, child_page, collection_response, describe,
+    framework_version, get_or_404, item_response, pod, shape_item,
 )
 from .store import format_stamp, today
 
@@ -39,11 +39,6 @@ SPEC = ResourceSpec(
     finders={"PrimaryKey": {"AccountId": "AccountId"}},
     children=CHILDREN,
 )
-
-
-def _version_ok(version: str) -> None:
-    if version not in ("11.13.18.05", "latest"):
-        raise not_found(f"The resource version {version} doesn't exist.")
 
 
 def _children(account: dict) -> dict[str, list[dict]]:
@@ -102,10 +97,7 @@ def _render(account: dict, shape, fw: int) -> dict:
 
 
 def _get(account_id: str) -> dict:
-    account = pod().store.accounts.get(int(account_id)) if account_id.isdigit() else None
-    if account is None:
-        raise not_found(f"The customer account {account_id} doesn't exist.")
-    return account
+    return get_or_404(pod().store.accounts, account_id, f"The customer account {account_id} doesn't exist.")
 
 
 CHILD_ATTRS = {c: set() for c in CHILDREN}
@@ -113,43 +105,28 @@ CHILD_ATTRS = {c: set() for c in CHILDREN}
 
 @bp.get(PREFIX)
 def list_activities(version):
-    _version_ok(version)
-    fw = framework_version()
-    shape = parse_shape(SPEC, CHILD_ATTRS)
-    limit, offset = page_params()
-    with pod().store.lock:
-        accounts = {a["CustomerAccountId"]: a for a in pod().store.accounts.values()}
-        rows = filter_sort(SPEC, [_flat(a) for a in accounts.values()], fw)
-        items = [_render(accounts[r["AccountId"]], shape, fw) for r in rows[offset:offset + limit]]
-    return json_response(collection_envelope(SPEC, items, len(rows), limit, offset), mimetype=COLLECTION_TYPE)
+    check_version(version)
+    return collection_response(SPEC, CHILD_ATTRS, lambda: pod().store.accounts.values(), _flat, _render)
 
 
 @bp.get(PREFIX + "/describe")
 def describe_activities(version):
-    _version_ok(version)
+    check_version(version)
     return describe(SPEC, CHILD_ATTRS)
 
 
 @bp.get(PREFIX + "/<account_id>")
 def get_activity(version, account_id):
-    _version_ok(version)
-    fw = framework_version()
-    with pod().store.lock:
-        return json_response(_render(_get(account_id), parse_shape(SPEC, CHILD_ATTRS), fw))
+    check_version(version)
+    return item_response(SPEC, CHILD_ATTRS, lambda: _get(account_id), _render)
 
 
 @bp.get(PREFIX + "/<account_id>/child/<child>")
 def get_activity_child(version, account_id, child):
-    _version_ok(version)
+    check_version(version)
     framework_version()
     if child not in CHILDREN:
         raise not_found(f"The child resource {child} doesn't exist.")
-    limit, offset = page_params()
     with pod().store.lock:
         rows = _children(_get(account_id))[child]
-    page = rows[offset:offset + limit]
-    href = f"{resource_url(SPEC, account_id)}/child/{child}"
-    return json_response({"items": page, "count": len(page), "hasMore": offset + len(page) < len(rows),
-                          "limit": limit, "offset": offset,
-                          "links": [{"rel": "self", "href": href, "name": child, "kind": "collection"}]},
-                         mimetype=COLLECTION_TYPE)
+    return child_page(SPEC, account_id, child, rows)

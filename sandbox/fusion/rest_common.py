@@ -9,19 +9,21 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import simplejson
 from flask import Response, current_app, g, request
 
-from .errors import RestError, bad_request
+from .errors import RestError, bad_request, not_found
 from .query import compile_q, parse_finder, parse_order_by, coerce
+from .store import format_stamp
 
 ITEM_TYPE = "application/vnd.oracle.adf.resourceitem+json"
 COLLECTION_TYPE = "application/vnd.oracle.adf.resourcecollection+json"
 ACTION_TYPE = "application/vnd.oracle.adf.action+json"
 DESCRIBE_TYPE = "application/vnd.oracle.adf.description+json"
 VERSION = "11.13.18.05"
+AUDIT_STAMPS = ("CreationDate", "LastUpdateDate")
 
 
 @dataclass
@@ -45,6 +47,23 @@ class ResourceSpec:
 def pod():
     """The running app's :class:`~sandbox.fusion.app.Pod` (store, settings, seed)."""
     return current_app.extensions["fusion_pod"]
+
+
+def check_version(version: str) -> None:
+    """The URL's resource version: the one version the sandbox serves, or ``latest``."""
+    if version not in (VERSION, "latest"):
+        raise not_found(f"The resource version {version} doesn't exist.")
+
+
+def get_or_404(table: dict, raw_key: str, message: str) -> dict:
+    """The record under the numeric key in the URL; 404 with ``message`` when there is none."""
+    try:
+        record = table.get(int(raw_key))
+    except ValueError:
+        record = None
+    if record is None:
+        raise not_found(message)
+    return record
 
 
 def caller() -> str:
@@ -231,16 +250,80 @@ def page_params() -> tuple[int, int]:
     return min(limit, settings.max_limit), offset
 
 
-def collection_envelope(spec: ResourceSpec, items: list[dict], total: int, limit: int,
-                        offset: int) -> dict:
+def page_envelope(items: list[dict], total: int, limit: int, offset: int, href: str,
+                  name: str) -> dict:
+    """One page of a collection (top-level or child) as ADF wraps it; ``totalResults`` only
+    when asked for."""
     body: dict = {"items": items}
     if request.args.get("totalResults", "false").lower() == "true":
         body["totalResults"] = total
     body.update({"count": len(items), "hasMore": offset + len(items) < total, "limit": limit,
                  "offset": offset,
-                 "links": [{"rel": "self", "href": resource_url(spec), "name": spec.name,
-                            "kind": "collection"}]})
+                 "links": [{"rel": "self", "href": href, "name": name, "kind": "collection"}]})
     return body
+
+
+def collection_envelope(spec: ResourceSpec, items: list[dict], total: int, limit: int,
+                        offset: int) -> dict:
+    return page_envelope(items, total, limit, offset, resource_url(spec), spec.name)
+
+
+def flat_attributes(values: dict, attributes) -> dict:
+    """An item's attributes as JSON shows them and ``q`` compares them: the audit stamps in
+    Fusion's print format, everything else as stored."""
+    return {a: format_stamp(values[a]) if a in AUDIT_STAMPS and values.get(a) else values.get(a)
+            for a in attributes}
+
+
+def collection_response(spec: ResourceSpec, child_specs: dict[str, set[str]],
+                        records: Callable[[], Iterable[dict]], flat: Callable[[dict], dict],
+                        render: Callable[[dict, Shape, int], dict]) -> Response:
+    """GET on a collection: finder/``q``/``orderBy`` over the flattened rows, one page rendered.
+
+    ``records`` is called under the store lock; ``flat`` gives the row the query sees (it must
+    carry ``spec.key``), ``render`` the item returned for it.
+    """
+    fw = framework_version()
+    shape = parse_shape(spec, child_specs)
+    limit, offset = page_params()
+    with pod().store.lock:
+        by_key, rows = {}, []
+        for record in records():
+            row = flat(record)
+            by_key[row[spec.key]] = record
+            rows.append(row)
+        rows = filter_sort(spec, rows, fw)
+        items = [render(by_key[row[spec.key]], shape, fw) for row in rows[offset:offset + limit]]
+    return json_response(collection_envelope(spec, items, len(rows), limit, offset),
+                         mimetype=COLLECTION_TYPE)
+
+
+def item_response(spec: ResourceSpec, child_specs: dict[str, set[str]], get: Callable[[], dict],
+                  render: Callable[[dict, Shape, int], dict]) -> Response:
+    """GET on one item: ``get`` (called under the store lock) finds it or raises 404."""
+    fw = framework_version()
+    shape = parse_shape(spec, child_specs)
+    with pod().store.lock:
+        return json_response(render(get(), shape, fw))
+
+
+def created_response(spec: ResourceSpec, key: Any, item: dict) -> Response:
+    """201 for a POST that created ``key``, with the new item's URL in ``Location``."""
+    return json_response(item, status=201, headers={"Location": resource_url(spec, key)})
+
+
+def child_page(spec: ResourceSpec, key: Any, child: str, rows: list[dict],
+               item_links: bool = False) -> Response:
+    """GET on an item's child collection: one page of ``rows``; with ``item_links`` each row
+    gets a self link unless ``onlyData=true``."""
+    limit, offset = page_params()
+    href = f"{resource_url(spec, key)}/child/{child}"
+    page = rows[offset:offset + limit]
+    if item_links and request.args.get("onlyData", "false").lower() != "true":
+        page = [{**r, "links": [{"rel": "self", "href": href, "name": child, "kind": "item"}]}
+                for r in page]
+    return json_response(page_envelope(page, len(rows), limit, offset, href, child),
+                         mimetype=COLLECTION_TYPE)
 
 
 def describe(spec: ResourceSpec, child_specs: dict[str, set[str]]) -> Response:

@@ -14,13 +14,12 @@ from .errors import bad_request, not_found
 from .money import cents, to_decimal
 from .query import DATE, DATETIME, NUM, STR
 from .rest_common import (
-    COLLECTION_TYPE, ResourceSpec, caller, change_indicator, check_attributes,
-    collection_envelope, describe, filter_sort, framework_version, json_body, json_response,
-    page_params, parse_shape, pod, resource_url, shape_item,
+    ResourceSpec, caller, change_indicator, check_attributes, check_version, child_page,
+    collection_response, created_response, describe, flat_attributes, framework_version,
+    get_or_404, item_response, json_body, parse_shape, pod, shape_item,
 )
-from .rest_invoices import require_name, parse_date, MAX_LENGTHS
-from .seed import Seed
-from .store import format_stamp, today
+from .rest_invoices import MAX_LENGTHS, check_number, parse_date, require_name
+from .store import today
 
 bp = Blueprint("fusion_credit_memos", __name__)
 PREFIX = "/fscmRestApi/resources/<version>/receivablesCreditMemos"
@@ -89,25 +88,6 @@ SPEC = ResourceSpec(
 )
 CHILD_ATTRS = {"receivablesCreditMemoLines": set(LINE_WRITABLE) | {"CustomerTransactionLineId"},
                "receivablesCreditMemoDistributions": set(DIST_WRITABLE) | {"DistributionId"}}
-
-
-def _version_ok(version: str) -> None:
-    if version not in ("11.13.18.05", "latest"):
-        raise not_found(f"The resource version {version} doesn't exist.")
-
-
-def check_number(seed: Seed, store, source_name: str, number: str | None, fault) -> str:
-    """Manual sources need a number; numbers are unique per source (shared with invoices)."""
-    source = seed.transaction_sources[source_name]
-    if not number:
-        if source.get("numbering", "manual") == "manual":
-            raise fault(f"The transaction source {source_name} uses manual numbering, so the "
-                        "attribute TransactionNumber is required.", "AR-855010", "/TransactionNumber")
-        number = store.new_transaction_number()
-    if store.transaction_number_taken(source_name, number):
-        raise fault(f"The transaction number {number} already exists for the transaction source "
-                    f"{source_name}.", "AR-855011", "/TransactionNumber")
-    return number
 
 
 def _lines(raw_lines, seed, settings) -> tuple[list[dict], Decimal]:
@@ -235,9 +215,7 @@ def create_on_account(body: dict) -> dict:
 
 
 def flat(record: dict) -> dict:
-    h = record["header"]
-    return {a: (format_stamp(h[a]) if a in ("CreationDate", "LastUpdateDate") and h.get(a) else h.get(a))
-            for a in ATTRS}
+    return flat_attributes(record["header"], ATTRS)
 
 
 def render(record: dict, shape, fw: int, inline=frozenset()) -> dict:
@@ -248,58 +226,42 @@ def render(record: dict, shape, fw: int, inline=frozenset()) -> dict:
 
 
 def _get(trx_id: str) -> dict:
-    try:
-        record = pod().store.credit_memos.get(int(trx_id))
-    except ValueError:
-        record = None
-    if record is None:
-        raise not_found(f"The credit memo {trx_id} doesn't exist.")
-    return record
+    return get_or_404(pod().store.credit_memos, trx_id, f"The credit memo {trx_id} doesn't exist.")
 
 
 @bp.post(PREFIX)
 def post_credit_memo(version):
-    _version_ok(version)
+    check_version(version)
     fw = framework_version()
     body = json_body()
     with pod().store.lock:
         record = create_on_account(body)
         inline = {c for c in ("receivablesCreditMemoLines", "receivablesCreditMemoDistributions") if c in body}
         item = render(record, parse_shape(SPEC, CHILD_ATTRS), fw, inline)
-    return json_response(item, status=201,
-                         headers={"Location": resource_url(SPEC, record["header"]["CustomerTransactionId"])})
+    return created_response(SPEC, record["header"]["CustomerTransactionId"], item)
 
 
 @bp.get(PREFIX)
 def list_credit_memos(version):
-    _version_ok(version)
-    fw = framework_version()
-    shape = parse_shape(SPEC, CHILD_ATTRS)
-    limit, offset = page_params()
-    with pod().store.lock:
-        records = {r["header"]["CustomerTransactionId"]: r for r in pod().store.credit_memos.values()}
-        rows = filter_sort(SPEC, [flat(r) for r in records.values()], fw)
-        items = [render(records[r["CustomerTransactionId"]], shape, fw) for r in rows[offset:offset + limit]]
-    return json_response(collection_envelope(SPEC, items, len(rows), limit, offset), mimetype=COLLECTION_TYPE)
+    check_version(version)
+    return collection_response(SPEC, CHILD_ATTRS, lambda: pod().store.credit_memos.values(), flat, render)
 
 
 @bp.get(PREFIX + "/describe")
 def describe_credit_memos(version):
-    _version_ok(version)
+    check_version(version)
     return describe(SPEC, CHILD_ATTRS)
 
 
 @bp.get(PREFIX + "/<trx_id>")
 def get_credit_memo(version, trx_id):
-    _version_ok(version)
-    fw = framework_version()
-    with pod().store.lock:
-        return json_response(render(_get(trx_id), parse_shape(SPEC, CHILD_ATTRS), fw))
+    check_version(version)
+    return item_response(SPEC, CHILD_ATTRS, lambda: _get(trx_id), render)
 
 
 @bp.get(PREFIX + "/<trx_id>/child/<child>")
 def get_credit_memo_children(version, trx_id, child):
-    _version_ok(version)
+    check_version(version)
     framework_version()
     with pod().store.lock:
         record = _get(trx_id)
@@ -311,11 +273,4 @@ def get_credit_memo_children(version, trx_id, child):
             rows = []
         else:
             raise not_found(f"The child resource {child} doesn't exist.")
-        limit, offset = page_params()
-        page = rows[offset:offset + limit]
-        href = f"{resource_url(SPEC, trx_id)}/child/{child}"
-        return json_response({"items": page, "count": len(page),
-                              "hasMore": offset + len(page) < len(rows), "limit": limit,
-                              "offset": offset, "links": [{"rel": "self", "href": href,
-                                                           "name": child, "kind": "collection"}]},
-                             mimetype=COLLECTION_TYPE)
+        return child_page(SPEC, trx_id, child, rows)

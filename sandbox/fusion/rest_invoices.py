@@ -17,11 +17,13 @@ from .errors import bad_request, not_found
 from .money import cents, to_decimal
 from .query import DATE, DATETIME, NUM, STR
 from .rest_common import (
-    COLLECTION_TYPE, ResourceSpec, caller, change_indicator, child_collection, check_attributes,
-    collection_envelope, describe, filter_sort, framework_version, json_body, json_response,
-    page_params, parse_shape, pod, resource_url, shape_item,
+    ResourceSpec, caller, change_indicator, check_attributes, check_version, child_collection,
+    child_page, collection_response, created_response, describe, flat_attributes,
+    framework_version, get_or_404, item_response, json_body, json_response, parse_shape, pod,
+    resource_url, shape_item,
 )
-from .store import format_stamp, today
+from .seed import Seed
+from .store import today
 
 bp = Blueprint("fusion_invoices", __name__)
 PREFIX = "/fscmRestApi/resources/<version>/receivablesInvoices"
@@ -156,6 +158,21 @@ def require_name(body: dict, attr: str, table: dict, what: str) -> str:
     return value
 
 
+def check_number(seed: Seed, store, source_name: str, number: str | None, fault) -> str:
+    """Manual sources need a number; numbers are unique per source, invoices and credit memos
+    alike. ``fault`` builds the protocol's error (REST ``bad_request``, a SOAP row fault)."""
+    source = seed.transaction_sources[source_name]
+    if not number:
+        if source.get("numbering", "manual") == "manual":
+            raise fault(f"The transaction source {source_name} uses manual numbering, so the "
+                        "attribute TransactionNumber is required.", "AR-855010", "/TransactionNumber")
+        number = store.new_transaction_number()
+    if store.transaction_number_taken(source_name, number):
+        raise fault(f"The transaction number {number} already exists for the transaction source "
+                    f"{source_name}.", "AR-855011", "/TransactionNumber")
+    return number
+
+
 def touch(record: dict) -> None:
     """Every change moves LastUpdateDate forward and changes the changeIndicator."""
     record["header"]["LastUpdateDate"] = pod().store.stamp()
@@ -173,12 +190,7 @@ def refresh_balance(record: dict) -> None:
 
 def flat(record: dict) -> dict:
     """The item's attributes (no children, no links), rendered for JSON and for queries."""
-    h = record["header"]
-    out = {}
-    for attr in _ALL_ATTRS:
-        value = h.get(attr)
-        out[attr] = format_stamp(value) if attr in ("CreationDate", "LastUpdateDate") and value else value
-    return out
+    return flat_attributes(record["header"], _ALL_ATTRS)
 
 
 def children(record: dict) -> dict[str, list[dict]]:
@@ -208,18 +220,9 @@ def _render_line(record: dict, line: dict, fw: int) -> dict:
 
 
 def _get(trx_id: str) -> dict:
-    try:
-        record = pod().store.invoices.get(int(trx_id))
-    except ValueError:
-        record = None
-    if record is None:
-        raise not_found(f"The receivables invoice {trx_id} doesn't exist.")
-    return record
+    return get_or_404(pod().store.invoices, trx_id, f"The receivables invoice {trx_id} doesn't exist.")
 
 
-def _version_ok(version: str) -> None:
-    if version not in ("11.13.18.05", "latest"):
-        raise not_found(f"The resource version {version} doesn't exist.")
 
 
 # --- create -----------------------------------------------------------------------------------------
@@ -416,22 +419,11 @@ def create_invoice(body: dict) -> dict:
     bu = seed.business_units[bu_name]
     source_name = require_name(body, "TransactionSource", seed.transaction_sources,
                                 "transaction source")
-    source = seed.transaction_sources[source_name]
     type_name = require_name(body, "TransactionType", seed.transaction_types, "transaction type")
     if seed.transaction_types[type_name].get("class") != "INV":
         raise bad_request(f"The transaction type {type_name} isn't an invoice transaction type.",
                           "AR-855003", "/TransactionType")
-    number = body.get("TransactionNumber")
-    if source.get("numbering", "manual") == "manual":
-        if not number:
-            raise bad_request(f"The transaction source {source_name} uses manual numbering, so "
-                              "the attribute TransactionNumber is required.", "AR-855010",
-                              "/TransactionNumber")
-    elif not number:
-        number = store.new_transaction_number()
-    if store.transaction_number_taken(source_name, number):
-        raise bad_request(f"The transaction number {number} already exists for the transaction "
-                          f"source {source_name}.", "AR-855011", "/TransactionNumber")
+    number = check_number(seed, store, source_name, body.get("TransactionNumber"), bad_request)
     status = body.get("InvoiceStatus") or "Complete"
     if status != "Complete":
         raise bad_request("The value of the attribute InvoiceStatus must be Complete when "
@@ -504,7 +496,7 @@ def public_lines(record: dict) -> list[dict]:
 # --- views -----------------------------------------------------------------------------------------
 @bp.post(PREFIX)
 def post_invoice(version):
-    _version_ok(version)
+    check_version(version)
     fw = framework_version()
     body = json_body()
     shape = parse_shape(SPEC, CHILD_ATTRS)
@@ -512,8 +504,7 @@ def post_invoice(version):
         record = create_invoice(body)
         inline = record["posted"] if pod().settings.echo_children_on_create else set()
         item = _render_public(record, shape, fw, inline)
-    return json_response(item, status=201,
-                         headers={"Location": resource_url(SPEC, record["header"]["CustomerTransactionId"])})
+    return created_response(SPEC, record["header"]["CustomerTransactionId"], item)
 
 
 def _render_public(record, shape, fw, inline=frozenset()) -> dict:
@@ -528,38 +519,26 @@ def _render_public(record, shape, fw, inline=frozenset()) -> dict:
 
 @bp.get(PREFIX)
 def list_invoices(version):
-    _version_ok(version)
-    fw = framework_version()
-    shape = parse_shape(SPEC, CHILD_ATTRS)
-    limit, offset = page_params()
-    with pod().store.lock:
-        records = list(pod().store.invoices.values())
-        by_id = {r["header"]["CustomerTransactionId"]: r for r in records}
-        rows = filter_sort(SPEC, [flat(r) for r in records], fw)
-        page = rows[offset:offset + limit]
-        items = [_render_public(by_id[row["CustomerTransactionId"]], shape, fw) for row in page]
-    return json_response(collection_envelope(SPEC, items, len(rows), limit, offset),
-                         mimetype=COLLECTION_TYPE)
+    check_version(version)
+    return collection_response(SPEC, CHILD_ATTRS, lambda: pod().store.invoices.values(), flat,
+                               _render_public)
 
 
 @bp.get(PREFIX + "/describe")
 def describe_invoices(version):
-    _version_ok(version)
+    check_version(version)
     return describe(SPEC, CHILD_ATTRS)
 
 
 @bp.get(PREFIX + "/<trx_id>")
 def get_invoice(version, trx_id):
-    _version_ok(version)
-    fw = framework_version()
-    shape = parse_shape(SPEC, CHILD_ATTRS)
-    with pod().store.lock:
-        return json_response(_render_public(_get(trx_id), shape, fw))
+    check_version(version)
+    return item_response(SPEC, CHILD_ATTRS, lambda: _get(trx_id), _render_public)
 
 
 @bp.get(PREFIX + "/<trx_id>/child/<child>")
 def get_invoice_children(version, trx_id, child):
-    _version_ok(version)
+    check_version(version)
     fw = framework_version()
     with pod().store.lock:
         record = _get(trx_id)
@@ -579,7 +558,7 @@ def get_invoice_children(version, trx_id, child):
 
 @bp.get(PREFIX + "/<trx_id>/child/receivablesInvoiceLines/<line_id>/child/receivablesInvoiceLineTaxLines")
 def get_tax_lines(version, trx_id, line_id):
-    _version_ok(version)
+    check_version(version)
     with pod().store.lock:
         record = _get(trx_id)
         line = next((l for l in record["lines"] if str(l["CustomerTransactionLineId"]) == line_id), None)
@@ -589,24 +568,12 @@ def get_tax_lines(version, trx_id, line_id):
 
 
 def _child_page(record: dict, child: str, rows: list[dict]):
-    limit, offset = page_params()
-    only_data = request.args.get("onlyData", "false").lower() == "true"
-    page = [dict(r) for r in rows[offset:offset + limit]]
-    href = f"{resource_url(SPEC, record['header']['CustomerTransactionId'])}/child/{child}"
-    if not only_data:
-        for r in page:
-            r["links"] = [{"rel": "self", "href": href, "name": child, "kind": "item"}]
-    body = {"items": page, "count": len(page), "hasMore": offset + len(page) < len(rows),
-            "limit": limit, "offset": offset,
-            "links": [{"rel": "self", "href": href, "name": child, "kind": "collection"}]}
-    if request.args.get("totalResults", "false").lower() == "true":
-        body["totalResults"] = len(rows)
-    return json_response(body, mimetype=COLLECTION_TYPE)
+    return child_page(SPEC, record["header"]["CustomerTransactionId"], child, rows, item_links=True)
 
 
 @bp.patch(PREFIX + "/<trx_id>")
 def patch_invoice(version, trx_id):
-    _version_ok(version)
+    check_version(version)
     fw = framework_version()
     body = json_body()
     seed = pod().seed
@@ -645,7 +612,7 @@ def patch_invoice(version, trx_id):
 
 @bp.delete(PREFIX + "/<trx_id>")
 def delete_invoice(version, trx_id):
-    _version_ok(version)
+    check_version(version)
     framework_version()
     with pod().store.lock:
         record = _get(trx_id)

@@ -13,11 +13,10 @@ from flask import Blueprint
 from .errors import bad_request, not_found
 from .query import DATETIME, NUM, STR
 from .rest_common import (
-    COLLECTION_TYPE, ResourceSpec, caller, change_indicator, check_attributes,
-    collection_envelope, describe, filter_sort, framework_version, json_body, json_response,
-    page_params, parse_shape, pod, resource_url, shape_item, child_collection,
+    ResourceSpec, caller, change_indicator, check_attributes, check_version, child_page,
+    collection_response, created_response, describe, flat_attributes, framework_version,
+    item_response, json_body, json_response, parse_shape, pod, shape_item,
 )
-from .store import format_stamp
 
 bp = Blueprint("fusion_parties", __name__)
 
@@ -67,11 +66,6 @@ SPECS = {"hubPersons": (_spec("hubPersons", PERSON_WRITABLE), PERSON_WRITABLE, "
          "hubOrganizations": (_spec("hubOrganizations", ORG_WRITABLE), ORG_WRITABLE, "ORGANIZATION")}
 CHILD_ATTRS = {"Address": set(ADDRESS_ATTRS), "SourceSystemReference":
                {"SourceSystem", "SourceSystemReferenceValue", "CreatedByModule"}}
-
-
-def _version_ok(version: str) -> None:
-    if version not in ("11.13.18.05", "latest"):
-        raise not_found(f"The resource version {version} doesn't exist.")
 
 
 def _spec_for(resource: str):
@@ -193,16 +187,11 @@ def _create_party(resource: str, body: dict) -> dict:
 
 
 def _flat(spec: ResourceSpec, party: dict) -> dict:
-    out = {}
-    for attr in spec.attributes:
-        value = party.get(attr)
-        out[attr] = format_stamp(value) if attr in ("CreationDate", "LastUpdateDate") and value else value
-    return out
+    return flat_attributes(party, spec.attributes)
 
 
 def _render_address(address: dict) -> dict:
-    return {a: (format_stamp(address[a]) if a in ("CreationDate", "LastUpdateDate") else address.get(a))
-            for a in ADDRESS_ATTRS}
+    return flat_attributes(address, ADDRESS_ATTRS)
 
 
 def _render(spec, party, shape, fw, inline=frozenset()) -> dict:
@@ -226,7 +215,7 @@ PREFIX = "/crmRestApi/resources/<version>/<any(hubPersons, hubOrganizations):res
 
 @bp.post(PREFIX)
 def post_party(version, resource):
-    _version_ok(version)
+    check_version(version)
     fw = framework_version()
     body = json_body()
     spec = _spec_for(resource)[0]
@@ -237,46 +226,37 @@ def post_party(version, resource):
         if body.get("SourceSystemReference"):
             inline.add("SourceSystemReference")
         item = _render(spec, party, shape, fw, inline)
-    return json_response(item, status=201, headers={"Location": resource_url(spec, party["PartyNumber"])})
+    return created_response(spec, party["PartyNumber"], item)
 
 
 @bp.get(PREFIX)
 def list_parties(version, resource):
-    _version_ok(version)
-    fw = framework_version()
+    check_version(version)
     spec = _spec_for(resource)[0]
-    shape = parse_shape(spec, CHILD_ATTRS)
-    limit, offset = page_params()
-    with pod().store.lock:
-        parties = [p for p in pod().store.parties.values() if p["_resource"] == resource]
-        by_number = {p["PartyNumber"]: p for p in parties}
-        rows = filter_sort(spec, [_flat(spec, p) for p in parties], fw)
-        page = rows[offset:offset + limit]
-        items = [_render(spec, by_number[r["PartyNumber"]], shape, fw) for r in page]
-    return json_response(collection_envelope(spec, items, len(rows), limit, offset),
-                         mimetype=COLLECTION_TYPE)
+    return collection_response(
+        spec, CHILD_ATTRS,
+        lambda: [p for p in pod().store.parties.values() if p["_resource"] == resource],
+        lambda p: _flat(spec, p), lambda p, shape, fw: _render(spec, p, shape, fw))
 
 
 @bp.get(PREFIX + "/describe")
 def describe_parties(version, resource):
-    _version_ok(version)
+    check_version(version)
     return describe(_spec_for(resource)[0], CHILD_ATTRS)
 
 
 @bp.get(PREFIX + "/<number>")
 def get_party(version, resource, number):
-    _version_ok(version)
-    fw = framework_version()
+    check_version(version)
     spec = _spec_for(resource)[0]
-    shape = parse_shape(spec, CHILD_ATTRS)
-    with pod().store.lock:
-        return json_response(_render(spec, _get(resource, number), shape, fw))
+    return item_response(spec, CHILD_ATTRS, lambda: _get(resource, number),
+                         lambda party, shape, fw: _render(spec, party, shape, fw))
 
 
 @bp.patch(PREFIX + "/<number>")
 def patch_party(version, resource, number):
     """Update scalar party attributes (name, e-mail, phone …); keys and usages stay put."""
-    _version_ok(version)
+    check_version(version)
     fw = framework_version()
     body = json_body()
     spec, writable, party_type = _spec_for(resource)
@@ -306,25 +286,20 @@ def patch_party(version, resource, number):
 
 @bp.get(PREFIX + "/<number>/child/<any(Address, SourceSystemReference):child>")
 def list_party_children(version, resource, number, child):
-    _version_ok(version)
+    check_version(version)
     fw = framework_version()
     spec = _spec_for(resource)[0]
-    limit, offset = page_params()
     with pod().store.lock:
         party = _get(resource, number)
         rows = _render(spec, party, parse_shape(spec, CHILD_ATTRS), fw, inline={child})[child]
         rows = rows["items"] if isinstance(rows, dict) else rows
-    page = rows[offset:offset + limit]
-    href = f"{resource_url(spec, number)}/child/{child}"
-    body = child_collection(page, href, child, 3)
-    body.update({"hasMore": offset + len(page) < len(rows), "limit": limit, "offset": offset})
-    return json_response(body, mimetype=COLLECTION_TYPE)
+    return child_page(spec, number, child, rows)
 
 
 @bp.post(PREFIX + "/<number>/child/Address")
 def post_address(version, resource, number):
     """Add an address (party site) to an existing party — how a new Shopify address lands."""
-    _version_ok(version)
+    check_version(version)
     framework_version()
     body = json_body()
     store = pod().store

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from .errors import RestError, bad_request, not_found
+from .errors import RestError, bad_request
 from .money import cents, to_decimal
 from .query import DATE, DATETIME, NUM, STR
-from .receivables import OverApplication, apply_to_installment
+from .receivables import ApplicationRefused, apply_receipt as apply_receipt_to
 from .rest_common import (
-    ACTION_TYPE, COLLECTION_TYPE, ResourceSpec, caller, change_indicator, check_attributes,
-    collection_envelope, describe, filter_sort, framework_version, json_body, json_response,
-    page_params, parse_shape, pod, resource_url, shape_item,
+    ACTION_TYPE, ResourceSpec, caller, change_indicator, check_attributes, check_version,
+    collection_response, created_response, describe, flat_attributes, framework_version,
+    get_or_404, item_response, json_body, json_response, parse_shape, pod, shape_item,
 )
 from .rest_invoices import parse_date
-from .store import format_stamp, today
+from .store import today
 
 bp = Blueprint("fusion_receipts", __name__)
 PREFIX = "/fscmRestApi/resources/<version>/standardReceipts"
@@ -56,14 +56,8 @@ SPEC = ResourceSpec(
 )
 
 
-def _version_ok(version: str) -> None:
-    if version not in ("11.13.18.05", "latest"):
-        raise not_found(f"The resource version {version} doesn't exist.")
-
-
 def _flat(receipt: dict) -> dict:
-    return {a: (format_stamp(receipt[a]) if a in ("CreationDate", "LastUpdateDate") else receipt.get(a))
-            for a in ATTRS}
+    return flat_attributes(receipt, ATTRS)
 
 
 def _render(receipt: dict, shape, fw: int) -> dict:
@@ -72,13 +66,7 @@ def _render(receipt: dict, shape, fw: int) -> dict:
 
 
 def _get(receipt_id: str) -> dict:
-    try:
-        receipt = pod().store.receipts.get(int(receipt_id))
-    except ValueError:
-        receipt = None
-    if receipt is None:
-        raise not_found(f"The standard receipt {receipt_id} doesn't exist.")
-    return receipt
+    return get_or_404(pod().store.receipts, receipt_id, f"The standard receipt {receipt_id} doesn't exist.")
 
 
 def create_receipt(body: dict) -> dict:
@@ -145,46 +133,37 @@ def create_receipt(body: dict) -> dict:
 
 @bp.post(PREFIX)
 def post_receipt(version):
-    _version_ok(version)
+    check_version(version)
     fw = framework_version()
     body = json_body()
     with pod().store.lock:
         receipt = create_receipt(body)
         item = _render(receipt, parse_shape(SPEC, {}), fw)
-    return json_response(item, status=201, headers={"Location": resource_url(SPEC, receipt["StandardReceiptId"])})
+    return created_response(SPEC, receipt["StandardReceiptId"], item)
 
 
 @bp.get(PREFIX)
 def list_receipts(version):
-    _version_ok(version)
-    fw = framework_version()
-    shape = parse_shape(SPEC, {})
-    limit, offset = page_params()
-    with pod().store.lock:
-        receipts = {r["StandardReceiptId"]: r for r in pod().store.receipts.values()}
-        rows = filter_sort(SPEC, [_flat(r) for r in receipts.values()], fw)
-        items = [_render(receipts[r["StandardReceiptId"]], shape, fw) for r in rows[offset:offset + limit]]
-    return json_response(collection_envelope(SPEC, items, len(rows), limit, offset), mimetype=COLLECTION_TYPE)
+    check_version(version)
+    return collection_response(SPEC, {}, lambda: pod().store.receipts.values(), _flat, _render)
 
 
 @bp.get(PREFIX + "/describe")
 def describe_receipts(version):
-    _version_ok(version)
+    check_version(version)
     return describe(SPEC, {})
 
 
 @bp.get(PREFIX + "/<receipt_id>")
 def get_receipt(version, receipt_id):
-    _version_ok(version)
-    fw = framework_version()
-    with pod().store.lock:
-        return json_response(_render(_get(receipt_id), parse_shape(SPEC, {}), fw))
+    check_version(version)
+    return item_response(SPEC, {}, lambda: _get(receipt_id), _render)
 
 
 @bp.post(PREFIX + "/<receipt_id>/action/applyReceipt")
 def apply_receipt(version, receipt_id):
     """Apply (part of) the receipt to one invoice installment."""
-    _version_ok(version)
+    check_version(version)
     framework_version()
     p = pod()
     if p.settings.strict_action_media_type and request.mimetype != ACTION_TYPE:
@@ -201,33 +180,9 @@ def apply_receipt(version, receipt_id):
             raise bad_request(f"The payment schedule {schedule!r} doesn't exist.", "AR-855060",
                               "/appliedPaymentScheduleId")
         invoice, installment = found
-        if invoice["header"]["InvoiceStatus"] != "Complete":
-            raise bad_request("You can only apply receipts to complete transactions.", "AR-855061")
-        if invoice["header"]["InvoiceCurrencyCode"] != receipt["Currency"]:
-            raise bad_request("The receipt and the transaction currencies differ.", "AR-855062")
         amount = to_decimal(body.get("amountApplied"), "amountApplied")
-        amount = cents(amount if amount is not None
-                       else min(installment["InstallmentBalanceDue"], receipt["UnappliedAmount"]))
-        if amount <= 0:
-            raise bad_request("The amount applied must be greater than zero.", "AR-855063", "/amountApplied")
-        if amount > receipt["UnappliedAmount"]:
-            raise bad_request(f"The amount applied {amount} exceeds the unapplied amount "
-                              f"{receipt['UnappliedAmount']} of receipt {receipt['ReceiptNumber']}.",
-                              "AR-855064", "/amountApplied")
         try:
-            apply_to_installment(invoice, installment, amount, "receipt")
-        except OverApplication as exc:
-            raise bad_request(str(exc), "AR-855065", "/amountApplied") from None
-        receipt["UnappliedAmount"] = cents(receipt["UnappliedAmount"] - amount)
-        receipt["Status"] = "APP" if receipt["UnappliedAmount"] == 0 else "UNAPP"
-        receipt["LastUpdateDate"] = p.store.stamp()
-        receipt["version"] += 1
-        p.store.applications.append({
-            "ApplicationId": p.store.new_id(), "kind": "receipt",
-            "ApplicationAmount": amount, "ApplicationDate": today().isoformat(),
-            "ApplicationStatus": "APP", "StandardReceiptId": receipt["StandardReceiptId"],
-            "ReceiptNumber": receipt["ReceiptNumber"], "ReferenceInstallmentId": installment["InstallmentId"],
-            "ReferenceTransactionId": invoice["header"]["CustomerTransactionId"],
-            "ReferenceTransactionNumber": invoice["header"]["TransactionNumber"],
-            "account_id": invoice["account_id"], "CalledFrom": body.get("calledFrom")})
+            apply_receipt_to(receipt, invoice, installment, amount, called_from=body.get("calledFrom"))
+        except ApplicationRefused as exc:
+            raise bad_request(exc.message, exc.code, "/amountApplied" if exc.on_amount else "") from None
     return json_response({"result": p.settings.apply_receipt_result}, mimetype=ACTION_TYPE)

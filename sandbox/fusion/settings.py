@@ -52,5 +52,9 @@ class FusionSandboxSettings:
     # getCustomerAccountByOriginalSystemReference for an unknown reference: empty result
     # (finder-like, False) or a FND_CMN_RCRD_MSNG fault (True).
     orig_ref_lookup_missing_faults: bool = False
+    # StandardReceiptService.createApplyReceipt with InstalmentId (payment schedule id) but no
+    # CustomerTrxId/TransactionNumber: resolve the transaction from the schedule (True, as the EBS
+    # receipt API the SDO mirrors does) or fault for the missing transaction (False).
+    soap_apply_accepts_instalment_id_alone: bool = True
     # standardReceipts POST without ReceiptNumber: 400 (True) or a generated number (False).
     receipt_number_required: bool = True

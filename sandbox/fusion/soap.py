@@ -1,5 +1,5 @@
-"""SOAP business services: ``/crmService/CustomerAccountService`` and
-``/fscmService/CreditMemoService``.
+"""SOAP business services: ``/crmService/CustomerAccountService``,
+``/fscmService/CreditMemoService`` and ``/fscmService/StandardReceiptService``.
 
 Fusion dispatches on the body's first element (any SOAPAction is accepted), requires the
 operation in the service's *types* namespace and the SDO fields in the service namespace, and
@@ -18,7 +18,7 @@ from .errors import ServiceFault, record_missing
 from .query import DATE, DATETIME, NUM, STR, coerce, like
 from .rest_common import pod
 from .soap_xml import (
-    WSSE, envelope, fault_response, parse_envelope, parse_find_criteria,
+    WSSE, fault_response, parameter, parse_envelope, parse_find_criteria, result_response,
     sdo_to_dict, sdo_xml, split, text_of,
 )
 
@@ -34,6 +34,9 @@ _ACCOUNT_KINDS = {"CustomerAccountId": NUM, "PartyId": NUM, "LastUpdateDate": DA
                   "AccountTerminationDate": DATE}
 
 SERVICES: dict[str, dict] = {}
+# which family (URL segment) serves each service; a service under the other family is a 404
+SERVICE_FAMILIES = {"CustomerAccountService": "crmService", "CreditMemoService": "fscmService",
+                    "StandardReceiptService": "fscmService"}
 
 
 def operation(service: str, types_ns: str, name: str):
@@ -65,8 +68,7 @@ def _soap_authenticated(header) -> bool:
 
 @bp.post("/<any(crmService, fscmService):family>/<service>")
 def soap_endpoint(family, service):
-    if (family, service) not in (("crmService", "CustomerAccountService"),
-                                 ("fscmService", "CreditMemoService")):
+    if SERVICE_FAMILIES.get(service) != family:
         return "Not Found", 404
     try:
         header, op_el = parse_envelope(request.get_data())
@@ -102,33 +104,25 @@ def account_xml(account: dict, find_attributes: list[str] | None = None) -> str:
     return sdo_xml("ns1", fields)
 
 
-def _result(op: str, values_xml: list[str], wrap_value: bool = True) -> str:
-    inner = "".join(f"<ns1:Value>{v}</ns1:Value>" for v in values_xml) if wrap_value \
-        else "".join(values_xml)
-    return (f'<ns0:{op}Response xmlns:ns0="{CA_TYPES}">'
-            f'<ns2:result xmlns:ns2="{CA_TYPES}" xmlns:ns1="{CA_NS}" '
-            f'xsi:type="ns1:CustomerAccountResult">{inner}</ns2:result></ns0:{op}Response>')
+def _respond(op: str, values_xml: list[str], result_type: str = "CustomerAccountResult"):
+    """A CustomerAccountService answer: each value wrapped in ``Value`` for *Result types."""
+    inner = "".join(f"<ns1:Value>{v}</ns1:Value>" for v in values_xml) \
+        if result_type.endswith("Result") else "".join(values_xml)
+    return result_response(CA_TYPES, CA_NS, op, result_type, inner, CA_ACTION)
 
 
 @operation("CustomerAccountService", CA_TYPES, "createCustomerAccount")
 def create_customer_account(op_el):
-    param = op_el.find(f"{{{CA_TYPES}}}customerAccount")
-    if param is None:
-        raise ServiceFault("env:Client", "createCustomerAccount requires a customerAccount element "
-                           f"in the namespace {CA_TYPES}.")
+    param = parameter(op_el, CA_TYPES, "customerAccount")
     account = customers.create_account(sdo_to_dict(param, CA_NS, CA_REPEATABLE))
-    return envelope(CA_ACTION + "createCustomerAccountResponse",
-                    _result("createCustomerAccount", [account_xml(account)]))
+    return _respond("createCustomerAccount", [account_xml(account)])
 
 
 @operation("CustomerAccountService", CA_TYPES, "getCustomerAccount")
 def get_customer_account(op_el):
     account_id = text_of(op_el, CA_TYPES, "customerAccountId")
     account = customers.get_account(account_id)
-    body = (f'<ns0:getCustomerAccountResponse xmlns:ns0="{CA_TYPES}">'
-            f'<ns2:result xmlns:ns2="{CA_TYPES}" xmlns:ns1="{CA_NS}" xsi:type="ns1:CustomerAccount">'
-            f"{account_xml(account)}</ns2:result></ns0:getCustomerAccountResponse>")
-    return envelope(CA_ACTION + "getCustomerAccountResponse", body)
+    return _respond("getCustomerAccount", [account_xml(account)], "CustomerAccount")
 
 
 @operation("CustomerAccountService", CA_TYPES, "getCustomerAccountByOriginalSystemReference")
@@ -143,8 +137,7 @@ def get_by_orig_ref(op_el):
                              "doesn't exist.")
     crit = parse_find_criteria(op_el.find(f"{{{CA_TYPES}}}findCriteria"))
     values = [account_xml(account, crit["findAttribute"])] if account else []
-    return envelope(CA_ACTION + "getCustomerAccountByOriginalSystemReferenceResponse",
-                    _result("getCustomerAccountByOriginalSystemReference", values))
+    return _respond("getCustomerAccountByOriginalSystemReference", values)
 
 
 def _item_matches(item: dict, account: dict) -> bool:
@@ -222,4 +215,4 @@ def find_customer_account(op_el):
     size = crit["fetchSize"]
     page = matched[start:] if size is None or size < 0 else matched[start:start + size]
     values = [account_xml(a, crit["findAttribute"]) for a in page]
-    return envelope(CA_ACTION + "findCustomerAccountResponse", _result("findCustomerAccount", values))
+    return _respond("findCustomerAccount", values)

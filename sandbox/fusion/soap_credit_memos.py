@@ -13,9 +13,10 @@ from .errors import ServiceFault, record_missing, row_invalid
 from .money import cents
 from .receivables import OverApplication, apply_to_invoice
 from .rest_common import caller, pod
-from .rest_credit_memos import ATTRS, check_number
+from .rest_credit_memos import ATTRS
+from .rest_invoices import check_number
 from .soap import operation
-from .soap_xml import envelope, sdo_to_dict, sdo_xml
+from .soap_xml import parameter, result_response, sdo_to_dict, sdo_xml
 from .store import today
 
 CM_NS = "http://xmlns.oracle.com/apps/financials/receivables/transactions/creditMemos/creditMemoService/"
@@ -71,11 +72,9 @@ def _fault(message: str, code: str, path: str):
 
 @operation("CreditMemoService", CM_TYPES, "createCreditMemo")
 def create_credit_memo(op_el):
-    param = op_el.find(f"{{{CM_TYPES}}}creditMemo")
-    if param is None:
-        raise ServiceFault("env:Client", f"createCreditMemo requires a creditMemo element in {CM_TYPES}.")
-    fields = sdo_to_dict(param, CM_NS, set())
-    unknown = set(fields) - set(SDO_FIELDS) - {"CreditMemoFLEXVA"}
+    fields = sdo_to_dict(parameter(op_el, CM_TYPES, "creditMemo"), CM_NS, set(),
+                         skip=frozenset({"CreditMemoFLEXVA"}))
+    unknown = set(fields) - set(SDO_FIELDS)
     if unknown:
         raise ServiceFault("env:Client", f"Unexpected elements in CreditMemo: {sorted(unknown)}")
     p = pod()
@@ -152,8 +151,6 @@ def create_credit_memo(op_el):
                   "CurrencyCode": currency, "TransactionDate": trx_date,
                   "GlDate": header["AccountingDate"], "LineAmount": line, "TaxAmount": tax,
                   "FreightAmount": freight})
-    body = (f'<ns0:createCreditMemoResponse xmlns:ns0="{CM_TYPES}">'
-            f'<ns2:result xmlns:ns2="{CM_TYPES}" xmlns:ns1="{CM_NS}" xsi:type="ns1:CreditMemoResult">'
-            f"<ns1:Value>{sdo_xml('ns1', value, SDO_FIELDS, {a: currency for a in AMOUNT_FIELDS})}</ns1:Value>"
-            "</ns2:result></ns0:createCreditMemoResponse>")
-    return envelope(CM_NS + "createCreditMemoResponse", body)
+    sdo = sdo_xml("ns1", value, SDO_FIELDS, {a: currency for a in AMOUNT_FIELDS})
+    return result_response(CM_TYPES, CM_NS, "createCreditMemo", "CreditMemoResult",
+                           f"<ns1:Value>{sdo}</ns1:Value>")

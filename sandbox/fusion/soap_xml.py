@@ -52,11 +52,27 @@ def is_nil(el: Element) -> bool:
     return el.get(f"{{{XSI}}}nil") in ("true", "1")
 
 
-def sdo_to_dict(el: Element, ns: str, repeatable: set[str]) -> dict:
-    """Fields of an SDO element; every field must be in the service namespace ``ns``."""
+def parameter(op_el: Element, types_ns: str, name: str) -> Element:
+    """The operation's parameter element (``customerAccount``, ``applyReceipt``…) in the types
+    namespace; a client fault when the caller sent none or put it in another namespace."""
+    param = op_el.find(f"{{{types_ns}}}{name}")
+    if param is None:
+        raise ServiceFault("env:Client", f"{split(op_el.tag)[1]} requires a {name} element in the "
+                           f"namespace {types_ns}.")
+    return param
+
+
+def sdo_to_dict(el: Element, ns: str, repeatable: set[str], skip: frozenset[str] = frozenset()) -> dict:
+    """Fields of an SDO element; every field must be in the service namespace ``ns``.
+
+    ``skip`` names fields to pass over unread — descriptive flexfields (``…FLEXVA``), whose
+    children live in a flexfield namespace the sandbox doesn't model.
+    """
     out: dict = {}
     for child in el:
         child_ns, local = split(child.tag)
+        if child_ns == ns and local in skip:
+            continue
         if child_ns != ns:
             raise ServiceFault("env:Client", f"Unexpected element {child.tag} in {split(el.tag)[1]}; "
                                f"fields must be in the namespace {ns}.")
@@ -117,6 +133,18 @@ def envelope(action: str, body_xml: str) -> Response:
            f"<wsa:MessageID>urn:uuid:{uuid.uuid4()}</wsa:MessageID></env:Header>"
            f"<env:Body>{body_xml}</env:Body></env:Envelope>")
     return Response(xml, status=200, mimetype="text/xml", content_type="text/xml; charset=UTF-8")
+
+
+def result_response(types_ns: str, svc_ns: str, op: str, result_type: str, inner_xml: str,
+                    action_ns: str | None = None) -> Response:
+    """``<op>Response/result`` (types ns, ``xsi:type`` from the service ns) in an envelope whose
+    ``wsa:Action`` is ``<action ns><op>Response`` (action ns defaults to the service ns), as
+    every ADF service answers; the SDO payload in ``inner_xml`` uses prefix ``ns1`` for the
+    service namespace."""
+    body = (f'<ns0:{op}Response xmlns:ns0="{types_ns}">'
+            f'<ns2:result xmlns:ns2="{types_ns}" xmlns:ns1="{svc_ns}" xsi:type="ns1:{result_type}">'
+            f"{inner_xml}</ns2:result></ns0:{op}Response>")
+    return envelope((action_ns or svc_ns) + op + "Response", body)
 
 
 def _service_message(detail: dict) -> str:
