@@ -47,8 +47,12 @@ def from_customer(customer: dict) -> ShopifyCustomer:
                            address=customer.get("default_address") or _first(customer.get("addresses")))
 
 
-def from_order(order: dict) -> ShopifyCustomer:
-    """The order's customer; a guest checkout is keyed by its email address."""
+def from_order(order: dict, shop_domain: str) -> ShopifyCustomer:
+    """The order's customer; a guest checkout is keyed by its email address.
+
+    A guest's Fusion reference names the shop: unlike customer GIDs, an email address is not
+    unique across shops, and another shop may book into another business unit.
+    """
     billing = order.get("billing_address") or None
     customer = order.get("customer")
     if customer and customer.get("id"):
@@ -60,13 +64,16 @@ def from_order(order: dict) -> ShopifyCustomer:
     email = (order.get("email") or order.get("contact_email") or "").strip().lower()
     if not email:
         raise MappingError("the order has neither a customer nor an email address to invoice")
-    return ShopifyCustomer(key=f"email:{email}", reference=f"email:{email}", email=email,
+    return ShopifyCustomer(key=f"email:{email}", reference=f"{shop_domain}/email:{email}", email=email,
                            first_name=(billing or {}).get("first_name") or "",
                            last_name=(billing or {}).get("last_name") or "", address=billing)
 
 
 def _first(items):
     return items[0] if items else None
+
+
+UPDATES_NOT_PUSHED = "changes to a customer already in Fusion are not pushed in this release"
 
 
 def sync(services: Services, session: Session, shop: Shop, payload: dict, *, is_update: bool) -> str:
@@ -81,9 +88,6 @@ def sync(services: Services, session: Session, shop: Shop, payload: dict, *, is_
                 "address of the customer's first order")
     ensure(services, session, shop, customer)
     return ""
-
-
-UPDATES_NOT_PUSHED = "changes to a customer already in Fusion are not pushed in this release"
 
 
 def ensure(services: Services, session: Session, shop: Shop, customer: ShopifyCustomer) -> Binding:

@@ -43,7 +43,7 @@ def sync(services: Services, session: Session, shop: Shop, order: dict) -> Order
         if binding.state == BindingState.synced:
             return _already_invoiced(session, shop, binding, order)
 
-        customer = customers.ensure(services, session, shop, customers.from_order(order))
+        customer = customers.ensure(services, session, shop, customers.from_order(order, shop.domain))
         payload = build_invoice(order, mapping=services.mapping.for_shop(shop.domain),
                                 prefix=shop.transaction_prefix, bill_to_account=customer.fusion_number)
         fusion = services.fusion(session)
