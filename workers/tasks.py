@@ -5,11 +5,10 @@ Renaming one breaks queued messages: add a new name and keep the old one for a r
 """
 from __future__ import annotations
 
+from connector.services import inbox
 from workers import dispatch
 from workers.app import app
 from workers.base import ConnectorTask, services
-
-from connector.services import inbox
 
 
 @app.task(bind=True, base=ConnectorTask, name="mlc.invoices.process_webhook")
