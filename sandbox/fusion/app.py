@@ -9,8 +9,10 @@ import json
 
 from flask import Flask, Response, g, request
 
-from . import (rest_account_activities, rest_credit_memos, rest_invoices, rest_parties, rest_receipts, soap,
-               soap_credit_memos, soap_receipts)  # noqa: F401  (soap_* modules register their operations)
+from . import (rest_account_activities, rest_batch, rest_credit_memos, rest_invoice_writes, rest_invoices,
+               rest_parties, rest_receipts, rest_reference, soap, soap_credit_memos,
+               soap_receipts)  # noqa: F401
+# (rest_invoice_writes adds views to rest_invoices.bp; soap_* modules register their operations)
 from .auth import TokenIssuer, unauthorized
 from .errors import RestError, render_rest_error
 from .faults import FaultConfigError, FaultMiddleware, Faults, parse_config
@@ -49,7 +51,7 @@ def create_app(settings: FusionSandboxSettings | None = None) -> Flask:
     app.extensions["fusion_pod"] = pod
 
     for module in (rest_invoices, rest_credit_memos, rest_receipts, rest_account_activities,
-                   rest_parties, soap):
+                   rest_parties, rest_reference, rest_batch, soap):
         app.register_blueprint(module.bp)
 
     @app.before_request

@@ -91,7 +91,7 @@ def create_account(fields: dict) -> dict:
     """Create an account from parsed SDO fields (strings; children as lists of dicts).
 
     Faults mirror what pods answer: JBO-27024 (+JBO-27014 detail) for missing required
-    attributes, ``HZ:::HZ_INVALID_ORIG_SYSTEM`` for unregistered source systems, record-missing
+    attributes (a bare JBO-27024 for CreatedByModule), ``HZ:::HZ_INVALID_ORIG_SYSTEM`` for unregistered source systems, record-missing
     for unknown parties.
     """
     p = pod()
@@ -100,9 +100,11 @@ def create_account(fields: dict) -> dict:
         raise row_invalid({"message": "JBO-27014: Attribute PartyId in CustomerAccountEO is required.",
                            "attributeName": "PartyId", "objectName": "CustomerAccountEO"})
     if not fields.get("CreatedByModule"):
+        # a real pod names no attribute here (soap-receipts-customers.md §2.3 [M])
         raise row_invalid({"message": "JBO-27014: Attribute CreatedByModule in CustomerAccountEO "
                                       "is required.",
-                           "attributeName": "CreatedByModule", "objectName": "CustomerAccountEO"})
+                           "attributeName": "CreatedByModule", "objectName": "CustomerAccountEO"}) \
+            if p.settings.created_by_module_fault_names_attribute else row_invalid()
     try:
         party_id = int(fields["PartyId"])
     except ValueError:

@@ -45,6 +45,9 @@ def render_rest_error(err: RestError, framework_version: int) -> Response:
             "type": "http://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html",
             "title": _TITLES.get(err.status, "Error"),
             "status": str(err.status),
+            # rest.md §6.2: the first detail is repeated at the top level
+            "detail": err.details[0][0],
+            "o:errorCode": err.details[0][1],
             "o:errorDetails": [
                 {"detail": msg, "o:errorCode": code, **({"o:errorPath": path} if path else {})}
                 for msg, code, path in err.details

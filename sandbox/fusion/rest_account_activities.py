@@ -28,6 +28,8 @@ ATTRS = ["AccountId", "AccountNumber", "CustomerName", "CustomerId", "TaxRegistr
          "LastUpdateDate"]
 _KINDS = {"AccountId": NUM, "CustomerId": NUM, "TotalOpenReceivablesForAccount": NUM,
           "TotalTransactionsDueForAccount": NUM, "CreationDate": DATETIME, "LastUpdateDate": DATETIME}
+RECEIPT_ATTRS = ("StandardReceiptId", "ReceiptNumber", "ReceiptDate", "Amount", "UnappliedAmount",
+                 "Currency", "ReceiptMethod", "Status")
 CHILDREN = ["transactionPaymentSchedules", "standardReceipts", "standardReceiptApplications",
             "creditMemos", "creditMemoApplications", "transactionAdjustments",
             "transactionsPaidByOtherCustomers"]
@@ -54,8 +56,7 @@ def _children(account: dict) -> dict[str, list[dict]]:
         "AmountPaid": inst["AmountPaid"], "AmountCredited": inst["InstallmentAmountCredited"],
         "Status": inst["InstallmentStatus"], "Currency": inv["header"]["InvoiceCurrencyCode"],
     } for inv in invoices for inst in inv["installments"]]
-    receipts = [{k: r[k] for k in ("StandardReceiptId", "ReceiptNumber", "ReceiptDate", "Amount",
-                                   "UnappliedAmount", "Currency", "ReceiptMethod", "Status")}
+    receipts = [{k: r[k] for k in RECEIPT_ATTRS}
                 for r in store.receipts.values() if r.get("account_id") == account_id]
     apps = [a for a in store.applications if a["account_id"] == account_id]
     public = lambda a: {k: v for k, v in a.items() if k not in ("account_id", "kind")}  # noqa: E731
@@ -100,7 +101,20 @@ def _get(account_id: str) -> dict:
     return get_or_404(pod().store.accounts, account_id, f"The customer account {account_id} doesn't exist.")
 
 
-CHILD_ATTRS = {c: set() for c in CHILDREN}
+_APPLICATION = {"ApplicationId", "ApplicationAmount", "ApplicationDate", "AccountingDate",
+                "ApplicationStatus", "ReferenceTransactionId", "ReferenceTransactionNumber"}
+CHILD_ATTRS = {c: set() for c in CHILDREN} | {
+    "transactionPaymentSchedules": {
+        "InstallmentId", "TransactionNumber", "CustomerTransactionId", "TransactionType",
+        "TransactionClass", "TransactionDate", "DueDate", "OriginalAmount", "InstallmentBalanceDue",
+        "AmountPaid", "AmountCredited", "Status", "Currency"},
+    "standardReceipts": set(RECEIPT_ATTRS),
+    "standardReceiptApplications": _APPLICATION | {"StandardReceiptId", "ReceiptNumber",
+                                                   "ReferenceInstallmentId", "CalledFrom"},
+    "creditMemos": {"CustomerTransactionId", "TransactionNumber", "TransactionDate", "EnteredAmount",
+                    "TransactionBalanceDue", "ReferenceTransactionId"},
+    "creditMemoApplications": _APPLICATION | {"CreditMemoId", "CreditMemoNumber"},
+}
 
 
 @bp.get(PREFIX)
@@ -129,4 +143,4 @@ def get_activity_child(version, account_id, child):
         raise not_found(f"The child resource {child} doesn't exist.")
     with pod().store.lock:
         rows = _children(_get(account_id))[child]
-    return child_page(SPEC, account_id, child, rows)
+    return child_page(SPEC, account_id, child, rows, attributes=CHILD_ATTRS[child])

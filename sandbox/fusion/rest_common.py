@@ -100,6 +100,21 @@ def json_body(media_types: tuple[str, ...] = ("application/json", ITEM_TYPE)) ->
     return body
 
 
+def upsert_requested() -> bool:
+    """``Upsert-Mode: true`` on a POST: update the matching item instead of creating (rest.md §0)."""
+    raw = (request.headers.get("Upsert-Mode") or "false").strip().lower()
+    if raw not in ("true", "false"):
+        raise bad_request(f"The Upsert-Mode header must be true or false, not {raw!r}.")
+    return raw == "true"
+
+
+def refuse_upsert(resource: str) -> None:
+    """For resources whose upsert the sandbox doesn't simulate: a clear 400, never a silent create."""
+    if upsert_requested():
+        raise bad_request(f"Upsert-Mode isn't supported by the Fusion sandbox for {resource}; "
+                          "look the item up and PATCH it, or POST without Upsert-Mode.")
+
+
 def check_attributes(body: dict, allowed: set[str], resource: str, path: str = "",
                      read_only: set[str] = frozenset()) -> None:
     """ADF rejects attributes the resource doesn't have, and writes to read-only ones."""
@@ -145,6 +160,18 @@ def change_indicator(version: int) -> str:
     return "ACED0005737200136A6176612E7574696C2E41727261794C697374" + f"{version:08X}"
 
 
+def check_if_match(version: int) -> None:
+    """A write with ``If-Match`` goes ahead only while the value is the item's current
+    ``changeIndicator`` (or ``*``); a stale one is 412 Precondition Failed (rest.md §6.2)."""
+    raw = request.headers.get("If-Match")
+    if raw is None:
+        return
+    tags = {t.strip().removeprefix("W/").strip('"') for t in raw.split(",")}
+    if "*" not in tags and change_indicator(version) not in tags:
+        raise RestError("Another user has changed the row: the If-Match value isn't the current "
+                        "changeIndicator.", "JBO-25014", "", 412)
+
+
 def child_collection(items: list[dict], href: str, name: str, version: int) -> Any:
     """Nested children: bare arrays before framework v3, collection objects from v3."""
     if version < 3:
@@ -162,28 +189,71 @@ class Shape:
     only_data: bool
 
 
+def _names(raw: str) -> list[str]:
+    return [n.strip() for n in raw.split(",") if n.strip()]
+
+
+def parse_fields(owner: str, attributes: Iterable[str] | None,
+                 nested: dict[str, set[str]] | None = None) -> tuple[list[str] | None, dict]:
+    """``fields=a,b;child:c,d`` checked against the ``owner``'s attributes (``None``: a child the
+    sandbox doesn't model, trimmed but not checked) and its children's; returns (own fields, or
+    None without ``fields``, and {child: fields})."""
+    if "fields" not in request.args:
+        return None, {}
+    segments = request.args["fields"].split(";")
+    own = _names(segments[0])
+    if attributes is not None:
+        for name in own:
+            if name not in attributes:
+                raise bad_request(f"The field {name} isn't valid for {owner}.", "", "fields")
+    children = {}
+    for seg in segments[1:]:
+        name, _, wanted = seg.partition(":")
+        name = name.strip()
+        if name not in (nested or {}):
+            raise bad_request(f"The child {name} isn't valid for {owner}.", "", "fields")
+        children[name] = _names(wanted)
+        for n in children[name]:
+            if n not in nested[name]:
+                raise bad_request(f"The field {n} isn't valid for {name}.", "", "fields")
+    return own, children
+
+
+def trim(row: dict, wanted: list[str] | None, nested: dict[str, list[str]] | None = None) -> dict:
+    """The row cut down to the ``fields`` asked for; ``nested`` trims (and keeps) its own
+    children, bare arrays or collection objects alike."""
+    nested = nested or {}
+    out = row if wanted is None else {k: v for k, v in row.items() if k in wanted or k in nested}
+    for name, fields in nested.items():
+        value = out.get(name)
+        if isinstance(value, dict):
+            out = {**out, name: {**value, "items": [trim(r, fields) for r in value["items"]]}}
+        elif isinstance(value, list):
+            out = {**out, name: [trim(r, fields) for r in value]}
+    return out
+
+
+def wants_nested(name: str) -> bool:
+    """Whether a child-collection GET asks for its rows' own child ``name`` (expand/fields)."""
+    expand = request.args.get("expand", "")
+    fields = request.args.get("fields", "")
+    return expand == "all" or name in _names(expand) or f";{name}:" in f";{fields}"
+
+
+def with_nested(row: dict, name: str, row_href: str, fw: int) -> dict:
+    """A child row with its own child ``name`` shaped as the framework version wants
+    (bare array before v3, collection object from v3)."""
+    return {**row, name: child_collection(row.get(name) or [], f"{row_href}/child/{name}", name, fw)}
+
+
 def parse_shape(spec: ResourceSpec, child_specs: dict[str, set[str]]) -> Shape:
     """Read ``fields``, ``expand`` and ``onlyData``; unknown names → 400 like ADF."""
     args = request.args
     only_data = args.get("onlyData", "false").lower() == "true"
     fields, child_fields, expand = None, {}, set()
     if "fields" in args:
-        segments = args["fields"].split(";")
-        fields = [f.strip() for f in segments[0].split(",") if f.strip()]
-        for f in fields:
-            if f not in spec.attributes:
-                raise bad_request(f"The field {f} isn't valid for {spec.name}.", "", "fields")
-        for seg in segments[1:]:
-            child, _, names = seg.partition(":")
-            child = child.strip()
-            if child not in child_specs:
-                raise bad_request(f"The child {child} isn't valid for {spec.name}.", "", "fields")
-            wanted = [n.strip() for n in names.split(",") if n.strip()]
-            for n in wanted:
-                if n not in child_specs[child]:
-                    raise bad_request(f"The field {n} isn't valid for {child}.", "", "fields")
-            child_fields[child] = wanted
-            expand.add(child)
+        fields, child_fields = parse_fields(spec.name, spec.attributes, child_specs)
+        expand = set(child_fields)
     elif "expand" in args:
         raw = args["expand"].strip()
         if raw == "all":
@@ -200,11 +270,10 @@ def parse_shape(spec: ResourceSpec, child_specs: dict[str, set[str]]) -> Shape:
 def shape_item(spec: ResourceSpec, flat: dict, children: dict[str, list[dict]], shape: Shape,
                key: Any, version_indicator: str, fw: int, inline: set[str] = frozenset()) -> dict:
     """One item: attributes (fields-filtered), inlined children, links (unless onlyData)."""
-    item = {k: v for k, v in flat.items() if shape.fields is None or k in shape.fields}
+    item = trim(flat, shape.fields)
     for child, rows in children.items():
         if child in shape.expand or child in inline:
-            wanted = shape.child_fields.get(child)
-            rows = [{k: v for k, v in r.items() if wanted is None or k in wanted} for r in rows]
+            rows = [trim(r, shape.child_fields.get(child)) for r in rows]
             item[child] = child_collection(rows, f"{resource_url(spec, key)}/child/{child}", child, fw)
     if not shape.only_data:
         item["links"] = item_links(spec, key, version_indicator)
@@ -313,12 +382,15 @@ def created_response(spec: ResourceSpec, key: Any, item: dict) -> Response:
 
 
 def child_page(spec: ResourceSpec, key: Any, child: str, rows: list[dict],
-               item_links: bool = False) -> Response:
-    """GET on an item's child collection: one page of ``rows``; with ``item_links`` each row
-    gets a self link unless ``onlyData=true``."""
+               item_links: bool = False, attributes: Iterable[str] | None = None,
+               nested: dict[str, set[str]] | None = None) -> Response:
+    """GET on an item's child collection: one page of ``rows``, ``fields`` checked against and
+    trimmed to the child's ``attributes``; with ``item_links`` each row gets a self link unless
+    ``onlyData=true``."""
+    wanted, grandchildren = parse_fields(child, attributes, nested)
     limit, offset = page_params()
     href = f"{resource_url(spec, key)}/child/{child}"
-    page = rows[offset:offset + limit]
+    page = [trim(r, wanted, grandchildren) for r in rows[offset:offset + limit]]
     if item_links and request.args.get("onlyData", "false").lower() != "true":
         page = [{**r, "links": [{"rel": "self", "href": href, "name": child, "kind": "item"}]}
                 for r in page]

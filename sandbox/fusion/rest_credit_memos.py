@@ -16,7 +16,8 @@ from .query import DATE, DATETIME, NUM, STR
 from .rest_common import (
     ResourceSpec, caller, change_indicator, check_attributes, check_version, child_page,
     collection_response, created_response, describe, flat_attributes, framework_version,
-    get_or_404, item_response, json_body, parse_shape, pod, shape_item,
+    get_or_404, item_response, json_body, parse_shape, pod, refuse_upsert, resource_url, shape_item,
+    wants_nested, with_nested,
 )
 from .rest_invoices import MAX_LENGTHS, check_number, parse_date, require_name
 from .store import today
@@ -86,7 +87,10 @@ SPEC = ResourceSpec(
     updatable={"AllowCompletion", "ControlCompletionReason", "CreditMemoStatus", "RecipientEmail",
                "TransactionType"},
 )
-CHILD_ATTRS = {"receivablesCreditMemoLines": set(LINE_WRITABLE) | {"CustomerTransactionLineId"},
+TAX_LINE = "receivablesCreditMemoLineTaxLines"
+LINE_ATTRS = (set(LINE_WRITABLE) - {TAX_LINE}) | {"CustomerTransactionLineId"}
+TAX_LINE_ATTRS = {"CustomerTransactionLineId"} | set(TAX_WRITABLE)
+CHILD_ATTRS = {"receivablesCreditMemoLines": LINE_ATTRS,
                "receivablesCreditMemoDistributions": set(DIST_WRITABLE) | {"DistributionId"}}
 
 
@@ -218,8 +222,15 @@ def flat(record: dict) -> dict:
     return flat_attributes(record["header"], ATTRS)
 
 
+def _render_line(record: dict, line: dict, fw: int) -> dict:
+    """A line with its tax lines as the framework version shows children (v3+: collection)."""
+    href = (f"{resource_url(SPEC, record['header']['CustomerTransactionId'])}/child/"
+            f"receivablesCreditMemoLines/{line['CustomerTransactionLineId']}")
+    return with_nested(line, TAX_LINE, href, fw)
+
+
 def render(record: dict, shape, fw: int, inline=frozenset()) -> dict:
-    kids = {"receivablesCreditMemoLines": record["lines"],
+    kids = {"receivablesCreditMemoLines": [_render_line(record, line, fw) for line in record["lines"]],
             "receivablesCreditMemoDistributions": record["distributions"]}
     return shape_item(SPEC, flat(record), kids, shape, record["header"]["CustomerTransactionId"],
                       change_indicator(record["version"]), fw, inline)
@@ -234,6 +245,7 @@ def post_credit_memo(version):
     check_version(version)
     fw = framework_version()
     body = json_body()
+    refuse_upsert("receivablesCreditMemos")
     with pod().store.lock:
         record = create_on_account(body)
         inline = {c for c in ("receivablesCreditMemoLines", "receivablesCreditMemoDistributions") if c in body}
@@ -262,15 +274,18 @@ def get_credit_memo(version, trx_id):
 @bp.get(PREFIX + "/<trx_id>/child/<child>")
 def get_credit_memo_children(version, trx_id, child):
     check_version(version)
-    framework_version()
+    fw = framework_version()
     with pod().store.lock:
         record = _get(trx_id)
+        nested = None
         if child == "receivablesCreditMemoLines":
-            rows = record["lines"]
+            nested = {TAX_LINE: TAX_LINE_ATTRS}
+            rows = [_render_line(record, line, fw) if wants_nested(TAX_LINE)
+                    else {k: v for k, v in line.items() if k != TAX_LINE} for line in record["lines"]]
         elif child == "receivablesCreditMemoDistributions":
             rows = record["distributions"]
         elif child in CHILDREN:
             rows = []
         else:
             raise not_found(f"The child resource {child} doesn't exist.")
-        return child_page(SPEC, trx_id, child, rows)
+        return child_page(SPEC, trx_id, child, rows, attributes=CHILD_ATTRS.get(child), nested=nested)

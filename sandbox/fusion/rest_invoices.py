@@ -1,4 +1,5 @@
-"""``receivablesInvoices``: create with lines/tax lines/distributions, read, query, PATCH.
+"""``receivablesInvoices``: create with lines/tax lines/distributions, read, query (the write
+views — POST/upsert, PATCH, DELETE — are in :mod:`rest_invoice_writes`).
 
 Validation follows what a Receivables pod checks on create (set-up names, numbering, customer
 bill-to site in the business unit's reference set, ADF attribute checks) so a connector that
@@ -10,17 +11,16 @@ import re
 from datetime import date, timedelta
 from decimal import Decimal
 
-from flask import Blueprint, request
+from flask import Blueprint
 
 from . import customers
 from .errors import bad_request, not_found
 from .money import cents, to_decimal
 from .query import DATE, DATETIME, NUM, STR
 from .rest_common import (
-    ResourceSpec, caller, change_indicator, check_attributes, check_version, child_collection,
-    child_page, collection_response, created_response, describe, flat_attributes,
-    framework_version, get_or_404, item_response, json_body, json_response, parse_shape, pod,
-    resource_url, shape_item,
+    ResourceSpec, caller, change_indicator, check_attributes, check_version, child_page,
+    collection_response, describe, flat_attributes, framework_version, get_or_404, item_response,
+    pod, resource_url, shape_item, wants_nested, with_nested,
 )
 from .seed import Seed
 from .store import today
@@ -117,6 +117,8 @@ SPEC = ResourceSpec(
     children=CHILDREN,
     updatable={"InvoiceStatus", "PaymentTerms", "TransactionDate"},
 )
+TAX_LINE_ATTRS = {"CustomerTransactionLineId"} | set(TAX_WRITABLE)
+LINE_NESTED = {"receivablesInvoiceLineTaxLines": TAX_LINE_ATTRS}
 CHILD_ATTRS = {
     "receivablesInvoiceLines": set(LINE_WRITABLE),
     "receivablesInvoiceDistributions": set(DIST_WRITABLE),
@@ -210,16 +212,12 @@ def render(record: dict, shape, fw: int, inline=frozenset()) -> dict:
 
 
 def _render_line(record: dict, line: dict, fw: int) -> dict:
-    out = {k: v for k, v in line.items() if k != "receivablesInvoiceLineTaxLines"}
     href = (f"{resource_url(SPEC, record['header']['CustomerTransactionId'])}/child/"
-            f"receivablesInvoiceLines/{line['CustomerTransactionLineId']}/child/"
-            "receivablesInvoiceLineTaxLines")
-    out["receivablesInvoiceLineTaxLines"] = child_collection(
-        line["receivablesInvoiceLineTaxLines"], href, "receivablesInvoiceLineTaxLines", fw)
-    return out
+            f"receivablesInvoiceLines/{line['CustomerTransactionLineId']}")
+    return with_nested(line, "receivablesInvoiceLineTaxLines", href, fw)
 
 
-def _get(trx_id: str) -> dict:
+def get_record(trx_id: str) -> dict:
     return get_or_404(pod().store.invoices, trx_id, f"The receivables invoice {trx_id} doesn't exist.")
 
 
@@ -441,6 +439,9 @@ def create_invoice(body: dict) -> dict:
         raise bad_request(f"The invoice currency {currency} differs from the ledger currency "
                           f"{bu['currency']}, so ConversionRateType is required.", "AR-855005",
                           "/ConversionRateType")
+    if body.get("ConversionRateType") == "User" and body.get("ConversionRate") in (None, ""):
+        raise bad_request("The conversion rate type is User, so the attribute ConversionRate is "
+                          "required.", "AR-855007", "/ConversionRate")
     if body.get("ReceiptMethod") and body["ReceiptMethod"] not in seed.receipt_methods:
         raise bad_request(f"The receipt method {body['ReceiptMethod']!r} doesn't exist.",
                           "AR-855006", "/ReceiptMethod")
@@ -483,7 +484,8 @@ def create_invoice(body: dict) -> dict:
               "buckets": {"line": sum((l["_net"] for l in lines), Decimal(0)),
                           "tax": sum((t["TaxAmount"] for l in lines
                                       for t in l["receivablesInvoiceLineTaxLines"]), Decimal(0)),
-                          "freight": freight}}
+                          "freight": freight},
+              "credited": {"line": Decimal(0), "tax": Decimal(0), "freight": Decimal(0)}}
     refresh_balance(record)
     store.invoices[trx_id] = record
     return record
@@ -494,20 +496,7 @@ def public_lines(record: dict) -> list[dict]:
 
 
 # --- views -----------------------------------------------------------------------------------------
-@bp.post(PREFIX)
-def post_invoice(version):
-    check_version(version)
-    fw = framework_version()
-    body = json_body()
-    shape = parse_shape(SPEC, CHILD_ATTRS)
-    with pod().store.lock:
-        record = create_invoice(body)
-        inline = record["posted"] if pod().settings.echo_children_on_create else set()
-        item = _render_public(record, shape, fw, inline)
-    return created_response(SPEC, record["header"]["CustomerTransactionId"], item)
-
-
-def _render_public(record, shape, fw, inline=frozenset()) -> dict:
+def render_public(record, shape, fw, inline=frozenset()) -> dict:
     item = render(record, shape, fw, inline)
     lines = item.get("receivablesInvoiceLines")
     if lines is not None:
@@ -521,7 +510,7 @@ def _render_public(record, shape, fw, inline=frozenset()) -> dict:
 def list_invoices(version):
     check_version(version)
     return collection_response(SPEC, CHILD_ATTRS, lambda: pod().store.invoices.values(), flat,
-                               _render_public)
+                               render_public)
 
 
 @bp.get(PREFIX + "/describe")
@@ -533,7 +522,7 @@ def describe_invoices(version):
 @bp.get(PREFIX + "/<trx_id>")
 def get_invoice(version, trx_id):
     check_version(version)
-    return item_response(SPEC, CHILD_ATTRS, lambda: _get(trx_id), _render_public)
+    return item_response(SPEC, CHILD_ATTRS, lambda: get_record(trx_id), render_public)
 
 
 @bp.get(PREFIX + "/<trx_id>/child/<child>")
@@ -541,10 +530,12 @@ def get_invoice_children(version, trx_id, child):
     check_version(version)
     fw = framework_version()
     with pod().store.lock:
-        record = _get(trx_id)
+        record = get_record(trx_id)
+        nested = None
         if child == "receivablesInvoiceLines":
+            nested = LINE_NESTED
             rows = [_render_line(record, line, fw) for line in public_lines(record)] \
-                if request.args.get("expand") else \
+                if wants_nested("receivablesInvoiceLineTaxLines") else \
                 [{k: v for k, v in line.items() if k != "receivablesInvoiceLineTaxLines"}
                  for line in public_lines(record)]
         elif child in ("receivablesInvoiceDistributions", "receivablesInvoiceInstallments"):
@@ -553,71 +544,21 @@ def get_invoice_children(version, trx_id, child):
             rows = []
         else:
             raise not_found(f"The child resource {child} doesn't exist.")
-        return _child_page(record, child, rows)
+        return _child_page(record, child, rows, CHILD_ATTRS.get(child), nested)
 
 
 @bp.get(PREFIX + "/<trx_id>/child/receivablesInvoiceLines/<line_id>/child/receivablesInvoiceLineTaxLines")
 def get_tax_lines(version, trx_id, line_id):
     check_version(version)
     with pod().store.lock:
-        record = _get(trx_id)
+        record = get_record(trx_id)
         line = next((l for l in record["lines"] if str(l["CustomerTransactionLineId"]) == line_id), None)
         if line is None:
             raise not_found(f"The invoice line {line_id} doesn't exist.")
-        return _child_page(record, "receivablesInvoiceLineTaxLines", line["receivablesInvoiceLineTaxLines"])
+        return _child_page(record, "receivablesInvoiceLineTaxLines", line["receivablesInvoiceLineTaxLines"],
+                           TAX_LINE_ATTRS)
 
 
-def _child_page(record: dict, child: str, rows: list[dict]):
-    return child_page(SPEC, record["header"]["CustomerTransactionId"], child, rows, item_links=True)
-
-
-@bp.patch(PREFIX + "/<trx_id>")
-def patch_invoice(version, trx_id):
-    check_version(version)
-    fw = framework_version()
-    body = json_body()
-    seed = pod().seed
-    with pod().store.lock:
-        record = _get(trx_id)
-        header = record["header"]
-        for attr in body:
-            if attr not in SPEC.updatable:
-                raise bad_request(f"The attribute {attr} can't be updated; only InvoiceStatus, "
-                                  "PaymentTerms and TransactionDate are updatable.", "JBO-27008",
-                                  f"/{attr}")
-        if "InvoiceStatus" in body:
-            status = body["InvoiceStatus"]
-            if status not in ("Complete", "Incomplete", "Frozen"):
-                raise bad_request(f"The value of the attribute InvoiceStatus isn't valid: {status!r}.",
-                                  "AR-855012", "/InvoiceStatus")
-            if status == "Incomplete" and any(i["AmountPaid"] or i["InstallmentAmountCredited"]
-                                              for i in record["installments"]):
-                raise bad_request("You can't incomplete a transaction that has activity against it.",
-                                  "AR-855013", "/InvoiceStatus")
-            header["InvoiceStatus"] = status
-        if "PaymentTerms" in body:
-            if body["PaymentTerms"] not in seed.payment_terms:
-                raise bad_request(f"The value of the attribute PaymentTerms isn't valid: "
-                                  f"{body['PaymentTerms']!r}.", "AR-855004", "/PaymentTerms")
-            header["PaymentTerms"] = body["PaymentTerms"]
-        if "TransactionDate" in body:
-            header["TransactionDate"] = parse_date(body["TransactionDate"], "TransactionDate")
-        if "PaymentTerms" in body or "TransactionDate" in body:
-            header["DueDate"] = due_date(header["TransactionDate"], header["PaymentTerms"])
-            for inst in record["installments"]:
-                inst["InstallmentDueDate"] = header["DueDate"]
-        touch(record)
-        return json_response(_render_public(record, parse_shape(SPEC, CHILD_ATTRS), fw))
-
-
-@bp.delete(PREFIX + "/<trx_id>")
-def delete_invoice(version, trx_id):
-    check_version(version)
-    framework_version()
-    with pod().store.lock:
-        record = _get(trx_id)
-        if record["header"]["InvoiceStatus"] != "Incomplete":
-            raise bad_request("You can only delete an incomplete transaction.", "AR-855014",
-                              "/InvoiceStatus")
-        del pod().store.invoices[record["header"]["CustomerTransactionId"]]
-    return "", 204
+def _child_page(record: dict, child: str, rows: list[dict], attributes, nested=None):
+    return child_page(SPEC, record["header"]["CustomerTransactionId"], child, rows, item_links=True,
+                      attributes=attributes, nested=nested)

@@ -13,9 +13,9 @@ from flask import Blueprint
 from .errors import bad_request, not_found
 from .query import DATETIME, NUM, STR
 from .rest_common import (
-    ResourceSpec, caller, change_indicator, check_attributes, check_version, child_page,
-    collection_response, created_response, describe, flat_attributes, framework_version,
-    item_response, json_body, json_response, parse_shape, pod, shape_item,
+    ResourceSpec, caller, change_indicator, check_attributes, check_if_match, check_version,
+    child_page, collection_response, created_response, describe, flat_attributes, framework_version,
+    item_response, json_body, json_response, parse_shape, pod, refuse_upsert, shape_item,
 )
 
 bp = Blueprint("fusion_parties", __name__)
@@ -194,11 +194,15 @@ def _render_address(address: dict) -> dict:
     return flat_attributes(address, ADDRESS_ATTRS)
 
 
-def _render(spec, party, shape, fw, inline=frozenset()) -> dict:
-    kids = {"Address": [_render_address(a) for a in party["Address"]],
+def _children(party: dict) -> dict[str, list[dict]]:
+    return {"Address": [_render_address(a) for a in party["Address"]],
             "SourceSystemReference": [{"SourceSystem": s, "SourceSystemReferenceValue": r,
                                        "CreatedByModule": "HZ_WS"}
                                       for s, r in sorted(party["_source_refs"])]}
+
+
+def _render(spec, party, shape, fw, inline=frozenset()) -> dict:
+    kids = _children(party)
     return shape_item(spec, _flat(spec, party), kids, shape, party["PartyNumber"],
                       change_indicator(party["version"]), fw, inline)
 
@@ -218,6 +222,7 @@ def post_party(version, resource):
     check_version(version)
     fw = framework_version()
     body = json_body()
+    refuse_upsert(resource)
     spec = _spec_for(resource)[0]
     shape = parse_shape(spec, CHILD_ATTRS)
     with pod().store.lock:
@@ -273,6 +278,7 @@ def patch_party(version, resource, number):
     store = pod().store
     with store.lock:
         party = _get(resource, number)
+        check_if_match(party["version"])
         party.update(body)
         if party_type == "PERSON":
             party["PartyName"] = " ".join(x for x in (party.get("FirstName"), party.get("LastName")) if x)
@@ -287,13 +293,11 @@ def patch_party(version, resource, number):
 @bp.get(PREFIX + "/<number>/child/<any(Address, SourceSystemReference):child>")
 def list_party_children(version, resource, number, child):
     check_version(version)
-    fw = framework_version()
+    framework_version()
     spec = _spec_for(resource)[0]
     with pod().store.lock:
-        party = _get(resource, number)
-        rows = _render(spec, party, parse_shape(spec, CHILD_ATTRS), fw, inline={child})[child]
-        rows = rows["items"] if isinstance(rows, dict) else rows
-    return child_page(spec, number, child, rows)
+        rows = _children(_get(resource, number))[child]
+    return child_page(spec, number, child, rows, attributes=CHILD_ATTRS[child])
 
 
 @bp.post(PREFIX + "/<number>/child/Address")
@@ -302,9 +306,11 @@ def post_address(version, resource, number):
     check_version(version)
     framework_version()
     body = json_body()
+    refuse_upsert("Address")
     store = pod().store
     with store.lock:
         party = _get(resource, number)
+        check_if_match(party["version"])
         now = store.stamp()
         address = _build_address(party, body, 0, now)
         party["Address"].append(address)

@@ -15,9 +15,9 @@ from .money import cents, to_decimal
 from .query import DATE, DATETIME, NUM, STR
 from .receivables import ApplicationRefused, apply_receipt as apply_receipt_to
 from .rest_common import (
-    ACTION_TYPE, ResourceSpec, caller, change_indicator, check_attributes, check_version,
+    ACTION_TYPE, ResourceSpec, caller, change_indicator, check_attributes, check_if_match, check_version,
     collection_response, created_response, describe, flat_attributes, framework_version,
-    get_or_404, item_response, json_body, json_response, parse_shape, pod, shape_item,
+    get_or_404, item_response, json_body, json_response, parse_shape, pod, refuse_upsert, shape_item,
 )
 from .rest_invoices import parse_date
 from .store import today
@@ -136,6 +136,7 @@ def post_receipt(version):
     check_version(version)
     fw = framework_version()
     body = json_body()
+    refuse_upsert("standardReceipts")
     with pod().store.lock:
         receipt = create_receipt(body)
         item = _render(receipt, parse_shape(SPEC, {}), fw)
@@ -173,6 +174,7 @@ def apply_receipt(version, receipt_id):
     check_attributes(body, {"appliedPaymentScheduleId", "amountApplied", "calledFrom"}, "applyReceipt")
     with p.store.lock:
         receipt = _get(receipt_id)
+        check_if_match(receipt["version"])
         schedule = body.get("appliedPaymentScheduleId")
         found = p.store.installment(int(schedule)) if isinstance(schedule, (int, str)) and \
             str(schedule).isdigit() else None

@@ -32,6 +32,13 @@ class Seed:
     def type_by_id(self, type_id: int) -> dict | None:
         return next((t for t in self.transaction_types.values() if t["id"] == type_id), None)
 
+    def reference_set_rows(self) -> list[dict]:
+        """Every reference data set as REST ``setIdSets`` shows it (SetName defaults to the code)."""
+        rows = {r["set_id"]: r for r in [*self.business_units.values(),
+                                         *self.raw.get("reference_sets", [])]}
+        return [{"SetId": set_id, "SetCode": code, "SetName": rows[set_id].get("set_name") or code}
+                for set_id, code in self.reference_sets.items()]
+
     def tax_rate_known(self, regime: str, rate: str) -> bool:
         return regime in self.tax_regimes and rate in self.tax_regimes[regime].get("rates", [])
 

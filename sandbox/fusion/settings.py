@@ -58,3 +58,9 @@ class FusionSandboxSettings:
     soap_apply_accepts_instalment_id_alone: bool = True
     # standardReceipts POST without ReceiptNumber: 400 (True) or a generated number (False).
     receipt_number_required: bool = True
+    # createCustomerAccount without CreatedByModule: the bare JBO-27024 a real pod gives (False,
+    # soap-receipts-customers.md §2.3 [M]) or one with a JBO-27014 detail naming the attribute.
+    created_by_module_fault_names_attribute: bool = False
+    # customerAccountSitesLOV rows: BILL_TO site uses only (True; the LOV behind an invoice's
+    # bill-to site) or every site use with its SiteUseCode (False). Its field list is [L].
+    account_sites_lov_bill_to_only: bool = True

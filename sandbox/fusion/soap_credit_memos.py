@@ -2,8 +2,8 @@
 invoice's line/tax/freight buckets, applied to the invoice at once.
 
 This is how a Shopify refund lands *against* its invoice (REST only makes on-account memos).
-A credit beyond the invoice balance is refused unless the invoice's transaction type allows
-overapplication.
+A credit beyond the invoice balance, or beyond what remains of one bucket (line, tax or
+freight), is refused unless the invoice's transaction type allows overapplication.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 from .errors import ServiceFault, record_missing, row_invalid
 from .money import cents
-from .receivables import OverApplication, apply_to_invoice
+from .receivables import OverApplication, allows_overapplication, apply_to_invoice
 from .rest_common import caller, pod
 from .rest_credit_memos import ATTRS
 from .rest_invoices import check_number
@@ -29,6 +29,8 @@ SDO_FIELDS = ["BatchSourceSequenceId", "CustomerTransactionId", "Comments",
               "TransactionDate", "CurrencyCode", "TransactionNumber", "TaxAmount", "TaxPercent",
               "ComputeTax"]
 AMOUNT_FIELDS = ("LineAmount", "TaxAmount", "FreightAmount")
+BUCKETS = {"line": ("LineAmount", "LinePercent"), "tax": ("TaxAmount", "TaxPercent"),
+           "freight": ("FreightAmount", "FreightPercent")}
 
 
 def _decimal(fields: dict, name: str) -> Decimal | None:
@@ -64,6 +66,26 @@ def _by_id(fields: dict, name: str, lookup, default):
     if found is None:
         raise record_missing(f"The record for {name} {raw} doesn't exist.")
     return found
+
+
+def _overapply(message: str, attribute: str) -> ServiceFault:
+    return ServiceFault("AR:::AR_CM_OVERAPPLY", f"AR-855075: {message}",
+                        [{"message": message, "attributeName": attribute, "objectName": "CreditMemo"}],
+                        exception_class="oracle.apps.fnd.applcore.messages.ApplcoreException")
+
+
+def _check_buckets(invoice: dict, amounts: dict[str, Decimal]) -> None:
+    """Each credited part (negative) may not exceed what remains of that part of the invoice."""
+    if allows_overapplication(invoice):
+        return
+    credited = invoice.setdefault("credited", {b: Decimal(0) for b in BUCKETS})
+    for bucket, amount in amounts.items():
+        remaining = cents(invoice["buckets"][bucket] - credited[bucket])
+        if -amount > remaining:
+            name = BUCKETS[bucket][0]
+            raise _overapply(f"The {name} {amount} exceeds the remaining {bucket} amount {remaining} "
+                             f"of transaction {invoice['header']['TransactionNumber']}, and its "
+                             "transaction type doesn't allow overapplication.", name)
 
 
 def _fault(message: str, code: str, path: str):
@@ -103,20 +125,21 @@ def create_credit_memo(op_el):
     currency = fields.get("CurrencyCode") or inv_header["InvoiceCurrencyCode"]
     if currency != inv_header["InvoiceCurrencyCode"]:
         raise _fault("The credit memo currency must be the invoice currency.", "", "/CurrencyCode")
-    buckets = invoice["buckets"]
-    line = _bucket(fields, "LineAmount", "LinePercent", buckets["line"])
-    tax = _bucket(fields, "TaxAmount", "TaxPercent", buckets["tax"])
-    freight = _bucket(fields, "FreightAmount", "FreightPercent", buckets["freight"])
+    amounts = {bucket: _bucket(fields, *names, invoice["buckets"][bucket])
+               for bucket, names in BUCKETS.items()}
+    line, tax, freight = amounts["line"], amounts["tax"], amounts["freight"]
     total = cents(line + tax + freight)
     if total == 0:
         raise _fault("AR-855074: Enter an amount or percent to credit.", "", "/LineAmount")
     number = check_number(seed, store, source["name"], fields.get("TransactionNumber"), _fault)
+    _check_buckets(invoice, amounts)
     try:
         apply_to_invoice(invoice, -total, "credit")
     except OverApplication as exc:
-        raise ServiceFault("AR:::AR_CM_OVERAPPLY", f"AR-855075: {exc}",
-                           [{"message": str(exc), "attributeName": "LineAmount", "objectName": "CreditMemo"}],
-                           exception_class="oracle.apps.fnd.applcore.messages.ApplcoreException") from None
+        raise _overapply(str(exc), "LineAmount") from None
+    credited = invoice.setdefault("credited", {b: Decimal(0) for b in BUCKETS})
+    for bucket, amount in amounts.items():
+        credited[bucket] = cents(credited[bucket] - amount)
     trx_date = fields.get("TransactionDate") or today().isoformat()
     now = store.stamp()
     header = {a: None for a in ATTRS}

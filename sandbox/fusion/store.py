@@ -6,6 +6,7 @@ RLock: helpers may nest). Records are plain dicts holding Python values (``Decim
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import threading
 from datetime import date, datetime, timedelta, timezone
@@ -42,6 +43,19 @@ class Store:
             self.credit_memos: dict[int, dict] = {}     # CustomerTransactionId -> credit memo
             self.receipts: dict[int, dict] = {}         # StandardReceiptId -> receipt
             self.applications: list[dict] = []          # receipt / credit memo applications
+
+    DATA = ("parties", "party_sites", "accounts", "invoices", "credit_memos", "receipts",
+            "applications")
+
+    def snapshot(self) -> dict:
+        """A deep copy of the records (one copy, so shared rows stay shared) for :meth:`restore`.
+        Id and number generators are not part of it: like database sequences they don't roll
+        back."""
+        return copy.deepcopy({name: getattr(self, name) for name in self.DATA})
+
+    def restore(self, snapshot: dict) -> None:
+        for name, value in snapshot.items():
+            setattr(self, name, value)
 
     # --- generators -------------------------------------------------------------------------
     def new_id(self) -> int:

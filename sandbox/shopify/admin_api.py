@@ -3,8 +3,10 @@
 The shop is found the way Shopify finds it – from the host (``acme.myshopify.com``, also accepted
 with a ``.localhost`` suffix) – or from a ``/shops/{shop}`` path prefix, since one sandbox serves
 many shops on one port (so ``admin_base_url = {sandbox}/shops/{shop}`` is the exact equivalent of
-``https://{shop}``).  When neither names a known shop, the access token decides (GraphQL) or
-the only shop with that client id and secret (OAuth).
+``https://{shop}``).  A shop so named that the sandbox does not hold is a 404
+``{"errors":"Not Found"}``, as on Shopify (reference §3.3), and a token only opens its own shop.
+Only when no shop is named at all (a plain ``127.0.0.1:port`` host) does the access token decide
+(GraphQL), or the only shop with that client id and secret (OAuth).
 """
 from __future__ import annotations
 
@@ -28,14 +30,30 @@ def respond(obj, status: int = 200, headers: dict | None = None) -> Response:
                     content_type="application/json; charset=utf-8")
 
 
-def shop_from_request(path_shop: str | None = None):
-    store = ctx().store
+NOT_FOUND = {"errors": "Not Found"}
+MYSHOPIFY = ".myshopify.com"
+
+
+def named_shop(path_shop: str | None = None) -> str | None:
+    """The shop domain the request names – the ``/shops/{shop}`` prefix, else a ``*.myshopify.com``
+    Host (``.localhost`` suffix allowed) – or None when it names none.  A bare path name
+    (``/shops/acme``) means ``acme.myshopify.com``."""
     if path_shop:
-        return store.shop(path_shop)
+        name = path_shop.lower()
+        return name if "." in name else name + MYSHOPIFY
     host = (request.host or "").split(":")[0].lower()
     if host.endswith(".localhost"):
         host = host[: -len(".localhost")]
-    return store.shop(host) or store.shop(host + ".myshopify.com")
+    return host if host.endswith(MYSHOPIFY) and len(host) > len(MYSHOPIFY) else None
+
+
+def shop_from_request(path_shop: str | None = None):
+    """``(named, shop)``: the domain the request names (or None) and that shop if the store has it."""
+    named = named_shop(path_shop)
+    if named is None:
+        return None, None
+    store = ctx().store
+    return named, store.shop(named) or (store.shop(path_shop) if path_shop else None)
 
 
 def public_base_url() -> str:
@@ -43,7 +61,7 @@ def public_base_url() -> str:
     Host header unless it is a shop domain, else the address the server is bound to."""
     if ctx().settings.public_url:
         return ctx().settings.public_url.rstrip("/")
-    if shop_from_request() is None:
+    if named_shop() is None:
         return request.host_url.rstrip("/")
     host = request.environ.get("SERVER_NAME", "127.0.0.1")
     host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
@@ -69,7 +87,9 @@ def access_token(path_shop: str | None = None):
     else:
         params = request.form.to_dict() or request.args.to_dict()
     client_id = params.get("client_id")
-    shop = shop_from_request(path_shop)
+    named, shop = shop_from_request(path_shop)
+    if named is not None and shop is None:
+        return respond(NOT_FOUND, 404)
     if shop is None and client_id:
         candidates = [s for s in ctx().store.shops_with_client_id(client_id)
                       if s.client_secret == params.get("client_secret")]
@@ -79,7 +99,7 @@ def access_token(path_shop: str | None = None):
                             "or call /shops/{shop}/admin/oauth/access_token."}, 400)
         shop = candidates[0] if candidates else None
     if shop is None:
-        return respond({"errors": "Not Found"}, 404)
+        return respond(NOT_FOUND, 404)
     if client_id != shop.client_id or params.get("client_secret") != shop.client_secret:
         return respond({"error": "invalid_client",
                         "error_description": "Client authentication failed: wrong client_id or client_secret."}, 400)
@@ -107,9 +127,11 @@ def graphql(version: str, path_shop: str | None = None):
     c = ctx()
     served = resolve_version(version)
     headers = {"X-Shopify-API-Version": served}
+    named, target = shop_from_request(path_shop)
+    if named is not None and target is None:
+        return respond(NOT_FOUND, 404, headers)
     token = c.tokens.authenticate(request.headers.get("X-Shopify-Access-Token"))
-    named = shop_from_request(path_shop)
-    if token is None or (named is not None and named.domain != token.shop):
+    if token is None or (target is not None and target.domain != token.shop):
         return respond(INVALID_TOKEN, 401, headers)
     shop = c.store.shop(token.shop)
     if shop is None or not shop.installed:

@@ -20,7 +20,7 @@ def create_app(settings: ShopifySandboxSettings | None = None) -> Flask:
     settings = settings or ShopifySandboxSettings()
     app = Flask("sandbox.shopify")
     store = Store()
-    dispatcher = Dispatcher(settings)
+    dispatcher = Dispatcher(settings, on_exhausted=store.remove_webhook_subscription)
     merchant = Merchant(store, dispatcher)
     app.extensions["shopify_sandbox"] = SimpleNamespace(
         settings=settings, store=store, dispatcher=dispatcher, merchant=merchant,
@@ -35,7 +35,7 @@ def create_app(settings: ShopifySandboxSettings | None = None) -> Flask:
 
     @app.errorhandler(404)
     def not_found(_err):
-        return admin_api.respond({"errors": "Not Found"}, 404)
+        return admin_api.respond(admin_api.NOT_FOUND, 404)
 
     @app.errorhandler(405)
     def not_allowed(_err):

@@ -422,6 +422,10 @@ def make_transaction(order: dict, new_id, now: str, *, kind: str, amount, gatewa
     tid = new_id("OrderTransaction")
     pair = amount if isinstance(amount, _Pair) else _Pair(*amount)
     m = _Money(order["currency"], order["presentment_currency"])
+    # What is left to capture (REST since 2023-04): the amount of an authorization, nothing for
+    # settled kinds.  Its bags use the key ``currency`` and amounts like "0.0" (reference §2.1,
+    # as in Shopify's samples and captured refunds/create deliveries).
+    unsettled = pair if kind == "authorization" else _Pair()
     return {
         "id": tid, "admin_graphql_api_id": f"gid://shopify/OrderTransaction/{tid}",
         "order_id": order["id"], "kind": kind, "status": status, "gateway": gateway,
@@ -431,6 +435,11 @@ def make_transaction(order: dict, new_id, now: str, *, kind: str, amount, gatewa
         "source_name": "web", "receipt": {}, "payment_id": f"c{order['id']}.{tid}",
         "manual_payment_gateway": gateway == "manual", "user_id": None, "location_id": None,
         "device_id": None, "authorization": None,
+        "total_unsettled_set": {
+            "presentment_money": {"amount": str(json_number(unsettled.pres)), "currency": order["presentment_currency"]},
+            "shop_money": {"amount": str(json_number(unsettled.shop)), "currency": order["currency"]}},
+        # Cash rounding of POS cash refunds in some currencies; null for everything else.
+        "amount_rounding": None,
     }
 
 
@@ -452,6 +461,12 @@ def _get(order, key) -> _Pair:
     return _Pair(*bag_amounts(order[key]))
 
 
+def shipping_refunded(rsl: dict, taxes_included: bool) -> _Pair:
+    """A refund shipping line in the order's price basis: its subtotal, plus its tax when the
+    order's prices include tax (the subtotal itself is always net)."""
+    return _get(rsl, "subtotal_amount_set") + (_get(rsl, "tax_amount_set") if taxes_included else _Pair())
+
+
 def recompute_current(order: dict, transactions: list[dict]) -> None:
     """Bring ``current_*``, ``total_outstanding`` and ``financial_status`` in line with refunds,
     cancellation and payments – the invariants the connector reconciles against."""
@@ -465,7 +480,7 @@ def recompute_current(order: dict, transactions: list[dict]) -> None:
             refunded_disc = refunded_disc + _Pair(*rli.get("_discount", (ZERO, ZERO)))
             refunded_qty[rli["line_item_id"]] = refunded_qty.get(rli["line_item_id"], 0) + rli["quantity"]
         for rsl in refund.get("refund_shipping_lines", []):
-            refunded_ship = refunded_ship + _get(rsl, "subtotal_amount_set")
+            refunded_ship = refunded_ship + shipping_refunded(rsl, order["taxes_included"])
             refunded_tax = refunded_tax + _get(rsl, "tax_amount_set")
     for li in order["line_items"]:
         li["current_quantity"] = li["quantity"] - refunded_qty.get(li["id"], 0)
@@ -474,7 +489,7 @@ def recompute_current(order: dict, transactions: list[dict]) -> None:
     shipping_refunded_per_line: dict[int, _Pair] = {}
     for refund in order.get("refunds", []):
         for rsl in refund.get("refund_shipping_lines", []):
-            shipping_refunded_per_line[rsl["shipping_line_id"]] = _get(rsl, "subtotal_amount_set")
+            shipping_refunded_per_line[rsl["shipping_line_id"]] = shipping_refunded(rsl, order["taxes_included"])
     for sl in order["shipping_lines"]:
         sl["current_discounted_price_set"] = m.bag(
             _get(sl, "discounted_price_set") - shipping_refunded_per_line.get(sl["id"], _Pair()))
@@ -606,8 +621,9 @@ def build_refund(order: dict, posted: dict, transactions: list[dict], *, new_id,
     for sl in order["shipping_lines"]:
         if sl["id"] not in ship_ids:
             continue
-        sub = _get(sl, "discounted_price_set")
         tx = _psum(_get(t, "price_set") for t in sl["tax_lines"])
+        # The refund shipping subtotal is net of tax even when prices include it (see README).
+        sub = _get(sl, "discounted_price_set") - (tx if order["taxes_included"] else _Pair())
         rsls.append({"id": new_id("RefundShippingLine"), "shipping_line_id": sl["id"],
                      "subtotal_amount_set": m.bag(sub), "tax_amount_set": m.bag(tx),
                      "shipping_line": {k: sl[k] for k in ("id", "title", "code", "price", "price_set",
@@ -617,9 +633,11 @@ def build_refund(order: dict, posted: dict, transactions: list[dict], *, new_id,
     if not rlis and not rsls and not (posted.get("_refund_tip") and D(order.get("total_tip_received") or 0)):
         raise OrderError("a refund needs refund_line_items or shipping to refund")
 
-    money_back = subtotal_sum + ship_sum
+    # Line subtotals are in the order's price basis (they include tax when taxes_included);
+    # shipping subtotals never include their tax.
+    money_back = subtotal_sum + ship_sum + ship_tax_sum
     if not order["taxes_included"]:
-        money_back = money_back + tax_sum + ship_tax_sum
+        money_back = money_back + tax_sum
     tip = _Pair()
     if posted.get("_refund_tip") and not any(r.get("_tip") for r in order.get("refunds", [])):
         tip = _Pair(D(order.get("total_tip_received") or 0), D(order.get("total_tip_received") or 0))

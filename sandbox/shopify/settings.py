@@ -32,6 +32,10 @@ class ShopifySandboxSettings:
     #: 8 retries over about 4 hours; the intervals are not published, these are a plausible series.
     max_retries: int = 8
     retry_delays_seconds: tuple[float, ...] = (60, 120, 300, 600, 1200, 2400, 3600, 4800)
+    #: Shopify deletes an Admin-API subscription whose deliveries keep failing through the retry
+    #: cycle (§1.3, M).  When on, a webhook that exhausts its retries removes the shop's
+    #: subscription: nothing more goes to ``webhook_url`` until the shop is PUT again.
+    remove_subscription_after_failed_retries: bool = False
     #: Threads that POST webhooks.
     delivery_threads: int = 8
     #: GraphQL leaky bucket per (app, shop): Standard plan figures (§3.2).

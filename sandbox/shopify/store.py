@@ -34,6 +34,9 @@ class Shop:
     installed: bool = True
     #: Topics delivered to ``webhook_url``; None means every topic.
     webhook_topics: list[str] | None = None
+    #: Set when Shopify removed the webhook subscription after failed retries (§1.3):
+    #: ``{removed_at, url, topic, webhook_id, attempts}``; cleared by the next PUT of the shop.
+    webhook_subscription_removed: dict | None = None
     next_order_number: int = 1001
     orders: dict[int, dict] = field(default_factory=dict)
     customers: dict[int, dict] = field(default_factory=dict)
@@ -44,7 +47,9 @@ class Shop:
                 "webhook_url": self.webhook_url, "currency": self.currency,
                 "taxes_included": self.taxes_included, "api_version": self.api_version,
                 "expiring_offline_tokens": self.expiring_offline_tokens,
-                "installed": self.installed, "orders": len(self.orders),
+                "installed": self.installed, "webhook_topics": self.webhook_topics,
+                "webhook_subscription_removed": copy.deepcopy(self.webhook_subscription_removed),
+                "orders": len(self.orders),
                 "customers": len(self.customers)}
 
 
@@ -77,7 +82,18 @@ class Store:
                 return shop, True
             for key, value in attrs.items():
                 setattr(shop, key, value)
+            shop.webhook_subscription_removed = None  # a PUT subscribes the shop again
             return shop, False
+
+    def remove_webhook_subscription(self, domain: str, url: str, removal: dict) -> bool:
+        """Shopify's removal of a subscription whose deliveries failed through the retry cycle;
+        only if the shop still delivers to ``url`` (a PUT since may have moved it)."""
+        with self.lock:
+            shop = self.shops.get(domain.lower())
+            if shop is None or shop.webhook_url != url or shop.webhook_subscription_removed:
+                return False
+            shop.webhook_subscription_removed = removal
+            return True
 
     def shops_with_client_id(self, client_id: str) -> list[Shop]:
         with self.lock:

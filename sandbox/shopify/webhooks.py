@@ -8,6 +8,12 @@ failures, like timeouts (1 s connect, 5 s answer) and connection errors.
 
 Misbehaviour knobs (``WebhookKnobs``) let tests reproduce what real shops do to receivers:
 duplicates, reordering and delay, loss, and a pause while a backlog builds up.
+
+With ``remove_subscription_after_failed_retries`` a webhook that fails through all its retries
+makes Shopify delete the shop's subscription (reference §1.3): ``on_exhausted`` records that on
+the shop, the log gets a ``subscription_removed`` entry, and later events of that shop are
+logged as not sent until the shop is PUT again.  Retries already queued still run (they go to
+the address of their own event).
 """
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from typing import Callable
 
 import requests
 
@@ -97,8 +104,12 @@ class _Due:
 class Dispatcher:
     """Queues, sends and retries webhooks on a pool of daemon threads."""
 
-    def __init__(self, settings: ShopifySandboxSettings):
+    def __init__(self, settings: ShopifySandboxSettings,
+                 on_exhausted: Callable[[str, str, dict], bool] | None = None):
         self.settings = settings
+        #: ``(shop, url, removal) -> removed?``: asked to drop the subscription once a webhook
+        #: exhausted its retries (only with ``remove_subscription_after_failed_retries``).
+        self.on_exhausted = on_exhausted
         self.knobs = WebhookKnobs()
         self._random = random.Random()
         self._cond = threading.Condition()
@@ -121,9 +132,18 @@ class Dispatcher:
         if not shop.webhook_url or not shop.installed:
             return event_id
         allowed = getattr(shop, "webhook_topics", None)
+        removed = getattr(shop, "webhook_subscription_removed", None)
         batch = []
         for topic, payload in topics:
             if allowed is not None and topic not in allowed:
+                continue
+            if removed:
+                with self._cond:
+                    self._record(Webhook(shop=shop.domain, topic=topic, url=shop.webhook_url, body=b"",
+                                         headers={}, webhook_id="", event_id=event_id,
+                                         triggered_at=triggered_at_now(), attempt=0),
+                                 None, "not sent: the webhook subscription was removed after failed "
+                                       "retries; PUT the shop to subscribe again")
                 continue
             body = jsonio.dumps(payload)
             webhook_id = str(uuid.uuid4())
@@ -197,13 +217,26 @@ class Dispatcher:
             self._cond.notify_all()
 
     # ------------------------------------------------------------------ internals
-    def _record(self, webhook: Webhook, status: int | None, error: str | None) -> None:
+    def _record(self, webhook: Webhook, status: int | None, error: str | None,
+                subscription_removed: bool = False) -> None:
         self._log.append({
             "shop": webhook.shop, "topic": webhook.topic, "webhook_id": webhook.webhook_id,
             "event_id": webhook.event_id, "triggered_at": webhook.triggered_at, "url": webhook.url,
             "attempt": webhook.attempt, "copy": webhook.copy, "status_code": status, "error": error,
             "ok": status is not None and 200 <= status < 300, "at": triggered_at_now(),
+            "subscription_removed": subscription_removed,
         })
+
+    def _exhausted(self, webhook: Webhook) -> None:
+        """A webhook failed its last retry: have Shopify remove the subscription, if configured."""
+        if not (self.settings.remove_subscription_after_failed_retries and self.on_exhausted):
+            return
+        removal = {"removed_at": triggered_at_now(), "url": webhook.url, "topic": webhook.topic,
+                   "webhook_id": webhook.webhook_id, "attempts": webhook.attempt}
+        if self.on_exhausted(webhook.shop, webhook.url, removal):
+            with self._cond:
+                self._record(webhook, None, f"webhook subscription removed after {webhook.attempt} "
+                                            "failed attempts", subscription_removed=True)
 
     def _work(self) -> None:
         while True:
@@ -245,10 +278,14 @@ class Dispatcher:
             if error is None:
                 return
             retry = webhook.attempt  # the retry about to be scheduled (1-based)
-            if retry > self.settings.max_retries:
+            gave_up = retry > self.settings.max_retries
+            if gave_up:
                 log.info("webhook %s %s gave up after %d attempts", webhook.topic, webhook.webhook_id,
                          webhook.attempt)
-                return
+        if gave_up:
+            self._exhausted(webhook)  # outside the queue lock: it takes the store's lock
+            return
+        with self._cond:
             delays = self.settings.retry_delays_seconds
             delay = delays[min(retry - 1, len(delays) - 1)] * self.settings.time_scale
             again = Webhook(**{**webhook.__dict__, "attempt": webhook.attempt + 1})

@@ -42,3 +42,13 @@ def test_404_follows_the_same_rule(fusion):
 
 def test_unsupported_framework_version_is_400(fusion):
     assert fusion.rest("GET", INVOICES, fw=12).status_code == 400
+
+
+def test_v4_error_repeats_the_first_detail_at_the_top(fusion, customer):
+    # given a v4 client, when a post fails validation
+    resp = fusion.rest("POST", INVOICES, json=fusion.invoice_body(customer, TransactionType="Nope"), fw=4)
+    # then detail and o:errorCode sit beside o:errorDetails (rest.md §6.2)
+    body = resp.json()
+    first = body["o:errorDetails"][0]
+    assert body["detail"] == first["detail"] and body["o:errorCode"] == first["o:errorCode"]
+    assert body["o:errorCode"] == "AR-855001"

@@ -348,3 +348,74 @@ def test_delete_only_incomplete_invoices(fusion, customer):
     fusion.rest("PATCH", url, json={"InvoiceStatus": "Incomplete"})
     assert fusion.rest("DELETE", url).status_code == 204
     assert fusion.rest("GET", url).status_code == 404
+
+
+def test_user_conversion_rate_type_needs_a_conversion_rate(fusion, customer):
+    # given an invoice that asks for a User conversion rate but gives none
+    body = fusion.invoice_body(customer, ConversionRateType="User", ConversionDate="2025-03-14")
+    # when it is posted, then it is a 400 pointing at ConversionRate (rest.md §1.2)
+    resp = _post(fusion, body)
+    assert resp.status_code == 400
+    assert resp.json()["o:errorDetails"][0]["o:errorPath"] == "/ConversionRate"
+    # and with the rate it is accepted
+    body["ConversionRate"] = Decimal("1.0")
+    body["TransactionNumber"] += "X"
+    assert _post(fusion, body).status_code == 201
+
+
+def _self_indicator(item: dict) -> str:
+    return next(l for l in item["links"] if l["rel"] == "self")["properties"]["changeIndicator"]
+
+
+def test_patch_with_a_stale_if_match_is_412(fusion, customer):
+    # given an invoice read once, then changed by someone else
+    inv = fusion.create_invoice(customer)
+    url = f"{INVOICES}/{inv['CustomerTransactionId']}"
+    stale = _self_indicator(inv)
+    assert fusion.rest("PATCH", url, json={"PaymentTerms": "30 NET"}, headers={"If-Match": stale}).status_code == 200
+    # when the first reader patches with its old changeIndicator
+    resp = fusion.rest("PATCH", url, json={"PaymentTerms": "IMMEDIATE"}, headers={"If-Match": stale})
+    # then the pod refuses with 412 and nothing changes
+    assert resp.status_code == 412 and resp.json()["title"] == "Precondition Failed"
+    current = fusion.json(fusion.rest("GET", url))
+    assert current["PaymentTerms"] == "30 NET"
+    # the current indicator (quoted, as an ETag) and * both pass
+    fresh = _self_indicator(current)
+    assert fusion.rest("PATCH", url, json={"PaymentTerms": "IMMEDIATE"},
+                       headers={"If-Match": f'"{fresh}"'}).status_code == 200
+    assert fusion.rest("PATCH", url, json={"PaymentTerms": "30 NET"}, headers={"If-Match": "*"}).status_code == 200
+
+
+# --- Upsert-Mode (rest.md §0) ------------------------------------------------------------------------
+def test_upsert_updates_the_invoice_with_the_same_number_and_source(fusion, customer):
+    # given an invoice
+    body = fusion.invoice_body(customer)
+    first = fusion.json(_post(fusion, body))
+    # when the same payload is posted again with Upsert-Mode and new terms
+    again = dict(body, PaymentTerms="30 NET")
+    resp = fusion.rest("POST", INVOICES, json=again, headers={"Upsert-Mode": "true"})
+    # then the existing invoice is updated (200), not duplicated
+    assert resp.status_code == 200, resp.text
+    item = fusion.json(resp)
+    assert item["CustomerTransactionId"] == first["CustomerTransactionId"]
+    assert item["PaymentTerms"] == "30 NET" and item["DueDate"] == "2025-04-13"
+    listed = fusion.json(fusion.rest("GET", INVOICES, params={"q": f"TransactionNumber='{body['TransactionNumber']}'"}))
+    assert listed["count"] == 1
+
+
+def test_upsert_without_a_match_creates(fusion, customer):
+    resp = fusion.rest("POST", INVOICES, json=fusion.invoice_body(customer), headers={"Upsert-Mode": "true"})
+    assert resp.status_code == 201, resp.text
+
+
+def test_without_upsert_the_same_number_is_refused(fusion, customer):
+    body = fusion.invoice_body(customer)
+    assert _post(fusion, body).status_code == 201
+    assert fusion.rest("POST", INVOICES, json=body, headers={"Upsert-Mode": "false"}).status_code == 400
+
+
+def test_upsert_on_resources_the_sandbox_does_not_upsert_is_a_clear_400(fusion):
+    # given a person payload, when it is posted with Upsert-Mode, then the sandbox says it can't
+    resp = fusion.rest("POST", "/crmRestApi/resources/11.13.18.05/hubPersons",
+                       json={"FirstName": "A", "LastName": "B"}, headers={"Upsert-Mode": "true"})
+    assert resp.status_code == 400 and "Upsert-Mode isn't supported" in resp.json()["detail"]

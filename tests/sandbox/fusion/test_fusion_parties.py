@@ -132,6 +132,20 @@ def test_patch_person_updates_email_and_last_update_date(fusion):
     assert fusion.rest("PATCH", url, json={"PartyUsageCode": "PROSPECT"}).status_code == 400
 
 
+def test_person_writes_honour_if_match(fusion):
+    # given a person read once and then changed by another PATCH
+    person = fusion.create_person()
+    url = f"{PERSONS}/{person['PartyNumber']}"
+    stale = next(l for l in person["links"] if l["rel"] == "self")["properties"]["changeIndicator"]
+    assert fusion.rest("PATCH", url, json={"LastName": "Smith"}).status_code == 200
+    # when the old changeIndicator is sent as If-Match, then PATCH and a new Address are 412
+    assert fusion.rest("PATCH", url, json={"LastName": "Jones"}, headers={"If-Match": stale}).status_code == 412
+    assert fusion.rest("POST", f"{url}/child/Address", json={"Address1": "2 Side St", "City": "Austin",
+                                                             "Country": "US"},
+                       headers={"If-Match": stale}).status_code == 412
+    assert fusion.json(fusion.rest("GET", url))["LastName"] == "Smith"
+
+
 def test_source_system_reference_child(fusion):
     person = fusion.create_person(SourceSystemReferenceValue="gid://shopify/Customer/77")
     body = fusion.rest("GET", f"{PERSONS}/{person['PartyNumber']}/child/SourceSystemReference").json()

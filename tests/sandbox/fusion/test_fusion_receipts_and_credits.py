@@ -209,12 +209,17 @@ def test_credit_beyond_the_balance_is_refused(fusion, customer):
     assert _invoice(fusion, inv)["InvoiceBalanceAmount"] == Decimal("39.00")
 
 
-def test_credit_beyond_the_balance_is_allowed_when_the_type_allows_it(make_fusion, tmp_path):
+def _overapplying_fusion(make_fusion, tmp_path):
+    """A pod whose invoice transaction type allows overapplication."""
     from sandbox.fusion.seed import PACKAGED_SEED
     seed = PACKAGED_SEED.read_text().replace("allow_overapplication = false", "allow_overapplication = true", 1)
     path = tmp_path / "seed.toml"
     path.write_text(seed)
-    fusion = make_fusion(seed_path=path)
+    return make_fusion(seed_path=path)
+
+
+def test_credit_beyond_the_balance_is_allowed_when_the_type_allows_it(make_fusion, tmp_path):
+    fusion = _overapplying_fusion(make_fusion, tmp_path)
     inv = fusion.create_invoice(fusion.create_customer())
     assert _soap_credit(fusion, _credit_xml(inv["CustomerTransactionId"], "R-OVER", "-40.00")).status_code == 200
     assert _invoice(fusion, inv)["InvoiceBalanceAmount"] == Decimal("-1.00")
@@ -260,3 +265,47 @@ def test_describe_marks_queryable_attributes(fusion, resource):
     assert any(a["queryable"] for a in attrs.values())
     if resource == "receivablesInvoices":
         assert attrs["LastUpdateDate"]["queryable"] and not attrs["CrossReference"]["queryable"]
+
+
+def _taxed_invoice(fusion, customer, tax="4.08", **extra):
+    line = {"LineNumber": 1, "Description": "Shirt", "Quantity": 2, "UnitSellingPrice": Decimal("19.50"),
+            "MemoLine": "Merchandise",
+            "receivablesInvoiceLineTaxLines": [{"TaxRegimeCode": "US_SALES_TAX", "TaxRateCode": "STANDARD",
+                                                "TaxAmount": Decimal(tax)}]}
+    return fusion.create_invoice(customer, receivablesInvoiceLines=[line], **extra)
+
+
+@pytest.mark.parametrize("tax, freight, extra", [
+    ("-1.61", None, {}),                      # the invoice has no tax at all
+    (None, "-10.00", {}),                     # ... nor freight
+    ("-5.00", None, {"tax": "4.08"}),         # more tax than the invoice's tax lines total
+])
+def test_credit_memo_checks_each_bucket_separately(fusion, customer, tax, freight, extra):
+    # given an invoice whose total balance would cover the credit
+    inv = _taxed_invoice(fusion, customer, **extra) if extra else fusion.create_invoice(customer)
+    before = _invoice(fusion, inv)["InvoiceBalanceAmount"]
+    freight_xml = f'<cus:FreightAmount currencyCode="USD">{freight}</cus:FreightAmount>' if freight else ""
+    # when a credit memo credits more of one part than the invoice has of it
+    resp = _soap_credit(fusion, _credit_xml(inv["CustomerTransactionId"], "R-BKT", "-1.00", tax,
+                                            extra=freight_xml))
+    # then it is an overapplication fault naming that part, and nothing moved
+    assert resp.status_code == 500 and "AR-855075" in resp.text
+    assert ("TaxAmount" if tax else "FreightAmount") in resp.text
+    assert _invoice(fusion, inv)["InvoiceBalanceAmount"] == before
+
+
+def test_credit_memo_buckets_remember_earlier_credits(fusion, customer):
+    # given an invoice with 4.08 of tax, 3.00 of which is already credited
+    inv = _taxed_invoice(fusion, customer)
+    assert _soap_credit(fusion, _credit_xml(inv["CustomerTransactionId"], "R-A", "-1.00", "-3.00")).status_code == 200
+    # when another memo credits 1.50 more tax, then it is refused; 1.08 is still fine
+    assert _soap_credit(fusion, _credit_xml(inv["CustomerTransactionId"], "R-B", "-1.00", "-1.50")).status_code == 500
+    assert _soap_credit(fusion, _credit_xml(inv["CustomerTransactionId"], "R-C", "-1.00", "-1.08")).status_code == 200
+    assert _invoice(fusion, inv)["InvoiceBalanceAmount"] == Decimal("43.08") - Decimal("6.08")
+
+
+def test_bucket_overapplication_is_allowed_when_the_type_allows_it(make_fusion, tmp_path):
+    # given a type that allows overapplication, when tax is credited on an untaxed invoice, then it passes
+    fusion = _overapplying_fusion(make_fusion, tmp_path)
+    inv = fusion.create_invoice(fusion.create_customer())
+    assert _soap_credit(fusion, _credit_xml(inv["CustomerTransactionId"], "R-TX", "-1.00", "-1.61")).status_code == 200

@@ -39,17 +39,34 @@ def test_account_number_may_be_supplied_and_must_be_unique(fusion):
     assert resp.status_code == 500
 
 
-def test_missing_created_by_module_is_jbo_27024_with_27014_detail(fusion):
+def test_missing_created_by_module_is_a_bare_jbo_27024(fusion):
+    # given a party with a site, when the account is created without CreatedByModule
     person, address = _person_site(fusion)
     resp = fusion.soap(SERVICE, fusion.account_xml(person["PartyId"], address["AddressId"],
                                                    created_by_module=None))
+    # then the pod answers the bare row-validation fault, naming no attribute (§2.3)
     assert resp.status_code == 500
     assert "<faultcode>env:Server</faultcode>" in resp.text
     assert "JBO-27024: Failed to validate a row" in xml_value(resp.text, "faultstring")
     assert 'xmlns:tns="http://xmlns.oracle.com/adf/svc/errors/"' in resp.text
     assert xml_value(resp.text, "code") == "27024"
+    assert "attributeName" not in resp.text and "JBO-27014" not in resp.text
+
+
+def test_missing_created_by_module_may_name_the_attribute(make_fusion):
+    fusion = make_fusion(created_by_module_fault_names_attribute=True)
+    person, address = _person_site(fusion)
+    resp = fusion.soap(SERVICE, fusion.account_xml(person["PartyId"], address["AddressId"],
+                                                   created_by_module=None))
+    assert resp.status_code == 500 and xml_value(resp.text, "code") == "27024"
     assert any("JBO-27014" in m for m in xml_values(resp.text, "message"))
     assert xml_value(resp.text, "attributeName") == "CreatedByModule"
+
+
+def test_missing_party_id_names_the_attribute(fusion):
+    resp = fusion.soap(SERVICE, fusion.account_xml("", 1).replace("<cus:PartyId></cus:PartyId>", ""))
+    assert resp.status_code == 500 and xml_value(resp.text, "code") == "27024"
+    assert xml_value(resp.text, "attributeName") == "PartyId"
 
 
 def test_unregistered_orig_system_is_hz_invalid_orig_system(fusion):

@@ -124,3 +124,70 @@ def test_edit_reprices_the_order_and_fires_orders_updated(sandbox, shop, receive
     assert o["current_total_price"] == "55.08" and o["total_outstanding"] == "55.08"
     assert o["id"] == order["id"] and o["name"] == order["name"] and o["updated_at"] > order["updated_at"]
     assert _topics(receiver) == ["orders/updated"]
+
+
+def test_refund_transactions_carry_total_unsettled_set_and_amount_rounding(sandbox, shop, receiver):
+    # given the paid reference order
+    order = _order(sandbox, shop)
+    # when the mug is refunded
+    sandbox.post(f"/_sandbox/shops/{shop}/orders/{order['id']}/refunds",
+                 {"refund_line_items": [{"line_item_id": order["line_items"][1]["id"], "quantity": 1}]})
+    sandbox.wait_idle()
+    # then each refunds/create transaction has a settled total_unsettled_set whose bags use the key
+    # "currency" (not "currency_code"), and no cash rounding
+    refund = jsonio.loads(receiver.webhooks("refunds/create")[0]["body"])
+    [tx] = refund["transactions"]
+    assert tx["total_unsettled_set"] == {"presentment_money": {"amount": "0.0", "currency": "USD"},
+                                         "shop_money": {"amount": "0.0", "currency": "USD"}}
+    assert "amount_rounding" in tx and tx["amount_rounding"] is None
+
+
+def _vat_order(sandbox, receiver):
+    """A paid VAT-inclusive order: one line at 110.00 and shipping at 11.00, both with 10 % included."""
+    domain = "vat-shop.myshopify.com"
+    sandbox.put_shop(domain, client_id="c", client_secret="s", webhook_url=receiver.url, currency="EUR",
+                     taxes_included=True, webhook_topics=["refunds/create"])
+    vat = [{"title": "VAT", "rate": "0.1"}]
+    order = sandbox.post(f"/_sandbox/shops/{domain}/orders?deliver=false", {
+        "financial_status": "paid", "line_items": [{"title": "Lamp", "quantity": 1, "price": "110.00", "tax_lines": vat}],
+        "shipping_lines": [{"title": "Post", "price": "11.00", "tax_lines": vat}]}).json()
+    assert (order["total_price"], order["total_tax"]) == ("121.00", "11.00"), order
+    return domain, order
+
+
+def test_vat_inclusive_refund_follows_the_tax_inclusive_formula(sandbox, receiver):
+    # given a paid VAT-inclusive order of 121.00 (110.00 line + 11.00 shipping, tax 10.00 + 1.00 included)
+    domain, order = _vat_order(sandbox, receiver)
+    # when the line and the shipping are refunded
+    r = sandbox.post(f"/_sandbox/shops/{domain}/orders/{order['id']}/refunds",
+                     {"refund_line_items": [{"line_item_id": order["line_items"][0]["id"], "quantity": 1}],
+                      "shipping": {"full_refund": True}})
+    assert r.status_code == 201, r.text
+    sandbox.wait_idle()
+    refund = jsonio.loads(receiver.webhooks("refunds/create")[0]["body"])
+    # then the line subtotal is in the order's (tax-inclusive) prices and the shipping subtotal is net
+    [rli], [rsl] = refund["refund_line_items"], refund["refund_shipping_lines"]
+    amount = lambda bag: Decimal(bag["shop_money"]["amount"])  # noqa: E731
+    assert (amount(rli["subtotal_set"]), amount(rli["total_tax_set"])) == (Decimal("110.00"), Decimal("10.00"))
+    assert (amount(rsl["subtotal_amount_set"]), amount(rsl["tax_amount_set"])) == (Decimal("10.00"), Decimal("1.00"))
+    # and the refund transaction is line subtotals + shipping subtotals + shipping taxes (line taxes
+    # are inside the line subtotals), which is the whole order
+    [tx] = refund["transactions"]
+    formula = amount(rli["subtotal_set"]) + amount(rsl["subtotal_amount_set"]) + amount(rsl["tax_amount_set"])
+    assert Decimal(tx["amount"]) == formula == Decimal("121.00")
+    after = sandbox.get(f"/_sandbox/shops/{domain}/orders/{order['id']}").json()
+    assert (after["current_total_price"], after["current_total_tax"]) == ("0.00", "0.00")
+    assert after["current_shipping_price_set"]["shop_money"]["amount"] == "0.00"
+    assert after["financial_status"] == "refunded"
+
+
+def test_vat_inclusive_shipping_only_refund_gives_back_the_gross_shipping(sandbox, receiver):
+    # given the same VAT-inclusive order
+    domain, order = _vat_order(sandbox, receiver)
+    # when only the shipping is refunded
+    refund = sandbox.post(f"/_sandbox/shops/{domain}/orders/{order['id']}/refunds?deliver=false",
+                          {"shipping": {"full_refund": True}}).json()
+    # then the money back is the shipping as charged (net 10.00 + VAT 1.00) and the order keeps the line
+    assert [t["amount"] for t in refund["transactions"]] == ["11.00"]
+    after = sandbox.get(f"/_sandbox/shops/{domain}/orders/{order['id']}").json()
+    assert (after["current_total_price"], after["current_total_tax"]) == ("110.00", "10.00")

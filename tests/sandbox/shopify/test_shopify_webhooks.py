@@ -189,3 +189,50 @@ def test_webhooks_carry_the_shops_api_version_and_topic_filter(sandbox, receiver
     assert [h["headers"]["X-Shopify-Topic"] for h in hits] == ["orders/paid"]
     assert hits[0]["headers"]["X-Shopify-Api-Version"] == "2026-04"
     assert [d["topic"] for d in sandbox.deliveries("v.myshopify.com")] == ["orders/paid"]
+
+
+def test_exhausted_retries_remove_the_subscription_until_the_shop_is_put_again(make_sandbox, receiver):
+    # given subscription removal on, 2 retries, and a shop whose endpoint always fails
+    box = make_sandbox(max_retries=2, remove_subscription_after_failed_retries=True)
+    box.put_shop("gone.myshopify.com", client_id="c", client_secret="s", webhook_url=receiver.url,
+                 webhook_topics=["orders/create"])
+    receiver.script = [500] * 3
+    pending = reference_order(financial_status="pending", customer=None)
+    # when one webhook fails its first attempt and both retries
+    box.post("/_sandbox/shops/gone.myshopify.com/orders", pending)
+    box.wait_idle()
+    # then the subscription is gone: logged, and shown on the shop
+    log = box.deliveries("gone.myshopify.com")
+    assert [(d["attempt"], d["subscription_removed"]) for d in log] == [(1, False), (2, False), (3, False),
+                                                                        (3, True)]
+    assert "removed after 3 failed attempts" in log[-1]["error"]
+    removed = box.get("/_sandbox/shops/gone.myshopify.com").json()["webhook_subscription_removed"]
+    assert removed["url"] == receiver.url and removed["topic"] == "orders/create" and removed["attempts"] == 3
+    # when another order is created, nothing is sent and the log says why
+    box.post("/_sandbox/shops/gone.myshopify.com/orders", pending)
+    box.wait_idle()
+    assert len(receiver.webhooks()) == 3
+    skipped = box.deliveries("gone.myshopify.com")[-1]
+    assert skipped["status_code"] is None and skipped["ok"] is False and "subscription was removed" in skipped["error"]
+    # when the shop is PUT again, delivery resumes
+    assert box.put_shop("gone.myshopify.com", webhook_url=receiver.url).json()["webhook_subscription_removed"] is None
+    box.post("/_sandbox/shops/gone.myshopify.com/orders", pending)
+    box.wait_idle()
+    assert len(receiver.webhooks()) == 4 and box.deliveries("gone.myshopify.com")[-1]["ok"] is True
+
+
+def test_without_the_setting_failed_retries_keep_the_subscription(make_sandbox, receiver):
+    # given the default settings and a shop whose endpoint fails one webhook's every attempt
+    box = make_sandbox(max_retries=1)
+    box.put_shop("kept.myshopify.com", client_id="c", client_secret="s", webhook_url=receiver.url,
+                 webhook_topics=["orders/create"])
+    receiver.script = [500, 500]
+    pending = reference_order(financial_status="pending", customer=None)
+    box.post("/_sandbox/shops/kept.myshopify.com/orders", pending)
+    box.wait_idle()
+    # when the next order is created
+    box.post("/_sandbox/shops/kept.myshopify.com/orders", pending)
+    box.wait_idle()
+    # then it is still delivered, and nothing was removed
+    assert len(receiver.webhooks()) == 3 and box.deliveries("kept.myshopify.com")[-1]["ok"] is True
+    assert box.get("/_sandbox/shops/kept.myshopify.com").json()["webhook_subscription_removed"] is None
