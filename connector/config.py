@@ -37,6 +37,12 @@ def _float(env, name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
 
 
+def _at_least(minimum: int, name: str, value: int) -> int:
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
 def _default_database_url() -> str:
     return f"sqlite:///{Path.cwd() / '.mlc' / 'mlc.db'}"
 
@@ -62,6 +68,11 @@ class Settings:
     max_attempts: int = 8
     retry_backoff_max_seconds: int = 300
     lock_timeout_seconds: int = 30  # how long a dead worker can keep an object locked
+    # The longest a create may be in flight (rate-limit wait, retries of refused connections,
+    # the read timeout): until then no other worker posts for the same object.
+    create_lease_seconds: int = 300
+    # Hard limit of one task; an attempt's inbox lease lasts as long.
+    task_time_limit_seconds: int = 600
     inbox_sweep_interval_seconds: int = 60
     inbox_stale_after_seconds: int = 120
 
@@ -83,7 +94,10 @@ class Settings:
                                           cls.fusion_framework_version),
             max_attempts=_int(env, "MLC_MAX_ATTEMPTS", cls.max_attempts),
             retry_backoff_max_seconds=_int(env, "MLC_RETRY_BACKOFF_MAX", cls.retry_backoff_max_seconds),
-            lock_timeout_seconds=_int(env, "MLC_LOCK_TIMEOUT", cls.lock_timeout_seconds),
+            lock_timeout_seconds=_at_least(5, "MLC_LOCK_TIMEOUT",
+                                           _int(env, "MLC_LOCK_TIMEOUT", cls.lock_timeout_seconds)),
+            create_lease_seconds=_int(env, "MLC_CREATE_LEASE", cls.create_lease_seconds),
+            task_time_limit_seconds=_int(env, "MLC_TASK_TIME_LIMIT", cls.task_time_limit_seconds),
             inbox_sweep_interval_seconds=_int(env, "MLC_INBOX_SWEEP_INTERVAL",
                                               cls.inbox_sweep_interval_seconds),
             inbox_stale_after_seconds=_int(env, "MLC_INBOX_STALE_AFTER", cls.inbox_stale_after_seconds),

@@ -72,3 +72,19 @@ def before_remote_call(session: Session) -> None:
     database's write lock (the receiver would stall), and on PostgreSQL it pins a connection.
     """
     session.commit()
+
+
+@contextmanager
+def no_open_transaction(session: Session) -> Iterator[None]:
+    """Leave the block with the session's transaction ended: committed, or rolled back on error.
+
+    Put inside a lock's ``with``: the transaction ends before the lock is released, so a
+    SQLite write lock is never held while Redis is called.
+    """
+    try:
+        yield
+    except BaseException:
+        session.rollback()
+        raise
+    else:
+        session.commit()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -35,13 +36,22 @@ class ObjectLock:
         self._heart = threading.Thread(target=self._beat, daemon=True, name=f"lock-heartbeat {key}")
 
     def _beat(self) -> None:
+        extended = time.monotonic()
         while not self._stop.wait(self._ttl / 3):
             try:
                 self._lock.reacquire()
-            except (LockError, RedisError):
-                log.warning("lost the lock %s", self._lock.name)
-                self._lost.set()
+                extended = time.monotonic()
+            except LockError:  # expired, or taken by someone else
+                self._give_up()
                 return
+            except RedisError:  # a blip: the lock is ours until it would have expired
+                if time.monotonic() - extended >= self._ttl:
+                    self._give_up()
+                    return
+
+    def _give_up(self) -> None:
+        log.warning("lost the lock %s", self._lock.name)
+        self._lost.set()
 
     def still_held(self) -> bool:
         try:

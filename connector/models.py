@@ -11,7 +11,7 @@ import enum
 from datetime import datetime, timezone
 
 from sqlalchemy import (JSON, BigInteger, DateTime, Enum, ForeignKey, Integer, LargeBinary, String,
-                        Text, UniqueConstraint, event)
+                        Text, TypeDecorator, UniqueConstraint, event)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -19,8 +19,21 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class UtcDateTime(TypeDecorator):
+    """Aware UTC datetimes in and out, also on SQLite, which stores them without their zone."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return value.astimezone(timezone.utc) if value is not None and value.tzinfo else value
+
+    def process_result_value(self, value, dialect):
+        return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+
+
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: DateTime(timezone=True)}
+    type_annotation_map = {datetime: UtcDateTime()}
 
 
 # BIGINT on PostgreSQL, but INTEGER on SQLite so that the primary key stays the rowid alias.
@@ -135,6 +148,8 @@ class Binding(Base):
     shopify_updated_at: Mapped[str] = mapped_column(String(64), default="")
     payload_digest: Mapped[str] = mapped_column(String(64), default="")
     last_error: Mapped[str] = mapped_column(Text, default="")
+    # While a create is in flight nobody else may post: the claim holds until this moment.
+    claimed_until: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

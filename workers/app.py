@@ -27,8 +27,8 @@ app.conf.update(
     accept_content=["json"],
     task_acks_late=True,
     task_reject_on_worker_lost=True,
-    task_time_limit=600,
-    task_soft_time_limit=540,
+    task_time_limit=settings.task_time_limit_seconds,
+    task_soft_time_limit=int(settings.task_time_limit_seconds * 0.9),
     worker_prefetch_multiplier=1,
     # after a broker reconnect, unacked tasks are redelivered: stop the local copy of each
     worker_cancel_long_running_tasks_on_connection_loss=True,

@@ -44,8 +44,10 @@ def inbox_sweep(self) -> int:
     settings = services().settings
     with self.session() as session:
         waiting = inbox.stale(session, settings.inbox_stale_after_seconds)
-    for inbox_id, topic in waiting:  # no transaction is open while the broker is called
-        dispatch.enqueue(inbox_id, topic)
+    sent = 0
+    for inbox_id, topic in waiting:  # each claimed in its own short transaction, then sent
         with self.session() as session:
-            inbox.mark_enqueued(session, inbox_id)
-    return len(waiting)
+            claimed = inbox.claim_resend(session, inbox_id, settings.inbox_stale_after_seconds)
+        if claimed and dispatch.enqueue(inbox_id, topic):
+            sent += 1
+    return sent

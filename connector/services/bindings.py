@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -72,16 +72,20 @@ def is_stale(binding: Binding, updated_at: str | None) -> bool:
 
 def park(session: Session, shop_id: int, kind: str, shopify_id: str, message: str, *,
          certain: bool = False) -> None:
-    """Mark the object's binding as waiting for a fix, unless Fusion already has its document.
+    """Mark the object's binding as waiting for a fix, unless Fusion has, or may have, its document.
 
-    ``creating`` stays ``creating`` unless the caller is ``certain`` that Fusion does not have the
-    document: otherwise the outcome of that create is unknown, and the next attempt must still
-    look the document up before it posts again.
+    A conditional update, so that it cannot overwrite a state another worker wrote meanwhile:
+    ``synced`` is never touched, and ``creating`` only when the caller is ``certain`` that Fusion
+    does not have the document (otherwise the next attempt must look it up before posting).
     """
-    binding = find(session, shop_id, kind, shopify_id)
-    if binding is None or binding.state == BindingState.synced:
-        return
-    if certain or binding.state != BindingState.creating:
-        binding.state = BindingState.parked
-    binding.last_error = message
+    from_states = [BindingState.pending, BindingState.parked]
+    if certain:
+        from_states.append(BindingState.creating)
+    session.execute(update(Binding).where(Binding.shop_id == shop_id, Binding.kind == kind,
+                                          Binding.shopify_id == shopify_id, Binding.state.in_(from_states))
+                    .values(state=BindingState.parked, claimed_until=None, last_error=message))
+    session.execute(update(Binding).where(Binding.shop_id == shop_id, Binding.kind == kind,
+                                          Binding.shopify_id == shopify_id,
+                                          Binding.state == BindingState.creating)
+                    .values(last_error=message))
     session.commit()

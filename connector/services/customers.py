@@ -13,7 +13,7 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from connector import audit
-from connector.db import before_remote_call
+from connector.db import before_remote_call, no_open_transaction
 from connector.fusion import soap
 from connector.fusion.client import FusionClient
 from connector.fusion.errors import FusionRejected
@@ -96,7 +96,7 @@ def ensure(services: Services, session: Session, shop: Shop, customer: ShopifyCu
     if binding.state == BindingState.synced:
         return binding
     with object_lock(services.redis, shop.id, "customer", customer.key,
-                     ttl=services.settings.lock_timeout_seconds) as lock:
+                     ttl=services.settings.lock_timeout_seconds) as lock, no_open_transaction(session):
         session.refresh(binding)
         if binding.state == BindingState.synced:
             return binding

@@ -122,8 +122,20 @@ def _subject(topic: str) -> str:
 
 
 def mark_enqueued(session: Session, inbox_id: int) -> None:
-    session.execute(update(InboxEvent).where(InboxEvent.id == inbox_id)
+    """The receiver sent the first task; a worker that already leased the event keeps its lease."""
+    session.execute(update(InboxEvent).where(InboxEvent.id == inbox_id, InboxEvent.enqueued_at.is_(None),
+                                             InboxEvent.state == InboxState.received)
                     .values(enqueued_at=datetime.now(timezone.utc)))
+
+
+def claim_resend(session: Session, inbox_id: int, older_than_seconds: int) -> bool:
+    """Take the right to re-send a stale event's task (two sweeps never both send it)."""
+    now = datetime.now(timezone.utc)
+    since = func.coalesce(InboxEvent.enqueued_at, InboxEvent.received_at)
+    return session.execute(
+        update(InboxEvent).where(InboxEvent.id == inbox_id, InboxEvent.state == InboxState.received,
+                                 since < now - timedelta(seconds=older_than_seconds))
+        .values(enqueued_at=now)).rowcount == 1
 
 
 def stale(session: Session, older_than_seconds: int, limit: int = 500) -> list[tuple[int, str]]:
@@ -143,8 +155,8 @@ def stale(session: Session, older_than_seconds: int, limit: int = 500) -> list[t
 def reopen(session: Session, inbox_id: int) -> InboxEvent | None:
     """Make a parked, dead or deferred event waiting again, with a fresh attempt budget."""
     event = session.get(InboxEvent, inbox_id)
-    if event is None or event.state == InboxState.received:
-        return None
+    if event is None or event.state == InboxState.received or queue_for(event.topic) is None:
+        return None  # missing, already waiting, or a topic no worker handles yet
     audit.record(session, "inbox.replayed", shop_id=event.shop_id, subject_id=event.resource_id,
                  inbox_id=event.id, previous_state=event.state.value, previous_error=event.last_error)
     event.state = InboxState.received

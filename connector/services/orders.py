@@ -8,18 +8,20 @@ number that a changed shop prefix could have moved — and adopts what it finds.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from connector import audit
-from connector.db import before_remote_call
+from connector.db import before_remote_call, no_open_transaction
 from connector.fusion.client import FusionClient
 from connector.fusion.errors import FusionRejected
 from connector.locks import Busy, object_lock
 from connector.mapping.invoice import build_invoice, order_total, shop_amount
 from connector.models import Binding, BindingState, Shop
+from connector.redact import redact_text
 from connector.services import bindings, customers
 from connector.services.context import Services
 
@@ -35,11 +37,10 @@ def sync(services: Services, session: Session, shop: Shop, order: dict) -> Order
     order_id = str(order["id"])
     binding = bindings.get_or_create(session, shop.id, "order", order_id, order["admin_graphql_api_id"])
     with object_lock(services.redis, shop.id, "order", order_id,
-                     ttl=services.settings.lock_timeout_seconds) as lock:
+                     ttl=services.settings.lock_timeout_seconds) as lock, no_open_transaction(session):
         session.refresh(binding)
         if bindings.is_stale(binding, order.get("updated_at")):
-            session.commit()
-            return OrderResult(binding, False)  # a newer version of the order was seen already
+            return OrderResult(binding, False)  # a newer version of the order is already applied
         if binding.state == BindingState.synced:
             return _already_invoiced(session, shop, binding, order)
 
@@ -47,41 +48,70 @@ def sync(services: Services, session: Session, shop: Shop, order: dict) -> Order
         payload = build_invoice(order, mapping=services.mapping.for_shop(shop.domain),
                                 prefix=shop.transaction_prefix, bill_to_account=customer.fusion_number)
         fusion = services.fusion(session)
-        binding.shopify_updated_at = bindings.latest(binding.shopify_updated_at, order.get("updated_at"))
-        session.refresh(binding, ["state"])
-        state_seen = binding.state
-        session.commit()
+        session.refresh(binding)
+        seen_state, seen_claim = binding.state, binding.claimed_until
         before_remote_call(session)
+        if seen_state == BindingState.creating and seen_claim and seen_claim > _now():
+            # another worker's create may still be in flight: its answer decides
+            raise Busy(f"order {order_id} is being created by another worker",
+                       retry_after=(seen_claim - _now()).total_seconds())
 
-        invoice = _find(fusion, order) if state_seen == BindingState.creating else None
+        invoice = _find(fusion, order) if seen_state == BindingState.creating else None
         created = invoice is None
         if invoice is None:
-            if not lock.still_held() or not _claim_create(session, binding, state_seen, payload):
+            lease = timedelta(seconds=services.settings.create_lease_seconds)
+            if not lock.still_held() or not _claim_create(session, binding, seen_state, seen_claim,
+                                                          payload, lease):
                 raise Busy(f"order {order_id} changed hands while it was being prepared", retry_after=1)
             try:
-                invoice = fusion.create_invoice(payload)
+                invoice = _create(session, binding, fusion, payload)
             except FusionRejected as rejected:
                 # Rejected because an earlier attempt did land? Then it is ours: adopt it.
                 invoice = _find(fusion, order)
                 if invoice is None:
                     # Certainly not in Fusion: the next attempt need not look it up first.
-                    bindings.park(session, shop.id, "order", order_id, str(rejected), certain=True)
+                    bindings.park(session, shop.id, "order", order_id, redact_text(str(rejected)), certain=True)
                     raise
                 created = False
         return _record(session, shop, binding, order, customer, invoice, created)
 
 
-def _claim_create(session: Session, binding: Binding, expected: BindingState, payload: dict) -> bool:
-    """Move the binding from the state this worker saw to ``creating``; False if someone else did."""
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _claim_create(session: Session, binding: Binding, seen_state: BindingState, seen_claim: datetime | None,
+                  payload: dict, lease: timedelta) -> bool:
+    """Take the right to post, only from the exact state this worker saw; False if someone else did."""
+    same_claim = Binding.claimed_until.is_(None) if seen_claim is None else Binding.claimed_until == seen_claim
     claimed = session.execute(
-        update(Binding).where(Binding.id == binding.id, Binding.state == expected)
-        .values(state=BindingState.creating, fusion_number=payload["TransactionNumber"])).rowcount
+        update(Binding).where(Binding.id == binding.id, Binding.state == seen_state, same_claim)
+        .values(state=BindingState.creating, claimed_until=_now() + lease,
+                fusion_number=payload["TransactionNumber"])).rowcount
     session.commit()
     return claimed == 1
 
 
+def _create(session: Session, binding: Binding, fusion: FusionClient, payload: dict) -> dict:
+    """POST the invoice. However the call ends, it is no longer in flight: the claim is released
+    (the state stays ``creating`` after a failure, so the next attempt looks the invoice up)."""
+    try:
+        return fusion.create_invoice(payload)
+    except BaseException:
+        session.execute(update(Binding).where(Binding.id == binding.id).values(claimed_until=None))
+        session.commit()
+        raise
+
+
+class DuplicateInvoices(FusionRejected):
+    """Fusion holds more than one invoice for the order: someone must decide which one counts."""
+
+
 def _find(fusion: FusionClient, order: dict) -> dict | None:
     found = fusion.find_invoices_by_reference(order["admin_graphql_api_id"])
+    if len(found) > 1:
+        numbers = ", ".join(str(i.get("TransactionNumber")) for i in found)
+        raise DuplicateInvoices(f"Fusion holds {len(found)} invoices for {order['admin_graphql_api_id']}: {numbers}")
     return found[0] if found else None
 
 
@@ -94,8 +124,9 @@ def _record(session: Session, shop: Shop, binding: Binding, order: dict, custome
     binding.state = BindingState.synced
     binding.fusion_id = str(invoice["CustomerTransactionId"])
     binding.fusion_number = str(invoice.get("TransactionNumber") or binding.fusion_number)
+    binding.claimed_until = None
     binding.fusion_refs = {"customer_account": customer.fusion_number,
-                           "invoice_total": str(fusion_total if fusion_total is not None else shop_total),
+                           "invoice_total": "" if fusion_total is None else str(fusion_total),
                            "currency": invoice.get("InvoiceCurrencyCode", "")}
     binding.shopify_updated_at = bindings.latest(binding.shopify_updated_at, order.get("updated_at"))
     binding.payload_digest = bindings.digest(order)
@@ -103,36 +134,41 @@ def _record(session: Session, shop: Shop, binding: Binding, order: dict, custome
     audit.record(session, "invoice.created" if created else "invoice.adopted", shop_id=shop.id,
                  subject_kind="order", subject_id=binding.shopify_id, transaction_number=binding.fusion_number,
                  customer_transaction_id=binding.fusion_id, total=fusion_total, shopify_total=shop_total)
-    problems = []
-    if fusion_total is not None and fusion_total != shop_total:
-        problems.append(f"invoice {binding.fusion_number} in Fusion totals {fusion_total}, "
-                        f"the order was placed for {shop_total}")
-    note = _pending_change(session, shop, binding, order, problems)
+    note = _pending_change(session, shop, binding, order, audited=False)
     session.commit()
     return OrderResult(binding, created, note)
 
 
 def _already_invoiced(session: Session, shop: Shop, binding: Binding, order: dict) -> OrderResult:
-    """A repeat, or a change to an order that already has its invoice."""
-    if binding.payload_digest == bindings.digest(order):
-        session.commit()
-        return OrderResult(binding, False)
+    """A repeat, or a change to an order that already has its invoice.
+
+    A repeat (a replay of a deferred change, say) is judged again, not waved through: what
+    Fusion still lacks is the same as the first time, and so is the note.
+    """
+    repeat = binding.payload_digest == bindings.digest(order)
     binding.shopify_updated_at = bindings.latest(binding.shopify_updated_at, order.get("updated_at"))
     binding.payload_digest = bindings.digest(order)
-    note = _pending_change(session, shop, binding, order, [])
+    note = _pending_change(session, shop, binding, order, audited=repeat)
     session.commit()
     return OrderResult(binding, False, note)
 
 
-def _pending_change(session: Session, shop: Shop, binding: Binding, order: dict, problems: list[str]) -> str:
-    """What Fusion does not reflect yet: edits, refunds and cancellations after the order was placed.
+def _pending_change(session: Session, shop: Shop, binding: Binding, order: dict, *, audited: bool) -> str:
+    """What Fusion does not reflect: edits, refunds and cancellations after the order was placed,
+    or an invoice total Fusion computed differently.
 
     The invoice is the order as placed; those changes become adjustments and credit memos, which
     are later releases. Until then the event is kept ``deferred`` with this note, for replay.
     """
-    invoiced = Decimal(binding.fusion_refs.get("invoice_total", "0"))
+    problems = []
+    invoiced = binding.fusion_refs.get("invoice_total", "")
     current = _current_total(order)
-    if current != invoiced:
+    if not invoiced:
+        problems.append(f"Fusion did not report the total of invoice {binding.fusion_number}")
+    elif Decimal(invoiced) != order_total(order):
+        problems.append(f"invoice {binding.fusion_number} in Fusion totals {invoiced}, "
+                        f"the order was placed for {order_total(order)}")
+    elif Decimal(invoiced) != current:
         problems.append(f"the order's current total is {current} but invoice {binding.fusion_number} is "
                         f"for {invoiced}")
     if order.get("cancelled_at"):
@@ -140,8 +176,9 @@ def _pending_change(session: Session, shop: Shop, binding: Binding, order: dict,
     if not problems:
         return ""
     note = "; ".join(problems) + ": adjustments and credit memos are not applied yet"
-    audit.record(session, "order.amendment_pending", shop_id=shop.id, subject_kind="order",
-                 subject_id=binding.shopify_id, note=note)
+    if not audited:
+        audit.record(session, "order.amendment_pending", shop_id=shop.id, subject_kind="order",
+                     subject_id=binding.shopify_id, note=note)
     return note
 
 

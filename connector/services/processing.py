@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from redis.exceptions import RedisError
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -53,13 +53,16 @@ class RetryLater:
 
 
 def process(services: Services, session: Session, inbox_id: int) -> RetryLater | None:
-    if not _claim(session, inbox_id):
+    settings = services.settings
+    claim = _claim(session, inbox_id, settings.task_time_limit_seconds)
+    if claim is None:
         return None  # done, parked, dead or deferred already: a duplicate task message
     event = session.get(InboxEvent, inbox_id)
     event.shop  # loaded now, inside this short transaction, not lazily later
     session.commit()
-    settings = services.settings
     if event.attempts > settings.max_attempts:
+        if claim.previous_lease_live:  # a duplicate message while the last attempt still runs
+            return _later(session, event, claim.previous_lease_left, counts=False)
         _finish(session, event, InboxState.dead, f"gave up after {settings.max_attempts} attempts: "
                 f"{event.last_error}")
         return None
@@ -75,12 +78,15 @@ def process(services: Services, session: Session, inbox_id: int) -> RetryLater |
             _audit_exchanges(session, event, exchanges)
             session.commit()
     except Busy as exc:
-        return _later(session, event, exc.retry_after + random.uniform(0, 2), counts=False)
+        return _later(session, event, exc.retry_after + random.uniform(0, 2), counts=False,
+                      error=f"waiting: {exc}")
     except PERMANENT as exc:
         bindings.park(session, event.shop_id, _kind(event), event.resource_id, _message(exc))
         _finish(session, event, InboxState.parked, _message(exc))
         return None
-    except TRANSIENT as exc:
+    except Exception as exc:  # transient, or a defect: retried, and visible with its reason
+        if not isinstance(exc, TRANSIENT):
+            log.exception("inbox event %s failed unexpectedly", event.id)
         message = _message(exc)
         if event.attempts >= settings.max_attempts:
             _finish(session, event, InboxState.dead, f"gave up after {event.attempts} attempts: {message}")
@@ -91,13 +97,31 @@ def process(services: Services, session: Session, inbox_id: int) -> RetryLater |
     return None
 
 
-def _claim(session: Session, inbox_id: int) -> bool:
-    """Count the attempt, and mark when it started, only if the event is still waiting."""
+@dataclass(frozen=True)
+class _Claim:
+    previous_lease_left: float   # seconds the previous attempt's lease still runs (0: none)
+
+    @property
+    def previous_lease_live(self) -> bool:
+        return self.previous_lease_left > 0
+
+
+def _claim(session: Session, inbox_id: int, lease_seconds: int) -> _Claim | None:
+    """Count the attempt and lease the event for its duration, only if the event is still waiting.
+
+    The lease (``enqueued_at`` in the future) keeps the sweeper from sending a second copy while
+    this attempt runs; after a crash the broker redelivers at once, or the sweeper after the lease.
+    """
+    previous = session.scalar(select(InboxEvent.enqueued_at).where(InboxEvent.id == inbox_id))
     claimed = session.execute(
         update(InboxEvent).where(InboxEvent.id == inbox_id, InboxEvent.state == InboxState.received)
-        .values(attempts=InboxEvent.attempts + 1, enqueued_at=_now())).rowcount
+        .values(attempts=InboxEvent.attempts + 1,
+                enqueued_at=_now() + timedelta(seconds=lease_seconds))).rowcount
     session.commit()
-    return claimed == 1
+    if claimed != 1:
+        return None
+    left = (previous - _now()).total_seconds() if previous is not None else 0.0
+    return _Claim(max(0.0, left))
 
 
 def _dispatch(services: Services, session: Session, event: InboxEvent) -> str:

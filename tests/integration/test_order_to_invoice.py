@@ -141,6 +141,12 @@ def test_given_invoiced_order_when_an_edit_changes_its_total_then_no_second_invo
     assert len(shop.fusion_invoices(order)) == 1
     assert shop.audit("order.amendment_pending")
 
+    # replaying it before adjustments ship changes nothing: it is still waiting, not "done"
+    from workers.app import app
+    app.send_task("mlc.inbox.replay", args=[event.id])
+    assert eventually(lambda: len(shop.audit("inbox.replayed")) == 1 and next(
+        e for e in shop.inbox() if e.id == event.id).state == InboxState.deferred)
+
 
 def test_given_out_of_order_update_arriving_before_create_then_one_invoice(shop):
     order = shop.place_order(new_order(), deliver=False)
