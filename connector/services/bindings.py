@@ -71,21 +71,26 @@ def is_stale(binding: Binding, updated_at: str | None) -> bool:
 
 
 def park(session: Session, shop_id: int, kind: str, shopify_id: str, message: str, *,
-         certain: bool = False) -> None:
+         claim: datetime | None = None) -> None:
     """Mark the object's binding as waiting for a fix, unless Fusion has, or may have, its document.
 
     A conditional update, so that it cannot overwrite a state another worker wrote meanwhile:
-    ``synced`` is never touched, and ``creating`` only when the caller is ``certain`` that Fusion
-    does not have the document (otherwise the next attempt must look it up before posting).
+    ``synced`` is never touched, and ``creating`` only by the holder of that create's ``claim``
+    who knows Fusion refused it (otherwise the next attempt must look it up before posting).
     """
-    from_states = [BindingState.pending, BindingState.parked]
-    if certain:
-        from_states.append(BindingState.creating)
-    session.execute(update(Binding).where(Binding.shop_id == shop_id, Binding.kind == kind,
-                                          Binding.shopify_id == shopify_id, Binding.state.in_(from_states))
+    mine = Binding.shop_id == shop_id, Binding.kind == kind, Binding.shopify_id == shopify_id
+    parkable = Binding.state.in_([BindingState.pending, BindingState.parked])
+    if claim is not None:
+        parkable = parkable | ((Binding.state == BindingState.creating) & (Binding.claimed_until == claim))
+    session.execute(update(Binding).where(*mine, parkable)
                     .values(state=BindingState.parked, claimed_until=None, last_error=message))
-    session.execute(update(Binding).where(Binding.shop_id == shop_id, Binding.kind == kind,
-                                          Binding.shopify_id == shopify_id,
-                                          Binding.state == BindingState.creating)
+    session.execute(update(Binding).where(*mine, Binding.state == BindingState.creating)
                     .values(last_error=message))
+    session.commit()
+
+
+def release_claim(session: Session, binding_id: int, claim: datetime) -> None:
+    """Give back this worker's claim on a create (never a newer claim of another worker)."""
+    session.execute(update(Binding).where(Binding.id == binding_id, Binding.claimed_until == claim)
+                    .values(claimed_until=None))
     session.commit()

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from connector import audit
 from connector.db import before_remote_call, no_open_transaction
 from connector.fusion.client import FusionClient
-from connector.fusion.errors import FusionRejected
+from connector.fusion.errors import FusionRejected, FusionUnavailable
 from connector.locks import Busy, object_lock
 from connector.mapping.invoice import build_invoice, order_total, shop_amount
 from connector.models import Binding, BindingState, Shop
@@ -53,24 +53,26 @@ def sync(services: Services, session: Session, shop: Shop, order: dict) -> Order
         before_remote_call(session)
         if seen_state == BindingState.creating and seen_claim and seen_claim > _now():
             # another worker's create may still be in flight: its answer decides
-            raise Busy(f"order {order_id} is being created by another worker",
+            raise Busy(f"a create for order {order_id} is in flight or its outcome is not known yet",
                        retry_after=(seen_claim - _now()).total_seconds())
 
         invoice = _find(fusion, order) if seen_state == BindingState.creating else None
         created = invoice is None
         if invoice is None:
             lease = timedelta(seconds=services.settings.create_lease_seconds)
-            if not lock.still_held() or not _claim_create(session, binding, seen_state, seen_claim,
-                                                          payload, lease):
+            claim = _claim_create(session, binding, seen_state, seen_claim, payload, lease) \
+                if lock.still_held() else None
+            if claim is None:
                 raise Busy(f"order {order_id} changed hands while it was being prepared", retry_after=1)
             try:
-                invoice = _create(session, binding, fusion, payload)
+                invoice = _create(session, binding, claim, fusion, payload)
             except FusionRejected as rejected:
                 # Rejected because an earlier attempt did land? Then it is ours: adopt it.
                 invoice = _find(fusion, order)
                 if invoice is None:
-                    # Certainly not in Fusion: the next attempt need not look it up first.
-                    bindings.park(session, shop.id, "order", order_id, redact_text(str(rejected)), certain=True)
+                    # Certainly not in Fusion, and the claim is still ours: park it; the next
+                    # attempt need not look it up first.
+                    bindings.park(session, shop.id, "order", order_id, redact_text(str(rejected)), claim=claim)
                     raise
                 created = False
         return _record(session, shop, binding, order, customer, invoice, created)
@@ -81,25 +83,33 @@ def _now() -> datetime:
 
 
 def _claim_create(session: Session, binding: Binding, seen_state: BindingState, seen_claim: datetime | None,
-                  payload: dict, lease: timedelta) -> bool:
-    """Take the right to post, only from the exact state this worker saw; False if someone else did."""
+                  payload: dict, lease: timedelta) -> datetime | None:
+    """Take the right to post, only from the exact state this worker saw.
+
+    Returns the claim (its expiry, which also identifies it), or None if someone else moved first.
+    """
     same_claim = Binding.claimed_until.is_(None) if seen_claim is None else Binding.claimed_until == seen_claim
+    claim = _now() + lease
     claimed = session.execute(
         update(Binding).where(Binding.id == binding.id, Binding.state == seen_state, same_claim)
-        .values(state=BindingState.creating, claimed_until=_now() + lease,
+        .values(state=BindingState.creating, claimed_until=claim,
                 fusion_number=payload["TransactionNumber"])).rowcount
     session.commit()
-    return claimed == 1
+    return claim if claimed == 1 else None
 
 
-def _create(session: Session, binding: Binding, fusion: FusionClient, payload: dict) -> dict:
-    """POST the invoice. However the call ends, it is no longer in flight: the claim is released
-    (the state stays ``creating`` after a failure, so the next attempt looks the invoice up)."""
+def _create(session: Session, binding: Binding, claim: datetime, fusion: FusionClient, payload: dict) -> dict:
+    """POST the invoice.
+
+    When Fusion certainly did not create it (unavailable, refused connection) the claim is given
+    back at once. After an uncertain outcome (timeout, reset, a killed worker) the claim stays
+    until it expires, so the retry waits for a late commit to become visible before looking up.
+    A rejection is settled by the caller, who still holds the claim.
+    """
     try:
         return fusion.create_invoice(payload)
-    except BaseException:
-        session.execute(update(Binding).where(Binding.id == binding.id).values(claimed_until=None))
-        session.commit()
+    except FusionUnavailable:
+        bindings.release_claim(session, binding.id, claim)
         raise
 
 
