@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 
 from connector import audit
 from connector.config import ConfigError
-from connector.fusion.auth import FusionConnection
 from connector.models import FusionPod, Shop
 from connector.shopify.client import ShopConnection
 from connector.vault import Vault, fusion_scope, shop_scope

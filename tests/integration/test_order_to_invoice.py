@@ -80,7 +80,7 @@ def test_given_same_webhook_posted_ten_times_concurrently_then_one_inbox_row_and
 
     assert [r.status_code for r in responses] == [200] * 10
     assert sorted(r.json()["status"] for r in responses) == ["accepted"] + ["duplicate"] * 9
-    invoices = settled_invoices(shop, order)
+    assert settled_invoices(shop, order)
     assert len(shop.inbox()) == 1
     eventually(lambda: shop.inbox()[0].state == InboxState.done)
     assert len(shop.fusion_invoices(order)) == 1
