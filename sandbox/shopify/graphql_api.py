@@ -70,6 +70,18 @@ def get_schema(explicit: str | None = None):
         return _schema
 
 
+def _page(type_name, objects, kind, sorts, view, *, query, sort_key, reverse, first, last, after, before):
+    """One page of a searchable, sortable connection (``orders``, ``customers``), as Shopify pages."""
+    keep = search_filter(query, kind)
+    fn = sorts.get(sort_key, sorts["ID"])
+    rows = sorted(((sort_key_value(fn, o), o) for o in objects if keep(o)), key=lambda r: r[0])
+    page = connection(type_name, rows, first=first, last=last, after=after, before=before, reverse=reverse)
+    for edge in page["edges"]:
+        edge["node"] = view(edge["node"])
+    page["nodes"] = [e["node"] for e in page["edges"]]
+    return page
+
+
 # ------------------------------------------------------------------------------------------ errors
 
 
@@ -206,32 +218,18 @@ class GraphQLService:
 
         def orders(info, query=None, sortKey="ID", reverse=False, first=None, last=None, after=None, before=None,
                    savedSearchId=None):
-            keep = search_filter(query, "order")
-            fn = ORDER_SORT.get(sortKey, ORDER_SORT["ID"])
-            rows = sorted(((sort_key_value(fn, o), o) for o in shop.orders.values() if keep(o)),
-                          key=lambda r: r[0])
-            page = connection("OrderConnection", rows, first=first, last=last, after=after, before=before,
-                              reverse=reverse)
-            for edge in page["edges"]:
-                edge["node"] = order_view(edge["node"], shop, txs(edge["node"]))
-            page["nodes"] = [e["node"] for e in page["edges"]]
-            return page
+            return _page("OrderConnection", shop.orders.values(), "order", ORDER_SORT,
+                         lambda o: order_view(o, shop, txs(o)), query=query, sort_key=sortKey, reverse=reverse,
+                         first=first, last=last, after=after, before=before)
 
         def customer(info, id):
             cid = parse_gid(id, "Customer")
             return customer_view(shop.customers.get(cid), shop) if cid else None
 
         def customers(info, query=None, sortKey="ID", reverse=False, first=None, last=None, after=None, before=None):
-            keep = search_filter(query, "customer")
-            fn = CUSTOMER_SORT.get(sortKey, CUSTOMER_SORT["ID"])
-            rows = sorted(((sort_key_value(fn, c), c) for c in shop.customers.values() if keep(c)),
-                          key=lambda r: r[0])
-            page = connection("CustomerConnection", rows, first=first, last=last, after=after, before=before,
-                              reverse=reverse)
-            for edge in page["edges"]:
-                edge["node"] = customer_view(edge["node"], shop)
-            page["nodes"] = [e["node"] for e in page["edges"]]
-            return page
+            return _page("CustomerConnection", shop.customers.values(), "customer", CUSTOMER_SORT,
+                         lambda c: customer_view(c, shop), query=query, sort_key=sortKey, reverse=reverse,
+                         first=first, last=last, after=after, before=before)
 
         def node(info, id):
             for kind, fn in (("Order", order), ("Customer", customer)):
