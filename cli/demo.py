@@ -177,7 +177,10 @@ def _push_orders(stack: Stack, count: int) -> list[OrderCheck]:
                 progress.advance(task)
     with console.status("waiting until the pipeline is quiet…"):
         _wait_quiet(shopify, len(sent))
-    return [_check(shop, order) for shop, order in sent]
+    from connector.config import load_settings
+    from connector.services.context import Services
+    services = Services(load_settings())  # one Fusion client (and token) for every check
+    return [_check(services, shop, order) for shop, order in sent]
 
 
 def _wait_quiet(shopify: str, orders: int, timeout: float = 180.0) -> None:
@@ -205,16 +208,13 @@ def _wait_quiet(shopify: str, orders: int, timeout: float = 180.0) -> None:
         time.sleep(0.5)
 
 
-def _check(shop: DemoShop, order: dict) -> OrderCheck:
+def _check(services, shop: DemoShop, order: dict) -> OrderCheck:
     from sqlalchemy import select
 
-    from connector.config import load_settings
     from connector.db import session_scope
     from connector.mapping.invoice import order_total
     from connector.models import Binding
-    from connector.services.context import Services
 
-    services = Services(load_settings())
     with session_scope(services.settings.database_url) as session:
         binding = session.scalar(select(Binding).where(Binding.kind == "order",
                                                        Binding.shopify_id == str(order["id"])))

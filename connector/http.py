@@ -1,6 +1,7 @@
 """One way to make HTTP sessions: a timeout on every call and an honest User-Agent."""
 from __future__ import annotations
 
+import threading
 import time
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -57,3 +58,27 @@ def record(exchange: Exchange) -> None:
     hook = _recorder.get()
     if hook is not None:
         hook(exchange)
+
+
+class CachedToken:
+    """An access token shared by a client's threads, fetched again a minute before it expires
+    or as soon as the server refuses it (``invalidate``)."""
+
+    EARLY_REFRESH_SECONDS = 60
+
+    def __init__(self, fetch: Callable[[], tuple[str, int]]):
+        self._fetch = fetch  # returns (token, lifetime in seconds)
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._expires_at = 0.0
+
+    def get(self) -> str:
+        with self._lock:
+            if self._token is None or time.monotonic() >= self._expires_at:
+                self._token, lifetime = self._fetch()
+                self._expires_at = time.monotonic() + max(0, lifetime - self.EARLY_REFRESH_SECONDS)
+            return self._token
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._token = None

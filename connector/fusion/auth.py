@@ -6,13 +6,12 @@ next call fetches a fresh one.
 from __future__ import annotations
 
 import base64
-import threading
-import time
 from dataclasses import dataclass
 
 import requests
 
 from connector.fusion.errors import FusionAuthError, FusionUnavailable
+from connector.http import CachedToken
 
 
 @dataclass(frozen=True)
@@ -35,29 +34,20 @@ def _basic(user: str, password: str) -> str:
 
 
 class TokenProvider:
-    EARLY_REFRESH_SECONDS = 60
-
     def __init__(self, connection: FusionConnection, session: requests.Session, timeout):
         self._connection = connection
         self._session = session
         self._timeout = timeout
-        self._lock = threading.Lock()
-        self._token: str | None = None
-        self._expires_at = 0.0
+        self._token = CachedToken(self._fetch)
 
     def authorization(self) -> str:
         c = self._connection
         if c.auth_mode == "basic":
             return _basic(c.username, c.password)
-        with self._lock:
-            if self._token is None or time.monotonic() >= self._expires_at:
-                self._token, lifetime = self._fetch()
-                self._expires_at = time.monotonic() + max(0, lifetime - self.EARLY_REFRESH_SECONDS)
-            return f"Bearer {self._token}"
+        return f"Bearer {self._token.get()}"
 
     def invalidate(self) -> None:
-        with self._lock:
-            self._token = None
+        self._token.invalidate()
 
     def _fetch(self) -> tuple[str, int]:
         c = self._connection

@@ -8,7 +8,7 @@ number that a changed shop prefix could have moved — and adopts what it finds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import update
@@ -20,7 +20,7 @@ from connector.fusion.client import FusionClient
 from connector.fusion.errors import FusionRejected, FusionUnavailable
 from connector.locks import Busy, object_lock
 from connector.mapping.invoice import build_invoice, order_total, shop_amount
-from connector.models import Binding, BindingState, Shop
+from connector.models import Binding, BindingState, Shop, utcnow
 from connector.redact import redact_text
 from connector.services import bindings, customers
 from connector.services.context import Services
@@ -51,10 +51,10 @@ def sync(services: Services, session: Session, shop: Shop, order: dict) -> Order
         session.refresh(binding)
         seen_state, seen_claim = binding.state, binding.claimed_until
         before_remote_call(session)
-        if seen_state == BindingState.creating and seen_claim and seen_claim > _now():
+        if seen_state == BindingState.creating and seen_claim and seen_claim > utcnow():
             # another worker's create may still be in flight: its answer decides
             raise Busy(f"a create for order {order_id} is in flight or its outcome is not known yet",
-                       retry_after=(seen_claim - _now()).total_seconds())
+                       retry_after=(seen_claim - utcnow()).total_seconds())
 
         invoice = _find(fusion, order) if seen_state == BindingState.creating else None
         created = invoice is None
@@ -78,9 +78,6 @@ def sync(services: Services, session: Session, shop: Shop, order: dict) -> Order
         return _record(session, shop, binding, order, customer, invoice, created)
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
 
 def _claim_create(session: Session, binding: Binding, seen_state: BindingState, seen_claim: datetime | None,
                   payload: dict, lease: timedelta) -> datetime | None:
@@ -89,7 +86,7 @@ def _claim_create(session: Session, binding: Binding, seen_state: BindingState, 
     Returns the claim (its expiry, which also identifies it), or None if someone else moved first.
     """
     same_claim = Binding.claimed_until.is_(None) if seen_claim is None else Binding.claimed_until == seen_claim
-    claim = _now() + lease
+    claim = utcnow() + lease
     claimed = session.execute(
         update(Binding).where(Binding.id == binding.id, Binding.state == seen_state, same_claim)
         .values(state=BindingState.creating, claimed_until=claim,

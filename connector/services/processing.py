@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from redis.exceptions import RedisError
 from sqlalchemy import select, update
@@ -29,7 +29,7 @@ from connector.http import Exchange, recording
 from connector.locks import Busy
 from connector.mapping.addresses import AddressError
 from connector.mapping.invoice import MappingError
-from connector.models import InboxEvent, InboxState
+from connector.models import InboxEvent, InboxState, utcnow
 from connector.redact import redact_text
 from connector.services import bindings, customers, orders
 from connector.services.context import NotConfigured, Services
@@ -116,11 +116,11 @@ def _claim(session: Session, inbox_id: int, lease_seconds: int) -> _Claim | None
     claimed = session.execute(
         update(InboxEvent).where(InboxEvent.id == inbox_id, InboxEvent.state == InboxState.received)
         .values(attempts=InboxEvent.attempts + 1,
-                enqueued_at=_now() + timedelta(seconds=lease_seconds))).rowcount
+                enqueued_at=utcnow() + timedelta(seconds=lease_seconds))).rowcount
     session.commit()
     if claimed != 1:
         return None
-    left = (previous - _now()).total_seconds() if previous is not None else 0.0
+    left = (previous - utcnow()).total_seconds() if previous is not None else 0.0
     return _Claim(max(0.0, left))
 
 
@@ -137,7 +137,7 @@ def _dispatch(services: Services, session: Session, event: InboxEvent) -> str:
 
 def _later(session: Session, event: InboxEvent, countdown: float, *, error: str = "",
            counts: bool = True) -> RetryLater:
-    values = {"enqueued_at": _now() + timedelta(seconds=countdown)}  # the sweeper leaves it alone meanwhile
+    values = {"enqueued_at": utcnow() + timedelta(seconds=countdown)}  # the sweeper leaves it alone meanwhile
     if error:
         values["last_error"] = error
     if not counts:
@@ -151,7 +151,7 @@ def _later(session: Session, event: InboxEvent, countdown: float, *, error: str 
 def _finish(session: Session, event: InboxEvent, state: InboxState, message: str) -> None:
     finished = session.execute(
         update(InboxEvent).where(InboxEvent.id == event.id, InboxEvent.state == InboxState.received)
-        .values(state=state, last_error=message, processed_at=_now())).rowcount
+        .values(state=state, last_error=message, processed_at=utcnow())).rowcount
     if finished:
         audit.record(session, f"inbox.{state.value}", shop_id=event.shop_id, subject_kind=_kind(event),
                      subject_id=event.resource_id, inbox_id=event.id, attempts=event.attempts, message=message)
@@ -175,9 +175,6 @@ def _audit_exchanges(session: Session, event: InboxEvent, exchanges: list[Exchan
 def _message(exc: BaseException) -> str:
     return redact_text(f"{type(exc).__name__}: {exc}")[:4000]
 
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _backoff(attempt: int, cap: int, retry_after: float | None) -> float:

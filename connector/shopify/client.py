@@ -1,13 +1,11 @@
 """Shopify Admin GraphQL: an access token from the client-credentials grant, refreshed on 401."""
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 
 import requests
 
-from connector.http import Exchange, new_session, record
+from connector.http import CachedToken, Exchange, new_session, record
 
 
 class ShopifyError(RuntimeError):
@@ -35,20 +33,16 @@ class ShopConnection:
 
 
 class ShopifyClient:
-    EARLY_REFRESH_SECONDS = 60
-
     def __init__(self, connection: ShopConnection, timeout=(5.0, 30.0)):
         self.connection = connection
         self._session = new_session()
         self._timeout = timeout
-        self._lock = threading.Lock()
-        self._token: str | None = None
-        self._expires_at = 0.0
+        self._token = CachedToken(self._client_credentials)
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
         response = self._post_graphql(query, variables)
         if response.status_code == 401:  # expired or revoked: one fresh token, one more try
-            self._invalidate()
+            self._token.invalidate()
             response = self._post_graphql(query, variables)
         if response.status_code == 401:
             raise ShopifyAuthError(f"{self.connection.domain}: access token refused (HTTP 401)")
@@ -67,7 +61,7 @@ class ShopifyClient:
         exchange = Exchange("shopify", "POST", url, request_body={"query": query, "variables": variables})
         try:
             response = self._session.post(url, json={"query": query, "variables": variables or {}},
-                                          headers={"X-Shopify-Access-Token": self._access_token()},
+                                          headers={"X-Shopify-Access-Token": self._token.get()},
                                           timeout=self._timeout)
         except requests.RequestException as exc:
             exchange.finish(None, error=type(exc).__name__)
@@ -76,17 +70,6 @@ class ShopifyClient:
         exchange.finish(response.status_code, response.text[:2000])
         record(exchange)
         return response
-
-    def _access_token(self) -> str:
-        with self._lock:
-            if self._token is None or time.monotonic() >= self._expires_at:
-                self._token, lifetime = self._client_credentials()
-                self._expires_at = time.monotonic() + max(0, lifetime - self.EARLY_REFRESH_SECONDS)
-            return self._token
-
-    def _invalidate(self) -> None:
-        with self._lock:
-            self._token = None
 
     def _client_credentials(self) -> tuple[str, int]:
         c = self.connection
