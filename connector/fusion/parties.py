@@ -1,0 +1,24 @@
+"""TCA persons (REST ``hubPersons``): the party an AR customer account belongs to."""
+from __future__ import annotations
+
+from connector.fusion.rest import CRM, item
+from connector.fusion.transport import FusionTransport
+
+PATH = f"{CRM}/hubPersons"
+
+
+class Parties:
+    def __init__(self, transport: FusionTransport):
+        self._transport = transport
+
+    def find_persons(self, q: str) -> list[dict]:
+        """Persons matching a framework-v2+ ``q`` expression, each with its addresses inline."""
+        return self._transport.read(PATH, {"q": q, "onlyData": "true", "expand": "Address"})["items"]
+
+    def create_person(self, payload: dict) -> dict:
+        return self._transport.write("POST", PATH, payload)
+
+    def person_addresses(self, party_number: str) -> list[dict]:
+        """A person's addresses; ``AddressId`` is the party site id an account site needs."""
+        return self._transport.read(f"{item(PATH, party_number)}/child/Address",
+                                    {"onlyData": "true"})["items"]
