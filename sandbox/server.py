@@ -43,7 +43,7 @@ class BackgroundServer:
 
 
 def serve_forever(app, host: str, port: int) -> None:
-    """Serve ``app`` in the foreground until interrupted (used by ``ml-connector sandbox …``)."""
+    """Serve ``app`` in the foreground until interrupted (``python -m sandbox …``)."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_server(host, port, app, threaded=True)
     try:
