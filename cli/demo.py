@@ -16,10 +16,11 @@ from pathlib import Path
 
 import requests
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from cli.stack import Stack
+from cli.stack import Stack, missing_extra
 
 console = Console()
 DEMO_DIR = Path(".demo")
@@ -65,6 +66,9 @@ class OrderCheck:
 
 
 def run(*, once: bool, order_count: int) -> int:
+    if problem := missing_extra():
+        console.print(f"[red]cannot start the demo:[/red] {escape(problem)}")
+        return 2
     _fresh_state()
     creds = _credentials()
     stack = Stack(DEMO_DIR, fusion_sandbox={"client_id": creds["fusion_client_id"],
@@ -161,22 +165,18 @@ def _write_demo_json(stack: Stack, creds: dict) -> dict:
 
 
 def _push_orders(stack: Stack, count: int) -> list[OrderCheck]:
-    from sandbox.shopify.generator import generate_orders
-
     shopify = stack.urls["shopify_sandbox"]
     batches = [(shop, round(count * shop.share)) for shop in SHOPS[:-1]]
     batches.append((SHOPS[-1], count - sum(n for _, n in batches)))
     sent: list[tuple[DemoShop, dict]] = []
-    with Progress(console=console) as progress:
-        task = progress.add_task("sending orders through the Shopify sandbox", total=count)
+    with console.status("placing generated orders in the Shopify sandbox…"):
         for shop, n in batches:
-            for order in generate_orders(n, seed=7, currency=shop.currency, taxes_included=shop.taxes_included):
-                response = requests.post(f"{shopify}/_sandbox/shops/{shop.domain}/orders", json=order, timeout=10)
+            if n > 0:  # as a developer fills a dev store: the sandbox's own generator, over HTTP
+                response = requests.post(f"{shopify}/_sandbox/shops/{shop.domain}/orders/generate",
+                                         json={"count": n, "seed": 7}, timeout=120)
                 response.raise_for_status()
-                sent.append((shop, response.json()))
-                progress.advance(task)
-    with console.status("waiting until the pipeline is quiet…"):
-        _wait_quiet(shopify, len(sent))
+                sent += [(shop, order) for order in response.json()["orders"]]
+    _wait_quiet(shopify, len(sent))
     from connector.config import load_settings
     from connector.services.context import Services
     services = Services(load_settings())  # one Fusion client (and token) for every check
@@ -192,20 +192,23 @@ def _wait_quiet(shopify: str, orders: int, timeout: float = 180.0) -> None:
 
     deadline = time.monotonic() + timeout
     quiet_since = None
-    while time.monotonic() < deadline:
-        idle = requests.get(f"{shopify}/_sandbox/webhooks/idle", timeout=5).json().get("idle")
-        with session_scope(load_settings().database_url) as session:
-            waiting = session.scalar(select(func.count()).select_from(InboxEvent)
-                                     .where(InboxEvent.state == InboxState.received))
-            arrived = session.scalar(select(func.count()).select_from(InboxEvent)
-                                     .where(InboxEvent.topic == "orders/create"))
-        if idle and waiting == 0 and arrived >= orders:
-            quiet_since = quiet_since or time.monotonic()
-            if time.monotonic() - quiet_since > 1.0:
-                return
-        else:
-            quiet_since = None
-        time.sleep(0.5)
+    with Progress(console=console) as progress:
+        task = progress.add_task("orders arriving at the connector by webhook", total=orders)
+        while time.monotonic() < deadline:
+            idle = requests.get(f"{shopify}/_sandbox/webhooks/idle", timeout=5).json().get("idle")
+            with session_scope(load_settings().database_url) as session:
+                waiting = session.scalar(select(func.count()).select_from(InboxEvent)
+                                         .where(InboxEvent.state == InboxState.received))
+                arrived = session.scalar(select(func.count()).select_from(InboxEvent)
+                                         .where(InboxEvent.topic == "orders/create"))
+            progress.update(task, completed=min(arrived, orders))
+            if idle and waiting == 0 and arrived >= orders:
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since > 1.0:
+                    return
+            else:
+                quiet_since = None
+            time.sleep(0.5)
 
 
 def _check(services, shop: DemoShop, order: dict) -> OrderCheck:

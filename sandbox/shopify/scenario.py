@@ -155,15 +155,23 @@ def list_orders(shop_domain):
     return respond({"orders": [ctx().merchant.get_order(shop, i) for i in ids]})
 
 
+MAX_GENERATED = 1000
+
+
 @bp.post("/shops/<shop_domain>/orders/generate")
 def generate(shop_domain):
-    """Generate and create ``count`` realistic orders (seeded), for the demo."""
+    """What a dev store's order generator does: the demo and the benchmarks get realistic orders
+    over HTTP, so that only the sandbox's own code knows how they are made."""
     shop = _shop_or_404(shop_domain)
     body = _body()
+    count, seed = body.get("count", 10), body.get("seed", 0)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_GENERATED:
+        raise OrderError(f"count must be a whole number from 1 to {MAX_GENERATED}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise OrderError("seed must be a whole number")
     made = [ctx().merchant.create_order(shop, o, _deliver())
-            for o in generate_orders(int(body.get("count", 10)), int(body.get("seed", 0)),
-                                     currency=shop.currency, taxes_included=shop.taxes_included)]
-    return respond({"orders": [{"id": o["id"], "name": o["name"], "total_price": o["total_price"]} for o in made]}, 201)
+            for o in generate_orders(count, seed, currency=shop.currency, taxes_included=shop.taxes_included)]
+    return respond({"orders": made}, 201)
 
 
 @bp.get("/shops/<shop_domain>/orders/<order_id>")

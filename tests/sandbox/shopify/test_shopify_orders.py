@@ -121,6 +121,26 @@ def test_generate_route_creates_seeded_orders_that_list_back(sandbox, shop):
     assert made.status_code == 201 and len(made.json()["orders"]) == 5
     listed = sandbox.get(f"/_sandbox/shops/{shop}/orders").json()["orders"]
     assert [o["name"] for o in listed] == ["#1001", "#1002", "#1003", "#1004", "#1005"]
+    assert made.json()["orders"] == listed  # the placed orders, complete, as GET reads them back
+    assert sandbox.deliveries(shop) == []
+
+
+def test_generate_route_places_orders_with_their_webhooks_and_the_same_seed_gives_the_same_orders(
+        sandbox, shop, receiver):
+    made = sandbox.post(f"/_sandbox/shops/{shop}/orders/generate", {"count": 3, "seed": 7}).json()["orders"]
+    sandbox.wait_idle()
+    created = [jsonio.loads(hit["body"])["id"] for hit in receiver.webhooks("orders/create")]
+    assert sorted(created) == sorted(o["id"] for o in made)
+
+    again = sandbox.post(f"/_sandbox/shops/{shop}/orders/generate?deliver=false", {"count": 3, "seed": 7}).json()
+    assert [o["total_price"] for o in again["orders"]] == [o["total_price"] for o in made]
+
+
+def test_generate_route_refuses_a_count_it_cannot_honour(sandbox, shop):
+    for body in ({"count": 0}, {"count": 1001}, {"count": "5"}, {"count": 2, "seed": 1.5}):
+        r = sandbox.post(f"/_sandbox/shops/{shop}/orders/generate", body)
+        assert r.status_code == 422, (body, r.text)
+    assert sandbox.get(f"/_sandbox/shops/{shop}/orders").json()["orders"] == []
 
 
 def test_unknown_route_answers_json_404(sandbox):
