@@ -24,8 +24,6 @@ from .graphql_views import (CUSTOMER_SORT, ORDER_SORT, connection, customer_view
                             search_filter, sort_key_value)
 from .merchant import Merchant
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SDL = PROJECT_ROOT.parent / "shared" / "reference" / "shopify" / "admin_schema_unstable_2025-09.graphql"
 SDL_NAME = "admin_schema_unstable_2025-09.graphql"
 INTROSPECTION_NAME = "admin_schema_2025-01.json.gz"
 PACKAGED_SDL = Path(__file__).resolve().parent / "schema" / f"{SDL_NAME}.gz"
@@ -35,19 +33,19 @@ _schema_lock = threading.Lock()
 
 
 def schema_file(explicit: str | None = None) -> Path:
-    """Where the schema is: an explicit path, ``$MLC_SHOPIFY_SCHEMA`` (a file or the reference
-    folder), the copy vendored in ``schema/``, then ``../shared/reference/shopify`` next to the
-    project, preferring the SDL and falling back to the gzipped introspection JSON."""
+    """Where the schema is: an explicit path or ``$MLC_SHOPIFY_SCHEMA`` (a file, or a folder holding
+    the SDL or the gzipped introspection JSON) wins, so another API version can be tried without
+    editing the package; otherwise the copy vendored in ``schema/``, which every clone has."""
     candidates: list[Path] = []
     for raw in (explicit, os.environ.get("MLC_SHOPIFY_SCHEMA")):
         if raw:
             p = Path(raw)
             candidates += [p / SDL_NAME, p / INTROSPECTION_NAME] if p.is_dir() else [p]
-    candidates += [PACKAGED_SDL, DEFAULT_SDL, DEFAULT_SDL.with_name(INTROSPECTION_NAME)]
+    candidates.append(PACKAGED_SDL)
     for p in candidates:
         if p.is_file():
             return p
-    raise FileNotFoundError("Shopify schema not found; set MLC_SHOPIFY_SCHEMA to the reference folder "
+    raise FileNotFoundError("Shopify schema not found; set MLC_SHOPIFY_SCHEMA to a schema file or folder "
                             f"(looked at {', '.join(map(str, candidates))})")
 
 

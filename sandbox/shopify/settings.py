@@ -45,7 +45,7 @@ class ShopifySandboxSettings:
     max_query_cost: int = 1000
     #: Requested cost of a mutation field (Shopify: "about 10").
     mutation_cost: int = 10
-    #: Where the SDL / introspection schema lives; None = $MLC_SHOPIFY_SCHEMA or ../shared/reference.
+    #: Where the SDL / introspection schema lives; None = $MLC_SHOPIFY_SCHEMA, else the vendored copy.
     schema_path: str | None = None
     #: Build the GraphQL schema on a background thread at start-up (it takes a second or two).
     preload_schema: bool = True
