@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 
 from connector.models import BindingState
-from tests.integration.test_order_to_invoice import new_order
+from tests.factories import new_order
 from tests.support import eventually
 
 

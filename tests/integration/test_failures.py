@@ -10,7 +10,7 @@ from connector.models import BindingState, InboxState
 from connector.services import inbox
 from connector.services.context import Services
 from connector.shopify.webhooks import sign
-from tests.integration.test_order_to_invoice import new_order
+from tests.factories import new_order
 from tests.support import eventually
 
 INVOICES = "/fscmRestApi/resources/11.13.18.05/receivablesInvoices"

@@ -14,38 +14,8 @@ from decimal import Decimal
 import requests
 
 from connector.models import BindingState, InboxState
+from tests.factories import new_order
 from tests.support import eventually
-
-ORDER = {
-    "email": "ana@example.com", "currency": "USD", "taxes_included": False, "financial_status": "pending",
-    "total_line_items_price": "62.00", "total_discounts": "6.20", "subtotal_price": "55.80",
-    "total_tax": "4.94", "total_price": "66.74",
-    "tax_lines": [{"title": "State Tax", "rate": "0.08", "price": "4.94"}],
-    "discount_codes": [{"code": "SAVE10", "amount": "6.20", "type": "percentage"}],
-    "discount_applications": [{"type": "discount_code", "code": "SAVE10", "value": "10.0",
-                               "value_type": "percentage", "allocation_method": "across",
-                               "target_selection": "all", "target_type": "line_item"}],
-    "line_items": [
-        {"sku": "TEE-BLK-M", "title": "Tee", "name": "Tee - Black / M", "quantity": 2, "price": "25.00",
-         "taxable": True, "discount_allocations": [{"amount": "5.00", "discount_application_index": 0}],
-         "tax_lines": [{"title": "State Tax", "rate": "0.08", "price": "3.60"}]},
-        {"sku": "MUG-01", "title": "Mug", "name": "Mug", "quantity": 1, "price": "12.00", "taxable": True,
-         "discount_allocations": [{"amount": "1.20", "discount_application_index": 0}],
-         "tax_lines": [{"title": "State Tax", "rate": "0.08", "price": "0.86"}]}],
-    "shipping_lines": [{"title": "Standard", "code": "STANDARD", "source": "shopify", "price": "6.00",
-                        "discount_allocations": [],
-                        "tax_lines": [{"title": "State Tax", "rate": "0.08", "price": "0.48"}]}],
-    "billing_address": {"first_name": "Ana", "last_name": "Silva", "address1": "1 Main St", "city": "Austin",
-                        "province_code": "TX", "country_code": "US", "zip": "78701"},
-    "customer": {"email": "ana@example.com", "first_name": "Ana", "last_name": "Silva"},
-}
-
-
-def new_order(email: str | None = None) -> dict:
-    order = copy.deepcopy(ORDER)
-    email = email or f"buyer-{uuid.uuid4().hex[:8]}@example.com"
-    order["email"] = order["customer"]["email"] = email
-    return order
 
 
 def settled_invoices(shop, order, count=1):
@@ -82,7 +52,7 @@ def test_given_same_webhook_posted_ten_times_concurrently_then_one_inbox_row_and
     assert sorted(r.json()["status"] for r in responses) == ["accepted"] + ["duplicate"] * 9
     assert settled_invoices(shop, order)
     assert len(shop.inbox()) == 1
-    eventually(lambda: shop.inbox()[0].state == InboxState.done)
+    assert eventually(lambda: shop.inbox()[0].state == InboxState.done)
     assert len(shop.fusion_invoices(order)) == 1
 
 

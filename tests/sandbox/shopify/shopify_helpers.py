@@ -1,4 +1,4 @@
-"""Helpers of the Shopify sandbox tests: a webhook receiver, a sandbox client, sample orders."""
+"""Helpers of the Shopify sandbox tests: a webhook receiver and a sandbox client."""
 from __future__ import annotations
 
 import logging
@@ -66,11 +66,14 @@ class Sandbox:
         return requests.get(self.url + path, timeout=10, **kw)
 
     def wait_idle(self, timeout: float = 10) -> dict:
+        """Fails rather than returns when deliveries are still pending: the assertions that follow
+        a wait would otherwise judge a half-delivered state."""
         deadline = time.monotonic() + timeout
         while True:
             state = self.get("/_sandbox/webhooks/idle", params={"wait": 2}).json()
-            if state["idle"] or time.monotonic() > deadline:
+            if state["idle"]:
                 return state
+            assert time.monotonic() <= deadline, f"webhook delivery still busy after {timeout:g}s: {state}"
 
     def deliveries(self, shop: str | None = None) -> list[dict]:
         return self.get("/_sandbox/webhooks/deliveries", params={"shop": shop} if shop else None).json()["deliveries"]
@@ -90,28 +93,3 @@ class Sandbox:
 def start_sandbox(**settings) -> tuple[Sandbox, BackgroundServer]:
     server = BackgroundServer(create_app(ShopifySandboxSettings(**{**FAST, **settings}))).start()
     return Sandbox(server), server
-
-
-def reference_order(**overrides) -> dict:
-    """The composed example of the reference (§2.5), as a merchant would post it: figures left out
-    for the sandbox to complete."""
-    order = {
-        "email": "ana@example.com", "financial_status": "paid",
-        "line_items": [
-            {"sku": "TEE-BLK-M", "title": "Tee", "variant_title": "Black / M", "quantity": 2, "price": "25.00",
-             "tax_lines": [{"title": "State Tax", "rate": "0.08"}]},
-            {"sku": "MUG-01", "title": "Mug", "quantity": 1, "price": "12.00",
-             "tax_lines": [{"title": "State Tax", "rate": "0.08"}]},
-        ],
-        "shipping_lines": [{"title": "Standard", "code": "STANDARD", "price": "6.00",
-                            "tax_lines": [{"title": "State Tax", "rate": "0.08"}]}],
-        "discount_codes": [{"code": "SAVE10", "type": "percentage"}],
-        "discount_applications": [{"type": "discount_code", "code": "SAVE10", "value": "10.0",
-                                   "value_type": "percentage", "allocation_method": "across",
-                                   "target_selection": "all", "target_type": "line_item"}],
-        "billing_address": {"first_name": "Ana", "last_name": "Silva", "address1": "1 Main St", "city": "Austin",
-                            "province_code": "TX", "country_code": "US", "zip": "78701"},
-        "customer": {"email": "ana@example.com", "first_name": "Ana", "last_name": "Silva"},
-    }
-    order.update(overrides)
-    return order

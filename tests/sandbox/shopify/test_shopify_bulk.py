@@ -6,7 +6,8 @@ import time
 
 import requests
 
-from shopify_helpers import reference_order
+from tests.factories import reference_order
+
 
 RUN = """mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id status }
            userErrors { field message } } }"""

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shopify_helpers import reference_order
+from tests.factories import reference_order
+
 
 ORDER_QUERY = """
 query Order($id: ID!) {

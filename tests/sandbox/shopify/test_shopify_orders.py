@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sandbox.shopify import jsonio
-from shopify_helpers import reference_order
+from tests.factories import reference_order
 
 
 def test_shop_is_created_then_updated_then_read(sandbox, receiver):

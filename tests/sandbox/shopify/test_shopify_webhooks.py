@@ -7,7 +7,7 @@ import hmac
 import json
 
 from sandbox.shopify import jsonio
-from shopify_helpers import reference_order
+from tests.factories import reference_order
 
 HEADERS = ("X-Shopify-Topic", "X-Shopify-Hmac-Sha256", "X-Shopify-Shop-Domain", "X-Shopify-Api-Version",
            "X-Shopify-Webhook-Id", "X-Shopify-Event-Id", "X-Shopify-Triggered-At")
