@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from bench.measure import rss_mb, stopwatch
 from connector.config import load_settings
 from connector.db import session_scope
-from connector.models import Binding, BindingState
+from connector.models import Binding, BindingKind, BindingState
 from connector.services.context import Services
 from connector.services.setup import add_shop as add_connector_shop
 from connector.services.setup import set_fusion
@@ -54,7 +54,7 @@ def _fusion_floor(stack, count: int, account_number: str) -> float:
     mapping = services.mapping.fusion
     with stopwatch() as t:
         for i in range(count):
-            client.create_invoice({
+            client.invoices.create({
                 "BusinessUnit": mapping.business_unit, "TransactionSource": mapping.transaction_source,
                 "TransactionType": mapping.invoice_type, "TransactionNumber": f"FLOOR-{uuid.uuid4().hex[:12]}",
                 "BillToCustomerNumber": account_number, "InvoiceCurrencyCode": "USD",
@@ -67,7 +67,7 @@ def _synced(domain: str) -> int:
     from connector.models import Shop
     with session_scope(load_settings().database_url) as session:
         return session.scalar(select(func.count()).select_from(Binding).join(Shop, Shop.id == Binding.shop_id)
-                              .where(Shop.domain == domain, Binding.kind == "order",
+                              .where(Shop.domain == domain, Binding.kind == BindingKind.order,
                                      Binding.state == BindingState.synced))
 
 

@@ -186,9 +186,10 @@ def _push_orders(stack: Stack, count: int) -> list[OrderCheck]:
 def _wait_quiet(shopify: str, orders: int, timeout: float = 180.0) -> None:
     from sqlalchemy import func, select
 
+    from connector import flows
     from connector.config import load_settings
     from connector.db import session_scope
-    from connector.models import InboxEvent, InboxState
+    from connector.models import BindingKind, InboxEvent, InboxState
 
     deadline = time.monotonic() + timeout
     quiet_since = None
@@ -199,8 +200,8 @@ def _wait_quiet(shopify: str, orders: int, timeout: float = 180.0) -> None:
             with session_scope(load_settings().database_url) as session:
                 waiting = session.scalar(select(func.count()).select_from(InboxEvent)
                                          .where(InboxEvent.state == InboxState.received))
-                arrived = session.scalar(select(func.count()).select_from(InboxEvent)
-                                         .where(InboxEvent.topic == "orders/create"))
+                arrived = session.scalar(select(func.count(func.distinct(InboxEvent.resource_id)))
+                                         .where(InboxEvent.topic.in_(flows.topics_of(BindingKind.order))))
             progress.update(task, completed=min(arrived, orders))
             if idle and waiting == 0 and arrived >= orders:
                 quiet_since = quiet_since or time.monotonic()
@@ -216,12 +217,12 @@ def _check(services, shop: DemoShop, order: dict) -> OrderCheck:
 
     from connector.db import session_scope
     from connector.mapping.invoice import order_total
-    from connector.models import Binding
+    from connector.models import Binding, BindingKind
 
     with session_scope(services.settings.database_url) as session:
-        binding = session.scalar(select(Binding).where(Binding.kind == "order",
+        binding = session.scalar(select(Binding).where(Binding.kind == BindingKind.order,
                                                        Binding.shopify_id == str(order["id"])))
-        invoices = services.fusion(session).find_invoices_by_reference(order["admin_graphql_api_id"])
+        invoices = services.fusion(session).invoices.by_reference(order["admin_graphql_api_id"])
     fusion_total = Decimal(str(invoices[0]["EnteredAmount"])) if invoices else None
     return OrderCheck(shop.prefix, order.get("name", str(order["id"])), order_total(order), fusion_total, len(invoices),
                       binding.state.value if binding else "missing")

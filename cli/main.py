@@ -163,27 +163,63 @@ def ping() -> None:
 # -- operations ---------------------------------------------------------------------------
 
 @cli.command()
-def status() -> None:
-    """Inbox events and bindings by state: what is done, waiting, parked or dead."""
-    from connector.services import status as counts
-    table = Table("what", "kind", "state", "count")
+@click.argument("inbox_id", type=int, required=False)
+def status(inbox_id) -> None:
+    """Inbox events by topic and state, bindings by kind, and the latest failures;
+    with INBOX_ID, that event and each of its processing attempts."""
+    if inbox_id is not None:
+        _show_event(inbox_id)
+        return
+    from connector.services import status as report
     with session_scope(load_settings().database_url) as session:
-        for topic, state, count in counts.inbox_counts(session):
-            table.add_row("inbox", topic, state, str(count))
-        for kind, state, count in counts.binding_counts(session):
-            table.add_row("binding", kind, state, str(count))
-    console.print(table)
+        table = Table("topic", "queue", "state", "count", "note", title="inbox")
+        for row in report.inbox_counts(session):
+            table.add_row(row.topic, row.queue or "-", row.state, str(row.count), row.deferred)
+        console.print(table)
+        table = Table("kind", "state", "count", title="bindings")
+        for kind, state, count in report.binding_counts(session):
+            table.add_row(kind, state, str(count))
+        console.print(table)
+        failures = report.recent_failures(session)
+        if failures:
+            table = Table("inbox id", "topic", "object", "attempt", "outcome", "when", "error",
+                          title="latest failed attempts (`ml-connector status ID` for one event)")
+            for event, attempt in failures:
+                table.add_row(str(event.id), event.topic, event.resource_id, str(attempt.number),
+                              attempt.outcome.value, f"{attempt.started_at:%Y-%m-%d %H:%M:%S}", attempt.error[:160])
+            console.print(table)
+
+
+def _show_event(inbox_id: int) -> None:
+    """One inbox event and every attempt to process it: why it is where it is."""
+    from connector.models import InboxEvent
+    from connector.services import status as report
+    with session_scope(load_settings().database_url) as session:
+        event = session.get(InboxEvent, inbox_id)
+        if event is None:
+            raise click.UsageError(f"no inbox event {inbox_id}")
+        console.print(f"inbox event {event.id}: {event.topic} for {event.resource_id} of {event.shop.domain}, "
+                      f"[bold]{event.state.value}[/bold] after {event.attempts} attempt(s)")
+        if event.last_error:
+            console.print(f"last message: {event.last_error}")
+        table = Table("#", "task", "worker", "started", "finished", "outcome", "Fusion calls", "error")
+        for attempt in report.attempts(session, inbox_id):
+            table.add_row(str(attempt.number), attempt.task_id, attempt.worker,
+                          f"{attempt.started_at:%Y-%m-%d %H:%M:%S}",
+                          f"{attempt.finished_at:%H:%M:%S}" if attempt.finished_at else "-",
+                          attempt.outcome.value, str(attempt.fusion_calls), attempt.error)
+        console.print(table)
 
 
 @cli.command()
 @click.argument("inbox_ids", nargs=-1, type=int)
 @click.option("--all-parked", is_flag=True, help="Replay every parked and dead event.")
-def replay(inbox_ids, all_parked) -> None:
+@click.option("--show", "show", is_flag=True, help="Print the events and their attempts instead of replaying.")
+def replay(inbox_ids, all_parked, show) -> None:
     """Process parked, dead or deferred inbox events again (after fixing data or set-up)."""
     from sqlalchemy import select
 
     from connector.models import InboxEvent, InboxState
-    from workers.app import app
     ids = list(inbox_ids)
     if all_parked:
         with session_scope(load_settings().database_url) as session:
@@ -191,6 +227,11 @@ def replay(inbox_ids, all_parked) -> None:
                 InboxEvent.state.in_([InboxState.parked, InboxState.dead]))).all()
     if not ids:
         raise click.UsageError("name inbox ids or use --all-parked")
+    if show:
+        for inbox_id in ids:
+            _show_event(inbox_id)
+        return
+    from workers.app import app
     for inbox_id in ids:
         app.send_task("mlc.inbox.replay", args=[inbox_id])
     console.print(f"queued {len(ids)} replay(s)")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import requests
 
-from connector.topics import QUEUES
+from connector.flows import QUEUES
 
 
 def free_port() -> int:

@@ -17,24 +17,22 @@ class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
 
-def _int(env, name: str, default: int) -> int:
+def _parsed(env, name: str, default, parse, what: str):
     raw = env.get(name)
     if raw in (None, ""):
         return default
     try:
-        return int(raw)
+        return parse(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+        raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
+
+
+def _int(env, name: str, default: int) -> int:
+    return _parsed(env, name, default, int, "a whole number")
 
 
 def _float(env, name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    return _parsed(env, name, default, float, "a number")
 
 
 def _at_least(minimum: int, name: str, value: int) -> int:

@@ -1,13 +1,17 @@
 """Engines and sessions. One engine per process and URL; short transactions per unit of work."""
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Iterator
+from typing import Callable, Iterator
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+_AFTER_COMMIT = "mlc_after_commit"
 
 
 def driver_url(url: str) -> str:
@@ -88,3 +92,28 @@ def no_open_transaction(session: Session) -> Iterator[None]:
         raise
     else:
         session.commit()
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` once the session's transaction has committed; forget it on a rollback.
+
+    This is how work leaves the process (a Celery task, above all): a task sent before its row
+    is committed can run before the row exists, or for a row that is then rolled back. An action
+    that fails is logged and dropped; what it was meant to start must be recoverable from the
+    committed rows (the inbox sweeper re-sends any event that stays waiting).
+    """
+    session.info.setdefault(_AFTER_COMMIT, []).append(action)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    for action in session.info.pop(_AFTER_COMMIT, []):
+        try:
+            action()
+        except Exception:  # committed already: the work is recoverable, the caller's success stands
+            log.exception("an action after commit failed; the committed state lets it be redone")
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(_AFTER_COMMIT, None)

@@ -10,8 +10,20 @@ from __future__ import annotations
 import enum
 from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, BigInteger, DateTime, Enum, ForeignKey, Integer, LargeBinary, String,
-                        Text, TypeDecorator, UniqueConstraint, event)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -46,6 +58,24 @@ class InboxState(str, enum.Enum):
     parked = "parked"          # Fusion refused it; waits for a fix and a replay
     dead = "dead"              # failed max_attempts times; waits for a replay
     deferred = "deferred"      # a topic this release stores but does not act on yet
+
+
+class BindingKind(str, enum.Enum):
+    """What a binding's Shopify object is; each kind becomes its own Fusion document."""
+
+    customer = "customer"      # a TCA party plus a customer account with a BILL_TO site
+    order = "order"            # a receivables invoice
+    refund = "refund"          # a credit memo against the order's invoice
+
+
+class AttemptOutcome(str, enum.Enum):
+    running = "running"        # started, not finished (or its worker died: the lease says how long)
+    done = "done"
+    deferred = "deferred"
+    parked = "parked"
+    retry = "retry"            # failed for a reason worth another try (Fusion or Redis unavailable …)
+    waiting = "waiting"        # another worker held the object; does not use up an attempt
+    dead = "dead"
 
 
 class BindingState(str, enum.Enum):
@@ -137,7 +167,7 @@ class Binding(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
-    kind: Mapped[str] = mapped_column(String(16))            # "order", "customer", "refund"
+    kind: Mapped[BindingKind] = mapped_column(Enum(BindingKind, native_enum=False, length=16))
     shopify_id: Mapped[str] = mapped_column(String(128))     # numeric id, or "email:<address>" for guests
     shopify_gid: Mapped[str] = mapped_column(String(128), default="")
     state: Mapped[BindingState] = mapped_column(Enum(BindingState, native_enum=False, length=16),
@@ -152,6 +182,28 @@ class Binding(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ProcessingAttempt(Base):
+    """One try at processing an inbox event: who ran it, how it ended and why.
+
+    The answer to "why did this event die" is these rows, newest last; the Fusion exchanges
+    themselves stay in the audit trail.
+    """
+
+    __tablename__ = "processing_attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    inbox_id: Mapped[int] = mapped_column(ForeignKey("inbox_events.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)                 # the event's attempt count at the start
+    task_id: Mapped[str] = mapped_column(String(64), default="")
+    worker: Mapped[str] = mapped_column(String(255), default="")  # node name and process id
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    outcome: Mapped[AttemptOutcome] = mapped_column(Enum(AttemptOutcome, native_enum=False, length=16),
+                                                    default=AttemptOutcome.running)
+    error: Mapped[str] = mapped_column(Text, default="")          # redacted
+    fusion_calls: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AuditEvent(Base):

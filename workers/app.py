@@ -10,10 +10,17 @@ from celery import Celery, signals
 from kombu import Queue
 
 from connector.config import load_settings
+from connector.flows import JOBS, QUEUES, task_table
 from connector.redact import RedactingFilter
-from connector.topics import QUEUES
 
 settings = load_settings()
+
+
+def _schedule(job) -> dict:
+    interval = float(getattr(settings, job.interval_setting))
+    # a run that could not start in time is worthless: the next one does the same job
+    return {"task": job.task, "schedule": interval, "options": {"queue": job.queue, "expires": interval}}
+
 
 VISIBILITY_TIMEOUT = 3600
 
@@ -36,23 +43,14 @@ app.conf.update(
     task_queues=[Queue(name) for name in QUEUES],
     task_default_queue="fusion_poll",
     task_create_missing_queues=False,
-    task_routes={f"mlc.{queue}.*": {"queue": queue} for queue in QUEUES} | {
-        "mlc.inbox.*": {"queue": "fusion_poll"},
-    },
+    task_routes={task: {"queue": queue} for task, queue, _, _ in task_table()},
     timezone="UTC",
     enable_utc=True,
     beat_scheduler="redbeat.RedBeatScheduler",  # RedBeat uses broker_url (kept masked in Flower)
     redbeat_key_prefix="mlc:redbeat",
     redbeat_lock_timeout=max(60, settings.inbox_sweep_interval_seconds * 5),
     beat_max_loop_interval=min(5, settings.inbox_sweep_interval_seconds),
-    beat_schedule={
-        "inbox-sweep": {
-            "task": "mlc.inbox.sweep",
-            "schedule": float(settings.inbox_sweep_interval_seconds),
-            # a sweep that could not run in time is worthless: the next one does the same job
-            "options": {"expires": float(settings.inbox_sweep_interval_seconds)},
-        },
-    },
+    beat_schedule={job.name: _schedule(job) for job in JOBS},
 )
 
 

@@ -1,6 +1,7 @@
 """The base class of every connector task: process-wide services and one transaction per task."""
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 from connector.config import load_settings
 from connector.db import session_scope
 from connector.services.context import Services
-from connector.services.processing import process
+from connector.services.processing import Runner, process
 
 _services: Services | None = None
 
@@ -24,6 +25,9 @@ def services() -> Services:
 
 class ConnectorTask(Task):
     abstract = True
+    # Attempts are counted and capped by the inbox (MLC_MAX_ATTEMPTS), not by Celery: with its
+    # default of 3 a busy object's fourth retry would fail the message and wait for the sweeper.
+    max_retries = None
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -31,7 +35,8 @@ class ConnectorTask(Task):
             yield session
 
     def process_inbox(self, inbox_id: int) -> None:
+        runner = Runner(task_id=self.request.id or "", worker=f"{self.request.hostname or '?'}:{os.getpid()}")
         with self.session() as session:
-            retry = process(services(), session, inbox_id)
+            retry = process(services(), session, inbox_id, runner)
         if retry is not None:
-            raise self.retry(countdown=retry.countdown, max_retries=None)
+            raise self.retry(countdown=retry.countdown)

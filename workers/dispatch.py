@@ -1,17 +1,20 @@
-"""Sending work to the right pool: topic → queue → ``mlc.<queue>.process_webhook``."""
+"""Sending inbox events to their pool, always after the transaction that made them waiting.
+
+The receiver, replay and the sweeper all come through here; none of them sends a task itself.
+"""
 from __future__ import annotations
 
-from connector.topics import queue_for
+from sqlalchemy.orm import Session
+
+from connector import flows
+from connector.db import after_commit
 from workers.app import app
 
 
-def task_name(queue: str) -> str:
-    return f"mlc.{queue}.process_webhook"
-
-
-def enqueue(inbox_id: int, topic: str) -> bool:
-    queue = queue_for(topic)
-    if queue is None:
+def send_after_commit(session: Session, inbox_id: int, topic: str) -> bool:
+    """Send the event's task once ``session`` commits. False if no pool handles the topic."""
+    flow = flows.for_topic(topic)
+    if flow is None:
         return False
-    app.send_task(task_name(queue), args=[inbox_id], queue=queue)
+    after_commit(session, lambda: app.send_task(flow.task, args=[inbox_id], queue=flow.queue))
     return True

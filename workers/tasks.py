@@ -5,28 +5,22 @@ Renaming one breaks queued messages: add a new name and keep the old one for a r
 """
 from __future__ import annotations
 
+from connector import flows
 from connector.services import inbox
 from workers import dispatch
 from workers.app import app
 from workers.base import ConnectorTask, services
 
 
-@app.task(bind=True, base=ConnectorTask, name="mlc.invoices.process_webhook")
-def invoices_process_webhook(self, inbox_id: int) -> None:
-    """An order webhook (orders/create, orders/updated, orders/paid) → one Fusion invoice."""
-    self.process_inbox(inbox_id)
+def _webhook_task(name: str, handles: list[flows.Flow]):
+    def process_webhook(self, inbox_id: int) -> None:
+        self.process_inbox(inbox_id)
+    process_webhook.__doc__ = f"Process one inbox event of {', '.join(f.topic for f in handles)}."
+    return app.task(bind=True, base=ConnectorTask, name=name)(process_webhook)
 
 
-@app.task(bind=True, base=ConnectorTask, name="mlc.customers.process_webhook")
-def customers_process_webhook(self, inbox_id: int) -> None:
-    """A customer webhook → the Fusion customer (person, account, BILL_TO site)."""
-    self.process_inbox(inbox_id)
-
-
-@app.task(bind=True, base=ConnectorTask, name="mlc.credit_memos.process_webhook")
-def credit_memos_process_webhook(self, inbox_id: int) -> None:
-    """A refund or cancellation webhook; stored as deferred until credit memos ship."""
-    self.process_inbox(inbox_id)
+# One task per pool that handles webhooks (``mlc.<queue>.process_webhook``), from the flow registry.
+WEBHOOK_TASKS = {name: _webhook_task(name, handles) for name, handles in flows.webhook_tasks().items()}
 
 
 @app.task(bind=True, base=ConnectorTask, name="mlc.inbox.replay")
@@ -34,8 +28,7 @@ def inbox_replay(self, inbox_id: int) -> bool:
     """Process a parked, dead or deferred inbox event again (after a fix), with fresh attempts."""
     with self.session() as session:
         event = inbox.reopen(session, inbox_id)
-        topic = event.topic if event is not None else None
-    return topic is not None and dispatch.enqueue(inbox_id, topic)  # sent after the commit
+        return event is not None and dispatch.send_after_commit(session, inbox_id, event.topic)
 
 
 @app.task(bind=True, base=ConnectorTask, name="mlc.inbox.sweep")
@@ -45,9 +38,8 @@ def inbox_sweep(self) -> int:
     with self.session() as session:
         waiting = inbox.stale(session, settings.inbox_stale_after_seconds)
     sent = 0
-    for inbox_id, topic in waiting:  # each claimed in its own short transaction, then sent
+    for inbox_id, topic in waiting:  # each claimed in its own short transaction, sent after it
         with self.session() as session:
-            claimed = inbox.claim_resend(session, inbox_id, settings.inbox_stale_after_seconds)
-        if claimed and dispatch.enqueue(inbox_id, topic):
-            sent += 1
+            if inbox.claim_resend(session, inbox_id, settings.inbox_stale_after_seconds):
+                sent += dispatch.send_after_commit(session, inbox_id, topic)
     return sent

@@ -2,10 +2,11 @@
 all sharing the transport's session, token and rate bucket."""
 from __future__ import annotations
 
-from connector.fusion.accounts import CustomerAccounts, NewCustomerAccount
+from connector.fusion.accounts import CustomerAccounts
 from connector.fusion.auth import FusionConnection
 from connector.fusion.credit_memos import CreditMemos
-from connector.fusion.invoices import PATH as INVOICES, Invoices
+from connector.fusion.invoices import PATH as INVOICES
+from connector.fusion.invoices import Invoices
 from connector.fusion.parties import Parties
 from connector.fusion.receipts import Receipts
 from connector.fusion.transport import FusionTransport
@@ -28,31 +29,3 @@ class FusionClient:
         """The cheapest authenticated call: proves the URL, the credentials and a Receivables role."""
         return self.transport.read(INVOICES, {"limit": "1", "onlyData": "true",
                                               "fields": "CustomerTransactionId"})
-
-    # old call sites; removed once connector/services moves to the resource attributes
-    def create_invoice(self, payload: dict) -> dict:
-        return self.invoices.create(payload)
-
-    def find_invoice(self, transaction_source: str, transaction_number: str) -> dict | None:
-        return self.invoices.find(transaction_source, transaction_number)
-
-    def find_invoices_by_reference(self, cross_reference: str) -> list[dict]:
-        return self.invoices.by_reference(cross_reference)
-
-    def find_persons(self, q: str) -> list[dict]:
-        return self.parties.find_persons(q)
-
-    def create_person(self, payload: dict) -> dict:
-        return self.parties.create_person(payload)
-
-    def person_addresses(self, party_number: str) -> list[dict]:
-        return self.parties.person_addresses(party_number)
-
-    def create_customer_account(self, account: NewCustomerAccount) -> dict:
-        return self.accounts.create(account)
-
-    def find_customer_account_by_reference(self, source_system: str, reference: str) -> dict | None:
-        return self.accounts.by_reference(source_system, reference)
-
-    def find_customer_accounts_by_party(self, party_id: str) -> list[dict]:
-        return self.accounts.by_party(party_id)

@@ -14,7 +14,8 @@ from decimal import Decimal
 from connector.fusion import soap
 from connector.fusion.payloads import money
 from connector.fusion.rest import FSCM, finder, item, only, search
-from connector.fusion.soap import CREDIT_MEMO as SERVICE, Amount
+from connector.fusion.soap import CREDIT_MEMO as SERVICE
+from connector.fusion.soap import Amount
 from connector.fusion.transport import FusionTransport
 
 PATH = f"{FSCM}/receivablesCreditMemos"

@@ -208,11 +208,3 @@ def decimals(value: dict, *names: str) -> dict:
     """The answer with the named amounts as Decimal (SOAP gives text; empty or nil is None)."""
     return {**value, **{name: Decimal(value[name]) if value.get(name) else None
                         for name in names if name in value}}
-
-
-def __getattr__(name: str):
-    # old call sites; removed once connector/services moves to the resource attributes
-    if name == "NewCustomerAccount":
-        from connector.fusion.accounts import NewCustomerAccount
-        return NewCustomerAccount
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,8 +16,12 @@ import requests
 from connector import jsonutil
 from connector.fusion import soap
 from connector.fusion.auth import FusionConnection, TokenProvider
-from connector.fusion.errors import (FusionAuthError, FusionRejected, FusionUnavailable,
-                                     FusionUncertain)
+from connector.fusion.errors import (
+    FusionAuthError,
+    FusionRejected,
+    FusionUnavailable,
+    FusionUncertain,
+)
 from connector.http import Exchange, new_session, record
 from connector.ratelimit import RateLimited, TokenBucket
 

@@ -6,16 +6,23 @@ invoice at three in the morning.
 """
 from __future__ import annotations
 
-import tomllib
 import copy
+import tomllib
 from dataclasses import dataclass, field, replace
+from dataclasses import fields as fields_of
 from pathlib import Path
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
 
 from connector.config import ConfigError
 
-_name = fields.String(required=True, validate=validate.Length(min=1, max=240))
+
+def _text(max_length: int) -> fields.String:
+    """A required, non-empty setup name of at most ``max_length`` characters (Fusion's column size)."""
+    return fields.String(required=True, validate=validate.Length(min=1, max=max_length))
+
+
+_name = _text(240)
 _account = fields.String(required=True, validate=validate.Regexp(r"^[0-9A-Za-z]+(-[0-9A-Za-z]+)*$",
                                                                  error="not a GL account combination"))
 
@@ -75,51 +82,46 @@ class _Strict(Schema):
         unknown = RAISE
 
 
-class _FusionSchema(_Strict):
+class _Section(_Strict):
+    """A mapping section, loaded into its frozen dataclass (``builds``)."""
+
+    builds: type
+
+    @post_load
+    def build(self, data, **_):
+        return self.builds(**data)
+
+
+class _FusionSchema(_Section):
+    builds = FusionSetup
     business_unit = _name
-    transaction_source = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    invoice_type = fields.String(required=True, validate=validate.Length(min=1, max=20))
-    credit_memo_type = fields.String(required=True, validate=validate.Length(min=1, max=20))
-    payment_terms = fields.String(required=True, validate=validate.Length(min=1, max=15))
-    source_system = fields.String(required=True, validate=validate.Length(min=1, max=30))
+    transaction_source = _text(50)
+    invoice_type = _text(20)
+    credit_memo_type = _text(20)
+    payment_terms = _text(15)
+    source_system = _text(30)
     reference_set_id = fields.String(required=True, validate=validate.Regexp(r"^\d+$"))
     ledger_currency = fields.String(load_default="", validate=validate.Regexp(r"^([A-Z]{3})?$"))
     conversion_rate_type = fields.String(load_default="Corporate", validate=validate.Length(min=1, max=30))
 
-    @post_load
-    def build(self, data, **_):
-        return FusionSetup(**data)
+
+# Every memo line is a required name of up to 50 characters: a new kind of line is a new field of
+# MemoLines, and nothing here.
+_MemoLinesSchema = type("_MemoLinesSchema", (_Section,),
+                        {"builds": MemoLines, **{f.name: _text(50) for f in fields_of(MemoLines)}})
 
 
-class _MemoLinesSchema(_Strict):
-    merchandise = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    shipping = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    discount = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    gift_card = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    tip = fields.String(required=True, validate=validate.Length(min=1, max=50))
-
-    @post_load
-    def build(self, data, **_):
-        return MemoLines(**data)
-
-
-class _GlSchema(_Strict):
+class _GlSchema(_Section):
+    builds = GlAccounts
     revenue = _account
     freight = _account
     discount = _account
 
-    @post_load
-    def build(self, data, **_):
-        return GlAccounts(**data)
 
-
-class _TaxSchema(_Strict):
-    regime_code = fields.String(required=True, validate=validate.Length(min=1, max=30))
-    rate_code = fields.String(required=True, validate=validate.Length(min=1, max=30))
-
-    @post_load
-    def build(self, data, **_):
-        return TaxCodes(**data)
+class _TaxSchema(_Section):
+    builds = TaxCodes
+    regime_code = _text(30)
+    rate_code = _text(30)
 
 
 class MappingSchema(_Strict):

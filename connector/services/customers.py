@@ -7,22 +7,21 @@ was lost (timeout, reset) before it is tried again.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy.orm import Session
 
-from connector import audit
-from connector.db import before_remote_call, no_open_transaction
 from connector.fusion import soap
+from connector.fusion.accounts import NewCustomerAccount
 from connector.fusion.client import FusionClient
 from connector.fusion.errors import FusionRejected
-from connector.locks import Busy, object_lock
 from connector.mapping.addresses import to_fusion
 from connector.mapping.invoice import MappingError
-from connector.models import Binding, BindingState, Shop
+from connector.models import Binding, BindingKind, BindingState, Shop
 from connector.services import bindings
 from connector.services.context import Services
+from connector.services.documents import ShopDocument
 
 
 @dataclass(frozen=True)
@@ -76,10 +75,19 @@ def _first(items):
 UPDATES_NOT_PUSHED = "changes to a customer already in Fusion are not pushed in this release"
 
 
-def sync(services: Services, session: Session, shop: Shop, payload: dict, *, is_update: bool) -> str:
-    """A customer webhook. Returns a note when the event is kept for a later release."""
+def handle_create(services: Services, session: Session, shop: Shop, payload: dict) -> str:
+    """A new Shopify customer. Returns a note when the event is kept for a later release."""
+    return _handle(services, session, shop, payload, is_update=False)
+
+
+def handle_update(services: Services, session: Session, shop: Shop, payload: dict) -> str:
+    """A changed Shopify customer: created in Fusion if it is not there yet."""
+    return _handle(services, session, shop, payload, is_update=True)
+
+
+def _handle(services: Services, session: Session, shop: Shop, payload: dict, *, is_update: bool) -> str:
     customer = from_customer(payload)
-    existing = bindings.find(session, shop.id, "customer", customer.key)
+    existing = bindings.find(session, shop.id, BindingKind.customer, customer.key)
     session.commit()
     if existing is not None and existing.state == BindingState.synced:
         return UPDATES_NOT_PUSHED if is_update else ""
@@ -92,54 +100,59 @@ def sync(services: Services, session: Session, shop: Shop, payload: dict, *, is_
 
 def ensure(services: Services, session: Session, shop: Shop, customer: ShopifyCustomer) -> Binding:
     """The synced customer binding for ``customer``, creating the Fusion customer if needed."""
-    binding = bindings.get_or_create(session, shop.id, "customer", customer.key, customer.reference)
-    if binding.state == BindingState.synced:
-        return binding
-    with object_lock(services.redis, shop.id, "customer", customer.key,
-                     ttl=services.settings.lock_timeout_seconds) as lock, no_open_transaction(session):
-        session.refresh(binding)
-        if binding.state == BindingState.synced:
-            return binding
-        fusion = services.fusion(session)
-        before_remote_call(session)
-        setup = services.mapping.for_shop(shop.domain).fusion
-        account = fusion.find_customer_account_by_reference(setup.source_system, customer.reference)
-        party = None
+    return CustomerAccount(services, session, shop, customer).ensure().binding
+
+
+@dataclass
+class CustomerAccount(ShopDocument):
+    """A TCA person and its customer account with a BILL_TO site in the shop's business unit."""
+
+    kind = BindingKind.customer
+    label = "customer"
+    match_existing = True
+
+    customer: ShopifyCustomer
+    _party: dict | None = field(default=None, init=False)
+
+    @property
+    def shopify_id(self) -> str:
+        return self.customer.key
+
+    @property
+    def gid(self) -> str:
+        return self.customer.reference
+
+    @property
+    def setup(self):
+        return self.services.mapping.for_shop(self.shop.domain).fusion
+
+    def find(self) -> dict | None:
+        """The account with the customer's reference; else a matched person's account that this
+        business unit can invoice (the person is kept for the create)."""
+        account = self.fusion.accounts.by_reference(self.setup.source_system, self.customer.reference)
         if account is None:
-            party = _find_party(fusion, setup.source_system, customer)
-            # a party found in Fusion may already have an account; one created just now has none
-            account = _account_of(fusion, party, setup.reference_set_id) if party else None
-            if account is None:
-                _must_hold(lock, customer)
-                party = party or _create_party(fusion, setup.source_system, customer)
-                account = _create_account(fusion, setup, party, customer, lock)
-        _bind(binding, account, party)
-        audit.record(session, "customer.synced", shop_id=shop.id, subject_kind="customer",
-                     subject_id=customer.key, account_number=binding.fusion_number,
-                     party_id=binding.fusion_refs.get("party_id"))
-        session.commit()
-        return binding
-
-
-def _must_hold(lock, customer: ShopifyCustomer) -> None:
-    if not lock.still_held():
-        raise Busy(f"customer {customer.key} changed hands while it was being prepared", retry_after=1)
-
-
-def _create_account(fusion: FusionClient, setup, party: dict, customer: ShopifyCustomer, lock) -> dict:
-    _must_hold(lock, customer)
-    try:
-        return fusion.create_customer_account(soap.NewCustomerAccount(
-            party_id=str(party["PartyId"]), party_site_id=_party_site(fusion, party),
-            account_name=customer.display_name, set_id=setup.reference_set_id,
-            source_system=setup.source_system, reference=customer.reference,
-            established=date.today().isoformat()))
-    except FusionRejected:
-        # An earlier attempt whose answer was lost may have created it: adopt it if so.
-        account = fusion.find_customer_account_by_reference(setup.source_system, customer.reference)
-        if account is None:
-            raise
+            self._party = _find_party(self.fusion, self.setup.source_system, self.customer)
+            account = _account_of(self.fusion, self._party, self.setup.reference_set_id) if self._party else None
         return account
+
+    def create(self) -> dict:
+        if self._party is None:
+            self._party = _create_party(self.fusion, self.setup.source_system, self.customer)
+        return self.fusion.accounts.create(NewCustomerAccount(
+            party_id=str(self._party["PartyId"]), party_site_id=_party_site(self.fusion, self._party),
+            account_name=self.customer.display_name, set_id=self.setup.reference_set_id,
+            source_system=self.setup.source_system, reference=self.customer.reference,
+            established=date.today().isoformat()))
+
+    def bind(self, session: Session, binding: Binding, account: dict) -> dict:
+        if not account.get("AccountNumber"):
+            raise FusionRejected(f"Fusion answered with a customer account without an AccountNumber: {account}")
+        bill_to = next((u for u in soap.site_uses(account) if u.get("SiteUseCode") == "BILL_TO"), {})
+        binding.fusion_id = str(account.get("CustomerAccountId", ""))
+        binding.fusion_number = str(account.get("AccountNumber", ""))
+        binding.fusion_refs = {"party_id": str(account.get("PartyId") or (self._party or {}).get("PartyId", "")),
+                               "bill_to_site_use_id": str(bill_to.get("SiteUseId", ""))}
+        return {"account_number": binding.fusion_number, "party_id": binding.fusion_refs["party_id"]}
 
 
 def _find_party(fusion: FusionClient, source_system: str, customer: ShopifyCustomer) -> dict | None:
@@ -147,7 +160,7 @@ def _find_party(fusion: FusionClient, source_system: str, customer: ShopifyCusto
     by_reference = (f"(SourceSystem='{source_system}' and "
                     f"SourceSystemReferenceValue='{_quote(customer.reference)}')")
     q = f"{by_reference} or EmailAddress='{_quote(customer.email)}'" if customer.email else by_reference
-    found = fusion.find_persons(q)
+    found = fusion.parties.find_persons(q)
     ours = [p for p in found if p.get("SourceSystemReferenceValue") == customer.reference]
     return (ours or found or [None])[0]
 
@@ -162,13 +175,13 @@ def _create_party(fusion: FusionClient, source_system: str, customer: ShopifyCus
                "Address": [to_fusion(customer.address)]}
     if customer.email:
         payload["EmailAddress"] = customer.email
-    return fusion.create_person(payload)
+    return fusion.parties.create_person(payload)
 
 
 def _account_of(fusion: FusionClient, party: dict, set_id: str) -> dict | None:
     """An existing account of a matched party that this business unit can invoice: it has a
     BILL_TO site use on a site in the business unit's reference data set."""
-    for account in fusion.find_customer_accounts_by_party(str(party["PartyId"])):
+    for account in fusion.accounts.by_party(str(party["PartyId"])):
         for site in soap.sites(account):
             if str(site.get("SetId", "")) == set_id and any(
                     use.get("SiteUseCode") == "BILL_TO" for use in soap.as_list(site.get("CustomerAccountSiteUse"))):
@@ -181,22 +194,10 @@ def _party_site(fusion: FusionClient, party: dict) -> str:
     if isinstance(addresses, dict):  # REST-Framework-Version 3+ returns children as a collection
         addresses = addresses.get("items", [])
     if not addresses:
-        addresses = fusion.person_addresses(str(party["PartyNumber"]))
+        addresses = fusion.parties.person_addresses(str(party["PartyNumber"]))
     if not addresses:
         raise MappingError(f"Fusion party {party.get('PartyNumber')} has no address for a BILL_TO site")
     return str(addresses[0]["AddressId"])
-
-
-def _bind(binding: Binding, account: dict, party: dict | None) -> None:
-    if not account.get("AccountNumber"):
-        raise FusionRejected(f"Fusion answered with a customer account without an AccountNumber: {account}")
-    bill_to = next((u for u in soap.site_uses(account) if u.get("SiteUseCode") == "BILL_TO"), {})
-    binding.state = BindingState.synced
-    binding.fusion_id = str(account.get("CustomerAccountId", ""))
-    binding.fusion_number = str(account.get("AccountNumber", ""))
-    binding.fusion_refs = {"party_id": str(account.get("PartyId") or (party or {}).get("PartyId", "")),
-                           "bill_to_site_use_id": str(bill_to.get("SiteUseId", ""))}
-    binding.last_error = ""
 
 
 def _quote(value: str) -> str:

@@ -13,10 +13,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from connector import audit, jsonutil
+from connector import audit, flows, jsonutil
 from connector.models import InboxEvent, InboxState, Shop
 from connector.shopify import webhooks
-from connector.topics import queue_for
 from connector.vault import Vault, shop_scope
 
 
@@ -44,7 +43,7 @@ class Delivery:
 class Accepted:
     inbox_id: int
     created: bool
-    queue: str | None
+    flow: flows.Flow | None     # the flow that will process it; None for a duplicate or a deferred topic
 
 
 def shop_secrets(session: Session, vault: Vault, shop: Shop) -> list[str]:
@@ -78,7 +77,8 @@ def accept(session: Session, vault: Vault, delivery: Delivery) -> Accepted:
                      webhook_id=delivery.webhook_id, api_version=delivery.api_version,
                      triggered_at=delivery.triggered_at, resource_id=resource_id,
                      body=delivery.raw_body.decode("utf-8"))
-    if queue_for(delivery.topic) is None:
+    flow = flows.for_topic(delivery.topic)
+    if flow is None:
         row.state = InboxState.deferred
         row.last_error = f"topic {delivery.topic} is not handled by this release"
     session.add(row)
@@ -88,11 +88,10 @@ def accept(session: Session, vault: Vault, delivery: Delivery) -> Accepted:
         session.rollback()
         existing = _find(session, shop.id, delivery.topic, event_id, resource_id)
         return Accepted(existing.id, False, None)
-    audit.record(session, "webhook.received", shop_id=shop.id, subject_kind=_subject(delivery.topic),
+    audit.record(session, "webhook.received", shop_id=shop.id, subject_kind=flows.kind_of(delivery.topic),
                  subject_id=row.resource_id, inbox_id=row.id, topic=delivery.topic,
                  event_id=event_id, webhook_id=delivery.webhook_id, triggered_at=delivery.triggered_at)
-    session.commit()
-    return Accepted(row.id, True, queue_for(delivery.topic) if row.state == InboxState.received else None)
+    return Accepted(row.id, True, flow)
 
 
 def _problem(delivery: Delivery, event_id: str) -> str:
@@ -115,17 +114,6 @@ def _find(session: Session, shop_id: int, topic: str, event_id: str, resource_id
     return session.scalar(select(InboxEvent).where(InboxEvent.shop_id == shop_id, InboxEvent.topic == topic,
                                                    InboxEvent.event_id == event_id,
                                                    InboxEvent.resource_id == resource_id))
-
-
-def _subject(topic: str) -> str:
-    return {"orders": "order", "refunds": "refund", "customers": "customer"}.get(topic.split("/")[0], "")
-
-
-def mark_enqueued(session: Session, inbox_id: int) -> None:
-    """The receiver sent the first task; a worker that already leased the event keeps its lease."""
-    session.execute(update(InboxEvent).where(InboxEvent.id == inbox_id, InboxEvent.enqueued_at.is_(None),
-                                             InboxEvent.state == InboxState.received)
-                    .values(enqueued_at=datetime.now(timezone.utc)))
 
 
 def claim_resend(session: Session, inbox_id: int, older_than_seconds: int) -> bool:
@@ -155,7 +143,7 @@ def stale(session: Session, older_than_seconds: int, limit: int = 500) -> list[t
 def reopen(session: Session, inbox_id: int) -> InboxEvent | None:
     """Make a parked, dead or deferred event waiting again, with a fresh attempt budget."""
     event = session.get(InboxEvent, inbox_id)
-    if event is None or event.state == InboxState.received or queue_for(event.topic) is None:
+    if event is None or event.state == InboxState.received or flows.for_topic(event.topic) is None:
         return None  # missing, already waiting, or a topic no worker handles yet
     audit.record(session, "inbox.replayed", shop_id=event.shop_id, subject_id=event.resource_id,
                  inbox_id=event.id, previous_state=event.state.value, previous_error=event.last_error)

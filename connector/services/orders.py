@@ -1,29 +1,27 @@
 """Shopify orders as Fusion receivables invoices: exactly one invoice per order.
 
-Before the POST, the binding moves to ``creating`` with a compare-and-set, so of two workers that
-both read ``pending`` only one may post. A worker that finds ``creating`` does not know whether
-Fusion has the invoice, so it looks it up by the order's GID (``CrossReference``) — not by a
-number that a changed shop prefix could have moved — and adopts what it finds.
+The invoice's deterministic key is the order's GID as ``CrossReference`` — not the transaction
+number, which a changed shop prefix could move. :mod:`connector.services.create_once` does the
+rest; this module says what an invoice is and what a later change to its order means.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from connector import audit
-from connector.db import before_remote_call, no_open_transaction
-from connector.fusion.client import FusionClient
-from connector.fusion.errors import FusionRejected, FusionUnavailable
-from connector.locks import Busy, object_lock
 from connector.mapping.invoice import build_invoice, order_total, shop_amount
-from connector.models import Binding, BindingState, Shop, utcnow
-from connector.redact import redact_text
-from connector.services import bindings, customers
+from connector.models import Binding, BindingKind, Shop
+from connector.services import bindings, create_once, customers
 from connector.services.context import Services
+from connector.services.documents import ShopDocument
+
+
+def handle(services: Services, session: Session, shop: Shop, order: dict) -> str:
+    """An order webhook: the order's invoice, and a note on what Fusion does not reflect yet."""
+    return sync(services, session, shop, order).note
 
 
 @dataclass(frozen=True)
@@ -34,119 +32,72 @@ class OrderResult:
 
 
 def sync(services: Services, session: Session, shop: Shop, order: dict) -> OrderResult:
-    order_id = str(order["id"])
-    binding = bindings.get_or_create(session, shop.id, "order", order_id, order["admin_graphql_api_id"])
-    with object_lock(services.redis, shop.id, "order", order_id,
-                     ttl=services.settings.lock_timeout_seconds) as lock, no_open_transaction(session):
-        session.refresh(binding)
-        if bindings.is_stale(binding, order.get("updated_at")):
-            return OrderResult(binding, False)  # a newer version of the order is already applied
-        if binding.state == BindingState.synced:
-            return _already_invoiced(session, shop, binding, order)
-
-        customer = customers.ensure(services, session, shop, customers.from_order(order, shop.domain))
-        payload = build_invoice(order, mapping=services.mapping.for_shop(shop.domain),
-                                prefix=shop.transaction_prefix, bill_to_account=customer.fusion_number)
-        fusion = services.fusion(session)
-        session.refresh(binding)
-        seen_state, seen_claim = binding.state, binding.claimed_until
-        before_remote_call(session)
-        if seen_state == BindingState.creating and seen_claim and seen_claim > utcnow():
-            # another worker's create may still be in flight: its answer decides
-            raise Busy(f"a create for order {order_id} is in flight or its outcome is not known yet",
-                       retry_after=(seen_claim - utcnow()).total_seconds())
-
-        invoice = _find(fusion, order) if seen_state == BindingState.creating else None
-        created = invoice is None
-        if invoice is None:
-            lease = timedelta(seconds=services.settings.create_lease_seconds)
-            claim = _claim_create(session, binding, seen_state, seen_claim, payload, lease) \
-                if lock.still_held() else None
-            if claim is None:
-                raise Busy(f"order {order_id} changed hands while it was being prepared", retry_after=1)
-            try:
-                invoice = _create(session, binding, claim, fusion, payload)
-            except FusionRejected as rejected:
-                # Rejected because an earlier attempt did land? Then it is ours: adopt it.
-                invoice = _find(fusion, order)
-                if invoice is None:
-                    # Certainly not in Fusion, and the claim is still ours: park it; the next
-                    # attempt need not look it up first.
-                    bindings.park(session, shop.id, "order", order_id, redact_text(str(rejected)), claim=claim)
-                    raise
-                created = False
-        return _record(session, shop, binding, order, customer, invoice, created)
+    invoice = Invoice(services, session, shop, order)
+    outcome = invoice.ensure()
+    return OrderResult(outcome.binding, outcome.status == create_once.Status.created, invoice.note)
 
 
+@dataclass
+class Invoice(ShopDocument):
+    """The order as placed, as one receivables invoice."""
 
-def _claim_create(session: Session, binding: Binding, seen_state: BindingState, seen_claim: datetime | None,
-                  payload: dict, lease: timedelta) -> datetime | None:
-    """Take the right to post, only from the exact state this worker saw.
+    kind = BindingKind.order
+    label = "invoice"
+    follows_changes = True
 
-    Returns the claim (its expiry, which also identifies it), or None if someone else moved first.
-    """
-    same_claim = Binding.claimed_until.is_(None) if seen_claim is None else Binding.claimed_until == seen_claim
-    claim = utcnow() + lease
-    claimed = session.execute(
-        update(Binding).where(Binding.id == binding.id, Binding.state == seen_state, same_claim)
-        .values(state=BindingState.creating, claimed_until=claim,
-                fusion_number=payload["TransactionNumber"])).rowcount
-    session.commit()
-    return claim if claimed == 1 else None
+    order: dict
+    note: str = field(default="", init=False)
+    _payload: dict = field(default_factory=dict, init=False)
+    _customer: Binding | None = field(default=None, init=False)
 
+    @property
+    def shopify_id(self) -> str:
+        return str(self.order["id"])
 
-def _create(session: Session, binding: Binding, claim: datetime, fusion: FusionClient, payload: dict) -> dict:
-    """POST the invoice.
+    @property
+    def gid(self) -> str:
+        return self.order["admin_graphql_api_id"]
 
-    When Fusion certainly did not create it (unavailable, refused connection) the claim is given
-    back at once. After an uncertain outcome (timeout, reset, a killed worker) the claim stays
-    until it expires, so the retry waits for a late commit to become visible before looking up.
-    A rejection is settled by the caller, who still holds the claim.
-    """
-    try:
-        return fusion.create_invoice(payload)
-    except FusionUnavailable:
-        bindings.release_claim(session, binding.id, claim)
-        raise
+    @property
+    def updated_at(self) -> str | None:
+        return self.order.get("updated_at")
 
+    def prepare(self) -> None:
+        super().prepare()
+        self._customer = customers.ensure(self.services, self.session, self.shop,
+                                          customers.from_order(self.order, self.shop.domain))
+        self._payload = build_invoice(self.order, mapping=self.services.mapping.for_shop(self.shop.domain),
+                                      prefix=self.shop.transaction_prefix,
+                                      bill_to_account=self._customer.fusion_number)
 
-class DuplicateInvoices(FusionRejected):
-    """Fusion holds more than one invoice for the order: someone must decide which one counts."""
+    def number(self) -> str:
+        return self._payload["TransactionNumber"]
 
+    def find(self) -> dict | None:
+        return create_once.only_one(self.fusion.invoices.by_reference(self.gid), "invoice", self.gid,
+                                    "TransactionNumber")
 
-def _find(fusion: FusionClient, order: dict) -> dict | None:
-    found = fusion.find_invoices_by_reference(order["admin_graphql_api_id"])
-    if len(found) > 1:
-        numbers = ", ".join(str(i.get("TransactionNumber")) for i in found)
-        raise DuplicateInvoices(f"Fusion holds {len(found)} invoices for {order['admin_graphql_api_id']}: {numbers}")
-    return found[0] if found else None
+    def create(self) -> dict:
+        return self.fusion.invoices.create(self._payload)
 
+    def bind(self, session: Session, binding: Binding, invoice: dict) -> dict:
+        """Bind the order to the invoice Fusion holds, and say so if it differs from Shopify."""
+        fusion_total = _entered_amount(invoice)
+        binding.fusion_id = str(invoice["CustomerTransactionId"])
+        binding.fusion_number = str(invoice.get("TransactionNumber") or binding.fusion_number)
+        binding.fusion_refs = {"customer_account": self._customer.fusion_number if self._customer else "",
+                               "invoice_total": "" if fusion_total is None else str(fusion_total),
+                               "currency": invoice.get("InvoiceCurrencyCode", "")}
+        binding.payload_digest = bindings.digest(self.order)
+        self.note = _pending_change(session, self.shop, binding, self.order, audited=False)
+        return {"transaction_number": binding.fusion_number, "customer_transaction_id": binding.fusion_id,
+                "total": fusion_total, "shopify_total": order_total(self.order)}
 
-def _record(session: Session, shop: Shop, binding: Binding, order: dict, customer: Binding,
-            invoice: dict, created: bool) -> OrderResult:
-    """Bind the order to the invoice Fusion actually holds, and say so if it differs from Shopify."""
-    session.refresh(binding)
-    fusion_total = _entered_amount(invoice)
-    shop_total = order_total(order)
-    binding.state = BindingState.synced
-    binding.fusion_id = str(invoice["CustomerTransactionId"])
-    binding.fusion_number = str(invoice.get("TransactionNumber") or binding.fusion_number)
-    binding.claimed_until = None
-    binding.fusion_refs = {"customer_account": customer.fusion_number,
-                           "invoice_total": "" if fusion_total is None else str(fusion_total),
-                           "currency": invoice.get("InvoiceCurrencyCode", "")}
-    binding.shopify_updated_at = bindings.latest(binding.shopify_updated_at, order.get("updated_at"))
-    binding.payload_digest = bindings.digest(order)
-    binding.last_error = ""
-    audit.record(session, "invoice.created" if created else "invoice.adopted", shop_id=shop.id,
-                 subject_kind="order", subject_id=binding.shopify_id, transaction_number=binding.fusion_number,
-                 customer_transaction_id=binding.fusion_id, total=fusion_total, shopify_total=shop_total)
-    note = _pending_change(session, shop, binding, order, audited=False)
-    session.commit()
-    return OrderResult(binding, created, note)
+    def on_synced(self, session: Session, binding: Binding) -> None:
+        self.note = _already_invoiced(session, self.shop, binding, self.order)
 
 
-def _already_invoiced(session: Session, shop: Shop, binding: Binding, order: dict) -> OrderResult:
+def _already_invoiced(session: Session, shop: Shop, binding: Binding, order: dict) -> str:
     """A repeat, or a change to an order that already has its invoice.
 
     A repeat (a replay of a deferred change, say) is judged again, not waved through: what
@@ -155,9 +106,7 @@ def _already_invoiced(session: Session, shop: Shop, binding: Binding, order: dic
     repeat = binding.payload_digest == bindings.digest(order)
     binding.shopify_updated_at = bindings.latest(binding.shopify_updated_at, order.get("updated_at"))
     binding.payload_digest = bindings.digest(order)
-    note = _pending_change(session, shop, binding, order, audited=repeat)
-    session.commit()
-    return OrderResult(binding, False, note)
+    return _pending_change(session, shop, binding, order, audited=repeat)
 
 
 def _pending_change(session: Session, shop: Shop, binding: Binding, order: dict, *, audited: bool) -> str:

@@ -36,11 +36,11 @@ def _check(probe) -> str:
 @bp.get("/metrics")
 def metrics():
     services: Services = current_app.extensions["mlc"]
-    lines = ["# HELP mlc_inbox_events Inbox events by topic and state.",
+    lines = ["# HELP mlc_inbox_events Inbox events by topic, queue and state.",
              "# TYPE mlc_inbox_events gauge"]
     with session_scope(services.settings.database_url) as session:
-        lines += [f'mlc_inbox_events{{topic="{topic}",state="{state}"}} {count}'
-                  for topic, state, count in status.inbox_counts(session)]
+        lines += [f'mlc_inbox_events{{topic="{row.topic}",queue="{row.queue}",state="{row.state}"}} {row.count}'
+                  for row in status.inbox_counts(session)]
         lines += ["# HELP mlc_bindings Bindings by kind and state.", "# TYPE mlc_bindings gauge"]
         lines += [f'mlc_bindings{{kind="{kind}",state="{state}"}} {count}'
                   for kind, state, count in status.binding_counts(session)]

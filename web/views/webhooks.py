@@ -9,6 +9,7 @@ from sqlalchemy.exc import DBAPIError
 from connector.db import session_scope
 from connector.services import inbox
 from connector.services.context import Services
+from workers import dispatch  # the web process only sends tasks; it never runs them
 
 bp = Blueprint("webhooks", __name__)
 log = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ def shopify():
     try:
         with session_scope(services.settings.database_url) as session:
             accepted = inbox.accept(session, services.vault, delivery)
+            if accepted.flow is not None:
+                dispatch.send_after_commit(session, accepted.inbox_id, delivery.topic)
     except inbox.Unauthorized as exc:
         log.warning("webhook refused: %s (shop %r, topic %r)", exc, delivery.shop_domain, delivery.topic)
         return jsonify(error="unauthorized"), 401
@@ -41,17 +44,5 @@ def shopify():
     except DBAPIError:
         log.exception("database unavailable; Shopify will retry the delivery")
         return jsonify(error="unavailable"), 503
-
-    if accepted.created and accepted.queue:
-        _enqueue(services, accepted, delivery.topic)
     return jsonify(status="accepted" if accepted.created else "duplicate", id=accepted.inbox_id), 200
 
-
-def _enqueue(services: Services, accepted: inbox.Accepted, topic: str) -> None:
-    from workers import dispatch  # the web process only sends tasks; it never runs them
-    try:
-        dispatch.enqueue(accepted.inbox_id, topic)
-        with session_scope(services.settings.database_url) as session:
-            inbox.mark_enqueued(session, accepted.inbox_id)
-    except Exception:  # stored already: the beat sweeper sends it once the broker is back
-        log.exception("could not enqueue inbox event %s; the sweeper will", accepted.inbox_id)

@@ -40,7 +40,7 @@ def count(session, model, shop_id):
 def test_given_verified_delivery_then_stored_once_and_routed_to_its_queue(db_session, vault):
     first = inbox.accept(db_session, vault, delivery())
     again = inbox.accept(db_session, vault, delivery())
-    assert (first.created, first.queue) == (True, "invoices")
+    assert (first.created, first.flow.queue) == (True, "invoices")
     assert (again.created, again.inbox_id) == (False, first.inbox_id)
     row = db_session.get(InboxEvent, first.inbox_id)
     assert (row.state, row.resource_id, row.body.encode()) == (InboxState.received, "42", BODY)
@@ -73,7 +73,7 @@ def test_given_signed_garbage_then_malformed_and_audited_not_stored(db_session, 
 
 def test_given_topic_not_in_this_release_then_kept_as_deferred(db_session, vault):
     accepted = inbox.accept(db_session, vault, delivery(topic="orders/fulfilled"))
-    assert accepted.queue is None
+    assert accepted.flow is None
     assert db_session.get(InboxEvent, accepted.inbox_id).state == InboxState.deferred
 
 

@@ -1,0 +1,139 @@
+"""The flow registry: what each Shopify topic and each scheduled job means, in one table.
+
+The receiver asks it whether a topic is processed, the dispatcher which pool to send it to, the
+processing loop which handler to run and which binding kind the event concerns, ``status`` and
+``/metrics`` what to list, and the Celery app which queues and beat entries exist. A topic named
+anywhere else is a bug (``tests/connector/test_flows.py`` looks for one).
+
+Adding a flow is one row here, one handler in ``connector/services/`` and one mapping module in
+``connector/mapping/`` (``docs/architecture.md`` walks through refunds as the example).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+from connector.models import BindingKind
+from connector.services import customers, orders
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from connector.models import Shop
+    from connector.services.context import Services
+
+#: ``handler(services, session, shop, payload)`` does the flow's work and returns a note: empty
+#: when the event is done, otherwise why Fusion does not reflect it yet (the event is ``deferred``).
+Handler = Callable[["Services", "Session", "Shop", dict], str]
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One Shopify webhook topic."""
+
+    topic: str
+    queue: str
+    kind: BindingKind
+    handler: Handler | None          # None: stored and kept for replay, nothing is sent to Fusion
+    deferred: str = ""               # what this release does not do yet for the topic
+
+    @property
+    def task(self) -> str:
+        return webhook_task(self.queue)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One scheduled job: beat sends ``task`` every ``interval_setting`` seconds."""
+
+    name: str
+    task: str
+    queue: str
+    interval_setting: str            # the attribute of :class:`connector.config.Settings`
+    summary: str
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A task other apps and operators call by name, with its one JSON argument."""
+
+    task: str
+    queue: str
+    argument: str
+    summary: str
+
+
+FLOWS: tuple[Flow, ...] = (
+    Flow("customers/create", "customers", BindingKind.customer, customers.handle_create),
+    Flow("customers/update", "customers", BindingKind.customer, customers.handle_update),
+    Flow("orders/create", "invoices", BindingKind.order, orders.handle),
+    Flow("orders/updated", "invoices", BindingKind.order, orders.handle),
+    Flow("orders/paid", "invoices", BindingKind.order, orders.handle,
+         deferred="payment application (receipts) is not in this release"),
+    Flow("orders/cancelled", "credit_memos", BindingKind.order, None,
+         deferred="cancellations (credit memos) are not in this release"),
+    Flow("refunds/create", "credit_memos", BindingKind.refund, None,
+         deferred="refunds (credit memos) are not in this release"),
+)
+
+JOBS: tuple[Job, ...] = (
+    Job("inbox-sweep", "mlc.inbox.sweep", "fusion_poll", "inbox_sweep_interval_seconds",
+        "re-sends inbox events whose task was never sent or was lost"),
+)
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("mlc.inbox.replay", "fusion_poll", "inbox id",
+              "processes a parked, dead or deferred event again, with a fresh attempt budget"),
+)
+
+#: What each binding kind becomes in Fusion, as the task table says it.
+DOCUMENTS = {BindingKind.customer: "the Fusion customer (person, account, BILL_TO site)",
+             BindingKind.order: "the order's receivables invoice",
+             BindingKind.refund: "a credit memo against the order's invoice"}
+
+_BY_TOPIC = {flow.topic: flow for flow in FLOWS}
+QUEUES: tuple[str, ...] = tuple(dict.fromkeys([f.queue for f in FLOWS] + [j.queue for j in JOBS]
+                                              + [o.queue for o in OPERATIONS]))
+
+
+def webhook_task(queue: str) -> str:
+    return f"mlc.{queue}.process_webhook"
+
+
+def for_topic(topic: str) -> Flow | None:
+    """The flow of a topic, or None for a topic no release handles (stored ``deferred``)."""
+    return _BY_TOPIC.get(topic)
+
+
+def topics_of(kind: BindingKind) -> list[str]:
+    """Every topic whose events concern objects of ``kind``."""
+    return [flow.topic for flow in FLOWS if flow.kind == kind]
+
+
+def kind_of(topic: str) -> str:
+    """The binding kind an event of ``topic`` concerns, as audit rows name it ('' if unknown)."""
+    flow = _BY_TOPIC.get(topic)
+    return flow.kind.value if flow else ""
+
+
+def webhook_tasks() -> dict[str, list[Flow]]:
+    """Each webhook task with the flows it runs, in registry order."""
+    tasks: dict[str, list[Flow]] = {}
+    for flow in FLOWS:
+        tasks.setdefault(flow.task, []).append(flow)
+    return tasks
+
+
+def task_table() -> list[tuple[str, str, str, str]]:
+    """(task, queue, argument, what it does) for every public task: the README's task table."""
+    rows = []
+    for task, flows in webhook_tasks().items():
+        done = [f.topic for f in flows if not f.deferred]
+        kept = [f.topic for f in flows if f.deferred]
+        summary = f"{', '.join(done)} → {DOCUMENTS[flows[0].kind]}" if done else ""
+        if kept:
+            summary += ("; " if summary else "") + f"{', '.join(kept)} kept `deferred` for a later release"
+        rows.append((task, flows[0].queue, "inbox id", summary))
+    rows += [(o.task, o.queue, o.argument, o.summary) for o in OPERATIONS]
+    rows += [(j.task, j.queue, "none", f"{j.summary} (beat runs it)") for j in JOBS]
+    return rows
