@@ -1,0 +1,61 @@
+"""Why an event is where it is: every processing attempt is a row an operator can read."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from connector.config import load_settings
+from connector.db import session_scope
+from connector.models import AttemptOutcome, BindingState, InboxState
+from connector.services import status
+from tests.factories import new_order
+from tests.support import eventually
+
+INVOICES = "/fscmRestApi/resources/11.13.18.05/receivablesInvoices"
+
+
+def attempts_of(event_id):
+    with session_scope(load_settings().database_url) as session:
+        return status.attempts(session, event_id)
+
+
+def order_event(shop):
+    return eventually(lambda: next((e for e in shop.inbox() if e.topic == "orders/create"
+                                    and e.state != InboxState.received), None), timeout=45)
+
+
+def test_given_fusion_throttling_past_one_attempt_then_each_attempt_is_recorded_with_its_reason(shop, fusion):
+    # 429 means Fusion did nothing: the client retries it 4 times within an attempt, then gives up
+    fusion.fault(kind="429", count=4, methods=["POST"], path_prefix=INVOICES)
+
+    order = shop.place_order(new_order())
+    event = order_event(shop)
+
+    assert event.state == InboxState.done
+    assert eventually(lambda: shop.binding("order", order["id"]).state == BindingState.synced)
+    rows = attempts_of(event.id)
+    assert [r.number for r in rows] == list(range(1, len(rows) + 1))
+    assert rows[0].outcome == AttemptOutcome.retry and "HTTP 429" in rows[0].error
+    assert rows[-1].outcome == AttemptOutcome.done and rows[-1].error == ""
+    assert all(r.task_id and r.worker.startswith("invoices-") and r.finished_at >= r.started_at for r in rows)
+    assert rows[-1].fusion_calls >= 1  # at least the invoice POST that finally went through
+
+
+def test_given_a_parked_event_then_status_and_replay_show_print_its_attempts(shop):
+    order = shop.place_order(new_order(), deliver=False)
+    anonymous = {k: v for k, v in order.items() if k not in ("email", "contact_email", "customer")}
+    assert shop.deliver("orders/create", anonymous).status_code == 200
+    event = order_event(shop)
+
+    for command in (["status", str(event.id)], ["replay", "--show", str(event.id)]):
+        shown = subprocess.run([sys.executable, "-m", "cli.main", *command], capture_output=True, text=True,
+                               timeout=60, env=dict(os.environ, COLUMNS="250"))
+
+        assert shown.returncode == 0, shown.stderr
+        assert f"inbox event {event.id}: orders/create for {order['id']}" in shown.stdout
+        assert event.state.value in shown.stdout
+        assert "neither a customer nor an email" in shown.stdout
+        [attempt] = attempts_of(event.id)
+        assert attempt.task_id in shown.stdout and "parked" in shown.stdout
+    assert event.state == InboxState.parked
