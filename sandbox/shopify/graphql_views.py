@@ -184,7 +184,10 @@ def _allocation_views(obj: dict, apps: list[dict]) -> list[dict]:
             for a in obj.get("discount_allocations") or []]
 
 
-def transaction_view(t: dict) -> dict:
+def transaction_view(t: dict, transactions: list[dict] = ()) -> dict:
+    """``transactions`` are the order's, where a parent transaction (the authorization a capture
+    settles, the sale a refund returns) is found."""
+    parent = next((p for p in transactions if p["id"] == t.get("parent_id")), None)
     return {"__typename": "OrderTransaction", "id": gid("OrderTransaction", t["id"]),
             "kind": _enum(t["kind"]), "status": _enum(t["status"]), "gateway": t.get("gateway"),
             "formattedGateway": (t.get("gateway") or "").replace("_", " ").title(),
@@ -192,7 +195,7 @@ def transaction_view(t: dict) -> dict:
             "processedAt": t.get("processed_at"), "test": bool(t.get("test")),
             "manualPaymentGateway": bool(t.get("manual_payment_gateway")),
             "paymentId": t.get("payment_id"), "errorCode": None, "authorizationCode": None,
-            "parentTransaction": None}
+            "parentTransaction": lambda info, **a: transaction_view(parent, transactions) if parent else None}
 
 
 def order_view(order: dict, shop, transactions: list[dict]) -> dict:
@@ -246,7 +249,7 @@ def order_view(order: dict, shop, transactions: list[dict]) -> dict:
                  "shippingLine": shipping_view(ships[x["shipping_line_id"]]),
                  "subtotalAmountSet": money_bag(x["subtotal_amount_set"]), "taxAmountSet": money_bag(x["tax_amount_set"])}
                 for x in r.get("refund_shipping_lines", [])]
-        txs = [transaction_view(t) for t in r.get("transactions", [])]
+        txs = [transaction_view(t, transactions) for t in r.get("transactions", [])]
         refunded = _sum_bags([t["amount_set"] for t in r.get("transactions", []) if t["status"] == "success"],
                              shop_ccy, pres_ccy)
         return {"__typename": "Refund", "id": gid("Refund", r["id"]), "legacyResourceId": str(r["id"]),
@@ -317,7 +320,7 @@ def order_view(order: dict, shop, transactions: list[dict]) -> dict:
                                        if a.get("includeRemovals") or not sl.get("is_removed")], **a),
         "shippingLine": shipping_view(order["shipping_lines"][0]) if order["shipping_lines"] else None,
         "refunds": lambda info, **a: [refund_view(r) for r in order.get("refunds", [])][: a.get("first") or None],
-        "transactions": lambda info, **a: [transaction_view(t) for t in transactions][: a.get("first") or None],
+        "transactions": lambda info, **a: [transaction_view(t, transactions) for t in transactions][: a.get("first") or None],
         "transactionsCount": {"__typename": "Count", "count": len(transactions), "precision": "EXACT"},
         "customAttributes": [{"__typename": "Attribute", "key": n.get("name"), "value": n.get("value")}
                              for n in order.get("note_attributes") or []],

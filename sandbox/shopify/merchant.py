@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 from . import orders as order_math
 from .money import D, bag_amounts, cents
-from .orders import OrderError, rest_view
+from .orders import OrderError
 from .store import Shop, Store
 from .webhooks import Dispatcher
 
@@ -25,9 +25,18 @@ def parse_time(value: str) -> datetime:
 
 
 class Merchant:
-    def __init__(self, store: Store, dispatcher: Dispatcher):
+    def __init__(self, store: Store, dispatcher: Dispatcher, rest_refund_shipping_tax: bool = False):
         self.store = store
         self.dispatcher = dispatcher
+        self.rest_refund_shipping_tax = rest_refund_shipping_tax
+
+    def rest_order(self, order: dict) -> dict:
+        """Every REST answer and webhook is made here or in ``rest_refund``, so that the
+        shipping-tax setting holds for all of them."""
+        return order_math.rest_view(copy.deepcopy(order), self.rest_refund_shipping_tax)
+
+    def rest_refund(self, refund: dict) -> dict:
+        return order_math.refund_view(copy.deepcopy(refund), self.rest_refund_shipping_tax)
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -152,7 +161,7 @@ class Merchant:
             order_math.recompute_current(order, txs)
             shop.orders[order["id"]] = order
             shop.transactions[order["id"]] = txs
-            payload = rest_view(order)
+            payload = self.rest_order(order)
         if new_customer is not None:
             self._fire(shop, [("customers/create", new_customer)], deliver)
         topics = [("orders/create", payload)]
@@ -163,7 +172,7 @@ class Merchant:
 
     def get_order(self, shop: Shop, order_id) -> dict:
         with self.store.lock:
-            return rest_view(copy.deepcopy(self._order(shop, order_id)))
+            return self.rest_order(self._order(shop, order_id))
 
     def transactions(self, shop: Shop, order_id) -> list[dict]:
         with self.store.lock:
@@ -216,7 +225,7 @@ class Merchant:
             before = order["financial_status"]
             order_math.recompute_current(redone, txs)
             shop.orders[order["id"]] = redone
-            payload = rest_view(copy.deepcopy(redone))
+            payload = self.rest_order(redone)
         topics = [("orders/updated", payload)]
         if payload["financial_status"] == "paid" and before != "paid":
             topics.insert(0, ("orders/paid", payload))
@@ -251,7 +260,7 @@ class Merchant:
             if gateway not in order["payment_gateway_names"]:
                 order["payment_gateway_names"].append(gateway)
             order["updated_at"] = now
-            payload = rest_view(copy.deepcopy(order))
+            payload = self.rest_order(order)
         topics = []
         if payload["financial_status"] == "paid" and before != "paid":
             topics.append(("orders/paid", payload))
@@ -281,8 +290,8 @@ class Merchant:
             txs.extend(new_txs)
             order_math.recompute_current(order, txs)
             order["updated_at"] = now
-            refund_payload = order_math.refund_view(copy.deepcopy(refund))
-            payload = rest_view(copy.deepcopy(order))
+            refund_payload = self.rest_refund(refund)
+            payload = self.rest_order(order)
         self._fire(shop, [("refunds/create", refund_payload), ("orders/updated", payload)], deliver)
         return refund_payload
 
@@ -308,7 +317,7 @@ class Merchant:
                 if refund is not None:
                     order["refunds"].append(refund)
                     txs.extend(new_txs)
-                    topics.append(("refunds/create", order_math.refund_view(copy.deepcopy(refund))))
+                    topics.append(("refunds/create", self.rest_refund(refund)))
             for tx in list(txs):
                 if tx["kind"] == "authorization" and tx["status"] == "success":
                     txs.append(order_math.make_transaction(order, self.store.new_id, now, kind="void",
@@ -319,7 +328,7 @@ class Merchant:
             order["closed_at"] = now
             order_math.recompute_current(order, txs)
             order["updated_at"] = now
-            payload = rest_view(copy.deepcopy(order))
+            payload = self.rest_order(order)
         topics += [("orders/cancelled", payload), ("orders/updated", payload)]
         self._fire(shop, topics, deliver)
         return payload

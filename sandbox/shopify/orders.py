@@ -527,17 +527,22 @@ def recompute_current(order: dict, transactions: list[dict]) -> None:
     order["financial_status"] = status
 
 
-def rest_view(order: dict) -> dict:
+def rest_view(order: dict, shipping_tax: bool = False) -> dict:
     """The order as REST and webhooks show it: private bookkeeping keys removed."""
     out = {k: v for k, v in order.items() if not k.startswith("_") and k != "total_outstanding_set"}
-    out["refunds"] = [refund_view(r) for r in order.get("refunds", [])]
+    out["refunds"] = [refund_view(r, shipping_tax) for r in order.get("refunds", [])]
     return out
 
 
-def refund_view(refund: dict) -> dict:
+def refund_view(refund: dict, shipping_tax: bool = False) -> dict:
+    """The refund as REST and webhooks show it.  The store keeps each refund shipping line's
+    ``tax_amount_set`` (GraphQL and the order's arithmetic need it), but REST shows it only when
+    ``shipping_tax`` says so (``ShopifySandboxSettings.rest_refund_shipping_tax``)."""
     out = {k: v for k, v in refund.items() if not k.startswith("_")}
     out["refund_line_items"] = [{k: v for k, v in rli.items() if not k.startswith("_")}
                                 for rli in refund["refund_line_items"]]
+    out["refund_shipping_lines"] = [{k: v for k, v in rsl.items() if shipping_tax or k != "tax_amount_set"}
+                                    for rsl in refund.get("refund_shipping_lines", [])]
     return out
 
 

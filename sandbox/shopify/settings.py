@@ -36,6 +36,12 @@ class ShopifySandboxSettings:
     #: cycle (§1.3, M).  When on, a webhook that exhausts its retries removes the shop's
     #: subscription: nothing more goes to ``webhook_url`` until the shop is PUT again.
     remove_subscription_after_failed_retries: bool = False
+    #: Whether REST refunds (``refunds/create``, an order's ``refunds[]``) show ``tax_amount_set`` on
+    #: ``refund_shipping_lines``.  Shopify's REST reference lists only ``id``, ``shipping_line``,
+    #: ``shipping_line_id`` and ``subtotal_amount_set``, so the sandbox leaves it out; the shipping
+    #: tax is served by GraphQL (``RefundShippingLine.taxAmountSet``).  Only as sure as those docs:
+    #: True shows the key, for trying a connector against a Shopify that does send it.
+    rest_refund_shipping_tax: bool = False
     #: Threads that POST webhooks.
     delivery_threads: int = 8
     #: GraphQL leaky bucket per (app, shop): Standard plan figures (§3.2).

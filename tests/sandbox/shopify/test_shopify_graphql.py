@@ -100,6 +100,50 @@ def test_unknown_order_is_null(sandbox, shop):
     assert body["data"] == {"order": None}
 
 
+def test_refund_is_read_by_id_and_as_a_node_with_its_shipping_tax(sandbox, shop):
+    # given the paid reference order, with the mug and the shipping refunded
+    created, token = _setup(sandbox, shop, customer=None)
+    refund = sandbox.post(f"/_sandbox/shops/{shop}/orders/{created['id']}/refunds?deliver=false",
+                          {"shipping": {"full_refund": True},
+                           "refund_line_items": [{"line_item_id": created["line_items"][1]["id"], "quantity": 1}]}).json()
+    fields = """id legacyResourceId createdAt refundShippingLines(first: 1) { pageInfo { hasNextPage }
+        nodes { shippingLine { id } subtotalAmountSet { shopMoney { amount } } taxAmountSet { shopMoney { amount } } } }"""
+    # when it is read with refund(id:) and with node(id:)
+    by_id = sandbox.graphql(shop, token, f"query($id: ID!) {{ refund(id: $id) {{ {fields} }} }}",
+                            {"id": refund["admin_graphql_api_id"]}).json()
+    as_node = sandbox.graphql(shop, token, f"query($id: ID!) {{ node(id: $id) {{ ... on Refund {{ {fields} }} }} }}",
+                              {"id": refund["admin_graphql_api_id"]}).json()
+    # then both answer the same refund, its shipping line with the tax REST leaves out
+    assert "errors" not in by_id, by_id
+    assert by_id["data"]["refund"] == as_node["data"]["node"]
+    got = by_id["data"]["refund"]
+    assert got["legacyResourceId"] == str(refund["id"]) and got["createdAt"] == refund["created_at"]
+    [line] = got["refundShippingLines"]["nodes"]
+    assert line == {"shippingLine": {"id": f"gid://shopify/ShippingLine/{created['shipping_lines'][0]['id']}"},
+                    "subtotalAmountSet": {"shopMoney": {"amount": "6.00"}},
+                    "taxAmountSet": {"shopMoney": {"amount": "0.48"}}}
+    unknown = sandbox.graphql(shop, token, "{ refund(id: \"gid://shopify/Refund/1\") { id } }").json()
+    assert unknown["data"] == {"refund": None}
+
+
+def test_transactions_name_their_parent(sandbox, shop):
+    # given an authorized order, captured in part
+    created, token = _setup(sandbox, shop, customer=None, financial_status="authorized")
+    auth = sandbox.get(f"/_sandbox/shops/{shop}/orders/{created['id']}/transactions").json()["transactions"][0]
+    capture = sandbox.post(f"/_sandbox/shops/{shop}/orders/{created['id']}/transactions?deliver=false",
+                           {"kind": "capture", "amount": "20.00", "parent_id": auth["id"]}).json()
+    # when the order's transactions are read
+    q = """query($id: ID!) { order(id: $id) { transactionsCount { count }
+             transactions(first: 5) { id kind parentTransaction { id kind } } } }"""
+    order = sandbox.graphql(shop, token, q, {"id": created["admin_graphql_api_id"]}).json()["data"]["order"]
+    # then the capture names the authorization as its parent
+    assert order["transactionsCount"] == {"count": 2}
+    assert order["transactions"] == [
+        {"id": auth["admin_graphql_api_id"], "kind": "AUTHORIZATION", "parentTransaction": None},
+        {"id": capture["admin_graphql_api_id"], "kind": "CAPTURE",
+         "parentTransaction": {"id": auth["admin_graphql_api_id"], "kind": "AUTHORIZATION"}}]
+
+
 def test_orders_are_paged_by_updated_at_with_cursors(sandbox, shop):
     token = sandbox.token(shop)
     for _ in range(5):

@@ -15,6 +15,19 @@ def _topics(receiver):
     return sorted(h["headers"]["X-Shopify-Topic"] for h in receiver.webhooks())
 
 
+REFUND_SHIPPING = """query($id: ID!) { refund(id: $id) { refundShippingLines(first: 5) { nodes {
+  subtotalAmountSet { shopMoney { amount } } taxAmountSet { shopMoney { amount } } } } } }"""
+
+
+def _graphql_shipping(sandbox, shop, refund) -> list[tuple[Decimal, Decimal]]:
+    """(subtotal, tax) of each refund shipping line, from GraphQL: REST refunds carry no tax there."""
+    body = sandbox.graphql(shop, sandbox.token(shop), REFUND_SHIPPING,
+                           {"id": refund["admin_graphql_api_id"]}).json()
+    assert "errors" not in body, body
+    return [(Decimal(n["subtotalAmountSet"]["shopMoney"]["amount"]), Decimal(n["taxAmountSet"]["shopMoney"]["amount"]))
+            for n in body["data"]["refund"]["refundShippingLines"]["nodes"]]
+
+
 def test_refund_of_the_mug_and_shipping_matches_the_reference(sandbox, shop, receiver):
     # given the paid reference order
     order = _order(sandbox, shop)
@@ -31,8 +44,10 @@ def test_refund_of_the_mug_and_shipping_matches_the_reference(sandbox, shop, rec
     rli = refund["refund_line_items"][0]
     assert b'"subtotal":10.8' in hit["body"] and b'"total_tax":0.86' in hit["body"]
     assert rli["subtotal_set"]["shop_money"]["amount"] == "10.80" and rli["line_item"]["sku"] == "MUG-01"
-    rsl = refund["refund_shipping_lines"][0]
-    assert (rsl["subtotal_amount_set"]["shop_money"]["amount"], rsl["tax_amount_set"]["shop_money"]["amount"]) == ("6.00", "0.48")
+    # and its shipping line has the subtotal but, as in Shopify's REST reference, no tax: GraphQL has it
+    [rsl] = refund["refund_shipping_lines"]
+    assert rsl["subtotal_amount_set"]["shop_money"]["amount"] == "6.00" and "tax_amount_set" not in rsl
+    assert _graphql_shipping(sandbox, shop, refund) == [(Decimal("6.00"), Decimal("0.48"))]
     assert [(t["kind"], t["status"], t["amount"]) for t in refund["transactions"]] == [("refund", "success", "18.14")]
     assert refund["order_adjustments"] == []
     # and orders/updated, same event, shows current totals and nothing outstanding
@@ -145,7 +160,7 @@ def test_refund_transactions_carry_total_unsettled_set_and_amount_rounding(sandb
 def _vat_order(sandbox, receiver):
     """A paid VAT-inclusive order: one line at 110.00 and shipping at 11.00, both with 10 % included."""
     domain = "vat-shop.myshopify.com"
-    sandbox.put_shop(domain, client_id="c", client_secret="s", webhook_url=receiver.url, currency="EUR",
+    sandbox.put_shop(domain, client_id="app-id", client_secret="app-secret", webhook_url=receiver.url, currency="EUR",
                      taxes_included=True, webhook_topics=["refunds/create"])
     vat = [{"title": "VAT", "rate": "0.1"}]
     order = sandbox.post(f"/_sandbox/shops/{domain}/orders?deliver=false", {
@@ -166,14 +181,15 @@ def test_vat_inclusive_refund_follows_the_tax_inclusive_formula(sandbox, receive
     sandbox.wait_idle()
     refund = jsonio.loads(receiver.webhooks("refunds/create")[0]["body"])
     # then the line subtotal is in the order's (tax-inclusive) prices and the shipping subtotal is net
-    [rli], [rsl] = refund["refund_line_items"], refund["refund_shipping_lines"]
+    [rli] = refund["refund_line_items"]
     amount = lambda bag: Decimal(bag["shop_money"]["amount"])  # noqa: E731
     assert (amount(rli["subtotal_set"]), amount(rli["total_tax_set"])) == (Decimal("110.00"), Decimal("10.00"))
-    assert (amount(rsl["subtotal_amount_set"]), amount(rsl["tax_amount_set"])) == (Decimal("10.00"), Decimal("1.00"))
+    [(shipping, shipping_tax)] = _graphql_shipping(sandbox, domain, refund)
+    assert (shipping, shipping_tax) == (Decimal("10.00"), Decimal("1.00"))
     # and the refund transaction is line subtotals + shipping subtotals + shipping taxes (line taxes
     # are inside the line subtotals), which is the whole order
     [tx] = refund["transactions"]
-    formula = amount(rli["subtotal_set"]) + amount(rsl["subtotal_amount_set"]) + amount(rsl["tax_amount_set"])
+    formula = amount(rli["subtotal_set"]) + shipping + shipping_tax
     assert Decimal(tx["amount"]) == formula == Decimal("121.00")
     after = sandbox.get(f"/_sandbox/shops/{domain}/orders/{order['id']}").json()
     assert (after["current_total_price"], after["current_total_tax"]) == ("0.00", "0.00")
@@ -191,3 +207,17 @@ def test_vat_inclusive_shipping_only_refund_gives_back_the_gross_shipping(sandbo
     assert [t["amount"] for t in refund["transactions"]] == ["11.00"]
     after = sandbox.get(f"/_sandbox/shops/{domain}/orders/{order['id']}").json()
     assert (after["current_total_price"], after["current_total_tax"]) == ("110.00", "10.00")
+
+
+def test_rest_refund_shipping_tax_is_a_setting(make_sandbox, receiver):
+    # given a sandbox told that REST refunds do carry the shipping tax
+    sandbox = make_sandbox(rest_refund_shipping_tax=True)
+    domain, order = _vat_order(sandbox, receiver)
+    # when the shipping is refunded
+    refund = sandbox.post(f"/_sandbox/shops/{domain}/orders/{order['id']}/refunds?deliver=false",
+                          {"shipping": {"full_refund": True}}).json()
+    # then the refund and the order's refunds[] show tax_amount_set, equal to GraphQL's taxAmountSet
+    after = sandbox.get(f"/_sandbox/shops/{domain}/orders/{order['id']}").json()
+    for rsl in (refund["refund_shipping_lines"][0], after["refunds"][0]["refund_shipping_lines"][0]):
+        assert rsl["tax_amount_set"]["shop_money"] == {"amount": "1.00", "currency_code": "EUR"}
+    assert _graphql_shipping(sandbox, domain, refund) == [(Decimal("10.00"), Decimal("1.00"))]
