@@ -107,6 +107,8 @@ def after_commit(session: Session, action: Callable[[], None]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: the outer transaction may still roll back
+        return
     for action in session.info.pop(_AFTER_COMMIT, []):
         try:
             action()
@@ -116,4 +118,6 @@ def _run_after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint rolled back: the outer transaction goes on
+        return
     session.info.pop(_AFTER_COMMIT, None)

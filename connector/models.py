@@ -66,6 +66,7 @@ class BindingKind(str, enum.Enum):
     customer = "customer"      # a TCA party plus a customer account with a BILL_TO site
     order = "order"            # a receivables invoice
     refund = "refund"          # a credit memo against the order's invoice
+    payment = "payment"        # a standard receipt applied to the order's invoice (one per transaction)
 
 
 class AttemptOutcome(str, enum.Enum):
@@ -195,7 +196,7 @@ class ProcessingAttempt(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     inbox_id: Mapped[int] = mapped_column(ForeignKey("inbox_events.id"), index=True)
-    number: Mapped[int] = mapped_column(Integer)                 # the event's attempt count at the start
+    number: Mapped[int] = mapped_column(Integer)                 # 1, 2, … per event, waits included
     task_id: Mapped[str] = mapped_column(String(64), default="")
     worker: Mapped[str] = mapped_column(String(255), default="")  # node name and process id
     started_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -35,6 +35,8 @@ from connector import audit
 from connector.db import before_remote_call, no_open_transaction
 from connector.fusion.errors import FusionRejected, FusionUnavailable
 from connector.locks import Busy, ObjectLock, object_lock
+from connector.mapping.addresses import AddressError
+from connector.mapping.invoice import MappingError
 from connector.models import Binding, BindingKind, BindingState, utcnow
 from connector.redact import redact_text
 from connector.services import bindings
@@ -92,6 +94,12 @@ class Document(ABC):
     def create(self) -> dict:
         """Create the document in Fusion and return it as Fusion answered."""
 
+    def complete(self, document: dict) -> dict:
+        """Finish what creating the document does not do by itself (apply a receipt, say), and
+        return the document as it now stands. Runs after every create or adoption, under the
+        lock, with no transaction open, so it must be idempotent: read Fusion's state, then act."""
+        return document
+
     @abstractmethod
     def bind(self, session: Session, binding: Binding, document: dict) -> dict:
         """Copy Fusion's ids into the binding; returns the detail of the audit row."""
@@ -140,7 +148,7 @@ def ensure(redis, session: Session, shop_id: int, doc: Document, lease: Lease) -
             claim = _claim(session, binding, seen_state, seen_claim, doc.number(),
                            timedelta(seconds=lease.create_seconds), lock)
             found, status = _create(session, binding, claim, doc)
-        return _record(session, binding, doc, found, status)
+        return _record(session, binding, doc, doc.complete(found), status)
 
 
 def _claim(session: Session, binding: Binding, seen_state: BindingState, seen_claim: datetime | None,
@@ -164,14 +172,15 @@ def _claim(session: Session, binding: Binding, seen_state: BindingState, seen_cl
 def _create(session: Session, binding: Binding, claim: datetime, doc: Document) -> tuple[dict, Status]:
     """Create, and settle what the answer means for the claim.
 
-    Certainly not created (unavailable, refused connection): the claim is given back at once.
+    Certainly not created (unavailable, refused connection, or data the document type could not
+    map before sending it): the claim is given back at once.
     Uncertain (timeout, reset, 5xx, a killed worker): the claim stays until its lease ends.
     Rejected: adopted if an earlier attempt did land; otherwise parked by the claim's holder, so the
     next attempt need not look it up first.
     """
     try:
-        return doc.create(), Status.created
-    except FusionUnavailable:
+        created = doc.create()
+    except (FusionUnavailable, MappingError, AddressError):
         bindings.release_claim(session, binding.id, claim)
         raise
     except FusionRejected as rejected:
@@ -181,6 +190,11 @@ def _create(session: Session, binding: Binding, claim: datetime, doc: Document) 
                           claim=claim)
             raise
         return found, Status.adopted
+    if type(doc).complete is not Document.complete:
+        # The document exists for sure now: should completing it fail, the next attempt finds
+        # and adopts it at once instead of waiting out the lease.
+        bindings.release_claim(session, binding.id, claim)
+    return created, Status.created
 
 
 def _record(session: Session, binding: Binding, doc: Document, document: dict, status: Status) -> Outcome:

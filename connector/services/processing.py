@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from redis.exceptions import RedisError
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -68,7 +68,7 @@ def process(services: Services, session: Session, inbox_id: int, runner: Runner 
     if event.attempts > settings.max_attempts:
         if claim.previous_lease_live:  # a duplicate message while the last attempt still runs
             return _later(session, event, attempt, claim.previous_lease_left, counts=False,
-                          error="another attempt of this event is still running")
+                          note="another attempt of this event is still running")
         _finish(session, event, attempt, InboxState.dead,
                 f"gave up after {settings.max_attempts} attempts: {event.last_error}")
         return None
@@ -140,7 +140,10 @@ def _claim(session: Session, inbox_id: int, lease_seconds: int, runner: Runner) 
         return None
     event = session.get(InboxEvent, inbox_id, populate_existing=True)
     event.shop  # loaded now, inside this short transaction, not lazily later
-    attempt = ProcessingAttempt(inbox_id=inbox_id, number=event.attempts, task_id=runner.task_id[:64],
+    # Numbered by rows, not by the event's budget: a wait for another worker gives its count back.
+    number = 1 + session.scalar(select(func.count()).select_from(ProcessingAttempt)
+                                .where(ProcessingAttempt.inbox_id == inbox_id))
+    attempt = ProcessingAttempt(inbox_id=inbox_id, number=number, task_id=runner.task_id[:64],
                                 worker=runner.worker[:255])
     session.add(attempt)
     session.commit()
@@ -149,7 +152,9 @@ def _claim(session: Session, inbox_id: int, lease_seconds: int, runner: Runner) 
 
 
 def _later(session: Session, event: InboxEvent, attempt: ProcessingAttempt, countdown: float, *,
-           error: str = "", counts: bool = True) -> RetryLater:
+           error: str = "", note: str = "", counts: bool = True) -> RetryLater:
+    """Try again after ``countdown``. ``error`` is the event's reason; ``note`` is said on the
+    attempt only, so that the event keeps the reason it really failed for."""
     values = {"enqueued_at": utcnow() + timedelta(seconds=countdown)}  # the sweeper leaves it alone meanwhile
     if error:
         values["last_error"] = error
@@ -157,7 +162,7 @@ def _later(session: Session, event: InboxEvent, attempt: ProcessingAttempt, coun
         values["attempts"] = InboxEvent.attempts - 1
     session.execute(update(InboxEvent).where(InboxEvent.id == event.id, InboxEvent.state == InboxState.received)
                     .values(**values))
-    _end(attempt, AttemptOutcome.retry if counts else AttemptOutcome.waiting, error)
+    _end(attempt, AttemptOutcome.retry if counts else AttemptOutcome.waiting, error or note)
     session.commit()
     return RetryLater(countdown)
 

@@ -44,3 +44,21 @@ def test_given_a_failing_action_then_the_commit_stands_and_the_next_action_still
         session.commit()  # does not raise: the row is committed, the sweeper re-sends
 
     assert ran == ["second"]
+
+
+def test_given_a_savepoint_after_the_action_then_it_waits_for_the_outer_commit(migrated):
+    ran = []
+    with get_sessionmaker(migrated)() as session:
+        session.execute(text("SELECT 1"))
+        after_commit(session, lambda: ran.append("sent"))
+        with session.begin_nested():  # released: not the end of the transaction
+            session.execute(text("SELECT 1"))
+        assert ran == []
+        try:
+            with session.begin_nested():  # rolled back: the outer transaction goes on
+                raise ValueError("a race lost inside a savepoint")
+        except ValueError:
+            pass
+        session.commit()
+
+    assert ran == ["sent"]

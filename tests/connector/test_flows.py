@@ -33,8 +33,10 @@ def test_every_flow_either_has_a_handler_or_says_why_it_is_deferred():
 
 def test_readme_task_table_is_the_registrys():
     readme = (ROOT / "README.md").read_text()
-    for task, queue, argument, summary in flows.task_table():
-        assert f"| `{task}` | `{queue}` | {argument} | {summary} |" in readme, task
+    rows = [f"| `{task}` | `{queue}` | {argument} | {summary} |" for task, queue, argument, summary
+            in flows.task_table()]
+    missing = [row for row in rows if row not in readme]
+    assert missing == [], "README.md's task table should read:\n" + "\n".join(rows)
 
 
 def test_unknown_topic_has_no_flow_and_no_binding_kind():

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from connector.db import get_sessionmaker
 from connector.fusion.errors import FusionRejected, FusionUnavailable, FusionUncertain
 from connector.locks import Busy
+from connector.mapping.invoice import MappingError
 from connector.models import AuditEvent, Binding, BindingKind, BindingState, Shop
 from connector.services import create_once
 
@@ -47,7 +48,7 @@ class Memo(create_once.Document):
 
     fusion: FakeFusion
     shopify_id: str
-    behaviour: str = "ok"          # ok | slow | lost | unavailable | rejected
+    behaviour: str = "ok"          # ok | slow | lost | unavailable | rejected | unmappable
     updated_at: str | None = None
 
     @property
@@ -62,6 +63,8 @@ class Memo(create_once.Document):
             raise FusionUnavailable("HTTP 503")
         if self.behaviour == "rejected":
             raise FusionRejected("the memo line has no account")
+        if self.behaviour == "unmappable":
+            raise MappingError("the customer has no address for a BILL_TO site")
         if self.behaviour == "slow":
             time.sleep(0.5)
         document = self.fusion.add(self.gid)
@@ -196,13 +199,27 @@ def test_given_a_rejection_because_an_earlier_create_landed_then_adopted(session
     assert binding(sessions, shop_id, "6").fusion_id == "F1"
 
 
-def test_given_two_documents_for_one_key_then_parked_for_a_person(sessions, redis_client, shop_id):
+def test_given_two_documents_for_one_key_then_refused_and_never_posted_again(sessions, redis_client, shop_id):
     fusion = FakeFusion()
     fusion.add("gid://shopify/Refund/7")
     fusion.add("gid://shopify/Refund/7")
 
     with pytest.raises(create_once.Ambiguous, match="2 memos for gid://shopify/Refund/7: N-.*, N-"):
         ensure(sessions, redis_client, shop_id, Memo(fusion, "7", behaviour="rejected"))
+
+    # Fusion holds documents for it: the binding is not reset to post again; a person decides
+    assert binding(sessions, shop_id, "7").state == BindingState.creating
+    assert len(fusion.creates) == 2
+
+
+def test_given_unmappable_data_then_the_claim_is_given_back_at_once(sessions, redis_client, shop_id):
+    fusion = FakeFusion()
+
+    with pytest.raises(MappingError):
+        ensure(sessions, redis_client, shop_id, Memo(fusion, "9", behaviour="unmappable"))
+    outcome = ensure(sessions, redis_client, shop_id, Memo(fusion, "9"))  # after the fix: no lease to wait out
+
+    assert outcome.status == create_once.Status.created
 
 
 def test_given_an_older_version_of_the_object_then_nothing_is_done(sessions, redis_client, shop_id):
