@@ -13,9 +13,10 @@ from connector.config import ConfigError, Settings
 from connector.fusion.auth import FusionConnection
 from connector.fusion.client import FusionClient
 from connector.mapping.config import Mapping, load_mapping
-from connector.models import FusionPod
+from connector.models import FusionPod, Shop
 from connector.ratelimit import TokenBucket
-from connector.vault import Vault, fusion_scope
+from connector.shopify.client import ShopConnection, ShopifyClient
+from connector.vault import Vault, fusion_scope, shop_scope
 
 
 class NotConfigured(ConfigError):
@@ -26,6 +27,7 @@ class NotConfigured(ConfigError):
 class Services:
     settings: Settings
     _fusion_clients: dict = field(default_factory=dict)
+    _shopify_clients: dict = field(default_factory=dict)  # domain -> (fingerprint, client)
 
     @cached_property
     def mapping(self) -> Mapping:
@@ -55,7 +57,7 @@ class Services:
     def fusion(self, session: Session, pod: str = "default") -> FusionClient:
         """A client per pod configuration, reused so its OAuth token is reused too."""
         connection = self.fusion_connection(session, pod)
-        key = hashlib.sha256(repr(sorted(vars(connection).items())).encode()).hexdigest()
+        key = _fingerprint(connection)
         client = self._fusion_clients.get(key)
         if client is None:
             bucket = TokenBucket(self.redis, f"mlc:ratelimit:fusion:{pod}",
@@ -64,3 +66,23 @@ class Services:
                                   framework_version=self.settings.fusion_framework_version)
             self._fusion_clients = {key: client}  # a changed configuration replaces the old client
         return client
+
+    def shopify_connection(self, session: Session, shop: Shop) -> ShopConnection:
+        return ShopConnection(domain=shop.domain, client_id=shop.client_id,
+                              client_secret=self.vault.get(session, shop_scope(shop.domain), "client_secret") or "",
+                              api_version=shop.api_version, admin_base_url=shop.admin_base_url)
+
+    def shopify(self, session: Session, shop: Shop) -> ShopifyClient:
+        """A client per shop configuration, reused so its access token is reused too."""
+        connection = self.shopify_connection(session, shop)
+        key = _fingerprint(connection)
+        held = self._shopify_clients.get(shop.domain)
+        if held is None or held[0] != key:  # a changed configuration replaces the shop's client
+            held = (key, ShopifyClient(connection, self.settings.http_timeout))
+            self._shopify_clients[shop.domain] = held
+        return held[1]
+
+
+def _fingerprint(connection) -> str:
+    """Secrets included, hashed: a rotated secret must give a new client, and never show in a key."""
+    return hashlib.sha256(repr(sorted(vars(connection).items())).encode()).hexdigest()

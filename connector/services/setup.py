@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 from connector import audit
 from connector.config import ConfigError
 from connector.models import FusionPod, Shop
-from connector.shopify.client import ShopConnection
 from connector.vault import Vault, fusion_scope, shop_scope
 
 _DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
@@ -79,26 +78,17 @@ class Check:
     detail: str
 
 
-def shop_connections(session: Session, vault: Vault) -> list[ShopConnection]:
-    return [ShopConnection(domain=s.domain, client_id=s.client_id,
-                           client_secret=vault.get(session, shop_scope(s.domain), "client_secret") or "",
-                           api_version=s.api_version, admin_base_url=s.admin_base_url)
-            for s in session.scalars(select(Shop).order_by(Shop.domain))]
-
-
-
-
 def ping_all(services, session: Session) -> list[Check]:
     """One cheap authenticated call per configured shop and to the Fusion pod."""
     from connector.fusion.errors import FusionError
-    from connector.shopify.client import ShopifyClient, ShopifyError
+    from connector.shopify.client import ShopifyError
 
     checks: list[Check] = []
-    shops = shop_connections(session, services.vault)
-    for connection in shops:
-        target = f"Shopify {connection.domain}"
+    shops = list(session.scalars(select(Shop).order_by(Shop.domain)))
+    for row in shops:
+        target = f"Shopify {row.domain}"
         try:
-            shop = ShopifyClient(connection, services.settings.http_timeout).ping()
+            shop = services.shopify(session, row).ping()
             checks.append(Check(target, True, f"authenticated as the app on shop {shop.get('name')!r}"))
         except ShopifyError as exc:
             checks.append(Check(target, False, str(exc)))
