@@ -35,6 +35,13 @@ def _float(env, name: str, default: float) -> float:
     return _parsed(env, name, default, float, "a number")
 
 
+def _choice(env, name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (env.get(name) or default).strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def _at_least(minimum: int, name: str, value: int) -> int:
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
@@ -61,6 +68,9 @@ class Settings:
     fusion_rate_per_second: float = 10.0
     fusion_burst: int = 20
     fusion_framework_version: int = 4
+    # How receipts are applied to invoices: REST ``applyReceipt`` (documented from release 26C),
+    # or SOAP ``createApplyReceipt`` for pods without it.
+    fusion_receipt_apply: str = "rest"
 
     # Exactly-once machinery.
     max_attempts: int = 8
@@ -90,6 +100,7 @@ class Settings:
             fusion_burst=_int(env, "MLC_FUSION_BURST", cls.fusion_burst),
             fusion_framework_version=_int(env, "MLC_FUSION_FRAMEWORK_VERSION",
                                           cls.fusion_framework_version),
+            fusion_receipt_apply=_choice(env, "MLC_FUSION_RECEIPT_APPLY", cls.fusion_receipt_apply, ("rest", "soap")),
             max_attempts=_int(env, "MLC_MAX_ATTEMPTS", cls.max_attempts),
             retry_backoff_max_seconds=_int(env, "MLC_RETRY_BACKOFF_MAX", cls.retry_backoff_max_seconds),
             lock_timeout_seconds=_at_least(5, "MLC_LOCK_TIMEOUT",

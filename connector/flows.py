@@ -68,8 +68,7 @@ FLOWS: tuple[Flow, ...] = (
     Flow("customers/update", "customers", BindingKind.customer, customers.handle_update),
     Flow("orders/create", "invoices", BindingKind.order, orders.handle),
     Flow("orders/updated", "invoices", BindingKind.order, orders.handle),
-    Flow("orders/paid", "invoices", BindingKind.order, orders.handle,
-         deferred="payment application (receipts) is not in this release"),
+    Flow("orders/paid", "invoices", BindingKind.order, orders.handle),
     Flow("orders/cancelled", "credit_memos", BindingKind.order, None,
          deferred="cancellations (credit memos) are not in this release"),
     Flow("refunds/create", "credit_memos", BindingKind.refund, None,
@@ -88,7 +87,8 @@ OPERATIONS: tuple[Operation, ...] = (
 
 #: What each binding kind becomes in Fusion, as the task table says it.
 DOCUMENTS = {BindingKind.customer: "the Fusion customer (person, account, BILL_TO site)",
-             BindingKind.order: "the order's receivables invoice",
+             BindingKind.order: "the order's receivables invoice and a receipt per payment",
+             BindingKind.payment: "a standard receipt applied to the order's invoice",
              BindingKind.refund: "a credit memo against the order's invoice"}
 
 _BY_TOPIC = {flow.topic: flow for flow in FLOWS}

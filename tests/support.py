@@ -7,6 +7,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from decimal import Decimal
 
 import requests
 from sqlalchemy import select
@@ -17,7 +18,6 @@ from connector.models import AuditEvent, Binding, InboxEvent, Shop
 from connector.services.context import Services
 from connector.services.setup import add_shop
 from connector.shopify.webhooks import sign
-
 
 FUSION_CLIENT = {"client_id": "mlc-tests", "client_secret": "tests-" + secrets.token_hex(8),
                  "scope": "urn:opc:resource:fa:instanceid=100000001urn:opc:resource:consumer::all"}
@@ -70,6 +70,20 @@ class TestShop:
         assert response.status_code == 201, response.text
         return response.json()
 
+    def act(self, path: str, body: dict | None = None) -> dict:
+        """A merchant action on an order (``orders/{id}/transactions``, ``…/refunds``, ``…/cancel``)."""
+        response = requests.post(f"{self.stack.urls['shopify_sandbox']}/_sandbox/shops/{self.domain}/{path}",
+                                 json=body or {}, timeout=10)
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    def order(self, order_id) -> dict:
+        """The order as Shopify holds it now (current totals, total outstanding)."""
+        response = requests.get(f"{self.stack.urls['shopify_sandbox']}/_sandbox/shops/{self.domain}/orders/{order_id}",
+                                timeout=10)
+        response.raise_for_status()
+        return response.json()
+
     def deliver(self, topic: str, body: bytes | dict, *, event_id: str | None = None,
                 secret: str | None = None, signature: str | None = None) -> requests.Response:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -97,6 +111,18 @@ class TestShop:
                                 headers={"Authorization": f"Bearer {token}"}, timeout=10)
         response.raise_for_status()
         return response.json()["items"]
+
+    def fusion_balance(self, order: dict) -> Decimal | None:
+        """The open balance of the order's invoice, as Fusion's REST API reports it."""
+        invoices = self.fusion_invoices(order)
+        return Decimal(str(invoices[0]["InvoiceBalanceAmount"])) if len(invoices) == 1 else None
+
+    def fusion_receipts(self, order: dict) -> list[dict]:
+        """Every standard receipt of this shop's transactions of ``order`` (numbered <prefix>-T<id>)."""
+        body = fusion_get(Fusion(self.stack.urls["fusion_sandbox"]), "/fscmRestApi/resources/11.13.18.05/standardReceipts",
+                          q=f"CustomerAccountNumber='{self.fusion_invoices(order)[0]['BillToCustomerNumber']}'",
+                          limit="100")
+        return [r for r in body["items"] if str(r["ReceiptNumber"]).startswith(f"{self.prefix}-T")]
 
     # -- as the operator ------------------------------------------------------------------------
 

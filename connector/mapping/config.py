@@ -70,6 +70,8 @@ class Mapping:
     memo_lines: MemoLines
     gl: GlAccounts
     tax: TaxCodes
+    #: Fusion receipt method per Shopify payment gateway (``default`` for any other gateway).
+    receipt_methods: dict[str, str] = field(default_factory=dict)
     shops: dict[str, "Mapping"] = field(default_factory=dict)
 
     def for_shop(self, domain: str) -> "Mapping":
@@ -129,6 +131,10 @@ class MappingSchema(_Strict):
     memo_lines = fields.Nested(_MemoLinesSchema, required=True)
     gl = fields.Nested(_GlSchema, required=True)
     tax = fields.Nested(_TaxSchema, required=True)
+    # Optional, so that a mapping written before payments were booked still loads: its payments
+    # park, each naming the gateway to add.
+    receipt_methods = fields.Dict(keys=fields.String(validate=validate.Length(min=1)), values=_text(30),
+                                  load_default=dict)
 
     @post_load
     def build(self, data, **_):

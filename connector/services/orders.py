@@ -13,15 +13,19 @@ from sqlalchemy.orm import Session
 
 from connector import audit
 from connector.mapping.invoice import build_invoice, order_total, shop_amount
-from connector.models import Binding, BindingKind, Shop
-from connector.services import bindings, create_once, customers
+from connector.models import Binding, BindingKind, BindingState, Shop
+from connector.services import bindings, create_once, customers, payments
 from connector.services.context import Services
 from connector.services.documents import ShopDocument
 
 
 def handle(services: Services, session: Session, shop: Shop, order: dict) -> str:
-    """An order webhook: the order's invoice, and a note on what Fusion does not reflect yet."""
-    return sync(services, session, shop, order).note
+    """An order webhook: the order's invoice, its payments as receipts, and a note on what Fusion
+    does not reflect yet."""
+    result = sync(services, session, shop, order)
+    if result.binding.state == BindingState.synced:
+        payments.sync(services, session, shop, order, result.binding)
+    return result.note
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,114 @@
+"""Shopify payments as Fusion standard receipts applied to the order's invoice.
+
+One receipt per successful sale or capture, keyed by the transaction: however often an order
+event repeats, and whichever event (``orders/paid``, ``orders/updated``) brings a transaction, it
+is booked once. The webhook carries no transactions, so they are read from the Admin API, which
+also means a late or lost ``orders/paid`` changes nothing: the next order event finds them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from connector.fusion.receipts import Application, NewReceipt, SoapApplication
+from connector.mapping.receipt import build_receipt, is_payment
+from connector.models import Binding, BindingKind, Shop
+from connector.services.context import Services
+from connector.services.documents import ShopDocument
+from connector.shopify import orders as shopify_orders
+from connector.shopify.orders import Transaction
+
+#: Financial states in which no money has reached the shop yet: nothing to ask Shopify for.
+NOTHING_CAPTURED = ("pending", "authorized", "voided")
+
+
+def sync(services: Services, session: Session, shop: Shop, order: dict, invoice: Binding) -> int:
+    """Book every payment of ``order`` not booked yet; returns how many payments the order has."""
+    if order.get("financial_status") in NOTHING_CAPTURED:
+        return 0
+    client = services.shopify(session, shop)
+    session.commit()  # no transaction across the call to Shopify
+    payments = [t for t in shopify_orders.transactions(client, order["admin_graphql_api_id"]) if is_payment(t)]
+    for transaction in payments:
+        Receipt(services, session, shop, invoice=invoice, order=order, transaction=transaction).ensure()
+    return len(payments)
+
+
+@dataclass
+class Receipt(ShopDocument):
+    """One payment transaction as a standard receipt, applied to the order's invoice."""
+
+    kind = BindingKind.payment
+    label = "receipt"
+
+    invoice: Binding
+    order: dict
+    transaction: Transaction
+    _receipt: NewReceipt | None = field(default=None, init=False)
+
+    @property
+    def shopify_id(self) -> str:
+        return self.transaction.id
+
+    @property
+    def gid(self) -> str:
+        return self.transaction.gid
+
+    def prepare(self) -> None:
+        super().prepare()
+        self._receipt = build_receipt(self.transaction, mapping=self.services.mapping.for_shop(self.shop.domain),
+                                      prefix=self.shop.transaction_prefix,
+                                      account_number=self.invoice.fusion_refs.get("customer_account", ""),
+                                      order_name=str(self.order.get("name", "")))
+
+    def number(self) -> str:
+        return self._receipt.receipt_number
+
+    def find(self) -> dict | None:
+        return self.fusion.receipts.find(self._receipt.business_unit, self._receipt.receipt_number)
+
+    def create(self) -> dict:
+        return self.fusion.receipts.create(self._receipt)
+
+    def complete(self, receipt: dict) -> dict:
+        """Apply what the receipt still holds to the invoice's open installment.
+
+        Idempotent by reading first: after an apply whose answer was lost, the receipt's
+        unapplied amount says whether it landed. What the invoice cannot take (it was credited
+        meanwhile) stays unapplied on the receipt, visible, rather than forced somewhere.
+        """
+        receipt_id = receipt["StandardReceiptId"]
+        current = self.fusion.receipts.get(receipt_id)
+        unapplied = Decimal(str(current["UnappliedAmount"]))
+        installment = _open_installment(self.fusion.invoices.get(self.invoice.fusion_id)) if unapplied > 0 else None
+        if installment is None:
+            return current
+        amount = min(unapplied, Decimal(str(installment["InstallmentBalanceDue"])))
+        if self.services.settings.fusion_receipt_apply == "soap":
+            self.fusion.receipts.apply_by_soap(SoapApplication(
+                receipt_id=receipt_id, transaction_id=self.invoice.fusion_id, amount=amount,
+                application_date=self._receipt.receipt_date, installment_id=installment["InstallmentId"],
+                customer_reference=self.transaction.gid))
+        else:
+            self.fusion.receipts.apply(receipt_id, Application(installment_id=installment["InstallmentId"],
+                                                               amount=amount))
+        return self.fusion.receipts.get(receipt_id)
+
+    def bind(self, session: Session, binding: Binding, receipt: dict) -> dict:
+        binding.fusion_id = str(receipt["StandardReceiptId"])
+        binding.fusion_number = str(receipt.get("ReceiptNumber") or self._receipt.receipt_number)
+        amount, unapplied = str(receipt.get("Amount", "")), str(receipt.get("UnappliedAmount", ""))
+        binding.fusion_refs = {"invoice_id": self.invoice.fusion_id, "order_id": self.invoice.shopify_id,
+                               "amount": amount, "unapplied": unapplied, "gateway": self.transaction.gateway,
+                               "currency": self.transaction.currency}
+        return {"receipt_number": binding.fusion_number, "standard_receipt_id": binding.fusion_id,
+                "amount": amount, "unapplied": unapplied, "transaction": self.transaction.gid,
+                "invoice": self.invoice.fusion_number}
+
+
+def _open_installment(invoice: dict) -> dict | None:
+    installments = sorted(invoice.get("receivablesInvoiceInstallments") or [],
+                          key=lambda i: i.get("InstallmentSequenceNumber") or 0)
+    return next((i for i in installments if Decimal(str(i["InstallmentBalanceDue"])) > 0), None)

@@ -1,0 +1,90 @@
+"""A refund's credit memo amounts, to the cent, in tax-exclusive and tax-inclusive shops."""
+from decimal import Decimal as D
+
+import pytest
+
+from connector.mapping.credit_memo import ShippingRefund, credit_amounts
+from connector.mapping.invoice import MappingError
+
+
+def money(amount: str) -> dict:
+    return {"shop_money": {"amount": amount, "currency_code": "EUR"},
+            "presentment_money": {"amount": amount, "currency_code": "EUR"}}
+
+
+def refund(lines=(), cash=None, adjustments=()) -> dict:
+    """A REST refund: ``lines`` are (subtotal, total_tax); ``cash`` the successful refund transaction."""
+    return {"admin_graphql_api_id": "gid://shopify/Refund/9",
+            "refund_line_items": [{"subtotal": s, "subtotal_set": money(s), "total_tax": t, "total_tax_set": money(t)}
+                                  for s, t in lines],
+            "transactions": [] if cash is None else [{"kind": "refund", "status": "success", "amount": cash,
+                                                      "amount_set": money(cash)}],
+            "order_adjustments": list(adjustments)}
+
+
+def test_given_tax_exclusive_shop_then_tax_comes_on_top_of_the_line_subtotal():
+    # reference example: lines 10.80 + 0.86 tax, shipping 6.00 + 0.48 tax → 18.14 given back
+    amounts = credit_amounts(refund([("10.80", "0.86")], cash="18.14"), taxes_included=False,
+                             shipping=[ShippingRefund(D("6.00"), D("0.48"))], paid_before=D("100.00"))
+
+    assert (amounts.line, amounts.tax, amounts.gross, amounts.cash) == (D("16.80"), D("1.34"), D("18.14"), D("18.14"))
+
+
+def test_given_vat_inclusive_shop_then_the_line_subtotal_already_holds_its_tax():
+    # 119.00 gross item with 19.00 VAT and 5.95 shipping (5.00 net + 0.95 VAT): 124.95 given back
+    amounts = credit_amounts(refund([("119.00", "19.00")], cash="124.95"), taxes_included=True,
+                             shipping=[ShippingRefund(D("5.00"), D("0.95"))], paid_before=D("124.95"))
+
+    assert (amounts.line, amounts.tax, amounts.gross) == (D("105.00"), D("19.95"), D("124.95"))
+
+
+def test_given_vat_shipping_reported_gross_then_the_reading_that_adds_up_to_the_money_is_taken():
+    amounts = credit_amounts(refund([("119.00", "19.00")], cash="124.95"), taxes_included=True,
+                             shipping=[ShippingRefund(D("5.95"), D("0.95"))], paid_before=D("200.00"))
+
+    assert (amounts.line, amounts.tax) == (D("105.00"), D("19.95"))
+
+
+def test_given_shipping_in_both_the_shipping_lines_and_the_old_adjustment_then_counted_once():
+    shipping_adjustment = {"kind": "shipping_refund", "amount": "-5.00", "amount_set": money("-5.00"),
+                           "tax_amount": "0.00", "tax_amount_set": money("0.00")}
+    amounts = credit_amounts(refund(cash="5.00", adjustments=[shipping_adjustment]), taxes_included=False,
+                             shipping=[ShippingRefund(D("5.00"), D("0.00"))], paid_before=D("50.00"))
+
+    assert amounts.gross == D("5.00")
+
+
+def test_given_an_old_api_refund_without_shipping_lines_then_the_shipping_adjustment_is_used():
+    shipping_adjustment = {"kind": "shipping_refund", "amount": "-6.00", "amount_set": money("-6.00"),
+                           "tax_amount": "-0.48", "tax_amount_set": money("-0.48")}
+    amounts = credit_amounts(refund(cash="6.48", adjustments=[shipping_adjustment]), taxes_included=False,
+                             shipping=[], paid_before=D("50.00"))
+
+    assert (amounts.line, amounts.tax) == (D("6.00"), D("0.48"))
+
+
+def test_given_an_unpaid_order_then_the_memo_credits_the_goods_and_no_money_moved():
+    amounts = credit_amounts(refund([("20.00", "1.60")]), taxes_included=False, shipping=[], paid_before=D("0"))
+
+    assert (amounts.gross, amounts.cash) == (D("21.60"), D("0"))
+
+
+def test_given_less_paid_than_refunded_then_the_money_back_is_what_was_paid():
+    amounts = credit_amounts(refund([("50.00", "0")], cash="30.00"), taxes_included=False, shipping=[],
+                             paid_before=D("30.00"))
+
+    assert (amounts.gross, amounts.cash) == (D("50.00"), D("30.00"))
+
+
+def test_given_money_that_does_not_match_the_lines_then_refused_with_both_amounts():
+    with pytest.raises(MappingError, match="gave back 20.00 but its lines and shipping come to 21.60"):
+        credit_amounts(refund([("20.00", "1.60")], cash="20.00"), taxes_included=False, shipping=[],
+                       paid_before=D("100.00"))
+
+
+def test_given_a_refund_discrepancy_then_refused_not_plugged():
+    discrepancy = {"kind": "refund_discrepancy", "amount": "2.00", "amount_set": money("2.00"),
+                   "tax_amount": "0.00", "tax_amount_set": money("0.00")}
+    with pytest.raises(MappingError, match="refund discrepancy of 2.00"):
+        credit_amounts(refund([("20.00", "0")], cash="18.00", adjustments=[discrepancy]), taxes_included=False,
+                       shipping=[], paid_before=D("100.00"))
