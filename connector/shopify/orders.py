@@ -86,7 +86,8 @@ class RefundShipping:
 
 
 def transactions(client: ShopifyClient, order_gid: str) -> list[Transaction]:
-    """All of the order's transactions, oldest first."""
+    """All of the order's transactions, oldest first (creation time, then id), so that callers
+    meet payments in the order Shopify took them, whatever order the API lists them in."""
     order = _order(client, TRANSACTIONS_QUERY, order_gid)
     rows = order["transactions"]
     count = (order.get("transactionsCount") or {}).get("count", len(rows))
