@@ -2,7 +2,9 @@
 payment schedules, receipts, applications and credit memos behind them.
 
 There is no REST resource for AR customer accounts themselves; this is the read side a
-reconciler uses to check that Fusion's open balance matches Shopify's.
+reconciler uses to check that Fusion's open balance matches Shopify's. Its
+``standardReceiptApplications`` child is also the only way to learn an application's id, which
+unapplying needs, so that child takes ``q`` and its finders (the other children don't).
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from .money import cents
 from .query import DATETIME, NUM, STR
 from .rest_common import (
     ResourceSpec, change_indicator, check_version, child_page, collection_response, describe,
-    framework_version, get_or_404, item_response, pod, shape_item,
+    filter_sort, framework_version, get_or_404, item_response, pod, shape_item,
 )
 from .store import format_stamp, today
 
@@ -44,13 +46,14 @@ SPEC = ResourceSpec(
 
 
 def _children(account: dict) -> dict[str, list[dict]]:
-    store = pod().store
+    store, seed = pod().store, pod().seed
     account_id = account["CustomerAccountId"]
     invoices = [i for i in store.invoices.values() if i["account_id"] == account_id]
     schedules = [{
         "InstallmentId": inst["InstallmentId"], "TransactionNumber": inv["header"]["TransactionNumber"],
         "CustomerTransactionId": inv["header"]["CustomerTransactionId"],
-        "TransactionType": inv["header"]["TransactionType"], "TransactionClass": "INV",
+        "TransactionType": inv["header"]["TransactionType"],
+        "TransactionClass": seed.transaction_types[inv["header"]["TransactionType"]]["class"],
         "TransactionDate": inv["header"]["TransactionDate"], "DueDate": inst["InstallmentDueDate"],
         "OriginalAmount": inst["OriginalAmount"], "InstallmentBalanceDue": inst["InstallmentBalanceDue"],
         "AmountPaid": inst["AmountPaid"], "AmountCredited": inst["InstallmentAmountCredited"],
@@ -59,7 +62,6 @@ def _children(account: dict) -> dict[str, list[dict]]:
     receipts = [{k: r[k] for k in RECEIPT_ATTRS}
                 for r in store.receipts.values() if r.get("account_id") == account_id]
     apps = [a for a in store.applications if a["account_id"] == account_id]
-    public = lambda a: {k: v for k, v in a.items() if k not in ("account_id", "kind")}  # noqa: E731
     memos = [{"CustomerTransactionId": m["header"]["CustomerTransactionId"],
               "TransactionNumber": m["header"]["TransactionNumber"],
               "TransactionDate": m["header"]["TransactionDate"],
@@ -68,10 +70,29 @@ def _children(account: dict) -> dict[str, list[dict]]:
               "ReferenceTransactionId": m["previous_trx_id"]}
              for m in store.credit_memos.values() if m["account_id"] == account_id]
     return {"transactionPaymentSchedules": schedules, "standardReceipts": receipts,
-            "standardReceiptApplications": [public(a) for a in apps if a["kind"] == "receipt"],
+            "standardReceiptApplications": [_receipt_application(a) for a in apps if a["kind"] == "receipt"],
             "creditMemos": memos,
-            "creditMemoApplications": [public(a) for a in apps if a["kind"] == "credit_memo"],
+            "creditMemoApplications": [_public(a) for a in apps if a["kind"] == "credit_memo"],
             "transactionAdjustments": [], "transactionsPaidByOtherCustomers": []}
+
+
+def _public(application: dict) -> dict:
+    return {k: v for k, v in application.items()
+            if k not in ("account_id", "kind") and not k.startswith("_")}
+
+
+def _receipt_application(application: dict) -> dict:
+    """A row as the listing shows it, with the receipt's and the transaction's current state."""
+    store = pod().store
+    receipt = store.receipts.get(application["StandardReceiptId"], {})
+    trx = store.transaction(application["ReferenceTransactionId"]) \
+        if application["ReferenceTransactionId"] else None
+    status = None
+    if trx is not None:
+        status = "Closed" if trx["header"].get("InvoiceBalanceAmount") == 0 else "Open"
+    return {**_public(application), "ActivityName": application.get("ActivityName"),
+            "ReceiptMethod": receipt.get("ReceiptMethod"), "EnteredCurrency": receipt.get("Currency"),
+            "ProcessStatus": "Processed", "ReferenceTransactionStatus": status}
 
 
 def _flat(account: dict) -> dict:
@@ -103,14 +124,29 @@ def _get(account_id: str) -> dict:
 
 _APPLICATION = {"ApplicationId", "ApplicationAmount", "ApplicationDate", "AccountingDate",
                 "ApplicationStatus", "ReferenceTransactionId", "ReferenceTransactionNumber"}
+# what standardReceiptApplications can be searched by (q) and with (finders)
+RECEIPT_APPLICATIONS = ResourceSpec(
+    name="standardReceiptApplications", api="fscmRestApi", key="ApplicationId",
+    attributes={"ActivityName": STR, "ApplicationId": NUM, "ApplicationStatus": STR,
+                "IsLatestApplication": STR, "ProcessStatus": STR, "ReceiptMethod": STR,
+                "ReceiptNumber": STR, "ReferenceInstallmentId": NUM, "ReferenceTransactionId": NUM,
+                "ReferenceTransactionNumber": STR, "ReferenceTransactionStatus": STR,
+                "StandardReceiptId": NUM, "ApplicationAmount": NUM, "ApplicationDate": STR,
+                "AccountingDate": STR},
+    queryable={"ActivityName", "ApplicationId", "ApplicationStatus", "IsLatestApplication",
+               "ProcessStatus", "ReceiptMethod", "ReceiptNumber", "ReferenceInstallmentId",
+               "ReferenceTransactionId", "ReferenceTransactionNumber", "ReferenceTransactionStatus",
+               "StandardReceiptId"},
+    finders={"PrimaryKey": {"ApplicationId": "ApplicationId"}},
+)
 CHILD_ATTRS = {c: set() for c in CHILDREN} | {
     "transactionPaymentSchedules": {
         "InstallmentId", "TransactionNumber", "CustomerTransactionId", "TransactionType",
         "TransactionClass", "TransactionDate", "DueDate", "OriginalAmount", "InstallmentBalanceDue",
         "AmountPaid", "AmountCredited", "Status", "Currency"},
     "standardReceipts": set(RECEIPT_ATTRS),
-    "standardReceiptApplications": _APPLICATION | {"StandardReceiptId", "ReceiptNumber",
-                                                   "ReferenceInstallmentId", "CalledFrom"},
+    "standardReceiptApplications": set(RECEIPT_APPLICATIONS.attributes) | {"CalledFrom",
+                                                                           "EnteredCurrency"},
     "creditMemos": {"CustomerTransactionId", "TransactionNumber", "TransactionDate", "EnteredAmount",
                     "TransactionBalanceDue", "ReferenceTransactionId"},
     "creditMemoApplications": _APPLICATION | {"CreditMemoId", "CreditMemoNumber"},
@@ -143,4 +179,6 @@ def get_activity_child(version, account_id, child):
         raise not_found(f"The child resource {child} doesn't exist.")
     with pod().store.lock:
         rows = _children(_get(account_id))[child]
+    if child == RECEIPT_APPLICATIONS.name:
+        rows = filter_sort(RECEIPT_APPLICATIONS, rows, framework_version())
     return child_page(SPEC, account_id, child, rows, attributes=CHILD_ATTRS[child])

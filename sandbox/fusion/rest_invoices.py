@@ -399,6 +399,12 @@ def _auto_dist(store, cls, combo, amount, line_no) -> dict:
             "InvoiceLineNumber": line_no, "Comments": None, "DetailedTaxLineNumber": None}
 
 
+def invoice_classes(settings) -> set[str]:
+    """Transaction classes this resource creates. A debit memo (DM) is billed, paid and credited
+    like an invoice, so once stored it follows the invoice's balance and credit rules."""
+    return {"INV", "DM"} if settings.invoice_post_accepts_debit_memo else {"INV"}
+
+
 def create_invoice(body: dict) -> dict:
     """Validate and store one invoice; returns the record (caller holds the store lock)."""
     p = pod()
@@ -418,7 +424,7 @@ def create_invoice(body: dict) -> dict:
     source_name = require_name(body, "TransactionSource", seed.transaction_sources,
                                 "transaction source")
     type_name = require_name(body, "TransactionType", seed.transaction_types, "transaction type")
-    if seed.transaction_types[type_name].get("class") != "INV":
+    if seed.transaction_types[type_name].get("class") not in invoice_classes(settings):
         raise bad_request(f"The transaction type {type_name} isn't an invoice transaction type.",
                           "AR-855003", "/TransactionType")
     number = check_number(seed, store, source_name, body.get("TransactionNumber"), bad_request)

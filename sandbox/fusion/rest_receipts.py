@@ -1,19 +1,23 @@
-"""``standardReceipts`` (create/read) and the ``applyReceipt`` action.
+"""``standardReceipts`` (create/read) and the ``applyReceipt`` and ``unapplyReceipt`` actions.
 
 A receipt starts fully unapplied; ``applyReceipt`` moves money from the receipt's
 ``UnappliedAmount`` onto one invoice installment (``appliedPaymentScheduleId`` =
 ``InstallmentId``), which is what makes the invoice's open balance match Shopify's
-``total_outstanding``.
+``total_outstanding``. ``unapplyReceipt`` (documented from 26D only, hence the
+``rest_unapply_receipt`` setting) gives one whole application back; a refund of a paid invoice
+needs it before its invoice can be credited.
 """
 from __future__ import annotations
 
+import dataclasses
 
-from flask import Blueprint, request
+from flask import Blueprint, abort, request
 
 from .errors import RestError, bad_request
 from .money import cents, to_decimal
 from .query import DATE, DATETIME, NUM, STR
-from .receivables import ApplicationRefused, apply_receipt as apply_receipt_to
+from .receivables import ApplicationRefused, apply_receipt as apply_receipt_to, receipt_application, \
+    unapply_receipt as unapply_receipt_from
 from .rest_common import (
     ACTION_TYPE, ResourceSpec, caller, change_indicator, check_attributes, check_if_match, check_version,
     collection_response, created_response, describe, flat_attributes, framework_version,
@@ -52,8 +56,15 @@ SPEC = ResourceSpec(
                                                        "CustomerName", "CustomerSite",
                                                        "ReceiptDate", "ReceiptNumber")}},
     children=["attachments", "remittanceReferences", "standardReceiptDFF", "standardReceiptGdf"],
-    actions=["applyReceipt"],
+    actions=["applyReceipt", "unapplyReceipt"],
 )
+
+
+def _spec() -> ResourceSpec:
+    """The resource as this pod's release has it: without ``unapplyReceipt`` before 26D."""
+    if pod().settings.rest_unapply_receipt:
+        return SPEC
+    return dataclasses.replace(SPEC, actions=[a for a in SPEC.actions if a != "unapplyReceipt"])
 
 
 def _flat(receipt: dict) -> dict:
@@ -152,7 +163,7 @@ def list_receipts(version):
 @bp.get(PREFIX + "/describe")
 def describe_receipts(version):
     check_version(version)
-    return describe(SPEC, {})
+    return describe(_spec(), {})
 
 
 @bp.get(PREFIX + "/<receipt_id>")
@@ -161,22 +172,36 @@ def get_receipt(version, receipt_id):
     return item_response(SPEC, {}, lambda: _get(receipt_id), _render)
 
 
-@bp.post(PREFIX + "/<receipt_id>/action/applyReceipt")
-def apply_receipt(version, receipt_id):
-    """Apply (part of) the receipt to one invoice installment."""
+def _action_body(version: str, allowed: set[str], action: str) -> dict:
     check_version(version)
     framework_version()
-    p = pod()
-    if p.settings.strict_action_media_type and request.mimetype != ACTION_TYPE:
+    if pod().settings.strict_action_media_type and request.mimetype != ACTION_TYPE:
         raise RestError(f"The media type {request.mimetype or '(none)'} isn't supported; actions "
                         f"take {ACTION_TYPE}.", "", "", 415)
     body = json_body((ACTION_TYPE, "application/json"))
-    check_attributes(body, {"appliedPaymentScheduleId", "amountApplied", "calledFrom"}, "applyReceipt")
-    with p.store.lock:
+    check_attributes(body, allowed, action)
+    return body
+
+
+def _refused(exc: ApplicationRefused, amount_path: str = "") -> RestError:
+    return bad_request(exc.message, exc.code, amount_path if exc.on_amount else "")
+
+
+def _action_result():
+    """Both actions answer an undocumented ``result`` string: clients mustn't parse it."""
+    return json_response({"result": pod().settings.apply_receipt_result}, mimetype=ACTION_TYPE)
+
+
+@bp.post(PREFIX + "/<receipt_id>/action/applyReceipt")
+def apply_receipt(version, receipt_id):
+    """Apply (part of) the receipt to one invoice installment."""
+    body = _action_body(version, {"appliedPaymentScheduleId", "amountApplied", "calledFrom"},
+                        "applyReceipt")
+    with pod().store.lock:
         receipt = _get(receipt_id)
         check_if_match(receipt["version"])
         schedule = body.get("appliedPaymentScheduleId")
-        found = p.store.installment(int(schedule)) if isinstance(schedule, (int, str)) and \
+        found = pod().store.installment(int(schedule)) if isinstance(schedule, (int, str)) and \
             str(schedule).isdigit() else None
         if found is None:
             raise bad_request(f"The payment schedule {schedule!r} doesn't exist.", "AR-855060",
@@ -186,5 +211,35 @@ def apply_receipt(version, receipt_id):
         try:
             apply_receipt_to(receipt, invoice, installment, amount, called_from=body.get("calledFrom"))
         except ApplicationRefused as exc:
-            raise bad_request(exc.message, exc.code, "/amountApplied" if exc.on_amount else "") from None
-    return json_response({"result": p.settings.apply_receipt_result}, mimetype=ACTION_TYPE)
+            raise _refused(exc, "/amountApplied") from None
+    return _action_result()
+
+
+@bp.post(PREFIX + "/<receipt_id>/action/unapplyReceipt")
+def unapply_receipt(version, receipt_id):
+    """Reverse one whole application of the receipt (there is no amount: unapplying part of it
+    is unapplying all of it and applying the rest again)."""
+    if not pod().settings.rest_unapply_receipt:
+        abort(404)
+    body = _action_body(version, {"receivableApplicationId", "appliedPaymentScheduleId",
+                                  "calledFrom"}, "unapplyReceipt")
+    application_id = body.get("receivableApplicationId")
+    if application_id in (None, ""):
+        raise bad_request("The parameter receivableApplicationId is required.", "JBO-27014",
+                          "/receivableApplicationId")
+    with pod().store.lock:
+        receipt = _get(receipt_id)
+        check_if_match(receipt["version"])
+        try:
+            application = receipt_application(receipt, application_id)
+        except ApplicationRefused as exc:
+            raise bad_request(exc.message, exc.code, "/receivableApplicationId") from None
+        schedule = body.get("appliedPaymentScheduleId")
+        if schedule is not None and str(schedule) != str(application["ReferenceInstallmentId"]):
+            raise bad_request(f"The receivable application {application_id} doesn't apply to the "
+                              f"payment schedule {schedule}.", "AR-855069", "/appliedPaymentScheduleId")
+        try:
+            unapply_receipt_from(receipt, application, called_from=body.get("calledFrom"))
+        except ApplicationRefused as exc:
+            raise _refused(exc) from None
+    return _action_result()

@@ -24,6 +24,7 @@ class Seed:
     receipt_methods: dict[str, dict]
     source_systems: dict[str, dict]
     tax_regimes: dict[str, dict]
+    receivables_activities: dict[tuple[str, str], dict]   # (business unit, name) -> activity
     raw: dict = field(repr=False, default_factory=dict)
 
     def source_by_id(self, source_id: int) -> dict | None:
@@ -64,5 +65,7 @@ def load_seed(path: str | Path | None = None) -> Seed:
         receipt_methods=_index(raw.get("receipt_methods", []), "name"),
         source_systems=_index(raw.get("source_systems", []), "code"),
         tax_regimes=_index(raw.get("tax_regimes", []), "code"),
+        receivables_activities={(a["business_unit"], a["name"]): a
+                                for a in raw.get("receivables_activities", [])},
         raw=raw,
     )

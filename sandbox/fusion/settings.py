@@ -40,8 +40,20 @@ class FusionSandboxSettings:
     validate_tax_codes: bool = True
     # Actions require Content-Type application/vnd.oracle.adf.action+json (415 otherwise).
     strict_action_media_type: bool = True
-    # `applyReceipt` response {"result": ...} content (undocumented).
+    # `applyReceipt` / `unapplyReceipt` response {"result": ...} content (undocumented).
     apply_receipt_result: str = "SUCCESS"
+    # Whether the pod's release has the REST action standardReceipts/{id}/action/unapplyReceipt
+    # (documented from 26D). False answers it as an older pod does: 404, and no such action in
+    # /describe; SOAP StandardReceiptService.createUnapplyReceipt works on any release.
+    rest_unapply_receipt: bool = True
+    # createActivityApplication without AppliedPaymentScheduleId: fault (True) or take the receipt
+    # write-off id -3 from the activity's type (False). Whether Fusion needs it when the activity
+    # is named is open [L]; strict by default so a connector always sends it.
+    activity_application_needs_schedule_id: bool = True
+    # receivablesInvoices POST with a transaction type of class DM (debit memo): accepted like an
+    # invoice (True) or refused as not an invoice type (False). The reference is silent on it
+    # (Fusion also has a SOAP DebitMemoService), so treat it as [L].
+    invoice_post_accepts_debit_memo: bool = True
     # Invoice/credit memo audit user when called with a bearer token (sub = client id upper-cased
     # would be as likely); Basic calls record the Basic user name upper-cased.
     token_user: str = "MLC.INTEGRATION"
