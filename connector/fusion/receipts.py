@@ -1,10 +1,19 @@
-"""Standard receipts (REST ``standardReceipts``) and applying them to invoices.
+"""Standard receipts (REST ``standardReceipts``) and applying them to invoices, undoing an
+application and writing unapplied money off.
 
 A receipt is created unapplied; applying moves money from its ``UnappliedAmount`` onto one
 invoice installment. REST does that with the ``applyReceipt`` action (documented from 26C);
 ``apply_by_soap`` is ``StandardReceiptService.createApplyReceipt`` for pods without it. Neither
 application has a key of its own, so after an uncertain apply read the receipt's
 ``UnappliedAmount`` and the installment's balance before applying again.
+
+Fusion won't credit a fully paid invoice of a natural-application type, so refunding a paid
+order takes the application back first (``unapply``: the REST action from 26D,
+``unapply_by_soap`` on any release), credits the invoice, applies the rest again, and moves the
+refunded amount off the receipt with ``write_off`` (SOAP only: REST has no activity
+application). An application is undone whole; ``applications`` gives the id to undo. After an
+uncertain unapply or write-off, read ``applications`` and the receipt's ``UnappliedAmount``
+before trying again: neither call has a key that a retry could be checked against.
 """
 from __future__ import annotations
 
@@ -18,7 +27,9 @@ from connector.fusion.soap import STANDARD_RECEIPT as SERVICE
 from connector.fusion.transport import FusionTransport
 
 PATH = f"{FSCM}/standardReceipts"
+ACCOUNT_ACTIVITIES = f"{FSCM}/receivablesCustomerAccountActivities"
 CALLED_FROM = "ML_CONNECTOR"
+RECEIPT_WRITE_OFF = -3  # the special schedule id that makes an activity application a write-off
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,28 @@ class SoapApplication:
         money("amount", self.amount)
 
 
+@dataclass(frozen=True)
+class WriteOff:
+    """``createActivityApplication``: unapplied receipt money onto a Receipt Write-off activity,
+    whose GL account (refund clearing, or a store-credit liability) takes it. The activity is
+    named per business unit, and the receipt by number, which is why numbers must stay unique
+    in a business unit."""
+
+    business_unit: str
+    receipt_number: str
+    activity_name: str
+    amount: Decimal
+    apply_date: str                     # YYYY-MM-DD, also the GL date unless gl_date is given
+    comments: str | None = None
+    customer_reference: str | None = None   # e.g. the Shopify refund GID
+    gl_date: str | None = None
+
+    def __post_init__(self):
+        money("amount", self.amount)
+        if not self.amount:
+            raise ValueError("a write-off must move something")
+
+
 class Receipts:
     def __init__(self, transport: FusionTransport):
         self._transport = transport
@@ -107,6 +140,51 @@ class Receipts:
         value = self._transport.soap(SERVICE, apply_envelope(application), "createApplyReceipt",
                                      write=True)
         return soap.decimals(value, "AmountApplied", "ReceiptAmount")
+
+    def applications(self, account_id, receipt_id, invoice_id=None) -> list[dict]:
+        """The receipt's applications still in force (to the invoice, when given; else activity
+        write-offs too); ``ApplicationId`` and ``ReferenceInstallmentId`` are what ``unapply``
+        needs. Fusion has no other way to find an application's id. The ``q`` is a framework-v2+
+        expression."""
+        terms = [f"StandardReceiptId={int(receipt_id)}", "IsLatestApplication='Y'"]
+        if invoice_id is not None:
+            terms.insert(1, f"ReferenceTransactionId={int(invoice_id)}")
+        path = f"{item(ACCOUNT_ACTIVITIES, account_id)}/child/standardReceiptApplications"
+        return self._transport.read(path, {"q": " and ".join(terms), "onlyData": "true",
+                                           "limit": "100"})["items"]
+
+    def unapply(self, standard_receipt_id, application_id, installment_id) -> dict:
+        """REST ``unapplyReceipt`` (26D+; an older pod answers 404, use ``unapply_by_soap``).
+        The answer's ``result`` text is undocumented: don't parse it."""
+        return self._transport.action(f"{item(PATH, standard_receipt_id)}/action/unapplyReceipt",
+                                      {"receivableApplicationId": int(application_id),
+                                       "appliedPaymentScheduleId": int(installment_id),
+                                       "calledFrom": CALLED_FROM})
+
+    def unapply_by_soap(self, business_unit: str, receipt_number: str, application_id,
+                        reversal_gl_date: str) -> dict:
+        """``createUnapplyReceipt``; ``reversal_gl_date`` (YYYY-MM-DD) must be in an open
+        Receivables period. The echo names the transaction and installment Fusion resolved."""
+        # in the SDO's element order
+        fields = soap.fields(SERVICE, BusinessUnit=business_unit, ReceiptNumber=receipt_number,
+                             ReceivableApplicationId=application_id, ReversalGlDate=reversal_gl_date)
+        envelope = soap.request(SERVICE, "createUnapplyReceipt", unapplyReceipt=fields)
+        return self._transport.soap(SERVICE, envelope, "createUnapplyReceipt", write=True)
+
+    def write_off(self, write_off: WriteOff) -> dict:
+        """The activity application as Fusion echoes it (``ReceivablesTrxId`` resolved,
+        ``AmountApplied`` as a Decimal). Do it last: reversing one is not reliably possible
+        through the web services."""
+        w = write_off
+        # in the SDO's element order
+        fields = soap.fields(SERVICE, BusinessUnit=w.business_unit, ReceiptNumber=w.receipt_number,
+                             ReceivableTrxName=w.activity_name, AmountApplied=w.amount,
+                             ApplyDate=w.apply_date, ApplyGlDate=w.gl_date or w.apply_date,
+                             AppliedPaymentScheduleId=RECEIPT_WRITE_OFF, Comments=w.comments,
+                             CustomerReference=w.customer_reference)
+        envelope = soap.request(SERVICE, "createActivityApplication", activityApplication=fields)
+        value = self._transport.soap(SERVICE, envelope, "createActivityApplication", write=True)
+        return soap.decimals(value, "AmountApplied")
 
 
 def apply_envelope(a: SoapApplication) -> str:
