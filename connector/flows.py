@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from connector.models import BindingKind
-from connector.services import customers, orders
+from connector.services import customers, orders, refunds
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -71,8 +71,7 @@ FLOWS: tuple[Flow, ...] = (
     Flow("orders/paid", "invoices", BindingKind.order, orders.handle),
     Flow("orders/cancelled", "credit_memos", BindingKind.order, None,
          deferred="cancellations (credit memos) are not in this release"),
-    Flow("refunds/create", "credit_memos", BindingKind.refund, None,
-         deferred="refunds (credit memos) are not in this release"),
+    Flow("refunds/create", "credit_memos", BindingKind.refund, refunds.handle),
 )
 
 JOBS: tuple[Job, ...] = (
@@ -89,7 +88,7 @@ OPERATIONS: tuple[Operation, ...] = (
 DOCUMENTS = {BindingKind.customer: "the Fusion customer (person, account, BILL_TO site)",
              BindingKind.order: "the order's receivables invoice and a receipt per payment",
              BindingKind.payment: "a standard receipt applied to the order's invoice",
-             BindingKind.refund: "a credit memo against the order's invoice"}
+             BindingKind.refund: "a credit memo against the order's invoice, the money given back off its receipt"}
 
 _BY_TOPIC = {flow.topic: flow for flow in FLOWS}
 QUEUES: tuple[str, ...] = tuple(dict.fromkeys([f.queue for f in FLOWS] + [j.queue for j in JOBS]
@@ -128,9 +127,10 @@ def task_table() -> list[tuple[str, str, str, str]]:
     """(task, queue, argument, what it does) for every public task: the README's task table."""
     rows = []
     for task, flows in webhook_tasks().items():
-        done = [f.topic for f in flows if not f.deferred]
+        done = [f for f in flows if not f.deferred]
         kept = [f.topic for f in flows if f.deferred]
-        summary = f"{', '.join(done)} → {DOCUMENTS[flows[0].kind]}" if done else ""
+        summary = "; ".join(f"{', '.join(f.topic for f in done if f.kind == kind)} → {DOCUMENTS[kind]}"
+                            for kind in dict.fromkeys(f.kind for f in done))
         if kept:
             summary += ("; " if summary else "") + f"{', '.join(kept)} kept `deferred` for a later release"
         rows.append((task, flows[0].queue, "inbox id", summary))

@@ -44,13 +44,13 @@ class TestShop:
     prefix: str
 
     @classmethod
-    def create(cls, stack, prefix: str) -> "TestShop":
+    def create(cls, stack, prefix: str, *, taxes_included: bool = False) -> "TestShop":
         domain = f"{prefix.lower()}-{uuid.uuid4().hex[:6]}.myshopify.com"
         shop = cls(stack, domain, f"app-{prefix.lower()}", "shpss_" + uuid.uuid4().hex, prefix)
         requests.put(f"{stack.urls['shopify_sandbox']}/_sandbox/shops/{domain}", timeout=10, json={
             "client_id": shop.client_id, "client_secret": shop.secret,
             "webhook_url": f"{stack.urls['receiver']}/webhooks/shopify", "currency": "USD",
-            "taxes_included": False}).raise_for_status()
+            "taxes_included": taxes_included}).raise_for_status()
         shop.configure(prefix)
         return shop
 
@@ -116,6 +116,24 @@ class TestShop:
         """The open balance of the order's invoice, as Fusion's REST API reports it."""
         invoices = self.fusion_invoices(order)
         return Decimal(str(invoices[0]["InvoiceBalanceAmount"])) if len(invoices) == 1 else None
+
+    def fusion_credit_memos(self, order: dict) -> list[dict]:
+        """The credit memos against the order's invoice (numbered <invoice number>-C<n>)."""
+        [invoice] = self.fusion_invoices(order)
+        body = fusion_get(Fusion(self.stack.urls["fusion_sandbox"]),
+                          "/fscmRestApi/resources/11.13.18.05/receivablesCreditMemos",
+                          q=f"BillToCustomerNumber='{invoice['BillToCustomerNumber']}'", limit="100")
+        return [m for m in body["items"] if str(m["TransactionNumber"]).startswith(f"{invoice['TransactionNumber']}-C")]
+
+    def invariants(self, order: dict) -> dict:
+        """The two money invariants of the order, each as (Fusion, Shopify): the documents' sum
+        against ``current_total_price``, the invoice's open balance against ``total_outstanding``."""
+        [invoice] = self.fusion_invoices(order)
+        now = self.order(order["id"])
+        documents = Decimal(str(invoice["EnteredAmount"])) + sum(
+            (Decimal(str(m["EnteredAmount"])) for m in self.fusion_credit_memos(order)), Decimal(0))
+        return {"documents": (documents, Decimal(now["current_total_price"])),
+                "balance": (Decimal(str(invoice["InvoiceBalanceAmount"])), Decimal(now["total_outstanding"]))}
 
     def fusion_receipts(self, order: dict) -> list[dict]:
         """Every standard receipt of this shop's transactions of ``order`` (numbered <prefix>-T<id>)."""

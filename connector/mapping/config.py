@@ -65,6 +65,16 @@ class TaxCodes:
 
 
 @dataclass(frozen=True)
+class RefundSetup:
+    """Where money a refund gave back leaves a receipt: a Receipt Write-off activity on a clearing
+    account (the gateway already paid the customer), or a liability activity for store credit."""
+
+    clearing_activity: str = ""
+    store_credit_activity: str = ""
+    store_credit_gateway: str = "shopify_store_credit"
+
+
+@dataclass(frozen=True)
 class Mapping:
     fusion: FusionSetup
     memo_lines: MemoLines
@@ -72,6 +82,7 @@ class Mapping:
     tax: TaxCodes
     #: Fusion receipt method per Shopify payment gateway (``default`` for any other gateway).
     receipt_methods: dict[str, str] = field(default_factory=dict)
+    refunds: RefundSetup = field(default_factory=RefundSetup)
     shops: dict[str, "Mapping"] = field(default_factory=dict)
 
     def for_shop(self, domain: str) -> "Mapping":
@@ -126,6 +137,13 @@ class _TaxSchema(_Section):
     rate_code = _text(30)
 
 
+class _RefundsSchema(_Section):
+    builds = RefundSetup
+    clearing_activity = fields.String(load_default="", validate=validate.Length(max=50))
+    store_credit_activity = fields.String(load_default="", validate=validate.Length(max=50))
+    store_credit_gateway = fields.String(load_default="shopify_store_credit")
+
+
 class MappingSchema(_Strict):
     fusion = fields.Nested(_FusionSchema, required=True)
     memo_lines = fields.Nested(_MemoLinesSchema, required=True)
@@ -135,6 +153,7 @@ class MappingSchema(_Strict):
     # park, each naming the gateway to add.
     receipt_methods = fields.Dict(keys=fields.String(validate=validate.Length(min=1)), values=_text(30),
                                   load_default=dict)
+    refunds = fields.Nested(_RefundsSchema, load_default=RefundSetup)
 
     @post_load
     def build(self, data, **_):

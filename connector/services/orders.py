@@ -90,8 +90,11 @@ class Invoice(ShopDocument):
         binding.fusion_id = str(invoice["CustomerTransactionId"])
         binding.fusion_number = str(invoice.get("TransactionNumber") or binding.fusion_number)
         binding.fusion_refs = {"customer_account": self._customer.fusion_number if self._customer else "",
+                               "customer_account_id": self._customer.fusion_id if self._customer else "",
                                "invoice_total": "" if fusion_total is None else str(fusion_total),
-                               "currency": invoice.get("InvoiceCurrencyCode", "")}
+                               "currency": invoice.get("InvoiceCurrencyCode", ""),
+                               # what later documents (credit memos) need to read the order's amounts
+                               "taxes_included": bool(self.order.get("taxes_included"))}
         binding.payload_digest = bindings.digest(self.order)
         self.note = _pending_change(session, self.shop, binding, self.order, audited=False)
         return {"transaction_number": binding.fusion_number, "customer_transaction_id": binding.fusion_id,

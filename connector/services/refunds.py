@@ -1,0 +1,268 @@
+"""Shopify refunds as Fusion credit memos against the order's invoice, with the refunded money
+taken off the receipt that brought it in.
+
+Fusion will not credit an invoice below what is still open on it, and an invoice a receipt has
+paid has nothing open. So a refund that gave money back is booked in the order an AR clerk
+would follow:
+
+1. unapply the payment's receipt from the invoice (Fusion unapplies whole applications only);
+2. create the credit memo against the invoice (SOAP ``createCreditMemo``);
+3. apply the receipt again for what the customer kept;
+4. write the refunded amount off the receipt to a Receipt Write-off activity on a clearing
+   account: the gateway has paid the customer already, so nothing may pay them again from Fusion.
+   Store credit goes to its liability activity instead.
+
+Steps 1 and 2 are the create of the create-once protocol, 3 and 4 its completion; each reads
+Fusion's state before it acts, so a retry after any failure picks up where the last attempt
+stopped. Refunds of one order are booked one after another (a later one waits while an earlier
+one is in flight), because they share the order's receipts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.fusion.credit_memos import InvoiceCredit, memo_number
+from connector.fusion.errors import FusionRejected
+from connector.fusion.receipts import Application, SoapApplication, WriteOff
+from connector.locks import Busy
+from connector.mapping.credit_memo import CreditAmounts, ShippingRefund, credit_amounts
+from connector.mapping.invoice import MappingError
+from connector.mapping.receipt import is_payment
+from connector.models import Binding, BindingKind, BindingState, Shop
+from connector.services import bindings
+from connector.services.context import Services
+from connector.services.documents import ShopDocument
+from connector.shopify import orders as shopify_orders
+
+WAIT_SECONDS = 15  # how soon a refund looks again for the documents it depends on
+
+
+def handle(services: Services, session: Session, shop: Shop, refund: dict) -> str:
+    """A refund webhook: its credit memo, and the refunded money off the payment's receipt."""
+    if not (refund.get("refund_line_items") or refund.get("refund_shipping_lines") or refund.get("transactions")):
+        return ""  # nothing was refunded and no money moved: nothing to book
+    CreditMemo(services, session, shop, refund=refund).ensure()
+    return ""
+
+
+@dataclass(frozen=True)
+class Reversal:
+    """Money one refund gave back out of one payment's receipt."""
+
+    receipt_id: str
+    receipt_number: str
+    amount: Decimal
+    activity: str             # the receivables activity the amount leaves the receipt through
+
+
+@dataclass
+class CreditMemo(ShopDocument):
+    kind = BindingKind.refund
+    label = "credit_memo"
+
+    refund: dict
+    _invoice: Binding | None = field(default=None, init=False)
+    _amounts: CreditAmounts | None = field(default=None, init=False)
+    _number: str = field(default="", init=False)
+    _reversals: list[Reversal] = field(default_factory=list, init=False)
+    _written_before: dict[str, Decimal] = field(default_factory=dict, init=False)
+
+    @property
+    def shopify_id(self) -> str:
+        return str(self.refund["id"])
+
+    @property
+    def gid(self) -> str:
+        return self.refund["admin_graphql_api_id"]
+
+    @property
+    def mapping(self):
+        return self.services.mapping.for_shop(self.shop.domain)
+
+    # -- before anything is claimed ---------------------------------------------------------------
+
+    def prepare(self) -> None:
+        super().prepare()
+        self._invoice = self._synced(BindingKind.order, str(self.refund["order_id"]), "the order's invoice")
+        if "taxes_included" not in self._invoice.fusion_refs:
+            raise MappingError(f"invoice {self._invoice.fusion_number} was bound before refunds were booked: "
+                               "replay its order event first")
+        client = self.services.shopify(self.session, self.shop)
+        self.session.commit()  # no transaction across the calls to Shopify
+        order_gid = self._invoice.shopify_gid
+        mine = {str(t["id"]) for t in self.refund.get("transactions") or []}
+        history = shopify_orders.transactions(client, order_gid)
+        paid_before = sum((t.amount for t in history if is_payment(t)), Decimal(0)) - sum(
+            (t.amount for t in history if t.kind == "refund" and t.status == "success" and t.id not in mine),
+            Decimal(0))
+        shipping = [ShippingRefund(s.subtotal, s.tax) for s in shopify_orders.refund_shipping(client, self.gid)] \
+            if self.refund.get("refund_shipping_lines") else []
+        self._amounts = credit_amounts(self.refund, taxes_included=bool(self._invoice.fusion_refs["taxes_included"]),
+                                       shipping=shipping, paid_before=paid_before)
+        earlier = [r.id for r in shopify_orders.refunds(client, order_gid)]
+        if self.shopify_id not in earlier:
+            raise Busy(f"refund {self.gid} is not listed on its order yet", retry_after=WAIT_SECONDS)
+        earlier = earlier[:earlier.index(self.shopify_id)]
+        self._number = memo_number(self._invoice.fusion_number, len(earlier) + 1)
+        self._wait_for(earlier)
+        self._reversals = self._reversals_of(history)
+        self._written_before = self._written_off_by(earlier)
+        if not self._amounts.gross:
+            raise MappingError(f"refund {self.gid} gave back {self._amounts.cash} but credits nothing: "
+                               "an amount-only refund is not booked by this release")
+
+    def _synced(self, kind: BindingKind, shopify_id: str, what: str) -> Binding:
+        """The synced binding this refund depends on; waits for it, or parks behind a parked one."""
+        found = bindings.find(self.session, self.shop.id, kind, shopify_id)
+        self.session.commit()
+        if found is not None and found.state == BindingState.synced:
+            return found
+        if found is not None and found.state == BindingState.parked:
+            raise MappingError(f"{what} ({kind.value} {shopify_id}) is parked: {found.last_error[:300]}")
+        raise Busy(f"refund {self.gid} waits for {what} ({kind.value} {shopify_id})", retry_after=WAIT_SECONDS)
+
+    def _wait_for(self, earlier_refunds: list[str]) -> None:
+        if not earlier_refunds:
+            return
+        in_flight = self.session.scalars(select(Binding.shopify_id).where(
+            Binding.shop_id == self.shop.id, Binding.kind == BindingKind.refund,
+            Binding.shopify_id.in_(earlier_refunds), Binding.state == BindingState.creating)).all()
+        self.session.commit()
+        if in_flight:
+            raise Busy(f"refund {self.gid} waits for the order's earlier refund {in_flight[0]}",
+                       retry_after=WAIT_SECONDS)
+
+    def _written_off_by(self, refund_ids: list[str]) -> dict[str, Decimal]:
+        """What the order's earlier refunds wrote off each receipt, by receipt number.
+
+        A write-off has no key of its own in Fusion; knowing what the earlier refunds took, the
+        rest of a receipt's write-offs is this refund's, so a retry never writes off twice.
+        """
+        earlier = self.session.scalars(select(Binding).where(
+            Binding.shop_id == self.shop.id, Binding.kind == BindingKind.refund,
+            Binding.shopify_id.in_(refund_ids), Binding.state == BindingState.synced)).all() if refund_ids else []
+        self.session.commit()
+        totals: dict[str, Decimal] = {}
+        for binding in earlier:
+            for number, amount in (binding.fusion_refs.get("receipts") or {}).items():
+                totals[number] = totals.get(number, Decimal(0)) + Decimal(amount)
+        return totals
+
+    def _reversals_of(self, history) -> list[Reversal]:
+        """Each payment this refund gave money back from, with its receipt and activity."""
+        payments = {t.id: t for t in history if is_payment(t)}
+        setup = self.mapping.refunds
+        given_back: dict[str, tuple[Decimal, str]] = {}
+        for t in self.refund.get("transactions") or []:
+            if t.get("kind") != "refund" or t.get("status") != "success":
+                continue
+            parent = str(t.get("parent_id") or "")
+            if parent not in payments:
+                raise MappingError(f"refund transaction {t.get('id')} names no payment of the order "
+                                   f"(parent {parent or 'none'}): its money cannot be traced to a receipt")
+            store_credit = t.get("gateway") == setup.store_credit_gateway
+            activity = setup.store_credit_activity if store_credit else setup.clearing_activity
+            if not activity:
+                key = "store_credit_activity" if store_credit else "clearing_activity"
+                raise MappingError(f"no receivables activity for refunded money: set [refunds] {key} in the mapping")
+            amount, _ = given_back.get(parent, (Decimal(0), activity))
+            given_back[parent] = (amount + Decimal(str(t["amount_set"]["shop_money"]["amount"])), activity)
+        reversals = []
+        for parent, (amount, activity) in given_back.items():
+            payment = self._synced(BindingKind.payment, parent, "the payment's receipt")
+            reversals.append(Reversal(payment.fusion_id, payment.fusion_number, amount, activity))
+        return reversals
+
+    def number(self) -> str:
+        return self._number
+
+    # -- the create: room on the invoice, then the memo ------------------------------------------
+
+    def find(self) -> dict | None:
+        return self.fusion.credit_memos.find(self.mapping.fusion.transaction_source, self._number)
+
+    def create(self) -> dict:
+        unapplied = [(r, app) for r in self._reversals for app in self._applications(r)]
+        for reversal, application in unapplied:
+            self._unapply(reversal, application)
+        credit = InvoiceCredit(invoice_id=self._invoice.fusion_id, transaction_number=self._number,
+                               currency=self._invoice.fusion_refs.get("currency") or None,
+                               line=self._amounts.line, tax=self._amounts.tax, customer_reference=self.gid,
+                               comments=f"Shopify refund {self.gid} of order {self._invoice.shopify_gid}"[:240])
+        try:
+            return self.fusion.credit_memos.create(credit)
+        except FusionRejected:
+            # Put the receipts back as they were, so the invoice shows paid while a person looks.
+            for reversal, _ in unapplied:
+                self._apply(reversal, None)
+            raise
+
+    def _applications(self, reversal: Reversal) -> list[dict]:
+        return [a for a in self.fusion.receipts.applications(self._invoice.fusion_refs["customer_account_id"],
+                                                             reversal.receipt_id, self._invoice.fusion_id)
+                if not a.get("ActivityName") and Decimal(str(a["ApplicationAmount"])) > 0]
+
+    def _unapply(self, reversal: Reversal, application: dict) -> None:
+        if self.services.settings.fusion_receipt_apply == "soap":
+            self.fusion.receipts.unapply_by_soap(self.mapping.fusion.business_unit, reversal.receipt_number,
+                                                 application["ApplicationId"], date.today().isoformat())
+        else:
+            self.fusion.receipts.unapply(reversal.receipt_id, application["ApplicationId"],
+                                         application["ReferenceInstallmentId"])
+
+    # -- the completion: the customer's share back on the invoice, the refund off the receipt ------
+
+    def complete(self, memo: dict) -> dict:
+        for reversal in self._reversals:
+            to_write_off = reversal.amount - self._written_off(reversal)
+            if to_write_off > 0:
+                self._apply(reversal, keep=to_write_off)
+                self.fusion.receipts.write_off(WriteOff(
+                    business_unit=self.mapping.fusion.business_unit, receipt_number=reversal.receipt_number,
+                    activity_name=reversal.activity, amount=to_write_off, apply_date=date.today().isoformat(),
+                    comments=f"Shopify refund {self.gid}"[:240], customer_reference=self.gid))
+            else:
+                self._apply(reversal, keep=Decimal(0))
+        return memo
+
+    def _written_off(self, reversal: Reversal) -> Decimal:
+        """What this refund has written off the receipt already (an earlier attempt's work)."""
+        rows = self.fusion.receipts.applications(self._invoice.fusion_refs["customer_account_id"],
+                                                 reversal.receipt_id, None)
+        on_receipt = sum((Decimal(str(a["ApplicationAmount"])) for a in rows if a.get("ActivityName")), Decimal(0))
+        return on_receipt - self._written_before.get(reversal.receipt_number, Decimal(0))
+
+    def _apply(self, reversal: Reversal, keep: Decimal | None) -> None:
+        """Apply the receipt to the invoice again, keeping ``keep`` unapplied (None: keep nothing)."""
+        receipt = self.fusion.receipts.get(reversal.receipt_id)
+        amount = Decimal(str(receipt["UnappliedAmount"])) - (keep or Decimal(0))
+        invoice = self.fusion.invoices.get(self._invoice.fusion_id)
+        installment = next((i for i in invoice.get("receivablesInvoiceInstallments") or []
+                            if Decimal(str(i["InstallmentBalanceDue"])) > 0), None)
+        if installment is None or amount <= 0:
+            return
+        amount = min(amount, Decimal(str(installment["InstallmentBalanceDue"])))
+        if self.services.settings.fusion_receipt_apply == "soap":
+            self.fusion.receipts.apply_by_soap(SoapApplication(
+                receipt_id=reversal.receipt_id, transaction_id=self._invoice.fusion_id, amount=amount,
+                application_date=date.today().isoformat(), installment_id=installment["InstallmentId"],
+                customer_reference=self.gid))
+        else:
+            self.fusion.receipts.apply(reversal.receipt_id, Application(installment["InstallmentId"], amount))
+
+    def bind(self, session: Session, binding: Binding, memo: dict) -> dict:
+        binding.fusion_id = str(memo.get("CustomerTransactionId", ""))
+        binding.fusion_number = str(memo.get("TransactionNumber") or self._number)
+        binding.fusion_refs = {"invoice_id": self._invoice.fusion_id, "order_id": self._invoice.shopify_id,
+                               "line": str(self._amounts.line), "tax": str(self._amounts.tax),
+                               "cash": str(self._amounts.cash),
+                               "receipts": {r.receipt_number: str(r.amount) for r in self._reversals}}
+        return {"transaction_number": binding.fusion_number, "customer_transaction_id": binding.fusion_id,
+                "line": self._amounts.line, "tax": self._amounts.tax, "total": self._amounts.gross,
+                "money_back": self._amounts.cash, "invoice": self._invoice.fusion_number,
+                "written_off": {r.receipt_number: r.amount for r in self._reversals}}
