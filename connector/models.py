@@ -67,6 +67,7 @@ class BindingKind(str, enum.Enum):
     order = "order"            # a receivables invoice
     refund = "refund"          # a credit memo against the order's invoice
     payment = "payment"        # a standard receipt applied to the order's invoice (one per transaction)
+    adjustment = "adjustment"  # a debit or credit memo for an order edit after invoicing ("<order id>:<n>")
 
 
 class AttemptOutcome(str, enum.Enum):

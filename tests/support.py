@@ -118,12 +118,13 @@ class TestShop:
         return Decimal(str(invoices[0]["InvoiceBalanceAmount"])) if len(invoices) == 1 else None
 
     def fusion_credit_memos(self, order: dict) -> list[dict]:
-        """The credit memos against the order's invoice (numbered <invoice number>-C<n>)."""
+        """The credit memos against the order's invoice: <invoice number>-C<n> for refunds,
+        -E<n> for edits that lowered the total."""
         [invoice] = self.fusion_invoices(order)
         body = fusion_get(Fusion(self.stack.urls["fusion_sandbox"]),
                           "/fscmRestApi/resources/11.13.18.05/receivablesCreditMemos",
                           q=f"BillToCustomerNumber='{invoice['BillToCustomerNumber']}'", limit="100")
-        return [m for m in body["items"] if str(m["TransactionNumber"]).startswith(f"{invoice['TransactionNumber']}-C")]
+        return [m for m in body["items"] if str(m["TransactionNumber"]).startswith(f"{invoice['TransactionNumber']}-")]
 
     def invariants(self, order: dict) -> dict:
         """The two money invariants of the order, each as (Fusion, Shopify): the documents' sum
@@ -141,6 +142,65 @@ class TestShop:
                           q=f"CustomerAccountNumber='{self.fusion_invoices(order)[0]['BillToCustomerNumber']}'",
                           limit="100")
         return [r for r in body["items"] if str(r["ReceiptNumber"]).startswith(f"{self.prefix}-T")]
+
+    def transactions(self, order: dict) -> list[dict]:
+        """The order's payment transactions as Shopify holds them now (REST shape, shop money in ``amount_set``)."""
+        response = requests.get(f"{self.stack.urls['shopify_sandbox']}/_sandbox/shops/{self.domain}"
+                                f"/orders/{order['id']}/transactions", timeout=10)
+        response.raise_for_status()
+        return response.json()["transactions"]
+
+    def fusion_debit_memos(self, order: dict) -> list[dict]:
+        """The debit memos of the order's edits: receivablesInvoices numbered <invoice number>-D<n>
+        (BillToCustomerNumber is not q-searchable on receivablesInvoices; TransactionNumber is)."""
+        [invoice] = self.fusion_invoices(order)
+        body = fusion_get(Fusion(self.stack.urls["fusion_sandbox"]), Fusion.INVOICES,
+                          q=f"TransactionNumber LIKE '{invoice['TransactionNumber']}-D%'", limit="100")
+        return [d for d in body["items"] if d["CustomerTransactionId"] != invoice["CustomerTransactionId"]]
+
+    def money_invariants(self, order: dict) -> dict:
+        """``invariants()`` with the order's debit memos added, each as (Fusion, Shopify):
+        invoice + debit memos − credit memos against ``current_total_price``, and the open balance of
+        the invoice and its debit memos against ``total_outstanding``.
+
+        ``invariants()`` counts the invoice and its credit memos only; should it come to count debit
+        memos itself, drop the addition here."""
+        figures = self.invariants(order)
+        debit = self.fusion_debit_memos(order)
+        (documents, current), (balance, outstanding) = figures["documents"], figures["balance"]
+        return {"documents": (documents + sum((Decimal(str(d["EnteredAmount"])) for d in debit), Decimal(0)),
+                              current),
+                "balance": (balance + sum((Decimal(str(d["InvoiceBalanceAmount"])) for d in debit), Decimal(0)),
+                            outstanding)}
+
+    def document_counts(self, order: dict) -> dict:
+        """How many documents Fusion holds for the order against how many Shopify says it should, each as
+        (Fusion, Shopify): invoices (one), credit memos (one per refund), receipts (one per successful
+        sale or capture of more than zero, by receipt number)."""
+        invoices = self.fusion_invoices(order)
+        now = self.order(order["id"])
+        paid = sorted(f"{self.prefix}-T{t['id']}" for t in self.transactions(order)
+                      if t["kind"] in ("sale", "capture") and t["status"] == "success"
+                      and Decimal(t["amount_set"]["shop_money"]["amount"]) > 0)
+        if len(invoices) != 1:
+            return {"invoices": (len(invoices), 1)}
+        return {"invoices": (len(invoices), 1),
+                "credit_memos": (len(self.fusion_credit_memos(order)), len(now.get("refunds") or [])),
+                "receipts": (sorted(r["ReceiptNumber"] for r in self.fusion_receipts(order)), paid)}
+
+    def quiet(self, timeout: float = 90.0) -> bool:
+        """Wait until Shopify has delivered every webhook and no inbox event of this shop is still
+        ``received`` (waiting for a worker or for a retry)."""
+        from connector.models import InboxState
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            idle = requests.get(f"{self.stack.urls['shopify_sandbox']}/_sandbox/webhooks/idle",
+                                params={"wait": max(1, min(30, int(deadline - time.monotonic())))},
+                                timeout=40).json()["idle"]
+            if idle and all(e.state != InboxState.received for e in self.inbox()):
+                return True
+            time.sleep(0.2)
+        return False
 
     # -- as the operator ------------------------------------------------------------------------
 

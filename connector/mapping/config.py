@@ -40,6 +40,8 @@ class FusionSetup:
     # conversion rate type on every document.
     ledger_currency: str = ""
     conversion_rate_type: str = "Corporate"
+    # A transaction type of class DM, for order edits that raise the total after invoicing.
+    debit_memo_type: str = ""
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,7 @@ class _FusionSchema(_Section):
     reference_set_id = fields.String(required=True, validate=validate.Regexp(r"^\d+$"))
     ledger_currency = fields.String(load_default="", validate=validate.Regexp(r"^([A-Z]{3})?$"))
     conversion_rate_type = fields.String(load_default="Corporate", validate=validate.Length(min=1, max=30))
+    debit_memo_type = fields.String(load_default="", validate=validate.Length(max=20))
 
 
 # Every memo line is a required name of up to 50 characters: a new kind of line is a new field of

@@ -40,7 +40,8 @@ def order_total(order: dict) -> Decimal:
     return shop_amount(order, "total_price")
 
 
-def _tax_lines(item: dict, mapping: Mapping, inclusive: bool) -> list[dict]:
+def tax_lines(item: dict, mapping: Mapping, inclusive: bool) -> list[dict]:
+    """Shopify's tax amounts of ``item`` as manual tax lines, so Fusion's tax is Shopify's."""
     lines = []
     for tax in item.get("tax_lines") or []:
         amount = shop_amount(tax, "price")
@@ -92,7 +93,7 @@ def build_invoice(order: dict, *, mapping: Mapping, prefix: str, bill_to_account
         name = item.get("name") or item.get("title") or item.get("sku") or "Item"
         memo_line = memo.gift_card if item.get("gift_card") else memo.merchandise
         add(name, quantity, shop_amount(item, "price"), memo_line, gl.revenue,
-            _tax_lines(item, mapping, inclusive))
+            tax_lines(item, mapping, inclusive))
         discount = _allocations(item)
         if discount:
             label = _discount_label(order, item)
@@ -103,7 +104,7 @@ def build_invoice(order: dict, *, mapping: Mapping, prefix: str, bill_to_account
             continue
         title = f"Shipping: {shipping.get('title') or shipping.get('code') or 'shipping'}"
         price = shop_amount(shipping, "price")
-        taxes = _tax_lines(shipping, mapping, inclusive)
+        taxes = tax_lines(shipping, mapping, inclusive)
         if price or taxes:
             add(title, 1, price, memo.shipping, gl.freight, taxes)
         discount = _allocations(shipping)

@@ -11,10 +11,10 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from connector import audit
-from connector.mapping.invoice import build_invoice, order_total, shop_amount
+from connector.mapping.adjustment import components
+from connector.mapping.invoice import MappingError, build_invoice, order_total
 from connector.models import Binding, BindingKind, BindingState, Shop
-from connector.services import bindings, create_once, customers, payments
+from connector.services import adjustments, bindings, create_once, customers, payments
 from connector.services.context import Services
 from connector.services.documents import ShopDocument
 
@@ -93,65 +93,43 @@ class Invoice(ShopDocument):
                                "customer_account_id": self._customer.fusion_id if self._customer else "",
                                "invoice_total": "" if fusion_total is None else str(fusion_total),
                                "currency": invoice.get("InvoiceCurrencyCode", ""),
-                               # what later documents (credit memos) need to read the order's amounts
+                               # what later documents (credit and debit memos) need to know of the order
                                "taxes_included": bool(self.order.get("taxes_included"))}
         binding.payload_digest = bindings.digest(self.order)
-        self.note = _pending_change(session, self.shop, binding, self.order, audited=False)
+        self.note = _differs(binding, self.order)
+        baseline = None if self.note else _components_or_none(self.order)
+        if baseline is not None:  # what later edits are measured against
+            binding.fusion_refs["components"] = baseline
         return {"transaction_number": binding.fusion_number, "customer_transaction_id": binding.fusion_id,
                 "total": fusion_total, "shopify_total": order_total(self.order)}
 
     def on_synced(self, session: Session, binding: Binding) -> None:
-        self.note = _already_invoiced(session, self.shop, binding, self.order)
+        """A repeat, or a change to an order that already has its invoice: its edits are booked
+        as adjustments (under the invoice's lock, so two events never book one edit twice)."""
+        binding.shopify_updated_at = bindings.latest(binding.shopify_updated_at, self.order.get("updated_at"))
+        binding.payload_digest = bindings.digest(self.order)
+        session.commit()
+        self.note = adjustments.book(self.services, session, self.shop, self.order, binding)
 
 
-def _already_invoiced(session: Session, shop: Shop, binding: Binding, order: dict) -> str:
-    """A repeat, or a change to an order that already has its invoice.
-
-    A repeat (a replay of a deferred change, say) is judged again, not waved through: what
-    Fusion still lacks is the same as the first time, and so is the note.
-    """
-    repeat = binding.payload_digest == bindings.digest(order)
-    binding.shopify_updated_at = bindings.latest(binding.shopify_updated_at, order.get("updated_at"))
-    binding.payload_digest = bindings.digest(order)
-    return _pending_change(session, shop, binding, order, audited=repeat)
-
-
-def _pending_change(session: Session, shop: Shop, binding: Binding, order: dict, *, audited: bool) -> str:
-    """What Fusion does not reflect: edits, refunds and cancellations after the order was placed,
-    or an invoice total Fusion computed differently.
-
-    The invoice is the order as placed; those changes become adjustments and credit memos, which
-    are later releases. Until then the event is kept ``deferred`` with this note, for replay.
-    """
-    problems = []
+def _differs(binding: Binding, order: dict) -> str:
+    """Fusion computed the invoice's total differently from Shopify: a person must look."""
     invoiced = binding.fusion_refs.get("invoice_total", "")
-    current = _current_total(order)
     if not invoiced:
-        problems.append(f"Fusion did not report the total of invoice {binding.fusion_number}")
-    elif Decimal(invoiced) != order_total(order):
-        problems.append(f"invoice {binding.fusion_number} in Fusion totals {invoiced}, "
-                        f"the order was placed for {order_total(order)}")
-    elif Decimal(invoiced) != current:
-        problems.append(f"the order's current total is {current} but invoice {binding.fusion_number} is "
-                        f"for {invoiced}")
-    if order.get("cancelled_at"):
-        problems.append("the order was cancelled")
-    if not problems:
-        return ""
-    note = "; ".join(problems) + ": adjustments and credit memos are not applied yet"
-    if not audited:
-        audit.record(session, "order.amendment_pending", shop_id=shop.id, subject_kind="order",
-                     subject_id=binding.shopify_id, note=note)
-    return note
+        return f"Fusion did not report the total of invoice {binding.fusion_number}"
+    if Decimal(invoiced) != order_total(order):
+        return (f"invoice {binding.fusion_number} in Fusion totals {invoiced}, the order was placed for "
+                f"{order_total(order)}: its later edits are not booked until a person has looked")
+    return ""
+
+
+def _components_or_none(order: dict) -> dict | None:
+    try:
+        return components(order).as_refs()
+    except MappingError:
+        return None
 
 
 def _entered_amount(invoice: dict) -> Decimal | None:
     amount = invoice.get("EnteredAmount")
     return None if amount is None else Decimal(str(amount))
-
-
-def _current_total(order: dict) -> Decimal:
-    """Shopify's total after edits, refunds and cancellations (the original when it is absent)."""
-    if order.get("current_total_price") is None and not order.get("current_total_price_set"):
-        return order_total(order)
-    return shop_amount(order, "current_total_price")

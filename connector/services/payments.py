@@ -8,13 +8,13 @@ also means a late or lost ``orders/paid`` changes nothing: the next order event 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from connector.fusion.receipts import Application, NewReceipt, SoapApplication
+from connector.fusion.receipts import NewReceipt
 from connector.mapping.receipt import build_receipt, is_payment
 from connector.models import Binding, BindingKind, Shop
+from connector.services.applications import Mover, order_documents
 from connector.services.context import Services
 from connector.services.documents import ShopDocument
 from connector.shopify import orders as shopify_orders
@@ -47,6 +47,7 @@ class Receipt(ShopDocument):
     order: dict
     transaction: Transaction
     _receipt: NewReceipt | None = field(default=None, init=False)
+    _documents: list[str] = field(default_factory=list, init=False)
 
     @property
     def shopify_id(self) -> str:
@@ -58,6 +59,7 @@ class Receipt(ShopDocument):
 
     def prepare(self) -> None:
         super().prepare()
+        self._documents = order_documents(self.session, self.invoice)
         self._receipt = build_receipt(self.transaction, mapping=self.services.mapping.for_shop(self.shop.domain),
                                       prefix=self.shop.transaction_prefix,
                                       account_number=self.invoice.fusion_refs.get("customer_account", ""),
@@ -73,28 +75,19 @@ class Receipt(ShopDocument):
         return self.fusion.receipts.create(self._receipt)
 
     def complete(self, receipt: dict) -> dict:
-        """Apply what the receipt still holds to the invoice's open installment.
+        """Apply what the receipt holds to the order's open invoice (then debit memos).
 
         Idempotent by reading first: after an apply whose answer was lost, the receipt's
-        unapplied amount says whether it landed. What the invoice cannot take (it was credited
-        meanwhile) stays unapplied on the receipt, visible, rather than forced somewhere.
+        unapplied amount says whether it landed.
         """
-        receipt_id = receipt["StandardReceiptId"]
-        current = self.fusion.receipts.get(receipt_id)
-        unapplied = Decimal(str(current["UnappliedAmount"]))
-        installment = _open_installment(self.fusion.invoices.get(self.invoice.fusion_id)) if unapplied > 0 else None
-        if installment is None:
-            return current
-        amount = min(unapplied, Decimal(str(installment["InstallmentBalanceDue"])))
-        if self.services.settings.fusion_receipt_apply == "soap":
-            self.fusion.receipts.apply_by_soap(SoapApplication(
-                receipt_id=receipt_id, transaction_id=self.invoice.fusion_id, amount=amount,
-                application_date=self._receipt.receipt_date, installment_id=installment["InstallmentId"],
-                customer_reference=self.transaction.gid))
-        else:
-            self.fusion.receipts.apply(receipt_id, Application(installment_id=installment["InstallmentId"],
-                                                               amount=amount))
+        receipt_id = str(receipt["StandardReceiptId"])
+        self._mover().put_back(receipt_id, self._documents)
         return self.fusion.receipts.get(receipt_id)
+
+    def _mover(self) -> Mover:
+        return Mover(self.fusion, self.services.settings.fusion_receipt_apply == "soap",
+                     self._receipt.business_unit, self.invoice.fusion_refs.get("customer_account_id", ""),
+                     self.transaction.gid)
 
     def bind(self, session: Session, binding: Binding, receipt: dict) -> dict:
         binding.fusion_id = str(receipt["StandardReceiptId"])
@@ -107,8 +100,3 @@ class Receipt(ShopDocument):
                 "amount": amount, "unapplied": unapplied, "transaction": self.transaction.gid,
                 "invoice": self.invoice.fusion_number}
 
-
-def _open_installment(invoice: dict) -> dict | None:
-    installments = sorted(invoice.get("receivablesInvoiceInstallments") or [],
-                          key=lambda i: i.get("InstallmentSequenceNumber") or 0)
-    return next((i for i in installments if Decimal(str(i["InstallmentBalanceDue"])) > 0), None)

@@ -28,13 +28,14 @@ from sqlalchemy.orm import Session
 
 from connector.fusion.credit_memos import InvoiceCredit, memo_number
 from connector.fusion.errors import FusionRejected
-from connector.fusion.receipts import Application, SoapApplication, WriteOff
+from connector.fusion.receipts import WriteOff
 from connector.locks import Busy
 from connector.mapping.credit_memo import CreditAmounts, ShippingRefund, credit_amounts
 from connector.mapping.invoice import MappingError
 from connector.mapping.receipt import is_payment
 from connector.models import Binding, BindingKind, BindingState, Shop
 from connector.services import bindings
+from connector.services.applications import Mover, order_documents
 from connector.services.context import Services
 from connector.services.documents import ShopDocument
 from connector.shopify import orders as shopify_orders
@@ -71,6 +72,7 @@ class CreditMemo(ShopDocument):
     _number: str = field(default="", init=False)
     _reversals: list[Reversal] = field(default_factory=list, init=False)
     _written_before: dict[str, Decimal] = field(default_factory=dict, init=False)
+    _documents: list[str] = field(default_factory=list, init=False)
 
     @property
     def shopify_id(self) -> str:
@@ -112,6 +114,7 @@ class CreditMemo(ShopDocument):
         self._wait_for(earlier)
         self._reversals = self._reversals_of(history)
         self._written_before = self._written_off_by(earlier)
+        self._documents = order_documents(self.session, self._invoice)
         if not self._amounts.gross:
             raise MappingError(f"refund {self.gid} gave back {self._amounts.cash} but credits nothing: "
                                "an amount-only refund is not booked by this release")
@@ -187,9 +190,9 @@ class CreditMemo(ShopDocument):
         return self.fusion.credit_memos.find(self.mapping.fusion.transaction_source, self._number)
 
     def create(self) -> dict:
-        unapplied = [(r, app) for r in self._reversals for app in self._applications(r)]
-        for reversal, application in unapplied:
-            self._unapply(reversal, application)
+        mover = self._mover()
+        for reversal in self._reversals:
+            mover.take_off(reversal.receipt_id, reversal.receipt_number, self._invoice.fusion_id)
         credit = InvoiceCredit(invoice_id=self._invoice.fusion_id, transaction_number=self._number,
                                currency=self._invoice.fusion_refs.get("currency") or None,
                                line=self._amounts.line, tax=self._amounts.tax, customer_reference=self.gid,
@@ -198,36 +201,26 @@ class CreditMemo(ShopDocument):
             return self.fusion.credit_memos.create(credit)
         except FusionRejected:
             # Put the receipts back as they were, so the invoice shows paid while a person looks.
-            for reversal, _ in unapplied:
-                self._apply(reversal, None)
+            for reversal in self._reversals:
+                mover.put_back(reversal.receipt_id, self._documents)
             raise
 
-    def _applications(self, reversal: Reversal) -> list[dict]:
-        return [a for a in self.fusion.receipts.applications(self._invoice.fusion_refs["customer_account_id"],
-                                                             reversal.receipt_id, self._invoice.fusion_id)
-                if not a.get("ActivityName") and Decimal(str(a["ApplicationAmount"])) > 0]
-
-    def _unapply(self, reversal: Reversal, application: dict) -> None:
-        if self.services.settings.fusion_receipt_apply == "soap":
-            self.fusion.receipts.unapply_by_soap(self.mapping.fusion.business_unit, reversal.receipt_number,
-                                                 application["ApplicationId"], date.today().isoformat())
-        else:
-            self.fusion.receipts.unapply(reversal.receipt_id, application["ApplicationId"],
-                                         application["ReferenceInstallmentId"])
+    def _mover(self) -> Mover:
+        return Mover(self.fusion, self.services.settings.fusion_receipt_apply == "soap",
+                     self.mapping.fusion.business_unit, self._invoice.fusion_refs["customer_account_id"], self.gid)
 
     # -- the completion: the customer's share back on the invoice, the refund off the receipt ------
 
     def complete(self, memo: dict) -> dict:
+        mover = self._mover()
         for reversal in self._reversals:
             to_write_off = reversal.amount - self._written_off(reversal)
+            mover.put_back(reversal.receipt_id, self._documents, keep=max(to_write_off, Decimal(0)))
             if to_write_off > 0:
-                self._apply(reversal, keep=to_write_off)
                 self.fusion.receipts.write_off(WriteOff(
                     business_unit=self.mapping.fusion.business_unit, receipt_number=reversal.receipt_number,
                     activity_name=reversal.activity, amount=to_write_off, apply_date=date.today().isoformat(),
                     comments=f"Shopify refund {self.gid}"[:240], customer_reference=self.gid))
-            else:
-                self._apply(reversal, keep=Decimal(0))
         return memo
 
     def _written_off(self, reversal: Reversal) -> Decimal:
@@ -236,24 +229,6 @@ class CreditMemo(ShopDocument):
                                                  reversal.receipt_id, None)
         on_receipt = sum((Decimal(str(a["ApplicationAmount"])) for a in rows if a.get("ActivityName")), Decimal(0))
         return on_receipt - self._written_before.get(reversal.receipt_number, Decimal(0))
-
-    def _apply(self, reversal: Reversal, keep: Decimal | None) -> None:
-        """Apply the receipt to the invoice again, keeping ``keep`` unapplied (None: keep nothing)."""
-        receipt = self.fusion.receipts.get(reversal.receipt_id)
-        amount = Decimal(str(receipt["UnappliedAmount"])) - (keep or Decimal(0))
-        invoice = self.fusion.invoices.get(self._invoice.fusion_id)
-        installment = next((i for i in invoice.get("receivablesInvoiceInstallments") or []
-                            if Decimal(str(i["InstallmentBalanceDue"])) > 0), None)
-        if installment is None or amount <= 0:
-            return
-        amount = min(amount, Decimal(str(installment["InstallmentBalanceDue"])))
-        if self.services.settings.fusion_receipt_apply == "soap":
-            self.fusion.receipts.apply_by_soap(SoapApplication(
-                receipt_id=reversal.receipt_id, transaction_id=self._invoice.fusion_id, amount=amount,
-                application_date=date.today().isoformat(), installment_id=installment["InstallmentId"],
-                customer_reference=self.gid))
-        else:
-            self.fusion.receipts.apply(reversal.receipt_id, Application(installment["InstallmentId"], amount))
 
     def bind(self, session: Session, binding: Binding, memo: dict) -> dict:
         binding.fusion_id = str(memo.get("CustomerTransactionId", ""))

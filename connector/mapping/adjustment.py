@@ -1,0 +1,137 @@
+"""An order edit after invoicing, as what Fusion must add (a debit memo) or take away (a credit
+memo), per component: merchandise, shipping, their taxes and tips.
+
+The invoice is the order as placed and is never changed. What an edit did is the difference
+between the order's components now and those already booked (the invoice's, plus every
+adjustment since). ``total_price`` moves with edits, not with refunds (those move
+``current_total_price`` and have their own credit memos), so edits and refunds never count the
+same money twice.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from decimal import Decimal
+
+from connector.mapping.config import Mapping
+from connector.mapping.invoice import (
+    ZERO,
+    MappingError,
+    order_total,
+    shop_amount,
+    tax_lines,
+    transaction_number,
+)
+
+
+@dataclass(frozen=True)
+class Components:
+    """An order's money by component, in shop money and in the order's price basis (gross of tax
+    in a tax-inclusive shop, net otherwise)."""
+
+    merchandise: Decimal = ZERO      # line items after their discounts
+    merchandise_tax: Decimal = ZERO
+    shipping: Decimal = ZERO         # shipping lines after their discounts
+    shipping_tax: Decimal = ZERO
+    tip: Decimal = ZERO
+
+    def total(self, taxes_included: bool) -> Decimal:
+        taxes = ZERO if taxes_included else self.merchandise_tax + self.shipping_tax
+        return self.merchandise + self.shipping + self.tip + taxes
+
+    def __add__(self, other: "Components") -> "Components":
+        return Components(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+    def __sub__(self, other: "Components") -> "Components":
+        return Components(*(getattr(self, f.name) - getattr(other, f.name) for f in fields(self)))
+
+    def __neg__(self) -> "Components":
+        return Components() - self
+
+    def split(self) -> tuple["Components", "Components"]:
+        """(what rose, what fell), each with amounts of zero or more."""
+        up = Components(*(max(getattr(self, f.name), ZERO) for f in fields(self)))
+        return up, up - self
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, f.name) for f in fields(self))
+
+    def as_refs(self) -> dict[str, str]:
+        return {name: str(value) for name, value in asdict(self).items()}
+
+    @classmethod
+    def from_refs(cls, refs: dict | None) -> "Components":
+        return cls(**{name: Decimal(value) for name, value in (refs or {}).items()})
+
+
+def components(order: dict) -> Components:
+    """The order's components as Shopify reports them now; they must add up to ``total_price``."""
+    items = [i for i in order.get("line_items") or [] if int(i.get("quantity") or 0) > 0]
+    shipping = [s for s in order.get("shipping_lines") or [] if not s.get("is_removed")]
+    found = Components(
+        merchandise=shop_amount(order, "subtotal_price"),
+        merchandise_tax=sum((shop_amount(t, "price") for i in items for t in i.get("tax_lines") or []), ZERO),
+        shipping=sum((shop_amount(s, "discounted_price") for s in shipping), ZERO),
+        shipping_tax=sum((shop_amount(t, "price") for s in shipping for t in s.get("tax_lines") or []), ZERO),
+        tip=shop_amount(order, "total_tip_received"))
+    inclusive = bool(order.get("taxes_included"))
+    if found.total(inclusive) != order_total(order):
+        raise MappingError(f"the order's components add up to {found.total(inclusive)} but its total is "
+                           f"{order_total(order)}: its edit cannot be split into merchandise, shipping and tax")
+    return found
+
+
+def net_and_tax(change: Components, taxes_included: bool) -> tuple[Decimal, Decimal]:
+    """A change as (net of tax, tax): what a credit memo's line and tax parts take."""
+    tax = change.merchandise_tax + change.shipping_tax
+    gross = change.merchandise + change.shipping + change.tip
+    return (gross - tax if taxes_included else gross), tax
+
+
+def adjustment_number(order: dict, prefix: str, letter: str, sequence: int) -> str:
+    """``<invoice number>-<letter><sequence>``: D for debit memos, E for credit memos of edits."""
+    number = f"{transaction_number(prefix, order)}-{letter}{sequence}"
+    if len(number) > 20:
+        raise MappingError(f"adjustment number {number!r} is longer than Fusion's 20 characters")
+    return number
+
+
+def build_debit_memo(order: dict, rise: Components, *, mapping: Mapping, number: str, bill_to_account: str,
+                     invoice_number: str) -> dict:
+    """A debit memo for what an edit added: one line per component that rose, with its tax."""
+    inclusive = bool(order.get("taxes_included"))
+    memo, gl, setup = mapping.memo_lines, mapping.gl, mapping.fusion
+    if not setup.debit_memo_type:
+        raise MappingError("an edit raised the order's total but the mapping names no debit memo type: "
+                           "set fusion.debit_memo_type")
+    parts = [("Order edit: merchandise", rise.merchandise, rise.merchandise_tax, memo.merchandise, gl.revenue),
+             ("Order edit: shipping", rise.shipping, rise.shipping_tax, memo.shipping, gl.freight),
+             ("Order edit: tip", rise.tip, ZERO, memo.tip, gl.revenue)]
+    lines, distributions = [], []
+    for description, amount, tax, memo_line, account in parts:
+        if not amount and not tax:
+            continue
+        line = {"LineNumber": len(lines) + 1, "Description": description, "Quantity": 1,
+                "UnitSellingPrice": amount, "MemoLine": memo_line}
+        if inclusive:
+            line["LineAmountIncludesTax"] = "Y"
+        taxes = tax_lines({"tax_lines": [{"price": str(tax)}]}, mapping, inclusive)
+        if taxes:
+            line["receivablesInvoiceLineTaxLines"] = taxes
+        lines.append(line)
+        distributions.append({"InvoiceLineNumber": line["LineNumber"], "AccountClass": "Revenue",
+                              "AccountCombination": account, "Percent": 100})
+    currency = ((order.get("total_price_set") or {}).get("shop_money") or {}).get("currency_code") \
+        or order.get("currency") or ""
+    day = (order.get("updated_at") or order.get("processed_at") or "")[:10]
+    debit = {
+        "BusinessUnit": setup.business_unit, "TransactionSource": setup.transaction_source,
+        "TransactionType": setup.debit_memo_type, "TransactionNumber": number,
+        "TransactionDate": day, "AccountingDate": day, "BillToCustomerNumber": bill_to_account,
+        "PaymentTerms": setup.payment_terms, "InvoiceCurrencyCode": currency,
+        "PurchaseOrder": str(order.get("name", ""))[:50],
+        "Comments": f"Shopify order {order.get('name', '')} edited after invoice {invoice_number}"[:1760],
+        "receivablesInvoiceLines": lines, "receivablesInvoiceDistributions": distributions}
+    if setup.ledger_currency and currency != setup.ledger_currency:
+        debit["ConversionRateType"] = setup.conversion_rate_type
+        debit["ConversionDate"] = day
+    return debit

@@ -1,0 +1,165 @@
+"""Order edits after invoicing, as debit memos (the total rose) and credit memos (it fell).
+
+The invoice is never changed and never duplicated. After each order event, under the invoice's
+lock, the order's components now are compared with what Fusion holds for them (the invoice plus
+every adjustment booked since); what rose becomes a debit memo ``<invoice>-D<n>``, what fell a
+credit memo ``<invoice>-E<n>`` against the invoice. An edit that changes nothing money-related
+books nothing. Adjustments of one order are numbered in the order they are made, and one that is
+in flight is finished (found or created) before the next is computed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.fusion.credit_memos import InvoiceCredit
+from connector.fusion.errors import FusionRejected
+from connector.mapping.adjustment import (
+    Components,
+    adjustment_number,
+    build_debit_memo,
+    components,
+    net_and_tax,
+)
+from connector.mapping.invoice import MappingError
+from connector.models import Binding, BindingKind, BindingState, Shop
+from connector.services.applications import Mover, order_documents, order_receipts
+from connector.services.context import Services
+from connector.services.documents import ShopDocument
+
+DEBIT, CREDIT = "debit_memo", "credit_memo"
+MAX_ROUNDS = 6  # an edit books a debit, a credit, or both: more rounds mean the figures do not converge
+
+
+def book(services: Services, session: Session, shop: Shop, order: dict, invoice: Binding) -> str:
+    """Book what the order's edits changed since it was invoiced; returns a note when something
+    keeps it from being booked now."""
+    if "components" not in invoice.fusion_refs:
+        return (f"invoice {invoice.fusion_number} was bound before edits were booked: its edits are not "
+                "compared (replay its order event to bind it again)")
+    for _ in range(MAX_ROUNDS):
+        adjustments = _adjustments(session, invoice)
+        unsettled = next((a for a in adjustments if a.state != BindingState.synced), None)
+        if unsettled is not None and unsettled.state == BindingState.parked:
+            raise MappingError(f"adjustment {unsettled.fusion_number or unsettled.shopify_id} of the order is "
+                               f"parked: {unsettled.last_error[:300]}")
+        booked = Components.from_refs(invoice.fusion_refs["components"])
+        for adjustment in adjustments:
+            if adjustment.state == BindingState.synced:
+                booked = booked + Components.from_refs(adjustment.fusion_refs.get("change"))
+        change = components(order) - booked
+        if not change and unsettled is None:
+            return ""
+        rise, fall = change.split()
+        sequence = int(unsettled.shopify_id.rsplit(":", 1)[1]) if unsettled else len(adjustments) + 1
+        document = DEBIT if rise else CREDIT
+        if unsettled is not None and unsettled.fusion_number:  # in flight: finish it as it was begun
+            document = DEBIT if unsettled.fusion_number.rsplit("-", 1)[-1].startswith("D") else CREDIT
+        Adjustment(services, session, shop, invoice=invoice, order=order, sequence=sequence,
+                   document=document, change=rise if document == DEBIT else -fall).ensure()
+    raise MappingError(f"the edits of order {invoice.shopify_id} did not settle in {MAX_ROUNDS} adjustments")
+
+
+def _adjustments(session: Session, invoice: Binding) -> list[Binding]:
+    found = session.scalars(select(Binding).where(
+        Binding.shop_id == invoice.shop_id, Binding.kind == BindingKind.adjustment,
+        Binding.shopify_id.like(f"{invoice.shopify_id}:%"))).all()
+    session.commit()
+    return sorted(found, key=lambda b: int(b.shopify_id.rsplit(":", 1)[1]))
+
+
+@dataclass
+class Adjustment(ShopDocument):
+    """The ``sequence``-th adjustment of an invoiced order: a debit or a credit memo."""
+
+    kind = BindingKind.adjustment
+    label = "adjustment"
+
+    invoice: Binding
+    order: dict
+    sequence: int
+    document: str             # DEBIT or CREDIT
+    change: Components        # signed: what the order gained (debit) or lost (credit, negative)
+    _number: str = field(default="", init=False)
+    _documents: list[str] = field(default_factory=list, init=False)
+    _receipts: list[Binding] = field(default_factory=list, init=False)
+
+    @property
+    def shopify_id(self) -> str:
+        return f"{self.invoice.shopify_id}:{self.sequence}"
+
+    @property
+    def gid(self) -> str:
+        return self.invoice.shopify_gid
+
+    @property
+    def mapping(self):
+        return self.services.mapping.for_shop(self.shop.domain)
+
+    @property
+    def taxes_included(self) -> bool:
+        return bool(self.invoice.fusion_refs.get("taxes_included"))
+
+    def prepare(self) -> None:
+        super().prepare()
+        self._number = adjustment_number(self.order, self.shop.transaction_prefix,
+                                         "D" if self.document == DEBIT else "E", self.sequence)
+        if self.document == CREDIT:
+            self._documents = order_documents(self.session, self.invoice)
+            self._receipts = order_receipts(self.session, self.invoice)
+
+    def number(self) -> str:
+        return self._number
+
+    def find(self) -> dict | None:
+        source = self.mapping.fusion.transaction_source
+        if self.document == DEBIT:
+            return self.fusion.invoices.find(source, self._number)
+        return self.fusion.credit_memos.find(source, self._number)
+
+    def create(self) -> dict:
+        if self.document == DEBIT:
+            return self.fusion.invoices.create(build_debit_memo(
+                self.order, self.change, mapping=self.mapping, number=self._number,
+                bill_to_account=self.invoice.fusion_refs.get("customer_account", ""),
+                invoice_number=self.invoice.fusion_number))
+        line, tax = net_and_tax(-self.change, self.taxes_included)
+        if line < 0 or tax < 0:
+            raise MappingError(f"an edit lowered the order's total but raised part of it (net {-line}, tax "
+                               f"{-tax}): not booked by this release")
+        mover = self._mover()
+        for receipt in self._receipts:  # a paid invoice has no room for a credit: take them off first
+            mover.take_off(receipt.fusion_id, receipt.fusion_number, self.invoice.fusion_id)
+        credit = InvoiceCredit(invoice_id=self.invoice.fusion_id, transaction_number=self._number,
+                               currency=self.invoice.fusion_refs.get("currency") or None, line=line, tax=tax,
+                               customer_reference=self.gid,
+                               comments=f"Shopify order {self.order.get('name', '')} edited after invoicing"[:240])
+        try:
+            return self.fusion.credit_memos.create(credit)
+        except FusionRejected:
+            self.complete({})
+            raise
+
+    def complete(self, memo: dict) -> dict:
+        """Put the order's receipts back on what is still owed (a credit only)."""
+        if self.document == CREDIT:
+            mover = self._mover()
+            for receipt in self._receipts:
+                mover.put_back(receipt.fusion_id, self._documents)
+        return memo
+
+    def _mover(self) -> Mover:
+        return Mover(self.fusion, self.services.settings.fusion_receipt_apply == "soap",
+                     self.mapping.fusion.business_unit, self.invoice.fusion_refs.get("customer_account_id", ""),
+                     self.gid)
+
+    def bind(self, session: Session, binding: Binding, memo: dict) -> dict:
+        binding.fusion_id = str(memo.get("CustomerTransactionId", ""))
+        binding.fusion_number = str(memo.get("TransactionNumber") or self._number)
+        binding.fusion_refs = {"document": self.document, "invoice_id": self.invoice.fusion_id,
+                               "change": self.change.as_refs()}
+        return {"document": self.document, "transaction_number": binding.fusion_number,
+                "invoice": self.invoice.fusion_number, "total": self.change.total(self.taxes_included),
+                **self.change.as_refs()}

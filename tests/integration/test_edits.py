@@ -1,0 +1,105 @@
+"""Edits after invoicing become debit and credit memos, never a second invoice."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import requests
+
+from connector.models import BindingState, InboxState
+from tests.factories import new_order
+from tests.support import eventually
+
+
+def edit(shop, order, **changes) -> dict:
+    response = requests.put(f"{shop.stack.urls['shopify_sandbox']}/_sandbox/shops/{shop.domain}/orders/{order['id']}",
+                            json=changes, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def tees(order, quantity: int) -> list[dict]:
+    """The order's lines with the first (the tees) at ``quantity``."""
+    return [{"id": li["id"], "quantity": quantity if i == 0 else li["quantity"]}
+            for i, li in enumerate(order["line_items"])]
+
+
+def settled(shop, order) -> bool:
+    quiet = all(e.state != InboxState.received for e in shop.inbox())
+    return quiet and all(fusion == shopify for fusion, shopify in shop.money_invariants(order).values())
+
+
+def invoiced(shop, order) -> None:
+    assert eventually(lambda: (b := shop.binding("order", order["id"])) and b.state == BindingState.synced)
+
+
+def test_given_an_invoiced_order_when_a_quantity_rises_then_a_debit_memo_for_the_difference(shop):
+    order = shop.place_order(new_order())
+    invoiced(shop, order)
+
+    edited = edit(shop, order, line_items=tees(order, 3))
+
+    assert eventually(lambda: settled(shop, order) and shop.fusion_debit_memos(order), timeout=90), \
+        shop.money_invariants(order)
+    [debit] = shop.fusion_debit_memos(order)
+    assert debit["TransactionNumber"] == f"{shop.prefix}-{order['order_number']}-D1"
+    assert Decimal(str(debit["EnteredAmount"])) == Decimal(edited["total_price"]) - Decimal("66.74")
+    assert len(shop.fusion_invoices(order)) == 1  # never a second invoice
+    assert all(e.state == InboxState.done for e in shop.inbox() if e.topic == "orders/updated")
+
+
+def test_given_an_invoiced_order_when_a_quantity_falls_then_a_credit_memo_for_the_difference(shop):
+    order = shop.place_order(new_order())
+    invoiced(shop, order)
+
+    edited = edit(shop, order, line_items=tees(order, 1))
+
+    assert eventually(lambda: settled(shop, order) and shop.fusion_credit_memos(order), timeout=90), \
+        shop.money_invariants(order)
+    [credit] = shop.fusion_credit_memos(order)
+    assert credit["TransactionNumber"] == f"{shop.prefix}-{order['order_number']}-E1"
+    assert Decimal(str(credit["EnteredAmount"])) == Decimal(edited["total_price"]) - Decimal("66.74")
+
+
+def test_given_an_edit_that_changes_no_money_then_nothing_is_booked(shop):
+    order = shop.place_order(new_order())
+    invoiced(shop, order)
+
+    edit(shop, order, note="gift wrap please")
+
+    assert eventually(lambda: settled(shop, order) and any(e.topic == "orders/updated" for e in shop.inbox()),
+                      timeout=60)
+    assert shop.fusion_debit_memos(order) == [] and shop.fusion_credit_memos(order) == []
+
+
+def test_given_a_paid_order_when_a_quantity_rises_then_the_debit_memo_is_what_is_still_owed(shop):
+    order = shop.place_order(dict(new_order(), financial_status="paid"))
+    invoiced(shop, order)
+    assert eventually(lambda: settled(shop, order) and shop.fusion_receipts(order), timeout=60)
+
+    edit(shop, order, line_items=tees(order, 3))
+
+    assert eventually(lambda: settled(shop, order) and shop.fusion_debit_memos(order), timeout=90), \
+        shop.money_invariants(order)
+    [debit] = shop.fusion_debit_memos(order)
+    assert Decimal(str(debit["InvoiceBalanceAmount"])) == Decimal(shop.order(order["id"])["total_outstanding"]) > 0
+
+
+def test_given_a_paid_order_when_a_quantity_falls_then_the_credit_goes_against_the_invoice_and_the_excess_stays_on_the_receipt(shop):
+    order = shop.place_order(dict(new_order(), financial_status="paid"))
+    invoiced(shop, order)
+    assert eventually(lambda: settled(shop, order) and shop.fusion_receipts(order), timeout=60)
+
+    edited = edit(shop, order, line_items=tees(order, 1))
+
+    assert eventually(lambda: quiet_and_credited(shop, order), timeout=90), shop.money_invariants(order)
+    fusion_documents, current = shop.money_invariants(order)["documents"]
+    assert fusion_documents == current == Decimal(edited["current_total_price"])
+    [receipt] = shop.fusion_receipts(order)
+    overpaid = Decimal("66.74") - Decimal(edited["total_price"])
+    # Shopify owes the customer the difference (a negative outstanding); Fusion shows it as cash on account
+    assert Decimal(str(receipt["UnappliedAmount"])) == overpaid == -Decimal(shop.order(order["id"])["total_outstanding"])
+    assert shop.fusion_balance(order) == Decimal("0")
+
+
+def quiet_and_credited(shop, order) -> bool:
+    return all(e.state != InboxState.received for e in shop.inbox()) and bool(shop.fusion_credit_memos(order))
