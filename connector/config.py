@@ -71,6 +71,8 @@ class Settings:
     # How receipts are applied to invoices: REST ``applyReceipt`` (documented from release 26C),
     # or SOAP ``createApplyReceipt`` for pods without it.
     fusion_receipt_apply: str = "rest"
+    # Whether an order cancelled before it was ever invoiced still gets an invoice (and its credit).
+    invoice_cancelled_orders: bool = False
 
     # Exactly-once machinery.
     max_attempts: int = 8
@@ -101,6 +103,8 @@ class Settings:
             fusion_framework_version=_int(env, "MLC_FUSION_FRAMEWORK_VERSION",
                                           cls.fusion_framework_version),
             fusion_receipt_apply=_choice(env, "MLC_FUSION_RECEIPT_APPLY", cls.fusion_receipt_apply, ("rest", "soap")),
+            invoice_cancelled_orders=_choice(env, "MLC_INVOICE_CANCELLED_ORDERS", "false",
+                                             ("true", "false")) == "true",
             max_attempts=_int(env, "MLC_MAX_ATTEMPTS", cls.max_attempts),
             retry_backoff_max_seconds=_int(env, "MLC_RETRY_BACKOFF_MAX", cls.retry_backoff_max_seconds),
             lock_timeout_seconds=_at_least(5, "MLC_LOCK_TIMEOUT",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from connector.models import BindingKind
-from connector.services import customers, orders, refunds
+from connector.services import cancellations, customers, orders, refunds
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -69,8 +69,7 @@ FLOWS: tuple[Flow, ...] = (
     Flow("orders/create", "invoices", BindingKind.order, orders.handle),
     Flow("orders/updated", "invoices", BindingKind.order, orders.handle),
     Flow("orders/paid", "invoices", BindingKind.order, orders.handle),
-    Flow("orders/cancelled", "credit_memos", BindingKind.order, None,
-         deferred="cancellations (credit memos) are not in this release"),
+    Flow("orders/cancelled", "credit_memos", BindingKind.order, cancellations.handle),
     Flow("refunds/create", "credit_memos", BindingKind.refund, refunds.handle),
 )
 
@@ -86,7 +85,8 @@ OPERATIONS: tuple[Operation, ...] = (
 
 #: What each binding kind becomes in Fusion, as the task table says it.
 DOCUMENTS = {BindingKind.customer: "the Fusion customer (person, account, BILL_TO site)",
-             BindingKind.order: "the order's receivables invoice and a receipt per payment",
+             BindingKind.order: "the order's invoice, a receipt per payment, debit and credit memos for edits "
+                                "and what a cancellation leaves",
              BindingKind.payment: "a standard receipt applied to the order's invoice",
              BindingKind.refund: "a credit memo against the order's invoice, the money given back off its receipt"}
 

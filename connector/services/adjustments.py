@@ -29,7 +29,8 @@ from connector.services.applications import Mover, order_documents, order_receip
 from connector.services.context import Services
 from connector.services.documents import ShopDocument
 
-DEBIT, CREDIT = "debit_memo", "credit_memo"
+DEBIT, CREDIT, CANCELLATION = "debit_memo", "credit_memo", "cancellation"
+LETTERS = {DEBIT: "D", CREDIT: "E", CANCELLATION: "X"}
 MAX_ROUNDS = 6  # an edit books a debit, a credit, or both: more rounds mean the figures do not converge
 
 
@@ -40,15 +41,13 @@ def book(services: Services, session: Session, shop: Shop, order: dict, invoice:
         return (f"invoice {invoice.fusion_number} was bound before edits were booked: its edits are not "
                 "compared (replay its order event to bind it again)")
     for _ in range(MAX_ROUNDS):
-        adjustments = _adjustments(session, invoice)
-        unsettled = next((a for a in adjustments if a.state != BindingState.synced), None)
+        adjustments = adjustments_of(session, invoice)
+        unsettled = next((a for a in adjustments if a.state != BindingState.synced
+                          and not (a.fusion_number and document_of(a) == CANCELLATION)), None)
         if unsettled is not None and unsettled.state == BindingState.parked:
             raise MappingError(f"adjustment {unsettled.fusion_number or unsettled.shopify_id} of the order is "
                                f"parked: {unsettled.last_error[:300]}")
-        booked = Components.from_refs(invoice.fusion_refs["components"])
-        for adjustment in adjustments:
-            if adjustment.state == BindingState.synced:
-                booked = booked + Components.from_refs(adjustment.fusion_refs.get("change"))
+        booked = booked_by_edits(invoice, adjustments)
         change = components(order) - booked
         if not change and unsettled is None:
             return ""
@@ -56,13 +55,28 @@ def book(services: Services, session: Session, shop: Shop, order: dict, invoice:
         sequence = int(unsettled.shopify_id.rsplit(":", 1)[1]) if unsettled else len(adjustments) + 1
         document = DEBIT if rise else CREDIT
         if unsettled is not None and unsettled.fusion_number:  # in flight: finish it as it was begun
-            document = DEBIT if unsettled.fusion_number.rsplit("-", 1)[-1].startswith("D") else CREDIT
+            document = document_of(unsettled)
         Adjustment(services, session, shop, invoice=invoice, order=order, sequence=sequence,
                    document=document, change=rise if document == DEBIT else -fall).ensure()
     raise MappingError(f"the edits of order {invoice.shopify_id} did not settle in {MAX_ROUNDS} adjustments")
 
 
-def _adjustments(session: Session, invoice: Binding) -> list[Binding]:
+def booked_by_edits(invoice: Binding, adjustments: list[Binding]) -> Components:
+    """The order's components as Fusion holds them: the invoice plus the synced edit memos (a
+    cancellation's credit is not an edit: it answers current_total_price, not total_price)."""
+    booked = Components.from_refs(invoice.fusion_refs["components"])
+    for adjustment in adjustments:
+        if adjustment.state == BindingState.synced and adjustment.fusion_refs.get("document") in (DEBIT, CREDIT):
+            booked = booked + Components.from_refs(adjustment.fusion_refs.get("change"))
+    return booked
+
+
+def document_of(adjustment: Binding) -> str:
+    letter = adjustment.fusion_number.rsplit("-", 1)[-1][:1]
+    return next(document for document, code in LETTERS.items() if code == letter)
+
+
+def adjustments_of(session: Session, invoice: Binding) -> list[Binding]:
     found = session.scalars(select(Binding).where(
         Binding.shop_id == invoice.shop_id, Binding.kind == BindingKind.adjustment,
         Binding.shopify_id.like(f"{invoice.shopify_id}:%"))).all()
@@ -80,7 +94,7 @@ class Adjustment(ShopDocument):
     invoice: Binding
     order: dict
     sequence: int
-    document: str             # DEBIT or CREDIT
+    document: str             # DEBIT, CREDIT or CANCELLATION (a credit)
     change: Components        # signed: what the order gained (debit) or lost (credit, negative)
     _number: str = field(default="", init=False)
     _documents: list[str] = field(default_factory=list, init=False)
@@ -104,9 +118,9 @@ class Adjustment(ShopDocument):
 
     def prepare(self) -> None:
         super().prepare()
-        self._number = adjustment_number(self.order, self.shop.transaction_prefix,
-                                         "D" if self.document == DEBIT else "E", self.sequence)
-        if self.document == CREDIT:
+        self._number = adjustment_number(self.order, self.shop.transaction_prefix, LETTERS[self.document],
+                                         self.sequence)
+        if self.document != DEBIT:
             self._documents = order_documents(self.session, self.invoice)
             self._receipts = order_receipts(self.session, self.invoice)
 
@@ -135,7 +149,8 @@ class Adjustment(ShopDocument):
         credit = InvoiceCredit(invoice_id=self.invoice.fusion_id, transaction_number=self._number,
                                currency=self.invoice.fusion_refs.get("currency") or None, line=line, tax=tax,
                                customer_reference=self.gid,
-                               comments=f"Shopify order {self.order.get('name', '')} edited after invoicing"[:240])
+                               comments=f"Shopify order {self.order.get('name', '')} "
+                                        f"{'cancelled' if self.document == CANCELLATION else 'edited after invoicing'}"[:240])
         try:
             return self.fusion.credit_memos.create(credit)
         except FusionRejected:
@@ -144,7 +159,7 @@ class Adjustment(ShopDocument):
 
     def complete(self, memo: dict) -> dict:
         """Put the order's receipts back on what is still owed (a credit only)."""
-        if self.document == CREDIT:
+        if self.document != DEBIT:
             mover = self._mover()
             for receipt in self._receipts:
                 mover.put_back(receipt.fusion_id, self._documents)

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from connector import audit
 from connector.mapping.adjustment import components
 from connector.mapping.invoice import MappingError, build_invoice, order_total
 from connector.models import Binding, BindingKind, BindingState, Shop
@@ -22,10 +23,28 @@ from connector.services.documents import ShopDocument
 def handle(services: Services, session: Session, shop: Shop, order: dict) -> str:
     """An order webhook: the order's invoice, its payments as receipts, and a note on what Fusion
     does not reflect yet."""
+    if skips_cancelled(services, session, shop, order):
+        return ""
     result = sync(services, session, shop, order)
     if result.binding.state == BindingState.synced:
         payments.sync(services, session, shop, order, result.binding)
     return result.note
+
+
+def skips_cancelled(services: Services, session: Session, shop: Shop, order: dict) -> bool:
+    """An order cancelled before it was ever invoiced gets no invoice (MLC_INVOICE_CANCELLED_ORDERS
+    turns that off): there is nothing to collect, and an invoice plus its credit memo would only
+    add two documents that cancel out."""
+    if not order.get("cancelled_at") or services.settings.invoice_cancelled_orders:
+        return False
+    invoice = bindings.find(session, shop.id, BindingKind.order, str(order["id"]))
+    session.commit()
+    if invoice is not None and invoice.state not in (BindingState.pending, BindingState.parked):
+        return False  # invoiced already, or being invoiced: the cancellation credits it
+    audit.record(session, "invoice.skipped", shop_id=shop.id, subject_kind=BindingKind.order.value,
+                 subject_id=str(order["id"]), reason="the order was cancelled before it was invoiced")
+    session.commit()
+    return True
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,101 @@
+"""Shopify cancellations: what still separates the invoice from the cancelled order is credited.
+
+A cancellation usually comes with a refund of what remained, and that refund has its own credit
+memo. So the cancellation first waits until every refund of the order is booked, then compares
+what Fusion holds for the order (invoice, debit memos, minus credit memos) with Shopify's
+``current_total_price``; only a difference left after that becomes a credit memo
+``<invoice>-X<n>`` against the invoice. An order cancelled before it was ever invoiced gets no
+invoice, unless ``MLC_INVOICE_CANCELLED_ORDERS`` says otherwise.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.locks import Busy
+from connector.mapping.adjustment import Components
+from connector.mapping.invoice import MappingError, shop_amount
+from connector.models import Binding, BindingKind, BindingState, Shop
+from connector.services import adjustments, bindings, orders
+from connector.services.context import Services
+from connector.shopify import orders as shopify_orders
+
+WAIT_SECONDS = 15
+
+
+def handle(services: Services, session: Session, shop: Shop, order: dict) -> str:
+    if orders.skips_cancelled(services, session, shop, order):
+        return ""
+    invoice = bindings.find(session, shop.id, BindingKind.order, str(order["id"]))
+    session.commit()
+    if invoice is None or invoice.state == BindingState.pending:  # invoicing cancelled orders is allowed
+        orders.handle(services, session, shop, order)
+        invoice = bindings.find(session, shop.id, BindingKind.order, str(order["id"]))
+        session.commit()
+    if invoice.state == BindingState.parked:
+        raise MappingError(f"the invoice of cancelled order {order['id']} is parked: {invoice.last_error[:300]}")
+    if invoice.state != BindingState.synced:
+        raise Busy(f"the cancellation of order {order['id']} waits for its invoice", retry_after=WAIT_SECONDS)
+    if "components" not in invoice.fusion_refs:
+        return (f"invoice {invoice.fusion_number} was bound before cancellations were booked: replay its "
+                "order event first")
+    client = services.shopify(session, shop)
+    session.commit()
+    refund_ids = [r.id for r in shopify_orders.refunds(client, order["admin_graphql_api_id"])]
+    _wait_for_refunds(session, shop, refund_ids)
+    booked_gross, booked_tax = _booked(session, invoice, refund_ids)
+    current_gross, current_tax = shop_amount(order, "current_total_price"), shop_amount(order, "current_total_tax")
+    residual, residual_tax = booked_gross - current_gross, booked_tax - current_tax
+    if residual == 0:
+        return ""
+    if residual < 0 or residual_tax < 0 or residual_tax > residual:
+        raise MappingError(f"Fusion holds {booked_gross} (tax {booked_tax}) for cancelled order {order['id']} but "
+                           f"Shopify's current total is {current_gross} (tax {current_tax}): a person must look")
+    inclusive = bool(invoice.fusion_refs.get("taxes_included"))
+    net = residual - residual_tax
+    credit = Components(merchandise=-(residual if inclusive else net), merchandise_tax=-residual_tax)
+    existing = adjustments.adjustments_of(session, invoice)
+    in_flight = next((a for a in existing if a.state != BindingState.synced and a.fusion_number
+                      and adjustments.document_of(a) == adjustments.CANCELLATION), None)
+    sequence = int(in_flight.shopify_id.rsplit(":", 1)[1]) if in_flight else len(existing) + 1
+    adjustments.Adjustment(services, session, shop, invoice=invoice, order=order, sequence=sequence,
+                           document=adjustments.CANCELLATION, change=credit).ensure()
+    return ""
+
+
+def _wait_for_refunds(session: Session, shop: Shop, refund_ids: list[str]) -> None:
+    """Every refund of the order booked (or parked: then the cancellation is parked behind it)."""
+    if not refund_ids:
+        return
+    found = {b.shopify_id: b for b in session.scalars(select(Binding).where(
+        Binding.shop_id == shop.id, Binding.kind == BindingKind.refund, Binding.shopify_id.in_(refund_ids)))}
+    session.commit()
+    for refund_id in refund_ids:
+        binding = found.get(refund_id)
+        if binding is not None and binding.state == BindingState.parked:
+            raise MappingError(f"refund {refund_id} of the cancelled order is parked: {binding.last_error[:300]}")
+        if binding is None or binding.state != BindingState.synced:
+            raise Busy(f"the cancellation waits for refund {refund_id} to be booked", retry_after=WAIT_SECONDS)
+
+
+def _booked(session: Session, invoice: Binding, refund_ids: list[str]) -> tuple[Decimal, Decimal]:
+    """(gross, tax) of what Fusion holds for the order: invoice + debit memos − credit memos."""
+    inclusive = bool(invoice.fusion_refs.get("taxes_included"))
+    base = Components.from_refs(invoice.fusion_refs["components"])
+    gross, tax = base.total(inclusive), base.merchandise_tax + base.shipping_tax
+    for adjustment in adjustments.adjustments_of(session, invoice):
+        if adjustment.state == BindingState.synced:
+            change = Components.from_refs(adjustment.fusion_refs.get("change"))
+            gross += change.total(inclusive)
+            tax += change.merchandise_tax + change.shipping_tax
+    refunds = session.scalars(select(Binding).where(
+        Binding.shop_id == invoice.shop_id, Binding.kind == BindingKind.refund,
+        Binding.shopify_id.in_(refund_ids), Binding.state == BindingState.synced)).all() if refund_ids else []
+    session.commit()
+    for refund in refunds:
+        if refund.fusion_refs.get("invoice_id") == invoice.fusion_id:
+            gross -= Decimal(refund.fusion_refs["line"]) + Decimal(refund.fusion_refs["tax"])
+            tax -= Decimal(refund.fusion_refs["tax"])
+    return gross, tax

@@ -1,0 +1,53 @@
+"""Cancellations: the refund that comes with one is its credit; an uninvoiced one gets no invoice."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from connector.models import BindingState, InboxState
+from tests.factories import new_order
+from tests.support import eventually
+
+
+def settled(shop, order) -> bool:
+    quiet = all(e.state != InboxState.received for e in shop.inbox())
+    return quiet and all(fusion == shopify for fusion, shopify in shop.money_invariants(order).values())
+
+
+def invoiced(shop, order) -> None:
+    assert eventually(lambda: (b := shop.binding("order", order["id"])) and b.state == BindingState.synced)
+
+
+def test_given_a_paid_order_when_cancelled_then_its_refund_credits_everything_and_nothing_is_owed(shop):
+    order = shop.place_order(dict(new_order(), financial_status="paid"))
+    invoiced(shop, order)
+
+    shop.act(f"orders/{order['id']}/cancel", {"reason": "customer"})
+
+    assert eventually(lambda: settled(shop, order) and shop.fusion_credit_memos(order), timeout=90), \
+        shop.money_invariants(order)
+    assert shop.money_invariants(order)["documents"] == (Decimal("0.00"), Decimal("0.00"))
+    [cancelled] = [e for e in shop.inbox() if e.topic == "orders/cancelled"]
+    assert cancelled.state == InboxState.done, cancelled.last_error
+
+
+def test_given_an_unpaid_order_when_cancelled_then_the_invoice_is_credited_to_zero(shop):
+    order = shop.place_order(new_order())
+    invoiced(shop, order)
+
+    shop.act(f"orders/{order['id']}/cancel", {"reason": "customer"})
+
+    assert eventually(lambda: settled(shop, order) and shop.fusion_credit_memos(order), timeout=90), \
+        shop.money_invariants(order)
+    assert shop.fusion_balance(order) == Decimal("0.00")
+
+
+def test_given_an_order_cancelled_before_it_was_invoiced_then_no_invoice(shop):
+    order = shop.place_order(new_order(), deliver=False)
+    cancelled = shop.act(f"orders/{order['id']}/cancel?deliver=false", {"reason": "fraud"})
+
+    assert shop.deliver("orders/create", cancelled).status_code == 200
+    assert shop.deliver("orders/cancelled", cancelled).status_code == 200
+
+    assert eventually(lambda: len(shop.inbox()) == 2 and all(e.state == InboxState.done for e in shop.inbox()))
+    assert shop.fusion_invoices(order) == []
+    assert shop.audit("invoice.skipped")
