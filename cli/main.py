@@ -212,6 +212,59 @@ def _show_event(inbox_id: int) -> None:
 
 
 @cli.command()
+@click.argument("order_file", type=click.File("r"), required=False)
+@click.option("--order", "order_id", default="", help="An order id or GID: its newest stored order event.")
+@click.option("--refund", "refund_file", type=click.File("r"), help="A refunds/create payload (JSON).")
+@click.option("--shop", "shop_domain", default="", help="The shop (needed with ORDER_FILE when several are set up).")
+def preview(order_file, order_id, refund_file, shop_domain) -> None:
+    """Print the Fusion requests an order (and a refund) would produce; nothing is sent."""
+    import json
+
+    from connector.services import preview as previews
+    if bool(order_file) == bool(order_id):
+        raise click.UsageError("give ORDER_FILE or --order, one of them")
+    services = _services()
+    with session_scope(services.settings.database_url) as session:
+        if order_file:
+            order, shop = json.load(order_file), _shop(session, shop_domain)
+        else:
+            order, shop = _stored_order(session, order_id)
+        result = previews.preview(services, session, shop, order, json.load(refund_file) if refund_file else None)
+    for request in result.requests:
+        console.rule(f"{request.what}: {request.method} {request.target}")
+        if isinstance(request.body, str):
+            console.print(request.body, markup=False)
+        elif request.body is not None:
+            console.print_json(json.dumps(request.body, default=str))
+    for note in result.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+
+
+def _shop(session, domain: str):
+    from sqlalchemy import select
+
+    from connector.models import Shop
+    shops = session.scalars(select(Shop).where(Shop.domain == domain.lower()) if domain else select(Shop)).all()
+    if len(shops) != 1:
+        raise click.UsageError("name the shop with --shop" if shops else f"no shop {domain or ''} is set up")
+    return shops[0]
+
+
+def _stored_order(session, order_id: str):
+    from sqlalchemy import select
+
+    from connector import flows, jsonutil
+    from connector.models import BindingKind, InboxEvent
+    numeric = order_id.rsplit("/", 1)[-1]
+    event = session.scalar(select(InboxEvent).where(
+        InboxEvent.resource_id == numeric, InboxEvent.topic.in_(flows.topics_of(BindingKind.order)))
+        .order_by(InboxEvent.id.desc()).limit(1))
+    if event is None:
+        raise click.UsageError(f"no order event for {order_id} is stored")
+    return jsonutil.loads(event.body), event.shop
+
+
+@cli.command()
 @click.argument("inbox_ids", nargs=-1, type=int)
 @click.option("--all-parked", is_flag=True, help="Replay every parked and dead event.")
 @click.option("--show", "show", is_flag=True, help="Print the events and their attempts instead of replaying.")

@@ -39,11 +39,12 @@ from connector.models import (
 from connector.redact import redact_text
 from connector.services import bindings
 from connector.services.context import NotConfigured, Services
+from connector.shopify.client import ShopifyError
 
 log = logging.getLogger(__name__)
 
 PERMANENT = (FusionRejected, MappingError, AddressError, NotConfigured)
-TRANSIENT = (FusionError, RedisError, OperationalError)
+TRANSIENT = (FusionError, ShopifyError, RedisError, OperationalError)
 
 
 @dataclass(frozen=True)

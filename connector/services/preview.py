@@ -1,0 +1,118 @@
+"""What an order or a refund would produce in Fusion, computed by the same mapping code as the
+real flows, with nothing sent: for an accountant checking the mapping before going live, and for
+an operator asking why a parked record was refused.
+
+Reads are allowed (the shop's transactions and refund shipping tax come from the Admin API when
+the shop is configured); writes never happen.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from connector.fusion.credit_memos import InvoiceCredit, create_envelope, memo_number
+from connector.fusion.invoices import PATH as INVOICES
+from connector.fusion.receipts import PATH as RECEIPTS
+from connector.mapping.credit_memo import ShippingRefund, credit_amounts
+from connector.mapping.invoice import MappingError, build_invoice, transaction_number
+from connector.mapping.receipt import build_receipt, is_payment
+from connector.models import BindingKind, Shop
+from connector.services import bindings
+from connector.services.context import Services
+from connector.shopify import orders as shopify_orders
+from connector.shopify.client import ShopifyError
+
+
+@dataclass(frozen=True)
+class Request:
+    what: str
+    method: str
+    target: str
+    body: object
+
+
+@dataclass
+class Preview:
+    requests: list[Request] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def preview(services: Services, session: Session, shop: Shop, order: dict, refund: dict | None = None) -> Preview:
+    """The Fusion requests ``order`` (and ``refund``) would produce for ``shop``, in order."""
+    out = Preview()
+    mapping = services.mapping.for_shop(shop.domain)
+    customer = bindings.find(session, shop.id, BindingKind.customer,
+                             str((order.get("customer") or {}).get("id") or ""))
+    account = customer.fusion_number if customer is not None and customer.fusion_number else "<new account>"
+    if account == "<new account>":
+        out.notes.append("the customer is not in Fusion yet: it is looked up by its Shopify GID and email, "
+                         "and created (hubPersons + CustomerAccountService.createCustomerAccount) if absent")
+    try:
+        invoice = build_invoice(order, mapping=mapping, prefix=shop.transaction_prefix, bill_to_account=account)
+        out.requests.append(Request("invoice", "POST", INVOICES, invoice))
+    except MappingError as exc:
+        out.notes.append(f"the order would be parked: {exc}")
+    client = services.shopify(session, shop)
+    history = _transactions(client, order, out)
+    if history is None:
+        client, history = None, []
+    for transaction in history:
+        if is_payment(transaction):
+            try:
+                receipt = build_receipt(transaction, mapping=mapping, prefix=shop.transaction_prefix,
+                                        account_number=account, order_name=str(order.get("name", "")))
+                out.requests.append(Request(f"receipt for {transaction.gid}", "POST", RECEIPTS, receipt.payload()))
+                out.requests.append(Request("apply it to the invoice", "POST",
+                                            f"{RECEIPTS}/<id>/action/applyReceipt", None))
+            except MappingError as exc:
+                out.notes.append(f"payment {transaction.gid} would be parked: {exc}")
+    if refund is not None:
+        _refund(out, client, order, refund, history, shop)
+    return out
+
+
+def _refund(out: Preview, client, order: dict, refund: dict, history, shop: Shop) -> None:
+    shipping = []
+    if refund.get("refund_shipping_lines"):
+        if client is None:
+            out.notes.append("refund shipping tax comes from the Admin API, which is not reachable here: "
+                             "it is taken as zero")
+        else:
+            shipping = [ShippingRefund(s.subtotal, s.tax) for s in shopify_orders.refund_shipping(
+                client, refund["admin_graphql_api_id"])]
+    mine = {str(t.get("id")) for t in refund.get("transactions") or []}
+    paid = sum((t.amount for t in history if is_payment(t)), Decimal(0)) - sum(
+        (t.amount for t in history if t.kind == "refund" and t.status == "success" and t.id not in mine), Decimal(0))
+    if not history:
+        paid = sum((Decimal(str(t["amount_set"]["shop_money"]["amount"])) for t in refund.get("transactions") or []
+                    if t.get("status") == "success"), Decimal(0))
+    try:
+        amounts = credit_amounts(refund, taxes_included=bool(order.get("taxes_included")), shipping=shipping,
+                                 paid_before=paid)
+    except MappingError as exc:
+        out.notes.append(f"the refund would be parked: {exc}")
+        return
+    credit = InvoiceCredit(invoice_id="<invoice id>", transaction_number=memo_number(
+        transaction_number(shop.transaction_prefix, order), 1), currency=order.get("currency"), line=amounts.line,
+        tax=amounts.tax, customer_reference=refund.get("admin_graphql_api_id"))
+    if amounts.cash:
+        out.requests.append(Request("unapply the payment's receipt", "POST",
+                                    f"{RECEIPTS}/<id>/action/unapplyReceipt", None))
+    out.requests.append(Request(f"credit memo (line {amounts.line}, tax {amounts.tax})", "POST",
+                                "CreditMemoService.createCreditMemo", create_envelope(credit)))
+    if amounts.cash:
+        out.requests.append(Request("apply the receipt again for what the customer kept", "POST",
+                                    f"{RECEIPTS}/<id>/action/applyReceipt", None))
+        out.requests.append(Request(f"write {amounts.cash} off the receipt", "POST",
+                                    "StandardReceiptService.createActivityApplication", None))
+    out.notes.append("the memo's number is <invoice>-C<n>, n its place among the order's refunds (1 shown)")
+
+
+def _transactions(client, order: dict, out: Preview):
+    try:
+        return shopify_orders.transactions(client, order["admin_graphql_api_id"])
+    except ShopifyError as exc:  # a preview still shows what it can without the Admin API
+        out.notes.append(f"the shop's Admin API did not answer ({exc}): payments are not shown")
+        return None

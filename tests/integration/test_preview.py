@@ -1,0 +1,42 @@
+"""`ml-connector preview` shows the Fusion requests an order and a refund would make, sending none."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.factories import new_order
+
+
+def preview(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cli.main", "preview", *args], capture_output=True, text=True,
+                          timeout=60, env=dict(os.environ, COLUMNS="200"))
+
+
+def test_given_a_paid_order_and_a_refund_then_the_invoice_receipt_and_memo_are_shown_and_nothing_is_sent(
+        shop, tmp_path):
+    order = shop.place_order(dict(new_order(), financial_status="paid"), deliver=False)
+    refund = shop.act(f"orders/{order['id']}/refunds?deliver=false", {
+        "refund_line_items": [{"line_item_id": order["line_items"][0]["id"], "quantity": 1,
+                               "restock_type": "return"}]})
+    (tmp_path / "order.json").write_text(json.dumps(order))
+    (tmp_path / "refund.json").write_text(json.dumps(refund))
+
+    result = preview(str(tmp_path / "order.json"), "--shop", shop.domain, "--refund", str(tmp_path / "refund.json"))
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert f"{shop.prefix}-{order['order_number']}" in out            # the invoice's number
+    assert f"receipt for gid://shopify/OrderTransaction/" in out and "66.74" in out
+    assert "credit memo (line 22.50, tax 1.80)" in out
+    assert f"{shop.prefix}-{order['order_number']}-C1" in out         # the memo's number in the envelope
+    assert "createActivityApplication" in out                        # the refunded money leaves the receipt
+    assert shop.fusion_invoices(order) == []                          # nothing was sent
+
+
+def test_given_an_unknown_order_id_then_a_clear_error(stack):
+    result = preview("--order", "gid://shopify/Order/1")
+
+    assert result.returncode == 2
+    assert "no order event for gid://shopify/Order/1 is stored" in result.stderr
