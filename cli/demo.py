@@ -2,14 +2,17 @@
 
 Nothing but Python is needed: SQLite, the embedded Redis, both sandboxes. The demo configures a
 shop and the Fusion pod exactly as an operator would (encrypted credentials, the sandbox URLs),
-sends generated orders through the Shopify sandbox, waits until the pipeline is quiet, and checks
-every order against Fusion's REST API.
+sends generated orders through the Shopify sandbox, then plays the merchant on them (payments,
+edits, refunds, a cancellation), waits until the pipeline is quiet, and checks every order's money
+against Fusion's REST API (``cli.check``, which the integration tests use too).
 """
 from __future__ import annotations
 
 import json
+import random
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +23,7 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
+from cli.check import OrderCheck, check_order, shopify_order, unfinished_events
 from cli.stack import Stack, missing_extra
 
 console = Console()
@@ -51,18 +55,20 @@ regime_code = "VAT"
 FUSION_SCOPE = "urn:opc:resource:fa:instanceid=100000001urn:opc:resource:consumer::all"
 
 
-@dataclass
-class OrderCheck:
-    shop: str
-    name: str
-    shopify_total: Decimal
-    fusion_total: Decimal | None
-    invoices: int
-    state: str
+SEED = 7  # the same orders and the same merchant actions on every run
+CENT = Decimal("0.01")
+ZERO = Decimal(0)
 
-    @property
-    def matched(self) -> bool:
-        return self.invoices == 1 and self.fusion_total == self.shopify_total
+
+@dataclass(frozen=True)
+class Step:
+    """One merchant action. ``build`` sees the order as Shopify holds it just before (amounts and
+    remaining quantities depend on the actions before it) and answers the request and a label,
+    or None when nothing is left to do."""
+
+    shop: DemoShop
+    order: dict
+    build: Callable[[dict, list[dict]], tuple[str, str, dict, str] | None]
 
 
 def run(*, once: bool, order_count: int) -> int:
@@ -81,8 +87,15 @@ def run(*, once: bool, order_count: int) -> int:
         stack.wait_for_workers()
         _configure(stack, creds)
         info = _write_demo_json(stack, creds)
-        checks = _push_orders(stack, order_count)
+        shopify = stack.urls["shopify_sandbox"]
+        sent = _place_orders(stack, order_count)
+        _wait_quiet(shopify, len(sent))
+        steps = [step for shop in SHOPS for step in _plan(shop, [o for s, o in sent if s is shop])]
+        actions = _drive(shopify, steps)
+        _wait_quiet(shopify, len(sent))
+        checks = _check_all(shopify, sent, actions)
         ok = _summary(checks)
+        (DEMO_DIR / "check.json").write_text(json.dumps([c.as_json() for c in checks], indent=2))
         if once:
             return 0 if ok else 1
         _serve(info)
@@ -95,7 +108,7 @@ def run(*, once: bool, order_count: int) -> int:
 def _fresh_state() -> None:
     """The sandboxes start empty, so the connector's demo database must too."""
     DEMO_DIR.mkdir(exist_ok=True)
-    for leftover in ("mlc.db", "mlc.db-wal", "mlc.db-shm", "demo.json"):
+    for leftover in ("mlc.db", "mlc.db-wal", "mlc.db-shm", "demo.json", "check.json"):
         (DEMO_DIR / leftover).unlink(missing_ok=True)
 
 
@@ -164,7 +177,7 @@ def _write_demo_json(stack: Stack, creds: dict) -> dict:
     return info
 
 
-def _push_orders(stack: Stack, count: int) -> list[OrderCheck]:
+def _place_orders(stack: Stack, count: int) -> list[tuple[DemoShop, dict]]:
     shopify = stack.urls["shopify_sandbox"]
     batches = [(shop, round(count * shop.share)) for shop in SHOPS[:-1]]
     batches.append((SHOPS[-1], count - sum(n for _, n in batches)))
@@ -173,17 +186,15 @@ def _push_orders(stack: Stack, count: int) -> list[OrderCheck]:
         for shop, n in batches:
             if n > 0:  # as a developer fills a dev store: the sandbox's own generator, over HTTP
                 response = requests.post(f"{shopify}/_sandbox/shops/{shop.domain}/orders/generate",
-                                         json={"count": n, "seed": 7}, timeout=120)
+                                         json={"count": n, "seed": SEED}, timeout=120)
                 response.raise_for_status()
                 sent += [(shop, order) for order in response.json()["orders"]]
-    _wait_quiet(shopify, len(sent))
-    from connector.config import load_settings
-    from connector.services.context import Services
-    services = Services(load_settings())  # one Fusion client (and token) for every check
-    return [_check(services, shop, order) for shop, order in sent]
+    return sent
 
 
-def _wait_quiet(shopify: str, orders: int, timeout: float = 180.0) -> None:
+def _wait_quiet(shopify: str, orders: int, timeout: float = 180.0) -> bool:
+    """Until Shopify has nothing left to deliver and the inbox nothing left to process; False
+    when that did not happen in time (the check then names what is still waiting)."""
     from sqlalchemy import func, select
 
     from connector import flows
@@ -194,57 +205,307 @@ def _wait_quiet(shopify: str, orders: int, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     quiet_since = None
     with Progress(console=console) as progress:
-        task = progress.add_task("orders arriving at the connector by webhook", total=orders)
+        task = progress.add_task("webhook events handled", total=None)
         while time.monotonic() < deadline:
             idle = requests.get(f"{shopify}/_sandbox/webhooks/idle", timeout=5).json().get("idle")
             with session_scope(load_settings().database_url) as session:
+                stored = session.scalar(select(func.count()).select_from(InboxEvent))
                 waiting = session.scalar(select(func.count()).select_from(InboxEvent)
                                          .where(InboxEvent.state == InboxState.received))
                 arrived = session.scalar(select(func.count(func.distinct(InboxEvent.resource_id)))
                                          .where(InboxEvent.topic.in_(flows.topics_of(BindingKind.order))))
-            progress.update(task, completed=min(arrived, orders))
+            progress.update(task, total=max(stored, 1), completed=stored - waiting,
+                            description=f"webhook events handled ({min(arrived, orders)}/{orders} orders arrived)")
             if idle and waiting == 0 and arrived >= orders:
                 quiet_since = quiet_since or time.monotonic()
                 if time.monotonic() - quiet_since > 1.0:
-                    return
+                    return True
             else:
                 quiet_since = None
             time.sleep(0.5)
+    return False
 
 
-def _check(services, shop: DemoShop, order: dict) -> OrderCheck:
-    from sqlalchemy import select
+# -- the merchant's actions after the orders are placed -----------------------------------------
 
+def _amount(obj: dict, key: str) -> Decimal:
+    from connector.mapping.invoice import shop_amount
+    return shop_amount(obj, key)
+
+
+def _pending(order: dict) -> bool:
+    return order["financial_status"] == "pending"
+
+
+def _authorized(order: dict) -> bool:
+    return order["financial_status"] == "authorized"
+
+
+def _paid(order: dict) -> bool:
+    return order["financial_status"] == "paid"
+
+
+def _home(order: dict) -> bool:
+    """In the shop's own currency: the sandbox does not re-price an edit in presentment money."""
+    return order["presentment_currency"] == order["currency"]
+
+
+def _goods(order: dict) -> list[dict]:
+    return [li for li in order["line_items"] if not li.get("gift_card")]
+
+
+def _lowerable(order: dict) -> bool:
+    return any(li["quantity"] >= 2 for li in _goods(order))
+
+
+def _no_gift_card(order: dict) -> bool:
+    return not any(li.get("gift_card") for li in order["line_items"])
+
+
+def _no_tip(order: dict) -> bool:
+    """The refund a cancellation makes gives the tip back too, and refunds book no tip yet."""
+    return not _amount(order, "total_tip_received")
+
+
+def _shipped(order: dict) -> bool:
+    return any(Decimal(sl["discounted_price"]) > 0 for sl in order.get("shipping_lines", []))
+
+
+def _plan(shop: DemoShop, orders: list[dict]) -> list[Step]:
+    """Which order gets which action. Every action must be valid in the sandbox, and each goes to
+    an order of its own while there are enough of them (an edited order is neither paid nor
+    refunded afterwards), so that a failing check points at one flow.
+
+    The steps follow a merchant's day: payments, edits (the sandbox edits no refunded order),
+    refunds (only where something is left), a cancellation. The orders are shuffled from a fixed
+    seed: the same actions on every run, without always picking the first orders.
+    """
+    rng = random.Random(f"{SEED}:{shop.prefix}")
+    pool = [o for o in orders if _amount(o, "total_price") > 0]
+    rng.shuffle(pool)
+    used: set[int] = set()
+
+    def take(*wanted) -> dict | None:
+        for order in pool:
+            if order["id"] not in used and all(w(order) for w in wanted):
+                used.add(order["id"])
+                return order
+        return None
+
+    steps: list[Step] = []
+
+    def add(order: dict, build) -> None:
+        steps.append(Step(shop, order, build))
+
+    if order := take(_pending):
+        add(order, _pay(Decimal("0.3")))
+    if order := take(_pending):
+        add(order, _pay(Decimal("0.5")))
+        add(order, _pay(None, "paid the rest"))
+    if order := take(_authorized):
+        add(order, _capture)
+    elif order := take(_pending):
+        add(order, _pay(None, "paid in full"))
+
+    # An edit lowers an unpaid order, or a line the demo has just added: below what was paid,
+    # Shopify would owe money back, which an open balance in Fusion cannot show.
+    down = take(_pending, _home, _lowerable)
+    if down:
+        add(down, _change_quantity(-1))
+    if order := take(_home, _pending) or take(_home, _paid):
+        add(order, _change_quantity(+1))
+    if order := take(_home, _paid) or take(_home, _pending):
+        add(order, _add_line)
+        if not down:  # then lower the line just added, which keeps the total above what was paid
+            add(order, _change_quantity(-1, last=True))
+
+    line = take(_paid, _no_gift_card) or take(_paid)
+    if line:
+        add(line, _refund(shipping=False))
+    shipping = take(_paid, _shipped, _no_gift_card) or take(_paid, _shipped)
+    if shipping:
+        add(shipping, _refund(shipping=True))
+    if whole := take(_paid, _no_gift_card) or take(_paid) or shipping:
+        add(whole, _refund_rest)
+    if cancel := take(_paid, _no_tip) or (line if line and _no_tip(line) else None):
+        add(cancel, _cancel)
+    return steps
+
+
+def _pay(share: Decimal | None, label: str = ""):
+    def build(order: dict, transactions: list[dict]):
+        outstanding = _amount(order, "total_outstanding")
+        amount = outstanding if share is None else max(CENT, (outstanding * share).quantize(CENT))
+        if outstanding <= 0:
+            return None
+        return ("POST", "transactions", {"kind": "sale", "amount": str(amount), "gateway": "shopify_payments"},
+                f"{label or 'paid part'}: {amount} of {outstanding}")
+    return build
+
+
+def _capture(order: dict, transactions: list[dict]):
+    authorizations = [t for t in transactions if t["kind"] == "authorization" and t["status"] == "success"]
+    outstanding = _amount(order, "total_outstanding")
+    if not authorizations or outstanding <= 0:
+        return None
+    auth = authorizations[-1]
+    return ("POST", "transactions", {"kind": "capture", "amount": str(outstanding), "gateway": auth["gateway"],
+                                     "parent_id": auth["id"]}, f"captured the authorization: {outstanding}")
+
+
+def _lines(order: dict, change: dict[int, int]) -> list[dict]:
+    """Every line, by id, with its new quantity: a line left out of an edit is removed."""
+    return [{"id": li["id"], "quantity": li["quantity"] + change.get(li["id"], 0)} for li in order["line_items"]]
+
+
+def _change_quantity(by: int, last: bool = False):
+    def build(order: dict, transactions: list[dict]):
+        goods = [li for li in _goods(order) if li["quantity"] + by >= 1]
+        if not goods:
+            return None
+        target = goods[-1] if last else goods[0]
+        before = target["quantity"]
+        return ("PUT", "", {"line_items": _lines(order, {target["id"]: by})},
+                f"edit: {target['title']} {before} → {before + by}")
+    return build
+
+
+def _add_line(order: dict, transactions: list[dict]):
+    taxed = next((li for li in order["line_items"] if li.get("tax_lines")), {"tax_lines": []})
+    mugs = {"title": "Mug", "sku": "MUG-01", "vendor": "Acme Home", "price": "12.00", "quantity": 2,
+            "taxable": True, "requires_shipping": True,
+            "tax_lines": [{"title": t["title"], "rate": t["rate"]} for t in taxed["tax_lines"]]}
+    return "PUT", "", {"line_items": _lines(order, {}) + [mugs]}, "edit: + 2 × Mug"
+
+
+def _left(order: dict) -> list[dict]:
+    return [li for li in order["line_items"] if li.get("current_quantity", li["quantity"]) > 0]
+
+
+def _refund(shipping: bool):
+    def build(order: dict, transactions: list[dict]):
+        goods = [li for li in _left(order) if not li.get("gift_card")] or _left(order)
+        if not goods:
+            return None
+        body = {"refund_line_items": [{"line_item_id": goods[0]["id"], "quantity": 1, "restock_type": "return"}],
+                "note": "returned"}
+        if shipping:
+            body["shipping"] = {"full_refund": True}
+        return ("POST", "refunds", body,
+                f"refund: 1 × {goods[0]['title']}" + (" and the shipping" if shipping else ""))
+    return build
+
+
+def _refund_rest(order: dict, transactions: list[dict]):
+    left = _left(order)
+    shipped_back = {rsl["shipping_line_id"] for r in order.get("refunds", []) for rsl in r["refund_shipping_lines"]}
+    shipping = any(sl["id"] not in shipped_back for sl in order.get("shipping_lines", []))
+    if not left and not shipping:
+        return None
+    body = {"refund_line_items": [{"line_item_id": li["id"], "quantity": li.get("current_quantity", li["quantity"]),
+                                   "restock_type": "return"} for li in left], "note": "returned"}
+    if shipping:
+        body["shipping"] = {"full_refund": True}
+    return "POST", "refunds", body, "refund: everything left"
+
+
+def _cancel(order: dict, transactions: list[dict]):
+    return "POST", "cancel", {"reason": "customer"}, "cancelled"
+
+
+def _drive(shopify: str, steps: list[Step]) -> dict[tuple[str, int], list[str]]:
+    """Run the steps in order through the scenario API; what each order went through, by (shop,
+    order id). A refused action is shown and kept in the record, not hidden."""
+    done: dict[tuple[str, int], list[str]] = {}
+    with Progress(console=console) as progress:
+        task = progress.add_task("merchant actions", total=len(steps))
+        for step in steps:
+            order, transactions = shopify_order(shopify, step.shop.domain, step.order["id"])
+            request = step.build(order, transactions)
+            if request is not None:
+                method, action, body, label = request
+                url = f"{shopify}/_sandbox/shops/{step.shop.domain}/orders/{order['id']}"
+                response = requests.request(method, f"{url}/{action}" if action else url, json=body, timeout=30)
+                if response.status_code >= 300:
+                    label = f"{label} REFUSED ({response.status_code}: {response.text[:200]})"
+                done.setdefault((step.shop.domain, order["id"]), []).append(label)
+                style = "red" if response.status_code >= 300 else "dim"
+                progress.console.print(f"  [{style}]{step.shop.prefix} {order['name']}: {escape(label)}[/{style}]")
+            progress.advance(task)
+    return done
+
+
+# -- reading back -------------------------------------------------------------------------------
+
+def _check_all(shopify: str, sent: list[tuple[DemoShop, dict]],
+               actions: dict[tuple[str, int], list[str]]) -> list[OrderCheck]:
+    from connector.config import load_settings
     from connector.db import session_scope
-    from connector.mapping.invoice import order_total
-    from connector.models import Binding, BindingKind
+    from connector.services.context import Services
 
-    with session_scope(services.settings.database_url) as session:
-        binding = session.scalar(select(Binding).where(Binding.kind == BindingKind.order,
-                                                       Binding.shopify_id == str(order["id"])))
-        invoices = services.fusion(session).invoices.by_reference(order["admin_graphql_api_id"])
-    fusion_total = Decimal(str(invoices[0]["EnteredAmount"])) if invoices else None
-    return OrderCheck(shop.prefix, order.get("name", str(order["id"])), order_total(order), fusion_total, len(invoices),
-                      binding.state.value if binding else "missing")
+    services = Services(load_settings())
+    checks = []
+    with console.status("reading every order back from Fusion's REST API…"), \
+            session_scope(services.settings.database_url) as session:
+        fusion = services.fusion(session)  # one Fusion client (and token) for every check
+        events = {shop.domain: unfinished_events(session, shop.domain) for shop in SHOPS}
+        for shop, placed in sent:
+            order, transactions = shopify_order(shopify, shop.domain, placed["id"])
+            check = check_order(fusion, shop.prefix, order, transactions)
+            check.events = events[shop.domain].get(order["id"], [])
+            check.actions = actions.get((shop.domain, order["id"]), [])
+            checks.append(check)
+    return checks
+
+
+def _money(amount: Decimal | None, none: str = "-") -> str:
+    return none if amount is None else str(amount)
 
 
 def _summary(checks: list[OrderCheck]) -> bool:
-    table = Table(title="ml-connector demo: Shopify orders → Fusion receivables invoices")
-    for column in ("shop", "order", "Shopify total", "Fusion invoice total", "invoices", "state", "match"):
-        table.add_column(column)
+    table = Table(title="ml-connector demo: Shopify orders → Fusion receivables (invoice, memos, receipts)")
+    for column, justify in (("shop", "left"), ("order", "left"), ("after placing", "left"),
+                            ("Shopify total", "right"), ("outstanding", "right"), ("invoice", "right"),
+                            ("debits", "right"), ("credits", "right"), ("receipts", "right"),
+                            ("open balance", "right"), ("1 2 3", "center"), ("events", "left")):
+        table.add_column(column, justify=justify)
     for c in checks:
-        table.add_row(c.shop, c.name, str(c.shopify_total), "-" if c.fusion_total is None else str(c.fusion_total),
-                      str(c.invoices), c.state, "[green]yes[/green]" if c.matched else "[red]NO[/red]")
+        marks = " ".join("[green]✓[/green]" if held else "[red]✗[/red]"
+                         for held in (c.totals_hold, c.balance_holds, c.counts_hold))
+        invoice = _money(c.invoice_total) + (f" ×{c.invoices}" if c.invoices > 1 else "")
+        table.add_row(c.shop, c.name, escape("; ".join(c.actions)), str(c.current_total), str(c.outstanding),
+                      invoice, _money(c.debits if c.debit_memos else None),
+                      _money(c.credits if c.credit_memos else None),
+                      f"{c.receipts} ({len(c.receipt_numbers)})" if c.receipt_numbers else "-",
+                      _money(c.balance), marks,
+                      "[green]done[/green]" if not c.events else
+                      "[red]" + ", ".join(sorted({e.verdict for e in c.events})) + "[/red]")
     console.print(table)
-    matched = sum(c.matched for c in checks)
-    console.print(f"orders sent: {len(checks)}   invoices in Fusion: {sum(c.invoices for c in checks)}   "
-                  f"totals matched to the cent: {matched}/{len(checks)}")
+    console.print("(1) invoice + debits − credits = Shopify's current total   (2) open balance = outstanding   "
+                  "(3) one invoice per order, one credit memo per refund, one receipt per payment")
+    failing = [c for c in checks if not c.ok]
+    for c in failing:
+        console.print(f"[red]✗[/red] {c.shop} {c.name}:")
+        for reason in c.reasons():
+            console.print(f"    {escape(reason)}")
+    held = len(checks) - len(failing)
+    console.print(f"orders: {len(checks)}   invoices in Fusion: {sum(c.invoices for c in checks)}   "
+                  f"debit memos: {sum(len(c.debit_memos) for c in checks)}   "
+                  f"credit memos: {sum(len(c.credit_memos) for c in checks)}   "
+                  f"receipts: {sum(len(c.receipt_numbers) for c in checks)}   "
+                  f"invariants hold: {held}/{len(checks)}")
     for shop in SHOPS:
         mine = [c for c in checks if c.shop == shop.prefix]
-        shopify_sum = sum((c.shopify_total for c in mine), Decimal("0"))
-        fusion_sum = sum((c.fusion_total or Decimal("0") for c in mine), Decimal("0"))
-        console.print(f"  {shop.domain}: Shopify {shopify_sum} {shop.currency}, Fusion {fusion_sum} {shop.currency}")
-    return matched == len(checks)
+
+        def total(figure, mine=mine) -> Decimal:
+            return sum((figure(c) or ZERO for c in mine), ZERO)
+        ccy = shop.currency
+        console.print(f"  {shop.domain}: Shopify {total(lambda c: c.current_total)} {ccy} "
+                      f"(outstanding {total(lambda c: c.outstanding)}), Fusion "
+                      f"{total(lambda c: c.invoice_total)} + {total(lambda c: c.debits)} − "
+                      f"{total(lambda c: c.credits)} = {total(lambda c: c.documents)} {ccy} "
+                      f"(open {total(lambda c: c.balance)}, receipts {total(lambda c: c.receipts)})")
+    return not failing
 
 
 def _serve(info: dict) -> None:

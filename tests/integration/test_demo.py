@@ -9,15 +9,33 @@ import sys
 DEMO_JSON_KEYS = {"receiver_url", "shopify_url", "shop_domain", "shopify_client_id", "webhook_secret",
                   "fusion_url", "fusion_token_url", "fusion_client_id", "fusion_client_secret",
                   "fusion_scope", "flower_url", "database_url", "redis_url", "pids"}
+#: What the merchant does after placing the orders, as the demo labels it.
+ACTIONS = ("paid part", "paid the rest", "captured the authorization", "edit: + 2 × Mug", "edit: Mug 2 → 1",
+           "refund: 1 ×", "and the shipping", "refund: everything left", "cancelled")
 
 
-def test_demo_once_sends_orders_matches_every_total_and_exits_zero(tmp_path):
+def test_demo_once_books_payments_edits_refunds_and_a_cancellation_and_every_order_holds(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}  # embedded defaults
-    result = subprocess.run([sys.executable, "-m", "cli.main", "demo", "--once", "--orders", "6"], cwd=tmp_path,
-                            env=dict(env, COLUMNS="200"), capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-m", "cli.main", "demo", "--once"], check=False, cwd=tmp_path,
+                            env=dict(env, COLUMNS="220"), capture_output=True, text=True, timeout=300)
+    output = result.stdout[-6000:] + result.stderr[-3000:]
 
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "totals matched to the cent: 6/6" in result.stdout
+    checks = json.loads((tmp_path / ".demo" / "check.json").read_text())
+    assert len(checks) == 25, output
+    # Every order: Fusion's documents match Shopify to the cent, and no event is left deferred,
+    # parked or dead (the reasons are printed under the table when one is).
+    assert [c["reasons"] for c in checks if not c["ok"]] == [], output
+    assert result.returncode == 0, output
+    assert "invariants hold: 25/25" in result.stdout
+
+    done = [action for c in checks for action in c["actions"]]
+    assert not [a for a in done if "REFUSED" in a], output
+    for action in ACTIONS:
+        assert any(action in a for a in done), f"no {action!r} in {done}"
+    for shop in ("DEMO", "DEMOEU"):
+        assert sum(len(c["actions"]) for c in checks if c["shop"] == shop) >= 8, output
+    assert all(any(c[kind] for c in checks) for kind in ("debit_memos", "credit_memos", "receipts")), output
+
     info = json.loads((tmp_path / ".demo" / "demo.json").read_text())
     assert DEMO_JSON_KEYS <= set(info)
     assert {"web", "beat", "flower", "worker-invoices", "fusion-sandbox", "shopify-sandbox"} <= set(info["pids"])

@@ -1,0 +1,233 @@
+"""Whether Fusion holds an order's money the way Shopify does, read the way an auditor would.
+
+For every order, to the cent:
+1. invoice + debit memos − credit memos = Shopify's ``current_total_price``;
+2. the open balance (the invoice's ``InvoiceBalanceAmount`` plus its debit memos') = Shopify's
+   ``total_outstanding``;
+3. exactly one invoice, one credit memo per refund, one receipt per successful payment.
+
+The demo prints this and the integration tests assert it, so that both read Fusion the same
+way: through the connector's own Fusion client, by the deterministic document numbers, never
+through the connector's bindings (which would only check the connector against itself). The
+pipeline's own verdict is read too: an order whose webhook events are deferred, parked or dead
+is not finished, whatever its figures happen to say, and the reason is the inbox's.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import requests
+
+from connector.fusion import credit_memos, invoices, receipts
+from connector.mapping.invoice import shop_amount
+
+ZERO = Decimal(0)
+PAYMENT_KINDS = ("sale", "capture")
+UNFINISHED = ("received", "deferred", "parked", "dead")
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """Webhook events of one order left in one state for one reason."""
+
+    topics: tuple[str, ...]
+    verdict: str                    # still waiting, deferred, parked, dead
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{', '.join(self.topics)} {self.verdict}: {self.reason}"
+
+
+@dataclass
+class OrderCheck:
+    shop: str                       # the shop's prefix in the connector
+    order_id: int
+    name: str
+    current_total: Decimal          # Shopify's current_total_price
+    outstanding: Decimal            # Shopify's total_outstanding
+    invoice_number: str = ""
+    invoices: int = 0
+    invoice_total: Decimal | None = None
+    debit_memos: list[str] = field(default_factory=list)
+    debits: Decimal = ZERO
+    credit_memos: list[str] = field(default_factory=list)
+    credits: Decimal = ZERO         # positive: what the memos take off
+    refund_memos: dict[str, list[str]] = field(default_factory=dict)  # refund GID → its memos' numbers
+    expected_receipts: list[str] = field(default_factory=list)          # one per payment transaction
+    receipt_numbers: list[str] = field(default_factory=list)            # as found, a duplicate twice
+    receipts: Decimal = ZERO
+    balance: Decimal | None = None
+    miscounted: list[str] = field(default_factory=list)   # what breaks invariant 3
+    events: list[Unfinished] = field(default_factory=list)  # webhook events the pipeline has not finished
+    actions: list[str] = field(default_factory=list)      # what the merchant did after placing it
+
+    @property
+    def documents(self) -> Decimal | None:
+        if self.invoice_total is None:
+            return None
+        return self.invoice_total + self.debits - self.credits
+
+    @property
+    def totals_hold(self) -> bool:
+        return self.documents == self.current_total
+
+    @property
+    def balance_holds(self) -> bool:
+        return self.balance == self.outstanding
+
+    @property
+    def counts_hold(self) -> bool:
+        return not self.miscounted
+
+    @property
+    def ok(self) -> bool:
+        return self.totals_hold and self.balance_holds and self.counts_hold and not self.events
+
+    def reasons(self) -> list[str]:
+        out = []
+        if not self.totals_hold:
+            out.append(f"(1) invoice {_text(self.invoice_total)} + debits {self.debits} − credits {self.credits} "
+                       f"= {_text(self.documents)}, Shopify's current total is {self.current_total}")
+        if not self.balance_holds:
+            out.append(f"(2) open balance in Fusion {_text(self.balance)}, Shopify's outstanding {self.outstanding}")
+        out += [f"(3) {problem}" for problem in self.miscounted]
+        return out + [str(e) for e in self.events]
+
+    def as_json(self) -> dict:
+        return {"shop": self.shop, "order_id": self.order_id, "name": self.name, "ok": self.ok,
+                "invariants": {"1": self.totals_hold, "2": self.balance_holds, "3": self.counts_hold},
+                "current_total": str(self.current_total), "outstanding": str(self.outstanding),
+                "invoice": self.invoice_number, "invoice_total": _text(self.invoice_total),
+                "debit_memos": self.debit_memos, "credit_memos": self.credit_memos,
+                "receipts": self.receipt_numbers, "balance": _text(self.balance),
+                "events": [str(e) for e in self.events], "reasons": self.reasons(), "actions": self.actions}
+
+
+def _text(amount: Decimal | None) -> str:
+    return "-" if amount is None else str(amount)
+
+
+def _amount(value) -> Decimal:
+    return ZERO if value is None else Decimal(str(value))
+
+
+# -- Shopify, as the merchant sees it -----------------------------------------------------------
+
+def shopify_order(shopify_url: str, domain: str, order_id) -> tuple[dict, list[dict]]:
+    """The order now (current totals, refunds) and its transactions, from the sandbox's scenario
+    API: the figures Fusion must match are Shopify's, not what the connector was told."""
+    base = f"{shopify_url}/_sandbox/shops/{domain}/orders/{order_id}"
+    order = requests.get(base, timeout=10)
+    order.raise_for_status()
+    transactions = requests.get(f"{base}/transactions", timeout=10)
+    transactions.raise_for_status()
+    return order.json(), transactions.json()["transactions"]
+
+
+def payments(transactions: list[dict]) -> list[dict]:
+    """The transactions that each owe Fusion one receipt."""
+    return [t for t in transactions if t["kind"] in PAYMENT_KINDS and t["status"] == "success"
+            and shop_amount(t, "amount") > 0]
+
+
+# -- Fusion, as its REST API reports it ---------------------------------------------------------
+
+def _query(fusion, path: str, q: str) -> list[dict]:
+    return fusion.transport.read(path, {"q": q, "onlyData": "true", "limit": "100"})["items"]
+
+
+def _numbered(fusion, path: str, prefix: str) -> list[dict]:
+    """Documents whose number starts with ``prefix``: the edit and cancellation flows may number
+    theirs in ways this check should not have to know, as long as they hang off the invoice's."""
+    rows = _query(fusion, path, f"TransactionNumber LIKE '{prefix}%'")
+    return [r for r in rows if str(r.get("TransactionNumber", "")).startswith(prefix)]
+
+
+def check_order(fusion, prefix: str, order: dict, transactions: list[dict]) -> OrderCheck:
+    """Fusion's documents for ``order``, found by their deterministic numbers and references
+    alone, so that a document the connector believes it made but Fusion lacks shows as missing."""
+    check = OrderCheck(prefix, order["id"], order.get("name", str(order["id"])),
+                       shop_amount(order, "current_total_price"), shop_amount(order, "total_outstanding"))
+    found = fusion.invoices.by_reference(order["admin_graphql_api_id"])
+    check.invoices = len(found)
+    if len(found) != 1:
+        check.miscounted.append(f"{len(found)} invoices for the order")
+    if not found:
+        return check
+    invoice = found[0]
+    check.invoice_number = str(invoice["TransactionNumber"])
+    check.invoice_total = _amount(invoice.get("EnteredAmount"))
+    check.balance = _amount(invoice.get("InvoiceBalanceAmount"))
+    own = f"{check.invoice_number}-"
+
+    for debit in _numbered(fusion, invoices.PATH, own):
+        check.debit_memos.append(str(debit["TransactionNumber"]))
+        check.debits += _amount(debit.get("EnteredAmount"))
+        check.balance += _amount(debit.get("InvoiceBalanceAmount"))
+
+    memos = _numbered(fusion, credit_memos.PATH, own)
+    for memo in memos:
+        check.credit_memos.append(str(memo["TransactionNumber"]))
+        check.credits -= _amount(memo.get("EnteredAmount"))  # Fusion books credits negative
+    for refund in order.get("refunds") or []:
+        # The refund flow puts the refund's GID in CustomerReference; a cancellation's memo
+        # (if its flow makes one) has a reference of its own and is counted in credits only.
+        mine = [m["TransactionNumber"] for m in memos if m.get("CustomerReference") == refund["admin_graphql_api_id"]]
+        check.refund_memos[refund["admin_graphql_api_id"]] = mine
+        if len(mine) != 1:
+            check.miscounted.append(f"refund {refund['id']} has {len(mine)} credit memos{_listed(mine)}")
+
+    for tx in payments(transactions):
+        number = f"{prefix}-T{tx['id']}"
+        check.expected_receipts.append(number)
+        exact = _query(fusion, receipts.PATH, f"ReceiptNumber='{number}'")
+        if len(exact) != 1:
+            check.miscounted.append(f"payment {tx['id']} ({shop_amount(tx, 'amount')}) has {len(exact)} receipts "
+                                    f"{number}")
+        for receipt in exact:
+            check.receipt_numbers.append(number)
+            check.receipts += _amount(receipt.get("Amount"))
+    check.debit_memos.sort(key=lambda n: (len(n), n))  # -C2 before -C10
+    check.credit_memos.sort(key=lambda n: (len(n), n))
+    return check
+
+
+def _listed(numbers: list[str]) -> str:
+    return f" ({', '.join(numbers)})" if numbers else ""
+
+
+# -- the pipeline's own verdict -----------------------------------------------------------------
+
+def unfinished_events(session, domain: str) -> dict[int, list[Unfinished]]:
+    """Per order id, its webhook events that are not done, grouped by state and reason.
+
+    Refund events name their order in the body; every other order topic is the order itself.
+    Identical reasons (an orders/updated and the orders/paid of the same action) appear once.
+    """
+    from sqlalchemy import select
+
+    from connector.models import InboxEvent, InboxState, Shop
+
+    rows = session.execute(select(InboxEvent.topic, InboxEvent.state, InboxEvent.last_error, InboxEvent.body,
+                                  InboxEvent.resource_id)
+                           .join(Shop, Shop.id == InboxEvent.shop_id)
+                           .where(Shop.domain == domain,
+                                  InboxEvent.state.in_([InboxState(s) for s in UNFINISHED]))
+                           .order_by(InboxEvent.id)).all()
+    found: dict[int, dict[tuple, list[str]]] = {}
+    for topic, state, last_error, body, resource_id in rows:
+        if topic.startswith("refunds/"):
+            order_id = json.loads(body).get("order_id")
+        elif topic.startswith("orders/"):
+            order_id = resource_id
+        else:
+            continue
+        reason = last_error or ("not processed yet" if state == InboxState.received else "no reason recorded")
+        verdict = "still waiting" if state == InboxState.received else state.value
+        topics = found.setdefault(int(order_id), {}).setdefault((verdict, reason), [])
+        if topic not in topics:
+            topics.append(topic)
+    return {order_id: [Unfinished(tuple(topics), verdict, reason) for (verdict, reason), topics in reasons.items()]
+            for order_id, reasons in found.items()}
