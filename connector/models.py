@@ -85,6 +85,7 @@ class BindingState(str, enum.Enum):
     creating = "creating"      # a create was sent and its outcome is unknown until looked up
     synced = "synced"
     parked = "parked"
+    skipped = "skipped"        # needs no Fusion document (an order cancelled before it was invoiced)
 
 
 class Shop(Base):

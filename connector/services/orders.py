@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from connector import audit
@@ -34,17 +35,25 @@ def handle(services: Services, session: Session, shop: Shop, order: dict) -> str
 def skips_cancelled(services: Services, session: Session, shop: Shop, order: dict) -> bool:
     """An order cancelled before it was ever invoiced gets no invoice (MLC_INVOICE_CANCELLED_ORDERS
     turns that off): there is nothing to collect, and an invoice plus its credit memo would only
-    add two documents that cancel out."""
+    add two documents that cancel out. Its binding says so, for the refunds that follow."""
+    binding = bindings.find(session, shop.id, BindingKind.order, str(order["id"]))
+    session.commit()
+    if binding is not None and binding.state == BindingState.skipped:
+        return True
     if not order.get("cancelled_at") or services.settings.invoice_cancelled_orders:
         return False
-    invoice = bindings.find(session, shop.id, BindingKind.order, str(order["id"]))
-    session.commit()
-    if invoice is not None and invoice.state not in (BindingState.pending, BindingState.parked):
+    if binding is not None and binding.state not in (BindingState.pending, BindingState.parked):
         return False  # invoiced already, or being invoiced: the cancellation credits it
-    audit.record(session, "invoice.skipped", shop_id=shop.id, subject_kind=BindingKind.order.value,
-                 subject_id=str(order["id"]), reason="the order was cancelled before it was invoiced")
+    binding = bindings.get_or_create(session, shop.id, BindingKind.order, str(order["id"]),
+                                     order["admin_graphql_api_id"])
+    skipped = session.execute(update(Binding).where(
+        Binding.id == binding.id, Binding.state.in_([BindingState.pending, BindingState.parked]))
+        .values(state=BindingState.skipped, last_error="cancelled before it was invoiced")).rowcount
+    if skipped:
+        audit.record(session, "invoice.skipped", shop_id=shop.id, subject_kind=BindingKind.order.value,
+                     subject_id=str(order["id"]), reason="the order was cancelled before it was invoiced")
     session.commit()
-    return True
+    return bool(skipped)
 
 
 @dataclass(frozen=True)

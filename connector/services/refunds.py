@@ -47,6 +47,10 @@ def handle(services: Services, session: Session, shop: Shop, refund: dict) -> st
     """A refund webhook: its credit memo, and the refunded money off the payment's receipt."""
     if not (refund.get("refund_line_items") or refund.get("refund_shipping_lines") or refund.get("transactions")):
         return ""  # nothing was refunded and no money moved: nothing to book
+    order = bindings.find(session, shop.id, BindingKind.order, str(refund["order_id"]))
+    session.commit()
+    if order is not None and order.state == BindingState.skipped:
+        return ""  # the order has no invoice to credit (cancelled before it was invoiced)
     CreditMemo(services, session, shop, refund=refund).ensure()
     return ""
 

@@ -41,13 +41,17 @@ def test_given_an_unpaid_order_when_cancelled_then_the_invoice_is_credited_to_ze
     assert shop.fusion_balance(order) == Decimal("0.00")
 
 
-def test_given_an_order_cancelled_before_it_was_invoiced_then_no_invoice(shop):
+def test_given_an_order_cancelled_before_it_was_invoiced_then_no_invoice_and_its_refund_books_nothing(shop):
     order = shop.place_order(new_order(), deliver=False)
     cancelled = shop.act(f"orders/{order['id']}/cancel?deliver=false", {"reason": "fraud"})
+    [refund] = shop.order(order["id"])["refunds"]
 
+    assert shop.deliver("refunds/create", dict(refund, order_id=order["id"])).status_code == 200
     assert shop.deliver("orders/create", cancelled).status_code == 200
     assert shop.deliver("orders/cancelled", cancelled).status_code == 200
 
-    assert eventually(lambda: len(shop.inbox()) == 2 and all(e.state == InboxState.done for e in shop.inbox()))
+    assert eventually(lambda: len(shop.inbox()) == 3 and all(e.state == InboxState.done for e in shop.inbox()),
+                      timeout=60), [(e.topic, e.state, e.last_error) for e in shop.inbox()]
     assert shop.fusion_invoices(order) == []
-    assert shop.audit("invoice.skipped")
+    assert len(shop.audit("invoice.skipped")) == 1
+    assert shop.binding("order", order["id"]).state == BindingState.skipped
