@@ -208,7 +208,8 @@ def unfinished_events(session, domain: str) -> dict[int, list[Unfinished]]:
     """
     from sqlalchemy import select
 
-    from connector.models import InboxEvent, InboxState, Shop
+    from connector import flows
+    from connector.models import BindingKind, InboxEvent, InboxState, Shop
 
     rows = session.execute(select(InboxEvent.topic, InboxEvent.state, InboxEvent.last_error, InboxEvent.body,
                                   InboxEvent.resource_id)
@@ -218,9 +219,10 @@ def unfinished_events(session, domain: str) -> dict[int, list[Unfinished]]:
                            .order_by(InboxEvent.id)).all()
     found: dict[int, dict[tuple, list[str]]] = {}
     for topic, state, last_error, body, resource_id in rows:
-        if topic.startswith("refunds/"):
+        kind = flows.kind_of(topic)
+        if kind == BindingKind.refund.value:
             order_id = json.loads(body).get("order_id")
-        elif topic.startswith("orders/"):
+        elif kind == BindingKind.order.value:
             order_id = resource_id
         else:
             continue

@@ -293,7 +293,7 @@ def replay(inbox_ids, all_parked, show) -> None:
 # -- the demo (the sandboxes run alone with `python -m sandbox`) ------------------------------
 
 @cli.command()
-@click.option("--once", is_flag=True, help="Exit after the summary: 0 when every order reached Fusion.")
+@click.option("--once", is_flag=True, help="Exit after the summary: 0 when every order holds the three money invariants.")
 @click.option("--orders", "order_count", default=25, show_default=True, help="How many sample orders.")
 def demo(once, order_count) -> None:
     """Run everything on embedded defaults and push sample orders through it."""
