@@ -1,0 +1,319 @@
+"""Property: whatever a merchant does to an order, Fusion's documents follow Shopify to the cent.
+
+Hypothesis generates one order and a sequence of merchant actions on it (payments, refunds, edits,
+a cancellation) in a tax-exclusive (USD) and a tax-inclusive shop. Each sequence runs through the
+real stack (receiver, Celery workers, both sandboxes over HTTP) in a shop of its own; once the
+pipeline is quiet, Fusion's state read over REST must hold, to the cent:
+
+1. invoice + debit memos − credit memos = Shopify's ``current_total_price``;
+2. the open balance of the invoice and its debit memos = Shopify's ``total_outstanding`` (when
+   that is negative, after an edit lowered a paid order, the open balance is nothing and the
+   difference is cash unapplied on the order's receipts, which must otherwise be nothing);
+3. one invoice per order, one credit memo per refund, one receipt per successful sale or capture.
+
+An order cancelled before the connector first saw it gets no invoice by design (an
+``invoice.skipped`` audit row): then Shopify must show nothing owed either way.
+
+Run with ``-s`` to see each sequence and the count at the end. A zero-decimal currency (JPY) is
+left out: both sandboxes round every amount to two decimals (an order of 3 × 1234 JPY at 7.25 %
+tax totals 3390.33 JPY in the Shopify sandbox), so a JPY sequence would test amounts no real shop
+produces.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+
+import pytest
+import requests
+from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import event as hypothesis_event
+from hypothesis import note as hypothesis_note
+from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
+
+from tests.support import TestShop
+
+#: Action kinds the connector does not book yet (their events stay ``deferred`` with a note):
+#: they are not generated. Take a kind out of this set once its flow is in.
+LATER_RELEASE = frozenset()
+
+EXAMPLES_PER_TAX_MODE = 8   # each example is a shop, an order and its events through real processes
+MAX_ACTIONS = 4
+CENT = Decimal("0.01")
+RAN: Counter = Counter()
+
+
+# -- what a merchant does -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pay:
+    """A sale (or, for an authorized order, a capture): ``share`` of what is outstanding, or all of it."""
+    share: Decimal | None
+    capture: bool = False
+    settle: bool = True       # wait for the pipeline to be quiet before the next action
+
+
+@dataclass(frozen=True)
+class Refund:
+    lines: tuple[tuple[int, int], ...]    # (line index, quantity)
+    shipping: bool = False
+    settle: bool = True
+
+
+@dataclass(frozen=True)
+class Edit:
+    line: int
+    quantity: int
+    settle: bool = True
+
+
+@dataclass(frozen=True)
+class Cancel:
+    settle: bool = True
+
+
+@dataclass(frozen=True)
+class Scenario:
+    status: str                           # paid, pending or authorized when placed
+    prices: tuple[str, ...]               # one line item per price
+    quantities: tuple[int, ...]
+    tax_rate: str
+    shipping: str | None
+    discount: str | None                  # a percentage across the lines
+    actions: tuple
+    settle_first: bool = True             # wait for the invoice before the first action
+
+    def order(self) -> dict:
+        email = f"prop-{uuid.uuid4().hex[:10]}@example.com"
+        tax = [{"title": "Tax", "rate": self.tax_rate}]
+        order = {
+            "email": email, "financial_status": self.status,
+            "line_items": [{"sku": f"SKU-{i}", "title": f"Item {i}", "quantity": q, "price": p, "tax_lines": tax}
+                           for i, (p, q) in enumerate(zip(self.prices, self.quantities))],
+            "shipping_lines": [{"title": "Standard", "code": "STANDARD", "price": self.shipping, "tax_lines": tax}]
+            if self.shipping else [],
+            "billing_address": {"first_name": "Ana", "last_name": "Silva", "address1": "1 Main St", "city": "Austin",
+                                "province_code": "TX", "country_code": "US", "zip": "78701"},
+            "customer": {"email": email, "first_name": "Ana", "last_name": "Silva"},
+        }
+        if self.discount:
+            order["discount_codes"] = [{"code": "PROP", "type": "percentage"}]
+            order["discount_applications"] = [{
+                "type": "discount_code", "code": "PROP", "value": self.discount, "value_type": "percentage",
+                "allocation_method": "across", "target_selection": "all", "target_type": "line_item"}]
+        return order
+
+
+prices = st.integers(100, 9999).map(lambda cents: str(cents * CENT))
+
+
+@st.composite
+def scenarios(draw, later: frozenset = LATER_RELEASE) -> Scenario:
+    """An order and only actions the Shopify sandbox accepts on it: what is refunded is still there,
+    no edit after a refund, nothing after the cancellation (which refunds all that is left)."""
+    count = draw(st.integers(1, 3))
+    quantities = draw(st.lists(st.integers(1, 3), min_size=count, max_size=count))
+    shipping = draw(st.sampled_from([None, "6.00", "5.95", "4.99"]))
+    status = draw(st.sampled_from(["paid", "pending", "authorized"]))
+    current, refunded, shipping_left, any_refund = list(quantities), [0] * count, bool(shipping), False
+    paid_in_full = status == "paid"   # refunds never raise what is outstanding; an edit may
+    settle = st.sampled_from([True, True, True, False])
+    actions = []
+    for _ in range(draw(st.integers(1, MAX_ACTIONS))):
+        left = [i for i in range(count) if current[i] > refunded[i]]
+        kinds = (["pay"] if not paid_in_full else []) + (["refund"] if left or shipping_left else []) + \
+            (["edit"] if not any_refund else []) + ["cancel"]
+        kind = draw(st.sampled_from([k for k in kinds if k not in later]))
+        if kind == "pay":
+            share = draw(st.one_of(st.none(), st.integers(1, 9).map(lambda tenths: tenths * Decimal("0.1"))))
+            paid_in_full = share is None
+            actions.append(Pay(share, capture=status == "authorized" and draw(st.booleans()), settle=draw(settle)))
+        elif kind == "refund":
+            with_shipping = shipping_left and (not left or draw(st.booleans()))
+            chosen = draw(st.lists(st.sampled_from(left), unique=True, min_size=0 if with_shipping else 1,
+                                   max_size=len(left))) if left else []
+            lines = tuple((i, draw(st.integers(1, current[i] - refunded[i]))) for i in chosen)
+            for i, q in lines:
+                refunded[i] += q
+            shipping_left, any_refund = shipping_left and not with_shipping, True
+            actions.append(Refund(lines, with_shipping, settle=draw(settle)))
+        elif kind == "edit":
+            line = draw(st.integers(0, count - 1))
+            quantity = draw(st.sampled_from([q for q in range(1, 5) if q != current[line]]))
+            current[line], paid_in_full = quantity, False
+            actions.append(Edit(line, quantity, settle=draw(settle)))
+        else:
+            actions.append(Cancel(settle=draw(settle)))
+            break
+    return Scenario(status, tuple(draw(prices) for _ in range(count)), tuple(quantities),
+                    draw(st.sampled_from(["0.08", "0.0725", "0.19", "0.2"])), shipping,
+                    draw(st.sampled_from([None, "10.0", "15.0"])), tuple(actions), settle_first=draw(settle))
+
+
+# -- running a sequence -------------------------------------------------------------------------
+
+
+class Skipped(Exception):
+    """The Shopify sandbox refused an action (422): nothing happened, the sequence goes on."""
+
+
+def merchant(shop: TestShop, method: str, path: str, body: dict) -> dict:
+    response = requests.request(method, f"{shop.stack.urls['shopify_sandbox']}/_sandbox/shops/{shop.domain}/{path}",
+                                json=body, timeout=10)
+    if response.status_code == 422:
+        raise Skipped(response.text)
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def perform(shop: TestShop, order: dict, action) -> str:
+    """Do one action; what was done, for the log."""
+    now = shop.order(order["id"])
+    if isinstance(action, Pay):
+        outstanding = Decimal(now["total_outstanding"])
+        if outstanding <= 0:
+            raise Skipped("nothing outstanding")
+        amount = outstanding if action.share is None else \
+            max(CENT, (outstanding * action.share).quantize(CENT, rounding=ROUND_DOWN))
+        body = {"kind": "sale", "amount": str(amount)}
+        authorization = next((t for t in shop.transactions(order) if t["kind"] == "authorization"), None)
+        if action.capture and authorization:
+            captured = sum((Decimal(t["amount_set"]["shop_money"]["amount"]) for t in shop.transactions(order)
+                            if t["kind"] == "capture" and t["status"] == "success"), Decimal(0))
+            if captured + amount <= Decimal(authorization["amount_set"]["shop_money"]["amount"]):
+                body = {"kind": "capture", "amount": str(amount), "parent_id": authorization["id"]}
+        merchant(shop, "POST", f"orders/{order['id']}/transactions", body)
+        return f"{body['kind']} {amount}"
+    if isinstance(action, Refund):
+        lines = now["line_items"]
+        body = {"refund_line_items": [{"line_item_id": lines[i]["id"], "quantity": q, "restock_type": "return"}
+                                      for i, q in action.lines]}
+        if action.shipping:
+            body["shipping"] = {"full_refund": True}
+        refund = merchant(shop, "POST", f"orders/{order['id']}/refunds", body)
+        back = sum((Decimal(t["amount_set"]["shop_money"]["amount"]) for t in refund["transactions"]), Decimal(0))
+        return f"refund {list(action.lines)}{' +shipping' if action.shipping else ''} ({back} back)"
+    if isinstance(action, Edit):
+        quantities = [li["quantity"] for li in now["line_items"]]
+        quantities[action.line] = action.quantity
+        merchant(shop, "PUT", f"orders/{order['id']}", {"line_items": [
+            {"id": li["id"], "quantity": q} for li, q in zip(now["line_items"], quantities)]})
+        return f"edit line {action.line} to {action.quantity}"
+    merchant(shop, "POST", f"orders/{order['id']}/cancel", {"reason": "customer"})
+    return "cancel"
+
+
+def event(value: str) -> None:
+    if currently_in_test_context():
+        hypothesis_event(value)
+
+
+def note(value: str) -> None:
+    if currently_in_test_context():
+        hypothesis_note(value)
+
+
+def run(stack, scenario: Scenario, taxes_included: bool) -> None:
+    started = time.monotonic()
+    shop = TestShop.create(stack, prefix=("P" + uuid.uuid4().hex[:7]).upper(), taxes_included=taxes_included)
+    order = shop.place_order(scenario.order())
+    note(f"shop {shop.domain}, order {order['id']} placed {scenario.status} for {order['total_price']}")
+    log = [f"{'tax-incl' if taxes_included else 'tax-excl'} {shop.prefix}: {scenario.status} {order['total_price']}"]
+    try:
+        if scenario.settle_first:
+            assert shop.quiet(), "the pipeline did not become quiet"
+        for action in scenario.actions:
+            try:
+                log.append(perform(shop, order, action))
+                event(f"action: {type(action).__name__.lower()}")
+            except Skipped as refused:
+                log.append(f"({type(action).__name__.lower()} skipped: {refused})")
+                event(f"skipped: {type(action).__name__.lower()}")
+                continue
+            if action.settle:
+                assert shop.quiet(), "the pipeline did not become quiet"
+        assert shop.quiet(timeout=120), "the pipeline did not become quiet"
+        now = shop.order(order["id"])
+        log.append(f"→ current {now['current_total_price']}, outstanding {now['total_outstanding']}")
+        # (a customer without an address is deferred by design: it is created from the order's)
+        unfinished = [f"{e.topic} {e.state.value}" + (f" ({e.last_error[:160]})" if e.last_error else "")
+                      for e in shop.inbox() if e.state.value != "done" and not e.topic.startswith("customers/")]
+        if unfinished:
+            log.append(f"events not done: {'; '.join(unfinished)}")
+        wrong = violations(shop, order)
+    except AssertionError as failure:
+        wrong = {"pipeline": str(failure).splitlines()[0]}
+        log.append("inbox:\n" + inbox_report(shop))
+    RAN["failed" if wrong else "held"] += 1
+    print(f"[{'FAIL' if wrong else 'ok'} {time.monotonic() - started:4.1f}s] {' | '.join(log)}" + (f"\n       {wrong}" if wrong else ""))
+    note(" | ".join(log))
+    assert not wrong, f"(Fusion, Shopify) differ: {wrong}\n{' | '.join(log)}\n{inbox_report(shop)}"
+
+
+def violations(shop: TestShop, order: dict) -> dict:
+    """Each invariant that does not hold, as name: (Fusion, Shopify).
+
+    Invariant 2 is read in two parts, because no Fusion balance goes below zero: what is owed is
+    the open balance of the invoice and its debit memos, and what the customer is owed (Shopify's
+    negative ``total_outstanding``, after an edit lowered a paid order) is cash left unapplied on
+    the order's receipts, which must otherwise be nothing.
+    """
+    skipped = any(a.subject_id == str(order["id"]) for a in shop.audit("invoice.skipped"))
+    if skipped and not shop.fusion_invoices(order):
+        # Cancelled before the connector first saw it: no invoice by design (docs/accounting.md),
+        # so Shopify must show nothing owed either way.
+        now = shop.order(order["id"])
+        totals = (Decimal(now["current_total_price"]), Decimal(now["total_outstanding"]))
+        return {} if totals == (0, 0) else {"skipped order's totals": ((Decimal(0), Decimal(0)), totals)}
+    if skipped:  # the audit trail contradicts Fusion; the invariants below still decide
+        event("invoice.skipped audited, yet invoiced")
+        print(f"  note: {shop.prefix} has an invoice.skipped audit row and an invoice in Fusion")
+    wrong = {name: pair for name, pair in shop.document_counts(order).items() if pair[0] != pair[1]}
+    if "invoices" in wrong:
+        return wrong
+    figures = shop.money_invariants(order)
+    balance, outstanding = figures["balance"]
+    unapplied = sum((Decimal(str(r["UnappliedAmount"])) for r in shop.fusion_receipts(order)), Decimal(0))
+    pairs = {"documents": figures["documents"], "open balance": (balance, max(outstanding, Decimal(0))),
+             "unapplied cash": (unapplied, max(-outstanding, Decimal(0)))}
+    return wrong | {name: pair for name, pair in pairs.items() if pair[0] != pair[1]}
+
+
+def inbox_report(shop: TestShop) -> str:
+    return "\n".join(f"  {e.topic:16} {e.state.value:9} {e.last_error or ''}"[:400] for e in shop.inbox())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def count_sequences():
+    yield
+    print(f"\nmoney properties: {sum(RAN.values())} sequences ran, {RAN['held']} held, {RAN['failed']} failed; "
+          f"action kinds not generated (LATER_RELEASE): {sorted(LATER_RELEASE) or 'none'}")
+
+
+@pytest.mark.parametrize("taxes_included", [False, True], ids=["tax-exclusive", "tax-inclusive"])
+@settings(max_examples=EXAMPLES_PER_TAX_MODE, deadline=None, database=None, print_blob=True,
+          phases=[Phase.explicit, Phase.generate],   # no shrinking: every step would be a new shop
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(scenario=scenarios())
+@example(scenario=Scenario("paid", ("25.00", "12.00"), (2, 1), "0.08", "6.00", "10.0",
+                           (Refund(((0, 1),), shipping=True),)))
+@example(scenario=Scenario("pending", ("19.99",), (3,), "0.19", "4.99", None,
+                           (Pay(Decimal("0.3")), Refund(((0, 2),), shipping=True), Pay(None))))
+@example(scenario=Scenario("authorized", ("40.00", "7.50"), (1, 2), "0.0725", None, "15.0",
+                           (Pay(Decimal("0.5"), capture=True), Refund(((1, 1),)), Pay(None, capture=True))))
+def test_fusion_follows_shopify_to_the_cent(stack, taxes_included, scenario):
+    run(stack, scenario, taxes_included)
+
+
+@pytest.mark.parametrize("taxes_included", [False, True], ids=["tax-exclusive", "tax-inclusive"])
+def test_a_refund_after_an_edit_raised_the_order_is_booked(stack, taxes_included):
+    """Found by the property above: the refund's memo credits the invoice alone, beyond what it
+    holds (the raise is on the debit memo), Fusion refuses it (AR-855075) and the refund parks.
+    Kept apart so that, while it fails, the property still explores everything else."""
+    run(stack, Scenario("pending", ("3.60",), (2,), "0.08", None, None, (Edit(0, 3), Refund(((0, 3),)))),
+        taxes_included)
