@@ -50,7 +50,7 @@ class InvoiceCredit:
             raise ValueError("a credit memo must credit something")
 
 
-def memo_number(invoice_number: str, sequence: int) -> str:
+def memo_number(invoice_number: str, sequence: int | str) -> str:
     """The ``sequence``-th credit memo of an invoice: ``<invoice number>-C<sequence>``.
 
     Deterministic like the invoice number, so a retry finds the memo an uncertain try made.

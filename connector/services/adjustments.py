@@ -10,6 +10,7 @@ in flight is finished (found or created) before the next is computed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,7 +24,7 @@ from connector.mapping.adjustment import (
     components,
     net_and_tax,
 )
-from connector.mapping.invoice import MappingError
+from connector.mapping.invoice import ZERO, MappingError
 from connector.models import Binding, BindingKind, BindingState, Shop
 from connector.services.applications import Mover, order_documents, order_receipts
 from connector.services.context import Services
@@ -178,3 +179,50 @@ class Adjustment(ShopDocument):
         return {"document": self.document, "transaction_number": binding.fusion_number,
                 "invoice": self.invoice.fusion_number, "total": self.change.total(self.taxes_included),
                 **self.change.as_refs()}
+
+
+@dataclass(frozen=True)
+class Room:
+    """What a credit may still take from one of the order's documents, net and tax."""
+
+    document_id: str
+    line: Decimal
+    tax: Decimal
+
+
+def credit_room(session: Session, invoice: Binding, refunds: list[Binding]) -> list[Room]:
+    """The room for credits left on the invoice, then on each debit memo, after the edits'
+    credits and the given (earlier) refunds. Fusion refuses a credit beyond a document's own
+    line or tax part, so a refund of goods an edit added must credit the debit memo too."""
+    inclusive = bool(invoice.fusion_refs.get("taxes_included"))
+    room = {invoice.fusion_id: list(net_and_tax(Components.from_refs(invoice.fusion_refs["components"]), inclusive))}
+    for adjustment in adjustments_of(session, invoice):
+        if adjustment.state != BindingState.synced:
+            continue
+        line, tax = net_and_tax(Components.from_refs(adjustment.fusion_refs.get("change")), inclusive)
+        if adjustment.fusion_refs.get("document") == DEBIT:
+            room[adjustment.fusion_id] = [line, tax]
+        else:  # a credit of an edit or a cancellation, against the invoice (its change is negative)
+            room[invoice.fusion_id][0] += line
+            room[invoice.fusion_id][1] += tax
+    for refund in refunds:
+        credits = refund.fusion_refs.get("credits") or {
+            invoice.fusion_id: [refund.fusion_refs.get("line", "0"), refund.fusion_refs.get("tax", "0")]}
+        for document_id, (line, tax) in credits.items():
+            if document_id in room:
+                room[document_id][0] -= Decimal(line)
+                room[document_id][1] -= Decimal(tax)
+    return [Room(document_id, line, tax) for document_id, (line, tax) in room.items()]
+
+
+def allocate(line: Decimal, tax: Decimal, rooms: list[Room]) -> list[Room]:
+    """Split a credit over the documents in order, each taking what its room allows."""
+    parts = []
+    for room in rooms:
+        take_line, take_tax = min(line, max(room.line, ZERO)), min(tax, max(room.tax, ZERO))
+        if take_line or take_tax:
+            parts.append(Room(room.document_id, take_line, take_tax))
+            line, tax = line - take_line, tax - take_tax
+    if line or tax:
+        raise MappingError(f"the credit is {line} net and {tax} tax more than the order's documents hold")
+    return parts

@@ -41,6 +41,11 @@ def handle(services: Services, session: Session, shop: Shop, order: dict) -> str
     if "components" not in invoice.fusion_refs:
         return (f"invoice {invoice.fusion_number} was bound before cancellations were booked: replay its "
                 "order event first")
+    with orders.money_lock(services, shop, str(order["id"])):
+        return _credit_what_is_left(services, session, shop, order, invoice)
+
+
+def _credit_what_is_left(services: Services, session: Session, shop: Shop, order: dict, invoice: Binding) -> str:
     client = services.shopify(session, shop)
     session.commit()
     refund_ids = [r.id for r in shopify_orders.refunds(client, order["admin_graphql_api_id"])]

@@ -112,6 +112,7 @@ class Status(str, enum.Enum):
     created = "created"       # this call created the document
     adopted = "adopted"       # Fusion had it already (an earlier, lost create; or a match)
     existing = "existing"     # the binding was synced before this call
+    skipped = "skipped"       # the object needs no document (decided by its flow)
     stale = "stale"           # a newer version of the object was applied already
 
 
@@ -124,11 +125,15 @@ class Outcome:
 def ensure(redis, session: Session, shop_id: int, doc: Document, lease: Lease) -> Outcome:
     """The synced binding of ``doc``'s Shopify object, creating its Fusion document if needed."""
     binding = bindings.get_or_create(session, shop_id, doc.kind, doc.shopify_id, doc.gid)
+    if binding.state == BindingState.skipped:
+        return Outcome(binding, Status.skipped)
     if binding.state == BindingState.synced and not doc.follows_changes:
         return Outcome(binding, Status.existing)
     with object_lock(redis, shop_id, doc.kind.value, doc.shopify_id, ttl=lease.lock_seconds) as lock, \
             no_open_transaction(session):
         session.refresh(binding)
+        if binding.state == BindingState.skipped:  # decided while this worker waited for the lock
+            return Outcome(binding, Status.skipped)
         if bindings.is_stale(binding, doc.updated_at):
             return Outcome(binding, Status.stale)
         if binding.state == BindingState.synced:
@@ -138,6 +143,8 @@ def ensure(redis, session: Session, shop_id: int, doc: Document, lease: Lease) -
         session.refresh(binding)
         seen_state, seen_claim = binding.state, binding.claimed_until
         before_remote_call(session)
+        if seen_state == BindingState.skipped:
+            return Outcome(binding, Status.skipped)
         if seen_state == BindingState.creating and seen_claim and seen_claim > utcnow():
             # another worker's create may still be in flight: its answer decides
             raise Busy(f"a create for {doc.kind.value} {doc.shopify_id} is in flight or its outcome "

@@ -13,6 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from connector import audit
+from connector.locks import object_lock
 from connector.mapping.adjustment import components
 from connector.mapping.invoice import MappingError, build_invoice, order_total
 from connector.models import Binding, BindingKind, BindingState, Shop
@@ -28,8 +29,16 @@ def handle(services: Services, session: Session, shop: Shop, order: dict) -> str
         return ""
     result = sync(services, session, shop, order)
     if result.binding.state == BindingState.synced:
-        payments.sync(services, session, shop, order, result.binding)
+        with money_lock(services, shop, str(order["id"])):
+            payments.sync(services, session, shop, order, result.binding)
     return result.note
+
+
+def money_lock(services: Services, shop: Shop, order_id: str):
+    """The order's lock, for everything that moves money between its documents and receipts:
+    payments, refunds, edits and cancellations of one order never move one receipt at once."""
+    return object_lock(services.redis, shop.id, BindingKind.order.value, order_id,
+                       ttl=services.settings.lock_timeout_seconds)
 
 
 def skips_cancelled(services: Services, session: Session, shop: Shop, order: dict) -> bool:

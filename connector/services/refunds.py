@@ -34,8 +34,9 @@ from connector.mapping.credit_memo import CreditAmounts, ShippingRefund, credit_
 from connector.mapping.invoice import MappingError
 from connector.mapping.receipt import is_payment
 from connector.models import Binding, BindingKind, BindingState, Shop
-from connector.services import bindings
-from connector.services.applications import Mover, order_documents
+from connector.services import bindings, orders
+from connector.services.adjustments import Room, allocate, credit_room
+from connector.services.applications import Mover, order_documents, order_receipts
 from connector.services.context import Services
 from connector.services.documents import ShopDocument
 from connector.shopify import orders as shopify_orders
@@ -51,7 +52,8 @@ def handle(services: Services, session: Session, shop: Shop, refund: dict) -> st
     session.commit()
     if order is not None and order.state == BindingState.skipped:
         return ""  # the order has no invoice to credit (cancelled before it was invoiced)
-    CreditMemo(services, session, shop, refund=refund).ensure()
+    with orders.money_lock(services, shop, str(refund["order_id"])):
+        CreditMemo(services, session, shop, refund=refund).ensure()
     return ""
 
 
@@ -74,9 +76,12 @@ class CreditMemo(ShopDocument):
     _invoice: Binding | None = field(default=None, init=False)
     _amounts: CreditAmounts | None = field(default=None, init=False)
     _number: str = field(default="", init=False)
+    _sequence: int = field(default=0, init=False)
     _reversals: list[Reversal] = field(default_factory=list, init=False)
     _written_before: dict[str, Decimal] = field(default_factory=dict, init=False)
     _documents: list[str] = field(default_factory=list, init=False)
+    _parts: list[Room] = field(default_factory=list, init=False)   # the credit per document, invoice first
+    _receipts: list[Binding] = field(default_factory=list, init=False)
 
     @property
     def shopify_id(self) -> str:
@@ -114,11 +119,16 @@ class CreditMemo(ShopDocument):
         if self.shopify_id not in earlier:
             raise Busy(f"refund {self.gid} is not listed on its order yet", retry_after=WAIT_SECONDS)
         earlier = earlier[:earlier.index(self.shopify_id)]
-        self._number = memo_number(self._invoice.fusion_number, len(earlier) + 1)
+        self._sequence = len(earlier) + 1
+        self._number = memo_number(self._invoice.fusion_number, self._sequence)
         self._wait_for(earlier)
+        earlier_refunds = self._synced_refunds(earlier)
+        self._written_before = _written_by(earlier_refunds)
+        self._receipts = order_receipts(self.session, self._invoice)
         self._reversals = self._reversals_of(history)
-        self._written_before = self._written_off_by(earlier)
         self._documents = order_documents(self.session, self._invoice)
+        self._parts = allocate(self._amounts.line, self._amounts.tax,
+                               credit_room(self.session, self._invoice, earlier_refunds))
         if not self._amounts.gross:
             raise MappingError(f"refund {self.gid} gave back {self._amounts.cash} but credits nothing: "
                                "an amount-only refund is not booked by this release")
@@ -144,21 +154,12 @@ class CreditMemo(ShopDocument):
             raise Busy(f"refund {self.gid} waits for the order's earlier refund {in_flight[0]}",
                        retry_after=WAIT_SECONDS)
 
-    def _written_off_by(self, refund_ids: list[str]) -> dict[str, Decimal]:
-        """What the order's earlier refunds wrote off each receipt, by receipt number.
-
-        A write-off has no key of its own in Fusion; knowing what the earlier refunds took, the
-        rest of a receipt's write-offs is this refund's, so a retry never writes off twice.
-        """
-        earlier = self.session.scalars(select(Binding).where(
+    def _synced_refunds(self, refund_ids: list[str]) -> list[Binding]:
+        found = self.session.scalars(select(Binding).where(
             Binding.shop_id == self.shop.id, Binding.kind == BindingKind.refund,
             Binding.shopify_id.in_(refund_ids), Binding.state == BindingState.synced)).all() if refund_ids else []
         self.session.commit()
-        totals: dict[str, Decimal] = {}
-        for binding in earlier:
-            for number, amount in (binding.fusion_refs.get("receipts") or {}).items():
-                totals[number] = totals.get(number, Decimal(0)) + Decimal(amount)
-        return totals
+        return list(found)
 
     def _reversals_of(self, history) -> list[Reversal]:
         """Each payment this refund gave money back from, with its receipt and activity."""
@@ -179,11 +180,9 @@ class CreditMemo(ShopDocument):
                 raise MappingError(f"no receivables activity for refunded money: set [refunds] {key} in the mapping")
             amount, _ = given_back.get(parent, (Decimal(0), activity))
             given_back[parent] = (amount + Decimal(str(t["amount_set"]["shop_money"]["amount"])), activity)
-        reversals = []
-        for parent, (amount, activity) in given_back.items():
-            payment = self._synced(BindingKind.payment, parent, "the payment's receipt")
-            reversals.append(Reversal(payment.fusion_id, payment.fusion_number, amount, activity))
-        return reversals
+        for parent in given_back:
+            self._synced(BindingKind.payment, parent, "the payment's receipt")
+        return _spread(given_back, self._receipts, self._written_before)
 
     def number(self) -> str:
         return self._number
@@ -194,20 +193,30 @@ class CreditMemo(ShopDocument):
         return self.fusion.credit_memos.find(self.mapping.fusion.transaction_source, self._number)
 
     def create(self) -> dict:
+        # A paid document has no room for a credit: every receipt of the order comes off first.
         mover = self._mover()
-        for reversal in self._reversals:
-            mover.take_off(reversal.receipt_id, reversal.receipt_number, self._invoice.fusion_id)
-        credit = InvoiceCredit(invoice_id=self._invoice.fusion_id, transaction_number=self._number,
-                               currency=self._invoice.fusion_refs.get("currency") or None,
-                               line=self._amounts.line, tax=self._amounts.tax, customer_reference=self.gid,
-                               comments=f"Shopify refund {self.gid} of order {self._invoice.shopify_gid}"[:240])
+        for receipt in self._receipts:
+            for document_id in self._documents:
+                mover.take_off(receipt.fusion_id, receipt.fusion_number, document_id)
         try:
-            return self.fusion.credit_memos.create(credit)
+            return self.fusion.credit_memos.create(self._credit(self._parts[0], self._number))
         except FusionRejected:
-            # Put the receipts back as they were, so the invoice shows paid while a person looks.
-            for reversal in self._reversals:
-                mover.put_back(reversal.receipt_id, self._documents)
+            # Put the receipts back as they were, so the order shows paid while a person looks.
+            for receipt in self._receipts:
+                mover.put_back(receipt.fusion_id, self._documents)
             raise
+
+    def _credit(self, part: Room, number: str) -> InvoiceCredit:
+        return InvoiceCredit(invoice_id=part.document_id, transaction_number=number,
+                             currency=self._invoice.fusion_refs.get("currency") or None,
+                             line=part.line, tax=part.tax, customer_reference=self.gid,
+                             comments=f"Shopify refund {self.gid} of order {self._invoice.shopify_gid}"[:240])
+
+    def _part_numbers(self) -> list[str]:
+        """The memo of the first document is ``<invoice>-C<n>``; a refund reaching into debit memos
+        adds ``…-C<n>B``, ``…-C<n>C``: one refund, one memo per document it credits."""
+        return [self._number] + [memo_number(self._invoice.fusion_number, f"{self._sequence}{chr(65 + k)}")
+                                 for k in range(1, len(self._parts))]
 
     def _mover(self) -> Mover:
         return Mover(self.fusion, self.services.settings.fusion_receipt_apply == "soap",
@@ -216,10 +225,21 @@ class CreditMemo(ShopDocument):
     # -- the completion: the customer's share back on the invoice, the refund off the receipt ------
 
     def complete(self, memo: dict) -> dict:
+        source = self.mapping.fusion.transaction_source
+        for part, number in list(zip(self._parts, self._part_numbers()))[1:]:
+            if self.fusion.credit_memos.find(source, number) is None:
+                self.fusion.credit_memos.create(self._credit(part, number))
         mover = self._mover()
+        done = {r.receipt_id: self._written_off(r) for r in self._reversals}  # by an earlier attempt
+        todo = []
         for reversal in self._reversals:
-            to_write_off = reversal.amount - self._written_off(reversal)
-            mover.put_back(reversal.receipt_id, self._documents, keep=max(to_write_off, Decimal(0)))
+            already = min(done[reversal.receipt_id], reversal.amount)
+            done[reversal.receipt_id] -= already
+            todo.append((reversal, reversal.amount - already))
+        for receipt in self._receipts:
+            keep = sum((amount for r, amount in todo if r.receipt_id == receipt.fusion_id), Decimal(0))
+            mover.put_back(receipt.fusion_id, self._documents, keep=keep)
+        for reversal, to_write_off in todo:
             if to_write_off > 0:
                 self.fusion.receipts.write_off(WriteOff(
                     business_unit=self.mapping.fusion.business_unit, receipt_number=reversal.receipt_number,
@@ -239,9 +259,49 @@ class CreditMemo(ShopDocument):
         binding.fusion_number = str(memo.get("TransactionNumber") or self._number)
         binding.fusion_refs = {"invoice_id": self._invoice.fusion_id, "order_id": self._invoice.shopify_id,
                                "line": str(self._amounts.line), "tax": str(self._amounts.tax),
+                               "credits": {p.document_id: [str(p.line), str(p.tax)] for p in self._parts},
+                               "memos": self._part_numbers(),
                                "cash": str(self._amounts.cash),
-                               "receipts": {r.receipt_number: str(r.amount) for r in self._reversals}}
+                               "receipts": {number: str(sum((r.amount for r in self._reversals
+                                                             if r.receipt_number == number), Decimal(0)))
+                                            for number in dict.fromkeys(r.receipt_number for r in self._reversals)}}
         return {"transaction_number": binding.fusion_number, "customer_transaction_id": binding.fusion_id,
                 "line": self._amounts.line, "tax": self._amounts.tax, "total": self._amounts.gross,
                 "money_back": self._amounts.cash, "invoice": self._invoice.fusion_number,
-                "written_off": {r.receipt_number: r.amount for r in self._reversals}}
+                "written_off": binding.fusion_refs["receipts"]}
+
+
+def _written_by(refunds: list[Binding]) -> dict[str, Decimal]:
+    """What the given refunds wrote off each receipt, by receipt number.
+
+    A write-off has no key of its own in Fusion; knowing what the earlier refunds took, the rest
+    of a receipt's write-offs is this refund's, so a retry never writes off twice.
+    """
+    totals: dict[str, Decimal] = {}
+    for binding in refunds:
+        for number, amount in (binding.fusion_refs.get("receipts") or {}).items():
+            totals[number] = totals.get(number, Decimal(0)) + Decimal(amount)
+    return totals
+
+
+def _spread(given_back: dict[str, tuple[Decimal, str]], receipts: list[Binding],
+            written_before: dict[str, Decimal]) -> list[Reversal]:
+    """Which receipt each refunded amount leaves: its payment's, as far as that receipt still
+    holds money; the rest from the order's other receipts in order (Shopify may name one payment
+    for a refund larger than it). More than all receipts hold cannot be traced: refused."""
+    by_id = {r.shopify_id: r for r in receipts}
+    left = {r.fusion_number: Decimal(r.fusion_refs.get("amount") or 0) - written_before.get(r.fusion_number, Decimal(0))
+            for r in receipts}
+    taken: dict[tuple[str, str], Decimal] = {}
+    for parent, (amount, activity) in given_back.items():
+        order = [by_id[parent]] + [r for r in receipts if r.shopify_id != parent] if parent in by_id else receipts
+        for receipt in order:
+            share = min(amount, max(left[receipt.fusion_number], Decimal(0)))
+            if share:
+                taken[(receipt.shopify_id, activity)] = taken.get((receipt.shopify_id, activity), Decimal(0)) + share
+                left[receipt.fusion_number] -= share
+                amount -= share
+        if amount:
+            raise MappingError(f"the refund gives back {amount} more than the order's receipts hold")
+    return [Reversal(by_id[payment].fusion_id, by_id[payment].fusion_number, amount, activity)
+            for (payment, activity), amount in taken.items()]

@@ -103,3 +103,23 @@ def test_given_a_paid_order_when_a_quantity_falls_then_the_credit_goes_against_t
 
 def quiet_and_credited(shop, order) -> bool:
     return all(e.state != InboxState.received for e in shop.inbox()) and bool(shop.fusion_credit_memos(order))
+
+
+def test_given_an_edit_raised_the_order_when_everything_is_refunded_then_the_debit_memo_is_credited_too(shop):
+    order = shop.place_order(dict(new_order(), financial_status="paid"))
+    invoiced(shop, order)
+    edited = edit(shop, order, line_items=tees(order, 3))
+    assert eventually(lambda: settled(shop, order) and shop.fusion_debit_memos(order), timeout=90)
+    shop.act(f"orders/{order['id']}/transactions", {"kind": "sale", "amount": edited["total_outstanding"]})
+    assert eventually(lambda: settled(shop, order) and len(shop.fusion_receipts(order)) == 2, timeout=90)
+
+    shop.act(f"orders/{order['id']}/refunds", {
+        "refund_line_items": [{"line_item_id": li["id"], "quantity": li["quantity"], "restock_type": "return"}
+                              for li in edited["line_items"]], "shipping": {"full_refund": True}})
+
+    assert eventually(lambda: settled(shop, order) and len(shop.fusion_credit_memos(order)) == 2, timeout=120), \
+        shop.money_invariants(order)
+    numbers = sorted(m["TransactionNumber"] for m in shop.fusion_credit_memos(order))
+    stem = f"{shop.prefix}-{order['order_number']}-C1"
+    assert numbers == [stem, f"{stem}B"]  # one refund: a memo against the invoice, one against the debit memo
+    assert shop.money_invariants(order)["documents"] == (Decimal("0.00"), Decimal("0.00"))

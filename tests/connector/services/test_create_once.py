@@ -233,3 +233,15 @@ def test_given_an_older_version_of_the_object_then_nothing_is_done(sessions, red
 
     assert outcome.status == create_once.Status.stale
     assert len(fusion.creates) == 1
+
+
+def test_given_an_object_its_flow_skipped_then_nothing_is_created(sessions, redis_client, shop_id):
+    fusion = FakeFusion()
+    with sessions() as session:  # e.g. an order cancelled before it was invoiced
+        session.add(Binding(shop_id=shop_id, kind=BindingKind.refund, shopify_id="10", state=BindingState.skipped))
+        session.commit()
+
+    outcome = ensure(sessions, redis_client, shop_id, Memo(fusion, "10"))
+
+    assert outcome.status == create_once.Status.skipped
+    assert fusion.creates == []
