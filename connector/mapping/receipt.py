@@ -31,8 +31,13 @@ def receipt_number(prefix: str, transaction: Transaction) -> str:
     return number
 
 
+GIFT_CARD = "gift_card"
+
+
 def receipt_method(mapping: Mapping, gateway: str) -> str:
-    method = mapping.receipt_methods.get(gateway) or mapping.receipt_methods.get("default")
+    # A gift card never falls back to the default: booked as new cash, its liability would stay.
+    fallback = None if gateway == GIFT_CARD else mapping.receipt_methods.get("default")
+    method = mapping.receipt_methods.get(gateway) or fallback
     if not method:
         raise MappingError(f"no Fusion receipt method for the payment gateway {gateway!r}: add "
                            f'{gateway} = "<receipt method>" under [receipt_methods] in the mapping')
@@ -55,4 +60,4 @@ def build_receipt(transaction: Transaction, *, mapping: Mapping, prefix: str, ac
 def _date(transaction: Transaction) -> str:
     if len(transaction.processed_at or "") < 10:
         raise MappingError(f"transaction {transaction.gid} has no processed_at date")
-    return transaction.processed_at[:10]  # the shop's local date, as Shopify writes it
+    return transaction.processed_at[:10]  # the Admin API gives UTC instants: the UTC date

@@ -43,11 +43,9 @@ def book(services: Services, session: Session, shop: Shop, order: dict, invoice:
                 "compared (replay its order event to bind it again)")
     for _ in range(MAX_ROUNDS):
         adjustments = adjustments_of(session, invoice)
+        # one not finished (in flight, refused, parked) is tried again before the next is computed
         unsettled = next((a for a in adjustments if a.state != BindingState.synced
                           and not (a.fusion_number and document_of(a) == CANCELLATION)), None)
-        if unsettled is not None and unsettled.state == BindingState.parked:
-            raise MappingError(f"adjustment {unsettled.fusion_number or unsettled.shopify_id} of the order is "
-                               f"parked: {unsettled.last_error[:300]}")
         booked = booked_by_edits(invoice, adjustments)
         change = components(order) - booked
         if not change and unsettled is None:

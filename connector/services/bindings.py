@@ -94,3 +94,17 @@ def release_claim(session: Session, binding_id: int, claim: datetime) -> None:
     session.execute(update(Binding).where(Binding.id == binding_id, Binding.claimed_until == claim)
                     .values(claimed_until=None))
     session.commit()
+
+
+def skip(session: Session, shop_id: int, kind, shopify_id: str, gid: str, reason: str) -> bool:
+    """Record that the object needs no Fusion document, unless it has or may have one already.
+
+    The binding then answers those that depend on the object (a refund of an order without an
+    invoice, a later refund waiting for this one) instead of leaving them waiting.
+    """
+    binding = get_or_create(session, shop_id, kind, shopify_id, gid)
+    skipped = session.execute(update(Binding).where(
+        Binding.id == binding.id, Binding.state.in_([BindingState.pending, BindingState.parked]))
+        .values(state=BindingState.skipped, last_error=reason)).rowcount == 1
+    session.commit()
+    return skipped

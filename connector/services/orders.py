@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from connector import audit
+from connector.fusion.errors import FusionRejected
 from connector.locks import object_lock
 from connector.mapping.adjustment import components
 from connector.mapping.invoice import MappingError, build_invoice, order_total
@@ -31,6 +31,8 @@ def handle(services: Services, session: Session, shop: Shop, order: dict) -> str
     if result.binding.state == BindingState.synced:
         with money_lock(services, shop, str(order["id"])):
             payments.sync(services, session, shop, order, result.binding)
+    if result.refused is not None:
+        raise result.refused  # an edit Fusion or the mapping refused: parked with its reason
     return result.note
 
 
@@ -53,11 +55,8 @@ def skips_cancelled(services: Services, session: Session, shop: Shop, order: dic
         return False
     if binding is not None and binding.state not in (BindingState.pending, BindingState.parked):
         return False  # invoiced already, or being invoiced: the cancellation credits it
-    binding = bindings.get_or_create(session, shop.id, BindingKind.order, str(order["id"]),
-                                     order["admin_graphql_api_id"])
-    skipped = session.execute(update(Binding).where(
-        Binding.id == binding.id, Binding.state.in_([BindingState.pending, BindingState.parked]))
-        .values(state=BindingState.skipped, last_error="cancelled before it was invoiced")).rowcount
+    skipped = bindings.skip(session, shop.id, BindingKind.order, str(order["id"]), order["admin_graphql_api_id"],
+                            "cancelled before it was invoiced")
     if skipped:
         audit.record(session, "invoice.skipped", shop_id=shop.id, subject_kind=BindingKind.order.value,
                      subject_id=str(order["id"]), reason="the order was cancelled before it was invoiced")
@@ -70,12 +69,13 @@ class OrderResult:
     binding: Binding
     created: bool
     note: str = ""
+    refused: Exception | None = None
 
 
 def sync(services: Services, session: Session, shop: Shop, order: dict) -> OrderResult:
     invoice = Invoice(services, session, shop, order)
     outcome = invoice.ensure()
-    return OrderResult(outcome.binding, outcome.status == create_once.Status.created, invoice.note)
+    return OrderResult(outcome.binding, outcome.status == create_once.Status.created, invoice.note, invoice.refused)
 
 
 @dataclass
@@ -88,6 +88,7 @@ class Invoice(ShopDocument):
 
     order: dict
     note: str = field(default="", init=False)
+    refused: Exception | None = field(default=None, init=False)
     _payload: dict = field(default_factory=dict, init=False)
     _customer: Binding | None = field(default=None, init=False)
 
@@ -146,7 +147,10 @@ class Invoice(ShopDocument):
         binding.shopify_updated_at = bindings.latest(binding.shopify_updated_at, self.order.get("updated_at"))
         binding.payload_digest = bindings.digest(self.order)
         session.commit()
-        self.note = adjustments.book(self.services, session, self.shop, self.order, binding)
+        try:
+            self.note = adjustments.book(self.services, session, self.shop, self.order, binding)
+        except (MappingError, FusionRejected) as refused:
+            self.refused = refused  # raised once the order's payments are booked: they do not wait for it
 
 
 def _differs(binding: Binding, order: dict) -> str:

@@ -55,6 +55,7 @@ def preview(services: Services, session: Session, shop: Shop, order: dict, refun
     except MappingError as exc:
         out.notes.append(f"the order would be parked: {exc}")
     client = services.shopify(session, shop)
+    session.commit()  # no transaction across the calls to Shopify
     history = _transactions(client, order, out)
     if history is None:
         client, history = None, []

@@ -20,7 +20,7 @@ one is in flight), because they share the order's receipts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -46,12 +46,15 @@ WAIT_SECONDS = 15  # how soon a refund looks again for the documents it depends 
 
 def handle(services: Services, session: Session, shop: Shop, refund: dict) -> str:
     """A refund webhook: its credit memo, and the refunded money off the payment's receipt."""
+    refund_id, gid = str(refund["id"]), refund["admin_graphql_api_id"]
     if not (refund.get("refund_line_items") or refund.get("refund_shipping_lines") or refund.get("transactions")):
-        return ""  # nothing was refunded and no money moved: nothing to book
+        bindings.skip(session, shop.id, BindingKind.refund, refund_id, gid, "nothing refunded, no money moved")
+        return ""
     order = bindings.find(session, shop.id, BindingKind.order, str(refund["order_id"]))
     session.commit()
     if order is not None and order.state == BindingState.skipped:
-        return ""  # the order has no invoice to credit (cancelled before it was invoiced)
+        bindings.skip(session, shop.id, BindingKind.refund, refund_id, gid, "the order has no invoice")
+        return ""
     with orders.money_lock(services, shop, str(refund["order_id"])):
         CreditMemo(services, session, shop, refund=refund).ensure()
     return ""
@@ -108,9 +111,9 @@ class CreditMemo(ShopDocument):
         order_gid = self._invoice.shopify_gid
         mine = {str(t["id"]) for t in self.refund.get("transactions") or []}
         history = shopify_orders.transactions(client, order_gid)
-        paid_before = sum((t.amount for t in history if is_payment(t)), Decimal(0)) - sum(
-            (t.amount for t in history if t.kind == "refund" and t.status == "success" and t.id not in mine),
-            Decimal(0))
+        before = [t for t in history if t.id not in mine and _instant(t.processed_at) <= _instant(self.refund["created_at"])]
+        paid_before = sum((t.amount for t in before if is_payment(t)), Decimal(0)) - sum(
+            (t.amount for t in before if t.kind == "refund" and t.status == "success"), Decimal(0))
         shipping = [ShippingRefund(s.subtotal, s.tax) for s in shopify_orders.refund_shipping(client, self.gid)] \
             if self.refund.get("refund_shipping_lines") else []
         self._amounts = credit_amounts(self.refund, taxes_included=bool(self._invoice.fusion_refs["taxes_included"]),
@@ -144,15 +147,21 @@ class CreditMemo(ShopDocument):
         raise Busy(f"refund {self.gid} waits for {what} ({kind.value} {shopify_id})", retry_after=WAIT_SECONDS)
 
     def _wait_for(self, earlier_refunds: list[str]) -> None:
-        if not earlier_refunds:
-            return
-        in_flight = self.session.scalars(select(Binding.shopify_id).where(
+        """Book refunds in the order Shopify made them: what an earlier one credited and wrote
+        off is what this one must leave alone. A parked one parks this one too."""
+        found = {b.shopify_id: b for b in self.session.scalars(select(Binding).where(
             Binding.shop_id == self.shop.id, Binding.kind == BindingKind.refund,
-            Binding.shopify_id.in_(earlier_refunds), Binding.state == BindingState.creating)).all()
+            Binding.shopify_id.in_(earlier_refunds)))} if earlier_refunds else {}
         self.session.commit()
-        if in_flight:
-            raise Busy(f"refund {self.gid} waits for the order's earlier refund {in_flight[0]}",
-                       retry_after=WAIT_SECONDS)
+        for refund_id in earlier_refunds:
+            earlier = found.get(refund_id)
+            if earlier is not None and earlier.state in (BindingState.synced, BindingState.skipped):
+                continue
+            if earlier is not None and (earlier.state == BindingState.parked or
+                                        (earlier.state == BindingState.creating and earlier.last_error)):
+                raise MappingError(f"the order's earlier refund {refund_id} could not be booked "
+                                   f"({earlier.last_error[:300]}): replay it first")
+            raise Busy(f"refund {self.gid} waits for the order's earlier refund {refund_id}", retry_after=WAIT_SECONDS)
 
     def _synced_refunds(self, refund_ids: list[str]) -> list[Binding]:
         found = self.session.scalars(select(Binding).where(
@@ -230,6 +239,9 @@ class CreditMemo(ShopDocument):
             if self.fusion.credit_memos.find(source, number) is None:
                 self.fusion.credit_memos.create(self._credit(part, number))
         mover = self._mover()
+        for receipt in self._receipts:  # whatever put them back meanwhile (an edit), they come off again
+            for document_id in self._documents:
+                mover.take_off(receipt.fusion_id, receipt.fusion_number, document_id)
         done = {r.receipt_id: self._written_off(r) for r in self._reversals}  # by an earlier attempt
         todo = []
         for reversal in self._reversals:
@@ -305,3 +317,7 @@ def _spread(given_back: dict[str, tuple[Decimal, str]], receipts: list[Binding],
             raise MappingError(f"the refund gives back {amount} more than the order's receipts hold")
     return [Reversal(by_id[payment].fusion_id, by_id[payment].fusion_number, amount, activity)
             for (payment, activity), amount in taken.items()]
+
+
+def _instant(stamp: str):
+    return datetime.fromisoformat((stamp or "1970-01-01T00:00:00+00:00").replace("Z", "+00:00"))

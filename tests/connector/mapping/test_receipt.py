@@ -50,3 +50,12 @@ def test_given_a_foreign_currency_then_the_receipt_carries_the_conversion_rate_t
     receipt = build_receipt(transaction(currency="EUR"), mapping=MAPPING, prefix="ACME", account_number="1",
                             order_name="#1")
     assert receipt.conversion_rate_type == "Corporate"
+
+
+def test_given_a_default_method_then_a_gift_card_still_needs_its_own():
+    mapping = MAPPING.__class__(**{**MAPPING.__dict__, "receipt_methods": {"default": "Manual"}})
+    with pytest.raises(MappingError, match="gift_card"):
+        build_receipt(transaction(gateway="gift_card"), mapping=mapping, prefix="ACME", account_number="1",
+                      order_name="#1")
+    assert build_receipt(transaction(gateway="paypal"), mapping=mapping, prefix="ACME", account_number="1",
+                         order_name="#1").receipt_method == "Manual"
