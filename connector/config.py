@@ -83,6 +83,8 @@ class Settings:
     create_lease_seconds: int = 300
     # Hard limit of one task; an attempt's inbox lease lasts as long.
     task_time_limit_seconds: int = 600
+    # How soon a document that waits for another (a refund for its invoice) looks again.
+    dependency_wait_seconds: int = 15
     inbox_sweep_interval_seconds: int = 60
     inbox_stale_after_seconds: int = 120
 
@@ -113,6 +115,8 @@ class Settings:
                                            _int(env, "MLC_CREATE_LEASE", cls.create_lease_seconds)),
             task_time_limit_seconds=_at_least(10, "MLC_TASK_TIME_LIMIT",
                                               _int(env, "MLC_TASK_TIME_LIMIT", cls.task_time_limit_seconds)),
+            dependency_wait_seconds=_at_least(1, "MLC_DEPENDENCY_WAIT",
+                                              _int(env, "MLC_DEPENDENCY_WAIT", cls.dependency_wait_seconds)),
             inbox_sweep_interval_seconds=_int(env, "MLC_INBOX_SWEEP_INTERVAL",
                                               cls.inbox_sweep_interval_seconds),
             inbox_stale_after_seconds=_int(env, "MLC_INBOX_STALE_AFTER", cls.inbox_stale_after_seconds),

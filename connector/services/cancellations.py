@@ -22,8 +22,6 @@ from connector.services import adjustments, bindings, orders
 from connector.services.context import Services
 from connector.shopify import orders as shopify_orders
 
-WAIT_SECONDS = 15
-
 
 def handle(services: Services, session: Session, shop: Shop, order: dict) -> str:
     if orders.skips_cancelled(services, session, shop, order):
@@ -37,7 +35,8 @@ def handle(services: Services, session: Session, shop: Shop, order: dict) -> str
     if invoice.state == BindingState.parked:
         raise MappingError(f"the invoice of cancelled order {order['id']} is parked: {invoice.last_error[:300]}")
     if invoice.state != BindingState.synced:
-        raise Busy(f"the cancellation of order {order['id']} waits for its invoice", retry_after=WAIT_SECONDS)
+        raise Busy(f"the cancellation of order {order['id']} waits for its invoice",
+                   retry_after=services.settings.dependency_wait_seconds)
     if "components" not in invoice.fusion_refs:
         return (f"invoice {invoice.fusion_number} was bound before cancellations were booked: replay its "
                 "order event first")
@@ -49,7 +48,7 @@ def _credit_what_is_left(services: Services, session: Session, shop: Shop, order
     client = services.shopify(session, shop)
     session.commit()
     refund_ids = [r.id for r in shopify_orders.refunds(client, order["admin_graphql_api_id"])]
-    _wait_for_refunds(session, shop, refund_ids)
+    _wait_for_refunds(session, shop, refund_ids, services.settings.dependency_wait_seconds)
     booked_gross, booked_tax = _booked(session, invoice, refund_ids)
     current_gross, current_tax = shop_amount(order, "current_total_price"), shop_amount(order, "current_total_tax")
     residual, residual_tax = booked_gross - current_gross, booked_tax - current_tax
@@ -70,7 +69,7 @@ def _credit_what_is_left(services: Services, session: Session, shop: Shop, order
     return ""
 
 
-def _wait_for_refunds(session: Session, shop: Shop, refund_ids: list[str]) -> None:
+def _wait_for_refunds(session: Session, shop: Shop, refund_ids: list[str], wait: int) -> None:
     """Every refund of the order booked (or parked: then the cancellation is parked behind it)."""
     if not refund_ids:
         return
@@ -82,7 +81,7 @@ def _wait_for_refunds(session: Session, shop: Shop, refund_ids: list[str]) -> No
         if binding is not None and binding.state == BindingState.parked:
             raise MappingError(f"refund {refund_id} of the cancelled order is parked: {binding.last_error[:300]}")
         if binding is None or binding.state != BindingState.synced:
-            raise Busy(f"the cancellation waits for refund {refund_id} to be booked", retry_after=WAIT_SECONDS)
+            raise Busy(f"the cancellation waits for refund {refund_id} to be booked", retry_after=wait)
 
 
 def _booked(session: Session, invoice: Binding, refund_ids: list[str]) -> tuple[Decimal, Decimal]:

@@ -1,21 +1,22 @@
 """Shopify refunds as Fusion credit memos against the order's invoice, with the refunded money
 taken off the receipt that brought it in.
 
-Fusion will not credit an invoice below what is still open on it, and an invoice a receipt has
-paid has nothing open. So a refund that gave money back is booked in the order an AR clerk
-would follow:
+Fusion will not credit a document below what is still open on it, and a document a receipt has
+paid has nothing open. So a refund is booked in the order an AR clerk would follow:
 
-1. unapply the payment's receipt from the invoice (Fusion unapplies whole applications only);
-2. create the credit memo against the invoice (SOAP ``createCreditMemo``);
-3. apply the receipt again for what the customer kept;
-4. write the refunded amount off the receipt to a Receipt Write-off activity on a clearing
-   account: the gateway has paid the customer already, so nothing may pay them again from Fusion.
-   Store credit goes to its liability activity instead.
+1. unapply the order's receipts from its invoice and debit memos (Fusion unapplies whole
+   applications only);
+2. credit the invoice (SOAP ``createCreditMemo``), and the debit memos for what the invoice no
+   longer holds: one refund, one memo per document, ``<invoice>-C<n>``, ``-C<n>B``, …;
+3. apply the receipts again for what the customer kept;
+4. write the refunded amount off the payment's receipt to a Receipt Write-off activity on a
+   clearing account: the gateway has paid the customer already, so nothing may pay them again
+   from Fusion. Store credit goes to its liability activity instead.
 
 Steps 1 and 2 are the create of the create-once protocol, 3 and 4 its completion; each reads
-Fusion's state before it acts, so a retry after any failure picks up where the last attempt
-stopped. Refunds of one order are booked one after another (a later one waits while an earlier
-one is in flight), because they share the order's receipts.
+Fusion's state before it acts, so a retry after a failure picks up where the last attempt
+stopped. The refunds of one order are booked strictly in the order Shopify made them, each under
+the order's lock, because they share the order's documents and receipts.
 """
 from __future__ import annotations
 
@@ -40,8 +41,6 @@ from connector.services.applications import Mover, order_documents, order_receip
 from connector.services.context import Services
 from connector.services.documents import ShopDocument
 from connector.shopify import orders as shopify_orders
-
-WAIT_SECONDS = 15  # how soon a refund looks again for the documents it depends on
 
 
 def handle(services: Services, session: Session, shop: Shop, refund: dict) -> str:
@@ -98,6 +97,11 @@ class CreditMemo(ShopDocument):
     def mapping(self):
         return self.services.mapping.for_shop(self.shop.domain)
 
+    @property
+    def wait(self) -> int:
+        """How soon to look again for a document this refund depends on."""
+        return self.services.settings.dependency_wait_seconds
+
     # -- before anything is claimed ---------------------------------------------------------------
 
     def prepare(self) -> None:
@@ -120,7 +124,7 @@ class CreditMemo(ShopDocument):
                                        shipping=shipping, paid_before=paid_before)
         earlier = [r.id for r in shopify_orders.refunds(client, order_gid)]
         if self.shopify_id not in earlier:
-            raise Busy(f"refund {self.gid} is not listed on its order yet", retry_after=WAIT_SECONDS)
+            raise Busy(f"refund {self.gid} is not listed on its order yet", retry_after=self.wait)
         earlier = earlier[:earlier.index(self.shopify_id)]
         self._sequence = len(earlier) + 1
         self._number = memo_number(self._invoice.fusion_number, self._sequence)
@@ -144,7 +148,7 @@ class CreditMemo(ShopDocument):
             return found
         if found is not None and found.state == BindingState.parked:
             raise MappingError(f"{what} ({kind.value} {shopify_id}) is parked: {found.last_error[:300]}")
-        raise Busy(f"refund {self.gid} waits for {what} ({kind.value} {shopify_id})", retry_after=WAIT_SECONDS)
+        raise Busy(f"refund {self.gid} waits for {what} ({kind.value} {shopify_id})", retry_after=self.wait)
 
     def _wait_for(self, earlier_refunds: list[str]) -> None:
         """Book refunds in the order Shopify made them: what an earlier one credited and wrote
@@ -161,7 +165,7 @@ class CreditMemo(ShopDocument):
                                         (earlier.state == BindingState.creating and earlier.last_error)):
                 raise MappingError(f"the order's earlier refund {refund_id} could not be booked "
                                    f"({earlier.last_error[:300]}): replay it first")
-            raise Busy(f"refund {self.gid} waits for the order's earlier refund {refund_id}", retry_after=WAIT_SECONDS)
+            raise Busy(f"refund {self.gid} waits for the order's earlier refund {refund_id}", retry_after=self.wait)
 
     def _synced_refunds(self, refund_ids: list[str]) -> list[Binding]:
         found = self.session.scalars(select(Binding).where(

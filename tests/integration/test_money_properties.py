@@ -41,7 +41,7 @@ from tests.support import TestShop
 #: they are not generated. Take a kind out of this set once its flow is in.
 LATER_RELEASE = frozenset()
 
-EXAMPLES_PER_TAX_MODE = 8   # each example is a shop, an order and its events through real processes
+EXAMPLES_PER_TAX_MODE = 6   # each example is a shop, an order and its events through real processes
 MAX_ACTIONS = 4
 CENT = Decimal("0.01")
 RAN: Counter = Counter()
