@@ -119,9 +119,8 @@ class Adjustment(ShopDocument):
         super().prepare()
         self._number = adjustment_number(self.order, self.shop.transaction_prefix, LETTERS[self.document],
                                          self.sequence)
-        if self.document != DEBIT:
-            self._documents = order_documents(self.session, self.invoice)
-            self._receipts = order_receipts(self.session, self.invoice)
+        self._documents = order_documents(self.session, self.invoice)
+        self._receipts = order_receipts(self.session, self.invoice)
 
     def number(self) -> str:
         return self._number
@@ -157,11 +156,14 @@ class Adjustment(ShopDocument):
             raise
 
     def complete(self, memo: dict) -> dict:
-        """Put the order's receipts back on what is still owed (a credit only)."""
-        if self.document != DEBIT:
-            mover = self._mover()
-            for receipt in self._receipts:
-                mover.put_back(receipt.fusion_id, self._documents)
+        """Put the order's receipts on what is still owed: back after a credit took them off, and
+        onto a new debit memo when an earlier edit down left cash unapplied on them."""
+        documents = list(self._documents)
+        if self.document == DEBIT and memo.get("CustomerTransactionId"):
+            documents.append(str(memo["CustomerTransactionId"]))
+        mover = self._mover()
+        for receipt in self._receipts:
+            mover.put_back(receipt.fusion_id, documents)
         return memo
 
     def _mover(self) -> Mover:

@@ -123,3 +123,18 @@ def test_given_an_edit_raised_the_order_when_everything_is_refunded_then_the_deb
     stem = f"{shop.prefix}-{order['order_number']}-C1"
     assert numbers == [stem, f"{stem}B"]  # one refund: a memo against the invoice, one against the debit memo
     assert shop.money_invariants(order)["documents"] == (Decimal("0.00"), Decimal("0.00"))
+
+
+def test_given_an_edit_down_left_cash_on_the_receipt_when_an_edit_up_follows_then_the_cash_pays_the_debit_memo(shop):
+    order = shop.place_order(dict(new_order(), financial_status="paid"))
+    invoiced(shop, order)
+    assert eventually(lambda: settled(shop, order) and shop.fusion_receipts(order), timeout=60)
+    edit(shop, order, line_items=tees(order, 1))
+    assert eventually(lambda: quiet_and_credited(shop, order), timeout=90)
+
+    edit(shop, order, line_items=tees(order, 3))
+
+    assert eventually(lambda: settled(shop, order) and shop.fusion_debit_memos(order), timeout=90), \
+        shop.money_invariants(order)
+    [receipt] = shop.fusion_receipts(order)
+    assert Decimal(str(receipt["UnappliedAmount"])) == Decimal("0")  # the overpayment went onto the debit memo
