@@ -183,6 +183,19 @@ class TestShop:
                                  dict.fromkeys(check.refund_memos, 1)),
                 "receipts": (sorted(check.receipt_numbers), sorted(check.expected_receipts))}
 
+    def events_handled(self) -> bool:
+        """No inbox event of this shop is still waiting for a worker or a retry."""
+        from connector.models import InboxState
+        return all(e.state != InboxState.received for e in self.inbox())
+
+    def holds(self, order: dict) -> bool:
+        """Every event handled and the order's money invariants true, each (Fusion, Shopify)."""
+        return self.events_handled() and all(fusion == shopify for fusion, shopify in self.money_invariants(order).values())
+
+    def wait_invoiced(self, order: dict) -> None:
+        from connector.models import BindingState
+        assert eventually(lambda: (b := self.binding("order", order["id"])) and b.state == BindingState.synced)
+
     def quiet(self, timeout: float = 90.0) -> bool:
         """Wait until Shopify has delivered every webhook and no inbox event of this shop is still
         ``received`` (waiting for a worker or for a retry)."""

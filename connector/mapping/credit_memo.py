@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from connector.mapping.invoice import MappingError, shop_amount
+from connector.mapping.receipt import is_payment
+from connector.shopify.orders import Transaction, instant
 
 ZERO = Decimal("0")
 
@@ -39,6 +41,16 @@ class CreditAmounts:
     @property
     def gross(self) -> Decimal:
         return self.line + self.tax
+
+
+def paid_before(history: list[Transaction], refund: dict) -> Decimal:
+    """What the order had received, net of earlier refunds, when ``refund`` was made: the same
+    figure however late the refund is processed."""
+    mine = {str(t.get("id")) for t in refund.get("transactions") or []}
+    made = instant(refund.get("created_at"))
+    before = [t for t in history if t.id not in mine and instant(t.processed_at) <= made]
+    return sum((t.amount for t in before if is_payment(t)), ZERO) - sum(
+        (t.amount for t in before if t.kind == "refund" and t.status == "success"), ZERO)
 
 
 def refund_cash(refund: dict) -> Decimal:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from connector.fusion.credit_memos import InvoiceCredit, create_envelope, memo_number
 from connector.fusion.invoices import PATH as INVOICES
 from connector.fusion.receipts import PATH as RECEIPTS
-from connector.mapping.credit_memo import ShippingRefund, credit_amounts
+from connector.mapping.credit_memo import ShippingRefund, credit_amounts, paid_before
 from connector.mapping.invoice import MappingError, build_invoice, transaction_number
 from connector.mapping.receipt import build_receipt, is_payment
 from connector.models import BindingKind, Shop
@@ -83,9 +83,7 @@ def _refund(out: Preview, client, order: dict, refund: dict, history, shop: Shop
         else:
             shipping = [ShippingRefund(s.subtotal, s.tax) for s in shopify_orders.refund_shipping(
                 client, refund["admin_graphql_api_id"])]
-    mine = {str(t.get("id")) for t in refund.get("transactions") or []}
-    paid = sum((t.amount for t in history if is_payment(t)), Decimal(0)) - sum(
-        (t.amount for t in history if t.kind == "refund" and t.status == "success" and t.id not in mine), Decimal(0))
+    paid = paid_before(history, refund)
     if not history:
         paid = sum((Decimal(str(t["amount_set"]["shop_money"]["amount"])) for t in refund.get("transactions") or []
                     if t.get("status") == "success"), Decimal(0))

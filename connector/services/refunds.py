@@ -21,7 +21,7 @@ the order's lock, because they share the order's documents and receipts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -31,7 +31,12 @@ from connector.fusion.credit_memos import InvoiceCredit, memo_number
 from connector.fusion.errors import FusionRejected
 from connector.fusion.receipts import WriteOff
 from connector.locks import Busy
-from connector.mapping.credit_memo import CreditAmounts, ShippingRefund, credit_amounts
+from connector.mapping.credit_memo import (
+    CreditAmounts,
+    ShippingRefund,
+    credit_amounts,
+    paid_before,
+)
 from connector.mapping.invoice import MappingError
 from connector.mapping.receipt import is_payment
 from connector.models import Binding, BindingKind, BindingState, Shop
@@ -113,15 +118,11 @@ class CreditMemo(ShopDocument):
         client = self.services.shopify(self.session, self.shop)
         self.session.commit()  # no transaction across the calls to Shopify
         order_gid = self._invoice.shopify_gid
-        mine = {str(t["id"]) for t in self.refund.get("transactions") or []}
         history = shopify_orders.transactions(client, order_gid)
-        before = [t for t in history if t.id not in mine and _instant(t.processed_at) <= _instant(self.refund["created_at"])]
-        paid_before = sum((t.amount for t in before if is_payment(t)), Decimal(0)) - sum(
-            (t.amount for t in before if t.kind == "refund" and t.status == "success"), Decimal(0))
         shipping = [ShippingRefund(s.subtotal, s.tax) for s in shopify_orders.refund_shipping(client, self.gid)] \
             if self.refund.get("refund_shipping_lines") else []
         self._amounts = credit_amounts(self.refund, taxes_included=bool(self._invoice.fusion_refs["taxes_included"]),
-                                       shipping=shipping, paid_before=paid_before)
+                                       shipping=shipping, paid_before=paid_before(history, self.refund))
         earlier = [r.id for r in shopify_orders.refunds(client, order_gid)]
         if self.shopify_id not in earlier:
             raise Busy(f"refund {self.gid} is not listed on its order yet", retry_after=self.wait)
@@ -322,6 +323,3 @@ def _spread(given_back: dict[str, tuple[Decimal, str]], receipts: list[Binding],
     return [Reversal(by_id[payment].fusion_id, by_id[payment].fusion_number, amount, activity)
             for (payment, activity), amount in taken.items()]
 
-
-def _instant(stamp: str):
-    return datetime.fromisoformat((stamp or "1970-01-01T00:00:00+00:00").replace("Z", "+00:00"))

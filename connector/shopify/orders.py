@@ -94,7 +94,7 @@ def transactions(client: ShopifyClient, order_gid: str) -> list[Transaction]:
     if count > len(rows):
         raise ShopifyError(f"{client.connection.domain}: order {order_gid} has {count} transactions; "
                            f"the connector reads at most {LIST_LIMIT}")
-    rows = sorted(rows, key=lambda row: (_instant(row["createdAt"]), int(numeric_id(row["id"]))))
+    rows = sorted(rows, key=lambda row: (instant(row["createdAt"]), int(numeric_id(row["id"]))))
     return [_transaction(row) for row in rows]
 
 
@@ -107,7 +107,7 @@ def refunds(client: ShopifyClient, order_gid: str) -> list[RefundSummary]:
                            f"the connector reads at most {LIST_LIMIT - 1}")
     found = [RefundSummary(id=str(row["legacyResourceId"]), gid=row["id"], created_at=row["createdAt"] or "")
              for row in rows]
-    return sorted(found, key=lambda r: (_instant(r.created_at), int(r.id)))
+    return sorted(found, key=lambda r: (instant(r.created_at), int(r.id)))
 
 
 def refund_shipping(client: ShopifyClient, refund_gid: str) -> list[RefundShipping]:
@@ -163,7 +163,7 @@ def _decimal(value) -> Decimal:
     return Decimal(value)
 
 
-def _instant(value: str | None) -> datetime:
+def instant(value: str | None) -> datetime:
     """Times compared as instants: Shopify may write them with any UTC offset."""
     if not value:
         return datetime.min.replace(tzinfo=timezone.utc)

@@ -8,22 +8,13 @@ from tests.factories import new_order
 from tests.support import eventually
 
 
-def settled(shop, order) -> bool:
-    quiet = all(e.state != InboxState.received for e in shop.inbox())
-    return quiet and all(fusion == shopify for fusion, shopify in shop.money_invariants(order).values())
-
-
-def invoiced(shop, order) -> None:
-    assert eventually(lambda: (b := shop.binding("order", order["id"])) and b.state == BindingState.synced)
-
-
 def test_given_a_paid_order_when_cancelled_then_its_refund_credits_everything_and_nothing_is_owed(shop):
     order = shop.place_order(dict(new_order(), financial_status="paid"))
-    invoiced(shop, order)
+    shop.wait_invoiced(order)
 
     shop.act(f"orders/{order['id']}/cancel", {"reason": "customer"})
 
-    assert eventually(lambda: settled(shop, order) and shop.fusion_credit_memos(order), timeout=90), \
+    assert eventually(lambda: shop.holds(order) and shop.fusion_credit_memos(order), timeout=90), \
         shop.money_invariants(order)
     assert shop.money_invariants(order)["documents"] == (Decimal("0.00"), Decimal("0.00"))
     [cancelled] = [e for e in shop.inbox() if e.topic == "orders/cancelled"]
@@ -32,11 +23,11 @@ def test_given_a_paid_order_when_cancelled_then_its_refund_credits_everything_an
 
 def test_given_an_unpaid_order_when_cancelled_then_the_invoice_is_credited_to_zero(shop):
     order = shop.place_order(new_order())
-    invoiced(shop, order)
+    shop.wait_invoiced(order)
 
     shop.act(f"orders/{order['id']}/cancel", {"reason": "customer"})
 
-    assert eventually(lambda: settled(shop, order) and shop.fusion_credit_memos(order), timeout=90), \
+    assert eventually(lambda: shop.holds(order) and shop.fusion_credit_memos(order), timeout=90), \
         shop.money_invariants(order)
     assert shop.fusion_balance(order) == Decimal("0.00")
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import requests
 
-from connector.models import BindingState, InboxState
+from connector.models import InboxState
 from tests.factories import new_order
 from tests.support import eventually
 
@@ -23,22 +23,13 @@ def tees(order, quantity: int) -> list[dict]:
             for i, li in enumerate(order["line_items"])]
 
 
-def settled(shop, order) -> bool:
-    quiet = all(e.state != InboxState.received for e in shop.inbox())
-    return quiet and all(fusion == shopify for fusion, shopify in shop.money_invariants(order).values())
-
-
-def invoiced(shop, order) -> None:
-    assert eventually(lambda: (b := shop.binding("order", order["id"])) and b.state == BindingState.synced)
-
-
 def test_given_an_invoiced_order_when_a_quantity_rises_then_a_debit_memo_for_the_difference(shop):
     order = shop.place_order(new_order())
-    invoiced(shop, order)
+    shop.wait_invoiced(order)
 
     edited = edit(shop, order, line_items=tees(order, 3))
 
-    assert eventually(lambda: settled(shop, order) and shop.fusion_debit_memos(order), timeout=90), \
+    assert eventually(lambda: shop.holds(order) and shop.fusion_debit_memos(order), timeout=90), \
         shop.money_invariants(order)
     [debit] = shop.fusion_debit_memos(order)
     assert debit["TransactionNumber"] == f"{shop.prefix}-{order['order_number']}-D1"
@@ -49,11 +40,11 @@ def test_given_an_invoiced_order_when_a_quantity_rises_then_a_debit_memo_for_the
 
 def test_given_an_invoiced_order_when_a_quantity_falls_then_a_credit_memo_for_the_difference(shop):
     order = shop.place_order(new_order())
-    invoiced(shop, order)
+    shop.wait_invoiced(order)
 
     edited = edit(shop, order, line_items=tees(order, 1))
 
-    assert eventually(lambda: settled(shop, order) and shop.fusion_credit_memos(order), timeout=90), \
+    assert eventually(lambda: shop.holds(order) and shop.fusion_credit_memos(order), timeout=90), \
         shop.money_invariants(order)
     [credit] = shop.fusion_credit_memos(order)
     assert credit["TransactionNumber"] == f"{shop.prefix}-{order['order_number']}-E1"
@@ -62,23 +53,23 @@ def test_given_an_invoiced_order_when_a_quantity_falls_then_a_credit_memo_for_th
 
 def test_given_an_edit_that_changes_no_money_then_nothing_is_booked(shop):
     order = shop.place_order(new_order())
-    invoiced(shop, order)
+    shop.wait_invoiced(order)
 
     edit(shop, order, note="gift wrap please")
 
-    assert eventually(lambda: settled(shop, order) and any(e.topic == "orders/updated" for e in shop.inbox()),
+    assert eventually(lambda: shop.holds(order) and any(e.topic == "orders/updated" for e in shop.inbox()),
                       timeout=60)
     assert shop.fusion_debit_memos(order) == [] and shop.fusion_credit_memos(order) == []
 
 
 def test_given_a_paid_order_when_a_quantity_rises_then_the_debit_memo_is_what_is_still_owed(shop):
     order = shop.place_order(dict(new_order(), financial_status="paid"))
-    invoiced(shop, order)
-    assert eventually(lambda: settled(shop, order) and shop.fusion_receipts(order), timeout=60)
+    shop.wait_invoiced(order)
+    assert eventually(lambda: shop.holds(order) and shop.fusion_receipts(order), timeout=60)
 
     edit(shop, order, line_items=tees(order, 3))
 
-    assert eventually(lambda: settled(shop, order) and shop.fusion_debit_memos(order), timeout=90), \
+    assert eventually(lambda: shop.holds(order) and shop.fusion_debit_memos(order), timeout=90), \
         shop.money_invariants(order)
     [debit] = shop.fusion_debit_memos(order)
     assert Decimal(str(debit["InvoiceBalanceAmount"])) == Decimal(shop.order(order["id"])["total_outstanding"]) > 0
@@ -86,8 +77,8 @@ def test_given_a_paid_order_when_a_quantity_rises_then_the_debit_memo_is_what_is
 
 def test_given_a_paid_order_when_a_quantity_falls_then_the_credit_goes_against_the_invoice_and_the_excess_stays_on_the_receipt(shop):
     order = shop.place_order(dict(new_order(), financial_status="paid"))
-    invoiced(shop, order)
-    assert eventually(lambda: settled(shop, order) and shop.fusion_receipts(order), timeout=60)
+    shop.wait_invoiced(order)
+    assert eventually(lambda: shop.holds(order) and shop.fusion_receipts(order), timeout=60)
 
     edited = edit(shop, order, line_items=tees(order, 1))
 
@@ -102,22 +93,22 @@ def test_given_a_paid_order_when_a_quantity_falls_then_the_credit_goes_against_t
 
 
 def quiet_and_credited(shop, order) -> bool:
-    return all(e.state != InboxState.received for e in shop.inbox()) and bool(shop.fusion_credit_memos(order))
+    return shop.events_handled() and bool(shop.fusion_credit_memos(order))
 
 
 def test_given_an_edit_raised_the_order_when_everything_is_refunded_then_the_debit_memo_is_credited_too(shop):
     order = shop.place_order(dict(new_order(), financial_status="paid"))
-    invoiced(shop, order)
+    shop.wait_invoiced(order)
     edited = edit(shop, order, line_items=tees(order, 3))
-    assert eventually(lambda: settled(shop, order) and shop.fusion_debit_memos(order), timeout=90)
+    assert eventually(lambda: shop.holds(order) and shop.fusion_debit_memos(order), timeout=90)
     shop.act(f"orders/{order['id']}/transactions", {"kind": "sale", "amount": edited["total_outstanding"]})
-    assert eventually(lambda: settled(shop, order) and len(shop.fusion_receipts(order)) == 2, timeout=90)
+    assert eventually(lambda: shop.holds(order) and len(shop.fusion_receipts(order)) == 2, timeout=90)
 
     shop.act(f"orders/{order['id']}/refunds", {
         "refund_line_items": [{"line_item_id": li["id"], "quantity": li["quantity"], "restock_type": "return"}
                               for li in edited["line_items"]], "shipping": {"full_refund": True}})
 
-    assert eventually(lambda: settled(shop, order) and len(shop.fusion_credit_memos(order)) == 2, timeout=120), \
+    assert eventually(lambda: shop.holds(order) and len(shop.fusion_credit_memos(order)) == 2, timeout=120), \
         shop.money_invariants(order)
     numbers = sorted(m["TransactionNumber"] for m in shop.fusion_credit_memos(order))
     stem = f"{shop.prefix}-{order['order_number']}-C1"
@@ -127,14 +118,14 @@ def test_given_an_edit_raised_the_order_when_everything_is_refunded_then_the_deb
 
 def test_given_an_edit_down_left_cash_on_the_receipt_when_an_edit_up_follows_then_the_cash_pays_the_debit_memo(shop):
     order = shop.place_order(dict(new_order(), financial_status="paid"))
-    invoiced(shop, order)
-    assert eventually(lambda: settled(shop, order) and shop.fusion_receipts(order), timeout=60)
+    shop.wait_invoiced(order)
+    assert eventually(lambda: shop.holds(order) and shop.fusion_receipts(order), timeout=60)
     edit(shop, order, line_items=tees(order, 1))
     assert eventually(lambda: quiet_and_credited(shop, order), timeout=90)
 
     edit(shop, order, line_items=tees(order, 3))
 
-    assert eventually(lambda: settled(shop, order) and shop.fusion_debit_memos(order), timeout=90), \
+    assert eventually(lambda: shop.holds(order) and shop.fusion_debit_memos(order), timeout=90), \
         shop.money_invariants(order)
     [receipt] = shop.fusion_receipts(order)
     assert Decimal(str(receipt["UnappliedAmount"])) == Decimal("0")  # the overpayment went onto the debit memo

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-
 from connector.config import load_settings
 from connector.db import session_scope
 from connector.models import BindingState, InboxState

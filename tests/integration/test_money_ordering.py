@@ -9,11 +9,6 @@ from tests.factories import new_order
 from tests.support import eventually
 
 
-def holds(shop, order) -> bool:
-    quiet = all(e.state != InboxState.received for e in shop.inbox())
-    return quiet and all(fusion == shopify for fusion, shopify in shop.money_invariants(order).values())
-
-
 def test_given_the_refund_arrives_before_the_order_then_it_waits_and_everything_is_booked_once(shop):
     order = shop.place_order(new_order(), deliver=False)
     shop.act(f"orders/{order['id']}/transactions?deliver=false", {"kind": "sale", "amount": "66.74"})
@@ -25,7 +20,7 @@ def test_given_the_refund_arrives_before_the_order_then_it_waits_and_everything_
     assert waiting is not None and waiting.state == InboxState.received   # waiting, not failed
     assert shop.deliver("orders/paid", shop.order(order["id"])).status_code == 200
 
-    assert eventually(lambda: holds(shop, order) and shop.fusion_credit_memos(order), timeout=120), \
+    assert eventually(lambda: shop.holds(order) and shop.fusion_credit_memos(order), timeout=120), \
         shop.money_invariants(order)
     assert len(shop.fusion_invoices(order)) == 1 and len(shop.fusion_receipts(order)) == 1
     assert len(shop.fusion_credit_memos(order)) == 1
@@ -44,7 +39,7 @@ def test_given_every_webhook_duplicated_and_shuffled_then_one_document_each(shop
             "refund_line_items": [{"line_item_id": order["line_items"][1]["id"], "quantity": 1,
                                    "restock_type": "return"}]})
 
-        assert eventually(lambda: holds(shop, order) and shop.fusion_credit_memos(order), timeout=150), \
+        assert eventually(lambda: shop.holds(order) and shop.fusion_credit_memos(order), timeout=150), \
             shop.money_invariants(order)
     finally:
         requests.post(f"{sandbox}/_sandbox/webhooks/config", json={"reset": True}, timeout=10).raise_for_status()
@@ -55,7 +50,7 @@ def test_given_every_webhook_duplicated_and_shuffled_then_one_document_each(shop
 
 def test_given_two_refunds_delivered_in_reverse_then_each_waits_its_turn_and_both_are_right(shop):
     order = shop.place_order(dict(new_order(), financial_status="paid"))
-    assert eventually(lambda: holds(shop, order) and shop.fusion_receipts(order), timeout=60)
+    assert eventually(lambda: shop.holds(order) and shop.fusion_receipts(order), timeout=60)
     first = shop.act(f"orders/{order['id']}/refunds?deliver=false", {
         "refund_line_items": [{"line_item_id": order["line_items"][0]["id"], "quantity": 1, "restock_type": "return"}]})
     second = shop.act(f"orders/{order['id']}/refunds?deliver=false", {
@@ -68,7 +63,7 @@ def test_given_two_refunds_delivered_in_reverse_then_each_waits_its_turn_and_bot
     assert shop.deliver("refunds/create", first).status_code == 200
     assert shop.deliver("orders/updated", shop.order(order["id"])).status_code == 200
 
-    assert eventually(lambda: holds(shop, order) and len(shop.fusion_credit_memos(order)) == 2, timeout=120), \
+    assert eventually(lambda: shop.holds(order) and len(shop.fusion_credit_memos(order)) == 2, timeout=120), \
         shop.money_invariants(order)
     memos = {m["TransactionNumber"]: m for m in shop.fusion_credit_memos(order)}
     stem = f"{shop.prefix}-{order['order_number']}-C"

@@ -10,8 +10,7 @@ from tests.support import eventually
 
 def settled(shop, order) -> bool:
     """Every event of the order processed and the invoice's balance what Shopify says is owed."""
-    quiet = all(e.state != InboxState.received for e in shop.inbox())
-    return quiet and shop.fusion_balance(order) == Decimal(shop.order(order["id"])["total_outstanding"])
+    return shop.events_handled() and shop.fusion_balance(order) == Decimal(shop.order(order["id"])["total_outstanding"])
 
 
 def test_given_a_paid_order_then_one_receipt_applied_and_nothing_left_open(shop):

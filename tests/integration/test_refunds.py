@@ -12,19 +12,6 @@ from tests.factories import new_order
 from tests.support import TestShop, eventually
 
 
-def quiet(shop) -> bool:
-    return all(e.state != InboxState.received for e in shop.inbox())
-
-
-def holds(shop, order) -> bool:
-    """Every event handled and both money invariants true."""
-    return quiet(shop) and all(fusion == shopify for fusion, shopify in shop.invariants(order).values())
-
-
-def invoiced(shop, order) -> None:
-    assert eventually(lambda: (b := shop.binding("order", order["id"])) and b.state == BindingState.synced)
-
-
 def line_refund(order, index=0, quantity=1, shipping=False) -> dict:
     body = {"refund_line_items": [{"line_item_id": order["line_items"][index]["id"], "quantity": quantity,
                                    "restock_type": "return"}]}
@@ -35,11 +22,11 @@ def line_refund(order, index=0, quantity=1, shipping=False) -> dict:
 
 def test_given_a_paid_order_when_one_item_is_refunded_then_a_memo_and_the_money_leaves_the_receipt(shop):
     order = shop.place_order(dict(new_order(), financial_status="paid"))
-    invoiced(shop, order)
+    shop.wait_invoiced(order)
 
     refund = shop.act(f"orders/{order['id']}/refunds", line_refund(order))
 
-    assert eventually(lambda: holds(shop, order) and len(shop.fusion_credit_memos(order)) == 1, timeout=90), \
+    assert eventually(lambda: shop.holds(order) and len(shop.fusion_credit_memos(order)) == 1, timeout=90), \
         shop.invariants(order)
     [memo] = shop.fusion_credit_memos(order)
     money_back = Decimal(refund["transactions"][0]["amount_set"]["shop_money"]["amount"])
@@ -54,25 +41,25 @@ def test_given_a_paid_order_when_one_item_is_refunded_then_a_memo_and_the_money_
 
 def test_given_a_paid_order_when_everything_is_refunded_then_documents_sum_to_zero(shop):
     order = shop.place_order(dict(new_order(), financial_status="paid"))
-    invoiced(shop, order)
+    shop.wait_invoiced(order)
 
     shop.act(f"orders/{order['id']}/refunds", {
         "refund_line_items": [{"line_item_id": li["id"], "quantity": li["quantity"], "restock_type": "return"}
                               for li in order["line_items"]], "shipping": {"full_refund": True}})
 
-    assert eventually(lambda: holds(shop, order) and shop.fusion_credit_memos(order), timeout=90), \
+    assert eventually(lambda: shop.holds(order) and shop.fusion_credit_memos(order), timeout=90), \
         shop.invariants(order)
     assert shop.invariants(order)["documents"] == (Decimal("0.00"), Decimal("0.00"))
 
 
 def test_given_two_refunds_then_two_memos_numbered_in_order(shop):
     order = shop.place_order(dict(new_order(), financial_status="paid"))
-    invoiced(shop, order)
+    shop.wait_invoiced(order)
 
     shop.act(f"orders/{order['id']}/refunds", line_refund(order, index=0))
     shop.act(f"orders/{order['id']}/refunds", line_refund(order, index=1, shipping=True))
 
-    assert eventually(lambda: holds(shop, order) and len(shop.fusion_credit_memos(order)) == 2, timeout=120), \
+    assert eventually(lambda: shop.holds(order) and len(shop.fusion_credit_memos(order)) == 2, timeout=120), \
         shop.invariants(order)
     numbers = sorted(m["TransactionNumber"] for m in shop.fusion_credit_memos(order))
     assert numbers == [f"{shop.prefix}-{order['order_number']}-C1", f"{shop.prefix}-{order['order_number']}-C2"]
@@ -80,11 +67,11 @@ def test_given_two_refunds_then_two_memos_numbered_in_order(shop):
 
 def test_given_an_unpaid_order_when_an_item_is_refunded_then_the_memo_lowers_what_is_owed(shop):
     order = shop.place_order(new_order())
-    invoiced(shop, order)
+    shop.wait_invoiced(order)
 
     shop.act(f"orders/{order['id']}/refunds", line_refund(order))
 
-    assert eventually(lambda: holds(shop, order) and shop.fusion_credit_memos(order), timeout=90), \
+    assert eventually(lambda: shop.holds(order) and shop.fusion_credit_memos(order), timeout=90), \
         shop.invariants(order)
     assert shop.fusion_receipts(order) == []
 
@@ -97,24 +84,24 @@ def vat_shop(stack):
 def test_given_a_vat_inclusive_shop_when_an_item_and_shipping_are_refunded_then_tax_is_not_counted_twice(vat_shop):
     shop = vat_shop
     order = shop.place_order(dict(new_order(), financial_status="paid"))
-    invoiced(shop, order)
+    shop.wait_invoiced(order)
 
     shop.act(f"orders/{order['id']}/refunds", line_refund(order, shipping=True))
 
-    assert eventually(lambda: holds(shop, order) and shop.fusion_credit_memos(order), timeout=90), \
+    assert eventually(lambda: shop.holds(order) and shop.fusion_credit_memos(order), timeout=90), \
         shop.invariants(order)
 
 
 def test_given_the_write_off_answer_is_lost_then_the_retry_does_not_write_off_twice(shop, fusion):
     order = shop.place_order(dict(new_order(), financial_status="paid"))
-    invoiced(shop, order)
-    assert eventually(lambda: holds(shop, order) and shop.fusion_receipts(order), timeout=60)
+    shop.wait_invoiced(order)
+    assert eventually(lambda: shop.holds(order) and shop.fusion_receipts(order), timeout=60)
     # the write-off (SOAP createActivityApplication) commits, but its answer never arrives
     fusion.fault(kind="lost_response", count=1, methods=["POST"], path_prefix="/fscmService/StandardReceiptService")
 
     shop.act(f"orders/{order['id']}/refunds", line_refund(order))
 
-    assert eventually(lambda: holds(shop, order) and shop.fusion_credit_memos(order), timeout=90), \
+    assert eventually(lambda: shop.holds(order) and shop.fusion_credit_memos(order), timeout=90), \
         shop.invariants(order)
     [receipt] = shop.fusion_receipts(order)
     assert Decimal(str(receipt["UnappliedAmount"])) == Decimal("0")
