@@ -1,4 +1,8 @@
-"""``python -m bench [receiver|pipeline] [--orders N]``: run the benchmarks on a private stack."""
+"""``python -m bench [receiver|pipeline] [--webhooks N] [--rounds N] [--orders N]``.
+
+The receiver benchmark starts its own servers (no workers: they would compete for the cores it
+measures); the pipeline benchmark runs on a private stack with workers and both sandboxes.
+"""
 from __future__ import annotations
 
 import argparse
@@ -7,26 +11,37 @@ import tempfile
 from bench import pipeline, receiver
 from cli.stack import Stack
 
-BENCHES = {"receiver": receiver.run, "pipeline": pipeline.run}
+
+def run_receiver(args) -> None:
+    receiver.run(webhooks=args.webhooks, rounds=args.rounds)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("which", nargs="*", help=f"any of {', '.join(sorted(BENCHES))} (default: all)")
-    parser.add_argument("--orders", type=int, default=100, help="orders for the pipeline benchmark")
-    parser.add_argument("--webhooks", type=int, default=400, help="deliveries for the receiver benchmark")
-    args = parser.parse_args()
-    unknown = set(args.which) - set(BENCHES)
-    if unknown:
-        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+def run_pipeline(args) -> None:
     with tempfile.TemporaryDirectory(prefix="mlc-bench-") as workdir:
         stack = Stack(workdir, with_flower=False, fusion_sandbox=pipeline.FUSION,
                       worker_concurrency={"invoices": 2, "customers": 2})
         with stack:
             stack.wait_for_workers()
             pipeline.configure_fusion(stack)
-            for name in args.which or sorted(BENCHES):
-                BENCHES[name](stack, orders=args.orders, webhooks=args.webhooks)
+            pipeline.run(stack, orders=args.orders)
+
+
+BENCHES = {"receiver": run_receiver, "pipeline": run_pipeline}  # in this order: the stack rewrites os.environ
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("which", nargs="*", help=f"any of {', '.join(BENCHES)} (default: all)")
+    parser.add_argument("--orders", type=int, default=100, help="orders for the pipeline benchmark")
+    parser.add_argument("--webhooks", type=int, default=1000, help="deliveries per round of the receiver benchmark")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the receiver benchmark")
+    args = parser.parse_args()
+    unknown = set(args.which) - set(BENCHES)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+    for name, bench in BENCHES.items():
+        if name in args.which or not args.which:
+            bench(args)
 
 
 if __name__ == "__main__":

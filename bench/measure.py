@@ -1,7 +1,6 @@
-"""Small helpers shared by the benchmarks: timing, percentiles, process memory."""
+"""Small helpers shared by the benchmarks: timing, process memory."""
 from __future__ import annotations
 
-import statistics
 import time
 from contextlib import contextmanager
 
@@ -14,15 +13,6 @@ def stopwatch():
     start = time.perf_counter()
     yield box
     box["seconds"] = time.perf_counter() - start
-
-
-def percentiles(samples: list[float]) -> str:
-    if not samples:
-        return "n/a"
-    ordered = sorted(samples)
-    def pick(q):
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-    return f"p50 {statistics.median(ordered) * 1000:.1f} ms, p95 {pick(0.95):.1f} ms, max {ordered[-1] * 1000:.1f} ms"
 
 
 def rss_mb(pids: dict[str, int], prefix: str) -> float:

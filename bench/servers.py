@@ -1,0 +1,62 @@
+"""Gunicorn exactly as the Procfile runs the receiver, for any app the benchmark compares.
+
+The command is read from the Procfile's ``web`` line, so a change of workers or threads there
+changes what is measured: the receiver and its baselines always run on the production settings.
+"""
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from cli.stack import free_port, wait_for_port
+
+ROOT = Path(__file__).resolve().parent.parent
+PROCFILE_APP = "web.wsgi:app"
+
+
+def procfile_command(app: str, port: int) -> list[str]:
+    """The Procfile's web command with its defaults (``${VAR:-default}``), on ``port``, serving ``app``."""
+    line = next(entry.split(":", 1)[1] for entry in (ROOT / "Procfile").read_text().splitlines()
+                if entry.startswith("web:"))
+    argv = shlex.split(re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", line))
+    argv[argv.index("--bind") + 1] = f"127.0.0.1:{port}"
+    argv[argv.index(PROCFILE_APP)] = app
+    if argv[0] == "gunicorn":
+        argv[0] = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
+    return argv
+
+
+def settings_of(argv: list[str]) -> str:
+    return f"gunicorn --workers {argv[argv.index('--workers') + 1]} --threads {argv[argv.index('--threads') + 1]}"
+
+
+class Server:
+    """One gunicorn, its output in ``<workdir>/<name>.log``."""
+
+    def __init__(self, name: str, app: str, env: dict[str, str], workdir: Path):
+        self.name, self.port = name, free_port()
+        self.argv = procfile_command(app, self.port)
+        self.log = Path(workdir) / f"{name}.log"
+        self.url = f"http://127.0.0.1:{self.port}"
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+                                            start_new_session=True)
+        try:
+            wait_for_port(self.port, process=self.process, name=name)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
