@@ -87,6 +87,10 @@ class Settings:
     dependency_wait_seconds: int = 15
     inbox_sweep_interval_seconds: int = 60
     inbox_stale_after_seconds: int = 120
+    # How long the receiver keeps a shop and its webhook secrets without reading them again. A
+    # signature they do not match is checked against a fresh read at once, so a new secret works
+    # with its first webhook; this bounds how long a secret that was dropped still verifies.
+    shop_cache_ttl_seconds: int = 5
 
     @classmethod
     def from_env(cls, env=None) -> "Settings":
@@ -120,6 +124,8 @@ class Settings:
             inbox_sweep_interval_seconds=_int(env, "MLC_INBOX_SWEEP_INTERVAL",
                                               cls.inbox_sweep_interval_seconds),
             inbox_stale_after_seconds=_int(env, "MLC_INBOX_STALE_AFTER", cls.inbox_stale_after_seconds),
+            shop_cache_ttl_seconds=_at_least(0, "MLC_SHOP_CACHE_TTL",
+                                             _int(env, "MLC_SHOP_CACHE_TTL", cls.shop_cache_ttl_seconds)),
         )
 
     @property

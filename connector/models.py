@@ -23,6 +23,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    inspect,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -135,7 +136,11 @@ class Credential(Base):
 
 
 class InboxEvent(Base):
-    """One verified webhook delivery, stored before Shopify gets its 2xx."""
+    """One verified webhook delivery, stored before Shopify gets its 2xx.
+
+    The row is also the delivery's receipt in the audit trail: its :data:`RECEIPT` columns are
+    written once, by the receiver's single insert, and never change (no audit row repeats them).
+    """
 
     __tablename__ = "inbox_events"
     # One merchant action can fire the same topic for several objects with one Event-Id (a bulk
@@ -160,6 +165,18 @@ class InboxEvent(Base):
     processed_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     shop: Mapped[Shop] = relationship()
+
+
+#: What an inbox row records of its delivery: who sent what, when, and the exact bytes.
+RECEIPT = ("shop_id", "topic", "event_id", "webhook_id", "api_version", "triggered_at", "resource_id", "body",
+           "received_at")
+
+
+@event.listens_for(InboxEvent, "before_update")
+def _receipt_is_append_only(mapper, connection, target):
+    changed = [name for name in RECEIPT if inspect(target).attrs[name].history.has_changes()]
+    if changed:
+        raise PermissionError(f"the receipt of inbox event {target.id} cannot change ({', '.join(changed)})")
 
 
 class Binding(Base):

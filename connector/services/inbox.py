@@ -3,20 +3,33 @@
 Everything here is decided before a single byte is parsed: an unknown shop or a bad signature
 stores nothing. A well-signed but malformed body is not stored in the inbox (there is nothing to
 process) but is audited, so a broken producer is visible.
+
+A new delivery costs one statement and one commit: the shop and its secrets come from the
+process's :class:`~connector.services.shop_keys.WebhookKeys`, and the unique key itself refuses
+a duplicate (``INSERT … ON CONFLICT DO NOTHING``), with no look-up first. The row is the receipt
+the audit trail keeps (shop, topic, event and webhook ids, API version, Shopify's trigger time,
+our arrival time and the exact body); none of these columns ever changes, so no audit row repeats
+them.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from connector import audit, flows, jsonutil
-from connector.models import InboxEvent, InboxState, Shop
+from connector import audit, flows
+from connector.models import InboxEvent, InboxState
+from connector.services.shop_keys import WebhookKeys
 from connector.shopify import webhooks
-from connector.vault import Vault, shop_scope
+
+_KEY = [InboxEvent.shop_id, InboxEvent.topic, InboxEvent.event_id, InboxEvent.resource_id]
+# Built once per dialect: building and keying the statement anew cost more than the insert itself.
+_INSERTS = {name: insert(InboxEvent.__table__).on_conflict_do_nothing(index_elements=_KEY).returning(InboxEvent.id)
+            for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))}
 
 
 class Unauthorized(Exception):
@@ -41,79 +54,67 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Accepted:
-    inbox_id: int
+    inbox_id: int | None        # None for a duplicate: answering it needs nothing but the refusal
     created: bool
     flow: flows.Flow | None     # the flow that will process it; None for a duplicate or a deferred topic
 
 
-def shop_secrets(session: Session, vault: Vault, shop: Shop) -> list[str]:
-    scope = shop_scope(shop.domain)
-    secrets = [vault.get(session, scope, "client_secret"), vault.get(session, scope, "previous_client_secret")]
-    return [s for s in secrets if s]
-
-
-def accept(session: Session, vault: Vault, delivery: Delivery) -> Accepted:
-    shop = session.scalar(select(Shop).where(Shop.domain == delivery.shop_domain.lower()))
-    if shop is None:
-        raise Unauthorized("unknown shop")
-    if not webhooks.verify(delivery.raw_body, delivery.signature, shop_secrets(session, vault, shop)):
-        raise Unauthorized("invalid signature")
-
+def accept(session: Session, keys: WebhookKeys, delivery: Delivery) -> Accepted:
+    shop_id = _verified_shop_id(session, keys, delivery)
     event_id = delivery.event_id or delivery.webhook_id
-    problem = _problem(delivery, event_id)
-    if problem:
-        audit.record(session, "webhook.malformed", shop_id=shop.id, topic=delivery.topic,
-                     event_id=event_id, webhook_id=delivery.webhook_id, reason=problem,
+    try:
+        body, resource_id = _parse(delivery, event_id)
+    except Malformed as exc:
+        audit.record(session, "webhook.malformed", shop_id=shop_id, topic=delivery.topic,
+                     event_id=event_id, webhook_id=delivery.webhook_id, reason=str(exc),
                      body_excerpt=delivery.raw_body[:2000].decode("utf-8", "replace"))
         session.commit()
-        raise Malformed(problem)
-    resource_id = str(jsonutil.loads(delivery.raw_body)["id"])
+        raise
 
-    existing = _find(session, shop.id, delivery.topic, event_id, resource_id)
-    if existing is not None:
-        return Accepted(existing.id, False, None)
-
-    row = InboxEvent(shop_id=shop.id, topic=delivery.topic, event_id=event_id,
-                     webhook_id=delivery.webhook_id, api_version=delivery.api_version,
-                     triggered_at=delivery.triggered_at, resource_id=resource_id,
-                     body=delivery.raw_body.decode("utf-8"))
     flow = flows.for_topic(delivery.topic)
+    row = dict(shop_id=shop_id, topic=delivery.topic, event_id=event_id, webhook_id=delivery.webhook_id,
+               api_version=delivery.api_version, triggered_at=delivery.triggered_at, resource_id=resource_id,
+               body=body)
     if flow is None:
-        row.state = InboxState.deferred
-        row.last_error = f"topic {delivery.topic} is not handled by this release"
-    session.add(row)
-    try:
-        session.flush()
-    except IntegrityError:  # the same delivery, racing in on another connection
-        session.rollback()
-        existing = _find(session, shop.id, delivery.topic, event_id, resource_id)
-        return Accepted(existing.id, False, None)
-    audit.record(session, "webhook.received", shop_id=shop.id, subject_kind=flows.kind_of(delivery.topic),
-                 subject_id=row.resource_id, inbox_id=row.id, topic=delivery.topic,
-                 event_id=event_id, webhook_id=delivery.webhook_id, triggered_at=delivery.triggered_at)
-    return Accepted(row.id, True, flow)
+        row.update(state=InboxState.deferred, last_error=f"topic {delivery.topic} is not handled by this release")
+    inbox_id = session.scalar(_INSERTS[session.get_bind().dialect.name], row)
+    if inbox_id is None:  # stored before, or by the same delivery racing in on another connection
+        return Accepted(None, False, None)  # (the insert waited for that one to commit or roll back)
+    return Accepted(inbox_id, True, flow)
 
 
-def _problem(delivery: Delivery, event_id: str) -> str:
+def _verified_shop_id(session: Session, keys: WebhookKeys, delivery: Delivery) -> int:
+    held = keys.held(delivery.shop_domain)
+    if held is not None and webhooks.verify(delivery.raw_body, delivery.signature, held.secrets):
+        return held.shop_id
+    held = keys.read(session, delivery.shop_domain)  # not held yet, held too long, or rotated since
+    if held is None:
+        raise Unauthorized("unknown shop")
+    if not webhooks.verify(delivery.raw_body, delivery.signature, held.secrets):
+        raise Unauthorized("invalid signature")
+    return held.shop_id
+
+
+def _parse(delivery: Delivery, event_id: str) -> tuple[str, str]:
+    """The body as text and the object's id; or Malformed, saying what is wrong.
+
+    Only the id is read here, so the standard library's parser does (numbers are not kept): the
+    worker parses the stored text again with exact money.
+    """
     if not delivery.topic:
-        return "missing X-Shopify-Topic header"
+        raise Malformed("missing X-Shopify-Topic header")
     if not event_id:
-        return "missing X-Shopify-Event-Id and X-Shopify-Webhook-Id headers"
+        raise Malformed("missing X-Shopify-Event-Id and X-Shopify-Webhook-Id headers")
     try:
-        payload = jsonutil.loads(delivery.raw_body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return f"body is not JSON: {exc}"
+        body = delivery.raw_body.decode("utf-8")
+        payload = json.loads(body)
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError both are
+        raise Malformed(f"body is not JSON: {exc}") from None
     if not isinstance(payload, dict):
-        return "body is not a JSON object"
+        raise Malformed("body is not a JSON object")
     if "id" not in payload:
-        return "payload has no id"
-    return ""
-
-
-def _find(session: Session, shop_id: int, topic: str, event_id: str, resource_id: str) -> InboxEvent | None:
-    return session.scalar(select(InboxEvent).where(InboxEvent.shop_id == shop_id, InboxEvent.topic == topic,
-                                                   InboxEvent.event_id == event_id,
-                                                   InboxEvent.resource_id == resource_id))
+        raise Malformed("payload has no id")
+    return body, str(payload["id"])
 
 
 def claim_resend(session: Session, inbox_id: int, older_than_seconds: int) -> bool:

@@ -40,3 +40,9 @@ def test_given_bad_gl_combination_then_refused(tmp_path):
 def test_given_missing_mapping_file_then_error_names_it(tmp_path):
     with pytest.raises(ConfigError, match="MLC_MAPPING_FILE"):
         load_mapping(tmp_path / "nope.toml")
+
+
+def test_given_shop_cache_ttl_then_read_and_a_negative_one_refused_naming_the_variable():
+    assert Settings.from_env({"MLC_SHOP_CACHE_TTL": "0"}).shop_cache_ttl_seconds == 0
+    with pytest.raises(ConfigError, match="MLC_SHOP_CACHE_TTL"):
+        Settings.from_env({"MLC_SHOP_CACHE_TTL": "-1"})

@@ -8,6 +8,7 @@ from connector.db import session_scope
 from connector.models import BindingState, InboxState
 from connector.services import inbox
 from connector.services.context import Services
+from connector.services.shop_keys import WebhookKeys
 from connector.shopify.webhooks import sign
 from tests.factories import new_order
 from tests.support import eventually
@@ -88,7 +89,7 @@ def test_given_receiver_died_after_storing_the_webhook_then_the_sweeper_sends_it
     body = json.dumps(order).encode()
     services = Services(load_settings())
     with session_scope(services.settings.database_url) as session:  # stored, never enqueued
-        inbox.accept(session, services.vault, inbox.Delivery(
+        inbox.accept(session, WebhookKeys(services.vault, ttl_seconds=0), inbox.Delivery(
             shop_domain=shop.domain, topic="orders/create", event_id="crash-1", webhook_id="w",
             api_version="2026-01", triggered_at="", signature=sign(shop.secret, body), raw_body=body))
 

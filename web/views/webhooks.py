@@ -32,7 +32,7 @@ def shopify():
     services: Services = current_app.extensions["mlc"]
     try:
         with session_scope(services.settings.database_url) as session:
-            accepted = inbox.accept(session, services.vault, delivery)
+            accepted = inbox.accept(session, current_app.extensions["mlc.webhook_keys"], delivery)
             if accepted.flow is not None:
                 dispatch.send_after_commit(session, accepted.inbox_id, delivery.topic)
     except inbox.Unauthorized as exc:
@@ -44,5 +44,7 @@ def shopify():
     except DBAPIError:
         log.exception("database unavailable; Shopify will retry the delivery")
         return jsonify(error="unavailable"), 503
-    return jsonify(status="accepted" if accepted.created else "duplicate", id=accepted.inbox_id), 200
+    if not accepted.created:
+        return jsonify(status="duplicate"), 200
+    return jsonify(status="accepted", id=accepted.inbox_id), 200
 
