@@ -23,6 +23,12 @@ class Run:
     seconds: float
     latencies: list[float] = field(default_factory=list)
     statuses: Counter = field(default_factory=Counter)
+    server_cpu: float = 0.0  # seconds of CPU the server's processes spent meanwhile
+
+    @property
+    def cpu_per_request(self) -> float:
+        """Milliseconds of server CPU per request: unlike the rate, barely moved by other load."""
+        return self.server_cpu / self.requests * 1000
 
     @property
     def rate(self) -> float:
@@ -35,7 +41,7 @@ class Run:
 
 
 def merged(runs: list[Run]) -> Run:
-    total = Run(sum(r.requests for r in runs), sum(r.seconds for r in runs))
+    total = Run(sum(r.requests for r in runs), sum(r.seconds for r in runs), server_cpu=sum(r.server_cpu for r in runs))
     for run in runs:
         total.latencies += run.latencies
         total.statuses += run.statuses

@@ -84,7 +84,10 @@ def _prepare(database_url: str, key: str, secret: str) -> None:
         add_shop(session, Vault([key]), domain=SHOP, client_id="bench", client_secret=secret, prefix="BENCH")
 
 
-def _checked(run: Run, server: Server) -> Run:
+def _measured(server: Server, url: str, batch: list[Request]) -> Run:
+    cpu = server.cpu_seconds()
+    run = post_all(url, batch, THREADS)
+    run.server_cpu = server.cpu_seconds() - cpu
     if run.statuses != {200: run.requests}:
         raise SystemExit(f"{server.name} answered {dict(run.statuses)} to {run.requests} deliveries; see {server.log}")
     return run
@@ -98,21 +101,23 @@ def _round(number: int, receiver: Server, baselines: Server, secret: str, webhoo
         pairs.reverse()
     runs = {}
     for name, server, url, batch in pairs:
-        runs[name] = _checked(post_all(url, batch, THREADS), server)
+        runs[name] = _measured(server, url, batch)
     for name, server, url, batch in pairs:  # the same deliveries again: Shopify's retries
-        runs[f"{name} duplicates"] = _checked(post_all(url, batch, THREADS), server)
-    runs["bare"] = _checked(post_all(f"{baselines.url}/bare", pairs[0][3], THREADS), baselines)
+        runs[f"{name} duplicates"] = _measured(server, url, batch)
+    runs["bare"] = _measured(baselines, f"{baselines.url}/bare", pairs[0][3])
     return runs
 
 
-def _versions(database_url: str, redis_url: str) -> str:
+def _machine(database_url: str, redis_url: str, load: float) -> str:
     if database_url.startswith("sqlite"):
         database = f"SQLite {sqlite3.sqlite_version}"
     else:
         with get_engine(database_url).connect() as connection:
             database = "PostgreSQL " + connection.scalar(text("SHOW server_version")).split()[0]
     redis_version = Redis.from_url(redis_url).info("server")["redis_version"]
-    return f"{database}, Redis {redis_version}, {os.cpu_count()} cores"
+    # what else ran on the machine before the benchmark: it takes cores from all three alike, but
+    # makes runs vary
+    return f"{database}, Redis {redis_version}, {os.cpu_count()} cores, load average {load:.2f} before"
 
 
 def _stored(database_url: str, redis_url: str) -> str:
@@ -129,12 +134,13 @@ def _stored(database_url: str, redis_url: str) -> str:
 def _report(rounds: list[dict[str, Run]], header: str, stored: str) -> None:
     total = {name: merged([r[name] for r in rounds]) for name in rounds[0]}
     print(f"\nreceiver ({header})")
-    print("                                 webhooks/s    p50 ms    p99 ms")
+    print("                                 webhooks/s    p50 ms    p99 ms   server CPU ms/webhook")
     for name, label in (("bare", "bare Flask endpoint"), ("floor", "durable floor, new"),
                         ("floor duplicates", "durable floor, duplicates"), ("receiver", "receiver, new"),
                         ("receiver duplicates", "receiver, duplicates")):
         run = total[name]
-        print(f"  {label:<28} {run.rate:10.0f} {run.percentile(0.5):9.1f} {run.percentile(0.99):9.1f}")
+        print(f"  {label:<28} {run.rate:10.0f} {run.percentile(0.5):9.1f} {run.percentile(0.99):9.1f} "
+              f"{run.cpu_per_request:13.2f}")
     per_round = [r["receiver"].rate / r["floor"].rate for r in rounds]
     rate = total["receiver"].rate / total["floor"].rate
     p99 = total["receiver"].percentile(0.99) / total["floor"].percentile(0.99)
@@ -147,6 +153,7 @@ def _report(rounds: list[dict[str, Run]], header: str, stored: str) -> None:
 
 
 def run(*, webhooks: int, rounds: int = 3, **_) -> None:
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="mlc-bench-receiver-") as tmp, ExitStack() as resources:
         workdir = Path(tmp)
         database_url = resources.enter_context(private.database(workdir))
@@ -161,11 +168,11 @@ def run(*, webhooks: int, rounds: int = 3, **_) -> None:
         resources.callback(baselines.stop)
 
         warm = deliveries(secret, -WARM_UP, WARM_UP)  # connections, caches and imports of every process
-        _checked(post_all(f"{receiver.url}/webhooks/shopify", warm, THREADS), receiver)
-        _checked(post_all(f"{baselines.url}/floor", warm, THREADS), baselines)
+        _measured(receiver, f"{receiver.url}/webhooks/shopify", warm)
+        _measured(baselines, f"{baselines.url}/floor", warm)
         results = [_round(number, receiver, baselines, secret, webhooks) for number in range(rounds)]
 
-        header = (f"{_versions(database_url, redis_url)}; {settings_of(receiver.argv)} as in the Procfile; "
+        header = (f"{_machine(database_url, redis_url, load)}; {settings_of(receiver.argv)} as in the Procfile; "
                   f"{rounds} rounds × {webhooks} {TOPIC} deliveries of {len(warm[0][0]) / 1000:.1f} kB, "
                   f"{THREADS} client threads")
         _report(results, header, _stored(database_url, redis_url))

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
+
 from cli.stack import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +53,11 @@ class Server:
         except BaseException:
             self.stop()
             raise
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the master and its workers (user and system)."""
+        master = psutil.Process(self.process.pid)
+        return sum(sum(p.cpu_times()[:2]) for p in [master, *master.children(recursive=True)])
 
     def stop(self) -> None:
         if self.process.poll() is None:
