@@ -1,7 +1,9 @@
 """Whether Fusion holds an order's money the way Shopify does, read the way an auditor would.
 
 For every order, to the cent:
-1. invoice + debit memos − credit memos = Shopify's ``current_total_price``;
+1. invoice + debit memos − credit memos = Shopify's ``current_total_price`` plus its refund
+   discrepancies (what refunds kept back, less what they gave beyond their lines: Shopify's
+   ``refundDiscrepancySet``, which the current total, "after returns", leaves out);
 2. the open balance (the invoice's ``InvoiceBalanceAmount`` plus its debit memos') = Shopify's
    ``total_outstanding``;
 3. exactly one invoice, one credit memo per refund, one receipt per successful payment.
@@ -21,6 +23,7 @@ from decimal import Decimal
 import requests
 
 from connector.fusion import credit_memos, invoices, receipts
+from connector.mapping.credit_memo import order_discrepancy
 from connector.mapping.invoice import shop_amount
 
 ZERO = Decimal(0)
@@ -47,6 +50,7 @@ class OrderCheck:
     name: str
     current_total: Decimal          # Shopify's current_total_price
     outstanding: Decimal            # Shopify's total_outstanding
+    discrepancy: Decimal = ZERO     # Σ of its refunds' discrepancies (order adjustments)
     invoice_number: str = ""
     invoices: int = 0
     invoice_total: Decimal | None = None
@@ -70,8 +74,13 @@ class OrderCheck:
         return self.invoice_total + self.debits - self.credits
 
     @property
+    def charged(self) -> Decimal:
+        """What the customer is charged now, by Shopify: the current total and the discrepancies."""
+        return self.current_total + self.discrepancy
+
+    @property
     def totals_hold(self) -> bool:
-        return self.documents == self.current_total
+        return self.documents == self.charged
 
     @property
     def balance_holds(self) -> bool:
@@ -89,7 +98,8 @@ class OrderCheck:
         out = []
         if not self.totals_hold:
             out.append(f"(1) invoice {_text(self.invoice_total)} + debits {self.debits} − credits {self.credits} "
-                       f"= {_text(self.documents)}, Shopify's current total is {self.current_total}")
+                       f"= {_text(self.documents)}, Shopify's current total is {self.current_total}"
+                       + (f" with {self.discrepancy} of refund discrepancies" if self.discrepancy else ""))
         if not self.balance_holds:
             out.append(f"(2) open balance in Fusion {_text(self.balance)}, Shopify's outstanding {self.outstanding}")
         out += [f"(3) {problem}" for problem in self.miscounted]
@@ -99,6 +109,7 @@ class OrderCheck:
         return {"shop": self.shop, "order_id": self.order_id, "name": self.name, "ok": self.ok,
                 "invariants": {"1": self.totals_hold, "2": self.balance_holds, "3": self.counts_hold},
                 "current_total": str(self.current_total), "outstanding": str(self.outstanding),
+                "refund_discrepancy": str(self.discrepancy),
                 "invoice": self.invoice_number, "invoice_total": _text(self.invoice_total),
                 "debit_memos": self.debit_memos, "credit_memos": self.credit_memos,
                 "receipts": self.receipt_numbers, "balance": _text(self.balance),
@@ -149,7 +160,8 @@ def check_order(fusion, prefix: str, order: dict, transactions: list[dict]) -> O
     """Fusion's documents for ``order``, found by their deterministic numbers and references
     alone, so that a document the connector believes it made but Fusion lacks shows as missing."""
     check = OrderCheck(prefix, order["id"], order.get("name", str(order["id"])),
-                       shop_amount(order, "current_total_price"), shop_amount(order, "total_outstanding"))
+                       shop_amount(order, "current_total_price"), shop_amount(order, "total_outstanding"),
+                       order_discrepancy(order)[0])
     found = fusion.invoices.by_reference(order["admin_graphql_api_id"])
     check.invoices = len(found)
     if len(found) != 1:

@@ -473,7 +473,7 @@ def _summary(checks: list[OrderCheck]) -> bool:
         marks = " ".join("[green]✓[/green]" if held else "[red]✗[/red]"
                          for held in (c.totals_hold, c.balance_holds, c.counts_hold))
         invoice = _money(c.invoice_total) + (f" ×{c.invoices}" if c.invoices > 1 else "")
-        table.add_row(c.shop, c.name, escape("; ".join(c.actions)), str(c.current_total), str(c.outstanding),
+        table.add_row(c.shop, c.name, escape("; ".join(c.actions)), str(c.charged), str(c.outstanding),
                       invoice, _money(c.debits if c.debit_memos else None),
                       _money(c.credits if c.credit_memos else None),
                       f"{c.receipts} ({len(c.receipt_numbers)})" if c.receipt_numbers else "-",
@@ -481,7 +481,8 @@ def _summary(checks: list[OrderCheck]) -> bool:
                       "[green]done[/green]" if not c.events else
                       "[red]" + ", ".join(sorted({e.verdict for e in c.events})) + "[/red]")
     console.print(table)
-    console.print("(1) invoice + debits − credits = Shopify's current total   (2) open balance = outstanding   "
+    console.print("(1) invoice + debits − credits = Shopify's current total (with refund discrepancies)   "
+                  "(2) open balance = outstanding   "
                   "(3) one invoice per order, one credit memo per refund, one receipt per payment")
     failing = [c for c in checks if not c.ok]
     for c in failing:
@@ -500,7 +501,7 @@ def _summary(checks: list[OrderCheck]) -> bool:
         def total(figure, mine=mine) -> Decimal:
             return sum((figure(c) or ZERO for c in mine), ZERO)
         ccy = shop.currency
-        console.print(f"  {shop.domain}: Shopify {total(lambda c: c.current_total)} {ccy} "
+        console.print(f"  {shop.domain}: Shopify {total(lambda c: c.charged)} {ccy} "
                       f"(outstanding {total(lambda c: c.outstanding)}), Fusion "
                       f"{total(lambda c: c.invoice_total)} + {total(lambda c: c.debits)} − "
                       f"{total(lambda c: c.credits)} = {total(lambda c: c.documents)} {ccy} "

@@ -143,7 +143,7 @@ class TestShop:
         credit memos against ``current_total_price``, and the open balance of the invoice and its
         debit memos against ``total_outstanding``."""
         check = self.check(order)
-        return {"documents": (check.documents, check.current_total), "balance": (check.balance, check.outstanding)}
+        return {"documents": (check.documents, check.charged), "balance": (check.balance, check.outstanding)}
 
     def fusion_receipts(self, order: dict) -> list[dict]:
         """Every standard receipt of this shop's transactions of ``order`` (numbered <prefix>-T<id>)."""
@@ -159,12 +159,13 @@ class TestShop:
         response.raise_for_status()
         return response.json()["transactions"]
 
-    def fusion_debit_memos(self, order: dict) -> list[dict]:
+    def fusion_debit_memos(self, order: dict, letter: str = "D") -> list[dict]:
         """The debit memos of the order's edits: receivablesInvoices numbered <invoice number>-D<n>
-        (BillToCustomerNumber is not q-searchable on receivablesInvoices; TransactionNumber is)."""
+        (BillToCustomerNumber is not q-searchable on receivablesInvoices; TransactionNumber is);
+        ``letter="F"``: what refunds kept back (restocking fees)."""
         [invoice] = self.fusion_invoices(order)
         body = fusion_get(Fusion(self.stack.urls["fusion_sandbox"]), Fusion.INVOICES,
-                          q=f"TransactionNumber LIKE '{invoice['TransactionNumber']}-D%'", limit="100")
+                          q=f"TransactionNumber LIKE '{invoice['TransactionNumber']}-{letter}%'", limit="100")
         return [d for d in body["items"] if d["CustomerTransactionId"] != invoice["CustomerTransactionId"]]
 
     money_invariants = invariants  # the name the edit tests use

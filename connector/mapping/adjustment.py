@@ -95,43 +95,75 @@ def adjustment_number(order: dict, prefix: str, letter: str, sequence: int) -> s
     return number
 
 
+@dataclass(frozen=True)
+class DebitLine:
+    """One line of a debit memo: an amount in the order's price basis, its tax, where it goes."""
+
+    description: str
+    amount: Decimal
+    tax: Decimal
+    memo_line: str
+    account: str
+
+
+@dataclass(frozen=True)
+class DebitHeader:
+    """What a debit memo says about itself: which order it belongs to and why it exists."""
+
+    number: str
+    bill_to_account: str
+    currency: str
+    day: str                  # YYYY-MM-DD: the transaction and accounting date
+    purchase_order: str       # the Shopify order name, as on the invoice
+    comments: str
+
+
 def build_debit_memo(order: dict, rise: Components, *, mapping: Mapping, number: str, bill_to_account: str,
                      invoice_number: str) -> dict:
     """A debit memo for what an edit added: one line per component that rose, with its tax."""
-    inclusive = bool(order.get("taxes_included"))
-    memo, gl, setup = mapping.memo_lines, mapping.gl, mapping.fusion
+    memo, gl = mapping.memo_lines, mapping.gl
+    currency = ((order.get("total_price_set") or {}).get("shop_money") or {}).get("currency_code") \
+        or order.get("currency") or ""
+    header = DebitHeader(number, bill_to_account, currency,
+                         (order.get("updated_at") or order.get("processed_at") or "")[:10],
+                         str(order.get("name", "")),
+                         f"Shopify order {order.get('name', '')} edited after invoice {invoice_number}")
+    return debit_memo(header, [
+        DebitLine("Order edit: merchandise", rise.merchandise, rise.merchandise_tax, memo.merchandise, gl.revenue),
+        DebitLine("Order edit: shipping", rise.shipping, rise.shipping_tax, memo.shipping, gl.freight),
+        DebitLine("Order edit: tip", rise.tip, ZERO, memo.tip, gl.revenue)],
+        mapping=mapping, inclusive=bool(order.get("taxes_included")), why="an edit raised the order's total")
+
+
+def debit_memo(header: DebitHeader, parts: list[DebitLine], *, mapping: Mapping, inclusive: bool, why: str) -> dict:
+    """A debit memo of the order's customer: one line per part with an amount, each with its tax
+    and its revenue distribution."""
+    setup = mapping.fusion
     if not setup.debit_memo_type:
-        raise MappingError("an edit raised the order's total but the mapping names no debit memo type: "
-                           "set fusion.debit_memo_type")
-    parts = [("Order edit: merchandise", rise.merchandise, rise.merchandise_tax, memo.merchandise, gl.revenue),
-             ("Order edit: shipping", rise.shipping, rise.shipping_tax, memo.shipping, gl.freight),
-             ("Order edit: tip", rise.tip, ZERO, memo.tip, gl.revenue)]
+        raise MappingError(f"{why} but the mapping names no debit memo type: set fusion.debit_memo_type")
     lines, distributions = [], []
-    for description, amount, tax, memo_line, account in parts:
-        if not amount and not tax:
+    for part in parts:
+        if not part.amount and not part.tax:
             continue
-        line = {"LineNumber": len(lines) + 1, "Description": description, "Quantity": 1,
-                "UnitSellingPrice": amount, "MemoLine": memo_line}
+        line = {"LineNumber": len(lines) + 1, "Description": part.description, "Quantity": 1,
+                "UnitSellingPrice": part.amount, "MemoLine": part.memo_line}
         if inclusive:
             line["LineAmountIncludesTax"] = "Y"
-        taxes = tax_lines({"tax_lines": [{"price": str(tax)}]}, mapping, inclusive)
+        taxes = tax_lines({"tax_lines": [{"price": str(part.tax)}]}, mapping, inclusive)
         if taxes:
             line["receivablesInvoiceLineTaxLines"] = taxes
         lines.append(line)
         distributions.append({"InvoiceLineNumber": line["LineNumber"], "AccountClass": "Revenue",
-                              "AccountCombination": account, "Percent": 100})
-    currency = ((order.get("total_price_set") or {}).get("shop_money") or {}).get("currency_code") \
-        or order.get("currency") or ""
-    day = (order.get("updated_at") or order.get("processed_at") or "")[:10]
+                              "AccountCombination": part.account, "Percent": 100})
     debit = {
         "BusinessUnit": setup.business_unit, "TransactionSource": setup.transaction_source,
-        "TransactionType": setup.debit_memo_type, "TransactionNumber": number,
-        "TransactionDate": day, "AccountingDate": day, "BillToCustomerNumber": bill_to_account,
-        "PaymentTerms": setup.payment_terms, "InvoiceCurrencyCode": currency,
-        "PurchaseOrder": str(order.get("name", ""))[:50],
-        "Comments": f"Shopify order {order.get('name', '')} edited after invoice {invoice_number}"[:1760],
+        "TransactionType": setup.debit_memo_type, "TransactionNumber": header.number,
+        "TransactionDate": header.day, "AccountingDate": header.day,
+        "BillToCustomerNumber": header.bill_to_account, "PaymentTerms": setup.payment_terms,
+        "InvoiceCurrencyCode": header.currency, "PurchaseOrder": header.purchase_order[:50],
+        "Comments": header.comments[:1760],
         "receivablesInvoiceLines": lines, "receivablesInvoiceDistributions": distributions}
-    if setup.ledger_currency and currency != setup.ledger_currency:
+    if setup.ledger_currency and header.currency != setup.ledger_currency:
         debit["ConversionRateType"] = setup.conversion_rate_type
-        debit["ConversionDate"] = day
+        debit["ConversionDate"] = header.day
     return debit

@@ -74,6 +74,17 @@ class RefundSetup:
     clearing_activity: str = ""
     store_credit_activity: str = ""
     store_credit_gateway: str = "shopify_store_credit"
+    # Fusion's ReasonCode on the memo that credits what a customer got beyond a refund's lines.
+    discrepancy_reason_code: str = ""
+
+
+@dataclass(frozen=True)
+class KeptLine:
+    """Where money a refund kept back from the customer (a restocking fee, a discrepancy in the
+    merchant's favour) is charged: a memo line of the debit memo and its revenue account."""
+
+    memo_line: str
+    account: str
 
 
 @dataclass(frozen=True)
@@ -85,11 +96,16 @@ class Mapping:
     #: Fusion receipt method per Shopify payment gateway (``default`` for any other gateway).
     receipt_methods: dict[str, str] = field(default_factory=dict)
     refunds: RefundSetup = field(default_factory=RefundSetup)
+    #: Per order-adjustment reason (``restock``, ``refund_discrepancy``, … or ``default``).
+    refund_adjustments: dict[str, KeptLine] = field(default_factory=dict)
     shops: dict[str, "Mapping"] = field(default_factory=dict)
 
     def for_shop(self, domain: str) -> "Mapping":
         """The mapping with the shop's own ``[shops."<domain>".…]`` overrides applied."""
         return self.shops.get(domain, self)
+
+    def kept_line(self, reason: str) -> KeptLine | None:
+        return self.refund_adjustments.get(reason) or self.refund_adjustments.get("default")
 
 
 class _Strict(Schema):
@@ -145,6 +161,13 @@ class _RefundsSchema(_Section):
     clearing_activity = fields.String(load_default="", validate=validate.Length(max=50))
     store_credit_activity = fields.String(load_default="", validate=validate.Length(max=50))
     store_credit_gateway = fields.String(load_default="shopify_store_credit")
+    discrepancy_reason_code = fields.String(load_default="", validate=validate.Length(max=30))
+
+
+class _KeptLineSchema(_Section):
+    builds = KeptLine
+    memo_line = _text(50)
+    account = _account
 
 
 class MappingSchema(_Strict):
@@ -157,6 +180,8 @@ class MappingSchema(_Strict):
     receipt_methods = fields.Dict(keys=fields.String(validate=validate.Length(min=1)), values=_text(30),
                                   load_default=dict)
     refunds = fields.Nested(_RefundsSchema, load_default=RefundSetup)
+    refund_adjustments = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[a-z_]+$")),
+                                     values=fields.Nested(_KeptLineSchema), load_default=dict)
 
     @post_load
     def build(self, data, **_):

@@ -10,15 +10,23 @@ tax. All amounts are shop money.
 - **Shipping** is counted once: from ``refund_shipping_lines`` (with the tax the Admin API
   reports, which the REST webhook lacks), or, for old API versions without them, from the
   ``shipping_refund`` order adjustment.
+- **Discrepancies.** Shopify records what a customer got less or more than the refund's lines and
+  shipping as order adjustments ("calculated minus actual refund", by reason: a restocking fee,
+  damage, an amount-only refund). What the merchant kept (positive) is charged on a debit memo,
+  one line per reason on the mapping's ``[refund_adjustments]`` memo line and account; what the
+  customer got beyond the lines (negative) is credited as a memo of its own.
 - **The cent check.** The money the refund moved (its successful transactions, store credit
-  included) must be what the memo implies: its gross total, or all that had been paid when less
-  was paid. If not, nothing is posted and the refund is parked with both amounts: never a plug.
+  included) must be what the documents imply: the memo's gross total, or all that had been paid
+  when less was paid, less what was kept, plus what was given beyond. If not, nothing is posted
+  and the refund is parked with both amounts: never a plug.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from connector.mapping.adjustment import DebitLine
+from connector.mapping.config import Mapping
 from connector.mapping.invoice import MappingError, shop_amount
 from connector.mapping.receipt import is_payment
 from connector.shopify.orders import Transaction, instant
@@ -33,14 +41,99 @@ class ShippingRefund:
 
 
 @dataclass(frozen=True)
+class Discrepancy:
+    """What one reason of a refund's order adjustments moved: positive when the customer got less
+    than the refund's lines and shipping (the merchant kept it), negative when more."""
+
+    reason: str              # normalised: refund_discrepancy, restock, damage, …
+    net: Decimal
+    tax: Decimal
+
+    @property
+    def gross(self) -> Decimal:
+        return self.net + self.tax
+
+
+@dataclass(frozen=True)
 class CreditAmounts:
     line: Decimal            # net of tax: goods and shipping
     tax: Decimal
     cash: Decimal            # what the refund's successful transactions gave back
+    kept: tuple[Discrepancy, ...] = ()      # charged back on a debit memo, each positive
+    given_line: Decimal = ZERO              # credited beyond the goods (an amount-only refund)
+    given_tax: Decimal = ZERO
 
     @property
     def gross(self) -> Decimal:
         return self.line + self.tax
+
+    @property
+    def kept_gross(self) -> Decimal:
+        return sum((k.gross for k in self.kept), ZERO)
+
+    @property
+    def given_gross(self) -> Decimal:
+        return self.given_line + self.given_tax
+
+
+def discrepancies(refund: dict) -> list[Discrepancy]:
+    """The refund's non-shipping order adjustments, summed per reason."""
+    by_reason: dict[str, tuple[Decimal, Decimal]] = {}
+    for adjustment in refund.get("order_adjustments") or []:
+        if adjustment.get("kind") == "shipping_refund":
+            continue
+        reason = reason_key(adjustment.get("reason") or adjustment.get("kind") or "refund_discrepancy")
+        net, tax = by_reason.get(reason, (ZERO, ZERO))
+        by_reason[reason] = (net + shop_amount(adjustment, "amount"), tax + shop_amount(adjustment, "tax_amount"))
+    return [Discrepancy(reason, net, tax) for reason, (net, tax) in by_reason.items() if net or tax]
+
+
+def reason_key(reason: str) -> str:
+    """``Refund discrepancy``, ``REFUND_DISCREPANCY`` and ``refund_discrepancy`` are one key."""
+    return "_".join(str(reason).lower().replace("-", " ").split())
+
+
+def absorb(amounts: CreditAmounts, line: Decimal, tax: Decimal) -> CreditAmounts:
+    """The amounts once goods the documents no longer hold are left out of the credit.
+
+    An earlier refund that gave money beyond its lines (an amount-only refund) credited the
+    invoice already; when the goods are returned after all, Shopify keeps that money back from
+    this refund (a discrepancy in the merchant's favour). The two are one and the same money: it
+    is neither credited again nor charged back. Anything else beyond the documents is refused.
+    """
+    over = line + tax
+    if over > amounts.kept_gross:
+        raise MappingError(f"the refund credits {line} net and {tax} tax more than the order's documents hold")
+    kept, left = [], over
+    for k in amounts.kept:
+        take = min(left, k.gross)
+        left -= take
+        take_tax = min(take, k.tax)
+        if k.gross - take:
+            kept.append(Discrepancy(k.reason, k.net - (take - take_tax), k.tax - take_tax))
+    return replace(amounts, line=amounts.line - line, tax=amounts.tax - tax, kept=tuple(kept))
+
+
+def kept_lines(amounts: CreditAmounts, mapping: Mapping, *, taxes_included: bool, refund_gid: str) -> list[DebitLine]:
+    """The debit memo lines charging what a refund kept back: one per reason, on the memo line and
+    account the mapping's ``[refund_adjustments]`` gives it."""
+    lines = []
+    for kept in amounts.kept:
+        where = mapping.kept_line(kept.reason)
+        if where is None:
+            raise MappingError(f"refund {refund_gid} kept {kept.gross} back from the customer ({kept.reason}): "
+                               f"add [refund_adjustments.{kept.reason}] (or .default) with a memo_line and "
+                               "account to the mapping")
+        lines.append(DebitLine(f"Shopify refund: {kept.reason.replace('_', ' ')}",
+                               kept.gross if taxes_included else kept.net, kept.tax, where.memo_line, where.account))
+    return lines
+
+
+def order_discrepancy(order: dict) -> tuple[Decimal, Decimal]:
+    """(gross, tax) of every refund discrepancy of the order: what its customer owes on top of
+    ``current_total_price``, which Shopify computes from what was returned alone."""
+    found = [d for refund in order.get("refunds") or [] for d in discrepancies(refund)]
+    return sum((d.gross for d in found), ZERO), sum((d.tax for d in found), ZERO)
 
 
 def paid_before(history: list[Transaction], refund: dict) -> Decimal:
@@ -60,10 +153,13 @@ def refund_cash(refund: dict) -> Decimal:
 
 
 def credit_amounts(refund: dict, *, taxes_included: bool, shipping: list[ShippingRefund],
-                   paid_before: Decimal) -> CreditAmounts:
+                   paid_before: Decimal, discrepancy_before: Decimal = ZERO) -> CreditAmounts:
     """What the memo credits; raises MappingError when the refund does not add up to the cent.
 
-    ``paid_before`` is the money the order had received, net of earlier refunds, before this one.
+    ``paid_before`` is the money the order had received, net of earlier refunds, before this one;
+    ``discrepancy_before`` what earlier refunds kept back (less what they gave beyond their lines).
+    What Shopify suggests giving back is capped by the first less the second: a fee kept stays
+    paid, and money given beyond the lines was paid for the goods still to be returned.
     """
     _refuse_unbooked(refund)
     line = tax = ZERO
@@ -72,16 +168,23 @@ def credit_amounts(refund: dict, *, taxes_included: bool, shipping: list[Shippin
         line += subtotal - item_tax if taxes_included else subtotal
         tax += item_tax
     cash = refund_cash(refund)
+    found = discrepancies(refund)
+    difference = sum((d.gross for d in found), ZERO)
+    calculated = cash + difference     # what Shopify suggested giving back
+    refundable = max(paid_before - discrepancy_before, ZERO)
     # Money not capped by what had been paid is the refund's full gross: it settles shipping's basis.
-    uncapped = cash < paid_before
+    uncapped = calculated < refundable
     ship_line, ship_tax = _shipping(refund, shipping, taxes_included,
-                                    expected_gross=cash - line - tax if uncapped else None)
-    amounts = CreditAmounts(line + ship_line, tax + ship_tax, cash)
-    expected_cash = min(amounts.gross, paid_before)
+                                    expected_gross=calculated - line - tax if uncapped else None)
+    given = [d for d in found if d.gross < 0]
+    amounts = CreditAmounts(line + ship_line, tax + ship_tax, cash, kept=tuple(d for d in found if d.gross > 0),
+                            given_line=-sum((d.net for d in given), ZERO), given_tax=-sum((d.tax for d in given), ZERO))
+    expected_cash = min(amounts.gross, refundable) - amounts.kept_gross + amounts.given_gross
     if amounts.cash != expected_cash:
+        adjusted = f", {difference} kept by order adjustments" if difference else ""
         raise MappingError(f"refund {refund.get('admin_graphql_api_id')} gave back {amounts.cash} but its "
-                           f"lines and shipping come to {amounts.gross} (tax {amounts.tax}) with {paid_before} "
-                           f"paid before it: nothing is posted until the difference is explained")
+                           f"lines and shipping come to {amounts.gross} (tax {amounts.tax}) with {refundable} "
+                           f"refundable before it{adjusted}: nothing is posted until the difference is explained")
     return amounts
 
 
@@ -108,12 +211,8 @@ def _shipping(refund: dict, shipping: list[ShippingRefund], taxes_included: bool
 
 
 def _refuse_unbooked(refund: dict) -> None:
-    """Parts of a refund this release does not book: better parked than silently left out."""
-    discrepancy = sum((shop_amount(a, "amount") + shop_amount(a, "tax_amount"))
-                      for a in refund.get("order_adjustments") or [] if a.get("kind") != "shipping_refund")
-    if discrepancy:
-        raise MappingError(f"refund {refund.get('admin_graphql_api_id')} has a refund discrepancy of "
-                           f"{discrepancy} (order adjustments), which this release does not book")
+    """Parts of a refund this release does not book: better parked than silently left out.
+    Invoices do not carry duties or additional fees yet, so there is nothing to credit them from."""
     for key, what in (("total_duties", "duties"), ("total_additional_fees", "additional fees")):
         if refund.get(f"{key}_set") and shop_amount(refund, key):
             raise MappingError(f"refund {refund.get('admin_graphql_api_id')} refunds {what} of "

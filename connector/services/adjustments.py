@@ -191,9 +191,11 @@ class Room:
 
 
 def credit_room(session: Session, invoice: Binding, refunds: list[Binding]) -> list[Room]:
-    """The room for credits left on the invoice, then on each debit memo, after the edits'
-    credits and the given (earlier) refunds. Fusion refuses a credit beyond a document's own
-    line or tax part, so a refund of goods an edit added must credit the debit memo too."""
+    """The room for credits left on the invoice, then on each debit memo (the edits', then what
+    earlier refunds kept back), after the edits' credits and the given (earlier) refunds. Fusion
+    refuses a credit beyond a document's own line or tax part, so a refund of goods an edit added
+    must credit the debit memo too, and a return that Shopify caps after money was given beyond
+    an earlier refund's lines credits back the fee that refund kept."""
     inclusive = bool(invoice.fusion_refs.get("taxes_included"))
     room = {invoice.fusion_id: list(net_and_tax(Components.from_refs(invoice.fusion_refs["components"]), inclusive))}
     for adjustment in adjustments_of(session, invoice):
@@ -205,6 +207,10 @@ def credit_room(session: Session, invoice: Binding, refunds: list[Binding]) -> l
         else:  # a credit of an edit or a cancellation, against the invoice (its change is negative)
             room[invoice.fusion_id][0] += line
             room[invoice.fusion_id][1] += tax
+    for refund in refunds:  # what an earlier refund kept back is on a debit memo of its own
+        if refund.fusion_refs.get("fee_memo_id"):
+            gross, tax = (Decimal(v) for v in refund.fusion_refs["kept"])
+            room[refund.fusion_refs["fee_memo_id"]] = [gross - tax, tax]
     for refund in refunds:
         credits = refund.fusion_refs.get("credits") or {
             invoice.fusion_id: [refund.fusion_refs.get("line", "0"), refund.fusion_refs.get("tax", "0")]}
@@ -217,12 +223,18 @@ def credit_room(session: Session, invoice: Binding, refunds: list[Binding]) -> l
 
 def allocate(line: Decimal, tax: Decimal, rooms: list[Room]) -> list[Room]:
     """Split a credit over the documents in order, each taking what its room allows."""
+    parts, line, tax = fit(line, tax, rooms)
+    if line or tax:
+        raise MappingError(f"the credit is {line} net and {tax} tax more than the order's documents hold")
+    return parts
+
+
+def fit(line: Decimal, tax: Decimal, rooms: list[Room]) -> tuple[list[Room], Decimal, Decimal]:
+    """What of a credit the documents hold, in order, and the (net, tax) left over."""
     parts = []
     for room in rooms:
         take_line, take_tax = min(line, max(room.line, ZERO)), min(tax, max(room.tax, ZERO))
         if take_line or take_tax:
             parts.append(Room(room.document_id, take_line, take_tax))
             line, tax = line - take_line, tax - take_tax
-    if line or tax:
-        raise MappingError(f"the credit is {line} net and {tax} tax more than the order's documents hold")
-    return parts
+    return parts, line, tax

@@ -20,15 +20,20 @@ from connector.models import Binding, BindingKind, BindingState
 
 
 def order_documents(session: Session, invoice: Binding) -> list[str]:
-    """The Fusion ids of the order's documents that receipts pay: the invoice, then its debit
-    memos in the order they were made."""
+    """The Fusion ids of the order's documents that receipts pay: the invoice, then its edits'
+    debit memos in the order they were made, then what refunds kept back (restocking fees)."""
     debits = session.scalars(select(Binding).where(
         Binding.shop_id == invoice.shop_id, Binding.kind == BindingKind.adjustment,
         Binding.shopify_id.like(f"{invoice.shopify_id}:%"), Binding.state == BindingState.synced)).all()
+    refunds = session.scalars(select(Binding).where(
+        Binding.shop_id == invoice.shop_id, Binding.kind == BindingKind.refund,
+        Binding.state == BindingState.synced).order_by(Binding.id)).all()
     session.commit()
     ordered = sorted((b for b in debits if b.fusion_refs.get("document") == "debit_memo"),
                      key=lambda b: int(b.shopify_id.rsplit(":", 1)[1]))
-    return [invoice.fusion_id] + [b.fusion_id for b in ordered]
+    fees = [r.fusion_refs["fee_memo_id"] for r in refunds
+            if r.fusion_refs.get("invoice_id") == invoice.fusion_id and r.fusion_refs.get("fee_memo_id")]
+    return [invoice.fusion_id] + [b.fusion_id for b in ordered] + fees
 
 
 def order_receipts(session: Session, invoice: Binding) -> list[Binding]:

@@ -3,7 +3,7 @@
 A cancellation usually comes with a refund of what remained, and that refund has its own credit
 memo. So the cancellation first waits until every refund of the order is booked, then compares
 what Fusion holds for the order (invoice, debit memos, minus credit memos) with Shopify's
-``current_total_price``; only a difference left after that becomes a credit memo
+``current_total_price`` plus its refund discrepancies; only a difference left after that becomes a credit memo
 ``<invoice>-X<n>`` against the invoice. An order cancelled before it was ever invoiced gets no
 invoice, unless ``MLC_INVOICE_CANCELLED_ORDERS`` says otherwise.
 """
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from connector.locks import Busy
 from connector.mapping.adjustment import Components
+from connector.mapping.credit_memo import order_discrepancy
 from connector.mapping.invoice import MappingError, shop_amount
 from connector.models import Binding, BindingKind, BindingState, Shop
 from connector.services import adjustments, bindings, orders
@@ -50,7 +51,11 @@ def _credit_what_is_left(services: Services, session: Session, shop: Shop, order
     refund_ids = [r.id for r in shopify_orders.refunds(client, order["admin_graphql_api_id"])]
     _wait_for_refunds(session, shop, refund_ids, services.settings.dependency_wait_seconds)
     booked_gross, booked_tax = _booked(session, invoice, refund_ids)
-    current_gross, current_tax = shop_amount(order, "current_total_price"), shop_amount(order, "current_total_tax")
+    # What the customer is charged now: the order after returns, plus what refunds kept back
+    # (less what they gave beyond their lines), which current_total_price leaves out.
+    kept_gross, kept_tax = order_discrepancy(order)
+    current_gross = shop_amount(order, "current_total_price") + kept_gross
+    current_tax = shop_amount(order, "current_total_tax") + kept_tax
     residual, residual_tax = booked_gross - current_gross, booked_tax - current_tax
     if residual == 0:
         return ""
@@ -100,6 +105,9 @@ def _booked(session: Session, invoice: Binding, refund_ids: list[str]) -> tuple[
     session.commit()
     for refund in refunds:
         if refund.fusion_refs.get("invoice_id") == invoice.fusion_id:
-            gross -= Decimal(refund.fusion_refs["line"]) + Decimal(refund.fusion_refs["tax"])
-            tax -= Decimal(refund.fusion_refs["tax"])
+            refs = refund.fusion_refs
+            kept_gross, kept_tax = (Decimal(v) for v in refs.get("kept") or ("0", "0"))
+            given_line, given_tax = (Decimal(v) for v in refs.get("given") or ("0", "0"))
+            gross -= Decimal(refs["line"]) + Decimal(refs["tax"]) - kept_gross + given_line + given_tax
+            tax -= Decimal(refs["tax"]) - kept_tax + given_tax
     return gross, tax

@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session
 from connector.fusion.credit_memos import InvoiceCredit, create_envelope, memo_number
 from connector.fusion.invoices import PATH as INVOICES
 from connector.fusion.receipts import PATH as RECEIPTS
-from connector.mapping.credit_memo import ShippingRefund, credit_amounts, paid_before
+from connector.mapping.adjustment import DebitHeader, debit_memo
+from connector.mapping.credit_memo import (
+    ShippingRefund,
+    credit_amounts,
+    kept_lines,
+    order_discrepancy,
+    paid_before,
+)
 from connector.mapping.invoice import MappingError, build_invoice, transaction_number
 from connector.mapping.receipt import build_receipt, is_payment
 from connector.models import BindingKind, Shop
@@ -23,6 +30,7 @@ from connector.services import bindings
 from connector.services.context import Services
 from connector.shopify import orders as shopify_orders
 from connector.shopify.client import ShopifyError
+from connector.shopify.orders import instant
 
 
 @dataclass(frozen=True)
@@ -70,11 +78,11 @@ def preview(services: Services, session: Session, shop: Shop, order: dict, refun
             except MappingError as exc:
                 out.notes.append(f"payment {transaction.gid} would be parked: {exc}")
     if refund is not None:
-        _refund(out, client, order, refund, history, shop)
+        _refund(out, client, order, refund, history, shop, mapping, account)
     return out
 
 
-def _refund(out: Preview, client, order: dict, refund: dict, history, shop: Shop) -> None:
+def _refund(out: Preview, client, order: dict, refund: dict, history, shop: Shop, mapping, account: str) -> None:
     shipping = []
     if refund.get("refund_shipping_lines"):
         if client is None:
@@ -88,25 +96,47 @@ def _refund(out: Preview, client, order: dict, refund: dict, history, shop: Shop
         paid = sum((Decimal(str(t["amount_set"]["shop_money"]["amount"])) for t in refund.get("transactions") or []
                     if t.get("status") == "success"), Decimal(0))
     try:
+        earlier = {"refunds": [r for r in order.get("refunds") or [] if instant(r.get("created_at"))
+                               < instant(refund.get("created_at")) and r.get("id") != refund.get("id")]}
         amounts = credit_amounts(refund, taxes_included=bool(order.get("taxes_included")), shipping=shipping,
-                                 paid_before=paid)
+                                 paid_before=paid, discrepancy_before=order_discrepancy(earlier)[0])
     except MappingError as exc:
         out.notes.append(f"the refund would be parked: {exc}")
         return
-    credit = InvoiceCredit(invoice_id="<invoice id>", transaction_number=memo_number(
-        transaction_number(shop.transaction_prefix, order), 1), currency=order.get("currency"), line=amounts.line,
-        tax=amounts.tax, customer_reference=refund.get("admin_graphql_api_id"))
+    invoice_number = transaction_number(shop.transaction_prefix, order)
+    numbers = iter([memo_number(invoice_number, 1), memo_number(invoice_number, "1B")])
     if amounts.cash:
         out.requests.append(Request("unapply the payment's receipt", "POST",
                                     f"{RECEIPTS}/<id>/action/unapplyReceipt", None))
-    out.requests.append(Request(f"credit memo (line {amounts.line}, tax {amounts.tax})", "POST",
-                                "CreditMemoService.createCreditMemo", create_envelope(credit)))
+    credits = [("credit memo", amounts.line, amounts.tax, None),
+               ("credit memo for what the customer got beyond the lines", amounts.given_line, amounts.given_tax,
+                mapping.refunds.discrepancy_reason_code or None)]
+    for what, line, tax, reason in [c for c in credits if c[1] or c[2]]:
+        credit = InvoiceCredit(invoice_id="<invoice id>", transaction_number=next(numbers), currency=order.get("currency"),
+                               line=line, tax=tax, customer_reference=refund.get("admin_graphql_api_id"),
+                               reason_code=reason)
+        out.requests.append(Request(f"{what} (line {line}, tax {tax})", "POST",
+                                    "CreditMemoService.createCreditMemo", create_envelope(credit)))
+    if amounts.kept:
+        header = DebitHeader(f"{invoice_number}-F1", account, order.get("currency") or "",
+                             str(refund.get("created_at") or "")[:10], str(order.get("name", "")),
+                             f"Shopify refund {refund.get('admin_graphql_api_id')} kept back from the customer")
+        try:
+            lines = kept_lines(amounts, mapping, taxes_included=bool(order.get("taxes_included")),
+                               refund_gid=str(refund.get("admin_graphql_api_id")))
+            out.requests.append(Request(f"debit memo for what the refund kept back ({amounts.kept_gross})", "POST",
+                                        INVOICES, debit_memo(header, lines, mapping=mapping,
+                                                             inclusive=bool(order.get("taxes_included")),
+                                                             why="a refund kept money back from the customer")))
+        except MappingError as exc:
+            out.notes.append(f"the refund would be parked: {exc}")
     if amounts.cash:
         out.requests.append(Request("apply the receipt again for what the customer kept", "POST",
                                     f"{RECEIPTS}/<id>/action/applyReceipt", None))
         out.requests.append(Request(f"write {amounts.cash} off the receipt", "POST",
                                     "StandardReceiptService.createActivityApplication", None))
-    out.notes.append("the memo's number is <invoice>-C<n>, n its place among the order's refunds (1 shown)")
+    out.notes.append("the memo's number is <invoice>-C<n>, n its place among the order's refunds (1 shown); "
+                     "a second memo of the same refund is -C<n>B, what it kept back the debit memo -F<n>")
 
 
 def _transactions(client, order: dict, out: Preview):

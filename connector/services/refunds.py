@@ -7,8 +7,11 @@ paid has nothing open. So a refund is booked in the order an AR clerk would foll
 1. unapply the order's receipts from its invoice and debit memos (Fusion unapplies whole
    applications only);
 2. credit the invoice (SOAP ``createCreditMemo``), and the debit memos for what the invoice no
-   longer holds: one refund, one memo per document, ``<invoice>-C<n>``, ``-C<n>B``, …;
-3. apply the receipts again for what the customer kept;
+   longer holds: one refund, one memo per document, ``<invoice>-C<n>``, ``-C<n>B``, …; what the
+   customer got beyond the lines (a refund discrepancy, an amount-only refund) is credited by a
+   memo of its own in the same series, with the mapping's reason code;
+3. charge what the refund kept back (a restocking fee) on a debit memo ``<invoice>-F<n>``, and
+   apply the receipts again for what the customer kept;
 4. write the refunded amount off the payment's receipt to a Receipt Write-off activity on a
    clearing account: the gateway has paid the customer already, so nothing may pay them again
    from Fusion. Store credit goes to its liability activity instead.
@@ -31,17 +34,21 @@ from connector.fusion.credit_memos import InvoiceCredit, memo_number
 from connector.fusion.errors import FusionRejected
 from connector.fusion.receipts import WriteOff
 from connector.locks import Busy
+from connector.mapping.adjustment import DebitHeader, DebitLine, debit_memo
 from connector.mapping.credit_memo import (
     CreditAmounts,
     ShippingRefund,
+    absorb,
     credit_amounts,
+    discrepancies,
+    kept_lines,
     paid_before,
 )
 from connector.mapping.invoice import MappingError
 from connector.mapping.receipt import is_payment
 from connector.models import Binding, BindingKind, BindingState, Shop
 from connector.services import bindings, orders
-from connector.services.adjustments import Room, allocate, credit_room
+from connector.services.adjustments import Room, allocate, credit_room, fit
 from connector.services.applications import Mover, order_documents, order_receipts
 from connector.services.context import Services
 from connector.services.documents import ShopDocument
@@ -88,6 +95,9 @@ class CreditMemo(ShopDocument):
     _written_before: dict[str, Decimal] = field(default_factory=dict, init=False)
     _documents: list[str] = field(default_factory=list, init=False)
     _parts: list[Room] = field(default_factory=list, init=False)   # the credit per document, invoice first
+    _given: int = field(default=0, init=False)      # how many of the last parts credit a discrepancy
+    _kept: list[DebitLine] = field(default_factory=list, init=False)  # the fee debit memo's lines
+    _fee_id: str = field(default="", init=False)
     _receipts: list[Binding] = field(default_factory=list, init=False)
 
     @property
@@ -121,8 +131,6 @@ class CreditMemo(ShopDocument):
         history = shopify_orders.transactions(client, order_gid)
         shipping = [ShippingRefund(s.subtotal, s.tax) for s in shopify_orders.refund_shipping(client, self.gid)] \
             if self.refund.get("refund_shipping_lines") else []
-        self._amounts = credit_amounts(self.refund, taxes_included=bool(self._invoice.fusion_refs["taxes_included"]),
-                                       shipping=shipping, paid_before=paid_before(history, self.refund))
         earlier = [r.id for r in shopify_orders.refunds(client, order_gid)]
         if self.shopify_id not in earlier:
             raise Busy(f"refund {self.gid} is not listed on its order yet", retry_after=self.wait)
@@ -132,14 +140,22 @@ class CreditMemo(ShopDocument):
         self._wait_for(earlier)
         earlier_refunds = self._synced_refunds(earlier)
         self._written_before = _written_by(earlier_refunds)
-        self._receipts = order_receipts(self.session, self._invoice)
+        self._amounts = credit_amounts(self.refund, taxes_included=bool(self._invoice.fusion_refs["taxes_included"]),
+                                       shipping=shipping, paid_before=paid_before(history, self.refund),
+                                       discrepancy_before=_discrepancy_of(earlier_refunds))
         self._reversals = self._reversals_of(history)
         self._documents = order_documents(self.session, self._invoice)
-        self._parts = allocate(self._amounts.line, self._amounts.tax,
-                               credit_room(self.session, self._invoice, earlier_refunds))
-        if not self._amounts.gross:
-            raise MappingError(f"refund {self.gid} gave back {self._amounts.cash} but credits nothing: "
-                               "an amount-only refund is not booked by this release")
+        rooms = credit_room(self.session, self._invoice, earlier_refunds)
+        goods, over_line, over_tax = fit(self._amounts.line, self._amounts.tax, rooms)
+        if over_line or over_tax:
+            self._amounts = absorb(self._amounts, over_line, over_tax)
+        given = allocate(self._amounts.given_line, self._amounts.given_tax, _less(rooms, goods))
+        self._parts, self._given = goods + given, len(given)
+        self._kept = kept_lines(self._amounts, self.mapping, refund_gid=self.gid,
+                                taxes_included=bool(self._invoice.fusion_refs.get("taxes_included")))
+        if not self._parts and not self._kept:
+            raise MappingError(f"refund {self.gid} gave back {self._amounts.cash} but credits and charges "
+                               "nothing: there is nothing to book")
 
     def _synced(self, kind: BindingKind, shopify_id: str, what: str) -> Binding:
         """The synced binding this refund depends on; waits for it, or parks behind a parked one."""
@@ -176,7 +192,8 @@ class CreditMemo(ShopDocument):
         return list(found)
 
     def _reversals_of(self, history) -> list[Reversal]:
-        """Each payment this refund gave money back from, with its receipt and activity."""
+        """Each payment this refund gave money back from, with its receipt and activity; waits
+        until every payment made before the refund has its receipt (``_receipts``)."""
         payments = {t.id: t for t in history if is_payment(t)}
         setup = self.mapping.refunds
         given_back: dict[str, tuple[Decimal, str]] = {}
@@ -194,16 +211,22 @@ class CreditMemo(ShopDocument):
                 raise MappingError(f"no receivables activity for refunded money: set [refunds] {key} in the mapping")
             amount, _ = given_back.get(parent, (Decimal(0), activity))
             given_back[parent] = (amount + Decimal(str(t["amount_set"]["shop_money"]["amount"])), activity)
-        for parent in given_back:
-            self._synced(BindingKind.payment, parent, "the payment's receipt")
+        # Every receipt the money may leave: Shopify may name one payment for a refund of two.
+        made = shopify_orders.instant(self.refund.get("created_at"))
+        for payment in payments.values():
+            if shopify_orders.instant(payment.processed_at) <= made:
+                self._synced(BindingKind.payment, payment.id, "the payment's receipt")
+        self._receipts = order_receipts(self.session, self._invoice)
         return _spread(given_back, self._receipts, self._written_before)
 
     def number(self) -> str:
-        return self._number
+        return self._number if self._parts else self._fee_number()
 
     # -- the create: room on the invoice, then the memo ------------------------------------------
 
     def find(self) -> dict | None:
+        if not self._parts:
+            return self.fusion.invoices.find(self.mapping.fusion.transaction_source, self._fee_number())
         return self.fusion.credit_memos.find(self.mapping.fusion.transaction_source, self._number)
 
     def create(self) -> dict:
@@ -213,24 +236,50 @@ class CreditMemo(ShopDocument):
             for document_id in self._documents:
                 mover.take_off(receipt.fusion_id, receipt.fusion_number, document_id)
         try:
-            return self.fusion.credit_memos.create(self._credit(self._parts[0], self._number))
+            if not self._parts:  # all the refund does is keep money back: its debit memo is the document
+                return self._fee_memo()
+            return self.fusion.credit_memos.create(self._credit(0, self._number))
         except FusionRejected:
             # Put the receipts back as they were, so the order shows paid while a person looks.
             for receipt in self._receipts:
                 mover.put_back(receipt.fusion_id, self._documents)
             raise
 
-    def _credit(self, part: Room, number: str) -> InvoiceCredit:
+    def _credit(self, index: int, number: str) -> InvoiceCredit:
+        part, given = self._parts[index], index >= len(self._parts) - self._given
+        what = "beyond its lines (refund discrepancy)" if given else "of order"
         return InvoiceCredit(invoice_id=part.document_id, transaction_number=number,
                              currency=self._invoice.fusion_refs.get("currency") or None,
                              line=part.line, tax=part.tax, customer_reference=self.gid,
-                             comments=f"Shopify refund {self.gid} of order {self._invoice.shopify_gid}"[:240])
+                             reason_code=(self.mapping.refunds.discrepancy_reason_code or None) if given else None,
+                             comments=f"Shopify refund {self.gid} {what} {self._invoice.shopify_gid}"[:240])
+
+    def _fee_number(self) -> str:
+        return memo_number(self._invoice.fusion_number, self._sequence).replace("-C", "-F")
+
+    def _fee_memo(self) -> dict | None:
+        """The debit memo charging what the refund kept back, found or made; None when nothing was kept."""
+        if not self._kept:
+            return None
+        source = self.mapping.fusion.transaction_source
+        found = self.fusion.invoices.find(source, self._fee_number())
+        if found is not None:
+            return found
+        refs = self._invoice.fusion_refs
+        header = DebitHeader(self._fee_number(), refs.get("customer_account", ""), refs.get("currency", ""),
+                             str(self.refund.get("created_at") or date.today().isoformat())[:10],
+                             self._invoice.fusion_number,
+                             f"Shopify refund {self.gid} kept back from the customer (invoice "
+                             f"{self._invoice.fusion_number})")
+        return self.fusion.invoices.create(debit_memo(header, self._kept, mapping=self.mapping,
+                                                      inclusive=bool(refs.get("taxes_included")),
+                                                      why="a refund kept money back from the customer"))
 
     def _part_numbers(self) -> list[str]:
-        """The memo of the first document is ``<invoice>-C<n>``; a refund reaching into debit memos
-        adds ``…-C<n>B``, ``…-C<n>C``: one refund, one memo per document it credits."""
+        """The memo of the first document is ``<invoice>-C<n>``; a refund reaching into debit memos,
+        or crediting a discrepancy, adds ``…-C<n>B``, ``…-C<n>C``: one refund, one memo per credit."""
         return [self._number] + [memo_number(self._invoice.fusion_number, f"{self._sequence}{chr(65 + k)}")
-                                 for k in range(1, len(self._parts))]
+                                 for k in range(1, len(self._parts))] if self._parts else []
 
     def _mover(self) -> Mover:
         return Mover(self.fusion, self.services.settings.fusion_receipt_apply == "soap",
@@ -240,9 +289,12 @@ class CreditMemo(ShopDocument):
 
     def complete(self, memo: dict) -> dict:
         source = self.mapping.fusion.transaction_source
-        for part, number in list(zip(self._parts, self._part_numbers()))[1:]:
+        for index, number in list(enumerate(self._part_numbers()))[1:]:
             if self.fusion.credit_memos.find(source, number) is None:
-                self.fusion.credit_memos.create(self._credit(part, number))
+                self.fusion.credit_memos.create(self._credit(index, number))
+        fee = self._fee_memo()
+        documents = self._documents + ([str(fee["CustomerTransactionId"])] if fee else [])
+        self._fee_id = str(fee["CustomerTransactionId"]) if fee else ""
         mover = self._mover()
         for receipt in self._receipts:  # whatever put them back meanwhile (an edit), they come off again
             for document_id in self._documents:
@@ -255,7 +307,7 @@ class CreditMemo(ShopDocument):
             todo.append((reversal, reversal.amount - already))
         for receipt in self._receipts:
             keep = sum((amount for r, amount in todo if r.receipt_id == receipt.fusion_id), Decimal(0))
-            mover.put_back(receipt.fusion_id, self._documents, keep=keep)
+            mover.put_back(receipt.fusion_id, documents, keep=keep)
         for reversal, to_write_off in todo:
             if to_write_off > 0:
                 self.fusion.receipts.write_off(WriteOff(
@@ -276,16 +328,43 @@ class CreditMemo(ShopDocument):
         binding.fusion_number = str(memo.get("TransactionNumber") or self._number)
         binding.fusion_refs = {"invoice_id": self._invoice.fusion_id, "order_id": self._invoice.shopify_id,
                                "line": str(self._amounts.line), "tax": str(self._amounts.tax),
-                               "credits": {p.document_id: [str(p.line), str(p.tax)] for p in self._parts},
+                               "credits": _per_document(self._parts),
                                "memos": self._part_numbers(),
                                "cash": str(self._amounts.cash),
+                               "kept": [str(self._amounts.kept_gross), str(sum((k.tax for k in self._amounts.kept),
+                                                                               Decimal(0)))],
+                               "given": [str(self._amounts.given_line), str(self._amounts.given_tax)],
+                               "fee_memo_id": self._fee_id,
+                               "discrepancy": str(sum((d.gross for d in discrepancies(self.refund)), Decimal(0))),
                                "receipts": {number: str(sum((r.amount for r in self._reversals
                                                              if r.receipt_number == number), Decimal(0)))
                                             for number in dict.fromkeys(r.receipt_number for r in self._reversals)}}
         return {"transaction_number": binding.fusion_number, "customer_transaction_id": binding.fusion_id,
                 "line": self._amounts.line, "tax": self._amounts.tax, "total": self._amounts.gross,
-                "money_back": self._amounts.cash, "invoice": self._invoice.fusion_number,
+                "money_back": self._amounts.cash, "kept": self._amounts.kept_gross,
+                "given": self._amounts.given_gross, "invoice": self._invoice.fusion_number,
                 "written_off": binding.fusion_refs["receipts"]}
+
+
+def _discrepancy_of(refunds: list[Binding]) -> Decimal:
+    """What the given refunds kept back from the customer, less what they gave beyond their lines."""
+    return sum((Decimal(b.fusion_refs.get("discrepancy") or 0) for b in refunds), Decimal(0))
+
+
+def _per_document(parts: list[Room]) -> dict[str, list[str]]:
+    """What the refund credited each document, its goods and its discrepancy together."""
+    totals: dict[str, tuple[Decimal, Decimal]] = {}
+    for p in parts:
+        line, tax = totals.get(p.document_id, (Decimal(0), Decimal(0)))
+        totals[p.document_id] = (line + p.line, tax + p.tax)
+    return {document: [str(line), str(tax)] for document, (line, tax) in totals.items()}
+
+
+def _less(rooms: list[Room], taken: list[Room]) -> list[Room]:
+    """The rooms after the given parts took their share."""
+    used = {p.document_id: p for p in taken}
+    return [Room(r.document_id, r.line - used[r.document_id].line, r.tax - used[r.document_id].tax)
+            if r.document_id in used else r for r in rooms]
 
 
 def _written_by(refunds: list[Binding]) -> dict[str, Decimal]:

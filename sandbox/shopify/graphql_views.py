@@ -50,6 +50,10 @@ def _sum_bags(bags: list[dict], shop_ccy: str, pres_ccy: str) -> dict:
             "presentment_money": {"amount": str(cents(pres)), "currency_code": pres_ccy}}
 
 
+def _plus(a: dict, b: dict) -> dict:
+    return {side: {"amount": str(D(a[side]["amount"]) + D(b[side]["amount"]))} for side in ("shop_money", "presentment_money")}
+
+
 def _enum(value) -> str | None:
     return value.upper() if isinstance(value, str) else None
 
@@ -249,6 +253,10 @@ def order_view(order: dict, shop, transactions: list[dict]) -> dict:
                  "shippingLine": shipping_view(ships[x["shipping_line_id"]]),
                  "subtotalAmountSet": money_bag(x["subtotal_amount_set"]), "taxAmountSet": money_bag(x["tax_amount_set"])}
                 for x in r.get("refund_shipping_lines", [])]
+        adjustments = [{"__typename": "OrderAdjustment", "id": gid("OrderAdjustment", x["id"]),
+                        "amountSet": money_bag(x["amount_set"]), "taxAmountSet": money_bag(x["tax_amount_set"]),
+                        "reason": _enum(x.get("reason")), "kind": _enum(x.get("kind"))}
+                       for x in r.get("order_adjustments", [])]
         txs = [transaction_view(t, transactions) for t in r.get("transactions", [])]
         refunded = _sum_bags([t["amount_set"] for t in r.get("transactions", []) if t["status"] == "success"],
                              shop_ccy, pres_ccy)
@@ -258,7 +266,7 @@ def order_view(order: dict, shop, transactions: list[dict]) -> dict:
                 "staffMember": None, "order": lambda info, **a: order_view(order, shop, transactions),
                 "refundLineItems": lambda info, **a: _list_conn("RefundLineItemConnection", rlis, **a),
                 "refundShippingLines": lambda info, **a: _list_conn("RefundShippingLineConnection", rsls, **a),
-                "orderAdjustments": lambda info, **a: _list_conn("OrderAdjustmentConnection", [], **a),
+                "orderAdjustments": lambda info, **a: _list_conn("OrderAdjustmentConnection", adjustments, **a),
                 "transactions": lambda info, **a: _list_conn("OrderTransactionConnection", txs, **a)}
 
     def bag(key):
@@ -304,6 +312,9 @@ def order_view(order: dict, shop, transactions: list[dict]) -> dict:
              "presentment_money": {"amount": order.get("total_tip_received", "0.00"), "currency_code": pres_ccy}}),
         "totalReceivedSet": money_bag(received), "totalRefundedSet": money_bag(refunded),
         "netPaymentSet": money_bag(net_payment),
+        "refundDiscrepancySet": money_bag(_sum_bags(
+            [_plus(a["amount_set"], a["tax_amount_set"]) for r in order.get("refunds", [])
+             for a in r.get("order_adjustments", []) if a.get("kind") != "shipping_refund"], shop_ccy, pres_ccy)),
         "totalRefundedShippingSet": money_bag(_sum_bags(
             [x["subtotal_amount_set"] for r in order.get("refunds", []) for x in r.get("refund_shipping_lines", [])],
             shop_ccy, pres_ccy)),

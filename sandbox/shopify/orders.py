@@ -15,7 +15,7 @@ Definitions used (Shopify's REST semantics):
 * ``total_tax`` = Σ tax lines of lines and shipping lines
 * ``total_price`` = subtotal + discounted shipping + tip (+ total_tax unless taxes_included)
 * ``current_*`` are the same after refunds and cancellation; ``total_outstanding`` =
-  ``current_total_price`` − (captured − refunded).
+  ``current_total_price`` + refund discrepancies − (captured − refunded).
 """
 from __future__ import annotations
 
@@ -507,7 +507,11 @@ def recompute_current(order: dict, transactions: list[dict]) -> None:
     m.write(order, "current_total_price", "current_total_price_set", cur_total)
     order["current_shipping_price_set"] = m.bag(cur_ship)
     paid = net_paid(transactions)
-    outstanding = cur_total - paid
+    # Customers owe what the order now costs, plus what refunds kept back from them (a restocking
+    # fee), less what refunds gave them beyond their lines (an amount-only refund): the
+    # discrepancies are not in current_total_price, which Shopify defines as the total "after
+    # returns" (schema), so they settle here.
+    outstanding = cur_total + refund_discrepancy(order) - paid
     order["total_outstanding"] = fmt(outstanding.shop)
     order["total_outstanding_set"] = m.bag(outstanding)  # not in REST payloads; stripped on output
     refunded_money = _psum(_Pair(*bag_amounts(t["amount_set"])) for t in transactions
@@ -635,8 +639,10 @@ def build_refund(order: dict, posted: dict, transactions: list[dict], *, new_id,
                                                           "discounted_price", "discounted_price_set",
                                                           "tax_lines", "discount_allocations")}})
         ship_sum, ship_tax_sum = ship_sum + sub, ship_tax_sum + tx
-    if not rlis and not rsls and not (posted.get("_refund_tip") and D(order.get("total_tip_received") or 0)):
-        raise OrderError("a refund needs refund_line_items or shipping to refund")
+    given_money = posted.get("transactions")
+    if not rlis and not rsls and not given_money and \
+            not (posted.get("_refund_tip") and D(order.get("total_tip_received") or 0)):
+        raise OrderError("a refund needs refund_line_items, shipping or transactions (an amount-only refund)")
 
     # Line subtotals are in the order's price basis (they include tax when taxes_included);
     # shipping subtotals never include their tax.
@@ -649,27 +655,48 @@ def build_refund(order: dict, posted: dict, transactions: list[dict], *, new_id,
         money_back = money_back + tip
     available = net_paid(transactions)
     parent = next((t for t in transactions if t["kind"] in PAID_KINDS and t["status"] == "success"), None)
+    # What Shopify would suggest giving back: the refund's lines and shipping, as far as paid; a
+    # restocking fee kept earlier stays paid, money given beyond earlier refunds' lines was paid
+    # for these goods (so a return after an amount-only refund is not capped by it).
+    refundable = available - refund_discrepancy(order)
+    suggested = money_back if money_back.shop <= refundable.shop else refundable
+    if suggested.shop < 0:
+        suggested = _Pair()
+    fee = D(posted.get("restocking_fee") or 0)
+    if fee < 0 or fee > suggested.shop:
+        raise OrderError(f"restocking_fee {fmt(fee)} must be between 0 and the {fmt(suggested.shop)} given back")
+    fee_pair = _Pair(fee, cents(fee * suggested.pres / suggested.shop) if suggested.shop else fee)
     txs = []
-    if posted.get("transactions") is not None:
-        for j, t in enumerate(posted["transactions"]):
+    if given_money is not None:
+        for j, t in enumerate(given_money):
             if t.get("kind", "refund") != "refund":
                 raise OrderError(f"transactions[{j}].kind must be refund")
             amount = D(t.get("amount"))
+            if amount <= 0:
+                raise OrderError(f"transactions[{j}].amount must be more than zero")
             pres = amount if not m.multi else cents(amount * money_back.pres / money_back.shop) if money_back.shop else amount
             txs.append(make_transaction(order, new_id, now, kind="refund", amount=_Pair(amount, pres),
                                         gateway=t.get("gateway") or (parent or {}).get("gateway", "manual"),
                                         parent_id=t.get("parent_id") or (parent or {}).get("id")))
         given = _psum(_Pair(*bag_amounts(t["amount_set"])) for t in txs)
-        expected = money_back if money_back.shop <= available.shop else available
-        if given.shop != expected.shop:
-            raise OrderError(f"refund transactions total {fmt(given.shop)} but the refund is "
-                             f"{fmt(money_back.shop)} with {fmt(available.shop)} paid; the sandbox does "
-                             "not model refund discrepancies (order adjustments)")
-    elif available.shop > 0 and money_back.shop > 0:
-        amount = money_back if money_back.shop <= available.shop else available
-        txs.append(make_transaction(order, new_id, now, kind="refund", amount=amount,
-                                    gateway=(parent or {}).get("gateway", "manual"),
-                                    parent_id=(parent or {}).get("id")))
+        if given.shop > available.shop:
+            raise OrderError(f"refund transactions total {fmt(given.shop)} but only {fmt(available.shop)} "
+                             "was paid and not refunded yet")
+    else:
+        given = suggested - fee_pair
+        if given.shop > available.shop:
+            given = available
+        if given.shop > 0:
+            txs.append(make_transaction(order, new_id, now, kind="refund", amount=given,
+                                        gateway=(parent or {}).get("gateway", "manual"),
+                                        parent_id=(parent or {}).get("id")))
+    # What the customer got less (positive) or more (negative) than suggested: order adjustments,
+    # "calculated minus actual refund" (reference §2.1), one for the restocking fee (reason
+    # RESTOCK) and one for any other difference (REFUND_DISCREPANCY).
+    discrepancy = suggested - fee_pair - given
+    adjustments = [_order_adjustment(order, new_id, m, reason, amount)
+                   for reason, amount in (("restock", fee_pair), ("refund_discrepancy", discrepancy))
+                   if amount.shop]
     rid = new_id("Refund")
     zero = m.bag(_Pair())
     refund = {
@@ -677,12 +704,32 @@ def build_refund(order: dict, posted: dict, transactions: list[dict], *, new_id,
         "created_at": now, "processed_at": now, "note": posted.get("note"), "user_id": None,
         "restock": any(r["restock_type"] != "no_restock" for r in rlis), "return": None,
         "duties": [], "total_duties_set": zero, "additional_fees": [], "total_additional_fees_set": zero,
-        "refund_line_items": rlis, "refund_shipping_lines": rsls, "order_adjustments": [],
+        "refund_line_items": rlis, "refund_shipping_lines": rsls, "order_adjustments": adjustments,
         "transactions": txs,
     }
+    for adjustment in adjustments:
+        adjustment["refund_id"] = rid
     if tip.shop:
         refund["_tip"] = (tip.shop, tip.pres)  # cancelling gives the tip back too (not in REST payloads)
     return refund, txs
+
+
+def _order_adjustment(order: dict, new_id, m: "_Money", reason: str, amount: _Pair) -> dict:
+    """A non-shipping order adjustment as REST shows it: ``kind`` refund_discrepancy (Shopify's
+    samples keep the deprecated key), the reason, and no tax (whether Shopify ever puts tax on a
+    discrepancy is unknown)."""
+    return {"id": new_id("OrderAdjustment"), "order_id": order["id"], "refund_id": None,
+            "kind": "refund_discrepancy", "reason": reason,
+            "amount": fmt(amount.shop), "amount_set": m.bag(amount),
+            "tax_amount": fmt(ZERO), "tax_amount_set": m.bag(_Pair())}
+
+
+def refund_discrepancy(order: dict) -> _Pair:
+    """Σ of the order's non-shipping order adjustments: positive when customers got less back than
+    their refunds' lines and shipping (a restocking fee), negative when they got more."""
+    return _psum(_get(a, "amount_set") + _get(a, "tax_amount_set")
+                 for r in order.get("refunds", []) for a in r.get("order_adjustments", [])
+                 if a.get("kind") != "shipping_refund")
 
 
 def full_refund_request(order: dict) -> dict:

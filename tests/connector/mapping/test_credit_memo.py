@@ -82,9 +82,37 @@ def test_given_money_that_does_not_match_the_lines_then_refused_with_both_amount
                        paid_before=D("100.00"))
 
 
-def test_given_a_refund_discrepancy_then_refused_not_plugged():
-    discrepancy = {"kind": "refund_discrepancy", "amount": "2.00", "amount_set": money("2.00"),
-                   "tax_amount": "0.00", "tax_amount_set": money("0.00")}
-    with pytest.raises(MappingError, match="refund discrepancy of 2.00"):
-        credit_amounts(refund([("20.00", "0")], cash="18.00", adjustments=[discrepancy]), taxes_included=False,
-                       shipping=[], paid_before=D("100.00"))
+def adjustment(amount: str, reason: str = "refund_discrepancy", tax: str = "0.00") -> dict:
+    return {"kind": "refund_discrepancy", "reason": reason, "amount": amount, "amount_set": money(amount),
+            "tax_amount": tax, "tax_amount_set": money(tax)}
+
+
+def test_given_a_restocking_fee_then_the_goods_are_credited_and_the_fee_is_kept_apart():
+    # a 20.00 item returned, 2.00 kept as a restocking fee: 18.00 given back
+    amounts = credit_amounts(refund([("20.00", "0")], cash="18.00", adjustments=[adjustment("2.00", "restock")]),
+                             taxes_included=False, shipping=[], paid_before=D("100.00"))
+
+    assert (amounts.gross, amounts.kept_gross, amounts.given_gross) == (D("20.00"), D("2.00"), D("0"))
+    assert [(k.reason, k.net, k.tax) for k in amounts.kept] == [("restock", D("2.00"), D("0.00"))]
+
+
+def test_given_an_amount_only_refund_then_the_money_is_credited_beyond_the_lines():
+    # no line returned, 15.00 given back: Shopify records a discrepancy of −15.00
+    amounts = credit_amounts(refund([], cash="15.00", adjustments=[adjustment("-15.00", "Refund discrepancy")]),
+                             taxes_included=True, shipping=[], paid_before=D("50.00"))
+
+    assert (amounts.gross, amounts.kept, amounts.given_line, amounts.given_tax) == (D("0"), (), D("15.00"), D("0.00"))
+
+
+def test_given_reasons_spelled_differently_then_they_are_one_key():
+    amounts = credit_amounts(refund([("30.00", "0")], cash="26.00",
+                                    adjustments=[adjustment("1.50", "Restock"), adjustment("2.50", "RESTOCK")]),
+                             taxes_included=False, shipping=[], paid_before=D("100.00"))
+
+    assert [(k.reason, k.gross) for k in amounts.kept] == [("restock", D("4.00"))]
+
+
+def test_given_a_discrepancy_that_does_not_explain_the_money_then_refused_not_plugged():
+    with pytest.raises(MappingError, match="gave back 17.00 .* 2.00 kept by order adjustments"):
+        credit_amounts(refund([("20.00", "0")], cash="17.00", adjustments=[adjustment("2.00")]),
+                       taxes_included=False, shipping=[], paid_before=D("100.00"))
