@@ -327,6 +327,10 @@ def _plan(shop: DemoShop, orders: list[dict]) -> list[Step]:
         add(shipping, _refund(shipping=True))
     if whole := take(_paid, _no_gift_card) or take(_paid) or shipping:
         add(whole, _refund_rest)
+    if fee := take(_paid, _no_gift_card):
+        add(fee, _refund(shipping=False, restocking_fee=True))
+    if goodwill := take(_paid):
+        add(goodwill, _goodwill)
     if cancel := take(_paid, _no_tip) or (line if line and _no_tip(line) else None):
         add(cancel, _cancel)
     return steps
@@ -382,7 +386,7 @@ def _left(order: dict) -> list[dict]:
     return [li for li in order["line_items"] if li.get("current_quantity", li["quantity"]) > 0]
 
 
-def _refund(shipping: bool):
+def _refund(shipping: bool, restocking_fee: bool = False):
     def build(order: dict, transactions: list[dict]):
         goods = [li for li in _left(order) if not li.get("gift_card")] or _left(order)
         if not goods:
@@ -391,9 +395,24 @@ def _refund(shipping: bool):
                 "note": "returned"}
         if shipping:
             body["shipping"] = {"full_refund": True}
+        fee = ""
+        if restocking_fee:  # a tenth of the unit price, kept back (the sandbox's restocking_fee field)
+            body["restocking_fee"] = str((Decimal(goods[0]["price"]) / 10).quantize(CENT))
+            fee = f", {body['restocking_fee']} restocking fee kept"
         return ("POST", "refunds", body,
-                f"refund: 1 × {goods[0]['title']}" + (" and the shipping" if shipping else ""))
+                f"refund: 1 × {goods[0]['title']}" + (" and the shipping" if shipping else "") + fee)
     return build
+
+
+def _goodwill(order: dict, transactions: list[dict]):
+    """An amount-only refund: money back, nothing returned."""
+    paid = sum((_amount(t, "amount") * (1 if t["kind"] in ("sale", "capture") else -1) for t in transactions
+                if t["status"] == "success" and t["kind"] in ("sale", "capture", "refund")), ZERO)
+    amount = min(Decimal("5.00"), (paid / 10).quantize(CENT))
+    if amount <= 0:
+        return None
+    return "POST", "refunds", {"transactions": [{"amount": str(amount)}], "note": "goodwill"}, \
+        f"refund: {amount} goodwill, nothing returned"
 
 
 def _refund_rest(order: dict, transactions: list[dict]):
