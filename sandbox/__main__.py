@@ -16,7 +16,7 @@ import os
 import sys
 
 #: What the extra adds that the simulators import, by module name and distribution.
-EXTRA_MODULES = {"graphql": "graphql-core"}
+EXTRA_MODULES = {"graphql": "graphql-core", "iso4217": "iso4217"}
 SYSTEMS = {"fusion": ("sandbox.fusion", "FusionSandboxSettings"),
            "shopify": ("sandbox.shopify", "ShopifySandboxSettings")}
 

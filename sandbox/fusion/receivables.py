@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from .money import cents
+from .money import rounded
 from .rest_common import pod
-from .rest_invoices import refresh_balance, touch
+from .rest_invoices import in_currency, refresh_balance, touch
 from .store import today
 
 
@@ -42,24 +42,25 @@ def allows_overapplication(invoice: dict) -> bool:
 
 def apply_to_installment(invoice: dict, installment: dict, amount: Decimal, how: str) -> None:
     """Reduce the installment by ``amount``; ``how`` is ``"receipt"`` or ``"credit"``."""
-    amount = cents(amount)
+    amount = in_currency(invoice, amount)
     if amount > installment["InstallmentBalanceDue"] and not allows_overapplication(invoice):
         raise OverApplication(
             f"The amount {amount} exceeds the balance due {installment['InstallmentBalanceDue']} "
             f"of transaction {invoice['header']['TransactionNumber']}, and its transaction type "
             "doesn't allow overapplication.")
-    installment["InstallmentBalanceDue"] = cents(installment["InstallmentBalanceDue"] - amount)
+    installment["InstallmentBalanceDue"] = in_currency(invoice, installment["InstallmentBalanceDue"] - amount)
     if how == "receipt":
-        installment["AmountPaid"] = cents(installment["AmountPaid"] + amount)
+        installment["AmountPaid"] = in_currency(invoice, installment["AmountPaid"] + amount)
     else:
-        installment["InstallmentAmountCredited"] = cents(installment["InstallmentAmountCredited"] + amount)
+        credited = installment["InstallmentAmountCredited"] + amount
+        installment["InstallmentAmountCredited"] = in_currency(invoice, credited)
     refresh_balance(invoice)
     touch(invoice)
 
 
 def apply_to_invoice(invoice: dict, amount: Decimal, how: str) -> list[tuple[dict, Decimal]]:
     """Spread ``amount`` over the open installments in due order; returns what went where."""
-    amount = cents(amount)
+    amount = in_currency(invoice, amount)
     if amount > invoice["header"]["InvoiceBalanceAmount"] and not allows_overapplication(invoice):
         raise OverApplication(
             f"The amount {amount} exceeds the balance {invoice['header']['InvoiceBalanceAmount']} "
@@ -75,9 +76,9 @@ def apply_to_invoice(invoice: dict, amount: Decimal, how: str) -> list[tuple[dic
             parts.append((inst, share))
             remaining -= share
     for inst, share in parts:
-        inst["InstallmentBalanceDue"] = cents(inst["InstallmentBalanceDue"] - share)
+        inst["InstallmentBalanceDue"] = in_currency(invoice, inst["InstallmentBalanceDue"] - share)
         key = "AmountPaid" if how == "receipt" else "InstallmentAmountCredited"
-        inst[key] = cents(inst[key] + share)
+        inst[key] = in_currency(invoice, inst[key] + share)
     refresh_balance(invoice)
     touch(invoice)
     return parts
@@ -85,7 +86,7 @@ def apply_to_invoice(invoice: dict, amount: Decimal, how: str) -> list[tuple[dic
 
 def _receipt_changed(receipt: dict, delta: Decimal) -> None:
     """Add ``delta`` to the receipt's unapplied amount, with the status and stamps it implies."""
-    receipt["UnappliedAmount"] = cents(receipt["UnappliedAmount"] + delta)
+    receipt["UnappliedAmount"] = rounded(receipt["UnappliedAmount"] + delta, receipt["Currency"])
     receipt["Status"] = "APP" if receipt["UnappliedAmount"] == 0 else "UNAPP"
     receipt["LastUpdateDate"] = pod().store.stamp()
     receipt["version"] += 1
@@ -116,8 +117,8 @@ def apply_receipt(receipt: dict, invoice: dict, installment: dict, amount: Decim
         raise ApplicationRefused("You can only apply receipts to complete transactions.", "AR-855061")
     if header["InvoiceCurrencyCode"] != receipt["Currency"]:
         raise ApplicationRefused("The receipt and the transaction currencies differ.", "AR-855062")
-    amount = cents(amount if amount is not None
-                   else min(installment["InstallmentBalanceDue"], receipt["UnappliedAmount"]))
+    amount = in_currency(invoice, amount if amount is not None
+                         else min(installment["InstallmentBalanceDue"], receipt["UnappliedAmount"]))
     _check_amount(receipt, amount)
     try:
         apply_to_installment(invoice, installment, amount, "receipt")
@@ -169,8 +170,8 @@ def unapply_receipt(receipt: dict, application: dict, *, reversal_gl_date: str |
         raise ApplicationRefused("The applied installment no longer exists.", "AR-855060")
     invoice, installment = found
     amount = application["ApplicationAmount"]
-    installment["InstallmentBalanceDue"] = cents(installment["InstallmentBalanceDue"] + amount)
-    installment["AmountPaid"] = cents(installment["AmountPaid"] - amount)
+    installment["InstallmentBalanceDue"] = in_currency(invoice, installment["InstallmentBalanceDue"] + amount)
+    installment["AmountPaid"] = in_currency(invoice, installment["AmountPaid"] - amount)
     refresh_balance(invoice)
     touch(invoice)
     _receipt_changed(receipt, amount)
@@ -189,7 +190,7 @@ def apply_activity(receipt: dict, activity: dict, amount: Decimal, *, apply_date
     """Move ``amount`` of the receipt's unapplied money onto a receivables activity (its GL
     account takes it); returns the activity application row."""
     store = pod().store
-    amount = cents(amount)
+    amount = rounded(amount, receipt["Currency"])
     _check_amount(receipt, amount)
     _receipt_changed(receipt, -amount)
     apply_date = apply_date or today().isoformat()

@@ -14,7 +14,6 @@ from decimal import Decimal
 from flask import Blueprint
 
 from .errors import not_found
-from .money import cents
 from .query import DATETIME, NUM, STR
 from .rest_common import (
     ResourceSpec, change_indicator, check_version, child_page, collection_response, describe,
@@ -107,8 +106,9 @@ def _flat(account: dict) -> dict:
             "CustomerName": account["AccountName"], "CustomerId": account["PartyId"],
             "TaxRegistrationNumber": None,
             "TaxpayerIdentificationNumber": party.get("TaxpayerIdentificationNumber"),
-            "TotalOpenReceivablesForAccount": cents(open_invoices + open_memos - unapplied),
-            "TotalTransactionsDueForAccount": cents(due), "CreatedBy": account["CreatedBy"],
+            # sums of amounts each already at its currency's precision
+            "TotalOpenReceivablesForAccount": open_invoices + open_memos - unapplied,
+            "TotalTransactionsDueForAccount": due, "CreatedBy": account["CreatedBy"],
             "CreationDate": format_stamp(account["CreationDate"]), "LastUpdatedBy": account["LastUpdatedBy"],
             "LastUpdateDate": format_stamp(account["LastUpdateDate"])}
 

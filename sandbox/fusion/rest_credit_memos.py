@@ -11,7 +11,7 @@ from flask import Blueprint
 
 from . import customers
 from .errors import bad_request, not_found
-from .money import cents, to_decimal
+from .money import rounded, to_decimal
 from .query import DATE, DATETIME, NUM, STR
 from .rest_common import (
     ResourceSpec, caller, change_indicator, check_attributes, check_version, child_page,
@@ -94,7 +94,7 @@ CHILD_ATTRS = {"receivablesCreditMemoLines": LINE_ATTRS,
                "receivablesCreditMemoDistributions": set(DIST_WRITABLE) | {"DistributionId"}}
 
 
-def _lines(raw_lines, seed, settings) -> tuple[list[dict], Decimal]:
+def _lines(raw_lines, seed, settings, currency: str) -> tuple[list[dict], Decimal]:
     if not isinstance(raw_lines, list) or not raw_lines:
         raise bad_request("A credit memo requires at least one line.", "AR-855030",
                           "/receivablesCreditMemoLines")
@@ -121,8 +121,8 @@ def _lines(raw_lines, seed, settings) -> tuple[list[dict], Decimal]:
             if price is None:
                 raise bad_request("Provide UnitSellingPrice (and LineQuantityCredit) or LineAmountCredit.",
                                   "AR-855032", path)
-            amount = cents((qty if qty is not None else 1) * price)
-        amount = cents(amount)
+            amount = (qty if qty is not None else 1) * price
+        amount = rounded(amount, currency)
         if amount >= 0:
             raise bad_request(f"The credit amount of line {number} must be negative.", "AR-855070",
                               f"{path}/LineAmountCredit")
@@ -135,7 +135,7 @@ def _lines(raw_lines, seed, settings) -> tuple[list[dict], Decimal]:
             if settings.validate_tax_codes and not seed.tax_rate_known(regime, rate):
                 raise bad_request(f"The tax rate code {rate} isn't valid for the tax regime {regime}.",
                                   "ZX-700002", f"{t_path}/TaxRateCode")
-            tax_amount = cents(to_decimal(raw_tax.get("TaxAmount"), "TaxAmount", t_path) or 0)
+            tax_amount = rounded(to_decimal(raw_tax.get("TaxAmount"), "TaxAmount", t_path) or 0, currency)
             if tax_amount > 0:
                 raise bad_request("Credit memo tax amounts must be negative.", "AR-855071",
                                   f"{t_path}/TaxAmount")
@@ -185,13 +185,12 @@ def create_on_account(body: dict) -> dict:
         raise bad_request("ConversionRateType is required for a foreign-currency credit memo.",
                           "AR-855005", "/ConversionRateType")
     account, site = customers.resolve_bill_to(body, bu, settings)
-    lines, total = _lines(body.get("receivablesCreditMemoLines"), seed, settings)
+    lines, total = _lines(body.get("receivablesCreditMemoLines"), seed, settings, currency)
     freight = to_decimal(body.get("FreightCreditAmount"), "FreightCreditAmount")
     if freight is not None:
         if freight > 0:
             raise bad_request("FreightCreditAmount must be negative.", "AR-855071", "/FreightCreditAmount")
-        total += cents(freight)
-    total = cents(total)
+        total += rounded(freight, currency)
     dists = []
     for idx, raw in enumerate(body.get("receivablesCreditMemoDistributions") or []):
         path = f"/receivablesCreditMemoDistributions/{idx}"
@@ -200,7 +199,7 @@ def create_on_account(body: dict) -> dict:
             raise bad_request(f"The account combination {raw.get('AccountCombination')!r} isn't valid.",
                               "GL-000001", f"{path}/AccountCombination")
         dists.append({**{a: raw.get(a) for a in DIST_WRITABLE}, "DistributionId": store.new_id(),
-                      "Amount": cents(to_decimal(raw.get("Amount"), "Amount", path) or 0)})
+                      "Amount": rounded(to_decimal(raw.get("Amount"), "Amount", path) or 0, currency)})
     now = store.stamp()
     header = {a: body.get(a) for a in ATTRS}
     header.update({

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from flask import Blueprint
 
 from . import customers
 from .errors import bad_request, not_found
-from .money import cents, to_decimal
+from .money import rounded, to_decimal
 from .query import DATE, DATETIME, NUM, STR
 from .rest_common import (
     ResourceSpec, caller, change_indicator, check_attributes, check_version, child_page,
@@ -27,6 +27,7 @@ from .store import today
 
 bp = Blueprint("fusion_invoices", __name__)
 PREFIX = "/fscmRestApi/resources/<version>/receivablesInvoices"
+PERCENT = Decimal("0.01")  # a distribution's Percent: two decimals, whatever the currency
 
 # --- attribute catalogue (rest.md §1.2–1.5) -------------------------------------------------------
 HEADER_WRITABLE = [
@@ -182,9 +183,14 @@ def touch(record: dict) -> None:
     record["version"] += 1
 
 
+def in_currency(record: dict, amount) -> Decimal:
+    """``amount`` at the precision of the invoice's (or debit memo's) currency."""
+    return rounded(amount, record["header"]["InvoiceCurrencyCode"])
+
+
 def refresh_balance(record: dict) -> None:
     installments = record["installments"]
-    record["header"]["InvoiceBalanceAmount"] = cents(sum(i["InstallmentBalanceDue"] for i in installments))
+    record["header"]["InvoiceBalanceAmount"] = in_currency(record, sum(i["InstallmentBalanceDue"] for i in installments))
     for inst in installments:
         inst["AccountedBalanceDue"] = inst["InstallmentBalanceDue"]
         inst["InstallmentStatus"] = "Closed" if inst["InstallmentBalanceDue"] == 0 else "Open"
@@ -224,8 +230,9 @@ def get_record(trx_id: str) -> dict:
 
 
 # --- create -----------------------------------------------------------------------------------------
-def _validate_lines(raw_lines, seed, settings) -> tuple[list[dict], Decimal, Decimal]:
-    """Validated lines, their total amount and exclusive tax (inclusive tax is inside lines)."""
+def _validate_lines(raw_lines, seed, settings, currency: str) -> tuple[list[dict], Decimal, Decimal]:
+    """Validated lines, their total amount and exclusive tax (inclusive tax is inside lines), each
+    amount at the currency's precision."""
     if not isinstance(raw_lines, list) or not raw_lines:
         raise bad_request("An invoice requires at least one line.", "AR-855030",
                           "/receivablesInvoiceLines")
@@ -261,10 +268,10 @@ def _validate_lines(raw_lines, seed, settings) -> tuple[list[dict], Decimal, Dec
             if qty is None or price is None:
                 raise bad_request("Provide Quantity and UnitSellingPrice, or LineAmount.",
                                   "AR-855032", path)
-            amount = cents(qty * price)
+            amount = rounded(qty * price, currency)
         else:
-            amount = cents(amount)
-            if qty is not None and price is not None and cents(qty * price) != amount:
+            amount = rounded(amount, currency)
+            if qty is not None and price is not None and rounded(qty * price, currency) != amount:
                 raise bad_request(f"The line amount {amount} doesn't equal the quantity times the "
                                   "unit selling price.", "AR-855033", f"{path}/LineAmount")
             if qty is None and price is None:
@@ -290,7 +297,7 @@ def _validate_lines(raw_lines, seed, settings) -> tuple[list[dict], Decimal, Dec
             if tax_amount is None:
                 raise bad_request("A manual tax line requires TaxAmount.", "JBO-27014",
                                   f"{t_path}/TaxAmount")
-            tax_amount = cents(tax_amount)
+            tax_amount = rounded(tax_amount, currency)
             indicator = raw_tax.get("TaxInclusiveIndicator") or ("Y" if includes_tax == "Y" else "N")
             if indicator not in ("Y", "N"):
                 raise bad_request("TaxInclusiveIndicator must be Y or N.", "",
@@ -317,7 +324,7 @@ def _validate_lines(raw_lines, seed, settings) -> tuple[list[dict], Decimal, Dec
     return lines, lines_total, exclusive_tax
 
 
-def _distributions(raw_dists, lines, total, freight, seed, settings) -> list[dict]:
+def _distributions(raw_dists, lines, total, freight, seed, settings, currency: str) -> list[dict]:
     """Posted distributions validated, or AutoAccounting-style defaults from the seed."""
     store = pod().store
     by_number = {line["LineNumber"]: line for line in lines}
@@ -352,13 +359,13 @@ def _distributions(raw_dists, lines, total, freight, seed, settings) -> list[dic
                 base = total
             if amount is None and percent is None:
                 raise bad_request("A distribution requires Amount or Percent.", "AR-855042", path)
-            amount = cents(amount if amount is not None else base * percent / 100)
+            amount = rounded(amount if amount is not None else base * percent / 100, currency)
             if cls == "Revenue":
                 revenue_by_line[line_no] = revenue_by_line.get(line_no, Decimal(0)) + amount
             out.append({"DistributionId": store.new_id(), "AccountClass": cls,
                         "AccountCombination": combo, "Amount": amount, "AccountedAmount": amount,
                         "Percent": percent if percent is not None
-                        else (cents(amount * 100 / base) if base else None),
+                        else ((amount * 100 / base).quantize(PERCENT, ROUND_HALF_UP) if base else None),
                         "InvoiceLineNumber": line_no if cls != "Receivable" else None,
                         "Comments": raw.get("Comments"),
                         "DetailedTaxLineNumber": raw.get("DetailedTaxLineNumber")})
@@ -453,11 +460,11 @@ def create_invoice(body: dict) -> dict:
                           "AR-855006", "/ReceiptMethod")
     account, site = customers.resolve_bill_to(body, bu, settings)
     lines, lines_total, exclusive_tax = _validate_lines(body.get("receivablesInvoiceLines"),
-                                                         seed, settings)
-    freight = cents(to_decimal(body.get("FreightAmount"), "FreightAmount") or 0)
-    total = cents(lines_total + exclusive_tax + freight)
+                                                         seed, settings, currency)
+    freight = rounded(to_decimal(body.get("FreightAmount"), "FreightAmount") or 0, currency)
+    total = lines_total + exclusive_tax + freight
     distributions = _distributions(body.get("receivablesInvoiceDistributions"), lines, total,
-                                   freight, seed, settings)
+                                   freight, seed, settings, currency)
     trx_id = store.new_id()
     now = store.stamp()
     header = {a: body.get(a) for a in HEADER_WRITABLE}
@@ -479,9 +486,9 @@ def create_invoice(body: dict) -> dict:
     installment.update({"InstallmentId": store.new_id(), "InstallmentSequenceNumber": 1,
                         "InstallmentDueDate": header["DueDate"], "OriginalAmount": total,
                         "InstallmentBalanceDue": total, "AccountedBalanceDue": total,
-                        "AmountPaid": Decimal("0.00"), "InstallmentAmountAdjusted": Decimal("0.00"),
-                        "InstallmentAmountCredited": Decimal("0.00"), "InstallmentStatus": "Open",
-                        "DisputeAmount": Decimal("0.00"), "PaymentDaysLate": 0,
+                        "AmountPaid": rounded(0, currency), "InstallmentAmountAdjusted": rounded(0, currency),
+                        "InstallmentAmountCredited": rounded(0, currency), "InstallmentStatus": "Open",
+                        "DisputeAmount": rounded(0, currency), "PaymentDaysLate": 0,
                         "ExcludeFromCollections": "N"})
     record = {"header": header, "lines": lines, "distributions": distributions,
               "installments": [installment], "version": 1, "account_id": account["CustomerAccountId"],

@@ -14,7 +14,7 @@ import dataclasses
 from flask import Blueprint, abort, request
 
 from .errors import RestError, bad_request
-from .money import cents, to_decimal
+from .money import rounded, to_decimal
 from .query import DATE, DATETIME, NUM, STR
 from .receivables import ApplicationRefused, apply_receipt as apply_receipt_to, receipt_application, \
     unapply_receipt as unapply_receipt_from
@@ -102,10 +102,10 @@ def create_receipt(body: dict) -> dict:
     if amount is None or amount <= 0:
         raise bad_request("The attribute Amount is required and must be greater than zero.",
                           "AR-855050", "/Amount")
-    amount = cents(amount)
     receipt_date = parse_date(body.get("ReceiptDate"), "ReceiptDate") or today().isoformat()
     accounting_date = parse_date(body.get("AccountingDate"), "AccountingDate") or receipt_date
     currency = body.get("Currency") or bu["currency"]
+    amount = rounded(amount, currency)
     if currency != bu["currency"] and not body.get("ConversionRateType"):
         raise bad_request(f"The receipt currency {currency} differs from the ledger currency, so "
                           "ConversionRateType is required.", "AR-855005", "/ConversionRateType")

@@ -1,5 +1,6 @@
 """SOAP ``/fscmService/CreditMemoService`` ``createCreditMemo``: a header-level credit against an
-invoice's line/tax/freight buckets, applied to the invoice at once.
+invoice's line/tax/freight buckets, applied to the invoice at once.  A percentage credits that
+share of the bucket, rounded to the invoice currency's precision (none for JPY).
 
 This is how a Shopify refund lands *against* its invoice (REST only makes on-account memos).
 A credit beyond the invoice balance, or beyond what remains of one bucket (line, tax or
@@ -10,11 +11,11 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from .errors import ServiceFault, record_missing, row_invalid
-from .money import cents
+from .money import rounded
 from .receivables import OverApplication, allows_overapplication, apply_to_invoice
 from .rest_common import caller, pod
 from .rest_credit_memos import ATTRS
-from .rest_invoices import check_number
+from .rest_invoices import check_number, in_currency
 from .soap import operation
 from .soap_xml import parameter, result_response, sdo_to_dict, sdo_xml
 from .store import today
@@ -44,14 +45,14 @@ def _decimal(fields: dict, name: str) -> Decimal | None:
                            "attributeName": name, "objectName": "CreditMemo"}) from None
 
 
-def _bucket(fields: dict, name: str, percent_name: str, base: Decimal) -> Decimal:
+def _bucket(fields: dict, name: str, percent_name: str, base: Decimal, currency: str) -> Decimal:
     amount, percent = _decimal(fields, name), _decimal(fields, percent_name)
     if amount is not None and percent is not None:
         raise row_invalid({"message": f"Enter either {name} or {percent_name}, not both.",
                            "attributeName": name, "objectName": "CreditMemo"})
     if percent is not None:
         amount = base * percent / 100
-    amount = cents(amount or 0)
+    amount = rounded(amount or 0, currency)
     if amount > 0:
         raise row_invalid({"message": f"AR-855072: The credit amount {name} must be negative.",
                            "attributeName": name, "objectName": "CreditMemo"})
@@ -80,7 +81,7 @@ def _check_buckets(invoice: dict, amounts: dict[str, Decimal]) -> None:
         return
     credited = invoice.setdefault("credited", {b: Decimal(0) for b in BUCKETS})
     for bucket, amount in amounts.items():
-        remaining = cents(invoice["buckets"][bucket] - credited[bucket])
+        remaining = in_currency(invoice, invoice["buckets"][bucket] - credited[bucket])
         if -amount > remaining:
             name = BUCKETS[bucket][0]
             raise _overapply(f"The {name} {amount} exceeds the remaining {bucket} amount {remaining} "
@@ -125,10 +126,10 @@ def create_credit_memo(op_el):
     currency = fields.get("CurrencyCode") or inv_header["InvoiceCurrencyCode"]
     if currency != inv_header["InvoiceCurrencyCode"]:
         raise _fault("The credit memo currency must be the invoice currency.", "", "/CurrencyCode")
-    amounts = {bucket: _bucket(fields, *names, invoice["buckets"][bucket])
+    amounts = {bucket: _bucket(fields, *names, invoice["buckets"][bucket], currency)
                for bucket, names in BUCKETS.items()}
     line, tax, freight = amounts["line"], amounts["tax"], amounts["freight"]
-    total = cents(line + tax + freight)
+    total = line + tax + freight
     if total == 0:
         raise _fault("AR-855074: Enter an amount or percent to credit.", "", "/LineAmount")
     number = check_number(seed, store, source["name"], fields.get("TransactionNumber"), _fault)
@@ -139,7 +140,7 @@ def create_credit_memo(op_el):
         raise _overapply(str(exc), "LineAmount") from None
     credited = invoice.setdefault("credited", {b: Decimal(0) for b in BUCKETS})
     for bucket, amount in amounts.items():
-        credited[bucket] = cents(credited[bucket] - amount)
+        credited[bucket] = in_currency(invoice, credited[bucket] - amount)
     trx_date = fields.get("TransactionDate") or today().isoformat()
     now = store.stamp()
     header = {a: None for a in ATTRS}
@@ -152,7 +153,7 @@ def create_credit_memo(op_el):
         "BillToCustomerNumber": inv_header["BillToCustomerNumber"], "BillToSite": inv_header["BillToSite"],
         "CreditMemoComments": fields.get("Comments"), "CreditReason": fields.get("ReasonCode"),
         "CustomerReference": fields.get("CustomerReference"), "InternalNotes": fields.get("InternalNotes"),
-        "CreditMemoStatus": "Complete", "EnteredAmount": total, "TransactionBalanceDue": Decimal("0.00"),
+        "CreditMemoStatus": "Complete", "EnteredAmount": total, "TransactionBalanceDue": rounded(0, currency),
         "PrintStatus": "NOT PRINTED", "CreatedBy": caller(), "CreationDate": now,
         "LastUpdatedBy": caller(), "LastUpdateDate": now,
     })

@@ -5,10 +5,13 @@ customers; percentage and fixed discounts allocated across, each and one, and sh
 several tax lines (US state/county/city) or one VAT/GST included in prices; presentment currencies
 other than the shop's; zero-total orders; gift card lines; tips; paid, pending and authorized orders.
 
-The arithmetic is Shopify's: money is Decimal; discounts are allocated in cents so allocations
-sum exactly to the discount; tax is computed per line on the discounted line total and rounded to
-the cent; with a foreign presentment currency every component is computed in presentment money
-and converted component by component, so totals add up in both currencies.
+The arithmetic is Shopify's: money is Decimal; discounts are allocated in the currency's smallest
+unit so allocations sum exactly to the discount; tax is computed per line on the discounted line
+total and rounded to that unit (a cent, a yen, a fils); with a foreign presentment currency every
+component is computed in presentment money and converted component by component, so totals add
+up in both currencies.  Catalog prices, shipping rates, fixed discounts and tips are sticker
+prices of a two-decimal currency, used as written in one; a currency with other decimals gets
+them converted from USD at ``FX`` (a 25.00 tee is 3731 JPY, 7.692 KWD).
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import random
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from .money import ZERO, allocate, bag, cents, fmt, json_number
+from .money import ZERO, allocate, bag, exponent, fmt, json_number, rounded
 
 CATALOG = [
     ("TEE-BLK-M", "Tee", "Black / M", "Acme Apparel", "25.00", 180),
@@ -39,13 +42,22 @@ US_TAXES = [[("State Tax", "0.0625")], [("State Tax", "0.0625"), ("County Tax", 
 VAT = [("VAT", "0.2"), ("VAT", "0.19"), ("GST", "0.1"), ("VAT", "0.21")]
 #: Shop-currency units per presentment unit, per (shop, presentment) pair.
 FX = {"EUR": Decimal("1.0850"), "GBP": Decimal("1.2710"), "CAD": Decimal("0.7345"), "AUD": Decimal("0.6580"),
-      "USD": Decimal("1")}
+      "USD": Decimal("1"), "JPY": Decimal("0.0067"), "KRW": Decimal("0.00073"), "KWD": Decimal("3.25"),
+      "BHD": Decimal("2.65")}
 SHIPPING = [("Standard", "STANDARD", "6.00"), ("Express", "EXPRESS", "15.00"), ("Economy", "ECONOMY", "4.99"),
             ("Free Shipping", "FREE", "0.00")]
 
 
 def _fx(shop_ccy: str, pres_ccy: str) -> Decimal:
     return (FX.get(pres_ccy, Decimal(1)) / FX.get(shop_ccy, Decimal(1))).quantize(Decimal("0.000001"))
+
+
+def _sticker(amount: str, currency: str) -> Decimal:
+    """A sticker price (written for a two-decimal currency) in ``currency``: as written where the
+    currency has two decimals, else converted from USD at ``FX`` and rounded to its unit."""
+    if exponent(currency) == 2:
+        return Decimal(amount)
+    return rounded(Decimal(amount) / FX.get(currency, Decimal(1)), currency)
 
 
 class _Builder:
@@ -56,13 +68,24 @@ class _Builder:
         self.fx = _fx(shop_ccy, pres_ccy)
 
     def pair(self, pres: Decimal, cap: Decimal | None = None) -> tuple[Decimal, Decimal]:
-        shop = cents(pres * self.fx) if self.shop_ccy != self.pres_ccy else cents(pres)
+        shop = rounded(pres * self.fx if self.shop_ccy != self.pres_ccy else pres, self.shop_ccy)
         if cap is not None:
             shop = min(shop, cap)
-        return shop, cents(pres)
+        return shop, rounded(pres, self.pres_ccy)
+
+    def pres(self, amount: Decimal) -> Decimal:
+        """A presentment amount rounded to its currency's unit."""
+        return rounded(amount, self.pres_ccy)
+
+    def presented(self, sticker: str) -> Decimal:
+        """A sticker price of the shop, in presentment money."""
+        return self.pres(_sticker(sticker, self.shop_ccy) / self.fx)
 
     def bag(self, p):
         return bag(p[0], self.shop_ccy, p[1], self.pres_ccy)
+
+    def fmt(self, shop_amount: Decimal) -> str:
+        return fmt(shop_amount, self.shop_ccy)
 
 
 def _customers(rng: random.Random, n: int) -> list[dict]:
@@ -109,17 +132,17 @@ def _order(rng, i, pool, shop_ccy, taxes_included, when) -> dict:
     # --- lines (presentment unit prices)
     lines = []
     for sku, title, variant, vendor, price, grams in rng.sample(CATALOG, rng.randint(1, 4)):
-        unit_p = cents(Decimal(price) / b.fx) if multi else Decimal(price)
+        unit_p = b.presented(price)
         lines.append({"sku": sku, "title": title, "variant_title": variant, "vendor": vendor,
                       "quantity": rng.choice([1, 1, 1, 2, 3]), "unit_p": unit_p, "grams": grams,
                       "gift_card": False, "allocs": []})
     if not zero_total and rng.random() < 0.08:
         lines.append({"sku": "GIFT-50", "title": "Gift Card", "variant_title": "$50", "vendor": "Acme",
-                      "quantity": 1, "unit_p": Decimal("50.00"), "grams": 0, "gift_card": True, "allocs": []})
+                      "quantity": 1, "unit_p": b.presented("50.00"), "grams": 0, "gift_card": True, "allocs": []})
     ships = []
     if not zero_total and rng.random() < 0.85:
         title, code, price = rng.choice(SHIPPING)
-        ships.append({"title": title, "code": code, "unit_p": cents(Decimal(price) / b.fx) if multi else Decimal(price),
+        ships.append({"title": title, "code": code, "unit_p": b.presented(price),
                       "quantity": 1, "allocs": [], "gift_card": False})
 
     # --- discounts (computed in presentment money)
@@ -141,22 +164,23 @@ def _order(rng, i, pool, shop_ccy, taxes_included, when) -> dict:
         apply({"type": "manual", "title": "Staff comp", "description": "100% off", "value": "100.0",
                "value_type": "percentage", "allocation_method": "across", "target_selection": "all",
                "target_type": "line_item"}, eligible,
-              allocate(sum((remaining(t) for t in eligible), ZERO), [remaining(t) for t in eligible]))
+              allocate(sum((remaining(t) for t in eligible), ZERO), [remaining(t) for t in eligible], pres_ccy))
     elif roll < 0.2:
         pct = Decimal(rng.choice(["10.0", "15.0", "20.0"]))
         base = [remaining(t) for t in eligible]
         apply({"type": "discount_code", "code": f"SAVE{int(pct)}", "value": str(pct), "value_type": "percentage",
                "allocation_method": "across", "target_selection": "all", "target_type": "line_item"},
-              eligible, allocate(cents(sum(base, ZERO) * pct / 100), base))
+              eligible, allocate(b.pres(sum(base, ZERO) * pct / 100), base, pres_ccy))
     elif roll < 0.35 and not multi:
-        value = Decimal(rng.choice(["5.00", "10.00"]))
+        sticker = rng.choice(["5.00", "10.00"])
+        value = _sticker(sticker, shop_ccy)
         base = [remaining(t) for t in eligible]
         if sum(base, ZERO) >= value:
-            apply({"type": "discount_code", "code": f"TAKE{int(value)}", "value": str(value),
+            apply({"type": "discount_code", "code": f"TAKE{int(Decimal(sticker))}", "value": str(value),
                    "value_type": "fixed_amount", "allocation_method": "across", "target_selection": "all",
-                   "target_type": "line_item"}, eligible, allocate(value, base))
+                   "target_type": "line_item"}, eligible, allocate(value, base, pres_ccy))
     elif roll < 0.45:
-        value = Decimal("2.00")
+        value = _sticker("2.00", pres_ccy)
         apply({"type": "manual", "title": "Bundle", "description": "2 off each", "value": str(value),
                "value_type": "fixed_amount", "allocation_method": "each", "target_selection": "explicit",
                "target_type": "line_item"}, eligible,
@@ -166,27 +190,26 @@ def _order(rng, i, pool, shop_ccy, taxes_included, when) -> dict:
         first = eligible[0]
         apply({"type": "automatic", "title": "25% off one item", "value": str(pct), "value_type": "percentage",
                "allocation_method": "one", "target_selection": "entitled", "target_type": "line_item"},
-              [first], [cents(remaining(first) * pct / 100)])
+              [first], [b.pres(remaining(first) * pct / 100)])
     if ships and ships[0]["unit_p"] > 0 and rng.random() < 0.2:
         if rng.random() < 0.5:
             apply({"type": "discount_code", "code": "FREESHIP", "value": "100.0", "value_type": "percentage",
                    "allocation_method": "each", "target_selection": "all", "target_type": "shipping_line"},
                   ships, [remaining(ships[0])])
         elif not multi:
-            value = min(Decimal("3.00"), remaining(ships[0]))
+            value = min(_sticker("3.00", shop_ccy), remaining(ships[0]))
             apply({"type": "discount_code", "code": "SHIP3", "value": str(value), "value_type": "fixed_amount",
                    "allocation_method": "across", "target_selection": "all", "target_type": "shipping_line"},
                   ships, [value])
 
-    # --- tax per line, rounded to the cent, then REST output
+    # --- tax per line, rounded to the currency's unit, then REST output
     def taxes(base_p: Decimal, taxable: bool) -> list[dict]:
         out = []
         if not taxable:
             return out
         for (title, rate), r in zip(tax_rates, rates):
-            tax_p = cents(base_p * r / (1 + rate_sum)) if taxes_included else cents(base_p * r)
-            p = b.pair(tax_p)
-            out.append({"title": title, "rate": json_number(r), "price": fmt(p[0]), "price_set": b.bag(p),
+            p = b.pair(b.pres(base_p * r / (1 + rate_sum) if taxes_included else base_p * r))
+            out.append({"title": title, "rate": json_number(r), "price": b.fmt(p[0]), "price_set": b.bag(p),
                         "channel_liable": False})
         return out
 
@@ -214,10 +237,10 @@ def _order(rng, i, pool, shop_ccy, taxes_included, when) -> dict:
         rest_lines.append({
             "sku": li["sku"], "title": li["title"], "variant_title": li["variant_title"], "vendor": li["vendor"],
             "name": li["title"] + (f" - {li['variant_title']}" if li["variant_title"] else ""),
-            "quantity": li["quantity"], "price": fmt(unit[0]), "price_set": b.bag(unit), "grams": li["grams"],
+            "quantity": li["quantity"], "price": b.fmt(unit[0]), "price_set": b.bag(unit), "grams": li["grams"],
             "gift_card": li["gift_card"], "taxable": not li["gift_card"], "requires_shipping": not li["gift_card"],
             "product_id": 632910392 + n, "variant_id": 808950810 + n,
-            "discount_allocations": [{"amount": fmt(p[0]), "amount_set": b.bag(p), "discount_application_index": idx}
+            "discount_allocations": [{"amount": b.fmt(p[0]), "amount_set": b.bag(p), "discount_application_index": idx}
                                      for idx, p in allocs],
             "tax_lines": tax_lines})
     rest_ships = []
@@ -232,13 +255,14 @@ def _order(rng, i, pool, shop_ccy, taxes_included, when) -> dict:
         add("ship", price)
         add("ship_disc", disc)
         net = (price[0] - disc[0], price[1] - disc[1])
-        rest_ships.append({"title": sl["title"], "code": sl["code"], "source": "shopify", "price": fmt(price[0]),
-                           "price_set": b.bag(price), "discounted_price": fmt(net[0]), "discounted_price_set": b.bag(net),
-                           "discount_allocations": [{"amount": fmt(p[0]), "amount_set": b.bag(p),
+        rest_ships.append({"title": sl["title"], "code": sl["code"], "source": "shopify", "price": b.fmt(price[0]),
+                           "price_set": b.bag(price), "discounted_price": b.fmt(net[0]), "discounted_price_set": b.bag(net),
+                           "discount_allocations": [{"amount": b.fmt(p[0]), "amount_set": b.bag(p),
                                                      "discount_application_index": idx} for idx, p in allocs],
                            "tax_lines": tax_lines})
 
-    tip = Decimal(rng.choice(["1.00", "2.50", "5.00"])) if (not multi and not zero_total and rng.random() < 0.1) else ZERO
+    tip = _sticker(rng.choice(["1.00", "2.50", "5.00"]), shop_ccy) if (not multi and not zero_total and rng.random() < 0.1) \
+        else ZERO
     side = lambda k, s: tot[k][s]  # noqa: E731
     totals = {}
     for s in (0, 1):
@@ -258,7 +282,7 @@ def _order(rng, i, pool, shop_ccy, taxes_included, when) -> dict:
             a = agg.setdefault((t["title"], str(t["rate"])), [t["rate"], ZERO, ZERO])
             a[1] += Decimal(t["price_set"]["shop_money"]["amount"])
             a[2] += Decimal(t["price_set"]["presentment_money"]["amount"])
-    order_taxes = [{"title": title, "rate": rate, "price": fmt(s_), "price_set": b.bag((s_, p_)), "channel_liable": False}
+    order_taxes = [{"title": title, "rate": rate, "price": b.fmt(s_), "price_set": b.bag((s_, p_)), "channel_liable": False}
                    for (title, _), (rate, s_, p_) in agg.items()]
 
     codes = []
@@ -266,7 +290,7 @@ def _order(rng, i, pool, shop_ccy, taxes_included, when) -> dict:
         if app["type"] == "discount_code":
             amount = sum((Decimal(a["amount"]) for obj in rest_lines + rest_ships for a in obj["discount_allocations"]
                            if a["discount_application_index"] == index), ZERO)
-            codes.append({"code": app["code"], "amount": fmt(amount), "type": app["value_type"]})
+            codes.append({"code": app["code"], "amount": b.fmt(amount), "type": app["value_type"]})
 
     customer = None if rng.random() < 0.25 else dict(rng.choice(pool))
     address = (customer or {}).get("addresses", [None])[0] if customer else {
@@ -281,13 +305,13 @@ def _order(rng, i, pool, shop_ccy, taxes_included, when) -> dict:
         "taxes_included": taxes_included, "financial_status": status, "test": False, "source_name": "web",
         "payment_gateway_names": (["gift_card"] if totals["total_price"][0] == 0 else ["shopify_payments"]) if status != "pending" else [],
         "line_items": rest_lines, "shipping_lines": rest_ships, "discount_applications": apps,
-        "discount_codes": codes, "tax_lines": order_taxes, "total_tip_received": fmt(tip),
+        "discount_codes": codes, "tax_lines": order_taxes, "total_tip_received": b.fmt(tip),
         "billing_address": dict(address) if address else None, "shipping_address": dict(address) if address else None,
         "customer": {k: v for k, v in customer.items()} if customer else None,
         "tags": "generated",
     }
     for key in ("total_line_items_price", "subtotal_price", "total_discounts", "total_tax", "total_price"):
-        order[key] = fmt(totals[key][0])
+        order[key] = b.fmt(totals[key][0])
         order[key + "_set"] = b.bag(totals[key])
     order["total_shipping_price_set"] = b.bag(totals["total_shipping_price"])
     return order

@@ -16,7 +16,7 @@ from graphql import GraphQLError
 
 from .bulk import UNBOUNDED
 from .merchant import parse_time
-from .money import D, cents
+from .money import D, fmt
 
 
 def gid(kind: str, id_) -> str:
@@ -29,13 +29,13 @@ def parse_gid(value, kind: str) -> int | None:
 
 
 def money_v2(amount, currency: str) -> dict:
-    return {"__typename": "MoneyV2", "amount": str(cents(amount)), "currencyCode": currency}
+    return {"__typename": "MoneyV2", "amount": fmt(amount, currency), "currencyCode": currency}
 
 
 def money_bag(rest_bag: dict | None, fallback_ccy: str = "USD") -> dict | None:
     if rest_bag is None:
-        rest_bag = {"shop_money": {"amount": "0.00", "currency_code": fallback_ccy},
-                    "presentment_money": {"amount": "0.00", "currency_code": fallback_ccy}}
+        rest_bag = {"shop_money": {"amount": "0", "currency_code": fallback_ccy},
+                    "presentment_money": {"amount": "0", "currency_code": fallback_ccy}}
     return {"__typename": "MoneyBag",
             "shopMoney": money_v2(rest_bag["shop_money"]["amount"], rest_bag["shop_money"]["currency_code"]),
             "presentmentMoney": money_v2(rest_bag["presentment_money"]["amount"],
@@ -46,12 +46,12 @@ def money_bag(rest_bag: dict | None, fallback_ccy: str = "USD") -> dict | None:
 def _sum_bags(bags: list[dict], shop_ccy: str, pres_ccy: str) -> dict:
     shop = sum((D(b["shop_money"]["amount"]) for b in bags), Decimal(0))
     pres = sum((D(b["presentment_money"]["amount"]) for b in bags), Decimal(0))
-    return {"shop_money": {"amount": str(cents(shop)), "currency_code": shop_ccy},
-            "presentment_money": {"amount": str(cents(pres)), "currency_code": pres_ccy}}
+    return {"shop_money": {"amount": fmt(shop, shop_ccy), "currency_code": shop_ccy},
+            "presentment_money": {"amount": fmt(pres, pres_ccy), "currency_code": pres_ccy}}
 
 
 def _plus(a: dict, b: dict) -> dict:
-    return {side: {"amount": str(D(a[side]["amount"]) + D(b[side]["amount"]))} for side in ("shop_money", "presentment_money")}
+    return {side: {"amount": D(a[side]["amount"]) + D(b[side]["amount"])} for side in ("shop_money", "presentment_money")}
 
 
 def _enum(value) -> str | None:
@@ -210,10 +210,11 @@ def order_view(order: dict, shop, transactions: list[dict]) -> dict:
         unit = li["price_set"]
         qty = li["quantity"]
         alloc_bags = [a["amount_set"] for a in li.get("discount_allocations") or []]
-        total = {side: {"amount": str(cents(D(unit[side]["amount"]) * qty)), "currency_code": unit[side]["currency_code"]}
+        total = {side: {"amount": fmt(D(unit[side]["amount"]) * qty, unit[side]["currency_code"]),
+                        "currency_code": unit[side]["currency_code"]}
                  for side in ("shop_money", "presentment_money")}
         disc = _sum_bags(alloc_bags, shop_ccy, pres_ccy)
-        net = {side: {"amount": str(cents(D(total[side]["amount"]) - D(disc[side]["amount"]))),
+        net = {side: {"amount": fmt(D(total[side]["amount"]) - D(disc[side]["amount"]), total[side]["currency_code"]),
                       "currency_code": total[side]["currency_code"]} for side in total}
         return {
             "__typename": "LineItem", "id": gid("LineItem", li["id"]), "sku": li.get("sku"),
@@ -276,7 +277,8 @@ def order_view(order: dict, shop, transactions: list[dict]) -> dict:
     refund_bags = [t["amount_set"] for t in transactions if t["status"] == "success" and t["kind"] == "refund"]
     received = _sum_bags(paid_bags, shop_ccy, pres_ccy)
     refunded = _sum_bags(refund_bags, shop_ccy, pres_ccy)
-    net_payment = {side: {"amount": str(cents(D(received[side]["amount"]) - D(refunded[side]["amount"]))),
+    net_payment = {side: {"amount": fmt(D(received[side]["amount"]) - D(refunded[side]["amount"]),
+                                        received[side]["currency_code"]),
                           "currency_code": received[side]["currency_code"]} for side in received}
     outstanding = D(order["total_outstanding"])
     cancel_reason = _enum(order.get("cancel_reason"))
@@ -308,8 +310,8 @@ def order_view(order: dict, shop, transactions: list[dict]) -> dict:
         "totalDiscountsSet": bag("total_discounts_set"), "currentTotalDiscountsSet": bag("current_total_discounts_set"),
         "totalShippingPriceSet": bag("total_shipping_price_set"), "currentShippingPriceSet": bag("current_shipping_price_set"),
         "totalOutstandingSet": bag("total_outstanding_set"), "totalTipReceivedSet": money_bag(
-            {"shop_money": {"amount": order.get("total_tip_received", "0.00"), "currency_code": shop_ccy},
-             "presentment_money": {"amount": order.get("total_tip_received", "0.00"), "currency_code": pres_ccy}}),
+            {"shop_money": {"amount": order.get("total_tip_received", "0"), "currency_code": shop_ccy},
+             "presentment_money": {"amount": order.get("total_tip_received", "0"), "currency_code": pres_ccy}}),
         "totalReceivedSet": money_bag(received), "totalRefundedSet": money_bag(refunded),
         "netPaymentSet": money_bag(net_payment),
         "refundDiscrepancySet": money_bag(_sum_bags(
@@ -391,7 +393,7 @@ def search_filter(query: str | None, kind: str):
 
 ORDER_SORT = {"ID": lambda o: o["id"], "CREATED_AT": lambda o: o["created_at"],
                "UPDATED_AT": lambda o: o["updated_at"], "PROCESSED_AT": lambda o: o["processed_at"],
-               "ORDER_NUMBER": lambda o: o["order_number"], "TOTAL_PRICE": lambda o: str(cents(o["total_price"])).zfill(20),
+               "ORDER_NUMBER": lambda o: o["order_number"], "TOTAL_PRICE": lambda o: str(o["total_price"]).zfill(20),
                "CUSTOMER_NAME": lambda o: ((o.get("customer") or {}).get("last_name") or "")}
 CUSTOMER_SORT = {"ID": lambda c: c["id"], "CREATED_AT": lambda c: c["created_at"],
                   "UPDATED_AT": lambda c: c["updated_at"],

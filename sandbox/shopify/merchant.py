@@ -11,7 +11,7 @@ import copy
 from datetime import datetime, timedelta, timezone
 
 from . import orders as order_math
-from .money import D, bag_amounts, cents
+from .money import D, bag_amounts, rounded
 from .orders import OrderError
 from .store import Shop, Store
 from .webhooks import Dispatcher
@@ -244,11 +244,12 @@ class Merchant:
                 raise OrderError("kind must be sale or capture (refunds go through the refunds route)")
             txs = shop.transactions.setdefault(order["id"], [])
             outstanding = D(order["total_outstanding"])
-            amount = D(posted.get("amount", order["total_outstanding"]))
+            amount = rounded(posted.get("amount", order["total_outstanding"]), order["currency"])
             if amount <= 0 or amount > outstanding:
                 raise OrderError(f"amount {amount} must be positive and at most the outstanding {outstanding}")
             out_shop, out_pres = bag_amounts(order["total_outstanding_set"])
-            pres = out_pres if amount == out_shop else cents(amount * out_pres / out_shop)
+            pres = out_pres if amount == out_shop else rounded(amount * out_pres / out_shop,
+                                                               order["presentment_currency"])
             before = order["financial_status"]
             now = self.stamp(order["updated_at"])
             tx = order_math.make_transaction(order, self.store.new_id, now, kind=kind, amount=(amount, pres),

@@ -1,14 +1,28 @@
-"""Money arithmetic the way Shopify presents it: Decimal only, two-place strings, money bags.
+"""Money arithmetic the way Shopify presents it: Decimal only, each currency at its own decimals,
+money bags.
 
 Floats never touch an amount.  JSON is parsed with ``parse_float=Decimal``; amounts leave as
-strings (``"66.74"``), except the few places where Shopify itself sends JSON numbers (tax rates,
+strings, except the few places where Shopify itself sends JSON numbers (tax rates,
 ``refund_line_items[].subtotal``), which get ``json_number``.
+
+**Currencies.**  A currency's decimals are its ISO 4217 minor units (``exponent``, from
+``sandbox.currencies``): none for JPY, KRW or VND, three for KWD, BHD or OMR, two for most.
+Shopify's Money objects round every value to its currency's minor units on creation (half up:
+``Shopify/money``, ``Money#initialize``), and so does every rounding here: taxes per line,
+discount allocations, refund pro-rating, conversions between shop and presentment money.  A money
+string has exactly the currency's decimals (``Money#to_s``): ``"66.74"`` USD, ``"3970"`` JPY (no
+decimal point, as in a REST JPY order's ``"total_price": "23600"``), ``"12.345"`` KWD.
 """
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
-CENT = Decimal("0.01")
+from ..currencies import minor_units as exponent
+from ..currencies import round_to, unit
+
+__all__ = ["ZERO", "D", "exponent", "unit", "rounded", "fmt", "json_number", "money", "bag", "bag_amounts",
+           "allocate"]
+
 ZERO = Decimal("0.00")
 
 
@@ -26,18 +40,20 @@ def D(value) -> Decimal:
         raise ValueError(f"not an amount: {value!r}") from exc
 
 
-def cents(value) -> Decimal:
-    """Round half up to the cent, as Shopify rounds taxes and conversions."""
-    return D(value).quantize(CENT, rounding=ROUND_HALF_UP)
+def rounded(value, currency: str) -> Decimal:
+    """``value`` rounded half up to ``currency``'s smallest unit, as Shopify rounds taxes and
+    conversions: ``3390.33`` JPY → ``3390``, ``66.745`` USD → ``66.75``."""
+    return round_to(D(value), currency)
 
 
-def fmt(value) -> str:
-    """``Decimal("66.7")`` → ``"66.70"``: Shopify's scalar money strings."""
-    return str(cents(value))
+def fmt(value, currency: str) -> str:
+    """Shopify's scalar money string: ``66.7`` USD → ``"66.70"``, ``3970`` JPY → ``"3970"``,
+    ``12.3`` KWD → ``"12.300"``."""
+    return str(rounded(value, currency))
 
 
 def json_number(value) -> Decimal:
-    """A Decimal that serialises like Ruby's Float#to_json: ``10.8``, ``0.0``, ``89.99``."""
+    """A Decimal that serialises like Ruby's Float#to_json: ``10.8``, ``0.0``, ``89.99``, ``3970.0``."""
     d = D(value).normalize()
     if d == d.to_integral_value():
         return d.quantize(Decimal("0.0"))
@@ -45,7 +61,7 @@ def json_number(value) -> Decimal:
 
 
 def money(amount, currency: str) -> dict:
-    return {"amount": fmt(amount), "currency_code": currency}
+    return {"amount": fmt(amount, currency), "currency_code": currency}
 
 
 def bag(shop_amount, shop_currency: str, presentment_amount=None, presentment_currency=None) -> dict:
@@ -66,14 +82,16 @@ def bag_amounts(bag_: dict | None) -> tuple[Decimal, Decimal] | None:
         return None
 
 
-def allocate(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
-    """Split ``total`` over ``weights`` in cents so the parts sum exactly to ``total``.
+def allocate(total: Decimal, weights: list[Decimal], currency: str) -> list[Decimal]:
+    """Split ``total`` over ``weights`` in ``currency``'s smallest units so the parts sum exactly
+    to ``total``.
 
-    Largest-remainder method: each part is rounded down, and the cents left over go to the
-    parts with the largest remainders (earliest first on ties) – the same result a careful
+    Largest-remainder method: each part is rounded down to the unit, and the units left over go
+    to the parts with the largest remainders (earliest first on ties) – the same result a careful
     merchant system must give, so allocations always add up to the discount.
     """
-    total = cents(total)
+    step = unit(currency)
+    total = rounded(total, currency)
     weight_sum = sum(weights, Decimal(0))
     if not weights:
         return []
@@ -82,9 +100,9 @@ def allocate(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
         parts[0] = total
         return parts
     raw = [total * w / weight_sum for w in weights]
-    floors = [r.quantize(CENT, rounding="ROUND_DOWN") for r in raw]
-    left = int(((total - sum(floors, Decimal(0))) / CENT).to_integral_value())
+    floors = [r.quantize(step, rounding=ROUND_DOWN) for r in raw]
+    left = int(((total - sum(floors, Decimal(0))) / step).to_integral_value())
     order = sorted(range(len(raw)), key=lambda i: (-(raw[i] - floors[i]), i))
     for i in order[:left]:
-        floors[i] += CENT
+        floors[i] += step
     return floors

@@ -4,8 +4,13 @@ Shopify never stores an order whose totals contradict its lines, so neither does
 ``complete_order`` recomputes every total from the lines, shipping lines, allocations, tax lines
 and tip – in shop *and* presentment money – and raises ``OrderError`` (→ HTTP 422) when a
 posted figure differs.  Missing figures are filled in: ids, gids, money bags, tax prices (from the
-rates, rounded per line to the cent), discount allocations (from ``discount_applications``),
-order-level ``tax_lines``, ``discount_codes[].amount`` and every total.
+rates, rounded per line to the currency's unit), discount allocations (from
+``discount_applications``), order-level ``tax_lines``, ``discount_codes[].amount`` and every total.
+
+Every amount is in its currency's decimals (``money.exponent``: none for JPY, three for KWD):
+a posted amount with more is rounded half up on the way in, as Shopify's Money objects round, and
+every computed one (tax, allocation, pro-rated refund, conversion) is rounded to the unit of the
+currency it is in.
 
 Definitions used (Shopify's REST semantics):
 * ``total_line_items_price`` = Σ price × quantity
@@ -23,7 +28,7 @@ import secrets
 import string
 from decimal import Decimal
 
-from .money import D, ZERO, allocate, bag, bag_amounts, cents, fmt, json_number
+from .money import D, ZERO, allocate, bag, bag_amounts, fmt, json_number, rounded, unit
 
 TOTAL_KEYS = ("total_line_items_price", "subtotal_price", "total_discounts", "total_tax", "total_price")
 PAID_KINDS = ("sale", "capture")
@@ -53,7 +58,7 @@ class _Pair:
         return self.shop == other.shop and self.pres == other.pres
 
     def __repr__(self):
-        return f"{fmt(self.shop)}/{fmt(self.pres)}"
+        return f"{self.shop}/{self.pres}"
 
 
 def _psum(pairs) -> _Pair:
@@ -70,9 +75,20 @@ class _Money:
         self.shop_ccy, self.pres_ccy = shop_ccy, pres_ccy
         self.multi = shop_ccy != pres_ccy
 
+    def round(self, pair: _Pair) -> _Pair:
+        """Each side rounded half up to its own currency's unit."""
+        return _Pair(rounded(pair.shop, self.shop_ccy), rounded(pair.pres, self.pres_ccy))
+
+    def fmt(self, shop_amount) -> str:
+        """A scalar (shop money) string: ``"66.74"`` USD, ``"3970"`` JPY."""
+        return fmt(shop_amount, self.shop_ccy)
+
     def read(self, obj: dict, scalar: str, set_key: str, where: str, required=True) -> _Pair | None:
-        """The (shop, presentment) amount of ``obj[scalar]`` / ``obj[set_key]``, checked for agreement."""
+        """The (shop, presentment) amount of ``obj[scalar]`` / ``obj[set_key]``, checked for
+        agreement, each side rounded to its currency (a JPY "1234.5" is 1235, as Shopify stores it)."""
         from_set = bag_amounts(obj.get(set_key))
+        if from_set is not None:
+            from_set = (rounded(from_set[0], self.shop_ccy), rounded(from_set[1], self.pres_ccy))
         if from_set is not None:
             shop_ccy = obj[set_key]["shop_money"].get("currency_code", self.shop_ccy)
             pres_ccy = obj[set_key]["presentment_money"].get("currency_code", self.pres_ccy)
@@ -80,10 +96,10 @@ class _Money:
                 raise OrderError(f"{where}.{set_key} currencies {shop_ccy}/{pres_ccy} are not the "
                                  f"order's {self.shop_ccy}/{self.pres_ccy}")
         if obj.get(scalar) is not None:
-            shop = D(obj[scalar])
+            shop = rounded(obj[scalar], self.shop_ccy)
             if from_set is not None and from_set[0] != shop:
                 raise OrderError(f"{where}.{scalar} {obj[scalar]} differs from {set_key}.shop_money "
-                                 f"{fmt(from_set[0])}")
+                                 f"{self.fmt(from_set[0])}")
             if from_set is not None:
                 return _Pair(shop, from_set[1])
             if self.multi:
@@ -101,7 +117,7 @@ class _Money:
 
     def write(self, obj: dict, scalar: str | None, set_key: str, pair: _Pair) -> None:
         if scalar:
-            obj[scalar] = fmt(pair.shop)
+            obj[scalar] = self.fmt(pair.shop)
         obj[set_key] = self.bag(pair)
 
 
@@ -136,23 +152,27 @@ def _compute_allocations(apps: list[dict], lines: list[dict], ships: list[dict],
             raise OrderError(f"discount_applications[{index}] has nothing to apply to")
 
         def remaining(t):
-            base = D(t["price"]) * int(t.get("quantity", 1))
-            return base - sum((D(a["amount"]) for a in t.get("discount_allocations") or []), ZERO)
+            base = rounded(t["price"], m.shop_ccy) * int(t.get("quantity", 1))
+            return base - sum((rounded(a["amount"], m.shop_ccy) for a in t.get("discount_allocations") or []), ZERO)
 
         value = D(app.get("value"))
         method = app.get("allocation_method", "across")
         pct = app.get("value_type") == "percentage"
+        ccy = m.shop_ccy  # one currency: shop and presentment agree here
+
+        def share(amount):
+            return rounded(amount * value / 100, ccy) if pct else min(rounded(value, ccy), amount)
+
         amounts: list[Decimal]
         if method == "across":
             bases = [remaining(t) for t in eligible]
-            total = cents(sum(bases, ZERO) * value / 100) if pct else min(cents(value), sum(bases, ZERO))
-            amounts = allocate(total, bases)
+            amounts = allocate(share(sum(bases, ZERO)), bases, ccy)
         elif method == "each":
-            amounts = [cents(remaining(t) * value / 100) if pct
-                       else min(cents(value) * int(t.get("quantity", 1)), remaining(t)) for t in eligible]
+            amounts = [rounded(remaining(t) * value / 100, ccy) if pct
+                       else min(rounded(value, ccy) * int(t.get("quantity", 1)), remaining(t)) for t in eligible]
         elif method == "one":
             first = eligible[0]
-            amounts = [cents(remaining(first) * value / 100) if pct else min(cents(value), remaining(first))]
+            amounts = [share(remaining(first))]
             amounts += [ZERO] * (len(eligible) - 1)
         else:
             raise OrderError(f"discount_applications[{index}].allocation_method {method!r} is not "
@@ -160,7 +180,7 @@ def _compute_allocations(apps: list[dict], lines: list[dict], ships: list[dict],
         for target, amount in zip(eligible, amounts):
             if amount:
                 target.setdefault("discount_allocations", []).append(
-                    {"amount": fmt(amount), "discount_application_index": index})
+                    {"amount": m.fmt(amount), "discount_application_index": index})
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,9 +196,9 @@ def _tax_lines(obj: dict, base: _Pair, taxes_included: bool, m: _Money, where: s
     for i, (tax, rate) in enumerate(zip(raw, rates)):
         here = f"{where}.tax_lines[{i}]"
         if taxes_included:
-            expected = cents(base.pres * rate / (1 + rate_sum))
+            expected = rounded(base.pres * rate / (1 + rate_sum), m.pres_ccy)
         else:
-            expected = cents(base.pres * rate)
+            expected = rounded(base.pres * rate, m.pres_ccy)
         given = m.read(tax, "price", "price_set", here, required=False)
         if given is None:
             if m.multi:
@@ -186,8 +206,10 @@ def _tax_lines(obj: dict, base: _Pair, taxes_included: bool, m: _Money, where: s
             given = _Pair(expected, expected)
         elif given.pres != expected:
             how = "included in" if taxes_included else "of"
-            raise OrderError(f"{here}.price {fmt(given.pres)} is not {json_number(rate * 100)}% "
-                             f"{how} {fmt(base.pres)} = {fmt(expected)} (rounded per line to the cent)")
+            ccy = m.pres_ccy
+            raise OrderError(f"{here}.price {fmt(given.pres, ccy)} is not {json_number(rate * 100)}% "
+                             f"{how} {fmt(base.pres, ccy)} = {fmt(expected, ccy)} (rounded per line to "
+                             f"{unit(ccy)} {ccy})")
         tax["rate"] = json_number(rate)
         tax.setdefault("title", "Tax")
         tax.setdefault("channel_liable", False)
@@ -290,7 +312,7 @@ def complete_order(posted: dict, *, shop, new_id, order_number: int, now: str) -
         sl["id"] = sl_id
         for key, default in (("title", "Shipping"), ("code", None), ("source", "shopify"),
                              ("carrier_identifier", None), ("requested_fulfillment_service_id", None),
-                             ("phone", None), ("is_removed", False), ("discounted_price", fmt(price.shop - disc.shop))):
+                             ("phone", None), ("is_removed", False), ("discounted_price", m.fmt(price.shop - disc.shop))):
             sl.setdefault(key, default)
         ship_gross, ship_disc = ship_gross + price, ship_disc + disc
 
@@ -305,22 +327,22 @@ def complete_order(posted: dict, *, shop, new_id, order_number: int, now: str) -
             app["value"] = str(D(app["value"]))
         allocated = per_app.get(index, _Pair())
         if app["value_type"] == "fixed_amount" and app["allocation_method"] == "across" and not m.multi:
-            value = cents(app.get("value", 0))
+            value = rounded(app.get("value", 0), shop_ccy)
             eligible_total = (ship_gross if app["target_type"] == "shipping_line" else line_gross).shop
             if allocated.shop != min(value, eligible_total):
-                raise OrderError(f"discount_applications[{index}] is a fixed {fmt(value)} across "
-                                 f"but its allocations sum to {fmt(allocated.shop)}")
+                raise OrderError(f"discount_applications[{index}] is a fixed {m.fmt(value)} across "
+                                 f"but its allocations sum to {m.fmt(allocated.shop)}")
     codes = [dict(c) for c in order.get("discount_codes") or []]
     for c in codes:
         matching = [i for i, a in enumerate(apps) if a.get("type") == "discount_code" and a.get("code") == c.get("code")]
         amount = _psum(per_app.get(i, _Pair()) for i in matching)
-        if c.get("amount") is not None and matching and D(c["amount"]) != amount.shop:
+        if c.get("amount") is not None and matching and rounded(c["amount"], shop_ccy) != amount.shop:
             raise OrderError(f"discount_codes {c.get('code')!r} amount {c['amount']} differs from its "
-                             f"allocations {fmt(amount.shop)}")
-        c["amount"] = fmt(amount.shop if matching else D(c.get("amount", 0)))
+                             f"allocations {m.fmt(amount.shop)}")
+        c["amount"] = m.fmt(amount.shop if matching else D(c.get("amount", 0)))
         c.setdefault("type", "fixed_amount")
 
-    tip = D(order.get("total_tip_received") or 0)
+    tip = rounded(order.get("total_tip_received") or 0, shop_ccy)
     if tip and m.multi:
         raise OrderError("tips with a presentment currency other than the shop's are not modelled")
     tip_pair = _Pair(tip, tip)
@@ -349,7 +371,7 @@ def complete_order(posted: dict, *, shop, new_id, order_number: int, now: str) -
     if given_ship is not None and given_ship != ship_gross:
         raise OrderError(f"total_shipping_price_set {given_ship} is not the shipping lines' {ship_gross}")
     order["total_shipping_price_set"] = m.bag(ship_gross)
-    order["total_tip_received"] = fmt(tip)
+    order["total_tip_received"] = m.fmt(tip)
     if order.get("tax_lines"):
         given_tax = _psum(m.read(t, "price", "price_set", f"tax_lines[{i}]") for i, t in enumerate(order["tax_lines"]))
         if given_tax != tax_total:
@@ -359,7 +381,7 @@ def complete_order(posted: dict, *, shop, new_id, order_number: int, now: str) -
             m.write(t, "price", "price_set", m.read(t, "price", "price_set", "tax_lines"))
             t.setdefault("channel_liable", False)
     else:
-        order["tax_lines"] = [{"price": fmt(p.shop), "rate": rate, "title": title,
+        order["tax_lines"] = [{"price": m.fmt(p.shop), "rate": rate, "title": title,
                                "price_set": m.bag(p), "channel_liable": False}
                               for (title, rate), p in agg_tax.items()]
 
@@ -429,7 +451,7 @@ def make_transaction(order: dict, new_id, now: str, *, kind: str, amount, gatewa
     return {
         "id": tid, "admin_graphql_api_id": f"gid://shopify/OrderTransaction/{tid}",
         "order_id": order["id"], "kind": kind, "status": status, "gateway": gateway,
-        "amount": fmt(pair.pres), "currency": order["presentment_currency"],
+        "amount": fmt(pair.pres, m.pres_ccy), "currency": order["presentment_currency"],
         "amount_set": m.bag(pair), "parent_id": parent_id, "test": order.get("test", False),
         "created_at": now, "processed_at": now, "error_code": None, "message": None,
         "source_name": "web", "receipt": {}, "payment_id": f"c{order['id']}.{tid}",
@@ -512,7 +534,7 @@ def recompute_current(order: dict, transactions: list[dict]) -> None:
     # discrepancies are not in current_total_price, which Shopify defines as the total "after
     # returns" (schema), so they settle here.
     outstanding = cur_total + refund_discrepancy(order) - paid
-    order["total_outstanding"] = fmt(outstanding.shop)
+    order["total_outstanding"] = m.fmt(outstanding.shop)
     order["total_outstanding_set"] = m.bag(outstanding)  # not in REST payloads; stripped on output
     refunded_money = _psum(_Pair(*bag_amounts(t["amount_set"])) for t in transactions
                            if t["kind"] == "refund" and t["status"] == "success")
@@ -593,9 +615,7 @@ def build_refund(order: dict, posted: dict, transactions: list[dict], *, new_id,
             sub, tx, dsc = net - prev_s, tax - prev_t, disc - prev_d
         else:
             frac = Decimal(q) / Decimal(li["quantity"])
-            sub = _Pair(cents(net.shop * frac), cents(net.pres * frac))
-            tx = _Pair(cents(tax.shop * frac), cents(tax.pres * frac))
-            dsc = _Pair(cents(disc.shop * frac), cents(disc.pres * frac))
+            sub, tx, dsc = m.round(net * frac), m.round(tax * frac), m.round(disc * frac)
         done_qty[li["id"]] = done_qty.get(li["id"], 0) + q
         done_amounts[li["id"]] = (prev_s + sub, prev_t + tx, prev_d + dsc)
         rli_id = new_id("RefundLineItem")
@@ -662,25 +682,25 @@ def build_refund(order: dict, posted: dict, transactions: list[dict], *, new_id,
     suggested = money_back if money_back.shop <= refundable.shop else refundable
     if suggested.shop < 0:
         suggested = _Pair()
-    fee = D(posted.get("restocking_fee") or 0)
+    fee = rounded(posted.get("restocking_fee") or 0, m.shop_ccy)
     if fee < 0 or fee > suggested.shop:
-        raise OrderError(f"restocking_fee {fmt(fee)} must be between 0 and the {fmt(suggested.shop)} given back")
-    fee_pair = _Pair(fee, cents(fee * suggested.pres / suggested.shop) if suggested.shop else fee)
+        raise OrderError(f"restocking_fee {m.fmt(fee)} must be between 0 and the {m.fmt(suggested.shop)} given back")
+    fee_pair = m.round(_Pair(fee, fee * suggested.pres / suggested.shop if suggested.shop else fee))
     txs = []
     if given_money is not None:
         for j, t in enumerate(given_money):
             if t.get("kind", "refund") != "refund":
                 raise OrderError(f"transactions[{j}].kind must be refund")
-            amount = D(t.get("amount"))
+            amount = rounded(t.get("amount"), m.shop_ccy)
             if amount <= 0:
                 raise OrderError(f"transactions[{j}].amount must be more than zero")
-            pres = amount if not m.multi else cents(amount * money_back.pres / money_back.shop) if money_back.shop else amount
-            txs.append(make_transaction(order, new_id, now, kind="refund", amount=_Pair(amount, pres),
+            pres = amount if not m.multi or not money_back.shop else amount * money_back.pres / money_back.shop
+            txs.append(make_transaction(order, new_id, now, kind="refund", amount=m.round(_Pair(amount, pres)),
                                         gateway=t.get("gateway") or (parent or {}).get("gateway", "manual"),
                                         parent_id=t.get("parent_id") or (parent or {}).get("id")))
         given = _psum(_Pair(*bag_amounts(t["amount_set"])) for t in txs)
         if given.shop > available.shop:
-            raise OrderError(f"refund transactions total {fmt(given.shop)} but only {fmt(available.shop)} "
+            raise OrderError(f"refund transactions total {m.fmt(given.shop)} but only {m.fmt(available.shop)} "
                              "was paid and not refunded yet")
     else:
         given = suggested - fee_pair
@@ -720,8 +740,8 @@ def _order_adjustment(order: dict, new_id, m: "_Money", reason: str, amount: _Pa
     discrepancy is unknown)."""
     return {"id": new_id("OrderAdjustment"), "order_id": order["id"], "refund_id": None,
             "kind": "refund_discrepancy", "reason": reason,
-            "amount": fmt(amount.shop), "amount_set": m.bag(amount),
-            "tax_amount": fmt(ZERO), "tax_amount_set": m.bag(_Pair())}
+            "amount": m.fmt(amount.shop), "amount_set": m.bag(amount),
+            "tax_amount": m.fmt(ZERO), "tax_amount_set": m.bag(_Pair())}
 
 
 def refund_discrepancy(order: dict) -> _Pair:

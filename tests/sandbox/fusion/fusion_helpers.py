@@ -19,6 +19,12 @@ CRM = "/crmRestApi/resources/11.13.18.05"
 CA_TYPES = "http://xmlns.oracle.com/apps/cdm/foundation/parties/customerAccountService/applicationModule/types/"
 CA_NS = "http://xmlns.oracle.com/apps/cdm/foundation/parties/customerAccountService/"
 US1_SET_ID = 300000001000001
+INVOICES = f"{FSCM}/receivablesInvoices"
+RECEIPTS = f"{FSCM}/standardReceipts"
+MEMOS = f"{FSCM}/receivablesCreditMemos"
+ACTION = {"Content-Type": "application/vnd.oracle.adf.action+json"}
+CM_TYPES = "http://xmlns.oracle.com/apps/financials/receivables/transactions/creditMemos/creditMemoService/types/"
+CM_NS = "http://xmlns.oracle.com/apps/financials/receivables/transactions/creditMemos/creditMemoService/"
 
 
 class FusionApi:

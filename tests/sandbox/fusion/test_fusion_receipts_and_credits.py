@@ -4,15 +4,16 @@ from decimal import Decimal
 from urllib.parse import quote
 
 import pytest
-
-from fusion_helpers import FSCM, xml_value
-
-INVOICES = f"{FSCM}/receivablesInvoices"
-RECEIPTS = f"{FSCM}/standardReceipts"
-MEMOS = f"{FSCM}/receivablesCreditMemos"
-ACTION = {"Content-Type": "application/vnd.oracle.adf.action+json"}
-CM_TYPES = "http://xmlns.oracle.com/apps/financials/receivables/transactions/creditMemos/creditMemoService/types/"
-CM_NS = "http://xmlns.oracle.com/apps/financials/receivables/transactions/creditMemos/creditMemoService/"
+from fusion_helpers import (
+    ACTION,
+    CM_NS,
+    CM_TYPES,
+    FSCM,
+    INVOICES,
+    MEMOS,
+    RECEIPTS,
+    xml_value,
+)
 
 
 def _receipt(fusion, customer, amount="39.00", number=None, **extra):

@@ -5,12 +5,11 @@ from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
 from sandbox.shopify.generator import generate_orders
+from sandbox.shopify.money import fmt, unit
 
-CENT = Decimal("0.01")
 
-
-def _r(x: Decimal) -> Decimal:
-    return x.quantize(CENT, rounding=ROUND_HALF_UP)
+def _r(x: Decimal, currency: str) -> Decimal:
+    return x.quantize(unit(currency), rounding=ROUND_HALF_UP)
 
 
 def _amounts(bag: dict) -> tuple[Decimal, Decimal]:
@@ -20,7 +19,8 @@ def _amounts(bag: dict) -> tuple[Decimal, Decimal]:
 def _check(order: dict) -> None:
     """Recompute an order's totals from its parts, in shop and presentment money."""
     incl = order["taxes_included"]
-    assert order["presentment_currency"] in {order["total_price_set"]["presentment_money"]["currency_code"]}
+    pres_ccy = order["presentment_currency"]
+    assert pres_ccy in {order["total_price_set"]["presentment_money"]["currency_code"]}
     for side in (0, 1):
         lines = Decimal(0)
         line_disc = Decimal(0)
@@ -39,10 +39,10 @@ def _check(order: dict) -> None:
             rate_sum = sum((Decimal(str(t["rate"])) for t in li["tax_lines"]), Decimal(0))
             for t in li["tax_lines"]:
                 amount = _amounts(t["price_set"])[side]
-                if side == 1:  # taxes are computed in presentment money, per line, to the cent
+                if side == 1:  # taxes are computed in presentment money, per line, to its unit
                     base = gross - sum(allocs, Decimal(0))
                     rate = Decimal(str(t["rate"]))
-                    assert amount == (_r(base * rate / (1 + rate_sum)) if incl else _r(base * rate))
+                    assert amount == (_r(base * rate / (1 + rate_sum), pres_ccy) if incl else _r(base * rate, pres_ccy))
                 tax += amount
             lines += gross
             line_disc += sum(allocs, Decimal(0))
@@ -79,13 +79,41 @@ def _check(order: dict) -> None:
                         and app["target_type"] == "line_item":
                     base = sum((_amounts(li["price_set"])[1] * li["quantity"] for li in order["line_items"]
                                 if not li["gift_card"]), Decimal(0))
-                    assert per_app[index] == _r(base * Decimal(app["value"]) / 100)
+                    assert per_app[index] == _r(base * Decimal(app["value"]) / 100, pres_ccy)
 
 
 def test_generated_totals_add_up_tax_exclusive_and_inclusive():
     for taxes_included in (False, True):
         for order in generate_orders(400, seed=11, taxes_included=taxes_included):
             _check(order)
+
+
+def _money_strings(value, path=""):
+    """Every (path, amount, currency) of a REST money bag side in ``value``."""
+    if isinstance(value, dict):
+        if "amount" in value and "currency_code" in value:
+            yield path, value["amount"], value["currency_code"]
+        for key, inner in value.items():
+            yield from _money_strings(inner, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            yield from _money_strings(inner, f"{path}[{i}]")
+
+
+def test_a_yen_or_dinar_shop_gets_orders_in_its_own_decimals_that_add_up():
+    # given shops in JPY (no decimals) and KWD (three)
+    for currency, taxes_included in (("JPY", False), ("JPY", True), ("KWD", False)):
+        orders = generate_orders(200, seed=3, currency=currency, taxes_included=taxes_included)
+        for order in orders:
+            # then every figure adds up, and every amount has its currency's decimals
+            _check(order)
+            for path, amount, ccy in _money_strings(order):
+                assert amount == fmt(amount, ccy), (currency, path, amount)
+            assert order["total_price"] == fmt(order["total_price"], currency)
+        # and yen prices are yen-sized: a 25.00 tee costs thousands of yen, not 25
+        if currency == "JPY":
+            assert min(Decimal(li["price"]) for o in orders for li in o["line_items"]
+                       if o["presentment_currency"] == "JPY") >= 1000
 
 
 def test_generator_is_deterministic_per_seed():
@@ -111,7 +139,7 @@ def test_generator_covers_the_cases_a_connector_meets():
 
 
 def test_sandbox_accepts_every_generated_order(sandbox):
-    for taxes_included, currency in ((False, "USD"), (True, "EUR")):
+    for taxes_included, currency in ((False, "USD"), (True, "EUR"), (False, "JPY"), (True, "KWD")):
         domain = f"gen-{currency.lower()}.myshopify.com"
         sandbox.put_shop(domain, client_id="c", client_secret="s", webhook_url=None, currency=currency,
                          taxes_included=taxes_included)
@@ -120,4 +148,5 @@ def test_sandbox_accepts_every_generated_order(sandbox):
             assert r.status_code == 201, r.text
             stored = r.json()
             assert stored["total_price_set"] == order["total_price_set"]
-            assert stored["total_outstanding"] == ("0.00" if order["financial_status"] == "paid" else order["total_price"])
+            assert stored["total_outstanding"] == (fmt(0, currency) if order["financial_status"] == "paid"
+                                                   else order["total_price"])
