@@ -5,8 +5,9 @@ The durable floor (``bench/floor.py``) verifies the HMAC, commits one ``INSERT �
 NOTHING`` and makes one ``LPUSH``: a receiver that loses nothing cannot do less, so the goal is a
 ratio to it (≥ 0.8 of its rate, p99 within 2 × its p99). The bare endpoint shows what HTTP, gunicorn
 and Flask cost alone on this machine. No Celery worker runs: the receiver's messages wait in Redis,
-as the floor's pushes do, and nothing else competes for the two cores. Rounds alternate which of
-the receiver and the floor goes first, so a disk that slows down during the run weighs on both.
+as the floor's pushes do, and no worker competes with the servers for the two cores. Rounds
+alternate which of the receiver and the floor goes first, so whatever slows the machine during the
+run weighs on both.
 """
 from __future__ import annotations
 
