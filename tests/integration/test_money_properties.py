@@ -1,9 +1,11 @@
 """Property: whatever a merchant does to an order, Fusion's documents follow Shopify to the cent.
 
 Hypothesis generates one order and a sequence of merchant actions on it (payments, refunds with
-and without a restocking fee kept back, amount-only refunds, edits, a cancellation) in a tax-exclusive (USD) and a tax-inclusive shop. Each sequence runs through the
-real stack (receiver, Celery workers, both sandboxes over HTTP) in a shop of its own; once the
-pipeline is quiet, Fusion's state read over REST must hold, to the cent:
+and without a restocking fee kept back, amount-only refunds, edits, a cancellation) in a
+tax-exclusive and a tax-inclusive shop, in dollars and in yen (a currency without decimals:
+prices, payments and fees in whole yen). Each sequence runs through the real stack (receiver,
+Celery workers, both sandboxes over HTTP) in a shop of its own; once the pipeline is quiet,
+Fusion's state read over REST must hold, to the cent (to the yen):
 
 1. invoice + debit memos − credit memos = Shopify's ``current_total_price`` plus its refund
    discrepancies (what refunds kept back, less what they gave beyond their lines);
@@ -16,10 +18,7 @@ An order cancelled before the connector first saw it gets no invoice by design (
 ``invoice.skipped`` audit row): then Shopify must show nothing owed either way.
 
 Run with ``-s`` to see each sequence and the count at the end, and with ``PROPERTY_EXAMPLES=N``
-for N generated sequences per tax mode. A zero-decimal currency (JPY) is
-left out: both sandboxes round every amount to two decimals (an order of 3 × 1234 JPY at 7.25 %
-tax totals 3390.33 JPY in the Shopify sandbox), so a JPY sequence would test amounts no real shop
-produces.
+for N generated sequences per shop (currency and tax mode); ``-k yen`` runs the yen shops alone.
 """
 from __future__ import annotations
 
@@ -38,6 +37,7 @@ from hypothesis import note as hypothesis_note
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
+from sandbox.currencies import unit
 from tests.support import TestShop
 
 #: Action kinds the connector does not book yet (their events stay ``deferred`` with a note):
@@ -48,7 +48,6 @@ LATER_RELEASE = frozenset()
 # e.g. PROPERTY_EXAMPLES=100 (the suite keeps to 6 to stay within its time budget).
 EXAMPLES_PER_TAX_MODE = int(os.environ.get("PROPERTY_EXAMPLES", "6"))
 MAX_ACTIONS = 4
-CENT = Decimal("0.01")
 RAN: Counter = Counter()
 
 
@@ -100,6 +99,7 @@ class Scenario:
     discount: str | None                  # a percentage across the lines
     actions: tuple
     settle_first: bool = True             # wait for the invoice before the first action
+    currency: str = "USD"                 # the shop's; every amount above is in it
 
     def order(self) -> dict:
         email = f"prop-{uuid.uuid4().hex[:10]}@example.com"
@@ -122,16 +122,19 @@ class Scenario:
         return order
 
 
-prices = st.integers(100, 9999).map(lambda cents: str(cents * CENT))
+def units(currency: str, *counts: int | None) -> list[str | None]:
+    """Amounts of ``currency`` counted in its smallest unit: 595 is "5.95" dollars, "595" yen."""
+    return [None if n is None else str(n * unit(currency)) for n in counts]
 
 
 @st.composite
-def scenarios(draw, later: frozenset = LATER_RELEASE) -> Scenario:
+def scenarios(draw, currency: str = "USD", later: frozenset = LATER_RELEASE) -> Scenario:
     """An order and only actions the Shopify sandbox accepts on it: what is refunded is still there,
-    no edit after a refund, nothing after the cancellation (which refunds all that is left)."""
+    no edit after a refund, nothing after the cancellation (which refunds all that is left).
+    Prices are 100 to 9999 of the currency's smallest unit: 1.00 to 99.99 dollars, 100 to 9999 yen."""
     count = draw(st.integers(1, 3))
     quantities = draw(st.lists(st.integers(1, 3), min_size=count, max_size=count))
-    shipping = draw(st.sampled_from([None, "6.00", "5.95", "4.99"]))
+    shipping = draw(st.sampled_from(units(currency, None, 600, 595, 499)))
     status = draw(st.sampled_from(["paid", "pending", "authorized"]))
     current, refunded, shipping_left, any_refund = list(quantities), [0] * count, bool(shipping), False
     paid_in_full = status == "paid"   # refunds never raise what is outstanding; an edit may
@@ -154,7 +157,7 @@ def scenarios(draw, later: frozenset = LATER_RELEASE) -> Scenario:
             for i, q in lines:
                 refunded[i] += q
             shipping_left, any_refund = shipping_left and not with_shipping, True
-            fee = draw(st.sampled_from([None, None, Decimal("0.50"), Decimal("1.25")]))
+            fee = draw(st.sampled_from([None if n is None else Decimal(n) for n in units(currency, None, None, 50, 125)]))
             actions.append(Refund(lines, with_shipping, settle=draw(settle), fee=fee))
         elif kind == "goodwill":
             any_refund = True
@@ -168,9 +171,11 @@ def scenarios(draw, later: frozenset = LATER_RELEASE) -> Scenario:
         else:
             actions.append(Cancel(settle=draw(settle)))
             break
+    prices = st.integers(100, 9999).map(lambda n: units(currency, n)[0])
     return Scenario(status, tuple(draw(prices) for _ in range(count)), tuple(quantities),
                     draw(st.sampled_from(["0.08", "0.0725", "0.19", "0.2"])), shipping,
-                    draw(st.sampled_from([None, "10.0", "15.0"])), tuple(actions), settle_first=draw(settle))
+                    draw(st.sampled_from([None, "10.0", "15.0"])), tuple(actions), settle_first=draw(settle),
+                    currency=currency)
 
 
 # -- running a sequence -------------------------------------------------------------------------
@@ -190,14 +195,16 @@ def merchant(shop: TestShop, method: str, path: str, body: dict) -> dict:
 
 
 def perform(shop: TestShop, order: dict, action) -> str:
-    """Do one action; what was done, for the log."""
+    """Do one action; what was done, for the log. Amounts are in whole units of the order's
+    currency (cents, yen)."""
     now = shop.order(order["id"])
+    smallest = unit(order["currency"])
     if isinstance(action, Pay):
         outstanding = Decimal(now["total_outstanding"])
         if outstanding <= 0:
             raise Skipped("nothing outstanding")
         amount = outstanding if action.share is None else \
-            max(CENT, (outstanding * action.share).quantize(CENT, rounding=ROUND_DOWN))
+            max(smallest, (outstanding * action.share).quantize(smallest, rounding=ROUND_DOWN))
         body = {"kind": "sale", "amount": str(amount)}
         authorization = next((t for t in shop.transactions(order) if t["kind"] == "authorization"), None)
         if action.capture and authorization:
@@ -228,7 +235,7 @@ def perform(shop: TestShop, order: dict, action) -> str:
         paid = sum((Decimal(t["amount_set"]["shop_money"]["amount"]) * (1 if t["kind"] in ("sale", "capture") else -1)
                     for t in shop.transactions(order)
                     if t["status"] == "success" and t["kind"] in ("sale", "capture", "refund")), Decimal(0))
-        amount = (paid * action.share).quantize(CENT, rounding=ROUND_DOWN)
+        amount = (paid * action.share).quantize(smallest, rounding=ROUND_DOWN)
         if amount <= 0:
             raise Skipped("nothing paid to give back")
         merchant(shop, "POST", f"orders/{order['id']}/refunds", {"transactions": [{"amount": str(amount)}]})
@@ -255,10 +262,12 @@ def note(value: str) -> None:
 
 def run(stack, scenario: Scenario, taxes_included: bool) -> None:
     started = time.monotonic()
-    shop = TestShop.create(stack, prefix=("P" + uuid.uuid4().hex[:7]).upper(), taxes_included=taxes_included)
+    shop = TestShop.create(stack, prefix=("P" + uuid.uuid4().hex[:7]).upper(), taxes_included=taxes_included,
+                           currency=scenario.currency)
     order = shop.place_order(scenario.order())
     note(f"shop {shop.domain}, order {order['id']} placed {scenario.status} for {order['total_price']}")
-    log = [f"{'tax-incl' if taxes_included else 'tax-excl'} {shop.prefix}: {scenario.status} {order['total_price']}"]
+    log = [f"{'tax-incl' if taxes_included else 'tax-excl'} {shop.prefix}: {scenario.status} "
+           f"{order['total_price']} {order['currency']}"]
     try:
         if scenario.settle_first:
             assert shop.quiet(), "the pipeline did not become quiet"
@@ -330,10 +339,13 @@ def count_sequences():
           f"action kinds not generated (LATER_RELEASE): {sorted(LATER_RELEASE) or 'none'}")
 
 
+SEQUENCES = settings(max_examples=EXAMPLES_PER_TAX_MODE, deadline=None, database=None, print_blob=True,
+                     phases=[Phase.explicit, Phase.generate],   # no shrinking: every step would be a new shop
+                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
 @pytest.mark.parametrize("taxes_included", [False, True], ids=["tax-exclusive", "tax-inclusive"])
-@settings(max_examples=EXAMPLES_PER_TAX_MODE, deadline=None, database=None, print_blob=True,
-          phases=[Phase.explicit, Phase.generate],   # no shrinking: every step would be a new shop
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@SEQUENCES
 @given(scenario=scenarios())
 @example(scenario=Scenario("paid", ("25.00", "12.00"), (2, 1), "0.08", "6.00", "10.0",
                            (Refund(((0, 1),), shipping=True),)))
@@ -347,6 +359,19 @@ def count_sequences():
 @example(scenario=Scenario("authorized", ("4.30", "16.50", "36.00"), (3, 1, 3), "0.08", None, "10.0",
                            (Pay(Decimal("0.3"), capture=True), Pay(None, capture=True, settle=False), Cancel())))
 def test_fusion_follows_shopify_to_the_cent(stack, taxes_included, scenario):
+    run(stack, scenario, taxes_included)
+
+
+@pytest.mark.parametrize("taxes_included", [False, True], ids=["tax-exclusive", "tax-inclusive"])
+@SEQUENCES
+@given(scenario=scenarios(currency="JPY"))
+@example(scenario=Scenario("paid", ("1234", "999"), (3, 1), "0.0725", "600", "10.0",
+                           (Refund(((0, 1),), shipping=True),), currency="JPY"))
+@example(scenario=Scenario("pending", ("1999",), (3,), "0.19", "499", None,
+                           (Pay(Decimal("0.3")), Refund(((0, 2),), fee=Decimal("125")), Pay(None)), currency="JPY"))
+def test_fusion_follows_shopify_to_the_yen(stack, taxes_included, scenario):
+    """A currency without decimals: taxes, discounts, refunds and payments in whole yen, and
+    Fusion's documents and balances in step with Shopify's to the yen."""
     run(stack, scenario, taxes_included)
 
 
