@@ -382,3 +382,17 @@ def test_a_refund_after_an_edit_raised_the_order_is_booked(stack, taxes_included
     Kept apart so that, while it fails, the property still explores everything else."""
     run(stack, Scenario("pending", ("3.60",), (2,), "0.08", None, None, (Edit(0, 3), Refund(((0, 3),)))),
         taxes_included)
+
+
+@pytest.mark.xfail(reason="known gap: the return's memo would credit more than the documents hold "
+                          "(MappingError), so the refund parks", strict=False)
+def test_a_return_after_an_edit_lowered_a_paid_order_and_money_was_given_beyond_the_lines_is_booked(stack):
+    """Found by the property in the yen shops, and the same in dollars in both tax modes: a paid
+    order is edited down (a credit memo, the cash left unapplied on the receipt), then money is
+    given back with nothing returned (a memo against the invoice), then everything left is returned.
+    Shopify gives the goods' full value back (the customer had paid more than the order now costs),
+    so the return's memo credits more than the invoice still holds by what the amount-only refund
+    took, and there is no discrepancy on this refund to absorb it: the refund parks, and so does a
+    cancellation in its place. Kept apart so that, while it fails, the property explores the rest."""
+    run(stack, Scenario("paid", ("10.30",), (3,), "0.19", "5.95", None,
+                        (Edit(0, 2), Goodwill(Decimal("0.1")), Refund(((0, 2),), shipping=True))), False)
