@@ -1,4 +1,4 @@
-"""``python -m bench [receiver|pipeline] [--webhooks N] [--rounds N] [--orders N]``.
+"""``python -m bench [receiver|pipeline|pools] [--webhooks N] [--rounds N] [--orders N]``.
 
 The receiver benchmark starts its own servers (no workers: they would compete for the cores it
 measures); the pipeline benchmark runs on a private stack with workers and both sandboxes.
@@ -6,9 +6,10 @@ measures); the pipeline benchmark runs on a private stack with workers and both 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 
-from bench import pipeline, receiver
+from bench import pipeline, pools, receiver
 from cli.stack import Stack
 
 
@@ -26,7 +27,11 @@ def run_pipeline(args) -> None:
             pipeline.run(stack, orders=args.orders)
 
 
-BENCHES = {"receiver": run_receiver, "pipeline": run_pipeline}  # in this order: the stack rewrites os.environ
+def run_pools(args) -> None:
+    pools.run(orders=args.orders)
+
+
+BENCHES = {"receiver": run_receiver, "pipeline": run_pipeline, "pools": run_pools}
 
 
 def main() -> None:
@@ -39,8 +44,11 @@ def main() -> None:
     unknown = set(args.which) - set(BENCHES)
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+    environment = dict(os.environ)
     for name, bench in BENCHES.items():
         if name in args.which or not args.which:
+            os.environ.clear()  # a stack rewrites DATABASE_URL and REDIS_URL: each bench starts from the caller's
+            os.environ.update(environment)
             bench(args)
 
 

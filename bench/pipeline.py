@@ -63,12 +63,17 @@ def _fusion_floor(stack, count: int, account_number: str) -> float:
     return t["seconds"]
 
 
-def _synced(domain: str) -> int:
+def synced(domain: str) -> int:
     from connector.models import Shop
     with session_scope(load_settings().database_url) as session:
         return session.scalar(select(func.count()).select_from(Binding).join(Shop, Shop.id == Binding.shop_id)
                               .where(Shop.domain == domain, Binding.kind == BindingKind.order,
                                      Binding.state == BindingState.synced))
+
+
+def request_count(stats) -> int:
+    """The Fusion sandbox's count of the requests it answered, from ``/_sandbox/stats``."""
+    return sum(v for v in stats.values() if isinstance(v, int)) if isinstance(stats, dict) else 0
 
 
 def run(stack, *, orders: int, **_) -> None:
@@ -79,10 +84,10 @@ def run(stack, *, orders: int, **_) -> None:
         # the sandbox's generator places the orders (and fires their webhooks) as they are made
         requests.post(f"{shopify}/_sandbox/shops/{domain}/orders/generate", json={"count": orders, "seed": 11},
                       timeout=300).raise_for_status()
-        while _synced(domain) < orders:
+        while synced(domain) < orders:
             time.sleep(0.05)
     stats = requests.get(f"{stack.urls['fusion_sandbox']}/_sandbox/stats", timeout=10).json()
-    fusion_calls = sum(v for k, v in stats.items() if isinstance(v, int)) if isinstance(stats, dict) else 0
+    fusion_calls = request_count(stats)
 
     with session_scope(load_settings().database_url) as session:
         account = session.scalar(select(Binding.fusion_number).where(Binding.kind == "customer",

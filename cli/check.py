@@ -6,7 +6,8 @@ For every order, to the cent:
    ``refundDiscrepancySet``, which the current total, "after returns", leaves out);
 2. the open balance (the invoice's ``InvoiceBalanceAmount`` plus its debit memos') = Shopify's
    ``total_outstanding``;
-3. exactly one invoice, one credit memo per refund, one receipt per successful payment.
+3. exactly one invoice, one credit memo per refund (none for a return whose goods an earlier
+   amount-only refund credited already), one receipt per successful payment.
 
 The demo prints this and the integration tests assert it, so that both read Fusion the same
 way: through the connector's own Fusion client, by the deterministic document numbers, never
@@ -23,7 +24,7 @@ from decimal import Decimal
 import requests
 
 from connector.fusion import credit_memos, invoices, receipts
-from connector.mapping.credit_memo import order_discrepancy
+from connector.mapping.credit_memo import discrepancies, order_discrepancy, refund_cash
 from connector.mapping.invoice import shop_amount
 
 ZERO = Decimal(0)
@@ -183,14 +184,17 @@ def check_order(fusion, prefix: str, order: dict, transactions: list[dict]) -> O
     for memo in memos:
         check.credit_memos.append(str(memo["TransactionNumber"]))
         check.credits -= _amount(memo.get("EnteredAmount"))  # Fusion books credits negative
+    gave_beyond_lines = False
     for refund in order.get("refunds") or []:
         # The refund flow puts the refund's GID in CustomerReference; a cancellation's memo
         # (if its flow makes one) has a reference of its own and is counted in credits only.
         mine = [m["TransactionNumber"] for m in memos if m.get("CustomerReference") == refund["admin_graphql_api_id"]]
         check.refund_memos[refund["admin_graphql_api_id"]] = mine
         # A refund that reaches into debit memos has one memo per document: <stem>, <stem>B, …
-        if len(refund_memo_stems(mine)) != 1:
+        stems = len(refund_memo_stems(mine))
+        if stems > 1 or (stems == 0 and needs_memo(refund, gave_beyond_lines)):
             check.miscounted.append(f"refund {refund['id']} has {len(mine)} credit memos{_listed(mine)}")
+        gave_beyond_lines |= any(d.gross < 0 for d in discrepancies(refund))
 
     for tx in payments(transactions):
         number = f"{prefix}-T{tx['id']}"
@@ -205,6 +209,17 @@ def check_order(fusion, prefix: str, order: dict, transactions: list[dict]) -> O
     check.debit_memos.sort(key=lambda n: (len(n), n))  # -C2 before -C10
     check.credit_memos.sort(key=lambda n: (len(n), n))
     return check
+
+
+def needs_memo(refund: dict, after_money_given_beyond_lines: bool) -> bool:
+    """Whether a refund must have its credit memo: one that gave money back always; one that
+    returned goods too, unless an earlier refund of the order gave money beyond its lines, which
+    may have credited those goods already (then Shopify keeps that money back from the return,
+    and the return needs no document of its own)."""
+    if refund_cash(refund) > 0:
+        return True
+    returned = bool(refund.get("refund_line_items") or refund.get("refund_shipping_lines"))
+    return returned and not after_money_given_beyond_lines
 
 
 def refund_memo_stems(numbers: list[str]) -> set[str]:

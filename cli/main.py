@@ -293,6 +293,19 @@ def replay(inbox_ids, all_parked, show) -> None:
 # -- the demo (the sandboxes run alone with `python -m sandbox`) ------------------------------
 
 @cli.command()
+@click.argument("queue")
+def worker(queue) -> None:
+    """Run the Celery worker of QUEUE with its production pool and concurrency
+    (MLC_WORKER_POOL, MLC_CONCURRENCY_<QUEUE>)."""
+    from connector.flows import QUEUES
+    if queue not in QUEUES:
+        raise click.UsageError(f"no queue {queue!r}: the queues are {', '.join(QUEUES)}")
+    from workers.app import app
+    from workers.pools import worker_argv
+    app.worker_main(worker_argv(load_settings(), queue))
+
+
+@cli.command()
 @click.option("--once", is_flag=True, help="Exit after the summary: 0 when every order holds the three money invariants.")
 @click.option("--orders", "order_count", default=25, show_default=True, help="How many sample orders.")
 def demo(once, order_count) -> None:

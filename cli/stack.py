@@ -22,6 +22,7 @@ from pathlib import Path
 
 import requests
 
+from connector.config import CONCURRENCY_PREFIX
 from connector.flows import QUEUES
 
 
@@ -82,7 +83,7 @@ class Stack:
     workdir: Path
     database_url: str = ""
     redis_url: str = ""
-    worker_concurrency: dict[str, int] = field(default_factory=lambda: {"invoices": 2})
+    worker_concurrency: dict[str, int] = field(default_factory=dict)  # queue -> tasks at once; {}: production
     with_beat: bool = True
     with_flower: bool = True
     fusion_sandbox: dict = field(default_factory=dict)
@@ -144,6 +145,15 @@ class Stack:
     def pids(self) -> dict[str, int]:
         return {name: p.pid for name, p in self.processes.items()}
 
+    def kill_worker(self, queue: str) -> None:
+        """SIGKILL the queue's worker, as a crashed host would, and start a new one: what it was
+        running is left to the inbox leases and the sweeper."""
+        process = self.processes[f"worker-{queue}"]
+        process.kill()
+        process.wait()
+        self._start_worker(queue)
+        self.wait_for_workers()
+
     # -- pieces -------------------------------------------------------------------------------
 
     def _environment(self) -> dict[str, str]:
@@ -157,6 +167,8 @@ class Stack:
         env.update(DATABASE_URL=self.database_url, REDIS_URL=self.redis_url,
                    FLOWER_BASIC_AUTH=f"{self.flower_user}:{self.flower_password}",
                    PYTHONUNBUFFERED="1")
+        env.update({f"{CONCURRENCY_PREFIX}{queue.upper()}": str(count)
+                    for queue, count in self.worker_concurrency.items()})
         env.update(self.extra_env)
         # Processes started later (and this one, for migrations and set-up) see the same settings.
         for key in ("DATABASE_URL", "REDIS_URL", "MLC_ENCRYPTION_KEYS", *self.extra_env):
@@ -187,10 +199,10 @@ class Stack:
         self.urls["receiver"] = f"http://127.0.0.1:{port}"
 
     def _start_worker(self, queue: str) -> None:
-        concurrency = self.worker_concurrency.get(queue, 1)
-        self._spawn(f"worker-{queue}", [self.celery_command(), "-A", "workers.app", "worker", "-Q", queue,
-                                        "-n", f"{queue}-{os.getpid()}@%h", "-c", str(concurrency),
-                                        "--loglevel", "INFO", "-E", "--without-gossip", "--without-mingle"])
+        """The production command and pool (``workers.pools``); ``worker_concurrency`` only
+        narrows how many tasks a queue runs at once."""
+        command = shutil.which("ml-connector", path=str(Path(sys.executable).parent)) or "ml-connector"
+        self._spawn(f"worker-{queue}", [command, "worker", queue])
 
     def _start_flower(self) -> None:
         port = free_port()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_MAPPING_FILE = Path(__file__).parent / "defaults" / "mapping.toml"
+CONCURRENCY_PREFIX = "MLC_CONCURRENCY_"
 
 
 class ConfigError(ValueError):
@@ -92,6 +93,17 @@ class Settings:
     # with its first webhook; this bounds how long a secret that was dropped still verifies.
     shop_cache_ttl_seconds: int = 5
 
+    # Worker pools. Tasks mostly wait on Shopify and Fusion, so a worker runs them in threads:
+    # one process keeps dozens of calls in flight in bounded memory. ``prefork`` stays available.
+    worker_pool: str = "threads"
+    # Threads (or processes) per queue, from MLC_CONCURRENCY_<QUEUE>; unset queues take
+    # workers.pools' defaults.
+    worker_concurrency: dict[str, int] = field(default_factory=dict)
+    # SQLAlchemy's pool per process: a thread holds a connection only while it is in a
+    # transaction, never across a call to Shopify or Fusion, so far fewer than the threads.
+    db_pool_size: int = 8
+    db_max_overflow: int = 8
+
     @classmethod
     def from_env(cls, env=None) -> "Settings":
         env = os.environ if env is None else env
@@ -126,6 +138,12 @@ class Settings:
             inbox_stale_after_seconds=_int(env, "MLC_INBOX_STALE_AFTER", cls.inbox_stale_after_seconds),
             shop_cache_ttl_seconds=_at_least(0, "MLC_SHOP_CACHE_TTL",
                                              _int(env, "MLC_SHOP_CACHE_TTL", cls.shop_cache_ttl_seconds)),
+            worker_pool=_choice(env, "MLC_WORKER_POOL", cls.worker_pool, ("threads", "prefork")),
+            worker_concurrency={name.removeprefix(CONCURRENCY_PREFIX).lower(): _at_least(1, name, _int(env, name, 1))
+                                for name in env if name.startswith(CONCURRENCY_PREFIX)},
+            db_pool_size=_at_least(1, "MLC_DB_POOL_SIZE", _int(env, "MLC_DB_POOL_SIZE", cls.db_pool_size)),
+            db_max_overflow=_at_least(0, "MLC_DB_MAX_OVERFLOW",
+                                      _int(env, "MLC_DB_MAX_OVERFLOW", cls.db_max_overflow)),
         )
 
     @property

@@ -13,9 +13,17 @@ import requests
 USER_AGENT = "ml-connector/0.1"
 
 
+#: Connections kept per host. A worker's threads share one client per Shopify shop and per Fusion
+#: pod; urllib3's default of 10 would open and drop a connection per call beyond that.
+POOL_MAXSIZE = 64
+
+
 def new_session() -> requests.Session:
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
+    adapter = requests.adapters.HTTPAdapter(pool_maxsize=POOL_MAXSIZE)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
     return session
 
 

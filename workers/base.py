@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -14,13 +15,16 @@ from connector.services.context import Services
 from connector.services.processing import Runner, process
 
 _services: Services | None = None
+_services_lock = threading.Lock()
 
 
 def services() -> Services:
+    """The process's services, made once even when a pool's threads start together."""
     global _services
-    if _services is None:
-        _services = Services(load_settings())
-    return _services
+    with _services_lock:
+        if _services is None:
+            _services = Services(load_settings())
+        return _services
 
 
 class ConnectorTask(Task):

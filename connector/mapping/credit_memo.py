@@ -93,25 +93,34 @@ def reason_key(reason: str) -> str:
     return "_".join(str(reason).lower().replace("-", " ").split())
 
 
-def absorb(amounts: CreditAmounts, line: Decimal, tax: Decimal) -> CreditAmounts:
+def absorb(amounts: CreditAmounts, over_line: Decimal, over_tax: Decimal, *,
+           spare_line: Decimal = ZERO, spare_tax: Decimal = ZERO) -> CreditAmounts:
     """The amounts once goods the documents no longer hold are left out of the credit.
 
     An earlier refund that gave money beyond its lines (an amount-only refund) credited the
     invoice already; when the goods are returned after all, Shopify keeps that money back from
     this refund (a discrepancy in the merchant's favour). The two are one and the same money: it
-    is neither credited again nor charged back. Anything else beyond the documents is refused.
+    is neither credited again nor charged back. That earlier credit took only from the invoice's
+    line part (Shopify puts no tax on it), so what still does not fit one part after that moves
+    to the other part's spare room (``spare_line``/``spare_tax``): the documents' total is what
+    Shopify's is, to the cent. Anything else beyond the documents is refused.
     """
-    over = line + tax
-    if over > amounts.kept_gross:
-        raise MappingError(f"the refund credits {line} net and {tax} tax more than the order's documents hold")
-    kept, left = [], over
+    taken = min(over_line + over_tax, amounts.kept_gross)
+    from_line = min(taken, over_line)
+    line, tax = amounts.line - from_line, amounts.tax - (taken - from_line)
+    over_line, over_tax = over_line - from_line, over_tax - (taken - from_line)
+    if over_line > spare_tax or over_tax > spare_line:
+        raise MappingError(f"the refund credits {over_line} net and {over_tax} tax more than the order's "
+                           "documents hold")
+    line, tax = line - over_line + over_tax, tax - over_tax + over_line
+    kept, left = [], taken
     for k in amounts.kept:
         take = min(left, k.gross)
         left -= take
         take_tax = min(take, k.tax)
         if k.gross - take:
             kept.append(Discrepancy(k.reason, k.net - (take - take_tax), k.tax - take_tax))
-    return replace(amounts, line=amounts.line - line, tax=amounts.tax - tax, kept=tuple(kept))
+    return replace(amounts, line=line, tax=tax, kept=tuple(kept))
 
 
 def kept_lines(amounts: CreditAmounts, mapping: Mapping, *, taxes_included: bool, refund_gid: str) -> list[DebitLine]:

@@ -171,14 +171,21 @@ class Adjustment(ShopDocument):
                      self.mapping.fusion.business_unit, self.invoice.fusion_refs.get("customer_account_id", ""),
                      self.gid)
 
+    def plan(self) -> dict:
+        return {"document": self.document, "change": self.change.as_refs()}
+
     def bind(self, session: Session, binding: Binding, memo: dict) -> dict:
+        # What was posted, by whichever attempt claimed it: an order edited again meanwhile must
+        # not make this attempt record its own, newer figures for a document it did not post.
+        planned = (binding.fusion_refs or {}).get("plan") or self.plan()
+        change = Components.from_refs(planned["change"])
         binding.fusion_id = str(memo.get("CustomerTransactionId", ""))
         binding.fusion_number = str(memo.get("TransactionNumber") or self._number)
-        binding.fusion_refs = {"document": self.document, "invoice_id": self.invoice.fusion_id,
-                               "change": self.change.as_refs()}
-        return {"document": self.document, "transaction_number": binding.fusion_number,
-                "invoice": self.invoice.fusion_number, "total": self.change.total(self.taxes_included),
-                **self.change.as_refs()}
+        binding.fusion_refs = {"document": planned["document"], "invoice_id": self.invoice.fusion_id,
+                               "change": change.as_refs()}
+        return {"document": planned["document"], "transaction_number": binding.fusion_number,
+                "invoice": self.invoice.fusion_number, "total": change.total(self.taxes_included),
+                **change.as_refs()}
 
 
 @dataclass(frozen=True)

@@ -96,15 +96,18 @@ def release_claim(session: Session, binding_id: int, claim: datetime) -> None:
     session.commit()
 
 
-def skip(session: Session, shop_id: int, kind, shopify_id: str, gid: str, reason: str) -> bool:
+def skip(session: Session, shop_id: int, kind, shopify_id: str, gid: str, reason: str,
+         refs: dict | None = None) -> bool:
     """Record that the object needs no Fusion document, unless it has or may have one already.
 
     The binding then answers those that depend on the object (a refund of an order without an
-    invoice, a later refund waiting for this one) instead of leaving them waiting.
+    invoice, a later refund waiting for this one) instead of leaving them waiting; ``refs`` is
+    what they need to know of it.
     """
     binding = get_or_create(session, shop_id, kind, shopify_id, gid)
     skipped = session.execute(update(Binding).where(
         Binding.id == binding.id, Binding.state.in_([BindingState.pending, BindingState.parked]))
-        .values(state=BindingState.skipped, last_error=reason)).rowcount == 1
+        .values(state=BindingState.skipped, last_error=reason,
+                **({"fusion_refs": refs} if refs is not None else {}))).rowcount == 1
     session.commit()
     return skipped

@@ -85,7 +85,7 @@ def _wait_for_refunds(session: Session, shop: Shop, refund_ids: list[str], wait:
         binding = found.get(refund_id)
         if binding is not None and binding.state == BindingState.parked:
             raise MappingError(f"refund {refund_id} of the cancelled order is parked: {binding.last_error[:300]}")
-        if binding is None or binding.state != BindingState.synced:
+        if binding is None or binding.state not in (BindingState.synced, BindingState.skipped):
             raise Busy(f"the cancellation waits for refund {refund_id} to be booked", retry_after=wait)
 
 
@@ -101,7 +101,8 @@ def _booked(session: Session, invoice: Binding, refund_ids: list[str]) -> tuple[
             tax += change.merchandise_tax + change.shipping_tax
     refunds = session.scalars(select(Binding).where(
         Binding.shop_id == invoice.shop_id, Binding.kind == BindingKind.refund,
-        Binding.shopify_id.in_(refund_ids), Binding.state == BindingState.synced)).all() if refund_ids else []
+        Binding.shopify_id.in_(refund_ids),
+        Binding.state.in_([BindingState.synced, BindingState.skipped]))).all() if refund_ids else []
     session.commit()
     for refund in refunds:
         if refund.fusion_refs.get("invoice_id") == invoice.fusion_id:

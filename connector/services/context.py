@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -28,6 +29,8 @@ class Services:
     settings: Settings
     _fusion_clients: dict = field(default_factory=dict)
     _shopify_clients: dict = field(default_factory=dict)  # domain -> (fingerprint, client)
+    # a worker's threads share the clients (and so their tokens and connection pools)
+    _clients_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @cached_property
     def mapping(self) -> Mapping:
@@ -58,14 +61,15 @@ class Services:
         """A client per pod configuration, reused so its OAuth token is reused too."""
         connection = self.fusion_connection(session, pod)
         key = _fingerprint(connection)
-        client = self._fusion_clients.get(key)
-        if client is None:
-            bucket = TokenBucket(self.redis, f"mlc:ratelimit:fusion:{pod}",
-                                 self.settings.fusion_rate_per_second, self.settings.fusion_burst)
-            client = FusionClient(connection, bucket=bucket, timeout=self.settings.http_timeout,
-                                  framework_version=self.settings.fusion_framework_version)
-            self._fusion_clients = {key: client}  # a changed configuration replaces the old client
-        return client
+        with self._clients_lock:
+            client = self._fusion_clients.get(key)
+            if client is None:
+                bucket = TokenBucket(self.redis, f"mlc:ratelimit:fusion:{pod}",
+                                     self.settings.fusion_rate_per_second, self.settings.fusion_burst)
+                client = FusionClient(connection, bucket=bucket, timeout=self.settings.http_timeout,
+                                      framework_version=self.settings.fusion_framework_version)
+                self._fusion_clients = {key: client}  # a changed configuration replaces the old client
+            return client
 
     def shopify_connection(self, session: Session, shop: Shop) -> ShopConnection:
         return ShopConnection(domain=shop.domain, client_id=shop.client_id,
@@ -76,11 +80,12 @@ class Services:
         """A client per shop configuration, reused so its access token is reused too."""
         connection = self.shopify_connection(session, shop)
         key = _fingerprint(connection)
-        held = self._shopify_clients.get(shop.domain)
-        if held is None or held[0] != key:  # a changed configuration replaces the shop's client
-            held = (key, ShopifyClient(connection, self.settings.http_timeout))
-            self._shopify_clients[shop.domain] = held
-        return held[1]
+        with self._clients_lock:
+            held = self._shopify_clients.get(shop.domain)
+            if held is None or held[0] != key:  # a changed configuration replaces the shop's client
+                held = (key, ShopifyClient(connection, self.settings.http_timeout))
+                self._shopify_clients[shop.domain] = held
+            return held[1]
 
 
 def _fingerprint(connection) -> str:

@@ -86,6 +86,11 @@ class Document(ABC):
         """The Fusion number the document will have, if it is chosen here (else '')."""
         return ""
 
+    def plan(self) -> dict:
+        """What this attempt will post, kept with its claim (``fusion_refs["plan"]``): an attempt
+        that later adopts the document binds what was posted, not what it would compute now."""
+        return {}
+
     @abstractmethod
     def find(self) -> dict | None:
         """The document Fusion holds under this object's deterministic key, if any."""
@@ -152,14 +157,14 @@ def ensure(redis, session: Session, shop_id: int, doc: Document, lease: Lease) -
         found = doc.find() if seen_state == BindingState.creating or doc.match_existing else None
         status = Status.adopted
         if found is None:
-            claim = _claim(session, binding, seen_state, seen_claim, doc.number(),
+            claim = _claim(session, binding, seen_state, seen_claim, doc.number(), doc.plan(),
                            timedelta(seconds=lease.create_seconds), lock)
             found, status = _create(session, binding, claim, doc)
         return _record(session, binding, doc, doc.complete(found), status)
 
 
 def _claim(session: Session, binding: Binding, seen_state: BindingState, seen_claim: datetime | None,
-           number: str, lease: timedelta, lock: ObjectLock) -> datetime:
+           number: str, plan: dict, lease: timedelta, lock: ObjectLock) -> datetime:
     """Take the right to post, only from the exact state this worker saw.
 
     Returns the claim (its expiry, which also identifies it); raises Busy if someone else moved first.
@@ -168,7 +173,8 @@ def _claim(session: Session, binding: Binding, seen_state: BindingState, seen_cl
     same_claim = Binding.claimed_until.is_(None) if seen_claim is None else Binding.claimed_until == seen_claim
     claimed = lock.still_held() and session.execute(
         update(Binding).where(Binding.id == binding.id, Binding.state == seen_state, same_claim)
-        .values(state=BindingState.creating, claimed_until=claim, fusion_number=number)).rowcount == 1
+        .values(state=BindingState.creating, claimed_until=claim, fusion_number=number,
+                **({"fusion_refs": dict(binding.fusion_refs or {}, plan=plan)} if plan else {}))).rowcount == 1
     session.commit()
     if not claimed:
         raise Busy(f"{binding.kind.value} {binding.shopify_id} changed hands while it was being prepared",

@@ -67,8 +67,20 @@ def handle(services: Services, session: Session, shop: Shop, refund: dict) -> st
         bindings.skip(session, shop.id, BindingKind.refund, refund_id, gid, "the order has no invoice")
         return ""
     with orders.money_lock(services, shop, str(refund["order_id"])):
-        CreditMemo(services, session, shop, refund=refund).ensure()
+        try:
+            CreditMemo(services, session, shop, refund=refund).ensure()
+        except NothingToBook as nothing:
+            bindings.skip(session, shop.id, BindingKind.refund, refund_id, gid, str(nothing), refs=nothing.refs)
     return ""
+
+
+class NothingToBook(Exception):
+    """The refund's credit was booked already (by money an earlier refund gave beyond its lines)
+    and it keeps nothing back: there is no document to make, only what later refunds must know."""
+
+    def __init__(self, message: str, refs: dict):
+        super().__init__(message)
+        self.refs = refs
 
 
 @dataclass(frozen=True)
@@ -148,14 +160,22 @@ class CreditMemo(ShopDocument):
         rooms = credit_room(self.session, self._invoice, earlier_refunds)
         goods, over_line, over_tax = fit(self._amounts.line, self._amounts.tax, rooms)
         if over_line or over_tax:
-            self._amounts = absorb(self._amounts, over_line, over_tax)
+            spare = _less(rooms, goods)
+            self._amounts = absorb(self._amounts, over_line, over_tax,
+                                   spare_line=sum((max(r.line, Decimal(0)) for r in spare), Decimal(0)),
+                                   spare_tax=sum((max(r.tax, Decimal(0)) for r in spare), Decimal(0)))
+            goods = allocate(self._amounts.line, self._amounts.tax, rooms)
         given = allocate(self._amounts.given_line, self._amounts.given_tax, _less(rooms, goods))
         self._parts, self._given = goods + given, len(given)
         self._kept = kept_lines(self._amounts, self.mapping, refund_gid=self.gid,
                                 taxes_included=bool(self._invoice.fusion_refs.get("taxes_included")))
         if not self._parts and not self._kept:
-            raise MappingError(f"refund {self.gid} gave back {self._amounts.cash} but credits and charges "
-                               "nothing: there is nothing to book")
+            raise NothingToBook(f"refund {self.gid} gave back {self._amounts.cash}; what it returned was "
+                                "credited already by money given beyond an earlier refund's lines",
+                                {"invoice_id": self._invoice.fusion_id, "order_id": self._invoice.shopify_id,
+                                 "line": "0", "tax": "0", "cash": str(self._amounts.cash),
+                                 "discrepancy": str(sum((d.gross for d in discrepancies(self.refund)),
+                                                        Decimal(0)))})
 
     def _synced(self, kind: BindingKind, shopify_id: str, what: str) -> Binding:
         """The synced binding this refund depends on; waits for it, or parks behind a parked one."""
@@ -185,9 +205,11 @@ class CreditMemo(ShopDocument):
             raise Busy(f"refund {self.gid} waits for the order's earlier refund {refund_id}", retry_after=self.wait)
 
     def _synced_refunds(self, refund_ids: list[str]) -> list[Binding]:
+        """The given refunds as booked, those that needed no document included (their refs)."""
         found = self.session.scalars(select(Binding).where(
             Binding.shop_id == self.shop.id, Binding.kind == BindingKind.refund,
-            Binding.shopify_id.in_(refund_ids), Binding.state == BindingState.synced)).all() if refund_ids else []
+            Binding.shopify_id.in_(refund_ids),
+            Binding.state.in_([BindingState.synced, BindingState.skipped]))).all() if refund_ids else []
         self.session.commit()
         return list(found)
 

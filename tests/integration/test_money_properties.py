@@ -355,6 +355,11 @@ SEQUENCES = settings(max_examples=EXAMPLES_PER_TAX_MODE, deadline=None, database
                            (Pay(Decimal("0.5"), capture=True), Refund(((1, 1),)), Pay(None, capture=True))))
 @example(scenario=Scenario("paid", ("18.00", "9.99"), (2, 1), "0.2", "4.99", None,
                            (Goodwill(Decimal("0.2")), Refund(((0, 1),), fee=Decimal("1.25")), Cancel())))
+# found by the property: in a VAT shop, goods returned after money was given beyond the lines
+# (the earlier credit took from the invoice's net part only)
+@example(scenario=Scenario("paid", ("99.98", "1.28"), (1, 1), "0.19", "6.00", "10.0",
+                           (Goodwill(Decimal("0.1"), settle=False), Refund(((1, 1),), fee=Decimal("0.50")),
+                            Refund(((0, 1),))), settle_first=False))
 # found by the property: a cancellation's refund booked before the receipt of the capture just before it
 @example(scenario=Scenario("authorized", ("4.30", "16.50", "36.00"), (3, 1, 3), "0.08", None, "10.0",
                            (Pay(Decimal("0.3"), capture=True), Pay(None, capture=True, settle=False), Cancel())))
@@ -369,6 +374,12 @@ def test_fusion_follows_shopify_to_the_cent(stack, taxes_included, scenario):
                            (Refund(((0, 1),), shipping=True),), currency="JPY"))
 @example(scenario=Scenario("pending", ("1999",), (3,), "0.19", "499", None,
                            (Pay(Decimal("0.3")), Refund(((0, 2),), fee=Decimal("125")), Pay(None)), currency="JPY"))
+# found by the property: a return that Shopify caps to nothing, its goods credited already by money
+# given beyond earlier refunds' lines: no document, and nothing left waiting on it
+@example(scenario=Scenario("paid", ("375", "2921"), (1, 2), "0.19", "600", None,
+                           (Goodwill(Decimal("0.1")), Goodwill(Decimal("0.5"), settle=False),
+                            Refund(((0, 1), (1, 2)), fee=Decimal("50")), Refund((), shipping=True, settle=False)),
+                           currency="JPY"))
 def test_fusion_follows_shopify_to_the_yen(stack, taxes_included, scenario):
     """A currency without decimals: taxes, discounts, refunds and payments in whole yen, and
     Fusion's documents and balances in step with Shopify's to the yen."""

@@ -3,7 +3,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from connector.mapping.credit_memo import ShippingRefund, credit_amounts
+from connector.mapping.credit_memo import CreditAmounts, Discrepancy, ShippingRefund, absorb, credit_amounts
 from connector.mapping.invoice import MappingError
 
 
@@ -116,3 +116,27 @@ def test_given_a_discrepancy_that_does_not_explain_the_money_then_refused_not_pl
     with pytest.raises(MappingError, match="gave back 17.00 .* 2.00 kept by order adjustments"):
         credit_amounts(refund([("20.00", "0")], cash="17.00", adjustments=[adjustment("2.00")]),
                        taxes_included=False, shipping=[], paid_before=D("100.00"))
+
+
+def test_given_goods_beyond_the_documents_then_what_the_refund_kept_pays_for_them():
+    # 5.00 given back earlier (credited already); the return of a 20.00 item keeps 5.00 back
+    amounts = CreditAmounts(D("20.00"), D("0"), D("15.00"), kept=(Discrepancy("refund_discrepancy", D("5.00"), D("0")),))
+
+    fitted = absorb(amounts, D("5.00"), D("0"))
+
+    assert (fitted.line, fitted.tax, fitted.kept) == (D("15.00"), D("0"), ())
+
+
+def test_given_the_net_part_overflows_then_the_tax_part_takes_what_it_has_spare():
+    amounts = CreditAmounts(D("80.00"), D("15.20"), D("91.00"), kept=(Discrepancy("refund_discrepancy", D("3.00"), D("0")),))
+
+    fitted = absorb(amounts, D("4.00"), D("0"), spare_tax=D("1.50"))
+
+    assert (fitted.line, fitted.tax, fitted.gross, fitted.kept) == (D("76.00"), D("16.20"), D("92.20"), ())
+
+
+def test_given_more_beyond_the_documents_than_anything_explains_then_refused():
+    amounts = CreditAmounts(D("20.00"), D("0"), D("20.00"))
+
+    with pytest.raises(MappingError, match="more than the order's documents hold"):
+        absorb(amounts, D("2.00"), D("0"))

@@ -50,6 +50,7 @@ class Memo(create_once.Document):
     shopify_id: str
     behaviour: str = "ok"          # ok | slow | lost | unavailable | rejected | unmappable
     updated_at: str | None = None
+    amount: str = ""               # what this attempt computed (its plan)
 
     @property
     def gid(self) -> str:
@@ -72,9 +73,13 @@ class Memo(create_once.Document):
             raise FusionUncertain("POST memos: no answer within 3s")
         return document
 
+    def plan(self) -> dict:
+        return {"amount": self.amount} if self.amount else {}
+
     def bind(self, session, binding, document) -> dict:
         binding.fusion_id = document["Id"]
         binding.fusion_number = document["Number"]
+        binding.fusion_refs = {"amount": ((binding.fusion_refs or {}).get("plan") or self.plan()).get("amount")}
         return {"number": document["Number"]}
 
 
@@ -164,6 +169,19 @@ def test_given_a_lost_response_then_the_claim_holds_until_its_lease_ends_and_the
     assert fusion.creates == ["gid://shopify/Refund/3"]
     assert binding(sessions, shop_id, "3").state == BindingState.synced
     assert audit_actions(sessions, shop_id) == ["memo.adopted"]
+
+
+def test_given_the_answer_was_lost_when_a_later_attempt_computes_otherwise_then_what_was_posted_is_bound(
+        sessions, redis_client, shop_id):
+    fusion = FakeFusion()
+    with pytest.raises(FusionUncertain):  # posted 10.00, then the answer was lost
+        ensure(sessions, redis_client, shop_id, Memo(fusion, "9", behaviour="lost", amount="10.00"))
+    time.sleep(LEASE.create_seconds + 0.1)
+
+    outcome = ensure(sessions, redis_client, shop_id, Memo(fusion, "9", amount="12.00"))  # the order changed since
+
+    assert outcome.status == create_once.Status.adopted
+    assert binding(sessions, shop_id, "9").fusion_refs == {"amount": "10.00"}
 
 
 def test_given_fusion_unavailable_then_the_claim_is_given_back_at_once(sessions, redis_client, shop_id):
