@@ -5,7 +5,9 @@ For every order, to the cent:
    discrepancies (what refunds kept back, less what they gave beyond their lines: Shopify's
    ``refundDiscrepancySet``, which the current total, "after returns", leaves out);
 2. the open balance (the invoice's ``InvoiceBalanceAmount`` plus its debit memos') = Shopify's
-   ``total_outstanding``;
+   ``total_outstanding``; when that is negative (an edit lowered a paid order: the customer is
+   owed money), the open balance is nothing and the cash left unapplied on the order's receipts
+   is what the customer is owed, which must otherwise be nothing;
 3. exactly one invoice, one credit memo per refund (none for a return whose goods an earlier
    amount-only refund credited already), one receipt per successful payment.
 
@@ -63,6 +65,7 @@ class OrderCheck:
     expected_receipts: list[str] = field(default_factory=list)          # one per payment transaction
     receipt_numbers: list[str] = field(default_factory=list)            # as found, a duplicate twice
     receipts: Decimal = ZERO
+    unapplied: Decimal = ZERO       # cash on the order's receipts applied to nothing
     balance: Decimal | None = None
     miscounted: list[str] = field(default_factory=list)   # what breaks invariant 3
     events: list[Unfinished] = field(default_factory=list)  # webhook events the pipeline has not finished
@@ -85,7 +88,7 @@ class OrderCheck:
 
     @property
     def balance_holds(self) -> bool:
-        return self.balance == self.outstanding
+        return self.balance == max(self.outstanding, ZERO) and self.unapplied == max(-self.outstanding, ZERO)
 
     @property
     def counts_hold(self) -> bool:
@@ -102,7 +105,8 @@ class OrderCheck:
                        f"= {_text(self.documents)}, Shopify's current total is {self.current_total}"
                        + (f" with {self.discrepancy} of refund discrepancies" if self.discrepancy else ""))
         if not self.balance_holds:
-            out.append(f"(2) open balance in Fusion {_text(self.balance)}, Shopify's outstanding {self.outstanding}")
+            out.append(f"(2) open balance in Fusion {_text(self.balance)} with {self.unapplied} unapplied on its "
+                       f"receipts, Shopify's outstanding {self.outstanding}")
         out += [f"(3) {problem}" for problem in self.miscounted]
         return out + [str(e) for e in self.events]
 
@@ -113,7 +117,7 @@ class OrderCheck:
                 "refund_discrepancy": str(self.discrepancy),
                 "invoice": self.invoice_number, "invoice_total": _text(self.invoice_total),
                 "debit_memos": self.debit_memos, "credit_memos": self.credit_memos,
-                "receipts": self.receipt_numbers, "balance": _text(self.balance),
+                "receipts": self.receipt_numbers, "balance": _text(self.balance), "unapplied": str(self.unapplied),
                 "events": [str(e) for e in self.events], "reasons": self.reasons(), "actions": self.actions}
 
 
@@ -206,6 +210,7 @@ def check_order(fusion, prefix: str, order: dict, transactions: list[dict]) -> O
         for receipt in exact:
             check.receipt_numbers.append(number)
             check.receipts += _amount(receipt.get("Amount"))
+            check.unapplied += _amount(receipt.get("UnappliedAmount"))
     check.debit_memos.sort(key=lambda n: (len(n), n))  # -C2 before -C10
     check.credit_memos.sort(key=lambda n: (len(n), n))
     return check

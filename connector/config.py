@@ -72,6 +72,9 @@ class Settings:
     # How receipts are applied to invoices: REST ``applyReceipt`` (documented from release 26C),
     # or SOAP ``createApplyReceipt`` for pods without it.
     fusion_receipt_apply: str = "rest"
+    # How receipts are unapplied (refunds and edits down of paid orders): SOAP
+    # ``createUnapplyReceipt`` on every release, or REST ``unapplyReceipt`` (from release 26D).
+    fusion_receipt_unapply: str = "soap"
     # Whether an order cancelled before it was ever invoiced still gets an invoice (and its credit).
     invoice_cancelled_orders: bool = False
 
@@ -121,6 +124,8 @@ class Settings:
             fusion_framework_version=_int(env, "MLC_FUSION_FRAMEWORK_VERSION",
                                           cls.fusion_framework_version),
             fusion_receipt_apply=_choice(env, "MLC_FUSION_RECEIPT_APPLY", cls.fusion_receipt_apply, ("rest", "soap")),
+            fusion_receipt_unapply=_choice(env, "MLC_FUSION_RECEIPT_UNAPPLY", cls.fusion_receipt_unapply,
+                                           ("rest", "soap")),
             invoice_cancelled_orders=_choice(env, "MLC_INVOICE_CANCELLED_ORDERS", "false",
                                              ("true", "false")) == "true",
             max_attempts=_int(env, "MLC_MAX_ATTEMPTS", cls.max_attempts),

@@ -155,18 +155,30 @@ def paid_before(history: list[Transaction], refund: dict) -> Decimal:
         (t.amount for t in before if t.kind == "refund" and t.status == "success"), ZERO)
 
 
-def refund_cash(refund: dict) -> Decimal:
-    """The money the refund gave back: successful refund transactions, store credit included."""
-    return sum((shop_amount(t, "amount") for t in refund.get("transactions") or []
-                if t.get("kind") == "refund" and t.get("status") == "success"), ZERO)
+def refund_cash(refund: dict, history: list[Transaction] | None = None) -> Decimal:
+    """The money the refund gave back: successful refund transactions, store credit included,
+    in shop money. A ``refunds/create`` webhook gives each transaction's ``amount`` only, which is
+    presentment money: the order's transactions from the Admin API (``history``) say what it was
+    in the shop's currency."""
+    given = [t for t in refund.get("transactions") or [] if t.get("kind") == "refund" and t.get("status") == "success"]
+    if history is None:
+        return sum((shop_amount(t, "amount") for t in given), ZERO)
+    shop_money = {t.id: t.amount for t in history}
+    missing = [str(t.get("id")) for t in given if str(t.get("id")) not in shop_money]
+    if missing:
+        raise MappingError(f"refund {refund.get('admin_graphql_api_id')}: transaction {', '.join(missing)} is not "
+                           "among the order's transactions in the Admin API")
+    return sum((shop_money[str(t.get("id"))] for t in given), ZERO)
 
 
 def credit_amounts(refund: dict, *, taxes_included: bool, shipping: list[ShippingRefund],
-                   paid_before: Decimal, discrepancy_before: Decimal = ZERO) -> CreditAmounts:
+                   paid_before: Decimal, discrepancy_before: Decimal = ZERO,
+                   history: list[Transaction] | None = None) -> CreditAmounts:
     """What the memo credits; raises MappingError when the refund does not add up to the cent.
 
     ``paid_before`` is the money the order had received, net of earlier refunds, before this one;
-    ``discrepancy_before`` what earlier refunds kept back (less what they gave beyond their lines).
+    ``discrepancy_before`` what earlier refunds kept back (less what they gave beyond their lines);
+    ``history`` the order's transactions from the Admin API, for the money in shop currency.
     What Shopify suggests giving back is capped by the first less the second: a fee kept stays
     paid, and money given beyond the lines was paid for the goods still to be returned.
     """
@@ -176,7 +188,7 @@ def credit_amounts(refund: dict, *, taxes_included: bool, shipping: list[Shippin
         subtotal, item_tax = shop_amount(item, "subtotal"), shop_amount(item, "total_tax")
         line += subtotal - item_tax if taxes_included else subtotal
         tax += item_tax
-    cash = refund_cash(refund)
+    cash = refund_cash(refund, history)
     found = discrepancies(refund)
     difference = sum((d.gross for d in found), ZERO)
     calculated = cash + difference     # what Shopify suggested giving back

@@ -167,9 +167,7 @@ class Adjustment(ShopDocument):
         return memo
 
     def _mover(self) -> Mover:
-        return Mover(self.fusion, self.services.settings.fusion_receipt_apply == "soap",
-                     self.mapping.fusion.business_unit, self.invoice.fusion_refs.get("customer_account_id", ""),
-                     self.gid)
+        return Mover.of(self.services, self.fusion, self.mapping.fusion.business_unit, self.invoice, self.gid)
 
     def plan(self) -> dict:
         return {"document": self.document, "change": self.change.as_refs()}

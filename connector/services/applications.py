@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from connector.fusion.client import FusionClient
 from connector.fusion.receipts import Application, SoapApplication
 from connector.models import Binding, BindingKind, BindingState
+from connector.services.context import Services
 
 
 def order_documents(session: Session, invoice: Binding) -> list[str]:
@@ -48,17 +49,26 @@ def order_receipts(session: Session, invoice: Binding) -> list[Binding]:
 @dataclass
 class Mover:
     fusion: FusionClient
-    via_soap: bool                   # MLC_FUSION_RECEIPT_APPLY=soap
+    apply_by_soap: bool              # MLC_FUSION_RECEIPT_APPLY=soap
+    unapply_by_soap: bool            # MLC_FUSION_RECEIPT_UNAPPLY=soap
     business_unit: str
     account_id: str                  # the customer account whose activities list applications
     reference: str                   # the Shopify GID the moves are made for (CustomerReference)
+
+    @classmethod
+    def of(cls, services: Services, fusion: FusionClient, business_unit: str, invoice: Binding,
+           reference: str) -> "Mover":
+        """The mover for an order's receipts, applying and unapplying the way the pod allows."""
+        settings = services.settings
+        return cls(fusion, settings.fusion_receipt_apply == "soap", settings.fusion_receipt_unapply == "soap",
+                   business_unit, invoice.fusion_refs.get("customer_account_id", ""), reference)
 
     def take_off(self, receipt_id: str, receipt_number: str, document_id: str) -> list[dict]:
         """Unapply the receipt from the document; returns the applications that were undone."""
         applied = [a for a in self.fusion.receipts.applications(self.account_id, receipt_id, document_id)
                    if not a.get("ActivityName") and Decimal(str(a["ApplicationAmount"])) > 0]
         for application in applied:
-            if self.via_soap:
+            if self.unapply_by_soap:
                 self.fusion.receipts.unapply_by_soap(self.business_unit, receipt_number,
                                                      application["ApplicationId"], date.today().isoformat())
             else:
@@ -88,7 +98,7 @@ class Mover:
                       key=lambda i: i.get("InstallmentSequenceNumber") or 0)
 
     def _apply(self, receipt_id: str, document_id: str, installment_id, amount: Decimal) -> None:
-        if self.via_soap:
+        if self.apply_by_soap:
             self.fusion.receipts.apply_by_soap(SoapApplication(
                 receipt_id=receipt_id, transaction_id=document_id, amount=amount,
                 application_date=date.today().isoformat(), installment_id=installment_id,

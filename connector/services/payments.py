@@ -85,9 +85,7 @@ class Receipt(ShopDocument):
         return self.fusion.receipts.get(receipt_id)
 
     def _mover(self) -> Mover:
-        return Mover(self.fusion, self.services.settings.fusion_receipt_apply == "soap",
-                     self._receipt.business_unit, self.invoice.fusion_refs.get("customer_account_id", ""),
-                     self.transaction.gid)
+        return Mover.of(self.services, self.fusion, self._receipt.business_unit, self.invoice, self.transaction.gid)
 
     def bind(self, session: Session, binding: Binding, receipt: dict) -> dict:
         binding.fusion_id = str(receipt["StandardReceiptId"])

@@ -8,7 +8,6 @@ the shop is configured); writes never happen.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
@@ -22,6 +21,7 @@ from connector.mapping.credit_memo import (
     kept_lines,
     order_discrepancy,
     paid_before,
+    refund_cash,
 )
 from connector.mapping.invoice import MappingError, build_invoice, transaction_number
 from connector.mapping.receipt import build_receipt, is_payment
@@ -93,13 +93,15 @@ def _refund(out: Preview, client, order: dict, refund: dict, history, shop: Shop
                 client, refund["admin_graphql_api_id"])]
     paid = paid_before(history, refund)
     if not history:
-        paid = sum((Decimal(str(t["amount_set"]["shop_money"]["amount"])) for t in refund.get("transactions") or []
-                    if t.get("status") == "success"), Decimal(0))
+        out.notes.append("without the Admin API the refund's money is read from the webhook, which gives "
+                         "presentment money: in a multi-currency order the figures below are not shop money")
+        paid = refund_cash(refund)
     try:
         earlier = {"refunds": [r for r in order.get("refunds") or [] if instant(r.get("created_at"))
                                < instant(refund.get("created_at")) and r.get("id") != refund.get("id")]}
         amounts = credit_amounts(refund, taxes_included=bool(order.get("taxes_included")), shipping=shipping,
-                                 paid_before=paid, discrepancy_before=order_discrepancy(earlier)[0])
+                                 paid_before=paid, discrepancy_before=order_discrepancy(earlier)[0],
+                                 history=history or None)
     except MappingError as exc:
         out.notes.append(f"the refund would be parked: {exc}")
         return

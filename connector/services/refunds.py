@@ -154,7 +154,7 @@ class CreditMemo(ShopDocument):
         self._written_before = _written_by(earlier_refunds)
         self._amounts = credit_amounts(self.refund, taxes_included=bool(self._invoice.fusion_refs["taxes_included"]),
                                        shipping=shipping, paid_before=paid_before(history, self.refund),
-                                       discrepancy_before=_discrepancy_of(earlier_refunds))
+                                       discrepancy_before=_discrepancy_of(earlier_refunds), history=history)
         self._reversals = self._reversals_of(history)
         self._documents = order_documents(self.session, self._invoice)
         rooms = credit_room(self.session, self._invoice, earlier_refunds)
@@ -217,6 +217,7 @@ class CreditMemo(ShopDocument):
         """Each payment this refund gave money back from, with its receipt and activity; waits
         until every payment made before the refund has its receipt (``_receipts``)."""
         payments = {t.id: t for t in history if is_payment(t)}
+        shop_money = {t.id: t.amount for t in history}  # the webhook's amounts are presentment money
         setup = self.mapping.refunds
         given_back: dict[str, tuple[Decimal, str]] = {}
         for t in self.refund.get("transactions") or []:
@@ -232,7 +233,7 @@ class CreditMemo(ShopDocument):
                 key = "store_credit_activity" if store_credit else "clearing_activity"
                 raise MappingError(f"no receivables activity for refunded money: set [refunds] {key} in the mapping")
             amount, _ = given_back.get(parent, (Decimal(0), activity))
-            given_back[parent] = (amount + Decimal(str(t["amount_set"]["shop_money"]["amount"])), activity)
+            given_back[parent] = (amount + shop_money[str(t.get("id"))], activity)
         # Every receipt the money may leave: Shopify may name one payment for a refund of two.
         made = shopify_orders.instant(self.refund.get("created_at"))
         for payment in payments.values():
@@ -304,8 +305,7 @@ class CreditMemo(ShopDocument):
                                  for k in range(1, len(self._parts))] if self._parts else []
 
     def _mover(self) -> Mover:
-        return Mover(self.fusion, self.services.settings.fusion_receipt_apply == "soap",
-                     self.mapping.fusion.business_unit, self._invoice.fusion_refs["customer_account_id"], self.gid)
+        return Mover.of(self.services, self.fusion, self.mapping.fusion.business_unit, self._invoice, self.gid)
 
     # -- the completion: the customer's share back on the invoice, the refund off the receipt ------
 

@@ -569,6 +569,9 @@ def refund_view(refund: dict, shipping_tax: bool = False) -> dict:
                                 for rli in refund["refund_line_items"]]
     out["refund_shipping_lines"] = [{k: v for k, v in rsl.items() if shipping_tax or k != "tax_amount_set"}
                                     for rsl in refund.get("refund_shipping_lines", [])]
+    # A refund's transactions carry ``amount`` and ``currency`` (presentment money) and no
+    # ``amount_set``, as in Shopify's 2026-07 refunds/create sample: shop money is GraphQL's.
+    out["transactions"] = [{k: v for k, v in t.items() if k != "amount_set"} for t in refund.get("transactions", [])]
     return out
 
 

@@ -138,16 +138,17 @@ def scenarios(draw, currency: str = "USD", later: frozenset = LATER_RELEASE) -> 
     status = draw(st.sampled_from(["paid", "pending", "authorized"]))
     current, refunded, shipping_left, any_refund = list(quantities), [0] * count, bool(shipping), False
     paid_in_full = status == "paid"   # refunds never raise what is outstanding; an edit may
+    money_in, owed_back = status != "pending", False   # owed back: an edit may have lowered a paid order
     settle = st.sampled_from([True, True, True, False])
     actions = []
     for _ in range(draw(st.integers(1, MAX_ACTIONS))):
         left = [i for i in range(count) if current[i] > refunded[i]]
         kinds = (["pay"] if not paid_in_full else []) + (["refund"] if left or shipping_left else []) + \
-            (["edit"] if not any_refund else []) + ["goodwill", "cancel"]
+            (["edit"] if not any_refund else []) + ([] if owed_back else ["goodwill"]) + ["cancel"]
         kind = draw(st.sampled_from([k for k in kinds if k not in later]))
         if kind == "pay":
             share = draw(st.one_of(st.none(), st.integers(1, 9).map(lambda tenths: tenths * Decimal("0.1"))))
-            paid_in_full = share is None
+            paid_in_full, money_in = share is None, True
             actions.append(Pay(share, capture=status == "authorized" and draw(st.booleans()), settle=draw(settle)))
         elif kind == "refund":
             with_shipping = shipping_left and (not left or draw(st.booleans()))
@@ -167,6 +168,7 @@ def scenarios(draw, currency: str = "USD", later: frozenset = LATER_RELEASE) -> 
             line = draw(st.integers(0, count - 1))
             quantity = draw(st.sampled_from([q for q in range(1, 5) if q != current[line]]))
             current[line], paid_in_full = quantity, False
+            owed_back = owed_back or money_in  # money given back now is a known gap (the xfail test below)
             actions.append(Edit(line, quantity, settle=draw(settle)))
         else:
             actions.append(Cancel(settle=draw(settle)))
@@ -229,7 +231,7 @@ def perform(shop: TestShop, order: dict, action) -> str:
             if not action.fee:
                 raise
             refund = merchant(shop, "POST", f"orders/{order['id']}/refunds", body)  # the fee exceeded the money
-        back = sum((Decimal(t["amount_set"]["shop_money"]["amount"]) for t in refund["transactions"]), Decimal(0))
+        back = sum((Decimal(t["amount"]) for t in refund["transactions"]), Decimal(0))
         return f"refund {list(action.lines)}{' +shipping' if action.shipping else ''} ({back} back{kept})"
     if isinstance(action, Goodwill):
         paid = sum((Decimal(t["amount_set"]["shop_money"]["amount"]) * (1 if t["kind"] in ("sale", "capture") else -1)
@@ -388,9 +390,9 @@ def test_fusion_follows_shopify_to_the_yen(stack, taxes_included, scenario):
 
 @pytest.mark.parametrize("taxes_included", [False, True], ids=["tax-exclusive", "tax-inclusive"])
 def test_a_refund_after_an_edit_raised_the_order_is_booked(stack, taxes_included):
-    """Found by the property above: the refund's memo credits the invoice alone, beyond what it
-    holds (the raise is on the debit memo), Fusion refuses it (AR-855075) and the refund parks.
-    Kept apart so that, while it fails, the property still explores everything else."""
+    """Found by the property above, and fixed: the refund's memo credited the invoice alone,
+    beyond what it holds (the raise is on the debit memo), Fusion refused it (AR-855075) and the
+    refund parked. Now split over both documents; kept as a regression example."""
     run(stack, Scenario("pending", ("3.60",), (2,), "0.08", None, None, (Edit(0, 3), Refund(((0, 3),)))),
         taxes_included)
 

@@ -140,3 +140,24 @@ def test_given_more_beyond_the_documents_than_anything_explains_then_refused():
 
     with pytest.raises(MappingError, match="more than the order's documents hold"):
         absorb(amounts, D("2.00"), D("0"))
+
+
+def test_given_a_multi_currency_refund_then_its_money_is_the_shop_money_the_admin_api_reports():
+    from connector.mapping.credit_memo import refund_cash
+    from connector.shopify.orders import Transaction
+    # the webhook gives the presentment amount (CAD); the Admin API the shop's (USD)
+    webhook = {"transactions": [{"id": 77, "kind": "refund", "status": "success", "amount": "13.50", "currency": "CAD"}]}
+    history = [Transaction(id="77", gid="gid://shopify/OrderTransaction/77", kind="refund", status="success",
+                           gateway="shopify_payments", amount=D("10.00"), currency="USD",
+                           processed_at="2026-12-01T10:00:00Z", parent_id="76")]
+
+    assert refund_cash(webhook, history) == D("10.00")
+
+
+def test_given_a_refund_transaction_the_admin_api_does_not_list_then_refused():
+    from connector.mapping.credit_memo import refund_cash
+    webhook = {"admin_graphql_api_id": "gid://shopify/Refund/5",
+               "transactions": [{"id": 78, "kind": "refund", "status": "success", "amount": "5.00"}]}
+
+    with pytest.raises(MappingError, match="transaction 78 is not among"):
+        refund_cash(webhook, [])

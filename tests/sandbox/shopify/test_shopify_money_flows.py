@@ -155,6 +155,8 @@ def test_refund_transactions_carry_total_unsettled_set_and_amount_rounding(sandb
     assert tx["total_unsettled_set"] == {"presentment_money": {"amount": "0.0", "currency": "USD"},
                                          "shop_money": {"amount": "0.0", "currency": "USD"}}
     assert "amount_rounding" in tx and tx["amount_rounding"] is None
+    # and, as in Shopify's sample, its money is `amount` + `currency` only: no `amount_set`
+    assert "amount_set" not in tx and tx["currency"] == "USD"
 
 
 def _vat_order(sandbox, receiver):
