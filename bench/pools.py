@@ -8,6 +8,7 @@ Little's law), and the workers' memory. Baseline: the same orders, stack and set
 """
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -64,7 +65,11 @@ def measure(pool: str, orders: int) -> Result:
 
 
 def run(*, orders: int, **_) -> None:
-    results = [measure(pool, orders) for pool in ("prefork", "threads")]
+    environment, results = dict(os.environ), []
+    for pool in ("prefork", "threads"):
+        os.environ.clear()  # each stack rewrites DATABASE_URL and REDIS_URL to its own
+        os.environ.update(environment)
+        results.append(measure(pool, orders))
     prefork, threads = results
     print(f"\nworker pools ({orders} generated orders, Fusion answering in {LATENCY_MS} ms, budget {RATE}/s)")
     for r in results:

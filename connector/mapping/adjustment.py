@@ -64,14 +64,18 @@ class Components:
 
 
 def components(order: dict) -> Components:
-    """The order's components as Shopify reports them now; they must add up to ``total_price``."""
-    items = [i for i in order.get("line_items") or [] if int(i.get("quantity") or 0) > 0]
+    """The order's components as Shopify reports them now; they must add up to ``total_price``.
+
+    Merchandise tax is the order's ``total_tax`` less its shipping's: a line's ``quantity`` and
+    ``tax_lines`` still count units an edit removed (Shopify's schema says so), while the order's
+    totals follow the edit."""
     shipping = [s for s in order.get("shipping_lines") or [] if not s.get("is_removed")]
+    shipping_tax = sum((shop_amount(t, "price") for s in shipping for t in s.get("tax_lines") or []), ZERO)
     found = Components(
         merchandise=shop_amount(order, "subtotal_price"),
-        merchandise_tax=sum((shop_amount(t, "price") for i in items for t in i.get("tax_lines") or []), ZERO),
+        merchandise_tax=shop_amount(order, "total_tax") - shipping_tax,
         shipping=sum((shop_amount(s, "discounted_price") for s in shipping), ZERO),
-        shipping_tax=sum((shop_amount(t, "price") for s in shipping for t in s.get("tax_lines") or []), ZERO),
+        shipping_tax=shipping_tax,
         tip=shop_amount(order, "total_tip_received"))
     inclusive = bool(order.get("taxes_included"))
     if found.total(inclusive) != order_total(order):
