@@ -8,37 +8,18 @@ and a worker listening there would try to process events of a database it cannot
 from __future__ import annotations
 
 import os
-import secrets
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from redis import Redis
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
-from connector.db import driver_url
 
 
 @contextmanager
 def database(workdir: Path) -> Iterator[str]:
-    configured = os.environ.get("DATABASE_URL", "")
-    if not configured.startswith("postgres"):
-        yield f"sqlite:///{workdir / 'bench.db'}"
-        return
-    server = make_url(driver_url(configured))
-    name = f"mlc_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:  # the harness's own pooled connections too
-            connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                    "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name})
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    from cli.stack import private_database
+    with private_database(workdir / "bench.db", "mlc_bench") as url:
+        yield url
 
 
 @contextmanager

@@ -17,8 +17,10 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import requests
 
@@ -63,6 +65,33 @@ def missing_extra() -> str:
 def require_extra() -> None:
     if problem := missing_extra():
         raise RuntimeError(problem)
+
+
+@contextmanager
+def private_database(sqlite_file: Path, prefix: str) -> Iterator[str]:
+    """A database of the caller's own, dropped afterwards: a new one on the PostgreSQL server of
+    ``DATABASE_URL`` when it names one, else the SQLite file ``sqlite_file``."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from connector.db import driver_url
+    configured = os.environ.get("DATABASE_URL", "")
+    if not configured.startswith("postgres"):
+        yield f"sqlite:///{sqlite_file}"
+        return
+    server = make_url(driver_url(configured))
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:  # the caller's own pooled connections too
+            connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                    "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name})
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
 
 
 def start_embedded_redis(workdir: Path) -> tuple[subprocess.Popen, str]:

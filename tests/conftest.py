@@ -7,16 +7,12 @@ back. Integration tests share one running stack and stay apart by using a shop o
 from __future__ import annotations
 
 import os
-import secrets
 import uuid
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from connector.db import driver_url
 from tests.support import FUSION_CLIENT, Fusion, TestShop
 
 TEST_REDIS_DB = 9  # the tests flush it: never point them at a database that holds real data
@@ -24,21 +20,9 @@ TEST_REDIS_DB = 9  # the tests flush it: never point them at a database that hol
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
-    configured = os.environ.get("DATABASE_URL", "")
-    if not configured.startswith("postgres"):
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'mlc-test.db'}"
-        return
-    server = make_url(driver_url(configured))
-    name = f"mlc_test_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield server.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name})
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    from cli.stack import private_database
+    with private_database(tmp_path_factory.mktemp("db") / "mlc-test.db", "mlc_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
