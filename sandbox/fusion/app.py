@@ -110,7 +110,12 @@ def create_app(settings: FusionSandboxSettings | None = None) -> Flask:
     def clear_stats():
         with pod.faults.lock:
             pod.faults.stats.clear()
+        pod.faults.load.reset()
         return Response(status=204)
+
+    @app.get("/_sandbox/load")
+    def get_load():
+        return _json(pod.faults.load.as_dict())
 
     @app.post("/_sandbox/reset")
     def reset():

@@ -98,6 +98,37 @@ class TokenBucket:
         return (1 - self.tokens) / self.rate
 
 
+class Load:
+    """What the pod is carrying: requests inside it now, the most at once since the last reset,
+    and how many the rate limit turned away. Benchmarks read it to see how many calls a pipeline
+    keeps in flight, measured where the calls arrive rather than inferred from a rate."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.in_flight = self.peak = self.rate_limited = 0
+
+    def enter(self) -> None:
+        with self.lock:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
+
+    def refused(self) -> None:
+        with self.lock:
+            self.rate_limited += 1
+
+    def reset(self) -> None:
+        with self.lock:
+            self.peak, self.rate_limited = self.in_flight, 0
+
+    def as_dict(self) -> dict:
+        with self.lock:
+            return {"in_flight": self.in_flight, "peak_in_flight": self.peak, "rate_limited": self.rate_limited}
+
+
 class Faults:
     """Holds the current fault set and statistics; thread-safe."""
 
@@ -106,6 +137,7 @@ class Faults:
         self.rules: list[Rule] = []
         self.bucket: TokenBucket | None = None
         self.stats: Counter = Counter()
+        self.load = Load()
 
     # --- configuration ---------------------------------------------------------------------
     def configure(self, body: dict) -> dict:
@@ -213,8 +245,17 @@ class FaultMiddleware:
             body = environ["wsgi.input"].read(length) if length else b""
             environ["wsgi.input"] = io.BytesIO(body)
         self.faults.count(stats_key(method, path, body))
+        load = self.faults.load
+        load.enter()
+        try:
+            return self._answer(environ, start_response, method, path)
+        finally:
+            load.leave()
+
+    def _answer(self, environ, start_response, method: str, path: str):
         latency, rule, wait = self.faults.plan(method, path)
         if wait is not None:
+            self.faults.load.refused()
             retry = self.faults.bucket.retry_after if self.faults.bucket and \
                 self.faults.bucket.retry_after is not None else max(1, math.ceil(wait))
             return _plain(start_response, 429, "Too Many Requests", [("Retry-After", str(retry))])

@@ -1,5 +1,6 @@
 """Sandbox controls: fault injection, rate limit, stats, reset."""
 import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 import pytest
@@ -83,6 +84,28 @@ def test_rate_limit_answers_429_beyond_the_rate(fusion):
     assert int(limited.headers["Retry-After"]) >= 1
     time.sleep(1.1)
     assert fusion.rest("GET", INVOICES).status_code == 200
+
+
+def test_load_shows_the_most_requests_at_once_and_the_ones_the_rate_limit_refused(fusion):
+    # given: every answer takes 300 ms
+    requests.delete(f"{fusion.url}/_sandbox/stats", timeout=5)
+    _faults(fusion, {"latency_ms": 300})
+    # when: five requests arrive together
+    with ThreadPoolExecutor(5) as pool:
+        codes = list(pool.map(lambda _: fusion.rest("GET", INVOICES).status_code, range(5)))
+    # then: the pod held all five at once, and is idle again
+    assert codes == [200] * 5
+    assert requests.get(f"{fusion.url}/_sandbox/load", timeout=5).json() == {
+        "in_flight": 0, "peak_in_flight": 5, "rate_limited": 0}
+    # and when: the rate limit turns requests away, they are counted
+    requests.delete(f"{fusion.url}/_sandbox/faults", timeout=5)
+    _faults(fusion, {"rate_limit": {"requests_per_second": 1, "burst": 1}})
+    codes = [fusion.rest("GET", INVOICES).status_code for _ in range(3)]
+    assert requests.get(f"{fusion.url}/_sandbox/load", timeout=5).json()["rate_limited"] == codes.count(429) >= 1
+    # and a reset starts the count again
+    requests.delete(f"{fusion.url}/_sandbox/stats", timeout=5)
+    assert requests.get(f"{fusion.url}/_sandbox/load", timeout=5).json() == {
+        "in_flight": 0, "peak_in_flight": 0, "rate_limited": 0}
 
 
 def test_delete_clears_faults(fusion):
