@@ -7,7 +7,9 @@ configured at that moment.  Success is any 2xx; redirects are not followed and c
 failures, like timeouts (1 s connect, 5 s answer) and connection errors.
 
 Misbehaviour knobs (``WebhookKnobs``) let tests reproduce what real shops do to receivers:
-duplicates, reordering and delay, loss, and a pause while a backlog builds up.
+duplicates (every webhook, or a share of them), reordering and delay (of one action's webhooks,
+or a share of all webhooks held back so that later ones overtake them), loss, and a pause while a
+backlog builds up.  Shopify documents both: a webhook may arrive more than once, and in any order.
 
 With ``remove_subscription_after_failed_retries`` a webhook that fails through all its retries
 makes Shopify delete the shop's subscription (reference §1.3): ``on_exhausted`` records that on
@@ -54,8 +56,14 @@ class WebhookKnobs:
     """How badly delivery should behave (all off by default)."""
     #: Send every webhook this many times (same ids and body), as Shopify occasionally does.
     duplicates: int = 1
+    #: Fraction (0..1) of webhooks sent once more (same ids and body), the extra copy up to
+    #: ``max_delay_seconds`` after the first.
+    duplicate_fraction: float = 0.0
     #: Shuffle the webhooks of one action and delay each by up to ``max_delay_seconds``.
     out_of_order: bool = False
+    #: Fraction (0..1) of webhooks held back by half to all of ``max_delay_seconds``, so that
+    #: webhooks fired after them (of the same order too) arrive first.
+    out_of_order_fraction: float = 0.0
     max_delay_seconds: float = 0.05
     #: Fraction (0..1) of webhooks silently lost: never sent, never retried.
     drop_fraction: float = 0.0
@@ -65,7 +73,8 @@ class WebhookKnobs:
     seed: int | None = None
 
 
-_KNOB_TYPES = {"duplicates": int, "out_of_order": bool, "max_delay_seconds": float, "drop_fraction": float,
+_KNOB_TYPES = {"duplicates": int, "duplicate_fraction": float, "out_of_order": bool,
+               "out_of_order_fraction": float, "max_delay_seconds": float, "drop_fraction": float,
                "paused": bool, "seed": int}
 
 
@@ -92,6 +101,8 @@ class Webhook:
     copy: int = 1
     attempt: int = 1
     dropped: bool = False
+    #: Seconds the first attempt was held back by the delivery knobs.
+    delay: float = 0.0
 
 
 @dataclass(order=True)
@@ -172,9 +183,17 @@ class Dispatcher:
                     webhook.dropped = True
                     self._record(webhook, None, "dropped")
                     continue
-                for copy in range(1, max(1, knobs.duplicates) + 1):
-                    clone = Webhook(**{**webhook.__dict__, "copy": copy})
-                    delay = self._random.uniform(0, knobs.max_delay_seconds) if knobs.out_of_order else 0.0
+                copies = max(1, knobs.duplicates)
+                extra = bool(knobs.duplicate_fraction) and self._random.random() < knobs.duplicate_fraction
+                held = bool(knobs.out_of_order_fraction) and self._random.random() < knobs.out_of_order_fraction
+                for copy in range(1, copies + 1 + extra):
+                    if knobs.out_of_order or copy > copies:
+                        delay = self._random.uniform(0, knobs.max_delay_seconds)
+                    elif held:
+                        delay = self._random.uniform(knobs.max_delay_seconds / 2, knobs.max_delay_seconds)
+                    else:
+                        delay = 0.0
+                    clone = Webhook(**{**webhook.__dict__, "copy": copy, "delay": round(delay, 3)})
                     heapq.heappush(self._heap, _Due(now + delay, next(self._seq), clone))
             self._cond.notify_all()
         return event_id
@@ -222,7 +241,8 @@ class Dispatcher:
         self._log.append({
             "shop": webhook.shop, "topic": webhook.topic, "webhook_id": webhook.webhook_id,
             "event_id": webhook.event_id, "triggered_at": webhook.triggered_at, "url": webhook.url,
-            "attempt": webhook.attempt, "copy": webhook.copy, "status_code": status, "error": error,
+            "attempt": webhook.attempt, "copy": webhook.copy, "delay": webhook.delay,
+            "status_code": status, "error": error,
             "ok": status is not None and 200 <= status < 300, "at": triggered_at_now(),
             "subscription_removed": subscription_removed,
         })

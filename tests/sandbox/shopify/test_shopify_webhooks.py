@@ -133,6 +133,42 @@ def test_duplicates_knob_sends_every_webhook_twice(sandbox, shop, receiver):
     assert hits[0]["headers"]["X-Shopify-Webhook-Id"] == hits[1]["headers"]["X-Shopify-Webhook-Id"]
 
 
+def test_duplicate_fraction_sends_a_share_of_webhooks_once_more(sandbox, shop, receiver):
+    # given every webhook (fraction 1) gets one extra copy, sent up to 0.1 s after the first
+    sandbox.post("/_sandbox/webhooks/config", {"duplicate_fraction": 1.0, "max_delay_seconds": 0.1, "seed": 5})
+    sandbox.post(f"/_sandbox/shops/{shop}/orders", reference_order(financial_status="pending", customer=None))
+    sandbox.wait_idle()
+    # then the webhook arrives twice, the same bytes and ids, logged as copies 1 and 2
+    hits = receiver.webhooks("orders/create")
+    assert len(hits) == 2 and hits[0]["body"] == hits[1]["body"]
+    assert hits[0]["headers"]["X-Shopify-Webhook-Id"] == hits[1]["headers"]["X-Shopify-Webhook-Id"]
+    assert sorted(d["copy"] for d in sandbox.deliveries(shop)) == [1, 2]
+    # and with a fraction of a half, some webhooks get a copy and some do not
+    sandbox.post("/_sandbox/webhooks/config", {"duplicate_fraction": 0.5, "max_delay_seconds": 0.0})
+    for _ in range(12):
+        sandbox.post(f"/_sandbox/shops/{shop}/orders", reference_order(financial_status="pending", customer=None))
+    sandbox.wait_idle()
+    copies = [d["copy"] for d in sandbox.deliveries(shop)][2:]
+    assert 12 < len(copies) < 24 and copies.count(1) == 12
+
+
+def test_out_of_order_fraction_lets_later_webhooks_overtake(sandbox, shop, receiver):
+    # given every webhook is held back by 0.2 to 0.4 s
+    sandbox.post("/_sandbox/webhooks/config", {"out_of_order_fraction": 1.0, "max_delay_seconds": 0.4})
+    first = sandbox.post(f"/_sandbox/shops/{shop}/orders",
+                         reference_order(financial_status="pending", customer=None)).json()
+    # when the next order's webhook is not held back
+    sandbox.post("/_sandbox/webhooks/config", {"out_of_order_fraction": 0.0})
+    second = sandbox.post(f"/_sandbox/shops/{shop}/orders",
+                          reference_order(financial_status="pending", customer=None)).json()
+    sandbox.wait_idle()
+    # then the second order's webhook arrives first, and the log says how long the first was held
+    arrived = [jsonio.loads(h["body"])["id"] for h in receiver.webhooks("orders/create")]
+    assert arrived == [second["id"], first["id"]]
+    delays = {d["webhook_id"]: d["delay"] for d in sandbox.deliveries(shop)}
+    assert sorted(delays.values())[0] == 0.0 and 0.2 <= sorted(delays.values())[1] <= 0.4
+
+
 def test_drop_knob_loses_webhooks(sandbox, shop, receiver):
     sandbox.post("/_sandbox/webhooks/config", {"drop_fraction": 1.0})
     sandbox.post(f"/_sandbox/shops/{shop}/orders", reference_order())
