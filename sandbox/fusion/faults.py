@@ -137,6 +137,8 @@ class Faults:
         self.rules: list[Rule] = []
         self.bucket: TokenBucket | None = None
         self.stats: Counter = Counter()
+        #: Faults that fired, by kind (``latency`` counts delayed requests), since the last clear.
+        self.injected: Counter = Counter()
         self.load = Load()
 
     # --- configuration ---------------------------------------------------------------------
@@ -169,9 +171,10 @@ class Faults:
         with self.lock:
             self.rules = []
             self.bucket = None
+            self.injected.clear()
 
     def describe(self) -> dict:
-        return {"rules": [r.as_dict() for r in self.rules],
+        return {"rules": [r.as_dict() for r in self.rules], "injected": dict(self.injected),
                 "rate_limit": None if not self.bucket else
                 {"requests_per_second": self.bucket.rate, "burst": self.bucket.burst}}
 
@@ -187,8 +190,10 @@ class Faults:
                 if rule.kind == "latency":
                     if rule.fire():
                         latency += max(0.0, rule.latency_ms + random.uniform(-rule.jitter_ms, rule.jitter_ms)) / 1000
+                        self.injected[rule.kind] += 1
                 elif chosen is None and rule.fire():
                     chosen = rule
+                    self.injected[rule.kind] += 1
             return latency, chosen, wait
 
     def count(self, key: str) -> None:

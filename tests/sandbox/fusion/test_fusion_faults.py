@@ -115,6 +115,22 @@ def test_delete_clears_faults(fusion):
     assert fusion.rest("GET", INVOICES).status_code == 200
 
 
+def test_faults_that_fired_are_counted_by_kind(fusion, customer):
+    # given a 503 on the next request and a lost response on the next POST
+    _faults(fusion, {"rules": [{"kind": "503", "count": 1},
+                               {"kind": "lost_response", "count": 1, "methods": ["POST"]}]})
+    # when a GET and two POSTs are sent
+    assert fusion.rest("GET", INVOICES).status_code == 503
+    with pytest.raises(requests.ConnectionError):
+        fusion.rest("POST", INVOICES, json=fusion.invoice_body(customer, TransactionNumber="F-LOST"))
+    assert fusion.rest("POST", INVOICES, json=fusion.invoice_body(customer, TransactionNumber="F-OK")).status_code == 201
+    # then each fault that fired is counted once, by kind, until the faults are cleared
+    assert requests.get(f"{fusion.url}/_sandbox/faults", timeout=5).json()["injected"] == {"503": 1,
+                                                                                           "lost_response": 1}
+    requests.delete(f"{fusion.url}/_sandbox/faults", timeout=5)
+    assert requests.get(f"{fusion.url}/_sandbox/faults", timeout=5).json()["injected"] == {}
+
+
 def test_bad_fault_config_is_400(fusion):
     resp = requests.post(f"{fusion.url}/_sandbox/faults", json={"kind": "418"}, timeout=5)
     assert resp.status_code == 400
