@@ -88,9 +88,9 @@ class _Builder:
         return fmt(shop_amount, self.shop_ccy)
 
 
-def _customers(rng: random.Random, n: int) -> list[dict]:
+def _customers(rng: random.Random, n: int, first: int = 0) -> list[dict]:
     out = []
-    for i in range(n):
+    for i in range(first, first + n):
         first, last = FIRST[i % len(FIRST)], LAST[(i * 7 + 3) % len(LAST)]
         city, province, code, zip_ = US_PLACES[i % len(US_PLACES)]
         addr = {"first_name": first, "last_name": last, "company": f"{last} LLC" if i % 4 == 0 else None,
@@ -104,15 +104,20 @@ def _customers(rng: random.Random, n: int) -> list[dict]:
     return out
 
 
-def generate_orders(count: int, seed: int = 0, *, currency: str = "USD", taxes_included: bool = False) -> list[dict]:
-    """``count`` REST-format orders ready for ``POST /_sandbox/shops/{shop}/orders``; same seed, same orders."""
+def generate_orders(count: int, seed: int = 0, *, currency: str = "USD", taxes_included: bool = False,
+                    first: int = 0) -> list[dict]:
+    """``count`` REST-format orders ready for ``POST /_sandbox/shops/{shop}/orders``; same seed, same orders.
+
+    Customers and guests are numbered from ``first`` (their emails carry the number): batches made
+    one after another with ``first`` = the orders made before them bring customers of their own,
+    where batches all numbered from 0 would bring the same customers back."""
     rng = random.Random(seed)
-    pool = _customers(rng, max(3, count // 3 + 2))
+    pool = _customers(rng, max(3, count // 3 + 2), first)
     start = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
     orders = []
     for i in range(count):
         start += timedelta(minutes=rng.randint(3, 240))
-        orders.append(_order(rng, i, pool, currency, taxes_included, start))
+        orders.append(_order(rng, first + i, pool, currency, taxes_included, start))
     return orders
 
 

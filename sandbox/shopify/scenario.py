@@ -164,13 +164,16 @@ def generate(shop_domain):
     over HTTP, so that only the sandbox's own code knows how they are made."""
     shop = _shop_or_404(shop_domain)
     body = _body()
-    count, seed = body.get("count", 10), body.get("seed", 0)
+    count, seed, first = body.get("count", 10), body.get("seed", 0), body.get("first", 0)
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_GENERATED:
         raise OrderError(f"count must be a whole number from 1 to {MAX_GENERATED}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise OrderError("seed must be a whole number")
+    if isinstance(first, bool) or not isinstance(first, int) or first < 0:
+        raise OrderError("first must be a whole number, 0 or more")
     made = [ctx().merchant.create_order(shop, o, _deliver())
-            for o in generate_orders(count, seed, currency=shop.currency, taxes_included=shop.taxes_included)]
+            for o in generate_orders(count, seed, currency=shop.currency, taxes_included=shop.taxes_included,
+                                     first=first)]
     return respond({"orders": made}, 201)
 
 

@@ -136,8 +136,18 @@ def test_generate_route_places_orders_with_their_webhooks_and_the_same_seed_give
     assert [o["total_price"] for o in again["orders"]] == [o["total_price"] for o in made]
 
 
+def test_generate_route_numbers_customers_from_first_so_batches_bring_their_own(sandbox, shop):
+    def emails(body):
+        made = sandbox.post(f"/_sandbox/shops/{shop}/orders/generate?deliver=false", body).json()["orders"]
+        return {o["email"] for o in made}
+    # two batches numbered from 0 share customers; a batch numbered from 30 brings its own
+    first, again, later = emails({"count": 30, "seed": 1}), emails({"count": 30, "seed": 2}), \
+        emails({"count": 30, "seed": 2, "first": 30})
+    assert first & again and not first & later
+
+
 def test_generate_route_refuses_a_count_it_cannot_honour(sandbox, shop):
-    for body in ({"count": 0}, {"count": 1001}, {"count": "5"}, {"count": 2, "seed": 1.5}):
+    for body in ({"count": 0}, {"count": 1001}, {"count": "5"}, {"count": 2, "seed": 1.5}, {"count": 2, "first": -1}):
         r = sandbox.post(f"/_sandbox/shops/{shop}/orders/generate", body)
         assert r.status_code == 422, (body, r.text)
     assert sandbox.get(f"/_sandbox/shops/{shop}/orders").json()["orders"] == []
