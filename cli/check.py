@@ -19,6 +19,7 @@ is not finished, whatever its figures happen to say, and the reason is the inbox
 """
 from __future__ import annotations
 
+import bisect
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -154,20 +155,84 @@ def _query(fusion, path: str, q: str) -> list[dict]:
     return fusion.transport.read(path, {"q": q, "onlyData": "true", "limit": "100"})["items"]
 
 
-def _numbered(fusion, path: str, prefix: str) -> list[dict]:
-    """Documents whose number starts with ``prefix``: the edit and cancellation flows may number
-    theirs in ways this check should not have to know, as long as they hang off the invoice's."""
-    rows = _query(fusion, path, f"TransactionNumber LIKE '{prefix}%'")
-    return [r for r in rows if str(r.get("TransactionNumber", "")).startswith(prefix)]
+def read_all(fusion, path: str, q: str, page: int = 500) -> list[dict]:
+    """Every row of a REST collection that ``q`` selects, a page at a time."""
+    rows: list[dict] = []
+    while True:
+        answer = fusion.transport.read(path, {"q": q, "onlyData": "true", "limit": str(page),
+                                              "offset": str(len(rows))})
+        rows += answer["items"]
+        if not answer.get("hasMore") or not answer["items"]:
+            return rows
+
+
+def _starting(rows: list[dict], key: str, prefix: str) -> list[dict]:
+    return [r for r in rows if str(r.get(key, "")).startswith(prefix)]
+
+
+class Documents:
+    """Fusion read one order at a time, each document by its key (the demo, the tests).
+
+    What ``check_order`` asks: the invoices with the order's GID as ``CrossReference``, the
+    documents of a REST collection whose number starts with a prefix (the edit and cancellation
+    flows may number theirs in ways this check should not have to know, as long as they hang off
+    the invoice's), and the receipts with one number."""
+
+    def __init__(self, fusion):
+        self.fusion = fusion
+
+    def invoices(self, gid: str) -> list[dict]:
+        return self.fusion.invoices.by_reference(gid)
+
+    def numbered(self, path: str, prefix: str) -> list[dict]:
+        return _starting(_query(self.fusion, path, f"TransactionNumber LIKE '{prefix}%'"), "TransactionNumber",
+                         prefix)
+
+    def receipts(self, number: str) -> list[dict]:
+        return _query(self.fusion, receipts.PATH, f"ReceiptNumber='{number}'")
+
+
+class Snapshot(Documents):
+    """Every document of a shop (numbers ``<prefix>-…``) read once, a page of 500 at a time, then
+    looked up in memory: for thousands of orders, where a query per document would scan the pod
+    thousands of times. The same answers as :class:`Documents` for that shop's orders (whose
+    documents all carry its prefix), as long as nothing is written meanwhile."""
+
+    def __init__(self, fusion, prefix: str):
+        super().__init__(fusion)
+        self.sorted: dict[str, tuple[list[str], list[dict]]] = {}
+        for path in (invoices.PATH, credit_memos.PATH):
+            rows = sorted(read_all(fusion, path, f"TransactionNumber LIKE '{prefix}-%'"),
+                          key=lambda r: str(r.get("TransactionNumber", "")))
+            self.sorted[path] = ([str(r.get("TransactionNumber", "")) for r in rows], rows)
+        self.by_reference: dict[str, list[dict]] = {}
+        for row in self.sorted[invoices.PATH][1]:
+            self.by_reference.setdefault(row.get("CrossReference"), []).append(row)
+        self.by_receipt_number: dict[str, list[dict]] = {}
+        for row in read_all(fusion, receipts.PATH, f"ReceiptNumber LIKE '{prefix}-%'"):
+            self.by_receipt_number.setdefault(row.get("ReceiptNumber"), []).append(row)
+
+    def invoices(self, gid: str) -> list[dict]:
+        return list(self.by_reference.get(gid, []))
+
+    def numbered(self, path: str, prefix: str) -> list[dict]:
+        numbers, rows = self.sorted[path]
+        start = bisect.bisect_left(numbers, prefix)
+        return _starting(rows[start:bisect.bisect_left(numbers, prefix + "\U0010ffff")], "TransactionNumber", prefix)
+
+    def receipts(self, number: str) -> list[dict]:
+        return list(self.by_receipt_number.get(number, []))
 
 
 def check_order(fusion, prefix: str, order: dict, transactions: list[dict]) -> OrderCheck:
     """Fusion's documents for ``order``, found by their deterministic numbers and references
-    alone, so that a document the connector believes it made but Fusion lacks shows as missing."""
+    alone, so that a document the connector believes it made but Fusion lacks shows as missing.
+    ``fusion`` is the connector's Fusion client, or :class:`Documents` read from it."""
+    documents = fusion if isinstance(fusion, Documents) else Documents(fusion)
     check = OrderCheck(prefix, order["id"], order.get("name", str(order["id"])),
                        shop_amount(order, "current_total_price"), shop_amount(order, "total_outstanding"),
                        order_discrepancy(order)[0])
-    found = fusion.invoices.by_reference(order["admin_graphql_api_id"])
+    found = documents.invoices(order["admin_graphql_api_id"])
     check.invoices = len(found)
     if len(found) != 1:
         check.miscounted.append(f"{len(found)} invoices for the order")
@@ -179,12 +244,12 @@ def check_order(fusion, prefix: str, order: dict, transactions: list[dict]) -> O
     check.balance = _amount(invoice.get("InvoiceBalanceAmount"))
     own = f"{check.invoice_number}-"
 
-    for debit in _numbered(fusion, invoices.PATH, own):
+    for debit in documents.numbered(invoices.PATH, own):
         check.debit_memos.append(str(debit["TransactionNumber"]))
         check.debits += _amount(debit.get("EnteredAmount"))
         check.balance += _amount(debit.get("InvoiceBalanceAmount"))
 
-    memos = _numbered(fusion, credit_memos.PATH, own)
+    memos = documents.numbered(credit_memos.PATH, own)
     for memo in memos:
         check.credit_memos.append(str(memo["TransactionNumber"]))
         check.credits -= _amount(memo.get("EnteredAmount"))  # Fusion books credits negative
@@ -203,7 +268,7 @@ def check_order(fusion, prefix: str, order: dict, transactions: list[dict]) -> O
     for tx in payments(transactions):
         number = f"{prefix}-T{tx['id']}"
         check.expected_receipts.append(number)
-        exact = _query(fusion, receipts.PATH, f"ReceiptNumber='{number}'")
+        exact = documents.receipts(number)
         if len(exact) != 1:
             check.miscounted.append(f"payment {tx['id']} ({shop_amount(tx, 'amount')}) has {len(exact)} receipts "
                                     f"{number}")
