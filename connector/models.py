@@ -197,6 +197,10 @@ class Binding(Base):
     fusion_refs: Mapped[dict] = mapped_column(JSON, default=dict)        # party id, site ids, amounts …
     shopify_updated_at: Mapped[str] = mapped_column(String(64), default="")
     payload_digest: Mapped[str] = mapped_column(String(64), default="")
+    # The exact version of the Shopify object (``bindings.version``) whose every effect is in
+    # Fusion: a webhook that repeats it (``orders/paid`` after ``orders/create`` of a paid order,
+    # a redelivery) is done without a call to Shopify or Fusion.
+    settled_version: Mapped[str] = mapped_column(String(64), default="", server_default="")
     last_error: Mapped[str] = mapped_column(Text, default="")
     # While a create is in flight nobody else may post: the claim holds until this moment.
     claimed_until: Mapped[datetime | None] = mapped_column(nullable=True)

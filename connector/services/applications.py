@@ -76,11 +76,14 @@ class Mover:
                                              application["ReferenceInstallmentId"])
         return applied
 
-    def put_back(self, receipt_id: str, documents: list[str], keep: Decimal = Decimal(0)) -> Decimal:
-        """Apply what the receipt holds, less ``keep``, to the documents' open installments in
-        turn; returns what stays unapplied. What no document can take stays on the receipt,
-        visible, rather than forced anywhere."""
-        unapplied = Decimal(str(self.fusion.receipts.get(receipt_id)["UnappliedAmount"]))
+    def put_back(self, receipt_id: str, documents: list[str], keep: Decimal = Decimal(0),
+                 unapplied: Decimal | None = None) -> Decimal:
+        """Apply what the receipt holds (``unapplied`` when the caller knows it for certain, else
+        read from Fusion), less ``keep``, to the documents' open installments in turn; returns
+        what stays unapplied. What no document can take stays on the receipt, visible, rather
+        than forced anywhere."""
+        if unapplied is None:
+            unapplied = Decimal(str(self.fusion.receipts.get(receipt_id)["UnappliedAmount"]))
         for document_id in documents:
             if unapplied - keep <= 0:
                 break

@@ -42,6 +42,24 @@ def digest(payload: dict) -> str:
     return hashlib.sha256(jsonutil.dumps(_without_noise(payload)).encode()).hexdigest()
 
 
+def version(payload: dict) -> str:
+    """A fingerprint of one exact version of a payload, its update time included: two
+    deliveries of the same state share it, an edit and its undoing do not."""
+    return hashlib.sha256(jsonutil.dumps(payload).encode()).hexdigest()
+
+
+def settle(session: Session, binding: Binding, payload: dict) -> None:
+    """Remember that every effect of this version of the object is in Fusion. Only this column
+    is written, so no other worker's change to the binding is overwritten."""
+    session.execute(update(Binding).where(Binding.id == binding.id).values(settled_version=version(payload)))
+    session.commit()
+
+
+def is_settled(binding: Binding | None, payload: dict) -> bool:
+    return binding is not None and binding.state == BindingState.synced and \
+        binding.settled_version == version(payload)
+
+
 def _without_noise(payload: dict) -> dict:
     return {k: v for k, v in sorted(payload.items()) if k not in ("updated_at",)}
 

@@ -27,13 +27,28 @@ def handle(services: Services, session: Session, shop: Shop, order: dict) -> str
     does not reflect yet."""
     if skips_cancelled(services, session, shop, order):
         return ""
+    if repeats_settled(session, shop, order):
+        return ""
     result = sync(services, session, shop, order)
     if result.binding.state == BindingState.synced:
         with money_lock(services, shop, str(order["id"])):
+            if repeats_settled(session, shop, order):  # another worker finished it while this one waited
+                return ""
             payments.sync(services, session, shop, order, result.binding)
+            if result.refused is None and not result.note:
+                bindings.settle(session, result.binding, order)
     if result.refused is not None:
         raise result.refused  # an edit Fusion or the mapping refused: parked with its reason
     return result.note
+
+
+def repeats_settled(session: Session, shop: Shop, order: dict) -> bool:
+    """This exact version of the order was handled in full already (its invoice, edits and
+    payments are in Fusion): a paid order's ``orders/paid`` repeats its ``orders/create``, and
+    Shopify redelivers. Any change, even one undone, carries a new ``updated_at`` and is handled."""
+    binding = bindings.find(session, shop.id, BindingKind.order, str(order["id"]))
+    session.commit()
+    return bindings.is_settled(binding, order)
 
 
 def money_lock(services: Services, shop: Shop, order_id: str):

@@ -47,6 +47,7 @@ class Receipt(ShopDocument):
     order: dict
     transaction: Transaction
     _receipt: NewReceipt | None = field(default=None, init=False)
+    _created: dict | None = field(default=None, init=False)
     _documents: list[str] = field(default_factory=list, init=False)
 
     @property
@@ -72,15 +73,21 @@ class Receipt(ShopDocument):
         return self.fusion.receipts.find(self._receipt.business_unit, self._receipt.receipt_number)
 
     def create(self) -> dict:
-        return self.fusion.receipts.create(self._receipt)
+        self._created = self.fusion.receipts.create(self._receipt)
+        return self._created
 
     def complete(self, receipt: dict) -> dict:
         """Apply what the receipt holds to the order's open invoice (then debit memos).
 
-        Idempotent by reading first: after an apply whose answer was lost, the receipt's
-        unapplied amount says whether it landed.
+        A receipt this attempt has just created holds its whole amount unapplied, so that is
+        applied without asking Fusion first, and what is left is known without asking after.
+        Any other (adopted after a doubt) is read first: after an apply whose answer was lost,
+        the receipt's unapplied amount says whether it landed.
         """
         receipt_id = str(receipt["StandardReceiptId"])
+        if receipt is self._created:
+            left = self._mover().put_back(receipt_id, self._documents, unapplied=self._receipt.amount)
+            return dict(receipt, UnappliedAmount=str(left))
         self._mover().put_back(receipt_id, self._documents)
         return self.fusion.receipts.get(receipt_id)
 
