@@ -109,6 +109,11 @@ def topics_of(kind: BindingKind) -> list[str]:
     return [flow.topic for flow in FLOWS if flow.kind == kind]
 
 
+def topics_handled_by(handler: Handler) -> list[str]:
+    """Every topic whose events ``handler`` handles (an order's state: create, updated, paid)."""
+    return [flow.topic for flow in FLOWS if flow.handler is handler]
+
+
 def kind_of(topic: str) -> str:
     """The binding kind an event of ``topic`` concerns, as audit rows name it ('' if unknown)."""
     flow = _BY_TOPIC.get(topic)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connector.fusion.credit_memos import InvoiceCredit, memo_number
@@ -46,7 +46,14 @@ from connector.mapping.credit_memo import (
 )
 from connector.mapping.invoice import MappingError
 from connector.mapping.receipt import is_payment
-from connector.models import Binding, BindingKind, BindingState, Shop
+from connector.models import (
+    Binding,
+    BindingKind,
+    BindingState,
+    InboxEvent,
+    InboxState,
+    Shop,
+)
 from connector.services import bindings, orders
 from connector.services.adjustments import Room, allocate, credit_room, fit
 from connector.services.applications import Mover, order_documents, order_receipts
@@ -66,12 +73,34 @@ def handle(services: Services, session: Session, shop: Shop, refund: dict) -> st
     if order is not None and order.state == BindingState.skipped:
         bindings.skip(session, shop.id, BindingKind.refund, refund_id, gid, "the order has no invoice")
         return ""
+    if waiting := _order_events_before(session, shop.id, refund_id, str(refund["order_id"])):
+        raise Busy(f"refund {gid} waits for {waiting} earlier event(s) of its order (an edit it may return "
+                   "goods of)", retry_after=services.settings.dependency_wait_seconds)
     with orders.money_lock(services, shop, str(refund["order_id"])):
         try:
             CreditMemo(services, session, shop, refund=refund).ensure()
         except NothingToBook as nothing:
             bindings.skip(session, shop.id, BindingKind.refund, refund_id, gid, str(nothing), refs=nothing.refs)
     return ""
+
+
+def _order_events_before(session: Session, shop_id: int, refund_id: str, order_id: str) -> int:
+    """How many of the order's state events that reached the connector before this refund are
+    still waiting to be handled. The refund returns goods as the order then stood: an edit
+    received before it (a quantity raised, its debit memo not booked yet) must be in Fusion
+    first, or the refund would credit more than the documents hold."""
+    from connector import flows  # the registry imports this module
+    mine = session.scalar(select(func.min(InboxEvent.id)).where(
+        InboxEvent.shop_id == shop_id, InboxEvent.topic.in_(flows.topics_of(BindingKind.refund)),
+        InboxEvent.resource_id == refund_id))
+    if mine is None:  # replayed by hand, or not from a webhook: nothing to order it by
+        session.commit()
+        return 0
+    pending = session.scalar(select(func.count()).select_from(InboxEvent).where(
+        InboxEvent.shop_id == shop_id, InboxEvent.resource_id == order_id, InboxEvent.id < mine,
+        InboxEvent.topic.in_(flows.topics_handled_by(orders.handle)), InboxEvent.state == InboxState.received))
+    session.commit()
+    return pending
 
 
 class NothingToBook(Exception):
