@@ -11,7 +11,7 @@ import argparse
 import os
 import tempfile
 
-from bench import chaos, pipeline, pools, receiver
+from bench import chaos, pipeline, pools, receiver, throughput
 from cli.stack import Stack
 
 
@@ -33,7 +33,13 @@ def run_pools(args) -> None:
     pools.run(orders=args.orders)
 
 
-BENCHES = {"receiver": run_receiver, "pipeline": run_pipeline, "pools": run_pools}
+def run_throughput(args) -> None:
+    throughput.run(orders=args.orders, rates=[float(r) for r in args.rate.split(",")], seconds=args.seconds,
+                   budget_rate=args.budget_rate, budget_orders=args.budget_orders, parts=args.parts.split(","),
+                   slow_ms=args.slow_ms, processes=args.invoice_processes)
+
+
+BENCHES = {"receiver": run_receiver, "pipeline": run_pipeline, "pools": run_pools, "throughput": run_throughput}
 
 
 def run_chaos(args) -> None:
@@ -59,6 +65,15 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=7200, help="seconds the chaos run waits to be quiet")
     parser.add_argument("--webhooks", type=int, default=1000, help="deliveries per round of the receiver benchmark")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the receiver benchmark")
+    parser.add_argument("--rate", default="20", help="orders/s of the throughput benchmark's latency part "
+                        "(several: 5,10,20)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long the latency part places orders")
+    parser.add_argument("--budget-rate", type=float, default=30.0, help="the Fusion rate limit R of the budget part")
+    parser.add_argument("--budget-orders", type=int, default=300, help="orders of the budget part")
+    parser.add_argument("--invoice-processes", type=int, default=1,
+                        help="worker processes on the invoices queue in the calls and latency parts")
+    parser.add_argument("--slow-ms", type=int, default=1500, help="Fusion's latency in the in-flight part")
+    parser.add_argument("--parts", default=",".join(throughput.PARTS), help="parts of the throughput benchmark")
     args = parser.parse_args()
     unknown = set(args.which) - set(BENCHES) - set(ON_REQUEST)
     if unknown:

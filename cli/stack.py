@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,6 +115,7 @@ class Stack:
     database_url: str = ""
     redis_url: str = ""
     worker_concurrency: dict[str, int] = field(default_factory=dict)  # queue -> tasks at once; {}: production
+    worker_processes: dict[str, int] = field(default_factory=dict)    # queue -> worker processes (default 1)
     with_beat: bool = True
     with_flower: bool = True
     fusion_sandbox: dict = field(default_factory=dict)
@@ -142,7 +144,8 @@ class Stack:
             self._start_sandboxes()
             self._start_web()
             for queue in QUEUES:
-                self._start_worker(queue)
+                for index in range(self.worker_processes.get(queue, 1)):
+                    self._start_worker(queue, index)
             if self.with_beat:
                 self._start_beat()
             if self.with_flower:
@@ -241,11 +244,12 @@ class Stack:
         wait_for_port(port, process=self.processes["web"], name="web")
         self.urls["receiver"] = f"http://127.0.0.1:{port}"
 
-    def _start_worker(self, queue: str) -> None:
+    def _start_worker(self, queue: str, index: int = 0) -> None:
         """The production command and pool (``workers.pools``); ``worker_concurrency`` only
-        narrows how many tasks a queue runs at once."""
+        narrows how many tasks a queue runs at once. A second process of a queue is what a second
+        host would add: it shares the queue, the database and the Fusion budget."""
         command = shutil.which("ml-connector", path=str(Path(sys.executable).parent)) or "ml-connector"
-        self._spawn(f"worker-{queue}", [command, "worker", queue])
+        self._spawn(f"worker-{queue}" + (f"-{index + 1}" if index else ""), [command, "worker", queue])
 
     def _start_beat(self) -> None:
         self._spawn("beat", [self.celery_command(), "-A", "workers.app", "beat", "--loglevel", "INFO",
@@ -265,8 +269,8 @@ class Stack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             replies = app.control.ping(timeout=1.0) or []
-            names = {name.split("-", 1)[0] for reply in replies for name in reply}
-            if set(QUEUES) <= names:
+            answered = Counter(name.split("-", 1)[0] for reply in replies for name in reply)
+            if all(answered[queue] >= self.worker_processes.get(queue, 1) for queue in QUEUES):
                 return
             for name, process in self.processes.items():
                 if process.poll() is not None:

@@ -76,10 +76,13 @@ class ObjectLock:
 
 @contextmanager
 def object_lock(redis: Redis, shop_id: int, kind: str, shopify_id: str, *,
-                ttl: float = 30.0, wait: float = 10.0) -> Iterator[ObjectLock]:
+                ttl: float = 30.0, wait: float = 2.0) -> Iterator[ObjectLock]:
+    """The object's lock, waited for briefly: a task that finds its object busy gives its thread
+    back and is tried again a little later (as ``Busy``), rather than holding a thread that
+    could be waiting on Fusion for another object. A holder that died frees it within ``ttl``."""
     lock = ObjectLock(redis, f"mlc:lock:{shop_id}:{kind}:{shopify_id}", ttl)
     if not lock.acquire(wait):
-        raise Busy(f"{kind} {shopify_id} is being written by another worker", retry_after=ttl)
+        raise Busy(f"{kind} {shopify_id} is being written by another worker", retry_after=wait)
     try:
         yield lock
     finally:

@@ -13,8 +13,9 @@ import os
 
 from connector.config import Settings
 
-#: Threads per queue on one host: 52 calls in flight when every queue is busy.
-THREADS = {"invoices": 24, "credit_memos": 16, "customers": 8, "fusion_poll": 4}
+#: Threads per queue on one host: 76 calls in flight when every queue is busy, 56 on the order
+#: queues alone (invoices and customers).
+THREADS = {"invoices": 48, "credit_memos": 16, "customers": 8, "fusion_poll": 4}
 #: SQLite (the demo's embedded database) takes one writer at a time: more threads only queue on it.
 SQLITE_THREADS = 4
 
