@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -145,7 +146,9 @@ class InboxEvent(Base):
     __tablename__ = "inbox_events"
     # One merchant action can fire the same topic for several objects with one Event-Id (a bulk
     # edit): the object's id belongs to the key.
-    __table_args__ = (UniqueConstraint("shop_id", "topic", "event_id", "resource_id", name="uq_inbox_event"),)
+    __table_args__ = (UniqueConstraint("shop_id", "topic", "event_id", "resource_id", name="uq_inbox_event"),
+                      # one object's events: what a refund waits for (its order's earlier events)
+                      Index("ix_inbox_events_shop_resource", "shop_id", "resource_id"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))

@@ -52,12 +52,18 @@ def settle(session: Session, binding: Binding, payload: dict) -> None:
     """Remember that every effect of this version of the object is in Fusion. Only this column
     is written, so no other worker's change to the binding is overwritten."""
     session.execute(update(Binding).where(Binding.id == binding.id).values(settled_version=version(payload)))
+    # (a slower worker settling an older version may overwrite a newer one: that only costs a
+    # repeat of the newer one its shortcut, never a skipped effect)
     session.commit()
 
 
-def is_settled(binding: Binding | None, payload: dict) -> bool:
-    return binding is not None and binding.state == BindingState.synced and \
-        binding.settled_version == version(payload)
+def is_settled(session: Session, shop_id: int, kind: str, shopify_id: str, payload: dict) -> bool:
+    """Read from the row itself, not from an object the session may hold from before another
+    worker settled it."""
+    row = session.execute(select(Binding.state, Binding.settled_version).where(
+        Binding.shop_id == shop_id, Binding.kind == kind, Binding.shopify_id == shopify_id)).first()
+    session.commit()
+    return row is not None and row.state == BindingState.synced and row.settled_version == version(payload)
 
 
 def _without_noise(payload: dict) -> dict:

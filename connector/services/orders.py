@@ -34,8 +34,8 @@ def handle(services: Services, session: Session, shop: Shop, order: dict) -> str
         with money_lock(services, shop, str(order["id"])):
             if repeats_settled(session, shop, order):  # another worker finished it while this one waited
                 return ""
-            payments.sync(services, session, shop, order, result.binding)
-            if result.refused is None and not result.note:
+            paid = payments.sync(services, session, shop, order, result.binding)
+            if result.refused is None and not result.note and payments.covers(order, paid):
                 bindings.settle(session, result.binding, order)
     if result.refused is not None:
         raise result.refused  # an edit Fusion or the mapping refused: parked with its reason
@@ -45,10 +45,10 @@ def handle(services: Services, session: Session, shop: Shop, order: dict) -> str
 def repeats_settled(session: Session, shop: Shop, order: dict) -> bool:
     """This exact version of the order was handled in full already (its invoice, edits and
     payments are in Fusion): a paid order's ``orders/paid`` repeats its ``orders/create``, and
-    Shopify redelivers. Any change, even one undone, carries a new ``updated_at`` and is handled."""
-    binding = bindings.find(session, shop.id, BindingKind.order, str(order["id"]))
-    session.commit()
-    return bindings.is_settled(binding, order)
+    Shopify redelivers. Any change, even one undone, carries a new ``updated_at`` and is handled.
+    A state is settled only when the payments read from Shopify cover what it says was paid, so
+    a payment the Admin API did not show yet is looked for again by the next event."""
+    return bindings.is_settled(session, shop.id, BindingKind.order, str(order["id"]), order)
 
 
 def money_lock(services: Services, shop: Shop, order_id: str):

@@ -8,10 +8,12 @@ also means a late or lost ``orders/paid`` changes nothing: the next order event 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
 from connector.fusion.receipts import NewReceipt
+from connector.mapping.invoice import order_total
 from connector.mapping.receipt import build_receipt, is_payment
 from connector.models import Binding, BindingKind, Shop
 from connector.services.applications import Mover, order_documents
@@ -24,16 +26,26 @@ from connector.shopify.orders import Transaction
 NOTHING_CAPTURED = ("pending", "authorized", "voided")
 
 
-def sync(services: Services, session: Session, shop: Shop, order: dict, invoice: Binding) -> int:
-    """Book every payment of ``order`` not booked yet; returns how many payments the order has."""
+def sync(services: Services, session: Session, shop: Shop, order: dict, invoice: Binding) -> list[Transaction]:
+    """Book every payment of ``order`` not booked yet; returns the order's payments."""
     if order.get("financial_status") in NOTHING_CAPTURED:
-        return 0
+        return []
     client = services.shopify(session, shop)
     session.commit()  # no transaction across the call to Shopify
     payments = [t for t in shopify_orders.transactions(client, order["admin_graphql_api_id"]) if is_payment(t)]
     for transaction in payments:
         Receipt(services, session, shop, invoice=invoice, order=order, transaction=transaction).ensure()
-    return len(payments)
+    return payments
+
+
+def covers(order: dict, payments: list[Transaction]) -> bool:
+    """Whether the payments read account for all the order state says was paid: nothing was to
+    be captured, or the order is paid in full as placed. Anything else (partly paid, refunded,
+    edited) is looked at again by its next event, which costs one read of Shopify."""
+    if order.get("financial_status") in NOTHING_CAPTURED:
+        return True
+    return order.get("financial_status") == "paid" and \
+        sum((t.amount for t in payments), Decimal(0)) == order_total(order)
 
 
 @dataclass

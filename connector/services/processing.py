@@ -5,8 +5,8 @@ Outcomes, by what the failure means for the accountant:
   set-up and a replay settle it. It never blocks other records.
 - Fusion or Redis was unavailable, or the outcome of a write is unknown → try again with
   exponential backoff, up to ``max_attempts``, then ``dead`` (replayable).
-- Another worker holds the object → try again once its lock can have expired; this is not the
-  event's fault and does not use up an attempt.
+- Another worker holds the object, or a document it depends on is not booked yet → try again
+  a little later; this is not the event's fault and does not use up an attempt.
 
 Every state change is conditional on the event still waiting (``received``), so two deliveries of
 the same task can never overwrite each other's outcome.
@@ -21,6 +21,7 @@ from datetime import timedelta
 from redis.exceptions import RedisError
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from connector import audit, flows, jsonutil
@@ -44,7 +45,8 @@ from connector.shopify.client import ShopifyError
 log = logging.getLogger(__name__)
 
 PERMANENT = (FusionRejected, MappingError, AddressError, NotConfigured)
-TRANSIENT = (FusionError, ShopifyError, RedisError, OperationalError)
+#: A busy connection pool (every connection taken by the process's other threads) is one of them.
+TRANSIENT = (FusionError, ShopifyError, RedisError, OperationalError, PoolTimeout)
 
 
 @dataclass(frozen=True)

@@ -85,20 +85,23 @@ def handle(services: Services, session: Session, shop: Shop, refund: dict) -> st
 
 
 def _order_events_before(session: Session, shop_id: int, refund_id: str, order_id: str) -> int:
-    """How many of the order's state events that reached the connector before this refund are
-    still waiting to be handled. The refund returns goods as the order then stood: an edit
-    received before it (a quantity raised, its debit memo not booked yet) must be in Fusion
-    first, or the refund would credit more than the documents hold."""
+    """How many of the order's state events that Shopify fired before this refund are still
+    waiting to be handled here. The refund returns goods as the order then stood: an edit made
+    before it (a quantity raised, its debit memo not booked yet) must be in Fusion first, or the
+    refund would credit more than the documents hold. Shopify's firing time, not the order of
+    arrival, since a retried delivery arrives late; an edit not delivered yet cannot be waited
+    for (reconciliation finds it)."""
     from connector import flows  # the registry imports this module
-    mine = session.scalar(select(func.min(InboxEvent.id)).where(
-        InboxEvent.shop_id == shop_id, InboxEvent.topic.in_(flows.topics_of(BindingKind.refund)),
-        InboxEvent.resource_id == refund_id))
-    if mine is None:  # replayed by hand, or not from a webhook: nothing to order it by
+    fired = session.scalar(select(func.min(InboxEvent.triggered_at)).where(
+        InboxEvent.shop_id == shop_id, InboxEvent.resource_id == refund_id,
+        InboxEvent.topic.in_(flows.topics_of(BindingKind.refund))))
+    if not fired:  # not from a webhook (a backfill), or a sender that gave no time
         session.commit()
         return 0
     pending = session.scalar(select(func.count()).select_from(InboxEvent).where(
-        InboxEvent.shop_id == shop_id, InboxEvent.resource_id == order_id, InboxEvent.id < mine,
-        InboxEvent.topic.in_(flows.topics_handled_by(orders.handle)), InboxEvent.state == InboxState.received))
+        InboxEvent.shop_id == shop_id, InboxEvent.resource_id == order_id, InboxEvent.triggered_at != "",
+        InboxEvent.triggered_at < fired, InboxEvent.topic.in_(flows.topics_handled_by(orders.handle)),
+        InboxEvent.state == InboxState.received))
     session.commit()
     return pending
 

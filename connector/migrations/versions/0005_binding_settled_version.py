@@ -1,4 +1,5 @@
-"""Bindings remember the exact Shopify version whose every effect is in Fusion
+"""Bindings remember the exact Shopify version whose every effect is in Fusion; inbox events
+are indexed by object (a refund looks up its order's earlier events)
 
 Revision ID: 0005
 Revises: 0004
@@ -15,8 +16,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("bindings") as batch:
         batch.add_column(sa.Column("settled_version", sa.String(64), nullable=False, server_default=""))
+    op.create_index("ix_inbox_events_shop_resource", "inbox_events", ["shop_id", "resource_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_inbox_events_shop_resource", table_name="inbox_events")
     with op.batch_alter_table("bindings") as batch:
         batch.drop_column("settled_version")
