@@ -353,6 +353,7 @@ class Findings:
     accounts: int = 0
     persons: int = 0
     customer_problems: list[str] = field(default_factory=list)
+    documents: Snapshot | None = None
 
     @property
     def duplicates(self) -> dict[str, int]:
@@ -395,7 +396,7 @@ def read_back(run: Run) -> Findings:
 
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(one_order, run.placed))
-    findings = Findings([c for c, _ in results])
+    findings = Findings([c for c, _ in results], documents=documents)
     customers = sorted({reference for _, reference in results})
     with ThreadPoolExecutor(4) as pool:
         accounts = list(pool.map(lambda ref: fusion.accounts.by_reference(source_system, ref) is not None,
@@ -445,6 +446,59 @@ def parked(run: Run) -> dict[str, list[str]]:
     return {"events": [f"inbox {i} {topic} {state.value}: {error[:300]}" for i, topic, state, error in events],
             "bindings": [f"{kind.value} {sid} parked" for kind, sid, _ in bindings],
             "deferred": [f"{n} × {topic}: {error[:160]}" for topic, error, n in deferred]}
+
+
+def evidence(run: Run, failing: list[OrderCheck], documents: Snapshot) -> Path:
+    """What a person needs to see why an order failed, written before the stack is gone: the check,
+    the order's Fusion documents as read, its bindings, its webhook events with every attempt, and
+    every Fusion call made for it or its refunds (the audit trail)."""
+    import json
+
+    from connector.config import load_settings
+    from connector.db import session_scope
+    from connector.fusion import credit_memos, invoices
+    from connector.models import (
+        AuditEvent,
+        Binding,
+        InboxEvent,
+        ProcessingAttempt,
+        Shop,
+    )
+    out = []
+    with session_scope(load_settings().database_url) as session:
+        shop_id = session.scalar(select(Shop.id).where(Shop.domain == run.domain))
+        for check in failing:
+            order, _ = shopify_order(run.shopify, run.domain, check.order_id)
+            subjects = [str(check.order_id)] + [str(r["id"]) for r in order.get("refunds") or []]
+            own = f"{check.invoice_number}-" if check.invoice_number else "-"
+            events = session.scalars(select(InboxEvent).where(InboxEvent.shop_id == shop_id,
+                                                              InboxEvent.resource_id.in_(subjects))
+                                     .order_by(InboxEvent.id)).all()
+            out.append({
+                "check": check.as_json(), "refunds": order.get("refunds"),
+                "fusion": {"debit memos": documents.numbered(invoices.PATH, own),
+                           "credit memos": documents.numbered(credit_memos.PATH, own)},
+                "bindings": [{"kind": b.kind.value, "shopify_id": b.shopify_id, "state": b.state.value,
+                              "fusion_number": b.fusion_number, "fusion_refs": b.fusion_refs,
+                              "last_error": b.last_error}
+                             for b in session.scalars(select(Binding).where(Binding.shop_id == shop_id,
+                                                                            Binding.shopify_id.in_(subjects)))],
+                "events": [{"id": e.id, "topic": e.topic, "state": e.state.value, "attempts": e.attempts,
+                            "last_error": e.last_error, "triggered_at": e.triggered_at,
+                            "received_at": str(e.received_at), "processed_at": str(e.processed_at),
+                            "tries": [{"number": a.number, "worker": a.worker, "outcome": str(a.outcome),
+                                       "error": a.error, "started": str(a.started_at), "ended": str(a.finished_at)}
+                                      for a in session.scalars(select(ProcessingAttempt)
+                                                               .where(ProcessingAttempt.inbox_id == e.id)
+                                                               .order_by(ProcessingAttempt.number))]}
+                           for e in events],
+                "audit": [{"at": str(a.occurred_at), "action": a.action, "subject": a.subject_id, "detail": a.detail}
+                          for a in session.scalars(select(AuditEvent).where(AuditEvent.shop_id == shop_id,
+                                                                            AuditEvent.subject_id.in_(subjects))
+                                                   .order_by(AuditEvent.id))]})
+    path = Path(tempfile.gettempdir()) / f"mlc-chaos-failures-{os.getpid()}.json"
+    path.write_text(json.dumps(out, indent=1, default=str))
+    return path
 
 
 def attempts(run: Run) -> Counter:
@@ -509,6 +563,9 @@ def report(run: Run, settled: bool, wall: float, faults: dict, fusion_requests: 
         print(f"    {c.name} ({'; '.join(c.actions) or 'no refund'}): {' | '.join(c.reasons())}")
     for problem in findings.customer_problems[:20]:
         print(f"    customer {problem}")
+    if violations:
+        print(f"  evidence of the failing orders (documents, bindings, events, attempts, Fusion calls): "
+              f"{evidence(run, violations[:50], findings.documents)}")
     print(f"  wall time: {wall:.0f} s ({wall / 60:.1f} min)" + ("" if settled else "  — TIMED OUT before quiet"))
     failures = [name for name, bad in (
         ("duplicates", sum(duplicates.values())), ("invariant violations", len(violations)),
