@@ -196,8 +196,9 @@ class Stack:
             restarted.append(f"{name} (exit code {process.returncode})")
             if name == "beat":
                 self._start_beat()
-            else:
-                self._start_worker(name.removeprefix("worker-"))
+            else:  # worker-<queue>, or worker-<queue>-<n> for the n-th process of a queue
+                queue, _, n = name.removeprefix("worker-").partition("-")
+                self._start_worker(queue, int(n) - 1 if n else 0)
         return restarted
 
     # -- pieces -------------------------------------------------------------------------------
