@@ -13,9 +13,10 @@ import os
 
 from connector.config import Settings
 
-#: Threads per queue on one host: 76 calls in flight when every queue is busy, 56 on the order
-#: queues alone (invoices and customers).
-THREADS = {"invoices": 48, "credit_memos": 16, "customers": 8, "fusion_poll": 4}
+#: Threads per queue on one host: 92 calls in flight when every queue is busy, 72 on the order
+#: queues alone (invoices and customers; some of an order's threads wait on Shopify, the database
+#: or an order lock, so 64 keep about 50 calls to Fusion in flight).
+THREADS = {"invoices": 64, "credit_memos": 16, "customers": 8, "fusion_poll": 4}
 #: SQLite (the demo's embedded database) takes one writer at a time: more threads only queue on it.
 SQLITE_THREADS = 4
 
