@@ -534,6 +534,8 @@ def report(run: Run, settled: bool, wall: float, faults: dict, fusion_requests: 
     made = [label for i, label in run.refunded.items() if i not in refused]
     print(f"  orders placed: {len(run.placed)}   refunds made: {len(made)} {dict(refund_kinds(made))}"
           f" (refused by Shopify or nothing left: {len(refused)})")
+    for order_id, why in list(refused.items())[:10]:
+        print(f"    order {order_id}: {why}")
     print(f"  webhooks: {sent['webhooks']} fired, {sent['attempts']} deliveries in all: "
           f"{sent['duplicates']} duplicates, {sent['held back']} held back out of order, "
           f"{sent['retried webhooks']} webhooks retried; failed attempts "
