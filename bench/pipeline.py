@@ -6,14 +6,20 @@ the customer look-ups, the inbox, the queues and the bookkeeping; the ratio show
 """
 from __future__ import annotations
 
+import os
 import secrets
+import tempfile
 import time
 import uuid
+from contextlib import contextmanager
+from pathlib import Path
 
 import requests
 from sqlalchemy import func, select
 
+from bench import private
 from bench.measure import rss_mb, stopwatch
+from cli.stack import Stack
 from connector.config import load_settings
 from connector.db import session_scope
 from connector.models import Binding, BindingKind, BindingState
@@ -102,3 +108,31 @@ def run(stack, *, orders: int, **_) -> None:
           f"({t['seconds'] / (floor or 1):.1f}x the floor's time)")
     print(f"  Fusion requests per order: {fusion_calls / orders:.2f} (floor: 1.00)")
     print(f"  memory: workers {rss_mb(stack.pids(), 'worker-'):.0f} MiB, web {rss_mb(stack.pids(), 'web'):.0f} MiB")
+
+
+@contextmanager
+def private_stack(name: str, *, env: dict, latency_ms: int, processes: dict | None = None):
+    """A stack of its own (a database and a Redis database of its own, both sandboxes, the
+    production pools) with Fusion answering after ``latency_ms``, and one shop; the caller's
+    environment is given back afterwards (a stack rewrites DATABASE_URL and REDIS_URL)."""
+    environment = dict(os.environ)
+    with tempfile.TemporaryDirectory(prefix=f"mlc-{name}-") as workdir, \
+            private.database(Path(workdir)) as database_url, private.redis(Path(workdir)) as redis_url:
+        stack = Stack(workdir, database_url=database_url, redis_url=redis_url, with_flower=False,
+                      fusion_sandbox=FUSION, extra_env=env, worker_processes=processes or {})
+        try:
+            with stack:
+                stack.wait_for_workers()
+                configure_fusion(stack)
+                domain, _ = add_shop(stack, name)
+                fusion(stack, "POST", "faults", json={"latency_ms": latency_ms})
+                yield stack, domain
+        finally:
+            os.environ.clear()  # the stack rewrote DATABASE_URL and REDIS_URL to its own
+            os.environ.update(environment)
+
+
+def fusion(stack, method: str, what: str, **kwargs):
+    response = requests.request(method, f"{stack.urls['fusion_sandbox']}/_sandbox/{what}", timeout=30, **kwargs)
+    response.raise_for_status()
+    return response.json() if response.content else None

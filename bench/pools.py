@@ -8,17 +8,13 @@ Little's law), and the workers' memory. Baseline: the same orders, stack and set
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import requests
 
-from bench import pipeline, private
+from bench import pipeline
 from bench.measure import rss_mb
-from cli.stack import Stack
 
 LATENCY_MS = 300
 RATE = 1000          # MLC_FUSION_RATE: generous, so that the pool is what limits
@@ -42,34 +38,21 @@ class Result:
 
 
 def measure(pool: str, orders: int) -> Result:
-    with tempfile.TemporaryDirectory(prefix=f"mlc-pools-{pool}-") as workdir, \
-            private.database(Path(workdir)) as database_url, private.redis(Path(workdir)) as redis_url:
-        stack = Stack(workdir, database_url=database_url, redis_url=redis_url, with_flower=False,
-                      fusion_sandbox=pipeline.FUSION,
-                      extra_env={"MLC_WORKER_POOL": pool, "MLC_FUSION_RATE": str(RATE), "MLC_FUSION_BURST": str(RATE)})
-        with stack:
-            stack.wait_for_workers()
-            pipeline.configure_fusion(stack)
-            domain, _ = pipeline.add_shop(stack, "pools")
-            fusion = stack.urls["fusion_sandbox"]
-            requests.post(f"{fusion}/_sandbox/faults", json={"latency_ms": LATENCY_MS}, timeout=10).raise_for_status()
-            requests.delete(f"{fusion}/_sandbox/stats", timeout=10)
-            started = time.monotonic()
-            requests.post(f"{stack.urls['shopify_sandbox']}/_sandbox/shops/{domain}/orders/generate",
-                          json={"count": orders, "seed": 11}, timeout=600).raise_for_status()
-            while pipeline.synced(domain) < orders:
-                time.sleep(0.05)
-            seconds = time.monotonic() - started
-            stats = requests.get(f"{fusion}/_sandbox/stats", timeout=10).json()
-            return Result(pool, seconds, orders, pipeline.request_count(stats), rss_mb(stack.pids(), "worker-"))
+    env = {"MLC_WORKER_POOL": pool, "MLC_FUSION_RATE": str(RATE), "MLC_FUSION_BURST": str(RATE)}
+    with pipeline.private_stack("pools", env=env, latency_ms=LATENCY_MS) as (stack, domain):
+        pipeline.fusion(stack, "DELETE", "stats")
+        started = time.monotonic()
+        requests.post(f"{stack.urls['shopify_sandbox']}/_sandbox/shops/{domain}/orders/generate",
+                      json={"count": orders, "seed": 11}, timeout=600).raise_for_status()
+        while pipeline.synced(domain) < orders:
+            time.sleep(0.05)
+        seconds = time.monotonic() - started
+        stats = pipeline.fusion(stack, "GET", "stats")
+        return Result(pool, seconds, orders, pipeline.request_count(stats), rss_mb(stack.pids(), "worker-"))
 
 
 def run(*, orders: int, **_) -> None:
-    environment, results = dict(os.environ), []
-    for pool in ("prefork", "threads"):
-        os.environ.clear()  # each stack rewrites DATABASE_URL and REDIS_URL to its own
-        os.environ.update(environment)
-        results.append(measure(pool, orders))
+    results = [measure(pool, orders) for pool in ("prefork", "threads")]
     prefork, threads = results
     print(f"\nworker pools ({orders} generated orders, Fusion answering in {LATENCY_MS} ms, budget {RATE}/s)")
     for r in results:

@@ -18,24 +18,18 @@ Each part runs on a private stack (its own database and Redis) with the producti
 """
 from __future__ import annotations
 
-import os
 import statistics
-import tempfile
 import threading
 import time
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 
-import psutil
 import requests
 from sqlalchemy import func, select
 
-from bench import pipeline, private
-from bench.measure import rss_mb
-from cli.stack import Stack
+from bench import pipeline
+from bench.measure import cpu_seconds, rss_mb
 from connector.config import load_settings
 from connector.db import session_scope
 from connector.models import AuditEvent, InboxEvent, InboxState
@@ -44,32 +38,6 @@ from sandbox.shopify.generator import generate_orders
 LATENCY_MS = 300
 GENEROUS = 1000          # MLC_FUSION_RATE when the budget is not what is measured
 POLL = 0.25              # seconds between two looks at the database (each one commits twice)
-
-
-@contextmanager
-def private_stack(name: str, *, env: dict, processes: dict | None = None, latency_ms: int = LATENCY_MS):
-    """A stack of its own, with Fusion answering after ``latency_ms``, and one shop."""
-    environment = dict(os.environ)
-    with tempfile.TemporaryDirectory(prefix=f"mlc-{name}-") as workdir, \
-            private.database(Path(workdir)) as database_url, private.redis(Path(workdir)) as redis_url:
-        stack = Stack(workdir, database_url=database_url, redis_url=redis_url, with_flower=False,
-                      fusion_sandbox=pipeline.FUSION, extra_env=env, worker_processes=processes or {})
-        try:
-            with stack:
-                stack.wait_for_workers()
-                pipeline.configure_fusion(stack)
-                domain, _ = pipeline.add_shop(stack, name)
-                fusion(stack, "POST", "faults", json={"latency_ms": latency_ms})
-                yield stack, domain
-        finally:
-            os.environ.clear()  # the stack rewrote DATABASE_URL and REDIS_URL to its own
-            os.environ.update(environment)
-
-
-def fusion(stack, method: str, what: str, **kwargs):
-    response = requests.request(method, f"{stack.urls['fusion_sandbox']}/_sandbox/{what}", timeout=30, **kwargs)
-    response.raise_for_status()
-    return response.json() if response.content else None
 
 
 def place(stack, domain: str, orders: list[dict]) -> None:
@@ -116,16 +84,16 @@ class Batch:
 
 
 def batch(stack, domain: str, label: str, orders: list[dict], already: int) -> Batch:
-    fusion(stack, "DELETE", "stats")
-    cpu_before, commits_before = cpu_seconds(stack), commits()
+    pipeline.fusion(stack, "DELETE", "stats")
+    cpu_before, commits_before = cpu_seconds(stack.pids()), commits()
     started = time.monotonic()
     place(stack, domain, orders)
     wait_settled(already + len(orders), domain)
     seconds = time.monotonic() - started
-    cpu = {name: spent - cpu_before.get(name, 0.0) for name, spent in cpu_seconds(stack).items()}
+    cpu = {name: spent - cpu_before.get(name, 0.0) for name, spent in cpu_seconds(stack.pids()).items()}
     committed = None if commits_before is None else commits() - commits_before
-    requests_by_kind = Counter({k: v for k, v in fusion(stack, "GET", "stats").items() if isinstance(v, int)})
-    return Batch(label, len(orders), seconds, requests_by_kind, fusion(stack, "GET", "load")["peak_in_flight"], cpu,
+    requests_by_kind = Counter({k: v for k, v in pipeline.fusion(stack, "GET", "stats").items() if isinstance(v, int)})
+    return Batch(label, len(orders), seconds, requests_by_kind, pipeline.fusion(stack, "GET", "load")["peak_in_flight"], cpu,
                  committed)
 
 
@@ -167,21 +135,10 @@ def commits() -> int | None:
         return session.scalar(text("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"))
 
 
-def cpu_seconds(stack) -> dict[str, float]:
-    out = {}
-    for name, pid in stack.pids().items():
-        try:
-            process = psutil.Process(pid)
-            out[name] = sum(sum(p.cpu_times()[:2]) for p in [process, *process.children(recursive=True)])
-        except psutil.NoSuchProcess:
-            pass
-    return out
-
-
 def in_flight(orders: int, latency_ms: int, seed: int) -> None:
     """A backlog of known customers' orders against a pod slow enough that the machine's CPU is
     not what limits: how many calls the pools keep in flight, against the threads they have."""
-    with private_stack("inflight", env={"MLC_FUSION_RATE": str(GENEROUS), "MLC_FUSION_BURST": str(GENEROUS)},
+    with pipeline.private_stack("inflight", env={"MLC_FUSION_RATE": str(GENEROUS), "MLC_FUSION_BURST": str(GENEROUS)},
                        latency_ms=latency_ms) as (stack, domain):
         first = generate_orders(min(orders, 60), seed)
         batch(stack, domain, "warm-up", first, 0)
@@ -252,7 +209,7 @@ def percentile(values: list[float], p: float) -> float:
 
 def sample_requests(stack, stop: threading.Event, samples: list) -> None:
     while not stop.is_set():
-        counts = fusion(stack, "GET", "stats")
+        counts = pipeline.fusion(stack, "GET", "stats")
         samples.append((time.monotonic(), sum(v for v in counts.values() if isinstance(v, int))))
         time.sleep(0.25)
 
@@ -269,10 +226,10 @@ def steady_rate(samples: list[tuple[float, int]]) -> float:
 def budget(rate: float, orders: int, seed: int) -> tuple[float, int, int, float]:
     burst = max(2, int(rate))
     env = {"MLC_FUSION_RATE": str(rate), "MLC_FUSION_BURST": str(burst // 2)}
-    with private_stack("budget", env=env, processes={"invoices": 2}) as (stack, domain):
+    with pipeline.private_stack("budget", env=env, latency_ms=LATENCY_MS, processes={"invoices": 2}) as (stack, domain):
         # the pod refuses what goes beyond R; the connector keeps its burst within half the pod's
-        fusion(stack, "POST", "faults", json={"rate_limit": {"requests_per_second": rate, "burst": burst}})
-        fusion(stack, "DELETE", "stats")
+        pipeline.fusion(stack, "POST", "faults", json={"rate_limit": {"requests_per_second": rate, "burst": burst}})
+        pipeline.fusion(stack, "DELETE", "stats")
         stop, samples = threading.Event(), []
         sampler = threading.Thread(target=sample_requests, args=(stack, stop, samples))
         sampler.start()
@@ -283,7 +240,7 @@ def budget(rate: float, orders: int, seed: int) -> tuple[float, int, int, float]
             stop.set()
             sampler.join()
         used = steady_rate(samples)
-        refused = fusion(stack, "GET", "load")["rate_limited"]
+        refused = pipeline.fusion(stack, "GET", "load")["rate_limited"]
         memory = rss_mb(stack.pids(), "worker-invoices")
         return used, refused, samples[-1][1], memory
 
@@ -306,8 +263,8 @@ def run(*, orders: int, rates: tuple[float, ...] = (20.0,), seconds: float = 30.
 
 
 def calls_and_latency(orders: int, rates: list[float], seconds: float, seed: int, parts, processes: int = 1) -> None:
-    with private_stack("throughput", env={"MLC_FUSION_RATE": str(GENEROUS), "MLC_FUSION_BURST": str(GENEROUS)},
-                       processes={"invoices": processes}) as (stack, domain):
+    with pipeline.private_stack("throughput", env={"MLC_FUSION_RATE": str(GENEROUS), "MLC_FUSION_BURST": str(GENEROUS)},
+                                latency_ms=LATENCY_MS, processes={"invoices": processes}) as (stack, domain):
         first = generate_orders(orders, seed)
         new = batch(stack, domain, "new customers", first, 0)
         known = batch(stack, domain, "known customers", generate_orders(orders, seed), orders)
@@ -321,12 +278,12 @@ def calls_and_latency(orders: int, rates: list[float], seconds: float, seed: int
         placed_so_far, results = 2 * orders, []
         for one_rate in rates:
             steady = [first[i % len(first)] for i in range(int(one_rate * seconds))]
-            fusion(stack, "DELETE", "stats")
+            pipeline.fusion(stack, "DELETE", "stats")
             since = datetime.now(timezone.utc)
             placed = paced(stack, domain, steady, one_rate)
             placed_so_far += len(steady)
             wait_settled(placed_so_far, domain)
-            results.append((one_rate, placed, sorted(latencies(domain, since)), fusion(stack, "GET", "load")))
+            results.append((one_rate, placed, sorted(latencies(domain, since)), pipeline.fusion(stack, "GET", "load")))
     print(f"\nlatency, orders/create fired → invoice bound, orders of known customers placed at a steady rate for "
           f"{seconds:g} s; baseline: Fusion's own {LATENCY_MS} ms")
     for one_rate, placed, times, load in results:

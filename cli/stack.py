@@ -266,7 +266,12 @@ class Stack:
     def wait_for_workers(self, timeout: float = 60.0) -> None:
         """Block until a worker answers on every queue (a ping through the broker)."""
         from workers.app import app
-        app.conf.broker_url = self.redis_url
+        if app.conf.broker_url != self.redis_url:
+            # a benchmark runs several stacks in one process, each on a Redis of its own: the
+            # app's pools still hold connections to the last one (Celery drops them the same way
+            # in a forked child)
+            app.conf.broker_url = self.redis_url
+            app._after_fork()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             replies = app.control.ping(timeout=1.0) or []
