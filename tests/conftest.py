@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 
 from tests.support import FUSION_CLIENT, Fusion, TestShop
 
-TEST_REDIS_DB = 9  # the tests flush it: never point them at a database that holds real data
+# The tests flush it: never point them at a database that holds real data. Two runs at once on one
+# server need a database each (MLC_TEST_REDIS_DB), or they take each other's tasks and keys.
+TEST_REDIS_DB = int(os.environ.get("MLC_TEST_REDIS_DB", "9"))
 
 
 @pytest.fixture(scope="session")
