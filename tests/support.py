@@ -216,6 +216,19 @@ class TestShop:
             return list(session.scalars(select(InboxEvent).join(Shop, Shop.id == InboxEvent.shop_id)
                                         .where(Shop.domain == self.domain).order_by(InboxEvent.id)))
 
+    def last_attempt_errors(self) -> dict[int, str]:
+        """The error of each inbox event's latest attempt, by inbox id: why an event still waits
+        (a Busy wait leaves the event's own ``last_error`` empty)."""
+        from connector.models import ProcessingAttempt
+        with session_scope(load_settings().database_url) as session:
+            rows = session.execute(select(ProcessingAttempt.inbox_id, ProcessingAttempt.number,
+                                          ProcessingAttempt.outcome, ProcessingAttempt.error)
+                                   .join(InboxEvent, InboxEvent.id == ProcessingAttempt.inbox_id)
+                                   .join(Shop, Shop.id == InboxEvent.shop_id).where(Shop.domain == self.domain)
+                                   .order_by(ProcessingAttempt.id)).all()
+        return {inbox_id: f"attempt {number} {outcome.value if outcome else 'running'}: {error}"
+                for inbox_id, number, outcome, error in rows}
+
     def binding(self, kind: str, shopify_id) -> Binding | None:
         with session_scope(load_settings().database_url) as session:
             return session.scalar(select(Binding).join(Shop, Shop.id == Binding.shop_id).where(

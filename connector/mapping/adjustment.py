@@ -91,7 +91,7 @@ def net_and_tax(change: Components, taxes_included: bool) -> tuple[Decimal, Deci
     return (gross - tax if taxes_included else gross), tax
 
 
-def adjustment_number(order: dict, prefix: str, letter: str, sequence: int) -> str:
+def adjustment_number(order: dict, prefix: str, letter: str, sequence: int | str) -> str:
     """``<invoice number>-<letter><sequence>``: D for debit memos, E for credit memos of edits."""
     number = f"{transaction_number(prefix, order)}-{letter}{sequence}"
     if len(number) > 20:

@@ -6,6 +6,10 @@ every adjustment booked since); what rose becomes a debit memo ``<invoice>-D<n>`
 credit memo ``<invoice>-E<n>`` against the invoice. An edit that changes nothing money-related
 books nothing. Adjustments of one order are numbered in the order they are made, and one that is
 in flight is finished (found or created) before the next is computed.
+
+Fusion refuses a credit beyond a document's own line or tax part, so a credit larger than what
+the invoice still holds (a line raised by an edit, then lowered again) is split as a refund's
+is: the invoice first, then the debit memos, one memo per document (``-E<n>``, ``-E<n>B``, …).
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from connector.mapping.adjustment import (
 )
 from connector.mapping.invoice import ZERO, MappingError
 from connector.models import Binding, BindingKind, BindingState, Shop
+from connector.services import bindings
 from connector.services.applications import Mover, order_documents, order_receipts
 from connector.services.context import Services
 from connector.services.documents import ShopDocument
@@ -98,6 +103,7 @@ class Adjustment(ShopDocument):
     _number: str = field(default="", init=False)
     _documents: list[str] = field(default_factory=list, init=False)
     _receipts: list[Binding] = field(default_factory=list, init=False)
+    _parts: list[Room] = field(default_factory=list, init=False)   # a credit, per document
 
     @property
     def shopify_id(self) -> str:
@@ -121,6 +127,13 @@ class Adjustment(ShopDocument):
                                          self.sequence)
         self._documents = order_documents(self.session, self.invoice)
         self._receipts = order_receipts(self.session, self.invoice)
+        if self.document != DEBIT:
+            line, tax = net_and_tax(-self.change, self.taxes_included)
+            if line < 0 or tax < 0:
+                raise MappingError(f"an edit lowered the order's total but raised part of it (net {-line}, tax "
+                                   f"{-tax}): not booked by this release")
+            self._parts = allocate(line, tax, credit_room(self.session, self.invoice,
+                                                          booked_refunds(self.session, self.invoice)))
 
     def number(self) -> str:
         return self._number
@@ -137,40 +150,68 @@ class Adjustment(ShopDocument):
                 self.order, self.change, mapping=self.mapping, number=self._number,
                 bill_to_account=self.invoice.fusion_refs.get("customer_account", ""),
                 invoice_number=self.invoice.fusion_number))
-        line, tax = net_and_tax(-self.change, self.taxes_included)
-        if line < 0 or tax < 0:
-            raise MappingError(f"an edit lowered the order's total but raised part of it (net {-line}, tax "
-                               f"{-tax}): not booked by this release")
-        mover = self._mover()
-        for receipt in self._receipts:  # a paid invoice has no room for a credit: take them off first
-            mover.take_off(receipt.fusion_id, receipt.fusion_number, self.invoice.fusion_id)
-        credit = InvoiceCredit(invoice_id=self.invoice.fusion_id, transaction_number=self._number,
-                               currency=self.invoice.fusion_refs.get("currency") or None, line=line, tax=tax,
-                               customer_reference=self.gid,
-                               comments=f"Shopify order {self.order.get('name', '')} "
-                                        f"{'cancelled' if self.document == CANCELLATION else 'edited after invoicing'}"[:240])
+        self._take_receipts_off({part.document_id for part in self._parts})
         try:
-            return self.fusion.credit_memos.create(credit)
+            return self.fusion.credit_memos.create(self._credit(self._parts[0], self._number))
         except FusionRejected:
-            self.complete({})
+            self._put_receipts_back([])
             raise
 
     def complete(self, memo: dict) -> dict:
-        """Put the order's receipts on what is still owed: back after a credit took them off, and
-        onto a new debit memo when an earlier edit down left cash unapplied on them."""
-        documents = list(self._documents)
-        if self.document == DEBIT and memo.get("CustomerTransactionId"):
-            documents.append(str(memo["CustomerTransactionId"]))
+        """Credit the other documents the credit was split over (after a lost answer, those not
+        found), then put the order's receipts on what is still owed: back after a credit took
+        them off, and onto a new debit memo when an earlier edit down left cash unapplied on them."""
+        if self.document != DEBIT:
+            parts = self._planned_parts()
+            source = self.mapping.fusion.transaction_source
+            missing = [(part, number) for part, number in list(zip(parts, self.part_numbers(len(parts))))[1:]
+                       if self.fusion.credit_memos.find(source, number) is None]
+            self._take_receipts_off({part.document_id for part, _ in missing})
+            for part, number in missing:
+                self.fusion.credit_memos.create(self._credit(part, number))
+        new = [str(memo["CustomerTransactionId"])] if self.document == DEBIT and memo.get("CustomerTransactionId") \
+            else []
+        self._put_receipts_back(new)
+        return memo
+
+    def part_numbers(self, count: int) -> list[str]:
+        """The first document's memo is ``-E<n>`` (``-X<n>``); the others add B, C, …"""
+        return [self._number] + [adjustment_number(self.order, self.shop.transaction_prefix, LETTERS[self.document],
+                                                   f"{self.sequence}{chr(65 + k)}") for k in range(1, count)]
+
+    def _planned_parts(self) -> list[Room]:
+        """The split as the attempt that posted the first memo planned it (the order may have been
+        edited again since), else this attempt's."""
+        binding = bindings.find(self.session, self.shop.id, self.kind, self.shopify_id)
+        self.session.commit()
+        planned = ((binding.fusion_refs or {}).get("plan") or {}).get("parts") if binding is not None else None
+        return [Room(d, Decimal(line), Decimal(tax)) for d, line, tax in planned] if planned else self._parts
+
+    def _credit(self, part: Room, number: str) -> InvoiceCredit:
+        what = "cancelled" if self.document == CANCELLATION else "edited after invoicing"
+        return InvoiceCredit(invoice_id=part.document_id, transaction_number=number,
+                             currency=self.invoice.fusion_refs.get("currency") or None, line=part.line, tax=part.tax,
+                             customer_reference=self.gid,
+                             comments=f"Shopify order {self.order.get('name', '')} {what}"[:240])
+
+    def _take_receipts_off(self, documents: set[str]) -> None:
+        """A paid document has no room for a credit: the receipts come off what is credited first."""
         mover = self._mover()
         for receipt in self._receipts:
-            mover.put_back(receipt.fusion_id, documents)
-        return memo
+            for document_id in (d for d in self._documents if d in documents):
+                mover.take_off(receipt.fusion_id, receipt.fusion_number, document_id)
+
+    def _put_receipts_back(self, new_documents: list[str]) -> None:
+        mover = self._mover()
+        for receipt in self._receipts:
+            mover.put_back(receipt.fusion_id, self._documents + new_documents)
 
     def _mover(self) -> Mover:
         return Mover.of(self.services, self.fusion, self.mapping.fusion.business_unit, self.invoice, self.gid)
 
     def plan(self) -> dict:
-        return {"document": self.document, "change": self.change.as_refs()}
+        return {"document": self.document, "change": self.change.as_refs(),
+                "parts": [[p.document_id, str(p.line), str(p.tax)] for p in self._parts]}
 
     def bind(self, session: Session, binding: Binding, memo: dict) -> dict:
         # What was posted, by whichever attempt claimed it: an order edited again meanwhile must
@@ -179,8 +220,11 @@ class Adjustment(ShopDocument):
         change = Components.from_refs(planned["change"])
         binding.fusion_id = str(memo.get("CustomerTransactionId", ""))
         binding.fusion_number = str(memo.get("TransactionNumber") or self._number)
+        parts = [Room(d, Decimal(line), Decimal(tax)) for d, line, tax in planned.get("parts") or []]
         binding.fusion_refs = {"document": planned["document"], "invoice_id": self.invoice.fusion_id,
                                "change": change.as_refs()}
+        if parts:
+            binding.fusion_refs |= {"credits": per_document(parts), "memos": self.part_numbers(len(parts))}
         return {"document": planned["document"], "transaction_number": binding.fusion_number,
                 "invoice": self.invoice.fusion_number, "total": change.total(self.taxes_included),
                 **change.as_refs()}
@@ -197,32 +241,32 @@ class Room:
 
 def credit_room(session: Session, invoice: Binding, refunds: list[Binding]) -> list[Room]:
     """The room for credits left on the invoice, then on each debit memo (the edits', then what
-    earlier refunds kept back), after the edits' credits and the given (earlier) refunds. Fusion
+    earlier refunds kept back), after the edits' and cancellations' credits and the given (earlier) refunds. Fusion
     refuses a credit beyond a document's own line or tax part, so a refund of goods an edit added
     must credit the debit memo too, and a return that Shopify caps after money was given beyond
     an earlier refund's lines credits back the fee that refund kept."""
     inclusive = bool(invoice.fusion_refs.get("taxes_included"))
     room = {invoice.fusion_id: list(net_and_tax(Components.from_refs(invoice.fusion_refs["components"]), inclusive))}
+    credited: list[tuple[str, list]] = []   # (document, [net, tax]) of every credit so far
     for adjustment in adjustments_of(session, invoice):
         if adjustment.state != BindingState.synced:
             continue
         line, tax = net_and_tax(Components.from_refs(adjustment.fusion_refs.get("change")), inclusive)
         if adjustment.fusion_refs.get("document") == DEBIT:
             room[adjustment.fusion_id] = [line, tax]
-        else:  # a credit of an edit or a cancellation, against the invoice (its change is negative)
-            room[invoice.fusion_id][0] += line
-            room[invoice.fusion_id][1] += tax
+        else:  # an edit's or a cancellation's credit (its change is negative): the invoice's before splits
+            credited += (adjustment.fusion_refs.get("credits") or {invoice.fusion_id: [-line, -tax]}).items()
     for refund in refunds:  # what an earlier refund kept back is on a debit memo of its own
         if refund.fusion_refs.get("fee_memo_id"):
             gross, tax = (Decimal(v) for v in refund.fusion_refs["kept"])
             room[refund.fusion_refs["fee_memo_id"]] = [gross - tax, tax]
     for refund in refunds:
-        credits = refund.fusion_refs.get("credits") or {
-            invoice.fusion_id: [refund.fusion_refs.get("line", "0"), refund.fusion_refs.get("tax", "0")]}
-        for document_id, (line, tax) in credits.items():
-            if document_id in room:
-                room[document_id][0] -= Decimal(line)
-                room[document_id][1] -= Decimal(tax)
+        credited += (refund.fusion_refs.get("credits") or {
+            invoice.fusion_id: [refund.fusion_refs.get("line", "0"), refund.fusion_refs.get("tax", "0")]}).items()
+    for document_id, (line, tax) in credited:
+        if document_id in room:
+            room[document_id][0] -= Decimal(line)
+            room[document_id][1] -= Decimal(tax)
     return [Room(document_id, line, tax) for document_id, (line, tax) in room.items()]
 
 
@@ -243,3 +287,21 @@ def fit(line: Decimal, tax: Decimal, rooms: list[Room]) -> tuple[list[Room], Dec
             parts.append(Room(room.document_id, take_line, take_tax))
             line, tax = line - take_line, tax - take_tax
     return parts, line, tax
+
+
+def per_document(parts: list[Room]) -> dict[str, list[str]]:
+    """What a credit split over the documents gave each one, as [net, tax]."""
+    totals: dict[str, tuple[Decimal, Decimal]] = {}
+    for p in parts:
+        line, tax = totals.get(p.document_id, (ZERO, ZERO))
+        totals[p.document_id] = (line + p.line, tax + p.tax)
+    return {document: [str(line), str(tax)] for document, (line, tax) in totals.items()}
+
+
+def booked_refunds(session: Session, invoice: Binding) -> list[Binding]:
+    """The order's refunds as booked (those that needed no document included)."""
+    found = session.scalars(select(Binding).where(
+        Binding.shop_id == invoice.shop_id, Binding.kind == BindingKind.refund,
+        Binding.state.in_([BindingState.synced, BindingState.skipped])).order_by(Binding.id)).all()
+    session.commit()
+    return [r for r in found if r.fusion_refs.get("invoice_id") == invoice.fusion_id]

@@ -15,7 +15,13 @@ from connector import audit
 from connector.fusion.errors import FusionRejected
 from connector.locks import object_lock
 from connector.mapping.adjustment import components
-from connector.mapping.invoice import MappingError, build_invoice, order_total
+from connector.mapping.credit_memo import order_discrepancy
+from connector.mapping.invoice import (
+    MappingError,
+    build_invoice,
+    order_total,
+    shop_amount,
+)
 from connector.models import Binding, BindingKind, BindingState, Shop
 from connector.services import adjustments, bindings, create_once, customers, payments
 from connector.services.context import Services
@@ -61,7 +67,11 @@ def money_lock(services: Services, shop: Shop, order_id: str):
 def skips_cancelled(services: Services, session: Session, shop: Shop, order: dict) -> bool:
     """An order cancelled before it was ever invoiced gets no invoice (MLC_INVOICE_CANCELLED_ORDERS
     turns that off): there is nothing to collect, and an invoice plus its credit memo would only
-    add two documents that cancel out. Its binding says so, for the refunds that follow."""
+    add two documents that cancel out. Its binding says so, for the refunds that follow.
+
+    Only when Shopify shows nothing either way, though: a cancellation that kept a fee back, or
+    left the customer owed money (a paid order edited down first: the cancellation returns the
+    goods, not the overpayment), is invoiced and credited like any other, so the money shows."""
     binding = bindings.find(session, shop.id, BindingKind.order, str(order["id"]))
     session.commit()
     if binding is not None and binding.state == BindingState.skipped:
@@ -70,6 +80,9 @@ def skips_cancelled(services: Services, session: Session, shop: Shop, order: dic
         return False
     if binding is not None and binding.state not in (BindingState.pending, BindingState.parked):
         return False  # invoiced already, or being invoiced: the cancellation credits it
+    if shop_amount(order, "current_total_price") or shop_amount(order, "total_outstanding") \
+            or order_discrepancy(order)[0]:
+        return False
     skipped = bindings.skip(session, shop.id, BindingKind.order, str(order["id"]), order["admin_graphql_api_id"],
                             "cancelled before it was invoiced")
     if skipped:

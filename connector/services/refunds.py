@@ -55,7 +55,13 @@ from connector.models import (
     Shop,
 )
 from connector.services import bindings, orders
-from connector.services.adjustments import Room, allocate, credit_room, fit
+from connector.services.adjustments import (
+    Room,
+    allocate,
+    credit_room,
+    fit,
+    per_document,
+)
 from connector.services.applications import Mover, order_documents, order_receipts
 from connector.services.context import Services
 from connector.services.documents import ShopDocument
@@ -382,7 +388,7 @@ class CreditMemo(ShopDocument):
         binding.fusion_number = str(memo.get("TransactionNumber") or self._number)
         binding.fusion_refs = {"invoice_id": self._invoice.fusion_id, "order_id": self._invoice.shopify_id,
                                "line": str(self._amounts.line), "tax": str(self._amounts.tax),
-                               "credits": _per_document(self._parts),
+                               "credits": per_document(self._parts),
                                "memos": self._part_numbers(),
                                "cash": str(self._amounts.cash),
                                "kept": [str(self._amounts.kept_gross), str(sum((k.tax for k in self._amounts.kept),
@@ -403,15 +409,6 @@ class CreditMemo(ShopDocument):
 def _discrepancy_of(refunds: list[Binding]) -> Decimal:
     """What the given refunds kept back from the customer, less what they gave beyond their lines."""
     return sum((Decimal(b.fusion_refs.get("discrepancy") or 0) for b in refunds), Decimal(0))
-
-
-def _per_document(parts: list[Room]) -> dict[str, list[str]]:
-    """What the refund credited each document, its goods and its discrepancy together."""
-    totals: dict[str, tuple[Decimal, Decimal]] = {}
-    for p in parts:
-        line, tax = totals.get(p.document_id, (Decimal(0), Decimal(0)))
-        totals[p.document_id] = (line + p.line, tax + p.tax)
-    return {document: [str(line), str(tax)] for document, (line, tax) in totals.items()}
 
 
 def _less(rooms: list[Room], taken: list[Room]) -> list[Room]:

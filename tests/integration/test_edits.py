@@ -129,3 +129,24 @@ def test_given_an_edit_down_left_cash_on_the_receipt_when_an_edit_up_follows_the
         shop.money_invariants(order)
     [receipt] = shop.fusion_receipts(order)
     assert Decimal(str(receipt["UnappliedAmount"])) == Decimal("0")  # the overpayment went onto the debit memo
+
+
+def test_given_an_edit_raised_a_line_when_an_edit_lowers_it_below_the_invoice_then_the_credit_is_split(shop):
+    order = shop.place_order(dict(new_order(), financial_status="paid"))
+    shop.wait_invoiced(order)
+    edit(shop, order, line_items=tees(order, 4))
+    assert eventually(lambda: shop.holds(order) and shop.fusion_debit_memos(order), timeout=90)
+    [debit] = shop.fusion_debit_memos(order)
+
+    edited = edit(shop, order, line_items=tees(order, 1))
+
+    assert eventually(lambda: quiet_and_credited(shop, order), timeout=120), shop.money_invariants(order)
+    memos = {m["TransactionNumber"]: m for m in shop.fusion_credit_memos(order)}
+    stem = f"{shop.prefix}-{order['order_number']}-E2"
+    assert sorted(memos) == [stem, f"{stem}B"]  # the invoice could not take it all: the debit memo takes the rest
+    credited = sum((-Decimal(str(m["EnteredAmount"])) for m in memos.values()), Decimal(0))
+    assert credited == Decimal(str(debit["EnteredAmount"])) + Decimal(order["total_price"]) - Decimal(edited["total_price"])
+    assert shop.money_invariants(order)["documents"] == (Decimal(edited["current_total_price"]),) * 2
+    [receipt] = shop.fusion_receipts(order)  # the customer paid more than the order now costs: cash on account
+    assert Decimal(str(receipt["UnappliedAmount"])) == -Decimal(shop.order(order["id"])["total_outstanding"]) > 0
+    assert shop.fusion_balance(order) == Decimal("0")
