@@ -67,6 +67,7 @@ class OrderCheck:
     receipt_numbers: list[str] = field(default_factory=list)            # as found, a duplicate twice
     receipts: Decimal = ZERO
     unapplied: Decimal = ZERO       # cash on the order's receipts applied to nothing
+    on_account: Decimal = ZERO      # open credit on the order's memos (a refund beyond every charge)
     balance: Decimal | None = None
     miscounted: list[str] = field(default_factory=list)   # what breaks invariant 3
     events: list[Unfinished] = field(default_factory=list)  # webhook events the pipeline has not finished
@@ -84,12 +85,18 @@ class OrderCheck:
         return self.current_total + self.discrepancy
 
     @property
+    def owed_back(self) -> Decimal:
+        """What Fusion says the merchant owes the customer: cash on the receipts applied to
+        nothing, and credit on account."""
+        return self.unapplied + self.on_account
+
+    @property
     def totals_hold(self) -> bool:
         return self.documents == self.charged
 
     @property
     def balance_holds(self) -> bool:
-        return self.balance == max(self.outstanding, ZERO) and self.unapplied == max(-self.outstanding, ZERO)
+        return self.balance == max(self.outstanding, ZERO) and self.owed_back == max(-self.outstanding, ZERO)
 
     @property
     def counts_hold(self) -> bool:
@@ -106,8 +113,9 @@ class OrderCheck:
                        f"= {_text(self.documents)}, Shopify's current total is {self.current_total}"
                        + (f" with {self.discrepancy} of refund discrepancies" if self.discrepancy else ""))
         if not self.balance_holds:
+            on_account = f" and {self.on_account} credit on account" if self.on_account else ""
             out.append(f"(2) open balance in Fusion {_text(self.balance)} with {self.unapplied} unapplied on its "
-                       f"receipts, Shopify's outstanding {self.outstanding}")
+                       f"receipts{on_account}, Shopify's outstanding {self.outstanding}")
         out += [f"(3) {problem}" for problem in self.miscounted]
         return out + [str(e) for e in self.events]
 
@@ -119,6 +127,7 @@ class OrderCheck:
                 "invoice": self.invoice_number, "invoice_total": _text(self.invoice_total),
                 "debit_memos": self.debit_memos, "credit_memos": self.credit_memos,
                 "receipts": self.receipt_numbers, "balance": _text(self.balance), "unapplied": str(self.unapplied),
+                "on_account": str(self.on_account),
                 "events": [str(e) for e in self.events], "reasons": self.reasons(), "actions": self.actions}
 
 
@@ -253,6 +262,7 @@ def check_order(fusion, prefix: str, order: dict, transactions: list[dict]) -> O
     for memo in memos:
         check.credit_memos.append(str(memo["TransactionNumber"]))
         check.credits -= _amount(memo.get("EnteredAmount"))  # Fusion books credits negative
+        check.on_account -= _amount(memo.get("TransactionBalanceDue"))  # a memo against a document has none
     gave_beyond_lines = False
     for refund in order.get("refunds") or []:
         # The refund flow puts the refund's GID in CustomerReference; a cancellation's memo

@@ -71,6 +71,10 @@ class CreditMemos:
         value = self._transport.soap(SERVICE, create_envelope(credit), "createCreditMemo", write=True)
         return soap.decimals(value, *AMOUNTS)
 
+    def create_on_account(self, payload: dict) -> dict:
+        """An on-account memo (REST): credit the customer holds, applied to no document."""
+        return self._transport.write("POST", PATH, payload)
+
     def find(self, transaction_source: str, transaction_number: str) -> dict | None:
         by_number = finder("creditMemosFinder", BindTransactionSource=transaction_source,
                            BindTransactionNumber=transaction_number)

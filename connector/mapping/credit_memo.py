@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from connector.mapping.adjustment import DebitLine
+from connector.mapping.adjustment import DebitHeader, DebitLine
 from connector.mapping.config import Mapping
 from connector.mapping.invoice import MappingError, shop_amount
 from connector.mapping.receipt import is_payment
@@ -160,9 +160,14 @@ def refund_cash(refund: dict, history: list[Transaction] | None = None) -> Decim
     in shop money. A ``refunds/create`` webhook gives each transaction's ``amount`` only, which is
     presentment money: the order's transactions from the Admin API (``history``) say what it was
     in the shop's currency."""
-    given = [t for t in refund.get("transactions") or [] if t.get("kind") == "refund" and t.get("status") == "success"]
     if history is None:
+        given = [t for t in refund.get("transactions") or [] if t.get("kind") == "refund" and t.get("status") == "success"]
         return sum((shop_amount(t, "amount") for t in given), ZERO)
+    # The status too is the Admin API's: a transaction pending when the webhook was sent may
+    # have settled since (the webhook's copy never changes).
+    status = {t.id: t.status for t in history}
+    given = [t for t in refund.get("transactions") or [] if t.get("kind") == "refund"
+             and status.get(str(t.get("id")), t.get("status")) == "success"]
     shop_money = {t.id: t.amount for t in history}
     missing = [str(t.get("id")) for t in given if str(t.get("id")) not in shop_money]
     if missing:
@@ -238,3 +243,38 @@ def _refuse_unbooked(refund: dict) -> None:
         if refund.get(f"{key}_set") and shop_amount(refund, key):
             raise MappingError(f"refund {refund.get('admin_graphql_api_id')} refunds {what} of "
                                f"{shop_amount(refund, key)}, which this release does not book")
+
+
+def on_account_memo(header: DebitHeader, refund_gid: str, line: Decimal, tax: Decimal, mapping: Mapping, *,
+                    taxes_included: bool) -> dict:
+    """A REST on-account credit memo for what a refund gave beyond every charge of the order: one
+    line on the ``[refund_adjustments]`` memo line and account of a refund discrepancy, its tax as
+    a manual tax line. It is applied to nothing: it is what the merchant owes the customer. The
+    refund's GID is its ``CustomerReference`` and ``CrossReference``: how reconciliation finds it."""
+    where = mapping.kept_line("refund_discrepancy")
+    if where is None:
+        raise MappingError("a refund gave more than the order's documents hold: add "
+                           "[refund_adjustments.refund_discrepancy] (or .default) to the mapping")
+    setup = mapping.fusion
+    memo_line = {"LineNumber": 1, "LineDescription": "Shopify refund beyond the order's charges",
+                 "LineQuantityCredit": 1, "UnitSellingPrice": -(line + tax if taxes_included else line),
+                 "MemoLine": where.memo_line}
+    if taxes_included:
+        memo_line["LineAmountIncludesTax"] = "Y"
+    if tax:
+        memo_line["receivablesCreditMemoLineTaxLines"] = [{
+            "TaxRegimeCode": mapping.tax.regime_code, "TaxRateCode": mapping.tax.rate_code, "TaxAmount": -tax,
+            "TaxInclusiveIndicator": "Y" if taxes_included else "N"}]
+    memo = {"BusinessUnit": setup.business_unit, "TransactionSource": setup.transaction_source,
+            "TransactionType": setup.credit_memo_type, "TransactionNumber": header.number,
+            "TransactionDate": header.day, "AccountingDate": header.day,
+            "BillToCustomerNumber": header.bill_to_account, "CreditMemoCurrency": header.currency,
+            "CustomerReference": refund_gid, "CrossReference": refund_gid,
+            "PurchaseOrder": header.purchase_order[:50], "CreditMemoComments": header.comments[:240],
+            "receivablesCreditMemoLines": [memo_line],
+            "receivablesCreditMemoDistributions": [{"CreditMemoLineNumber": 1, "AccountClass": "Revenue",
+                                                    "AccountCombination": where.account, "Percent": 100}]}
+    if setup.ledger_currency and header.currency != setup.ledger_currency:
+        memo["ConversionRateType"] = setup.conversion_rate_type
+        memo["ConversionRateDate"] = header.day
+    return memo

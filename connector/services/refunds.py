@@ -42,6 +42,7 @@ from connector.mapping.credit_memo import (
     credit_amounts,
     discrepancies,
     kept_lines,
+    on_account_memo,
     paid_before,
 )
 from connector.mapping.invoice import MappingError
@@ -146,6 +147,7 @@ class CreditMemo(ShopDocument):
     _documents: list[str] = field(default_factory=list, init=False)
     _parts: list[Room] = field(default_factory=list, init=False)   # the credit per document, invoice first
     _given: int = field(default=0, init=False)      # how many of the last parts credit a discrepancy
+    _beyond: Room | None = field(default=None, init=False)  # credited on account: beyond every document
     _kept: list[DebitLine] = field(default_factory=list, init=False)  # the fee debit memo's lines
     _fee_id: str = field(default="", init=False)
     _receipts: list[Binding] = field(default_factory=list, init=False)
@@ -179,6 +181,7 @@ class CreditMemo(ShopDocument):
         self.session.commit()  # no transaction across the calls to Shopify
         order_gid = self._invoice.shopify_gid
         history = shopify_orders.transactions(client, order_gid)
+        self._wait_for_money(history)
         shipping = [ShippingRefund(s.subtotal, s.tax) for s in shopify_orders.refund_shipping(client, self.gid)] \
             if self.refund.get("refund_shipping_lines") else []
         earlier = [r.id for r in shopify_orders.refunds(client, order_gid)]
@@ -199,10 +202,18 @@ class CreditMemo(ShopDocument):
         goods, over_line, over_tax = fit(self._amounts.line, self._amounts.tax, rooms)
         if over_line or over_tax:
             spare = _less(rooms, goods)
-            self._amounts = absorb(self._amounts, over_line, over_tax,
-                                   spare_line=sum((max(r.line, Decimal(0)) for r in spare), Decimal(0)),
-                                   spare_tax=sum((max(r.tax, Decimal(0)) for r in spare), Decimal(0)))
-            goods = allocate(self._amounts.line, self._amounts.tax, rooms)
+            try:
+                self._amounts = absorb(self._amounts, over_line, over_tax,
+                                       spare_line=sum((max(r.line, Decimal(0)) for r in spare), Decimal(0)),
+                                       spare_tax=sum((max(r.tax, Decimal(0)) for r in spare), Decimal(0)))
+                goods = allocate(self._amounts.line, self._amounts.tax, rooms)
+            except MappingError:
+                if not goods or over_line + over_tax > _overpaid(history, self.refund, rooms):
+                    raise
+                # The customer had paid more than the documents hold (an edit lowered a paid
+                # order) and Shopify gives the goods' full value back: what no document holds
+                # any more is the merchant's debt to the customer, a credit on account.
+                self._beyond = Room("", over_line, over_tax)
         given = allocate(self._amounts.given_line, self._amounts.given_tax, _less(rooms, goods))
         self._parts, self._given = goods + given, len(given)
         self._kept = kept_lines(self._amounts, self.mapping, refund_gid=self.gid,
@@ -214,6 +225,16 @@ class CreditMemo(ShopDocument):
                                  "line": "0", "tax": "0", "cash": str(self._amounts.cash),
                                  "discrepancy": str(sum((d.gross for d in discrepancies(self.refund)),
                                                         Decimal(0)))})
+
+    def _wait_for_money(self, history) -> None:
+        """A refund whose money the payment provider has not paid out yet (``pending``) is booked
+        once it settles: the memo and the write-off together, from the settled figures. Failed
+        money is not waited for; the cent check then parks the refund with both amounts."""
+        mine = {str(t.get("id")) for t in self.refund.get("transactions") or []}
+        pending = [t for t in history if t.id in mine and t.status == "pending"]
+        if pending:
+            raise Busy(f"refund {self.gid} waits for its money: {len(pending)} transaction(s) still pending at "
+                       "the payment provider", retry_after=self.wait)
 
     def _synced(self, kind: BindingKind, shopify_id: str, what: str) -> Binding:
         """The synced binding this refund depends on; waits for it, or parks behind a parked one."""
@@ -258,8 +279,9 @@ class CreditMemo(ShopDocument):
         shop_money = {t.id: t.amount for t in history}  # the webhook's amounts are presentment money
         setup = self.mapping.refunds
         given_back: dict[str, tuple[Decimal, str]] = {}
+        status = {t.id: t.status for t in history}  # settled since the webhook, perhaps
         for t in self.refund.get("transactions") or []:
-            if t.get("kind") != "refund" or t.get("status") != "success":
+            if t.get("kind") != "refund" or status.get(str(t.get("id")), t.get("status")) != "success":
                 continue
             parent = str(t.get("parent_id") or "")
             if parent not in payments:
@@ -336,6 +358,19 @@ class CreditMemo(ShopDocument):
                                                       inclusive=bool(refs.get("taxes_included")),
                                                       why="a refund kept money back from the customer"))
 
+    def _beyond_number(self) -> str:
+        return memo_number(self._invoice.fusion_number, f"{self._sequence}{chr(65 + len(self._parts))}")
+
+    def _on_account_memo(self) -> dict:
+        refs = self._invoice.fusion_refs
+        header = DebitHeader(self._beyond_number(), refs.get("customer_account", ""), refs.get("currency", ""),
+                             str(self.refund.get("created_at") or date.today().isoformat())[:10],
+                             self._invoice.fusion_number,
+                             f"Shopify refund {self.gid} beyond the charges of invoice {self._invoice.fusion_number}")
+        return self.fusion.credit_memos.create_on_account(on_account_memo(
+            header, self.gid, self._beyond.line, self._beyond.tax, self.mapping,
+            taxes_included=bool(refs.get("taxes_included"))))
+
     def _part_numbers(self) -> list[str]:
         """The memo of the first document is ``<invoice>-C<n>``; a refund reaching into debit memos,
         or crediting a discrepancy, adds ``…-C<n>B``, ``…-C<n>C``: one refund, one memo per credit."""
@@ -352,6 +387,8 @@ class CreditMemo(ShopDocument):
         for index, number in list(enumerate(self._part_numbers()))[1:]:
             if self.fusion.credit_memos.find(source, number) is None:
                 self.fusion.credit_memos.create(self._credit(index, number))
+        if self._beyond is not None and self.fusion.credit_memos.find(source, self._beyond_number()) is None:
+            self._on_account_memo()
         fee = self._fee_memo()
         documents = self._documents + ([str(fee["CustomerTransactionId"])] if fee else [])
         self._fee_id = str(fee["CustomerTransactionId"]) if fee else ""
@@ -389,7 +426,8 @@ class CreditMemo(ShopDocument):
         binding.fusion_refs = {"invoice_id": self._invoice.fusion_id, "order_id": self._invoice.shopify_id,
                                "line": str(self._amounts.line), "tax": str(self._amounts.tax),
                                "credits": per_document(self._parts),
-                               "memos": self._part_numbers(),
+                               "memos": self._part_numbers() + ([self._beyond_number()] if self._beyond else []),
+                               "on_account": [str(self._beyond.line), str(self._beyond.tax)] if self._beyond else None,
                                "cash": str(self._amounts.cash),
                                "kept": [str(self._amounts.kept_gross), str(sum((k.tax for k in self._amounts.kept),
                                                                                Decimal(0)))],
@@ -409,6 +447,12 @@ class CreditMemo(ShopDocument):
 def _discrepancy_of(refunds: list[Binding]) -> Decimal:
     """What the given refunds kept back from the customer, less what they gave beyond their lines."""
     return sum((Decimal(b.fusion_refs.get("discrepancy") or 0) for b in refunds), Decimal(0))
+
+
+def _overpaid(history, refund: dict, rooms: list[Room]) -> Decimal:
+    """What the customer had paid, before this refund, beyond all the order's documents still hold."""
+    held = sum((max(r.line, Decimal(0)) + max(r.tax, Decimal(0)) for r in rooms), Decimal(0))
+    return paid_before(history, refund) - held
 
 
 def _less(rooms: list[Room], taken: list[Room]) -> list[Room]:

@@ -296,6 +296,30 @@ class Merchant:
         self._fire(shop, [("refunds/create", refund_payload), ("orders/updated", payload)], deliver)
         return refund_payload
 
+    def settle(self, shop: Shop, order_id, transaction_id, posted: dict, deliver: bool = True) -> dict:
+        """The payment provider settles a pending transaction (``success``) or gives up (``failure``):
+        the order's figures follow, and Shopify tells apps by ``orders/updated``."""
+        status = posted.get("status", "success")
+        if status not in ("success", "failure"):
+            raise OrderError("status must be success or failure")
+        with self.store.lock:
+            order = self._order(shop, order_id)
+            txs = shop.transactions.setdefault(order["id"], [])
+            tx = next((t for t in txs if str(t["id"]) == str(transaction_id)), None)
+            if tx is None or tx["status"] != "pending":
+                raise OrderError(f"transaction {transaction_id} is not a pending transaction of the order")
+            now = self.stamp(order["updated_at"])
+            tx["status"], tx["processed_at"] = status, now
+            for refund in order.get("refunds", []):  # the refund's own copy of its transactions
+                for t in refund.get("transactions", []):
+                    if str(t["id"]) == str(transaction_id):
+                        t["status"], t["processed_at"] = status, now
+            order_math.recompute_current(order, txs)
+            order["updated_at"] = now
+            payload = self.rest_order(order)
+        self._fire(shop, [("orders/updated", payload)], deliver)
+        return tx
+
     def cancel(self, shop: Shop, order_id, posted: dict, deliver: bool = True) -> dict:
         """Cancel: every remaining unit and the shipping are refunded (money back for what was
         paid), authorizations are voided; ``current_*`` and ``total_outstanding`` drop to zero."""

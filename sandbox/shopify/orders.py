@@ -689,6 +689,9 @@ def build_refund(order: dict, posted: dict, transactions: list[dict], *, new_id,
     if fee < 0 or fee > suggested.shop:
         raise OrderError(f"restocking_fee {m.fmt(fee)} must be between 0 and the {m.fmt(suggested.shop)} given back")
     fee_pair = m.round(_Pair(fee, fee * suggested.pres / suggested.shop if suggested.shop else fee))
+    # ``_pending``: the payment provider has not settled the money yet (a bank transfer, some
+    # wallets): the refund's transactions stay ``pending`` until settled (Merchant.settle).
+    status = "pending" if posted.get("_pending") else "success"
     txs = []
     if given_money is not None:
         for j, t in enumerate(given_money):
@@ -700,7 +703,7 @@ def build_refund(order: dict, posted: dict, transactions: list[dict], *, new_id,
             pres = amount if not m.multi or not money_back.shop else amount * money_back.pres / money_back.shop
             txs.append(make_transaction(order, new_id, now, kind="refund", amount=m.round(_Pair(amount, pres)),
                                         gateway=t.get("gateway") or (parent or {}).get("gateway", "manual"),
-                                        parent_id=t.get("parent_id") or (parent or {}).get("id")))
+                                        parent_id=t.get("parent_id") or (parent or {}).get("id"), status=status))
         given = _psum(_Pair(*bag_amounts(t["amount_set"])) for t in txs)
         if given.shop > available.shop:
             raise OrderError(f"refund transactions total {m.fmt(given.shop)} but only {m.fmt(available.shop)} "
@@ -712,7 +715,7 @@ def build_refund(order: dict, posted: dict, transactions: list[dict], *, new_id,
         if given.shop > 0:
             txs.append(make_transaction(order, new_id, now, kind="refund", amount=given,
                                         gateway=(parent or {}).get("gateway", "manual"),
-                                        parent_id=(parent or {}).get("id")))
+                                        parent_id=(parent or {}).get("id"), status=status))
     # What the customer got less (positive) or more (negative) than suggested: order adjustments,
     # "calculated minus actual refund" (reference §2.1), one for the restocking fee (reason
     # RESTOCK) and one for any other difference (REFUND_DISCREPANCY).

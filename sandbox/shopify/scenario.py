@@ -206,6 +206,11 @@ def refund(shop_domain, order_id):
     return respond(ctx().merchant.refund(_shop_or_404(shop_domain), order_id, body, _deliver()), 201)
 
 
+@bp.post("/shops/<shop_domain>/orders/<order_id>/transactions/<transaction_id>/settle")
+def settle(shop_domain, order_id, transaction_id):
+    return respond(ctx().merchant.settle(_shop_or_404(shop_domain), order_id, transaction_id, _body(), _deliver()))
+
+
 @bp.post("/shops/<shop_domain>/orders/<order_id>/cancel")
 def cancel(shop_domain, order_id):
     return respond(ctx().merchant.cancel(_shop_or_404(shop_domain), order_id, _body(), _deliver()))

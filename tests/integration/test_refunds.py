@@ -39,6 +39,28 @@ def test_given_a_paid_order_when_one_item_is_refunded_then_a_memo_and_the_money_
     assert event.state == InboxState.done
 
 
+def test_given_a_refund_whose_money_is_pending_then_it_is_booked_once_the_provider_pays_it_out(shop):
+    order = shop.place_order(dict(new_order(), financial_status="paid"))
+    shop.wait_invoiced(order)
+    assert eventually(lambda: shop.holds(order) and shop.fusion_receipts(order), timeout=60)
+
+    refund = shop.act(f"orders/{order['id']}/refunds", dict(line_refund(order), _pending=True))
+
+    # the refund waits: nothing is credited or written off while the money may still fail
+    waiting = lambda: [e for e in shop.inbox() if e.topic == "refunds/create"]  # noqa: E731
+    assert eventually(lambda: waiting() and "still pending" in shop.last_attempt_errors().get(waiting()[0].id, ""),
+                      timeout=60)
+    assert shop.fusion_credit_memos(order) == [] and waiting()[0].state == InboxState.received
+    shop.act(f"orders/{order['id']}/transactions/{refund['transactions'][0]['id']}/settle", {"status": "success"})
+
+    assert eventually(lambda: shop.holds(order) and len(shop.fusion_credit_memos(order)) == 1, timeout=90), \
+        shop.invariants(order)
+    [memo] = shop.fusion_credit_memos(order)
+    assert Decimal(str(memo["EnteredAmount"])) == -Decimal("24.30")
+    [receipt] = shop.fusion_receipts(order)
+    assert Decimal(str(receipt["UnappliedAmount"])) == Decimal("0")  # the 24.30 left the receipt once paid out
+
+
 def test_given_a_paid_order_when_everything_is_refunded_then_documents_sum_to_zero(shop):
     order = shop.place_order(dict(new_order(), financial_status="paid"))
     shop.wait_invoiced(order)

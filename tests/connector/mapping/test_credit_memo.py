@@ -1,9 +1,20 @@
 """A refund's credit memo amounts, to the cent, in tax-exclusive and tax-inclusive shops."""
+from dataclasses import replace
 from decimal import Decimal as D
 
 import pytest
 
-from connector.mapping.credit_memo import CreditAmounts, Discrepancy, ShippingRefund, absorb, credit_amounts
+from connector.config import DEFAULT_MAPPING_FILE
+from connector.mapping.adjustment import DebitHeader
+from connector.mapping.config import load_mapping
+from connector.mapping.credit_memo import (
+    CreditAmounts,
+    Discrepancy,
+    ShippingRefund,
+    absorb,
+    credit_amounts,
+    on_account_memo,
+)
 from connector.mapping.invoice import MappingError
 
 
@@ -161,3 +172,22 @@ def test_given_a_refund_transaction_the_admin_api_does_not_list_then_refused():
 
     with pytest.raises(MappingError, match="transaction 78 is not among"):
         refund_cash(webhook, [])
+
+
+def test_given_a_refund_beyond_every_charge_then_the_on_account_memo_credits_it_with_its_tax():
+    mapping = load_mapping(DEFAULT_MAPPING_FILE)
+    header = DebitHeader("ACME-1001-C3B", "ACC-1", "USD", "2026-03-01", "ACME-1001", "why")
+    gid = "gid://shopify/Refund/7"
+
+    exclusive = on_account_memo(header, gid, D("4.38"), D("0.35"), mapping, taxes_included=False)
+    inclusive = on_account_memo(header, gid, D("4.38"), D("0.35"), mapping, taxes_included=True)
+
+    [line] = exclusive["receivablesCreditMemoLines"]
+    assert line["UnitSellingPrice"] == D("-4.38") and "LineAmountIncludesTax" not in line
+    assert line["receivablesCreditMemoLineTaxLines"][0]["TaxAmount"] == D("-0.35")
+    assert inclusive["receivablesCreditMemoLines"][0]["UnitSellingPrice"] == D("-4.73")  # gross, tax inside
+    assert exclusive["CustomerReference"] == exclusive["CrossReference"] == gid
+    where = mapping.kept_line("refund_discrepancy")
+    assert exclusive["receivablesCreditMemoDistributions"][0]["AccountCombination"] == where.account
+    with pytest.raises(MappingError, match="refund_adjustments"):
+        on_account_memo(header, gid, D("4.38"), D("0"), replace(mapping, refund_adjustments={}), taxes_included=False)

@@ -223,3 +223,29 @@ def test_rest_refund_shipping_tax_is_a_setting(make_sandbox, receiver):
     for rsl in (refund["refund_shipping_lines"][0], after["refunds"][0]["refund_shipping_lines"][0]):
         assert rsl["tax_amount_set"]["shop_money"] == {"amount": "1.00", "currency_code": "EUR"}
     assert _graphql_shipping(sandbox, domain, refund) == [(Decimal("10.00"), Decimal("1.00"))]
+
+
+def test_a_pending_refund_pays_nothing_out_until_the_provider_settles_it(sandbox, shop, receiver):
+    # given the paid reference order, and a refund of the mug whose money the provider has not paid out
+    order = _order(sandbox, shop)
+    mug = order["line_items"][1]
+    refund = sandbox.post(f"/_sandbox/shops/{shop}/orders/{order['id']}/refunds", {
+        "_pending": True, "refund_line_items": [{"line_item_id": mug["id"], "quantity": 1,
+                                                 "restock_type": "no_restock"}]}).json()
+    [money] = refund["transactions"]
+    assert money["status"] == "pending"
+    pending = sandbox.get(f"/_sandbox/shops/{shop}/orders/{order['id']}").json()
+    assert pending["financial_status"] == "paid" and Decimal(pending["total_outstanding"]) < 0  # owed, not paid
+    # when the provider settles it
+    r = sandbox.post(f"/_sandbox/shops/{shop}/orders/{order['id']}/transactions/{money['id']}/settle",
+                     {"status": "success"})
+    assert r.status_code == 200, r.text
+    sandbox.wait_idle()
+    # then the order shows it paid out, and apps are told by orders/updated
+    settled = sandbox.get(f"/_sandbox/shops/{shop}/orders/{order['id']}").json()
+    assert settled["financial_status"] == "partially_refunded" and Decimal(settled["total_outstanding"]) == 0
+    assert "orders/updated" in _topics(receiver)
+    # and a transaction settles once
+    again = sandbox.post(f"/_sandbox/shops/{shop}/orders/{order['id']}/transactions/{money['id']}/settle",
+                         {"status": "success"})
+    assert again.status_code == 422
