@@ -62,6 +62,7 @@ class CreditAmounts:
     kept: tuple[Discrepancy, ...] = ()      # charged back on a debit memo, each positive
     given_line: Decimal = ZERO              # credited beyond the goods (an amount-only refund)
     given_tax: Decimal = ZERO
+    tip: Decimal = ZERO                     # of ``line``: a tip given back (no tax)
 
     @property
     def gross(self) -> Decimal:
@@ -178,12 +179,13 @@ def refund_cash(refund: dict, history: list[Transaction] | None = None) -> Decim
 
 def credit_amounts(refund: dict, *, taxes_included: bool, shipping: list[ShippingRefund],
                    paid_before: Decimal, discrepancy_before: Decimal = ZERO,
-                   history: list[Transaction] | None = None) -> CreditAmounts:
+                   history: list[Transaction] | None = None, tip_left: Decimal = ZERO) -> CreditAmounts:
     """What the memo credits; raises MappingError when the refund does not add up to the cent.
 
     ``paid_before`` is the money the order had received, net of earlier refunds, before this one;
     ``discrepancy_before`` what earlier refunds kept back (less what they gave beyond their lines);
-    ``history`` the order's transactions from the Admin API, for the money in shop currency.
+    ``history`` the order's transactions from the Admin API, for the money in shop currency;
+    ``tip_left`` the tip the order's documents still hold.
     What Shopify suggests giving back is capped by the first less the second: a fee kept stays
     paid, and money given beyond the lines was paid for the goods still to be returned.
     """
@@ -206,6 +208,12 @@ def credit_amounts(refund: dict, *, taxes_included: bool, shipping: list[Shippin
     amounts = CreditAmounts(line + ship_line, tax + ship_tax, cash, kept=tuple(d for d in found if d.gross > 0),
                             given_line=-sum((d.net for d in given), ZERO), given_tax=-sum((d.tax for d in given), ZERO))
     expected_cash = min(amounts.gross, refundable) - amounts.kept_gross + amounts.given_gross
+    with_tip = replace(amounts, line=amounts.line + tip_left, tip=tip_left)
+    if tip_left and amounts.cash != expected_cash and \
+            amounts.cash == min(with_tip.gross, refundable) - amounts.kept_gross + amounts.given_gross:
+        # A cancellation gives the tip back too, and the REST refund has no line for it: the
+        # money matches only with the tip that is still on the documents, so it is credited.
+        return with_tip
     if amounts.cash != expected_cash:
         adjusted = f", {difference} kept by order adjustments" if difference else ""
         raise MappingError(f"refund {refund.get('admin_graphql_api_id')} gave back {amounts.cash} but its "

@@ -76,13 +76,10 @@ def skips_cancelled(services: Services, session: Session, shop: Shop, order: dic
     session.commit()
     if binding is not None and binding.state == BindingState.skipped:
         return True
-    if not order.get("cancelled_at") or services.settings.invoice_cancelled_orders:
+    if not gets_no_invoice(services.settings, order):
         return False
     if binding is not None and binding.state not in (BindingState.pending, BindingState.parked):
         return False  # invoiced already, or being invoiced: the cancellation credits it
-    if shop_amount(order, "current_total_price") or shop_amount(order, "total_outstanding") \
-            or order_discrepancy(order)[0]:
-        return False
     skipped = bindings.skip(session, shop.id, BindingKind.order, str(order["id"]), order["admin_graphql_api_id"],
                             "cancelled before it was invoiced")
     if skipped:
@@ -90,6 +87,14 @@ def skips_cancelled(services: Services, session: Session, shop: Shop, order: dic
                      subject_id=str(order["id"]), reason="the order was cancelled before it was invoiced")
     session.commit()
     return bool(skipped)
+
+
+def gets_no_invoice(settings, order: dict) -> bool:
+    """Cancelled, and Shopify shows nothing either way (current total, outstanding, refund
+    discrepancies), unless the settings invoice cancelled orders too."""
+    return bool(order.get("cancelled_at")) and not settings.invoice_cancelled_orders and not (
+        shop_amount(order, "current_total_price") or shop_amount(order, "total_outstanding")
+        or order_discrepancy(order)[0])
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,21 @@ the shop is configured); writes never happen.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
 from connector.fusion.credit_memos import InvoiceCredit, create_envelope, memo_number
 from connector.fusion.invoices import PATH as INVOICES
 from connector.fusion.receipts import PATH as RECEIPTS
-from connector.mapping.adjustment import DebitHeader, debit_memo
+from connector.mapping.adjustment import (
+    DebitHeader,
+    adjustment_number,
+    build_debit_memo,
+    components,
+    debit_memo,
+    net_and_tax,
+)
 from connector.mapping.credit_memo import (
     ShippingRefund,
     credit_amounts,
@@ -23,10 +31,14 @@ from connector.mapping.credit_memo import (
     paid_before,
     refund_cash,
 )
-from connector.mapping.invoice import MappingError, build_invoice, transaction_number
+from connector.mapping.invoice import (
+    MappingError,
+    build_invoice,
+    transaction_number,
+)
 from connector.mapping.receipt import build_receipt, is_payment
-from connector.models import BindingKind, Shop
-from connector.services import bindings
+from connector.models import BindingKind, BindingState, Shop
+from connector.services import adjustments, bindings, orders
 from connector.services.context import Services
 from connector.shopify import orders as shopify_orders
 from connector.shopify.client import ShopifyError
@@ -57,18 +69,29 @@ def preview(services: Services, session: Session, shop: Shop, order: dict, refun
     if account == "<new account>":
         out.notes.append("the customer is not in Fusion yet: it is looked up by its Shopify GID and email, "
                          "and created (hubPersons + CustomerAccountService.createCustomerAccount) if absent")
-    try:
-        invoice = build_invoice(order, mapping=mapping, prefix=shop.transaction_prefix, bill_to_account=account)
-        out.requests.append(Request("invoice", "POST", INVOICES, invoice))
-    except MappingError as exc:
-        out.notes.append(f"the order would be parked: {exc}")
+    invoiced = bindings.find(session, shop.id, BindingKind.order, str(order["id"]))
+    session.commit()
+    if invoiced is not None and invoiced.state == BindingState.synced and "components" in invoiced.fusion_refs:
+        out.notes.append(f"the order is invoiced already ({invoiced.fusion_number}): what its edits and its "
+                         "cancellation would book since is shown")
+        _changes(out, session, shop, order, invoiced, mapping)
+    elif orders.gets_no_invoice(services.settings, order):
+        out.notes.append("the order was cancelled before it was invoiced and Shopify shows nothing either way: "
+                         "no invoice (MLC_INVOICE_CANCELLED_ORDERS books one)")
+        return out
+    else:
+        try:
+            invoice = build_invoice(order, mapping=mapping, prefix=shop.transaction_prefix, bill_to_account=account)
+            out.requests.append(Request("invoice", "POST", INVOICES, invoice))
+        except MappingError as exc:
+            out.notes.append(f"the order would be parked: {exc}")
     client = services.shopify(session, shop)
     session.commit()  # no transaction across the calls to Shopify
     history = _transactions(client, order, out)
     if history is None:
         client, history = None, []
     for transaction in history:
-        if is_payment(transaction):
+        if is_payment(transaction) and not _booked(session, shop, transaction.id):
             try:
                 receipt = build_receipt(transaction, mapping=mapping, prefix=shop.transaction_prefix,
                                         account_number=account, order_name=str(order.get("name", "")))
@@ -80,6 +103,65 @@ def preview(services: Services, session: Session, shop: Shop, order: dict, refun
     if refund is not None:
         _refund(out, client, order, refund, history, shop, mapping, account)
     return out
+
+
+def _booked(session: Session, shop: Shop, transaction_id: str) -> bool:
+    found = bindings.find(session, shop.id, BindingKind.payment, transaction_id)
+    session.commit()
+    return found is not None and found.state == BindingState.synced
+
+
+def _changes(out: Preview, session: Session, shop: Shop, order: dict, invoice, mapping) -> None:
+    """An invoiced order: the debit and credit memos its edits would book now (the order's
+    components against what Fusion holds for them), and what a cancellation would credit."""
+    existing = adjustments.adjustments_of(session, invoice)
+    inclusive = bool(invoice.fusion_refs.get("taxes_included"))
+    try:
+        rise, fall = (components(order) - adjustments.booked_by_edits(invoice, existing)).split()
+    except MappingError as exc:
+        out.notes.append(f"the edit would be parked: {exc}")
+        return
+    sequence = len(existing) + 1
+    if rise:
+        number = adjustment_number(order, shop.transaction_prefix, "D", sequence)
+        try:
+            out.requests.append(Request(f"debit memo for what the edit added ({rise.total(inclusive)})", "POST",
+                                        INVOICES, build_debit_memo(
+                                            order, rise, mapping=mapping, number=number,
+                                            bill_to_account=invoice.fusion_refs.get("customer_account", ""),
+                                            invoice_number=invoice.fusion_number)))
+        except MappingError as exc:
+            out.notes.append(f"the edit would be parked: {exc}")
+        sequence += 1
+    if fall:
+        line, tax = net_and_tax(fall, inclusive)
+        _credits(out, session, invoice, order, shop, "E", sequence, line, tax, "credit memo for what the edit took off")
+        sequence += 1
+    if not rise and not fall:
+        out.notes.append("no edit changed money since it was invoiced: no adjustment")
+    if order.get("cancelled_at"):
+        out.notes.append("the order is cancelled: once the refunds that came with it are booked, whatever "
+                         "still separates Fusion from current_total_price (with the refund discrepancies) is "
+                         f"credited as <invoice>-X{sequence}")
+
+
+def _credits(out: Preview, session: Session, invoice, order: dict, shop: Shop, letter: str, sequence: int,
+             line: Decimal, tax: Decimal, what: str) -> None:
+    """A credit split over the order's documents as the flow would split it, one memo each."""
+    try:
+        parts = adjustments.allocate(line, tax, adjustments.credit_room(
+            session, invoice, adjustments.booked_refunds(session, invoice)))
+    except MappingError as exc:
+        out.notes.append(f"the edit would be parked: {exc}")
+        return
+    for k, part in enumerate(parts):
+        number = adjustment_number(order, shop.transaction_prefix, letter,
+                                   f"{sequence}{chr(65 + k) if k else ''}")
+        credit = InvoiceCredit(invoice_id=part.document_id, transaction_number=number,
+                               currency=invoice.fusion_refs.get("currency") or order.get("currency"),
+                               line=part.line, tax=part.tax, customer_reference=order.get("admin_graphql_api_id"))
+        out.requests.append(Request(f"{what} (line {part.line}, tax {part.tax})", "POST",
+                                    "CreditMemoService.createCreditMemo", create_envelope(credit)))
 
 
 def _refund(out: Preview, client, order: dict, refund: dict, history, shop: Shop, mapping, account: str) -> None:

@@ -58,7 +58,9 @@ from connector.models import (
 from connector.services import bindings, orders
 from connector.services.adjustments import (
     Room,
+    adjustments_of,
     allocate,
+    booked_by_edits,
     credit_room,
     fit,
     per_document,
@@ -195,7 +197,8 @@ class CreditMemo(ShopDocument):
         self._written_before = _written_by(earlier_refunds)
         self._amounts = credit_amounts(self.refund, taxes_included=bool(self._invoice.fusion_refs["taxes_included"]),
                                        shipping=shipping, paid_before=paid_before(history, self.refund),
-                                       discrepancy_before=_discrepancy_of(earlier_refunds), history=history)
+                                       discrepancy_before=_discrepancy_of(earlier_refunds), history=history,
+                                       tip_left=self._tip_left(earlier_refunds))
         self._reversals = self._reversals_of(history)
         self._documents = order_documents(self.session, self._invoice)
         rooms = credit_room(self.session, self._invoice, earlier_refunds)
@@ -225,6 +228,12 @@ class CreditMemo(ShopDocument):
                                  "line": "0", "tax": "0", "cash": str(self._amounts.cash),
                                  "discrepancy": str(sum((d.gross for d in discrepancies(self.refund)),
                                                         Decimal(0)))})
+
+    def _tip_left(self, earlier_refunds: list[Binding]) -> Decimal:
+        """The tip the order's documents still hold: the invoice's and its edits', less what earlier
+        refunds gave back."""
+        booked = booked_by_edits(self._invoice, adjustments_of(self.session, self._invoice)).tip
+        return booked - sum((Decimal(b.fusion_refs.get("tip") or 0) for b in earlier_refunds), Decimal(0))
 
     def _wait_for_money(self, history) -> None:
         """A refund whose money the payment provider has not paid out yet (``pending``) is booked
@@ -428,7 +437,7 @@ class CreditMemo(ShopDocument):
                                "credits": per_document(self._parts),
                                "memos": self._part_numbers() + ([self._beyond_number()] if self._beyond else []),
                                "on_account": [str(self._beyond.line), str(self._beyond.tax)] if self._beyond else None,
-                               "cash": str(self._amounts.cash),
+                               "cash": str(self._amounts.cash), "tip": str(self._amounts.tip),
                                "kept": [str(self._amounts.kept_gross), str(sum((k.tax for k in self._amounts.kept),
                                                                                Decimal(0)))],
                                "given": [str(self._amounts.given_line), str(self._amounts.given_tax)],

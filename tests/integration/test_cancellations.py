@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from connector.models import BindingState, InboxState
 from tests.factories import new_order
 from tests.support import eventually
@@ -19,6 +21,21 @@ def test_given_a_paid_order_when_cancelled_then_its_refund_credits_everything_an
     assert shop.money_invariants(order)["documents"] == (Decimal("0.00"), Decimal("0.00"))
     [cancelled] = [e for e in shop.inbox() if e.topic == "orders/cancelled"]
     assert cancelled.state == InboxState.done, cancelled.last_error
+
+
+@pytest.mark.parametrize("status", ["paid", "pending"])
+def test_given_an_order_with_a_tip_when_cancelled_then_the_tip_is_credited_with_the_goods(shop, status):
+    order = shop.place_order(dict(new_order(), financial_status=status, total_tip_received="5.00"))
+    shop.wait_invoiced(order)
+    assert eventually(lambda: shop.holds(order), timeout=60), shop.money_invariants(order)
+
+    shop.act(f"orders/{order['id']}/cancel", {"reason": "customer"})
+
+    # the cancellation's refund gives the tip back too, though its REST body has no line for it
+    assert eventually(lambda: shop.holds(order) and shop.fusion_credit_memos(order), timeout=90), \
+        shop.money_invariants(order)
+    assert shop.money_invariants(order)["documents"] == (Decimal("0.00"), Decimal("0.00"))
+    assert all(e.state == InboxState.done for e in shop.inbox() if e.topic in ("refunds/create", "orders/cancelled"))
 
 
 def test_given_an_unpaid_order_when_cancelled_then_the_invoice_is_credited_to_zero(shop):

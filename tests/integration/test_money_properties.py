@@ -1,8 +1,8 @@
 """Property: whatever a merchant does to an order, Fusion's documents follow Shopify to the cent.
 
-Hypothesis generates one order and a sequence of merchant actions on it (payments, refunds with
-and without a restocking fee kept back, amount-only refunds, edits, a cancellation) in a
-tax-exclusive and a tax-inclusive shop, in dollars and in yen (a currency without decimals:
+Hypothesis generates one order (with a tip now and then) and a sequence of merchant actions on
+it (payments, refunds with and without a restocking fee kept back, amount-only refunds, edits, a
+cancellation) in a tax-exclusive and a tax-inclusive shop, in dollars and in yen (a currency without decimals:
 prices, payments and fees in whole yen). Each sequence runs through the real stack (receiver,
 Celery workers, both sandboxes over HTTP) in a shop of its own; once the pipeline is quiet,
 Fusion's state read over REST must hold, to the cent (to the yen):
@@ -101,6 +101,7 @@ class Scenario:
     actions: tuple
     settle_first: bool = True             # wait for the invoice before the first action
     currency: str = "USD"                 # the shop's; every amount above is in it
+    tip: str | None = None                # given back only by a cancellation
 
     def order(self) -> dict:
         email = f"prop-{uuid.uuid4().hex[:10]}@example.com"
@@ -115,6 +116,8 @@ class Scenario:
                                 "province_code": "TX", "country_code": "US", "zip": "78701"},
             "customer": {"email": email, "first_name": "Ana", "last_name": "Silva"},
         }
+        if self.tip:
+            order["total_tip_received"] = self.tip
         if self.discount:
             order["discount_codes"] = [{"code": "PROP", "type": "percentage"}]
             order["discount_applications"] = [{
@@ -177,7 +180,7 @@ def scenarios(draw, currency: str = "USD", later: frozenset = LATER_RELEASE) -> 
     return Scenario(status, tuple(draw(prices) for _ in range(count)), tuple(quantities),
                     draw(st.sampled_from(["0.08", "0.0725", "0.19", "0.2"])), shipping,
                     draw(st.sampled_from([None, "10.0", "15.0"])), tuple(actions), settle_first=settle_first,
-                    currency=currency)
+                    currency=currency, tip=draw(st.sampled_from(units(currency, None, None, None, 300))))
 
 
 # -- running a sequence -------------------------------------------------------------------------

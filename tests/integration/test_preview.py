@@ -6,7 +6,10 @@ import os
 import subprocess
 import sys
 
+import requests
+
 from tests.factories import new_order
+from tests.support import eventually
 
 
 def preview(*args) -> subprocess.CompletedProcess:
@@ -40,3 +43,35 @@ def test_given_an_unknown_order_id_then_a_clear_error(stack):
 
     assert result.returncode == 2
     assert "no order event for gid://shopify/Order/1 is stored" in result.stderr
+
+
+def test_given_an_invoiced_order_edited_then_the_memos_of_the_edit_are_shown_and_nothing_is_sent(shop, tmp_path):
+    order = shop.place_order(new_order())
+    shop.wait_invoiced(order)
+    assert eventually(lambda: shop.holds(order), timeout=60)
+    tees = [{"id": li["id"], "quantity": 3 if i == 0 else li["quantity"]} for i, li in enumerate(order["line_items"])]
+    response = requests.put(f"{shop.stack.urls['shopify_sandbox']}/_sandbox/shops/{shop.domain}/orders/{order['id']}"
+                            "?deliver=false", json={"line_items": tees}, timeout=10)
+    assert response.status_code == 200, response.text
+    (tmp_path / "order.json").write_text(json.dumps(shop.order(order["id"])))
+
+    result = preview(str(tmp_path / "order.json"), "--shop", shop.domain)
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "is invoiced already" in out
+    assert "debit memo for what the edit added (24.30)" in out                # a third tee: 22.50 + 1.80 tax
+    assert f"{shop.prefix}-{order['order_number']}-D1" in out
+    assert "receipt for" not in out                                           # nothing was paid
+    assert shop.fusion_debit_memos(order) == []                               # nothing was sent
+
+
+def test_given_an_order_cancelled_before_it_was_invoiced_then_no_invoice_is_shown(shop, tmp_path):
+    order = shop.place_order(new_order(), deliver=False)
+    shop.act(f"orders/{order['id']}/cancel?deliver=false", {"reason": "fraud"})
+    (tmp_path / "order.json").write_text(json.dumps(shop.order(order["id"])))
+
+    result = preview(str(tmp_path / "order.json"), "--shop", shop.domain)
+
+    assert result.returncode == 0, result.stderr
+    assert "cancelled before it was invoiced" in result.stdout and "POST" not in result.stdout

@@ -93,6 +93,20 @@ def test_given_money_that_does_not_match_the_lines_then_refused_with_both_amount
                        paid_before=D("100.00"))
 
 
+def test_given_a_cancellation_that_gave_the_tip_back_then_the_tip_is_credited_with_the_goods():
+    # 20.00 + 1.60 tax of goods and a 5.00 tip: 26.60 back, and the REST refund has no line for the tip
+    amounts = credit_amounts(refund([("20.00", "1.60")], cash="26.60"), taxes_included=False, shipping=[],
+                             paid_before=D("100.00"), tip_left=D("5.00"))
+
+    assert (amounts.line, amounts.tax, amounts.tip, amounts.gross) == (D("25.00"), D("1.60"), D("5.00"), D("26.60"))
+
+
+def test_given_money_beyond_the_lines_that_is_not_the_tip_then_still_refused():
+    with pytest.raises(MappingError, match="gave back 25.60"):
+        credit_amounts(refund([("20.00", "1.60")], cash="25.60"), taxes_included=False, shipping=[],
+                       paid_before=D("100.00"), tip_left=D("5.00"))
+
+
 def adjustment(amount: str, reason: str = "refund_discrepancy", tax: str = "0.00") -> dict:
     return {"kind": "refund_discrepancy", "reason": reason, "amount": amount, "amount_set": money(amount),
             "tax_amount": tax, "tax_amount_set": money(tax)}
