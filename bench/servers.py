@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psutil
 
+from cli import lifecycle
 from cli.stack import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,8 +47,7 @@ class Server:
         self.log = Path(workdir) / f"{name}.log"
         self.url = f"http://127.0.0.1:{self.port}"
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
-                                            start_new_session=True)
+            self.process = lifecycle.spawn(self.argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         try:
             wait_for_port(self.port, process=self.process, name=name)
         except BaseException:
