@@ -200,14 +200,6 @@ class Documents:
     def receipts(self, number: str) -> list[dict]:
         return _query(self.fusion, receipts.PATH, f"ReceiptNumber='{number}'")
 
-    def accounts(self, source_system: str, customer_gid: str) -> int | None:
-        """How many customer accounts the party of the customer's account has (its
-        ``OrigSystemReference`` is the customer's GID): one per customer, or a duplicate was made."""
-        account = self.fusion.accounts.by_reference(source_system, customer_gid)
-        if account is None:
-            return 0
-        return len(self.fusion.accounts.by_party(str(account["PartyId"])))
-
 
 class Snapshot(Documents):
     """Every document of a shop (numbers ``<prefix>-…``) read once, a page of 500 at a time, then
@@ -240,16 +232,11 @@ class Snapshot(Documents):
     def receipts(self, number: str) -> list[dict]:
         return list(self.by_receipt_number.get(number, []))
 
-    def accounts(self, source_system: str, customer_gid: str) -> int | None:
-        """Not read: two SOAP calls per customer is what a snapshot of thousands avoids."""
-        return None
 
-
-def check_order(fusion, prefix: str, order: dict, transactions: list[dict], source_system: str = "") -> OrderCheck:
+def check_order(fusion, prefix: str, order: dict, transactions: list[dict]) -> OrderCheck:
     """Fusion's documents for ``order``, found by their deterministic numbers and references
     alone, so that a document the connector believes it made but Fusion lacks shows as missing.
-    ``fusion`` is the connector's Fusion client, or :class:`Documents` read from it; with the
-    mapping's ``source_system`` the customer's accounts are counted too (one per customer)."""
+    ``fusion`` is the connector's Fusion client, or :class:`Documents` read from it."""
     documents = fusion if isinstance(fusion, Documents) else Documents(fusion)
     check = OrderCheck(prefix, order["id"], order.get("name", str(order["id"])),
                        shop_amount(order, "current_total_price"), shop_amount(order, "total_outstanding"),
@@ -299,10 +286,6 @@ def check_order(fusion, prefix: str, order: dict, transactions: list[dict], sour
             check.receipt_numbers.append(number)
             check.receipts += _amount(receipt.get("Amount"))
             check.unapplied += _amount(receipt.get("UnappliedAmount"))
-    customer = (order.get("customer") or {}).get("admin_graphql_api_id")
-    accounts = documents.accounts(source_system, customer) if source_system and customer else None
-    if accounts is not None and accounts != 1:
-        check.miscounted.append(f"customer {customer} has {accounts} customer accounts")
     check.debit_memos.sort(key=lambda n: (len(n), n))  # -C2 before -C10
     check.credit_memos.sort(key=lambda n: (len(n), n))
     return check

@@ -5,7 +5,6 @@ from __future__ import annotations
 from cli.check import Snapshot, check_order, shopify_order
 from connector.config import load_settings
 from connector.db import session_scope
-from connector.fusion.accounts import NewCustomerAccount
 from connector.fusion.client import FusionClient
 from connector.services.context import Services
 from tests.factories import new_order
@@ -38,26 +37,3 @@ def test_a_snapshot_of_the_shops_documents_checks_orders_as_the_live_reads_do(sh
         assert from_snapshot.ok and from_snapshot.invoices == 1
     assert len(check_order(snapshot, shop.prefix, *shopify_order(shop.stack.urls["shopify_sandbox"], shop.domain,
                                                                  paid["id"])).credit_memos) == 1
-
-
-def test_a_second_account_for_the_customers_party_breaks_invariant_three(shop):
-    # given an invoiced order of a customer the connector created in Fusion
-    order = shop.place_order(new_order())
-    shop.wait_invoiced(order)
-    assert eventually(lambda: shop.check(order).ok, timeout=60), shop.check(order).reasons()
-    # when somebody makes a second account for the same party in Fusion
-    services = Services(load_settings())
-    with session_scope(services.settings.database_url) as session:
-        fusion = FusionClient(services.fusion_connection(session))
-    source = services.mapping.for_shop(shop.domain).fusion.source_system
-    first = fusion.accounts.by_reference(source, shop.order(order["id"])["customer"]["admin_graphql_api_id"])
-    [person] = fusion.parties.find_persons(f"PartyId={first['PartyId']}")
-    site = fusion.parties.person_addresses(str(person["PartyNumber"]))[0]["AddressId"]
-    fusion.accounts.create(NewCustomerAccount(party_id=str(first["PartyId"]), party_site_id=str(site),
-                                              account_name="Duplicate", set_id=str(first.get("SetId") or "0"),
-                                              source_system=source, reference="gid://shopify/Customer/duplicate",
-                                              established="2026-01-01"))
-
-    # then the order's check names the customer's two accounts
-    check = shop.check(order)
-    assert not check.ok and any("has 2 customer accounts" in reason for reason in check.reasons())
