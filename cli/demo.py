@@ -275,11 +275,6 @@ def _no_gift_card(order: dict) -> bool:
     return not any(li.get("gift_card") for li in order["line_items"])
 
 
-def _no_tip(order: dict) -> bool:
-    """The refund a cancellation makes gives the tip back too, and refunds book no tip yet."""
-    return not _amount(order, "total_tip_received")
-
-
 def _shipped(order: dict) -> bool:
     return any(Decimal(sl["discounted_price"]) > 0 for sl in order.get("shipping_lines", []))
 
@@ -320,8 +315,9 @@ def _plan(shop: DemoShop, orders: list[dict]) -> list[Step]:
     elif order := take(_pending):
         add(order, _pay(None, "paid in full"))
 
-    # An edit lowers an unpaid order, or a line the demo has just added: below what was paid,
-    # Shopify would owe money back, which an open balance in Fusion cannot show.
+    # An edit lowers an unpaid order, or a line the demo has just added (an edit down of a paid
+    # order leaves the overpayment as cash on the receipt, which the tests show; the demo keeps its
+    # summary to orders whose open balance tells the story).
     down = take(_pending, _home, _lowerable)
     if down:
         add(down, _change_quantity(-1))
@@ -344,7 +340,7 @@ def _plan(shop: DemoShop, orders: list[dict]) -> list[Step]:
         add(fee, _refund(shipping=False, restocking_fee=True))
     if goodwill := take(_paid):
         add(goodwill, _goodwill)
-    if cancel := take(_paid, _no_tip) or (line if line and _no_tip(line) else None):
+    if cancel := take(_paid) or line:
         add(cancel, _cancel)
     return steps
 

@@ -45,7 +45,7 @@ def book(services: Services, session: Session, shop: Shop, order: dict, invoice:
     keeps it from being booked now."""
     if "components" not in invoice.fusion_refs:
         return (f"invoice {invoice.fusion_number} was bound before edits were booked: its edits are not "
-                "compared (replay its order event to bind it again)")
+                "compared (see Known gaps in docs/accounting.md: a backfill binds it again)")
     for _ in range(MAX_ROUNDS):
         adjustments = adjustments_of(session, invoice)
         # one not finished (in flight, refused, parked) is tried again before the next is computed
@@ -104,6 +104,7 @@ class Adjustment(ShopDocument):
     _documents: list[str] = field(default_factory=list, init=False)
     _receipts: list[Binding] = field(default_factory=list, init=False)
     _parts: list[Room] = field(default_factory=list, init=False)   # a credit, per document
+    _refused: MappingError | None = field(default=None, init=False)  # why the credit cannot be created
 
     @property
     def shopify_id(self) -> str:
@@ -128,12 +129,20 @@ class Adjustment(ShopDocument):
         self._documents = order_documents(self.session, self.invoice)
         self._receipts = order_receipts(self.session, self.invoice)
         if self.document != DEBIT:
+            _wait_for_refunds_in_flight(self.session, self.invoice, self.services.settings.dependency_wait_seconds)
             line, tax = net_and_tax(-self.change, self.taxes_included)
-            if line < 0 or tax < 0:
-                raise MappingError(f"an edit lowered the order's total but raised part of it (net {-line}, tax "
-                                   f"{-tax}): not booked by this release")
-            self._parts = allocate(line, tax, credit_room(self.session, self.invoice,
-                                                          booked_refunds(self.session, self.invoice)))
+            try:  # refused only when it would be created: an in-flight memo is found and adopted first
+                if line < 0 or tax < 0:
+                    raise MappingError(f"an edit lowered the order's total but raised part of it (net {-line}, "
+                                       f"tax {-tax}): not booked by this release")
+                self._parts = allocate(line, tax, credit_room(self.session, self.invoice,
+                                                              booked_refunds(self.session, self.invoice)))
+                if not self._parts:
+                    raise MappingError(f"adjustment {self._number} was begun as a credit, but the order no longer "
+                                       "has anything to credit: a person must look")
+                self.part_numbers(len(self._parts))  # every number, before anything is posted
+            except MappingError as refused:
+                self._refused = refused
 
     def number(self) -> str:
         return self._number
@@ -150,6 +159,8 @@ class Adjustment(ShopDocument):
                 self.order, self.change, mapping=self.mapping, number=self._number,
                 bill_to_account=self.invoice.fusion_refs.get("customer_account", ""),
                 invoice_number=self.invoice.fusion_number))
+        if self._refused is not None:
+            raise self._refused
         self._take_receipts_off({part.document_id for part in self._parts})
         try:
             return self.fusion.credit_memos.create(self._credit(self._parts[0], self._number))
@@ -167,8 +178,12 @@ class Adjustment(ShopDocument):
             missing = [(part, number) for part, number in list(zip(parts, self.part_numbers(len(parts))))[1:]
                        if self.fusion.credit_memos.find(source, number) is None]
             self._take_receipts_off({part.document_id for part, _ in missing})
-            for part, number in missing:
-                self.fusion.credit_memos.create(self._credit(part, number))
+            try:
+                for part, number in missing:
+                    self.fusion.credit_memos.create(self._credit(part, number))
+            except FusionRejected:
+                self._put_receipts_back([])  # the order shows paid, as it was, while a person looks
+                raise
         new = [str(memo["CustomerTransactionId"])] if self.document == DEBIT and memo.get("CustomerTransactionId") \
             else []
         self._put_receipts_back(new)
@@ -296,6 +311,19 @@ def per_document(parts: list[Room]) -> dict[str, list[str]]:
         line, tax = totals.get(p.document_id, (ZERO, ZERO))
         totals[p.document_id] = (line + p.line, tax + p.tax)
     return {document: [str(line), str(tax)] for document, (line, tax) in totals.items()}
+
+
+def _wait_for_refunds_in_flight(session: Session, invoice: Binding, wait: int) -> None:
+    """An edit's credit waits while a refund of the order is being booked: the refund's memos
+    take room on the documents that the edit's credit would otherwise count as free."""
+    from connector.locks import Busy
+    found = session.scalars(select(Binding).where(
+        Binding.shop_id == invoice.shop_id, Binding.kind == BindingKind.refund,
+        Binding.state == BindingState.creating)).all()
+    session.commit()
+    if any(((r.fusion_refs or {}).get("plan") or {}).get("invoice_id") == invoice.fusion_id for r in found):
+        raise Busy(f"the credit of an edit of order {invoice.shopify_id} waits for a refund being booked",
+                   retry_after=wait)
 
 
 def booked_refunds(session: Session, invoice: Binding) -> list[Binding]:

@@ -39,8 +39,8 @@ def handle(services: Services, session: Session, shop: Shop, order: dict) -> str
         raise Busy(f"the cancellation of order {order['id']} waits for its invoice",
                    retry_after=services.settings.dependency_wait_seconds)
     if "components" not in invoice.fusion_refs:
-        return (f"invoice {invoice.fusion_number} was bound before cancellations were booked: replay its "
-                "order event first")
+        return (f"invoice {invoice.fusion_number} was bound before cancellations were booked: see Known gaps "
+                "in docs/accounting.md (a backfill binds it again)")
     with orders.money_lock(services, shop, str(order["id"])):
         return _credit_what_is_left(services, session, shop, order, invoice)
 

@@ -34,6 +34,7 @@ from connector.mapping.credit_memo import (
 from connector.mapping.invoice import (
     MappingError,
     build_invoice,
+    shop_amount,
     transaction_number,
 )
 from connector.mapping.receipt import build_receipt, is_payment
@@ -101,7 +102,12 @@ def preview(services: Services, session: Session, shop: Shop, order: dict, refun
             except MappingError as exc:
                 out.notes.append(f"payment {transaction.gid} would be parked: {exc}")
     if refund is not None:
-        _refund(out, client, order, refund, history, shop, mapping, account)
+        tip = shop_amount(order, "total_tip_received")
+        if invoiced is not None and invoiced.state == BindingState.synced and "components" in invoiced.fusion_refs:
+            tip = adjustments.booked_by_edits(invoiced, adjustments.adjustments_of(session, invoiced)).tip - sum(
+                (Decimal(r.fusion_refs.get("tip") or 0) for r in adjustments.booked_refunds(session, invoiced)),
+                Decimal(0))
+        _refund(out, client, order, refund, history, shop, mapping, account, tip)
     return out
 
 
@@ -164,7 +170,8 @@ def _credits(out: Preview, session: Session, invoice, order: dict, shop: Shop, l
                                     "CreditMemoService.createCreditMemo", create_envelope(credit)))
 
 
-def _refund(out: Preview, client, order: dict, refund: dict, history, shop: Shop, mapping, account: str) -> None:
+def _refund(out: Preview, client, order: dict, refund: dict, history, shop: Shop, mapping, account: str,
+            tip_left: Decimal) -> None:
     shipping = []
     if refund.get("refund_shipping_lines"):
         if client is None:
@@ -183,7 +190,7 @@ def _refund(out: Preview, client, order: dict, refund: dict, history, shop: Shop
                                < instant(refund.get("created_at")) and r.get("id") != refund.get("id")]}
         amounts = credit_amounts(refund, taxes_included=bool(order.get("taxes_included")), shipping=shipping,
                                  paid_before=paid, discrepancy_before=order_discrepancy(earlier)[0],
-                                 history=history or None)
+                                 history=history or None, tip_left=tip_left)
     except MappingError as exc:
         out.notes.append(f"the refund would be parked: {exc}")
         return

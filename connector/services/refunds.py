@@ -178,7 +178,7 @@ class CreditMemo(ShopDocument):
         self._invoice = self._synced(BindingKind.order, str(self.refund["order_id"]), "the order's invoice")
         if "taxes_included" not in self._invoice.fusion_refs:
             raise MappingError(f"invoice {self._invoice.fusion_number} was bound before refunds were booked: "
-                               "replay its order event first")
+                               "see Known gaps in docs/accounting.md")
         client = self.services.shopify(self.session, self.shop)
         self.session.commit()  # no transaction across the calls to Shopify
         order_gid = self._invoice.shopify_gid
@@ -219,6 +219,14 @@ class CreditMemo(ShopDocument):
                 self._beyond = Room("", over_line, over_tax)
         given = allocate(self._amounts.given_line, self._amounts.given_tax, _less(rooms, goods))
         self._parts, self._given = goods + given, len(given)
+        try:  # every number the refund will need, before anything is posted
+            self._part_numbers()
+            if self._beyond is not None:
+                self._beyond_number()
+            if self._kept:
+                self._fee_number()
+        except ValueError as too_long:
+            raise MappingError(str(too_long)) from None
         self._kept = kept_lines(self._amounts, self.mapping, refund_gid=self.gid,
                                 taxes_included=bool(self._invoice.fusion_refs.get("taxes_included")))
         if not self._parts and not self._kept:
@@ -391,13 +399,37 @@ class CreditMemo(ShopDocument):
 
     # -- the completion: the customer's share back on the invoice, the refund off the receipt ------
 
+    def plan(self) -> dict:
+        return {"invoice_id": self._invoice.fusion_id,
+                "parts": [[p.document_id, str(p.line), str(p.tax)] for p in self._parts], "given": self._given,
+                "beyond": [str(self._beyond.line), str(self._beyond.tax)] if self._beyond else None}
+
+    def _follow_plan(self) -> None:
+        """Split the credit as the attempt that posted the first memo planned it: an edit booked
+        between a lost answer and this attempt must not change the memos still to be made."""
+        binding = bindings.find(self.session, self.shop.id, self.kind, self.shopify_id)
+        self.session.commit()
+        planned = ((binding.fusion_refs or {}).get("plan") or {}) if binding is not None else {}
+        if "parts" in planned:
+            self._parts = [Room(d, Decimal(line), Decimal(tax)) for d, line, tax in planned["parts"]]
+            self._given = planned.get("given", 0)
+            beyond = planned.get("beyond")
+            self._beyond = Room("", Decimal(beyond[0]), Decimal(beyond[1])) if beyond else None
+
     def complete(self, memo: dict) -> dict:
+        self._follow_plan()
         source = self.mapping.fusion.transaction_source
-        for index, number in list(enumerate(self._part_numbers()))[1:]:
-            if self.fusion.credit_memos.find(source, number) is None:
-                self.fusion.credit_memos.create(self._credit(index, number))
-        if self._beyond is not None and self.fusion.credit_memos.find(source, self._beyond_number()) is None:
-            self._on_account_memo()
+        try:
+            for index, number in list(enumerate(self._part_numbers()))[1:]:
+                if self.fusion.credit_memos.find(source, number) is None:
+                    self.fusion.credit_memos.create(self._credit(index, number))
+            if self._beyond is not None and self.fusion.credit_memos.find(source, self._beyond_number()) is None:
+                self._on_account_memo()
+        except FusionRejected:
+            mover = self._mover()  # the order shows paid, as it was, while a person looks
+            for receipt in self._receipts:
+                mover.put_back(receipt.fusion_id, self._documents)
+            raise
         fee = self._fee_memo()
         documents = self._documents + ([str(fee["CustomerTransactionId"])] if fee else [])
         self._fee_id = str(fee["CustomerTransactionId"]) if fee else ""
