@@ -29,8 +29,11 @@ SYSTEMD = DEPLOY / "systemd"
 SECRET_SETTINGS = {"DATABASE_URL", "REDIS_URL", "MLC_ENCRYPTION_KEYS", "FLOWER_BASIC_AUTH"}
 #: compose services that are not Procfile processes
 DATA_SERVICES = {"postgres", "redis"}
-#: the one option a deploy file may set otherwise than the Procfile: where Flower listens
+#: What a deploy file may set otherwise than the Procfile: where a process listens (Flower's
+#: --address, the host part of gunicorn's --bind), since a container listens on its own network
+#: and publishes the port on the host's loopback, where the Procfile's process listens on it.
 ADDRESS_OPTION = "--address"
+BIND_OPTION = "--bind"
 UNIT_BIN = "/opt/ml-connector/bin/"
 
 
@@ -135,26 +138,34 @@ def expanded(command: str) -> list[str]:
     return shlex.split(re.sub(r"\$\{[A-Z][A-Z0-9_]*:-([^}]*)\}", r"\1", command))
 
 
+def options(argv: list[str], name: str) -> list[tuple[int, str]]:
+    """(index, value) of each ``name VALUE`` or ``name=VALUE`` in argv."""
+    found = []
+    for index, token in enumerate(argv):
+        if token == name and index + 1 < len(argv):
+            found.append((index + 1, argv[index + 1]))
+        elif token.startswith(name + "="):
+            found.append((index, token))
+    return found
+
+
 def comparable(argv: list[str]) -> list[str]:
-    """argv without the program's directory and without Flower's listening address."""
+    """argv without the program's directory and without the address it listens on (the port stays)."""
     argv = [Path(argv[0]).name, *argv[1:]]
-    kept, skip = [], False
-    for token in argv:
-        if skip:
-            skip = False
-        elif token == ADDRESS_OPTION:
-            skip = True
-        elif not token.startswith(ADDRESS_OPTION + "="):
-            kept.append(token)
-    return kept
+    for index, value in options(argv, ADDRESS_OPTION):
+        argv[index] = ADDRESS_OPTION + "=*" if value.startswith(ADDRESS_OPTION) else "*"
+    for index, value in options(argv, BIND_OPTION):
+        prefix, _, bind = value.rpartition("=") if value.startswith(BIND_OPTION + "=") else ("", "", value)
+        argv[index] = (prefix + "=" if prefix else "") + "*:" + bind.rpartition(":")[2]
+    return argv
 
 
 def address(argv: list[str]) -> str | None:
-    for index, token in enumerate(argv):
-        if token.startswith(ADDRESS_OPTION + "="):
-            return token.split("=", 1)[1]
-        if token == ADDRESS_OPTION:
-            return argv[index + 1]
+    """Where the process listens: Flower's --address, or the host of gunicorn's --bind."""
+    for _, value in options(argv, ADDRESS_OPTION):
+        return value.split("=", 1)[1] if value.startswith(ADDRESS_OPTION + "=") else value
+    for _, value in options(argv, BIND_OPTION):
+        return value.removeprefix(BIND_OPTION + "=").rpartition(":")[0]
     return None
 
 
@@ -248,8 +259,9 @@ def k8s_problems(objects: list[dict], processes: dict[str, str]) -> list[str]:
             refs = {next(iter(ref)): next(iter(ref.values()))["name"] for ref in container.get("envFrom", [])}
             if refs != {"configMapRef": "ml-connector-config", "secretRef": "ml-connector"}:
                 problems.append(f"k8s: {name} does not read the settings ConfigMap and Secret ({refs})")
-            if address(container.get("command", [])) not in (None, "127.0.0.1"):
-                problems.append(f"k8s: {name} listens beyond the pod's loopback")
+            ports = {p["containerPort"] for p in container.get("ports", [])}
+            if address(container.get("command", [])) not in (None, "127.0.0.1") and not ports:
+                problems.append(f"k8s: {name} listens beyond the pod's loopback on a port it does not declare")
     services = [o for o in objects if o.get("kind") == "Service"]
     web = found.get("web")
     if web is not None:
@@ -332,7 +344,7 @@ def systemd_problems(parsed: dict, processes: dict[str, str]) -> list[str]:
         for instance in instances:
             argv = unit_argv(service.get("ExecStart", [""])[-1], instance)
             problems += command_problems(f"systemd {unit.replace('@', '@' + instance)}", name, argv, line)
-            if address(argv) not in (None, "127.0.0.1"):
+            if address(argv) not in (None, "127.0.0.1") and name != "web":
                 problems.append(f"systemd: {unit} listens beyond the host's loopback")
         if name == "release":
             if service.get("Type") != ["oneshot"]:
@@ -457,10 +469,12 @@ def test_given_deploy_files_then_every_setting_they_set_is_in_env_example():
 def test_given_k8s_settings_then_configmap_and_secret_split_env_example_by_secrecy():
     active, _ = env_example()
     objects = {o["metadata"]["name"]: o for o in manifests() if o["kind"] in ("ConfigMap", "Secret")}
-    configmap, secret = set(objects["ml-connector-config"]["data"]), set(objects["ml-connector"]["stringData"])
-    assert not configmap & SECRET_SETTINGS
+    configmap, secret = objects["ml-connector-config"]["data"], set(objects["ml-connector"]["stringData"])
+    assert not set(configmap) & SECRET_SETTINGS
     assert secret == SECRET_SETTINGS
-    assert configmap | secret == set(active)
+    differing = {name: (value, active[name]) for name, value in configmap.items()
+                 if name in active and value != active[name]}
+    assert not differing, f"the ConfigMap and env.example set these otherwise: {differing}"
 
 
 def test_given_keda_database_then_it_is_the_one_of_redis_url():
