@@ -560,10 +560,10 @@ def test_given_a_scaled_object_on_the_wrong_list_then_keda_check_names_it():
 
 
 def test_given_a_new_procfile_process_then_compose_k8s_and_systemd_checks_name_it():
-    processes = dict(procfile(), admin="gunicorn --bind 127.0.0.1:9000 web.admin:app")
-    assert "compose: the Procfile's admin has no service" in compose_problems(compose(), processes)
-    assert "k8s: the Procfile's admin has no Deployment named admin" in k8s_problems(manifests(), processes)
-    assert ("systemd: the Procfile's admin has no unit ml-connector-admin.service"
+    processes = dict(procfile(), exporter="gunicorn --bind 127.0.0.1:9000 web.exporter:app")
+    assert "compose: the Procfile's exporter has no service" in compose_problems(compose(), processes)
+    assert "k8s: the Procfile's exporter has no Deployment named exporter" in k8s_problems(manifests(), processes)
+    assert ("systemd: the Procfile's exporter has no unit ml-connector-exporter.service"
             in systemd_problems(units(), processes))
 
 
