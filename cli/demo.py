@@ -134,9 +134,12 @@ def _mapping_file() -> Path:
 
 
 def _credentials() -> dict:
-    """Fresh sandbox credentials per run: nothing secret is committed or reused."""
-    return {"shopify_client_id": "demo-app-" + secrets.token_hex(4),
-            "shopify_client_secret": "shpss_" + secrets.token_hex(16),
+    """Fresh sandbox credentials per run: nothing secret is committed or reused. Each shop has an
+    app (and so a client secret) of its own: two shops may not share one."""
+    apps = {shop.domain: ("demo-app-" + secrets.token_hex(4), "shpss_" + secrets.token_hex(16)) for shop in SHOPS}
+    return {"shopify_apps": apps,
+            "shopify_client_id": apps[SHOP][0],
+            "shopify_client_secret": apps[SHOP][1],
             "fusion_client_id": "mlc-demo-" + secrets.token_hex(4),
             "fusion_client_secret": secrets.token_urlsafe(24)}
 
@@ -150,13 +153,14 @@ def _configure(stack: Stack, creds: dict) -> None:
     shopify, fusion = stack.urls["shopify_sandbox"], stack.urls["fusion_sandbox"]
     services = Services(load_settings())
     for shop in SHOPS:
+        client_id, client_secret = creds["shopify_apps"][shop.domain]
         requests.put(f"{shopify}/_sandbox/shops/{shop.domain}", timeout=10, json={
-            "client_id": creds["shopify_client_id"], "client_secret": creds["shopify_client_secret"],
+            "client_id": client_id, "client_secret": client_secret,
             "webhook_url": f"{stack.urls['receiver']}/webhooks/shopify", "currency": shop.currency,
             "taxes_included": shop.taxes_included}).raise_for_status()
         with session_scope(services.settings.database_url) as session:
-            add_shop(session, services.vault, domain=shop.domain, client_id=creds["shopify_client_id"],
-                     client_secret=creds["shopify_client_secret"], prefix=shop.prefix,
+            add_shop(session, services.vault, domain=shop.domain, client_id=client_id,
+                     client_secret=client_secret, prefix=shop.prefix,
                      admin_base_url=f"{shopify}/shops/{shop.domain}")
     with session_scope(services.settings.database_url) as session:
         set_fusion(session, services.vault, base_url=fusion, token_url=f"{fusion}/oauth2/v1/token",
@@ -172,6 +176,7 @@ def _write_demo_json(stack: Stack, creds: dict) -> dict:
         "shop_domains": [shop.domain for shop in SHOPS],
         "shopify_client_id": creds["shopify_client_id"],
         "webhook_secret": creds["shopify_client_secret"],
+        "webhook_secrets": {domain: secret for domain, (_, secret) in creds["shopify_apps"].items()},
         "fusion_url": stack.urls["fusion_sandbox"],
         "fusion_token_url": f"{stack.urls['fusion_sandbox']}/oauth2/v1/token",
         "fusion_client_id": creds["fusion_client_id"],

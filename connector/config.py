@@ -95,6 +95,9 @@ class Settings:
     # signature they do not match is checked against a fresh read at once, so a new secret works
     # with its first webhook; this bounds how long a secret that was dropped still verifies.
     shop_cache_ttl_seconds: int = 5
+    # Shopify signs with the old client secret for up to an hour after a rotation: the previous
+    # secret verifies for this long after ``shops add`` stored a new one, never after.
+    secret_rotation_window_seconds: int = 3600
 
     # Worker pools. Tasks mostly wait on Shopify and Fusion, so a worker runs them in threads:
     # one process keeps dozens of calls in flight in bounded memory. ``prefork`` stays available.
@@ -143,6 +146,9 @@ class Settings:
             inbox_stale_after_seconds=_int(env, "MLC_INBOX_STALE_AFTER", cls.inbox_stale_after_seconds),
             shop_cache_ttl_seconds=_at_least(0, "MLC_SHOP_CACHE_TTL",
                                              _int(env, "MLC_SHOP_CACHE_TTL", cls.shop_cache_ttl_seconds)),
+            secret_rotation_window_seconds=_at_least(
+                0, "MLC_SECRET_ROTATION_WINDOW",
+                _int(env, "MLC_SECRET_ROTATION_WINDOW", cls.secret_rotation_window_seconds)),
             worker_pool=_choice(env, "MLC_WORKER_POOL", cls.worker_pool, ("threads", "prefork")),
             worker_concurrency={name.removeprefix(CONCURRENCY_PREFIX).lower(): _at_least(1, name, _int(env, name, 1))
                                 for name in env if name.startswith(CONCURRENCY_PREFIX)},

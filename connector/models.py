@@ -102,6 +102,9 @@ class Shop(Base):
     admin_base_url: Mapped[str] = mapped_column(String(512), default="")
     # Prefix of Fusion transaction numbers for this shop, e.g. "ACME" → "ACME-1001".
     transaction_prefix: Mapped[str] = mapped_column(String(8))
+    # When ``client_secret`` last changed: the previous secret verifies webhooks only within
+    # ``MLC_SECRET_ROTATION_WINDOW`` of it (none: it never verifies).
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

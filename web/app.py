@@ -20,7 +20,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_WEBHOOK_BYTES
     services = app.extensions["mlc"] = Services(settings)
     # built now: a wrong MLC_ENCRYPTION_KEYS fails at start-up, not on the first webhook
-    app.extensions["mlc.webhook_keys"] = WebhookKeys(services.vault, settings.shop_cache_ttl_seconds)
+    app.extensions["mlc.webhook_keys"] = WebhookKeys(services.vault, settings.shop_cache_ttl_seconds,
+                                                     settings.secret_rotation_window_seconds)
 
     from web.views import health, webhooks
     app.register_blueprint(webhooks.bp)

@@ -85,12 +85,12 @@ def accept(session: Session, keys: WebhookKeys, delivery: Delivery) -> Accepted:
 
 def _verified_shop_id(session: Session, keys: WebhookKeys, delivery: Delivery) -> int:
     held = keys.held(delivery.shop_domain)
-    if held is not None and webhooks.verify(delivery.raw_body, delivery.signature, held.secrets):
+    if held is not None and webhooks.verify(delivery.raw_body, delivery.signature, held.secrets(keys.now())):
         return held.shop_id
     held = keys.read(session, delivery.shop_domain)  # not held yet, held too long, or rotated since
     if held is None:
         raise Unauthorized("unknown shop")
-    if not webhooks.verify(delivery.raw_body, delivery.signature, held.secrets):
+    if not webhooks.verify(delivery.raw_body, delivery.signature, held.secrets(keys.now())):
         raise Unauthorized("invalid signature")
     return held.shop_id
 

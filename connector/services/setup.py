@@ -1,6 +1,7 @@
 """Connecting real systems: shops and the Fusion pod, their secrets encrypted in the vault."""
 from __future__ import annotations
 
+import hmac
 import re
 from dataclasses import dataclass
 
@@ -9,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from connector import audit
 from connector.config import ConfigError
-from connector.models import FusionPod, Shop
-from connector.vault import Vault, fusion_scope, shop_scope
+from connector.models import Credential, FusionPod, Shop, utcnow
+from connector.services.shop_keys import CURRENT, PREVIOUS, SECRET_NAMES
+from connector.vault import Vault, VaultError, fusion_scope, shop_scope
 
 _DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 
@@ -24,6 +26,8 @@ def add_shop(session: Session, vault: Vault, *, domain: str, client_id: str, cli
     domain = domain.strip().lower()
     if not _DOMAIN.match(domain):
         raise ConfigError(f"{domain!r} is not a *.myshopify.com domain")
+    if not client_secret:
+        raise ConfigError("the client secret is empty")
     shop = session.scalar(select(Shop).where(Shop.domain == domain))
     # Updating a shop (a new secret, say) keeps its prefix unless a new one is asked for.
     prefix = (prefix or (shop.transaction_prefix if shop else default_prefix(domain))).upper()
@@ -32,6 +36,7 @@ def add_shop(session: Session, vault: Vault, *, domain: str, client_id: str, cli
     holder = session.scalar(select(Shop.domain).where(Shop.transaction_prefix == prefix, Shop.domain != domain))
     if holder:
         raise ConfigError(f"transaction prefix {prefix} is already used by {holder}: choose another with --prefix")
+    _refuse_shared_secret(session, vault, domain, client_secret)
     if shop is None:
         shop = Shop(domain=domain, client_id=client_id, api_version=api_version,
                     transaction_prefix=prefix, admin_base_url=admin_base_url)
@@ -40,14 +45,36 @@ def add_shop(session: Session, vault: Vault, *, domain: str, client_id: str, cli
     else:
         shop.client_id, shop.api_version, shop.admin_base_url = client_id, api_version, admin_base_url
         shop.transaction_prefix = prefix
-        old = vault.get(session, shop_scope(domain), "client_secret")
+        old = vault.get(session, shop_scope(domain), CURRENT)
         if old and old != client_secret:
-            # Shopify keeps signing with the old secret for up to an hour after a rotation.
-            vault.put(session, shop_scope(domain), "previous_client_secret", old)
-    vault.put(session, shop_scope(domain), "client_secret", client_secret)
+            # Shopify keeps signing with the old secret for up to an hour after a rotation: it
+            # verifies for MLC_SECRET_ROTATION_WINDOW from now (connector.services.shop_keys).
+            vault.put(session, shop_scope(domain), PREVIOUS, old)
+            shop.secret_rotated_at = utcnow()
+    vault.put(session, shop_scope(domain), CURRENT, client_secret)
     audit.record(session, "shop.configured", shop_id=shop.id, domain=domain, client_id=client_id,
                  api_version=api_version, transaction_prefix=prefix)
     return shop
+
+
+def _refuse_shared_secret(session: Session, vault: Vault, domain: str, client_secret: str) -> None:
+    """Two shops with one secret would each accept the other's webhooks (a delivery signed for
+    one, sent with the other's domain header, verifies), so a secret another shop holds, as its
+    current or previous one, is refused. The message names the shop, never the secret.
+
+    A stored secret these keys cannot decrypt is passed over: the receiver, which runs with the
+    same ``MLC_ENCRYPTION_KEYS``, cannot verify anything with it either."""
+    rows = session.execute(select(Credential.scope, Credential.ciphertext).where(
+        Credential.scope.like("shop:%"), Credential.scope != shop_scope(domain), Credential.name.in_(SECRET_NAMES))
+        .order_by(Credential.scope))
+    for scope, ciphertext in rows:
+        try:
+            held = vault.decrypt(ciphertext)
+        except VaultError:
+            continue
+        if hmac.compare_digest(held.encode(), client_secret.encode()):
+            raise ConfigError(f"this client secret is already {scope.removeprefix('shop:')}'s: two shops may not "
+                              "share one, or each would accept the other's webhooks; give each shop an app of its own")
 
 
 def set_fusion(session: Session, vault: Vault, *, base_url: str, token_url: str = "", client_id: str = "",

@@ -50,10 +50,11 @@ class TestShop:
 @pytest.fixture
 def shop(migrated) -> TestShop:
     domain = f"rx-{uuid.uuid4().hex[:8]}.myshopify.com"
+    secret = "shpss_first_" + uuid.uuid4().hex  # two shops may not share a secret
     with session_scope(migrated) as session:  # an Admin API nobody listens on: nothing leaves the machine
-        add_shop(session, Vault([KEY]), domain=domain, client_id="app", client_secret="shpss_first",
+        add_shop(session, Vault([KEY]), domain=domain, client_id="app", client_secret=secret,
                  prefix=("W" + uuid.uuid4().hex[:7]).upper(), admin_base_url="http://127.0.0.1:9")
-    return TestShop(domain, "shpss_first", migrated)
+    return TestShop(domain, secret, migrated)
 
 
 @pytest.fixture
@@ -115,7 +116,7 @@ def test_given_a_signed_malformed_body_then_400_recorded_and_not_stored(receiver
 
 def test_given_the_secret_rotated_then_the_next_webhook_with_the_new_one_is_accepted_at_once(receiver, shop):
     assert deliver(receiver, shop, customer(1)).status_code == 200  # the receiver now holds the first secret
-    shop.rotate("shpss_second")
+    shop.rotate("shpss_second_" + uuid.uuid4().hex)
 
     response = deliver(receiver, shop, customer(2))  # well within MLC_SHOP_CACHE_TTL (an hour here)
 

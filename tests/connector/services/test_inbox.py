@@ -1,6 +1,6 @@
 """The inbox stores each verified delivery once, and nothing that is not verified."""
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -176,3 +176,27 @@ def test_given_one_action_firing_a_topic_for_two_orders_then_both_are_kept(db_se
     first = inbox.accept(db_session, keys, delivery(topic="orders/updated", event_id="bulk-1"))
     second = inbox.accept(db_session, keys, delivery(other, topic="orders/updated", event_id="bulk-1"))
     assert first.created and second.created and first.inbox_id != second.inbox_id
+
+
+def test_given_the_previous_secret_after_the_rotation_window_then_unauthorized(db_session, vault):
+    rotate(db_session, vault, "shpss_after")  # SECRET is now the previous secret
+    later = datetime.now(timezone.utc) + timedelta(seconds=3601)
+    within = WebhookKeys(vault, ttl_seconds=0, rotation_window_seconds=3600)
+    after = WebhookKeys(vault, ttl_seconds=0, rotation_window_seconds=3600, now=lambda: later)
+
+    assert inbox.accept(db_session, within, delivery(event_id="ev-1")).created
+    with pytest.raises(inbox.Unauthorized):
+        inbox.accept(db_session, after, delivery(event_id="ev-2"))
+    assert inbox.accept(db_session, after, delivery(event_id="ev-3", secret="shpss_after")).created
+
+
+def test_given_a_held_previous_secret_then_the_window_is_checked_at_each_webhook_not_when_read(db_session, vault):
+    rotate(db_session, vault, "shpss_held")
+    now = [datetime.now(timezone.utc)]
+    keys = WebhookKeys(vault, ttl_seconds=3600, rotation_window_seconds=60, now=lambda: now[0])
+    assert inbox.accept(db_session, keys, delivery(event_id="ev-1")).created  # read and held, previous secret valid
+
+    now[0] += timedelta(seconds=61)
+
+    with pytest.raises(inbox.Unauthorized):
+        inbox.accept(db_session, keys, delivery(event_id="ev-2"))
