@@ -95,6 +95,14 @@ class Settings:
     # signature they do not match is checked against a fresh read at once, so a new secret works
     # with its first webhook; this bounds how long a secret that was dropped still verifies.
     shop_cache_ttl_seconds: int = 5
+    # The receiver, the one internet-facing part. A body over this many bytes is answered 413
+    # before more of it is read (chunked or not).
+    webhook_max_bytes: int = 5 * 1024 * 1024
+    # Shopify retries a delivery for 4 hours, each time with the Triggered-At of the first try:
+    # an older delivery is a replay, refused and recorded. A Triggered-At further ahead of our
+    # clock than the skew is refused too (Shopify tries again once the clocks agree).
+    webhook_max_age_seconds: int = 6 * 3600
+    webhook_max_skew_seconds: int = 300
     # Shopify signs with the old client secret for up to an hour after a rotation: the previous
     # secret verifies for this long after ``shops add`` stored a new one, never after.
     secret_rotation_window_seconds: int = 3600
@@ -146,6 +154,12 @@ class Settings:
             inbox_stale_after_seconds=_int(env, "MLC_INBOX_STALE_AFTER", cls.inbox_stale_after_seconds),
             shop_cache_ttl_seconds=_at_least(0, "MLC_SHOP_CACHE_TTL",
                                              _int(env, "MLC_SHOP_CACHE_TTL", cls.shop_cache_ttl_seconds)),
+            webhook_max_bytes=_at_least(1024, "MLC_WEBHOOK_MAX_BYTES",
+                                        _int(env, "MLC_WEBHOOK_MAX_BYTES", cls.webhook_max_bytes)),
+            webhook_max_age_seconds=_at_least(60, "MLC_WEBHOOK_MAX_AGE",
+                                              _int(env, "MLC_WEBHOOK_MAX_AGE", cls.webhook_max_age_seconds)),
+            webhook_max_skew_seconds=_at_least(0, "MLC_WEBHOOK_MAX_SKEW",
+                                               _int(env, "MLC_WEBHOOK_MAX_SKEW", cls.webhook_max_skew_seconds)),
             secret_rotation_window_seconds=_at_least(
                 0, "MLC_SECRET_ROTATION_WINDOW",
                 _int(env, "MLC_SECRET_ROTATION_WINDOW", cls.secret_rotation_window_seconds)),

@@ -73,6 +73,26 @@ FLOWS: tuple[Flow, ...] = (
     Flow("refunds/create", "credit_memos", BindingKind.refund, refunds.handle),
 )
 
+@dataclass(frozen=True)
+class Compliance:
+    """One of Shopify's mandatory privacy topics. Its body names a shop and a customer
+    (``shop_id``, ``shop_domain``, ``customer``, ``orders_to_redact``, ``data_request``), not an
+    object with a top-level ``id``; ``subject`` is where the inbox finds what it is about."""
+
+    topic: str
+    subject: tuple[str, ...]
+
+
+#: Every app must take these (Shopify counts an answer other than 2xx as a failed delivery). This
+#: release stores them and keeps them ``deferred``: the export and erasure they ask for are not
+#: built yet, and nothing is sent to a worker.
+COMPLIANCE: tuple[Compliance, ...] = (
+    Compliance("customers/data_request", ("customer", "id")),
+    Compliance("customers/redact", ("customer", "id")),
+    Compliance("shop/redact", ("shop_id",)),
+)
+PRIVACY_NOT_BUILT = "privacy processing not built yet: kept for the export or erasure it asks for"
+
 JOBS: tuple[Job, ...] = (
     Job("inbox-sweep", "mlc.inbox.sweep", "fusion_poll", "inbox_sweep_interval_seconds",
         "re-sends inbox events whose task was never sent or was lost"),
@@ -91,6 +111,7 @@ DOCUMENTS = {BindingKind.customer: "the Fusion customer (person, account, BILL_T
              BindingKind.refund: "a credit memo against the order's invoice, the money given back off its receipt"}
 
 _BY_TOPIC = {flow.topic: flow for flow in FLOWS}
+_COMPLIANCE = {c.topic: c for c in COMPLIANCE}
 QUEUES: tuple[str, ...] = tuple(dict.fromkeys([f.queue for f in FLOWS] + [j.queue for j in JOBS]
                                               + [o.queue for o in OPERATIONS]))
 
@@ -102,6 +123,18 @@ def webhook_task(queue: str) -> str:
 def for_topic(topic: str) -> Flow | None:
     """The flow of a topic, or None for a topic no release handles (stored ``deferred``)."""
     return _BY_TOPIC.get(topic)
+
+
+def compliance(topic: str) -> Compliance | None:
+    """The compliance topic's entry, or None for every other topic."""
+    return _COMPLIANCE.get(topic)
+
+
+def deferred_note(topic: str) -> str:
+    """Why an event of a topic no flow handles is stored ``deferred``."""
+    if topic in _COMPLIANCE:
+        return PRIVACY_NOT_BUILT
+    return f"topic {topic} is not handled by this release"
 
 
 def topics_of(kind: BindingKind) -> list[str]:

@@ -20,3 +20,25 @@ def money(value: Any) -> Decimal:
     if value in (None, ""):
         return Decimal("0")
     return Decimal(str(value)) if not isinstance(value, Decimal) else value
+
+
+def deeper_than(value: Any, limit: int) -> bool:
+    """Whether parsed JSON nests objects and arrays more than ``limit`` deep.
+
+    Walked with a list, not recursion: a hostile body is never what exhausts the stack. Shopify's
+    payloads nest less than ten deep; the worker parses a stored body again, so the receiver must
+    not store one that its parser (or the code reading it) cannot take.
+    """
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False

@@ -2,8 +2,8 @@
 between Shopify and Fusion objects, and the append-only audit trail.
 
 Uniqueness lives in the database, not in code: the inbox is unique on (shop, topic, event id) and
-a binding on (shop, kind, Shopify id), so two workers racing on the same record collide on a key
-instead of both writing to Fusion.
+on (shop, topic, body hash), a binding on (shop, kind, Shopify id), so two workers racing on the
+same record collide on a key instead of both writing to Fusion.
 """
 from __future__ import annotations
 
@@ -148,8 +148,10 @@ class InboxEvent(Base):
 
     __tablename__ = "inbox_events"
     # One merchant action can fire the same topic for several objects with one Event-Id (a bulk
-    # edit): the object's id belongs to the key.
+    # edit): the object's id belongs to the key. The headers are not signed, the body is: a body
+    # already stored for the shop and topic is the same delivery whatever headers come with it.
     __table_args__ = (UniqueConstraint("shop_id", "topic", "event_id", "resource_id", name="uq_inbox_event"),
+                      Index("uq_inbox_events_body", "shop_id", "topic", "body_sha256", unique=True),
                       # one object's events: what a refund waits for (its order's earlier events)
                       Index("ix_inbox_events_shop_resource", "shop_id", "resource_id"))
 
@@ -162,6 +164,9 @@ class InboxEvent(Base):
     triggered_at: Mapped[str] = mapped_column(String(64), default="")
     resource_id: Mapped[str] = mapped_column(String(32), default="")
     body: Mapped[str] = mapped_column(Text)
+    # SHA-256 of the signed bytes, hex. Null only on rows older than migration 0007 that repeat
+    # an earlier row's body.
+    body_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     state: Mapped[InboxState] = mapped_column(Enum(InboxState, native_enum=False, length=16),
                                               default=InboxState.received, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -175,7 +180,7 @@ class InboxEvent(Base):
 
 #: What an inbox row records of its delivery: who sent what, when, and the exact bytes.
 RECEIPT = ("shop_id", "topic", "event_id", "webhook_id", "api_version", "triggered_at", "resource_id", "body",
-           "received_at")
+           "body_sha256", "received_at")
 
 
 @event.listens_for(InboxEvent, "before_update")

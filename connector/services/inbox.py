@@ -1,19 +1,28 @@
 """The webhook inbox: a verified delivery is stored, once, before Shopify gets its answer.
 
-Everything here is decided before a single byte is parsed: an unknown shop or a bad signature
-stores nothing. A well-signed but malformed body is not stored in the inbox (there is nothing to
-process) but is audited, so a broken producer is visible.
+Everything here is decided before a single byte is parsed: headers that do not have Shopify's
+shape, an unknown shop or a bad signature store nothing. A well-signed but malformed body is not
+stored in the inbox (there is nothing to process) but is audited, so a broken producer is
+visible; so is a well-signed delivery refused because its ``X-Shopify-Triggered-At`` is outside
+the accepted window (a replay, or a clock far off): refused deliveries are never lost silently.
+
+Only the body is signed. The event id, topic and trigger time come in headers anyone can change,
+so the inbox also knows each body by its hash: a body already stored for the shop and topic is a
+duplicate whatever headers come with it, and an old body sent again with fresh ones is not
+processed twice.
 
 A new delivery costs one statement and one commit: the shop and its secrets come from the
-process's :class:`~connector.services.shop_keys.WebhookKeys`, and the unique key itself refuses
-a duplicate (``INSERT … ON CONFLICT DO NOTHING``), with no look-up first. The row is the receipt
-the audit trail keeps (shop, topic, event and webhook ids, API version, Shopify's trigger time,
-our arrival time and the exact body); none of these columns ever changes, so no audit row repeats
-them.
+process's :class:`~connector.services.shop_keys.WebhookKeys`, and the unique keys themselves
+refuse a duplicate (``INSERT … ON CONFLICT DO NOTHING``), with no look-up first. The row is the
+receipt the audit trail keeps (shop, topic, event and webhook ids, API version, Shopify's trigger
+time, our arrival time, the exact body and its hash); none of these columns ever changes, so no
+audit row repeats them.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -21,15 +30,25 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from connector import audit, flows
+from connector import audit, flows, jsonutil
 from connector.models import InboxEvent, InboxState
 from connector.services.shop_keys import WebhookKeys
-from connector.shopify import webhooks
+from connector.shopify import headers, webhooks
 
-_KEY = [InboxEvent.shop_id, InboxEvent.topic, InboxEvent.event_id, InboxEvent.resource_id]
 # Built once per dialect: building and keying the statement anew cost more than the insert itself.
-_INSERTS = {name: insert(InboxEvent.__table__).on_conflict_do_nothing(index_elements=_KEY).returning(InboxEvent.id)
+# No conflict target: a conflict on either unique key (event, or body) is a duplicate.
+_INSERTS = {name: insert(InboxEvent.__table__).on_conflict_do_nothing().returning(InboxEvent.id)
             for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))}
+#: Shopify's payloads nest less than ten deep; a body nested deeper is not one of theirs.
+MAX_JSON_DEPTH = 64
+#: An object id as the inbox stores it (32 characters): Shopify's numeric ids, or a GID's tail.
+_RESOURCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,31}")
+#: What an audit row keeps of a refused body: enough to see what it was.
+EXCERPT = 2000
+
+
+class InvalidHeader(headers.InvalidHeader):
+    """A header is missing or not of Shopify's shape: answer 400 and record nothing (unsigned)."""
 
 
 class Unauthorized(Exception):
@@ -38,6 +57,10 @@ class Unauthorized(Exception):
 
 class Malformed(Exception):
     """Signed, but not a payload we can process: answer 400; the attempt is audited."""
+
+
+class Refused(Exception):
+    """Signed and well-formed, but outside the Triggered-At window: answer 400; the attempt is audited."""
 
 
 @dataclass(frozen=True)
@@ -53,34 +76,73 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Window:
+    """How far ``X-Shopify-Triggered-At`` may be from our clock (``MLC_WEBHOOK_MAX_AGE``,
+    ``MLC_WEBHOOK_MAX_SKEW``). Shopify's retries keep the first try's time, for 4 hours."""
+
+    max_age_seconds: int = 6 * 3600
+    max_skew_seconds: int = 300
+
+    @classmethod
+    def of(cls, settings) -> "Window":
+        return cls(settings.webhook_max_age_seconds, settings.webhook_max_skew_seconds)
+
+    def refusal(self, triggered: datetime, now: datetime) -> str:
+        """Why a delivery triggered then is refused now, or ""."""
+        if triggered < now - timedelta(seconds=self.max_age_seconds):
+            return f"triggered more than {self.max_age_seconds} s ago (MLC_WEBHOOK_MAX_AGE): a replay, or retried too long"
+        if triggered > now + timedelta(seconds=self.max_skew_seconds):
+            return f"triggered more than {self.max_skew_seconds} s ahead of this clock (MLC_WEBHOOK_MAX_SKEW)"
+        return ""
+
+
+@dataclass(frozen=True)
 class Accepted:
     inbox_id: int | None        # None for a duplicate: answering it needs nothing but the refusal
     created: bool
     flow: flows.Flow | None     # the flow that will process it; None for a duplicate or a deferred topic
 
 
-def accept(session: Session, keys: WebhookKeys, delivery: Delivery) -> Accepted:
+def accept(session: Session, keys: WebhookKeys, delivery: Delivery, window: Window = Window()) -> Accepted:
+    event_id, triggered = _checked_headers(delivery)
     shop_id = _verified_shop_id(session, keys, delivery)
-    event_id = delivery.event_id or delivery.webhook_id
+    digest = hashlib.sha256(delivery.raw_body).hexdigest()
     try:
-        body, resource_id = _parse(delivery, event_id)
+        body, resource_id = _parse(delivery)
     except Malformed as exc:
-        audit.record(session, "webhook.malformed", shop_id=shop_id, topic=delivery.topic,
-                     event_id=event_id, webhook_id=delivery.webhook_id, reason=str(exc),
-                     body_excerpt=delivery.raw_body[:2000].decode("utf-8", "replace"))
-        session.commit()
+        _record_refusal(session, "webhook.malformed", shop_id, delivery, event_id, digest, str(exc))
         raise
+    # Absent only where Shopify may not send it (compliance topics): the body hash still holds.
+    refusal = window.refusal(triggered, keys.now()) if triggered is not None else ""
+    if refusal:
+        _record_refusal(session, "webhook.refused", shop_id, delivery, event_id, digest, refusal)
+        raise Refused(refusal)
 
     flow = flows.for_topic(delivery.topic)
     row = dict(shop_id=shop_id, topic=delivery.topic, event_id=event_id, webhook_id=delivery.webhook_id,
                api_version=delivery.api_version, triggered_at=delivery.triggered_at, resource_id=resource_id,
-               body=body)
+               body=body, body_sha256=digest)
     if flow is None:
-        row.update(state=InboxState.deferred, last_error=f"topic {delivery.topic} is not handled by this release")
+        row.update(state=InboxState.deferred, last_error=flows.deferred_note(delivery.topic))
     inbox_id = session.scalar(_INSERTS[session.get_bind().dialect.name], row)
-    if inbox_id is None:  # stored before, or by the same delivery racing in on another connection
+    if inbox_id is None:  # stored before (same event, or same body), or by the same delivery racing in
         return Accepted(None, False, None)  # (the insert waited for that one to commit or roll back)
     return Accepted(inbox_id, True, flow)
+
+
+def _checked_headers(delivery: Delivery) -> tuple[str, datetime | None]:
+    """The event id the inbox keys on and the trigger time, once every header has Shopify's shape."""
+    try:
+        headers.check_domain(delivery.shop_domain)
+        headers.check_topic(delivery.topic)
+        event_id = headers.check_ids(delivery.event_id, delivery.webhook_id)
+        headers.check_api_version(delivery.api_version)
+        triggered = headers.parse_timestamp(delivery.triggered_at)
+    except headers.InvalidHeader as exc:
+        raise InvalidHeader(str(exc)) from None
+    if triggered is None and flows.compliance(delivery.topic) is None:
+        raise InvalidHeader("missing X-Shopify-Triggered-At header")
+    return event_id, triggered
 
 
 def _verified_shop_id(session: Session, keys: WebhookKeys, delivery: Delivery) -> int:
@@ -95,26 +157,61 @@ def _verified_shop_id(session: Session, keys: WebhookKeys, delivery: Delivery) -
     return held.shop_id
 
 
-def _parse(delivery: Delivery, event_id: str) -> tuple[str, str]:
-    """The body as text and the object's id; or Malformed, saying what is wrong.
+def _record_refusal(session: Session, action: str, shop_id: int, delivery: Delivery, event_id: str,
+                    digest: str, reason: str) -> None:
+    """Audit a signed delivery that is not stored, and commit: the caller answers 400 next."""
+    audit.record(session, action, shop_id=shop_id, topic=delivery.topic, event_id=event_id,
+                 webhook_id=delivery.webhook_id, triggered_at=delivery.triggered_at, body_sha256=digest,
+                 reason=reason, body_excerpt=delivery.raw_body[:EXCERPT].decode("utf-8", "replace"))
+    session.commit()
+
+
+def _parse(delivery: Delivery) -> tuple[str, str]:
+    """The body as text and the id of what it is about; or Malformed, saying what is wrong.
 
     Only the id is read here, so the standard library's parser does (numbers are not kept): the
     worker parses the stored text again with exact money.
     """
-    if not delivery.topic:
-        raise Malformed("missing X-Shopify-Topic header")
-    if not event_id:
-        raise Malformed("missing X-Shopify-Event-Id and X-Shopify-Webhook-Id headers")
     try:
         body = delivery.raw_body.decode("utf-8")
         payload = json.loads(body)
     except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError both are
         raise Malformed(f"body is not JSON: {exc}") from None
+    except RecursionError:  # nested deeper than the parser's stack: not one of Shopify's
+        raise Malformed(f"body nests deeper than {MAX_JSON_DEPTH}") from None
     if not isinstance(payload, dict):
         raise Malformed("body is not a JSON object")
+    if jsonutil.deeper_than(payload, MAX_JSON_DEPTH):
+        raise Malformed(f"body nests deeper than {MAX_JSON_DEPTH}")
+    compliance = flows.compliance(delivery.topic)
+    if compliance is not None:
+        return body, _compliance_subject(compliance, payload, delivery.shop_domain)
     if "id" not in payload:
         raise Malformed("payload has no id")
-    return body, str(payload["id"])
+    resource_id = _resource_id(payload["id"])
+    if resource_id is None:
+        raise Malformed("payload id is not an id")
+    return body, resource_id
+
+
+def _compliance_subject(compliance: flows.Compliance, payload: dict, domain: str) -> str:
+    """The customer or shop a compliance request is about ("" if the body does not say: Shopify
+    may name a customer by email alone). The body's own shop must be the signing shop."""
+    named = payload.get("shop_domain")
+    if named is not None and (not isinstance(named, str) or named.strip().lower() != domain):
+        raise Malformed("the body's shop_domain is not the X-Shopify-Shop-Domain shop")
+    value = payload
+    for key in compliance.subject:
+        value = value.get(key) if isinstance(value, dict) else None
+    return _resource_id(value) or ""
+
+
+def _resource_id(value) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        value = str(value)
+    return value if isinstance(value, str) and _RESOURCE_ID.fullmatch(value) else None
 
 
 def claim_resend(session: Session, inbox_id: int, older_than_seconds: int) -> bool:

@@ -12,9 +12,8 @@ from connector import audit
 from connector.config import ConfigError
 from connector.models import Credential, FusionPod, Shop, utcnow
 from connector.services.shop_keys import CURRENT, PREVIOUS, SECRET_NAMES
+from connector.shopify.headers import DOMAIN
 from connector.vault import Vault, VaultError, fusion_scope, shop_scope
-
-_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 
 
 def default_prefix(domain: str) -> str:
@@ -24,7 +23,7 @@ def default_prefix(domain: str) -> str:
 def add_shop(session: Session, vault: Vault, *, domain: str, client_id: str, client_secret: str,
              api_version: str = "2026-01", prefix: str = "", admin_base_url: str = "") -> Shop:
     domain = domain.strip().lower()
-    if not _DOMAIN.match(domain):
+    if not DOMAIN.fullmatch(domain):
         raise ConfigError(f"{domain!r} is not a *.myshopify.com domain")
     if not client_secret:
         raise ConfigError("the client secret is empty")

@@ -1,6 +1,7 @@
 """Fusion misbehaving, a crashed receiver, a refused document: nothing is duplicated or lost."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from decimal import Decimal
 
 from connector.config import load_settings
@@ -93,7 +94,8 @@ def test_given_receiver_died_after_storing_the_webhook_then_the_sweeper_sends_it
     with session_scope(services.settings.database_url) as session:  # stored, never enqueued
         inbox.accept(session, WebhookKeys(services.vault, ttl_seconds=0), inbox.Delivery(
             shop_domain=shop.domain, topic="orders/create", event_id="crash-1", webhook_id="w",
-            api_version="2026-01", triggered_at="", signature=sign(shop.secret, body), raw_body=body))
+            api_version="2026-01", triggered_at=datetime.now(timezone.utc).isoformat(),
+            signature=sign(shop.secret, body), raw_body=body))
 
     assert synced(shop, order)
     assert len(shop.fusion_invoices(order)) == 1

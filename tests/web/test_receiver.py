@@ -7,6 +7,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import select
@@ -75,7 +76,8 @@ def deliver(receiver, shop: TestShop, body: bytes, *, event_id: str = "", secret
     return receiver.post("/webhooks/shopify", data=body, headers={
         "X-Shopify-Shop-Domain": shop.domain, "X-Shopify-Topic": TOPIC, "X-Shopify-API-Version": "2026-01",
         "X-Shopify-Event-Id": event_id or str(uuid.uuid4()), "X-Shopify-Webhook-Id": str(uuid.uuid4()),
-        "X-Shopify-Triggered-At": "2026-11-27T14:00:00Z", "X-Shopify-Hmac-Sha256": sign(secret or shop.secret, body)})
+        "X-Shopify-Triggered-At": datetime.now(timezone.utc).isoformat(),
+        "X-Shopify-Hmac-Sha256": sign(secret or shop.secret, body)})
 
 
 def test_given_a_new_delivery_then_200_and_stored_waiting_for_its_worker(receiver, shop):
@@ -137,3 +139,35 @@ def test_given_the_broker_unreachable_then_200_and_the_event_left_to_the_sweeper
     assert (row.state, row.enqueued_at) == (InboxState.received, None)
     with session_scope(shop.database_url) as session:  # what the sweeper sends again, once stale
         assert (row.id, TOPIC) in inbox.stale(session, older_than_seconds=0, limit=1_000_000)
+
+
+@pytest.fixture
+def small_receiver(migrated, redis_url):
+    """A receiver whose body limit is 1 KiB, to try the bound to the byte."""
+    settings = Settings(database_url=migrated, redis_url=redis_url, encryption_keys=(KEY,), webhook_max_bytes=1024)
+    return create_app(settings).test_client()
+
+
+def padded(size: int) -> bytes:
+    body = json.dumps({"id": 1, "pad": ""}).encode()
+    return body.replace(b'""', b'"' + b"x" * (size - len(body)) + b'"')
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["Content-Length", "chunked"])
+def test_given_a_body_at_the_limit_then_taken_and_one_byte_over_then_413(small_receiver, shop, chunked):
+    def send(body: bytes):
+        headers = {"X-Shopify-Shop-Domain": shop.domain, "X-Shopify-Topic": TOPIC,
+                   "X-Shopify-Event-Id": str(uuid.uuid4()), "X-Shopify-Triggered-At": datetime.now(timezone.utc).isoformat(),
+                   "X-Shopify-Hmac-Sha256": sign(shop.secret, body)}
+        if not chunked:
+            return small_receiver.post("/webhooks/shopify", data=body, headers=headers)
+        import io  # a stream with no length, ended by the server: what gunicorn hands over for chunked
+        return small_receiver.post("/webhooks/shopify", input_stream=io.BytesIO(body),
+                                   headers={**headers, "Transfer-Encoding": "chunked"},
+                                   environ_overrides={"wsgi.input_terminated": True})
+
+    at_limit, over = send(padded(1024)), send(padded(1025))
+
+    assert (at_limit.status_code, over.status_code) == (200, 413)
+    assert over.get_json()["error"] == "too large"
+    assert [row.body.encode() for row in shop.inbox()] == [padded(1024)]

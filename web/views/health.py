@@ -39,9 +39,17 @@ def metrics():
     lines = ["# HELP mlc_inbox_events Inbox events by topic, queue and state.",
              "# TYPE mlc_inbox_events gauge"]
     with session_scope(services.settings.database_url) as session:
-        lines += [f'mlc_inbox_events{{topic="{row.topic}",queue="{row.queue}",state="{row.state}"}} {row.count}'
+        lines += [f"mlc_inbox_events{_labels(topic=row.topic, queue=row.queue, state=row.state)} {row.count}"
                   for row in status.inbox_counts(session)]
         lines += ["# HELP mlc_bindings Bindings by kind and state.", "# TYPE mlc_bindings gauge"]
-        lines += [f'mlc_bindings{{kind="{kind}",state="{state}"}} {count}'
+        lines += [f"mlc_bindings{_labels(kind=kind, state=state)} {count}"
                   for kind, state, count in status.binding_counts(session)]
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")
+
+
+def _labels(**labels: str) -> str:
+    """Label values escaped as the text format asks: a topic is stored as Shopify's header gave
+    it, and one with a quote (older rows) must not end the value and break the whole scrape."""
+    def escape(value: str) -> str:
+        return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return "{" + ",".join(f'{name}="{escape(str(value))}"' for name, value in labels.items()) + "}"

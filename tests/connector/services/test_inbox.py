@@ -14,6 +14,12 @@ from connector.vault import Vault, generate_key
 
 SECRET = "shpss_inbox_test"
 BODY = json.dumps({"id": 42, "admin_graphql_api_id": "gid://shopify/Order/42"}).encode()
+TRIGGERED = datetime.now(timezone.utc).isoformat(timespec="seconds")  # a fresh delivery's
+
+
+def order(number: int) -> bytes:
+    """A body of its own: the inbox takes a body it already holds for a duplicate."""
+    return json.dumps({"id": number, "admin_graphql_api_id": f"gid://shopify/Order/{number}"}).encode()
 
 
 @pytest.fixture
@@ -49,9 +55,10 @@ def shop_id(db_session, vault):
     return db_session.scalar(select(Shop.id).where(Shop.domain == "inbox-test.myshopify.com"))
 
 
-def delivery(body=BODY, *, topic="orders/create", event_id="ev-1", secret=SECRET, domain="inbox-test.myshopify.com"):
+def delivery(body=BODY, *, topic="orders/create", event_id="ev-1", secret=SECRET, domain="inbox-test.myshopify.com",
+             triggered_at=TRIGGERED):
     return inbox.Delivery(shop_domain=domain, topic=topic, event_id=event_id, webhook_id="wh-1",
-                          api_version="2026-01", triggered_at="2026-01-15T15:00:02Z",
+                          api_version="2026-01", triggered_at=triggered_at,
                           signature=sign(secret, body), raw_body=body)
 
 
@@ -74,7 +81,7 @@ def test_given_verified_delivery_then_its_row_is_the_receipt_and_no_audit_row_re
     accepted = inbox.accept(db_session, keys, delivery())
     row = db_session.get(InboxEvent, accepted.inbox_id)
     assert (row.shop_id, row.topic, row.event_id, row.webhook_id, row.api_version, row.triggered_at) == (
-        shop_id, "orders/create", "ev-1", "wh-1", "2026-01", "2026-01-15T15:00:02Z")
+        shop_id, "orders/create", "ev-1", "wh-1", "2026-01", TRIGGERED)
     assert row.body.encode() == BODY and row.received_at <= datetime.now(timezone.utc)
     assert count(db_session, AuditEvent, shop_id) == before
 
@@ -99,7 +106,7 @@ def test_given_secret_rotated_then_a_webhook_signed_with_the_new_one_is_accepted
     inbox.accept(db_session, keys, delivery())  # the shop and its secret are now held
     rotate(db_session, vault, "shpss_new")
 
-    accepted = inbox.accept(db_session, keys, delivery(event_id="ev-2", secret="shpss_new"))  # no time passed
+    accepted = inbox.accept(db_session, keys, delivery(order(2), event_id="ev-2", secret="shpss_new"))  # no time passed
 
     assert accepted.created
 
@@ -110,11 +117,11 @@ def test_given_a_secret_dropped_by_rotation_then_it_verifies_until_the_ttl_has_p
     rotate(db_session, vault, "shpss_third")  # keeps the second as the previous secret: the first is gone
 
     clock.now += 4.9
-    assert inbox.accept(db_session, keys, delivery(event_id="ev-2")).created
+    assert inbox.accept(db_session, keys, delivery(order(2), event_id="ev-2")).created
     clock.now += 0.1
     with pytest.raises(inbox.Unauthorized):
-        inbox.accept(db_session, keys, delivery(event_id="ev-3"))
-    assert inbox.accept(db_session, keys, delivery(event_id="ev-4", secret="shpss_second")).created
+        inbox.accept(db_session, keys, delivery(order(3), event_id="ev-3"))
+    assert inbox.accept(db_session, keys, delivery(order(4), event_id="ev-4", secret="shpss_second")).created
 
 
 def test_given_no_ttl_then_a_dropped_secret_is_refused_at_once(db_session, vault):
@@ -124,7 +131,7 @@ def test_given_no_ttl_then_a_dropped_secret_is_refused_at_once(db_session, vault
     rotate(db_session, vault, "shpss_third")
 
     with pytest.raises(inbox.Unauthorized):
-        inbox.accept(db_session, keys, delivery(event_id="ev-2"))
+        inbox.accept(db_session, keys, delivery(order(2), event_id="ev-2"))
 
 
 def rotate(session, vault, secret):
@@ -178,25 +185,150 @@ def test_given_one_action_firing_a_topic_for_two_orders_then_both_are_kept(db_se
     assert first.created and second.created and first.inbox_id != second.inbox_id
 
 
+# -- replays: only the body is signed -------------------------------------------------------------
+
+def test_given_a_stored_body_sent_again_with_fresh_headers_then_a_duplicate_and_one_row(db_session, keys, shop_id):
+    first = inbox.accept(db_session, keys, delivery(event_id="ev-1"))
+
+    replayed = inbox.accept(db_session, keys, inbox.Delivery(
+        shop_domain="inbox-test.myshopify.com", topic="orders/create", event_id="ev-fresh", webhook_id="wh-fresh",
+        api_version="2026-04", triggered_at=datetime.now(timezone.utc).isoformat(), signature=sign(SECRET, BODY),
+        raw_body=BODY))
+
+    assert first.created and (replayed.created, replayed.flow) == (False, None)
+    assert count(db_session, InboxEvent, shop_id) == 1
+
+
+def test_given_a_triggered_at_older_than_the_window_then_refused_recorded_and_not_stored(db_session, keys, shop_id):
+    old = (datetime.now(timezone.utc) - timedelta(hours=7)).isoformat()
+
+    with pytest.raises(inbox.Refused, match="MLC_WEBHOOK_MAX_AGE"):
+        inbox.accept(db_session, keys, delivery(triggered_at=old), inbox.Window(max_age_seconds=6 * 3600))
+
+    assert count(db_session, InboxEvent, shop_id) == 0
+    [refused] = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "webhook.refused",
+                                                            AuditEvent.shop_id == shop_id)).all()
+    assert (refused.detail["triggered_at"], refused.detail["event_id"]) == (old, "ev-1")
+
+
+def test_given_a_triggered_at_ahead_of_the_clock_beyond_the_skew_then_refused(db_session, keys, shop_id):
+    ahead = (datetime.now(timezone.utc) + timedelta(minutes=10)).isoformat()
+    within = (datetime.now(timezone.utc) + timedelta(minutes=4)).isoformat()
+
+    with pytest.raises(inbox.Refused, match="MLC_WEBHOOK_MAX_SKEW"):
+        inbox.accept(db_session, keys, delivery(triggered_at=ahead), inbox.Window(max_skew_seconds=300))
+    assert inbox.accept(db_session, keys, delivery(order(2), triggered_at=within), inbox.Window(max_skew_seconds=300)).created
+
+
+@pytest.mark.parametrize("triggered_at", ["", "yesterday", "2026-12-02T10:00:00", "2026-12-02", "9" * 65])
+def test_given_a_missing_or_unreadable_triggered_at_then_an_invalid_header_and_nothing_recorded(
+        db_session, keys, shop_id, triggered_at):
+    before = count(db_session, AuditEvent, shop_id)
+
+    with pytest.raises(inbox.InvalidHeader, match="Triggered-At"):
+        inbox.accept(db_session, keys, delivery(triggered_at=triggered_at))
+
+    assert (count(db_session, InboxEvent, shop_id), count(db_session, AuditEvent, shop_id)) == (0, before)
+
+
 def test_given_the_previous_secret_after_the_rotation_window_then_unauthorized(db_session, vault):
     rotate(db_session, vault, "shpss_after")  # SECRET is now the previous secret
     later = datetime.now(timezone.utc) + timedelta(seconds=3601)
     within = WebhookKeys(vault, ttl_seconds=0, rotation_window_seconds=3600)
     after = WebhookKeys(vault, ttl_seconds=0, rotation_window_seconds=3600, now=lambda: later)
 
-    assert inbox.accept(db_session, within, delivery(event_id="ev-1")).created
+    assert inbox.accept(db_session, within, delivery(order(1))).created
     with pytest.raises(inbox.Unauthorized):
-        inbox.accept(db_session, after, delivery(event_id="ev-2"))
-    assert inbox.accept(db_session, after, delivery(event_id="ev-3", secret="shpss_after")).created
+        inbox.accept(db_session, after, delivery(order(2), triggered_at=later.isoformat()))
+    assert inbox.accept(db_session, after, delivery(order(3), secret="shpss_after", triggered_at=later.isoformat())).created
 
 
 def test_given_a_held_previous_secret_then_the_window_is_checked_at_each_webhook_not_when_read(db_session, vault):
     rotate(db_session, vault, "shpss_held")
     now = [datetime.now(timezone.utc)]
     keys = WebhookKeys(vault, ttl_seconds=3600, rotation_window_seconds=60, now=lambda: now[0])
-    assert inbox.accept(db_session, keys, delivery(event_id="ev-1")).created  # read and held, previous secret valid
+    assert inbox.accept(db_session, keys, delivery(order(1))).created  # read and held, previous secret valid
 
     now[0] += timedelta(seconds=61)
 
     with pytest.raises(inbox.Unauthorized):
-        inbox.accept(db_session, keys, delivery(event_id="ev-2"))
+        inbox.accept(db_session, keys, delivery(order(2), triggered_at=now[0].isoformat()))
+
+
+# -- bodies and headers that are not Shopify's ---------------------------------------------------
+
+@pytest.mark.parametrize("body, reason", [
+    (b"[" * 5000 + b"]" * 5000, "nests deeper"),                       # past the parser's own stack
+    (b'{"a":' * 100 + b"1" + b"}" * 100, "nests deeper"),              # past MAX_JSON_DEPTH
+    (b'{"id": {"nested": 1}}', "not an id"),
+    (b'{"id": "' + b"9" * 40 + b'"}', "not an id"),
+    (b'{"id": true}', "not an id"),
+    (b'[{"id": 1}]', "not a JSON object"),
+])
+def test_given_a_signed_body_that_is_not_a_shopify_payload_then_malformed_and_audited(db_session, keys, shop_id,
+                                                                                        body, reason):
+    with pytest.raises(inbox.Malformed, match=reason):
+        inbox.accept(db_session, keys, delivery(body))
+
+    assert count(db_session, InboxEvent, shop_id) == 0
+    assert db_session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "webhook.malformed", AuditEvent.shop_id == shop_id)) == 1
+
+
+@pytest.mark.parametrize("field, value", [
+    ("topic", "x" * 500), ("topic", 'orders/create"} 1'), ("topic", ""), ("event_id", "e" * 200),
+    ("webhook_id", "<script>"), ("api_version", "2026-01; DROP"), ("shop_domain", "evil.example.com"),
+])
+def test_given_an_unsigned_header_of_the_wrong_shape_then_invalid_and_nothing_stored(db_session, keys, shop_id,
+                                                                                      field, value):
+    bad = inbox.Delivery(**{**delivery().__dict__, field: value})
+
+    with pytest.raises(inbox.InvalidHeader):
+        inbox.accept(db_session, keys, bad)
+
+    assert count(db_session, InboxEvent, shop_id) == 0
+
+
+# -- Shopify's mandatory compliance webhooks -----------------------------------------------------
+
+COMPLIANCE = {
+    "customers/data_request": {"shop_id": 954889, "shop_domain": "inbox-test.myshopify.com",
+                               "orders_requested": [299938, 280263], "customer": {
+                                   "id": 191167, "email": "john@example.com", "phone": "555-625-1199"},
+                               "data_request": {"id": 9999}},
+    "customers/redact": {"shop_id": 954889, "shop_domain": "inbox-test.myshopify.com", "customer": {
+                             "id": 191167, "email": "john@example.com", "phone": "555-625-1199"},
+                         "orders_to_redact": [299938, 280263, 220458]},
+    "shop/redact": {"shop_id": 954889, "shop_domain": "inbox-test.myshopify.com"},
+}
+
+
+@pytest.mark.parametrize("topic, subject", [("customers/data_request", "191167"), ("customers/redact", "191167"),
+                                            ("shop/redact", "954889")])
+def test_given_a_compliance_webhook_in_its_real_shape_then_stored_deferred_until_privacy_is_built(
+        db_session, keys, topic, subject):
+    body = json.dumps(COMPLIANCE[topic]).encode()
+
+    accepted = inbox.accept(db_session, keys, delivery(body, topic=topic, triggered_at=""))  # without it too
+
+    row = db_session.get(InboxEvent, accepted.inbox_id)
+    assert (accepted.created, accepted.flow) == (True, None)  # no worker is sent anything
+    assert (row.state, row.resource_id, row.body.encode()) == (InboxState.deferred, subject, body)
+    assert "privacy processing not built yet" in row.last_error
+
+
+def test_given_a_redact_naming_its_customer_by_email_alone_then_stored_all_the_same(db_session, keys):
+    body = json.dumps({"shop_id": 954889, "shop_domain": "inbox-test.myshopify.com",
+                       "customer": {"email": "john@example.com"}, "orders_to_redact": []}).encode()
+
+    accepted = inbox.accept(db_session, keys, delivery(body, topic="customers/redact"))
+
+    assert accepted.created and db_session.get(InboxEvent, accepted.inbox_id).resource_id == ""
+
+
+def test_given_a_compliance_body_naming_another_shop_then_malformed(db_session, keys, shop_id):
+    body = json.dumps(dict(COMPLIANCE["shop/redact"], shop_domain="someone-else.myshopify.com")).encode()
+
+    with pytest.raises(inbox.Malformed, match="shop_domain"):
+        inbox.accept(db_session, keys, delivery(body, topic="shop/redact"))
+    assert count(db_session, InboxEvent, shop_id) == 0
