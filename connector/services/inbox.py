@@ -1,7 +1,8 @@
 """The webhook inbox: a verified delivery is stored, once, before Shopify gets its answer.
 
-Everything here is decided before a single byte is parsed: headers that do not have Shopify's
-shape, an unknown shop or a bad signature store nothing. A well-signed but malformed body is not
+Everything here is decided before a single byte is parsed: a shop domain that is not one, an
+unknown shop, a bad signature (401 before any other header is looked at) or headers that do not
+have Shopify's shape store nothing. A well-signed but malformed body is not
 stored in the inbox (there is nothing to process) but is audited, so a broken producer is
 visible; so is a well-signed delivery refused because its ``X-Shopify-Triggered-At`` is outside
 the accepted window (a replay, or a clock far off): refused deliveries are never lost silently.
@@ -104,8 +105,11 @@ class Accepted:
 
 
 def accept(session: Session, keys: WebhookKeys, delivery: Delivery, window: Window = Window()) -> Accepted:
-    event_id, triggered = _checked_headers(delivery)
+    _checked(headers.check_domain, delivery.shop_domain)  # looked up next: it must be a shop's name
+    # Not signed by the shop is 401 whatever else is wrong: Shopify's own check of an app sends
+    # a compliance webhook with a bad HMAC and expects exactly that.
     shop_id = _verified_shop_id(session, keys, delivery)
+    event_id, triggered = _checked_headers(delivery)
     digest = hashlib.sha256(delivery.raw_body).hexdigest()
     try:
         body, resource_id = _parse(delivery)
@@ -131,18 +135,24 @@ def accept(session: Session, keys: WebhookKeys, delivery: Delivery, window: Wind
 
 
 def _checked_headers(delivery: Delivery) -> tuple[str, datetime | None]:
-    """The event id the inbox keys on and the trigger time, once every header has Shopify's shape."""
-    try:
-        headers.check_domain(delivery.shop_domain)
-        headers.check_topic(delivery.topic)
-        event_id = headers.check_ids(delivery.event_id, delivery.webhook_id)
-        headers.check_api_version(delivery.api_version)
-        triggered = headers.parse_timestamp(delivery.triggered_at)
-    except headers.InvalidHeader as exc:
-        raise InvalidHeader(str(exc)) from None
+    """The event id the inbox keys on and the trigger time, once every header has Shopify's shape.
+
+    Not recorded when wrong: the headers are not signed, and anyone holding one signed body could
+    otherwise fill the audit trail."""
+    _checked(headers.check_topic, delivery.topic)
+    event_id = _checked(headers.check_ids, delivery.event_id, delivery.webhook_id)
+    _checked(headers.check_api_version, delivery.api_version)
+    triggered = _checked(headers.parse_timestamp, delivery.triggered_at)
     if triggered is None and flows.compliance(delivery.topic) is None:
         raise InvalidHeader("missing X-Shopify-Triggered-At header")
     return event_id, triggered
+
+
+def _checked(check, *values):
+    try:
+        return check(*values)
+    except headers.InvalidHeader as exc:
+        raise InvalidHeader(str(exc)) from None
 
 
 def _verified_shop_id(session: Session, keys: WebhookKeys, delivery: Delivery) -> int:

@@ -158,6 +158,9 @@ CASES = [
     Case("signed with another secret", 401, signed=False),
     Case("a shop nobody configured", 401, {"X-Shopify-Shop-Domain": "nobody-here.myshopify.com"}),
     Case("empty body", 401, body=b""),
+    Case("bad signature and a topic of the wrong shape", 401, topic="ORDERS", signed=False),
+    Case("a compliance webhook with a bad HMAC (Shopify's app check)", 401, topic="customers/redact", signed=False,
+         headers={"X-Shopify-Triggered-At": None, "X-Shopify-Event-Id": None, "X-Shopify-API-Version": None}),
     # too large, however it comes: 413 before the rest is read
     Case("Content-Length over the limit", 413, body=b" " * (LIMIT + 1), send="raw"),
     Case("Content-Length claiming more than is sent", 413, body=b"{}", send="raw", declared=LIMIT + 1),
