@@ -30,7 +30,7 @@ from connector.mapping.adjustment import (
 )
 from connector.mapping.invoice import ZERO, MappingError
 from connector.models import Binding, BindingKind, BindingState, Shop
-from connector.services import bindings
+from connector.services import baselines, bindings
 from connector.services.applications import Mover, order_documents, order_receipts
 from connector.services.context import Services
 from connector.services.documents import ShopDocument
@@ -43,9 +43,9 @@ MAX_ROUNDS = 6  # an edit books a debit, a credit, or both: more rounds mean the
 def book(services: Services, session: Session, shop: Shop, order: dict, invoice: Binding) -> str:
     """Book what the order's edits changed since it was invoiced; returns a note when something
     keeps it from being booked now."""
-    if "components" not in invoice.fusion_refs:
-        return (f"invoice {invoice.fusion_number} was bound before edits were booked: its edits are not "
-                "compared (see Known gaps in docs/accounting.md: a backfill binds it again)")
+    if not baselines.restore(session, invoice):
+        return (f"invoice {invoice.fusion_number} was bound before edits were booked and no stored order "
+                "event has its total: its edits are not compared (see Known gaps in docs/accounting.md)")
     for _ in range(MAX_ROUNDS):
         adjustments = adjustments_of(session, invoice)
         # one not finished (in flight, refused, parked) is tried again before the next is computed

@@ -19,7 +19,7 @@ from connector.mapping.adjustment import Components
 from connector.mapping.credit_memo import order_discrepancy
 from connector.mapping.invoice import MappingError, shop_amount
 from connector.models import Binding, BindingKind, BindingState, Shop
-from connector.services import adjustments, bindings, orders
+from connector.services import adjustments, baselines, bindings, orders
 from connector.services.context import Services
 from connector.shopify import orders as shopify_orders
 
@@ -38,9 +38,9 @@ def handle(services: Services, session: Session, shop: Shop, order: dict) -> str
     if invoice.state != BindingState.synced:
         raise Busy(f"the cancellation of order {order['id']} waits for its invoice",
                    retry_after=services.settings.dependency_wait_seconds)
-    if "components" not in invoice.fusion_refs:
-        return (f"invoice {invoice.fusion_number} was bound before cancellations were booked: see Known gaps "
-                "in docs/accounting.md (a backfill binds it again)")
+    if not baselines.restore(session, invoice):
+        return (f"invoice {invoice.fusion_number} was bound before cancellations were booked and no stored "
+                "order event has its total: see Known gaps in docs/accounting.md")
     with orders.money_lock(services, shop, str(order["id"])):
         return _credit_what_is_left(services, session, shop, order, invoice)
 

@@ -55,7 +55,7 @@ from connector.models import (
     InboxState,
     Shop,
 )
-from connector.services import bindings, orders
+from connector.services import baselines, bindings, orders
 from connector.services.adjustments import (
     Room,
     adjustments_of,
@@ -176,9 +176,9 @@ class CreditMemo(ShopDocument):
     def prepare(self) -> None:
         super().prepare()
         self._invoice = self._synced(BindingKind.order, str(self.refund["order_id"]), "the order's invoice")
-        if "taxes_included" not in self._invoice.fusion_refs:
-            raise MappingError(f"invoice {self._invoice.fusion_number} was bound before refunds were booked: "
-                               "see Known gaps in docs/accounting.md")
+        if not baselines.restore(self.session, self._invoice):
+            raise MappingError(f"invoice {self._invoice.fusion_number} was bound before refunds were booked and "
+                               "no stored order event has its total: see Known gaps in docs/accounting.md")
         client = self.services.shopify(self.session, self.shop)
         self.session.commit()  # no transaction across the calls to Shopify
         order_gid = self._invoice.shopify_gid

@@ -5,7 +5,9 @@ from decimal import Decimal
 
 import requests
 
-from connector.models import InboxState
+from connector.config import load_settings
+from connector.db import session_scope
+from connector.models import Binding, InboxState
 from tests.factories import new_order
 from tests.support import eventually
 
@@ -150,3 +152,24 @@ def test_given_an_edit_raised_a_line_when_an_edit_lowers_it_below_the_invoice_th
     [receipt] = shop.fusion_receipts(order)  # the customer paid more than the order now costs: cash on account
     assert Decimal(str(receipt["UnappliedAmount"])) == -Decimal(shop.order(order["id"])["total_outstanding"]) > 0
     assert shop.fusion_balance(order) == Decimal("0")
+
+
+def test_given_an_invoice_bound_before_edits_were_booked_when_it_is_edited_then_the_edit_is_booked(shop):
+    order = shop.place_order(new_order())
+    shop.wait_invoiced(order)
+    assert eventually(lambda: shop.holds(order), timeout=60)
+    # an invoice an earlier release bound: no baseline for edits, no tax mode for refunds (its
+    # edits were kept deferred, amendment pending; replaying them takes this same path)
+    with session_scope(load_settings().database_url) as session:
+        binding = session.get(Binding, shop.binding("order", order["id"]).id)
+        binding.fusion_refs = {k: v for k, v in binding.fusion_refs.items() if k not in ("components", "taxes_included")}
+
+    edited = edit(shop, order, line_items=tees(order, 3))
+
+    # then the baseline comes back from the stored orders/create and the edit is a debit memo
+    assert eventually(lambda: shop.holds(order) and shop.fusion_debit_memos(order), timeout=90), \
+        shop.money_invariants(order)
+    [debit] = shop.fusion_debit_memos(order)
+    assert Decimal(str(debit["EnteredAmount"])) == Decimal(edited["total_price"]) - Decimal("66.74")
+    assert [a.subject_id for a in shop.audit("invoice.baseline_restored")] == [str(order["id"])]
+    assert shop.binding("order", order["id"]).fusion_refs["taxes_included"] is False
