@@ -180,6 +180,7 @@ def status(inbox_id) -> None:
         for kind, state, count in report.binding_counts(session):
             table.add_row(kind, state, str(count))
         console.print(table)
+        _show_fusion_poll(session)
         failures = report.recent_failures(session)
         if failures:
             table = Table("inbox id", "topic", "object", "attempt", "outcome", "when", "error",
@@ -188,6 +189,52 @@ def status(inbox_id) -> None:
                 table.add_row(str(event.id), event.topic, event.resource_id, str(attempt.number),
                               attempt.outcome.value, f"{attempt.started_at:%Y-%m-%d %H:%M:%S}", attempt.error[:160])
             console.print(table)
+
+
+def _show_fusion_poll(session) -> None:
+    """What the Fusion poller read: each resource's watermark, the documents' states as Fusion
+    reports them, and the latest changes made there."""
+    from connector.services import status as report
+    table = Table("pod", "resource", "read up to (LastUpdateDate)", "last poll", "requests", "read", "changed",
+                  "unknown", "error", title="Fusion polling")
+    for mark in report.poll_watermarks(session):
+        table.add_row(mark.pod, mark.resource, mark.watermark or "-",
+                      f"{mark.polled_at:%Y-%m-%d %H:%M:%S}" if mark.polled_at else "-", str(mark.requests),
+                      str(mark.read), str(mark.changed), str(mark.ignored), mark.last_error[:120])
+    console.print(table)
+    states = report.fusion_states(session)
+    if states:
+        table = Table("kind", "Fusion status", "documents", "open balance", title="documents as Fusion reports them")
+        for kind, status, count, open_ in states:
+            table.add_row(kind, status, str(count), str(open_))
+        console.print(table)
+    changes = report.changed_in_fusion(session)
+    if changes:
+        table = Table("when", "document", "number", "order", "before", "after", "by",
+                      title="latest changes made in Fusion")
+        for row in changes:
+            table.add_row(f"{row.occurred_at:%Y-%m-%d %H:%M:%S}", row.detail.get("document", ""),
+                          row.detail.get("number", ""), row.detail.get("order_id", ""),
+                          report.state_text(row.detail.get("before")), report.state_text(row.detail.get("after")),
+                          row.detail.get("last_updated_by", ""))
+        console.print(table)
+
+
+@cli.command()
+@click.argument("order_id")
+@click.option("--shop", "shop_domain", default="", help="The shop (needed when several are set up).")
+@click.option("--calls", is_flag=True, help="Also list each call to Shopify and Fusion.")
+def timeline(order_id, shop_domain, calls) -> None:
+    """What happened to one order, oldest first: its webhooks, what the connector booked in Fusion,
+    and what changed in Fusion afterwards (paid, credited, completed by a person there)."""
+    from connector.services import status as report
+    with session_scope(load_settings().database_url) as session:
+        shop = _shop(session, shop_domain)
+        rows = report.timeline(session, shop.id, order_id.rsplit("/", 1)[-1], calls=calls)
+        table = Table("when", "what", "object", "detail", title=f"order {order_id} of {shop.domain}")
+        for when, what, subject, detail in rows:
+            table.add_row(f"{when:%Y-%m-%d %H:%M:%S}", what, subject, detail)
+        console.print(table)
 
 
 def _show_event(inbox_id: int) -> None:

@@ -91,6 +91,16 @@ class Settings:
     dependency_wait_seconds: int = 15
     inbox_sweep_interval_seconds: int = 60
     inbox_stale_after_seconds: int = 120
+    # Fusion has no webhooks: beat polls what changed there since each resource's watermark
+    # (``connector.services.fusion_poll``), each resource on its own schedule.
+    fusion_poll_invoices_seconds: int = 60
+    fusion_poll_credit_memos_seconds: int = 300
+    fusion_poll_receipts_seconds: int = 60
+    fusion_poll_accounts_seconds: int = 900
+    # How far back of its watermark each poll reads again: a change committed in Fusion with a
+    # LastUpdateDate older than one already read (a long transaction) is still seen.
+    fusion_poll_overlap_seconds: int = 120
+    fusion_poll_page_size: int = 100
     # How long the receiver keeps a shop and its webhook secrets without reading them again. A
     # signature they do not match is checked against a fresh read at once, so a new secret works
     # with its first webhook; this bounds how long a secret that was dropped still verifies.
@@ -152,6 +162,18 @@ class Settings:
             inbox_sweep_interval_seconds=_int(env, "MLC_INBOX_SWEEP_INTERVAL",
                                               cls.inbox_sweep_interval_seconds),
             inbox_stale_after_seconds=_int(env, "MLC_INBOX_STALE_AFTER", cls.inbox_stale_after_seconds),
+            fusion_poll_invoices_seconds=_at_least(1, "MLC_FUSION_POLL_INVOICES", _int(
+                env, "MLC_FUSION_POLL_INVOICES", cls.fusion_poll_invoices_seconds)),
+            fusion_poll_credit_memos_seconds=_at_least(1, "MLC_FUSION_POLL_CREDIT_MEMOS", _int(
+                env, "MLC_FUSION_POLL_CREDIT_MEMOS", cls.fusion_poll_credit_memos_seconds)),
+            fusion_poll_receipts_seconds=_at_least(1, "MLC_FUSION_POLL_RECEIPTS", _int(
+                env, "MLC_FUSION_POLL_RECEIPTS", cls.fusion_poll_receipts_seconds)),
+            fusion_poll_accounts_seconds=_at_least(1, "MLC_FUSION_POLL_ACCOUNTS", _int(
+                env, "MLC_FUSION_POLL_ACCOUNTS", cls.fusion_poll_accounts_seconds)),
+            fusion_poll_overlap_seconds=_at_least(0, "MLC_FUSION_POLL_OVERLAP", _int(
+                env, "MLC_FUSION_POLL_OVERLAP", cls.fusion_poll_overlap_seconds)),
+            fusion_poll_page_size=_at_least(1, "MLC_FUSION_POLL_PAGE_SIZE", _int(
+                env, "MLC_FUSION_POLL_PAGE_SIZE", cls.fusion_poll_page_size)),
             shop_cache_ttl_seconds=_at_least(0, "MLC_SHOP_CACHE_TTL",
                                              _int(env, "MLC_SHOP_CACHE_TTL", cls.shop_cache_ttl_seconds)),
             webhook_max_bytes=_at_least(1024, "MLC_WEBHOOK_MAX_BYTES",

@@ -96,6 +96,14 @@ PRIVACY_NOT_BUILT = "privacy processing not built yet: kept for the export or er
 JOBS: tuple[Job, ...] = (
     Job("inbox-sweep", "mlc.inbox.sweep", "fusion_poll", "inbox_sweep_interval_seconds",
         "re-sends inbox events whose task was never sent or was lost"),
+    Job("fusion-poll-invoices", "mlc.fusion.poll_invoices", "fusion_poll", "fusion_poll_invoices_seconds",
+        "reads invoices changed in Fusion (status, balance) into their bindings and the audit trail"),
+    Job("fusion-poll-credit-memos", "mlc.fusion.poll_credit_memos", "fusion_poll", "fusion_poll_credit_memos_seconds",
+        "reads credit memos changed in Fusion (status, balance) into their bindings and the audit trail"),
+    Job("fusion-poll-receipts", "mlc.fusion.poll_receipts", "fusion_poll", "fusion_poll_receipts_seconds",
+        "reads receipts changed in Fusion (status, unapplied amount) into their bindings and the audit trail"),
+    Job("fusion-poll-customer-accounts", "mlc.fusion.poll_customer_accounts", "fusion_poll",
+        "fusion_poll_accounts_seconds", "reads customer accounts changed in Fusion (status) into their bindings"),
 )
 
 OPERATIONS: tuple[Operation, ...] = (

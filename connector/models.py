@@ -213,10 +213,33 @@ class Binding(Base):
     # a redelivery) is done without a call to Shopify or Fusion.
     settled_version: Mapped[str] = mapped_column(String(64), default="", server_default="")
     last_error: Mapped[str] = mapped_column(Text, default="")
+    # The document as the Fusion poller last read it (``connector.services.fusion_poll``): its
+    # status, open balance (a receipt's unapplied amount) and LastUpdateDate, whoever changed it.
+    fusion_status: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    fusion_balance: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    fusion_updated_at: Mapped[str] = mapped_column(String(40), default="", server_default="")
     # While a create is in flight nobody else may post: the claim holds until this moment.
     claimed_until: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PollWatermark(Base):
+    """How far the poller has read one Fusion resource of one pod, and how its last poll went."""
+
+    __tablename__ = "fusion_poll_watermarks"
+    __table_args__ = (UniqueConstraint("pod", "resource", name="uq_fusion_poll_watermark"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    pod: Mapped[str] = mapped_column(String(64))
+    resource: Mapped[str] = mapped_column(String(32))
+    watermark: Mapped[str] = mapped_column(String(40), default="")   # the newest LastUpdateDate read
+    polled_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0)        # of the last poll
+    read: Mapped[int] = mapped_column(Integer, default=0)            # rows it read, overlap included
+    changed: Mapped[int] = mapped_column(Integer, default=0)         # changes recorded
+    ignored: Mapped[int] = mapped_column(Integer, default=0)         # documents no binding knows
+    last_error: Mapped[str] = mapped_column(Text, default="")
 
 
 class ProcessingAttempt(Base):

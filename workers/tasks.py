@@ -6,7 +6,7 @@ Renaming one breaks queued messages: add a new name and keep the old one for a r
 from __future__ import annotations
 
 from connector import flows
-from connector.services import inbox
+from connector.services import fusion_poll, inbox
 from workers import dispatch
 from workers.app import app
 from workers.base import ConnectorTask, services
@@ -43,3 +43,16 @@ def inbox_sweep(self) -> int:
             if inbox.claim_resend(session, inbox_id, settings.inbox_stale_after_seconds):
                 sent += dispatch.send_after_commit(session, inbox_id, topic)
     return sent
+
+
+def _poll_task(resource: str):
+    def poll_fusion(self) -> dict | None:
+        with self.session() as session:
+            result = fusion_poll.poll(services(), session, resource)
+        return None if result is None else vars(result)
+    poll_fusion.__doc__ = f"Read the {resource.replace('_', ' ')} changed in Fusion since the watermark. Safe to run twice."
+    return app.task(bind=True, base=ConnectorTask, name=f"mlc.fusion.poll_{resource}")(poll_fusion)
+
+
+# One task per polled resource (``mlc.fusion.poll_<resource>``), each on its own beat schedule.
+POLL_TASKS = {resource: _poll_task(resource) for resource in fusion_poll.KINDS}

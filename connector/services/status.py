@@ -10,9 +10,11 @@ from sqlalchemy.orm import Session
 from connector import flows
 from connector.models import (
     AttemptOutcome,
+    AuditEvent,
     Binding,
     InboxEvent,
     InboxState,
+    PollWatermark,
     ProcessingAttempt,
 )
 
@@ -59,3 +61,69 @@ def recent_failures(session: Session, limit: int = 10) -> list[tuple[InboxEvent,
     return list(session.execute(
         select(InboxEvent, ProcessingAttempt).join(ProcessingAttempt, ProcessingAttempt.inbox_id == InboxEvent.id)
         .where(ProcessingAttempt.outcome.in_(failed)).order_by(ProcessingAttempt.id.desc()).limit(limit)).tuples())
+
+
+def poll_watermarks(session: Session) -> list[PollWatermark]:
+    """Each polled Fusion resource: how far it has been read and how its last poll went."""
+    return list(session.scalars(select(PollWatermark).order_by(PollWatermark.pod, PollWatermark.resource)))
+
+
+def fusion_states(session: Session) -> list[tuple[str, str, int, int]]:
+    """(kind, status Fusion reported, documents, of them with an open balance) for the bindings
+    the poller has read."""
+    rows = session.execute(select(Binding.kind, Binding.fusion_status, Binding.fusion_balance)
+                           .where(Binding.fusion_updated_at != ""))
+    counts: dict[tuple[str, str], list[int]] = {}
+    for kind, status, balance in rows:
+        entry = counts.setdefault((kind.value, status or "-"), [0, 0])
+        entry[0] += 1
+        entry[1] += _open(balance)
+    return [(kind, status, n, open_) for (kind, status), (n, open_) in sorted(counts.items())]
+
+
+def changed_in_fusion(session: Session, limit: int = 10) -> list[AuditEvent]:
+    """The newest changes the poller saw in Fusion (a person paying, crediting, completing …)."""
+    return list(session.scalars(select(AuditEvent).where(AuditEvent.action.like("%.changed_in_fusion"))
+                                .order_by(AuditEvent.id.desc()).limit(limit)))
+
+
+def _open(balance: str) -> int:
+    try:
+        return int(float(balance or 0) != 0)
+    except ValueError:
+        return 0
+
+
+def timeline(session: Session, shop_id: int, order_id: str, *, calls: bool = False) -> list[tuple]:
+    """(when, what, object, detail) for one order, oldest first: the webhooks of the order and of
+    its payments, refunds and edits, the audit rows of each (calls only with ``calls``), and the
+    changes the Fusion poller saw in their documents."""
+    from connector import jsonutil
+    from connector.models import BindingKind
+    related = session.scalars(select(Binding).where(
+        Binding.shop_id == shop_id, Binding.kind.in_([BindingKind.payment, BindingKind.refund, BindingKind.adjustment])))
+    subjects = {order_id} | {b.shopify_id for b in related
+                             if b.shopify_id.split(":", 1)[0] == order_id
+                             or str((b.fusion_refs or {}).get("order_id") or "") == order_id}
+    rows = [(e.received_at, f"webhook {e.topic}", e.resource_id, f"inbox {e.id}, {e.state.value}")
+            for e in session.scalars(select(InboxEvent).where(InboxEvent.shop_id == shop_id,
+                                                                InboxEvent.resource_id.in_(sorted(subjects))))]
+    for row in session.scalars(select(AuditEvent).where(AuditEvent.shop_id == shop_id,
+                                                        AuditEvent.subject_id.in_(sorted(subjects)))):
+        if row.action.endswith(".call") and not calls:
+            continue
+        if row.action.endswith("_in_fusion"):
+            before, after = row.detail.get("before"), row.detail.get("after") or {}
+            detail = (f"{row.detail.get('document')} {row.detail.get('number')}: "
+                      + (f"{state_text(before)} → " if before else "")
+                      + f"{state_text(after)} (LastUpdateDate {row.detail.get('last_update_date')}, "
+                        f"by {row.detail.get('last_updated_by') or '?'})")
+        else:
+            detail = jsonutil.dumps(row.detail)[:200]
+        rows.append((row.occurred_at, row.action, f"{row.subject_kind} {row.subject_id}", detail))
+    return sorted(rows, key=lambda r: r[0])
+
+
+def state_text(state: dict | None) -> str:
+    """A document's state as an audit row keeps it: 'Complete 0.00'."""
+    return " ".join(str(v) for v in ((state or {}).get("status"), (state or {}).get("balance")) if v) or "-"
