@@ -46,6 +46,13 @@ def run(stack, orders: int = 20) -> None:
     deadline = time.monotonic() + 300
     while synced(domain) < orders and time.monotonic() < deadline:
         time.sleep(0.1)
+    settled = None  # wait until the orders' payments stop reaching Fusion too
+    while time.monotonic() < deadline:
+        now = requests.get(f"{fusion}/_sandbox/stats", timeout=10).json()
+        if now == settled:
+            break
+        settled = now
+        time.sleep(2)
     _poll_all()  # reads what the orders made (and the worker gets its token)
     before = requests.get(f"{fusion}/_sandbox/stats", timeout=10).json()
     seconds = _poll_all()
