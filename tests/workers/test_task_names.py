@@ -7,6 +7,10 @@ PUBLIC_TASKS = {
     "mlc.credit_memos.process_webhook",
     "mlc.inbox.replay",
     "mlc.inbox.sweep",
+    "mlc.fusion.poll_invoices",
+    "mlc.fusion.poll_credit_memos",
+    "mlc.fusion.poll_receipts",
+    "mlc.fusion.poll_customer_accounts",
 }
 
 
