@@ -1,14 +1,14 @@
 """The Fusion poller: a watermark per (pod, resource), and each binding's document as Fusion
 last reported it (status, balance, LastUpdateDate)
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
