@@ -230,12 +230,13 @@ class Stack:
         env.setdefault("MLC_ENCRYPTION_KEYS", keys_file.read_text().strip())
         env.update(DATABASE_URL=self.database_url, REDIS_URL=self.redis_url,
                    FLOWER_BASIC_AUTH=f"{self.flower_user}:{self.flower_password}",
+                   MLC_ALLOW_HTTP="true",  # the sandboxes speak http
                    PYTHONUNBUFFERED="1")
         env.update({f"{CONCURRENCY_PREFIX}{queue.upper()}": str(count)
                     for queue, count in self.worker_concurrency.items()})
         env.update(self.extra_env)
         # Processes started later (and this one, for migrations and set-up) see the same settings.
-        for key in ("DATABASE_URL", "REDIS_URL", "MLC_ENCRYPTION_KEYS", *self.extra_env):
+        for key in ("DATABASE_URL", "REDIS_URL", "MLC_ENCRYPTION_KEYS", "MLC_ALLOW_HTTP", *self.extra_env):
             os.environ[key] = env[key]
         from connector.config import reset_settings
         reset_settings()

@@ -64,6 +64,8 @@ class Settings:
     # HTTP to Shopify and Fusion: every call has a connect and a read timeout.
     http_connect_timeout: float = 5.0
     http_read_timeout: float = 30.0
+    # Shopify and Fusion are called over https only; the sandboxes (demo, tests) speak http.
+    allow_http: bool = False
 
     # Fusion publishes no rate limit; this budget is shared by every worker on every machine.
     fusion_rate_per_second: float = 10.0
@@ -140,6 +142,7 @@ class Settings:
             log_level=env.get("MLC_LOG_LEVEL", "INFO").upper(),
             http_connect_timeout=_float(env, "MLC_HTTP_CONNECT_TIMEOUT", cls.http_connect_timeout),
             http_read_timeout=_float(env, "MLC_HTTP_READ_TIMEOUT", cls.http_read_timeout),
+            allow_http=_choice(env, "MLC_ALLOW_HTTP", "false", ("true", "false")) == "true",
             fusion_rate_per_second=_float(env, "MLC_FUSION_RATE", cls.fusion_rate_per_second),
             fusion_burst=_int(env, "MLC_FUSION_BURST", cls.fusion_burst),
             fusion_framework_version=_int(env, "MLC_FUSION_FRAMEWORK_VERSION",

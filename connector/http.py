@@ -1,4 +1,11 @@
-"""One way to make HTTP sessions: a timeout on every call and an honest User-Agent."""
+"""One way to make HTTP sessions: a timeout on every call, an honest User-Agent, https only and
+no redirects followed.
+
+A client that carries a token (``X-Shopify-Access-Token``, ``Authorization``) or a client secret
+never follows a redirect: requests would re-send a custom header, and on a 307 or 308 the body
+with it, to wherever ``Location`` points. A redirect is answered as an error naming where it
+pointed (:func:`redirect_message`); Shopify and Fusion never redirect an API call.
+"""
 from __future__ import annotations
 
 import threading
@@ -7,10 +14,42 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
+from urllib.parse import urlsplit
 
 import requests
 
+from connector.config import ConfigError
+
 USER_AGENT = "ml-connector/0.1"
+
+
+class InsecureURL(ConfigError):
+    """A Shopify or Fusion URL that is not https (the sandboxes' http needs ``MLC_ALLOW_HTTP``)."""
+
+
+def require_https(url: str, allow_http: bool, what: str) -> str:
+    """``url`` when it may carry credentials: https, or http when ``allow_http`` (the sandboxes)."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "https" or (allow_http and scheme == "http"):
+        return url
+    raise InsecureURL(f"{what} {_where(url)!r} is not https; credentials are only sent over https "
+                      "(MLC_ALLOW_HTTP=true allows http, for the sandboxes)")
+
+
+def redirect_message(response: requests.Response) -> str:
+    """What a 3xx answer says, for the error that replaces following it."""
+    return (f"redirected (HTTP {response.status_code}) to {_where(response.headers.get('Location', '?'))}, "
+            "not followed (credentials are never sent on to another URL)")
+
+
+def is_redirect(response: requests.Response) -> bool:
+    return 300 <= response.status_code < 400
+
+
+def _where(url: str) -> str:
+    """A URL without its query and fragment (an SSO login page's query carries request state)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme else url[:200]
 
 
 #: Connections kept per host. A worker's threads share one client per Shopify shop and per Fusion
@@ -18,8 +57,17 @@ USER_AGENT = "ml-connector/0.1"
 POOL_MAXSIZE = 64
 
 
+class _NoRedirects(requests.Session):
+    """A session that never follows a redirect, whatever a caller asks for: the 3xx itself is the
+    answer."""
+
+    def send(self, request, **kwargs):
+        kwargs["allow_redirects"] = False
+        return super().send(request, **kwargs)
+
+
 def new_session() -> requests.Session:
-    session = requests.Session()
+    session = _NoRedirects()
     session.headers["User-Agent"] = USER_AGENT
     adapter = requests.adapters.HTTPAdapter(pool_maxsize=POOL_MAXSIZE)
     session.mount("https://", adapter)

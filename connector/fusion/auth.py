@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import requests
 
 from connector.fusion.errors import FusionAuthError, FusionUnavailable
-from connector.http import CachedToken
+from connector.http import CachedToken, is_redirect, redirect_message
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,8 @@ class TokenProvider:
                 timeout=self._timeout)
         except requests.RequestException as exc:
             raise FusionUnavailable(f"token endpoint unreachable: {type(exc).__name__}") from None
+        if is_redirect(response):
+            raise FusionAuthError(f"token endpoint {redirect_message(response)}; check the token URL")
         if response.status_code in (400, 401, 403):
             raise FusionAuthError(f"token endpoint refused the client credentials "
                                   f"(HTTP {response.status_code}: {_error_text(response)})")

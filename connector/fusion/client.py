@@ -15,10 +15,12 @@ from connector.ratelimit import TokenBucket
 
 class FusionClient:
     def __init__(self, connection: FusionConnection, *, bucket: TokenBucket | None = None,
-                 timeout=(5.0, 30.0), framework_version: int = 4, max_tries: int = 4):
+                 timeout=(5.0, 30.0), framework_version: int = 4, max_tries: int = 4,
+                 allow_http: bool = False):
         self.connection = connection
         self.transport = FusionTransport(connection, bucket=bucket, timeout=timeout,
-                                         framework_version=framework_version, max_tries=max_tries)
+                                         framework_version=framework_version, max_tries=max_tries,
+                                         allow_http=allow_http)
         self.invoices = Invoices(self.transport)
         self.parties = Parties(self.transport)
         self.accounts = CustomerAccounts(self.transport)

@@ -22,7 +22,13 @@ from connector.fusion.errors import (
     FusionUnavailable,
     FusionUncertain,
 )
-from connector.http import Exchange, new_session, record
+from connector.http import (
+    Exchange,
+    new_session,
+    record,
+    redirect_message,
+    require_https,
+)
 from connector.ratelimit import RateLimited, TokenBucket
 
 RESOURCE_ITEM = "application/vnd.oracle.adf.resourceitem+json"
@@ -42,7 +48,11 @@ class FusionTransport:
     """One pod's connection: a session, its token and the bucket every worker shares."""
 
     def __init__(self, connection: FusionConnection, *, bucket: TokenBucket | None = None,
-                 timeout=(5.0, 30.0), framework_version: int = 4, max_tries: int = 4):
+                 timeout=(5.0, 30.0), framework_version: int = 4, max_tries: int = 4,
+                 allow_http: bool = False):
+        require_https(connection.base_url, allow_http, "the Fusion base URL")
+        if connection.auth_mode != "basic":
+            require_https(connection.token_url, allow_http, "the Fusion token URL")
         self.base_url = connection.base_url.rstrip("/")
         self._session = new_session()
         self._timeout = timeout
@@ -128,8 +138,7 @@ class FusionTransport:
         if status in (401, 403):
             raise FusionAuthError(f"{method} {path}: HTTP {status} — check the pod credentials and roles")
         if 300 <= status < 400:  # an SSO login page, a moved pod: never a Fusion answer
-            raise FusionAuthError(f"{method} {path}: redirected (HTTP {status}) to "
-                                  f"{response.headers.get('Location', '?')} — check the base URL and auth mode")
+            raise FusionAuthError(f"{method} {path}: {redirect_message(response)} — check the base URL and auth mode")
         if status == 429 or (status == 503 and not write):
             retry_after = _retry_after(response)
             if self._bucket is not None and retry_after:

@@ -67,7 +67,8 @@ class Services:
                 bucket = TokenBucket(self.redis, f"mlc:ratelimit:fusion:{pod}",
                                      self.settings.fusion_rate_per_second, self.settings.fusion_burst)
                 client = FusionClient(connection, bucket=bucket, timeout=self.settings.http_timeout,
-                                      framework_version=self.settings.fusion_framework_version)
+                                      framework_version=self.settings.fusion_framework_version,
+                                      allow_http=self.settings.allow_http)
                 self._fusion_clients = {key: client}  # a changed configuration replaces the old client
             return client
 
@@ -83,7 +84,8 @@ class Services:
         with self._clients_lock:
             held = self._shopify_clients.get(shop.domain)
             if held is None or held[0] != key:  # a changed configuration replaces the shop's client
-                held = (key, ShopifyClient(connection, self.settings.http_timeout))
+                held = (key, ShopifyClient(connection, self.settings.http_timeout,
+                                           allow_http=self.settings.allow_http))
                 self._shopify_clients[shop.domain] = held
             return held[1]
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from connector import audit, flows, jsonutil
 from connector.fusion.errors import FusionError, FusionRejected
-from connector.http import Exchange, recording
+from connector.http import Exchange, InsecureURL, recording
 from connector.locks import Busy
 from connector.mapping.addresses import AddressError
 from connector.mapping.invoice import MappingError
@@ -44,7 +44,7 @@ from connector.shopify.client import ShopifyError
 
 log = logging.getLogger(__name__)
 
-PERMANENT = (FusionRejected, MappingError, AddressError, NotConfigured)
+PERMANENT = (FusionRejected, MappingError, AddressError, NotConfigured, InsecureURL)
 #: A busy connection pool (every connection taken by the process's other threads) is one of them.
 TRANSIENT = (FusionError, ShopifyError, RedisError, OperationalError, PoolTimeout)
 

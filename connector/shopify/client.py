@@ -1,11 +1,23 @@
-"""Shopify Admin GraphQL: an access token from the client-credentials grant, refreshed on 401."""
+"""Shopify Admin GraphQL: an access token from the client-credentials grant, refreshed on 401.
+
+Over https only (``MLC_ALLOW_HTTP`` for the sandbox), and a redirect is an error, never followed:
+the access token and the client secret go to the shop's own URL and nowhere else.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import requests
 
-from connector.http import CachedToken, Exchange, new_session, record
+from connector.http import (
+    CachedToken,
+    Exchange,
+    is_redirect,
+    new_session,
+    record,
+    redirect_message,
+    require_https,
+)
 
 
 class ShopifyError(RuntimeError):
@@ -33,7 +45,8 @@ class ShopConnection:
 
 
 class ShopifyClient:
-    def __init__(self, connection: ShopConnection, timeout=(5.0, 30.0)):
+    def __init__(self, connection: ShopConnection, timeout=(5.0, 30.0), *, allow_http: bool = False):
+        require_https(connection.base_url, allow_http, f"{connection.domain}: the Admin API URL")
         self.connection = connection
         self._session = new_session()
         self._timeout = timeout
@@ -69,6 +82,9 @@ class ShopifyClient:
             raise ShopifyError(f"{self.connection.domain}: {type(exc).__name__}") from None
         exchange.finish(response.status_code, response.text[:2000])
         record(exchange)
+        if is_redirect(response):
+            raise ShopifyAuthError(f"{self.connection.domain}: GraphQL {redirect_message(response)}; "
+                                   "check the shop's admin URL")
         return response
 
     def _client_credentials(self) -> tuple[str, int]:
@@ -80,6 +96,9 @@ class ShopifyClient:
                                           timeout=self._timeout)
         except requests.RequestException as exc:
             raise ShopifyError(f"{c.domain}: token endpoint unreachable ({type(exc).__name__})") from None
+        if is_redirect(response):
+            raise ShopifyAuthError(f"{c.domain}: token endpoint {redirect_message(response)}; "
+                                   "check the shop's admin URL")
         if response.status_code != 200:
             raise ShopifyAuthError(f"{c.domain}: client-credentials grant refused (HTTP {response.status_code})")
         body = response.json()

@@ -26,7 +26,7 @@ def test_a_snapshot_of_the_shops_documents_checks_orders_as_the_live_reads_do(sh
     # when both orders are checked from a snapshot of the shop's documents and live
     services = Services(load_settings())
     with session_scope(services.settings.database_url) as session:
-        fusion = FusionClient(services.fusion_connection(session))
+        fusion = FusionClient(services.fusion_connection(session), allow_http=True)
     snapshot = Snapshot(fusion, shop.prefix)
 
     # then the two readings agree to the last field: the invoice, the memo, the receipt, the balance

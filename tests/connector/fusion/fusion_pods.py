@@ -52,7 +52,7 @@ def connection(pod: FusionApi, **overrides) -> FusionConnection:
 def client_for(pod: FusionApi, *, read_timeout: float = 5.0, max_tries: int = 3, bucket=None,
                **connection_overrides) -> FusionClient:
     return FusionClient(connection(pod, **connection_overrides), bucket=bucket,
-                        timeout=(2.0, read_timeout), max_tries=max_tries)
+                        timeout=(2.0, read_timeout), max_tries=max_tries, allow_http=True)
 
 
 def inject(pod: FusionApi, **rule) -> None:

@@ -6,7 +6,8 @@ from tests.connector.fusion.fusion_pods import connection, stats
 
 
 def test_given_the_services_settings_when_built_then_every_family_shares_one_transport_and_token(pod):
-    client = FusionClient(connection(pod), bucket=None, timeout=(2.0, 5.0), framework_version=4, max_tries=2)
+    client = FusionClient(connection(pod), bucket=None, timeout=(2.0, 5.0), framework_version=4, max_tries=2,
+                          allow_http=True)
     families = (client.invoices, client.parties, client.accounts, client.credit_memos, client.receipts)
     assert {id(family._transport) for family in families} == {id(client.transport)}
     client.ping()

@@ -36,7 +36,7 @@ class Shop:
         assert response.status_code == 201, response.text
         self.admin_base_url = f"{sandbox.url}/shops/{self.domain}"
         self.client = ShopifyClient(ShopConnection(self.domain, "app-id", "app-secret", "2026-01",
-                                                   admin_base_url=self.admin_base_url))
+                                                   admin_base_url=self.admin_base_url), allow_http=True)
 
     def post(self, path: str, body: dict) -> dict:
         response = self.sandbox.post(f"/_sandbox/shops/{self.domain}{path}?deliver=false", body)
@@ -167,7 +167,7 @@ def test_each_query_costs_well_under_shopifys_single_query_limit(sandbox, query)
 
 def test_services_reuse_a_shops_client_until_its_configuration_changes(sandbox, db_session):
     # given a shop configured the way an operator does it
-    services = Services(Settings(encryption_keys=(generate_key(),)))
+    services = Services(Settings(encryption_keys=(generate_key(),), allow_http=True))
     shop = Shop(sandbox)
     row = add_shop(db_session, services.vault, domain=shop.domain, client_id="app-id", client_secret="app-secret",
                    prefix="ORD" + uuid.uuid4().hex[:5].upper(), admin_base_url=shop.admin_base_url)
