@@ -3,6 +3,10 @@
 Operation and parameter elements live in the service's ``types`` namespace, the SDO fields in the
 service namespace (putting the operation in the wrong one gives "Unknown method"). Answers are
 parsed by namespace, never by prefix, because Fusion's prefixes vary.
+
+Values come from Shopify, where a name or an address can hold characters XML 1.0 cannot (NUL and
+the other C0 controls but tab and line breaks, lone surrogates, U+FFFE and U+FFFF): an envelope
+with one is not XML, and Fusion would refuse the whole document. :func:`envelope` drops them.
 """
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 ADF_ERRORS = "http://xmlns.oracle.com/adf/svc/errors/"
 ADF_TYPES = "http://xmlns.oracle.com/adf/svc/types/"
 _ENVELOPE_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?Envelope[\s>]")
+# everything but what XML 1.0 allows: tab, LF, CR, U+0020-U+D7FF, U+E000-U+FFFD, U+10000-U+10FFFF
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,14 @@ def action(service: SoapService, operation: str) -> str:
     return (service.action_namespace or service.namespace) + operation
 
 
+def legal_xml(text: str) -> str:
+    """``text`` without the characters an XML 1.0 document cannot hold, escaped or not."""
+    return _NOT_XML.sub("", text)
+
+
 def envelope(service: SoapService, body: str) -> str:
+    """The envelope around ``body``, whose characters XML cannot hold are dropped first."""
+    body = legal_xml(body)
     return (f'<soapenv:Envelope xmlns:soapenv="{ENV}" xmlns:typ="{service.types_namespace}" '
             f'xmlns:{service.prefix}="{service.namespace}" xmlns:adf="{ADF_TYPES}">'
             f"<soapenv:Header/><soapenv:Body>{body}</soapenv:Body></soapenv:Envelope>")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from defusedxml import ElementTree
+
 from connector.fusion import soap
 
 SERVICES = (soap.CUSTOMER_ACCOUNT, soap.CREDIT_MEMO, soap.STANDARD_RECEIPT)
@@ -15,6 +17,21 @@ def test_given_fields_when_written_then_in_order_escaped_and_unset_ones_left_out
     assert xml == ("<cred:Comments>Tom &amp; Jerry &lt;3</cred:Comments>"
                    '<cred:LineAmount currencyCode="USD">-19.50</cred:LineAmount>'
                    "<cred:ComputeTax>false</cred:ComputeTax>")
+
+
+def test_given_characters_xml_cannot_hold_when_enveloped_then_dropped_and_the_envelope_parses():
+    # NUL, backspace, vertical tab, unit separator, a lone surrogate, U+FFFE: a Shopify name can hold them
+    name = "Ana\x00 Sil\x08va\x0b\x1f\ud800\ufffe & Co\t"
+    account = soap.fields(soap.CUSTOMER_ACCOUNT, AccountName=name, OrigSystemReference="ref\x01 1\r\n")
+    xml = soap.request(soap.CUSTOMER_ACCOUNT, "createCustomerAccount", customerAccount=account,
+                       findCriteria=soap.find_criteria("AccountName", "x\x02y\uffff"))
+
+    root = ElementTree.fromstring(xml.encode("utf-8"))
+
+    ns = soap.CUSTOMER_ACCOUNT.namespace
+    assert root.find(f".//{{{ns}}}AccountName").text == "Ana Silva & Co\t"
+    assert root.find(f".//{{{ns}}}OrigSystemReference").text == "ref 1\n"  # XML reads CR LF as LF
+    assert root.find(f".//{{{soap.ADF_TYPES}}}value").text == "xy"
 
 
 def test_given_each_service_when_enveloped_then_its_prefix_is_bound_to_its_namespace():
