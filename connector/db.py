@@ -1,7 +1,14 @@
-"""Engines and sessions. One engine per process and URL; short transactions per unit of work."""
+"""Engines and sessions. One engine per process and URL; short transactions per unit of work.
+
+A database error never carries the values it was about: the statement's bound parameters are
+hidden (``hide_parameters``), and PostgreSQL's ``DETAIL`` line, which quotes a conflicting key or
+a whole failing row, is cut from the message. Those values are webhook data, names and emails
+among them, and an error message ends up in logs and in an inbox row's ``last_error``.
+"""
 from __future__ import annotations
 
 import logging
+import re
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Callable, Iterator
@@ -26,7 +33,7 @@ def driver_url(url: str) -> str:
 def get_engine(url: str) -> Engine:
     url = driver_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -49,8 +56,21 @@ def get_engine(url: str) -> Engine:
         return engine
     from connector.config import load_settings
     settings = load_settings()
-    return create_engine(url, pool_pre_ping=True, pool_size=settings.db_pool_size,
-                         max_overflow=settings.db_max_overflow)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=settings.db_pool_size,
+                           max_overflow=settings.db_max_overflow, hide_parameters=True)
+    event.listen(engine, "handle_error", _without_detail)
+    return engine
+
+
+_DETAIL = re.compile(r"^DETAIL:.*$", re.MULTILINE)
+
+
+def _without_detail(context) -> None:
+    """PostgreSQL's ``DETAIL:`` line quotes values ("Key (shopify_id)=(email:…)", "Failing row
+    contains (…)"): cut from the driver's exception and from SQLAlchemy's, which quotes it."""
+    for exc in (context.original_exception, context.sqlalchemy_exception):
+        if exc is not None and len(exc.args) == 1 and isinstance(exc.args[0], str):
+            exc.args = (_DETAIL.sub("DETAIL:  (hidden: it quotes values)", exc.args[0]),)
 
 
 @lru_cache(maxsize=8)

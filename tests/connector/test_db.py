@@ -1,9 +1,14 @@
 """Work leaves the process only after the transaction that made it valid has committed."""
 from __future__ import annotations
 
+import uuid
+
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from connector.db import after_commit, get_sessionmaker
+from connector.models import Binding, BindingKind, Shop
 
 
 def test_given_an_action_after_commit_then_it_runs_once_the_transaction_commits(migrated):
@@ -62,3 +67,26 @@ def test_given_a_savepoint_after_the_action_then_it_waits_for_the_outer_commit(m
         session.commit()
 
     assert ran == ["sent"]
+
+
+@pytest.mark.parametrize("violation", ["unique", "not null"])
+def test_given_a_constraint_violation_then_the_error_quotes_none_of_the_values(db_session, violation):
+    # a guest customer's binding is keyed "email:<address>": webhook data, personal data
+    email = f"email:pii-{uuid.uuid4().hex[:8]}@example.com"
+    shop = Shop(domain=f"{uuid.uuid4().hex[:8]}.myshopify.com", client_id="app",
+                transaction_prefix="P" + uuid.uuid4().hex[:6].upper())
+    db_session.add(shop)
+    db_session.flush()
+    rows = [Binding(shop_id=shop.id, kind=BindingKind.customer, shopify_id=email),
+            Binding(shop_id=shop.id, kind=None if violation == "not null" else BindingKind.customer,
+                    shopify_id=email)]
+
+    with pytest.raises(IntegrityError) as raised:
+        with db_session.begin_nested():
+            for row in rows[1:] if violation == "not null" else rows:
+                db_session.add(row)
+                db_session.flush()
+
+    message = str(raised.value)
+    assert "pii-" not in message and "pii-" not in str(raised.value.orig), message
+    assert "[SQL parameters hidden due to hide_parameters=True]" in message
