@@ -12,6 +12,7 @@ from kombu import Queue
 from connector.config import load_settings
 from connector.flows import JOBS, QUEUES, task_table
 from connector.redact import RedactingFilter
+from workers import flower_guard
 
 settings = load_settings()
 
@@ -59,3 +60,7 @@ app.conf.update(
 def _redact_worker_logs(logger, **_):
     for handler in logger.handlers:
         handler.addFilter(RedactingFilter())
+
+
+# `celery -A workers.app flower` refuses to start Flower without a login (workers/flower_guard.py)
+flower_guard.install()
