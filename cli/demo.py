@@ -171,6 +171,7 @@ def _configure(stack: Stack, creds: dict) -> None:
 def _write_demo_json(stack: Stack, creds: dict) -> dict:
     info = {
         "receiver_url": stack.urls["receiver"],
+        "admin_url": stack.urls.get("admin", ""),
         "shopify_url": stack.urls["shopify_sandbox"],
         "shop_domain": SHOP,
         "shop_domains": [shop.domain for shop in SHOPS],
@@ -544,7 +545,7 @@ def _summary(checks: list[OrderCheck]) -> bool:
 
 def _serve(info: dict) -> None:
     console.print("\n[bold]Everything keeps running.[/bold] Ctrl-C (or SIGTERM, SIGHUP) stops it.")
-    for key in ("receiver_url", "shopify_url", "fusion_url", "flower_url"):
+    for key in ("receiver_url", "admin_url", "shopify_url", "fusion_url", "flower_url"):
         console.print(f"  {key:14} {info[key]}")
     console.print(f"  Flower login   {info['flower_user']} (password in .demo/demo.json)")
     console.print("  credentials and process ids: .demo/demo.json")

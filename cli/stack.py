@@ -121,6 +121,7 @@ class Stack:
     worker_processes: dict[str, int] = field(default_factory=dict)    # queue -> worker processes (default 1)
     with_beat: bool = True
     with_flower: bool = True
+    with_admin: bool = True  # /healthz and /metrics, on a port of their own
     fusion_sandbox: dict = field(default_factory=dict)
     shopify_sandbox: dict = field(default_factory=dict)
     extra_env: dict = field(default_factory=dict)
@@ -149,6 +150,8 @@ class Stack:
             upgrade(self.database_url)
             self._start_sandboxes()
             self._start_web()
+            if self.with_admin:
+                self._start_admin()
             for queue in QUEUES:
                 for index in range(self.worker_processes.get(queue, 1)):
                     self._start_worker(queue, index)
@@ -262,6 +265,14 @@ class Stack:
                             "--access-logfile", "-", "--graceful-timeout", "5", "web.wsgi:app"])
         wait_for_port(port, process=self.processes["web"], name="web")
         self.urls["receiver"] = f"http://127.0.0.1:{port}"
+
+    def _start_admin(self) -> None:
+        port = free_port()
+        gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
+        self._spawn("admin", [gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2",
+                              "--graceful-timeout", "5", "web.admin:create_app()"])
+        wait_for_port(port, process=self.processes["admin"], name="admin")
+        self.urls["admin"] = f"http://127.0.0.1:{port}"
 
     def _start_worker(self, queue: str, index: int = 0) -> None:
         """The production command and pool (``workers.pools``); ``worker_concurrency`` only

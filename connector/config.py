@@ -118,6 +118,9 @@ class Settings:
     # Shopify signs with the old client secret for up to an hour after a rotation: the previous
     # secret verifies for this long after ``shops add`` stored a new one, never after.
     secret_rotation_window_seconds: int = 3600
+    # /metrics keeps its counts in Redis as events happen; the admin app counts again from the
+    # database at most this often, to correct what a killed process or a Redis outage lost.
+    metrics_recount_seconds: int = 300
 
     # Worker pools. Tasks mostly wait on Shopify and Fusion, so a worker runs them in threads:
     # one process keeps dozens of calls in flight in bounded memory. ``prefork`` stays available.
@@ -188,6 +191,8 @@ class Settings:
             secret_rotation_window_seconds=_at_least(
                 0, "MLC_SECRET_ROTATION_WINDOW",
                 _int(env, "MLC_SECRET_ROTATION_WINDOW", cls.secret_rotation_window_seconds)),
+            metrics_recount_seconds=_at_least(10, "MLC_METRICS_RECOUNT",
+                                              _int(env, "MLC_METRICS_RECOUNT", cls.metrics_recount_seconds)),
             worker_pool=_choice(env, "MLC_WORKER_POOL", cls.worker_pool, ("threads", "prefork")),
             worker_concurrency={name.removeprefix(CONCURRENCY_PREFIX).lower(): _at_least(1, name, _int(env, name, 1))
                                 for name in env if name.startswith(CONCURRENCY_PREFIX)},

@@ -1,4 +1,6 @@
-"""The Flask app factory: the webhook receiver, health and metrics. Views stay thin."""
+"""The Flask app factory of the public port: the webhook receiver and its liveness probe. Views
+stay thin. ``/healthz`` and ``/metrics`` are the admin app's (:mod:`web.admin`), on a port of
+their own."""
 from __future__ import annotations
 
 import logging

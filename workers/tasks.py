@@ -27,7 +27,7 @@ WEBHOOK_TASKS = {name: _webhook_task(name, handles) for name, handles in flows.w
 def inbox_replay(self, inbox_id: int) -> bool:
     """Process a parked, dead or deferred inbox event again (after a fix), with fresh attempts."""
     with self.session() as session:
-        event = inbox.reopen(session, inbox_id)
+        event = inbox.reopen(session, inbox_id, services().tally)
         return event is not None and dispatch.send_after_commit(session, inbox_id, event.topic)
 
 

@@ -14,6 +14,7 @@ from connector.config import ConfigError, Settings
 from connector.fusion.auth import FusionConnection
 from connector.fusion.client import FusionClient
 from connector.mapping.config import Mapping, load_mapping
+from connector.metrics import Tally
 from connector.models import FusionPod, Shop
 from connector.ratelimit import TokenBucket
 from connector.shopify.client import ShopConnection, ShopifyClient
@@ -41,6 +42,11 @@ class Services:
         # a hung Redis must fail a call, not hang the worker until the task's time limit
         return Redis.from_url(self.settings.redis_url, socket_timeout=10, socket_connect_timeout=5,
                               health_check_interval=30)
+
+    @cached_property
+    def tally(self) -> Tally:
+        """Inbox state changes counted for ``/metrics`` (``connector.metrics``)."""
+        return Tally(self.settings.redis_url)
 
     @cached_property
     def vault(self) -> Vault:

@@ -32,6 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from connector import audit, flows, jsonutil
+from connector.metrics import Tally
 from connector.models import InboxEvent, InboxState
 from connector.services.shop_keys import WebhookKeys
 from connector.shopify import headers, webhooks
@@ -104,7 +105,9 @@ class Accepted:
     flow: flows.Flow | None     # the flow that will process it; None for a duplicate or a deferred topic
 
 
-def accept(session: Session, keys: WebhookKeys, delivery: Delivery, window: Window = Window()) -> Accepted:
+def accept(session: Session, keys: WebhookKeys, delivery: Delivery, window: Window = Window(),
+           tally: Tally | None = None) -> Accepted:
+    """Store a verified delivery once; ``tally`` counts a new event for ``/metrics`` after the commit."""
     _checked(headers.check_domain, delivery.shop_domain)  # looked up next: it must be a shop's name
     # Not signed by the shop is 401 whatever else is wrong: Shopify's own check of an app sends
     # a compliance webhook with a bad HMAC and expects exactly that.
@@ -131,6 +134,8 @@ def accept(session: Session, keys: WebhookKeys, delivery: Delivery, window: Wind
     inbox_id = session.scalar(_INSERTS[session.get_bind().dialect.name], row)
     if inbox_id is None:  # stored before (same event, or same body), or by the same delivery racing in
         return Accepted(None, False, None)  # (the insert waited for that one to commit or roll back)
+    if tally is not None:
+        tally.moved(session, delivery.topic, None, row.get("state", InboxState.received).value)
     return Accepted(inbox_id, True, flow)
 
 
@@ -248,11 +253,13 @@ def stale(session: Session, older_than_seconds: int, limit: int = 500) -> list[t
         .order_by(InboxEvent.id).limit(limit))]
 
 
-def reopen(session: Session, inbox_id: int) -> InboxEvent | None:
+def reopen(session: Session, inbox_id: int, tally: Tally | None = None) -> InboxEvent | None:
     """Make a parked, dead or deferred event waiting again, with a fresh attempt budget."""
     event = session.get(InboxEvent, inbox_id)
     if event is None or event.state == InboxState.received or flows.for_topic(event.topic) is None:
         return None  # missing, already waiting, or a topic no worker handles yet
+    if tally is not None:
+        tally.moved(session, event.topic, event.state.value, InboxState.received.value)
     audit.record(session, "inbox.replayed", shop_id=event.shop_id, subject_id=event.resource_id,
                  inbox_id=event.id, previous_state=event.state.value, previous_error=event.last_error)
     event.state = InboxState.received

@@ -72,7 +72,7 @@ def process(services: Services, session: Session, inbox_id: int, runner: Runner 
         if claim.previous_lease_live:  # a duplicate message while the last attempt still runs
             return _later(session, event, attempt, claim.previous_lease_left, counts=False,
                           note="another attempt of this event is still running")
-        _finish(session, event, attempt, InboxState.dead,
+        _finish(services, session, event, attempt, InboxState.dead,
                 f"gave up after {settings.max_attempts} attempts: {event.last_error}")
         return None
 
@@ -93,18 +93,19 @@ def process(services: Services, session: Session, inbox_id: int, runner: Runner 
     except PERMANENT as exc:
         if flow is not None:
             bindings.park(session, event.shop_id, flow.kind, event.resource_id, _message(exc))
-        _finish(session, event, attempt, InboxState.parked, _message(exc))
+        _finish(services, session, event, attempt, InboxState.parked, _message(exc))
         return None
     except Exception as exc:  # transient, or a defect: retried, and visible with its reason
         if not isinstance(exc, TRANSIENT):
             log.exception("inbox event %s failed unexpectedly", event.id)
         message = _message(exc)
         if event.attempts >= settings.max_attempts:
-            _finish(session, event, attempt, InboxState.dead, f"gave up after {event.attempts} attempts: {message}")
+            _finish(services, session, event, attempt, InboxState.dead,
+                    f"gave up after {event.attempts} attempts: {message}")
             return None
         return _later(session, event, attempt, _backoff(event.attempts, settings.retry_backoff_max_seconds,
                                                         getattr(exc, "retry_after", None)), error=message)
-    _finish(session, event, attempt, InboxState.deferred if note else InboxState.done, note)
+    _finish(services, session, event, attempt, InboxState.deferred if note else InboxState.done, note)
     return None
 
 
@@ -170,12 +171,13 @@ def _later(session: Session, event: InboxEvent, attempt: ProcessingAttempt, coun
     return RetryLater(countdown)
 
 
-def _finish(session: Session, event: InboxEvent, attempt: ProcessingAttempt, state: InboxState,
-            message: str) -> None:
+def _finish(services: Services, session: Session, event: InboxEvent, attempt: ProcessingAttempt,
+            state: InboxState, message: str) -> None:
     finished = session.execute(
         update(InboxEvent).where(InboxEvent.id == event.id, InboxEvent.state == InboxState.received)
         .values(state=state, last_error=message, processed_at=utcnow())).rowcount
     if finished:
+        services.tally.moved(session, event.topic, InboxState.received.value, state.value)
         audit.record(session, f"inbox.{state.value}", shop_id=event.shop_id, subject_kind=flows.kind_of(event.topic),
                      subject_id=event.resource_id, inbox_id=event.id, attempts=event.attempts, message=message)
     _end(attempt, AttemptOutcome(state.value), message)

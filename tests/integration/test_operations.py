@@ -1,17 +1,20 @@
-"""What the engineers who run the connector touch: the CLI, health, Flower, and secrecy."""
+"""What the engineers who run the connector touch: the CLI, health, metrics, Flower, and secrecy."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from connector.config import load_settings
 from connector.db import session_scope
 from connector.models import AuditEvent, Credential
+from connector.services.status import inbox_counts
 from tests.factories import new_order
 from tests.support import FUSION_CLIENT, eventually
 
@@ -84,10 +87,50 @@ def test_given_wrong_fusion_secret_then_ping_says_fusion_fails(stack, shop, oper
     assert result.returncode == 1, result.stdout + result.stderr
 
 
-def test_healthz_reports_database_and_redis(stack):
-    response = requests.get(f"{stack.urls['receiver']}/healthz", timeout=10)
+def test_healthz_and_metrics_are_on_the_admin_port_and_not_on_the_public_one(stack):
+    for path in ("/healthz", "/metrics"):
+        assert requests.get(f"{stack.urls['receiver']}{path}", timeout=10).status_code == 404
+    assert requests.get(f"{stack.urls['receiver']}/livez", timeout=10).status_code == 200
+
+    response = requests.get(f"{stack.urls['admin']}/healthz", timeout=10)
     assert response.status_code == 200
     assert response.json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert requests.get(f"{stack.urls['admin']}/metrics", timeout=10).status_code == 200
+
+
+def scrape_inbox(stack) -> tuple[Counter, float]:
+    """``mlc_inbox_events`` by (topic, state), and when the gauges were last counted from the database."""
+    response = requests.get(f"{stack.urls['admin']}/metrics", timeout=10)
+    assert response.status_code == 200, response.text
+    families = {f.name: f for f in text_string_to_metric_families(response.text)}
+    gauges = Counter({(s.labels["topic"], s.labels["state"]): s.value for s in families["mlc_inbox_events"].samples})
+    return gauges, families["mlc_metrics_recount_timestamp_seconds"].samples[0].value
+
+
+def database_inbox() -> Counter:
+    with session_scope(load_settings().database_url) as session:
+        return Counter({(row.topic, row.state): row.count for row in inbox_counts(session)})
+
+
+def test_metrics_count_the_pipeline_as_it_works_without_counting_the_database_again(stack, shop):
+    scrape_inbox(stack)  # counted from the database now, should Redis hold nothing yet
+
+    def quiet():  # a scrape between two equal readings of the database: the pair agrees
+        first, (gauges, recounted), second = database_inbox(), scrape_inbox(stack), database_inbox()
+        return first == second and (gauges, recounted, first)
+    before, recounted, in_database = eventually(quiet)
+
+    order = shop.place_order(new_order())
+    assert eventually(lambda: shop.fusion_invoices(order))
+
+    def moved_alike():  # what the gauges moved by is what the database's counts moved by
+        now, _ = scrape_inbox(stack)
+        now.subtract(before)
+        moved = database_inbox()
+        moved.subtract(in_database)
+        return +now == +moved and -now == -moved and +moved
+    assert eventually(moved_alike), (scrape_inbox(stack), database_inbox())
+    assert scrape_inbox(stack)[1] == recounted  # kept as the events happened: no recount in between
 
 
 def test_flower_needs_its_basic_auth(stack):

@@ -207,8 +207,8 @@ def test_given_the_attack_then_metrics_still_parse_and_health_answers(stack, tar
     quoted = body_of(uuid.uuid4().hex)
     post(stack, headers_for(target, quoted, topic='orders/create"} evil{x="'), quoted)
 
-    metrics = requests.get(f"{stack.urls['receiver']}/metrics", timeout=30)
-    health = requests.get(f"{stack.urls['receiver']}/healthz", timeout=30)
+    metrics = requests.get(f"{stack.urls['admin']}/metrics", timeout=30)  # off the public port
+    health = requests.get(f"{stack.urls['admin']}/healthz", timeout=30)
 
     sample = re.compile(r'[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_]\w*="([^"\\\n]|\\.)*",?)*\})? -?[0-9.e+]+')
     broken = [line for line in metrics.text.splitlines() if not line.startswith("#") and not sample.fullmatch(line)]
@@ -216,9 +216,15 @@ def test_given_the_attack_then_metrics_still_parse_and_health_answers(stack, tar
 
 
 def test_given_a_topic_stored_before_these_checks_then_its_metrics_label_is_escaped():
-    from web.views.health import _labels
+    from prometheus_client import CollectorRegistry, generate_latest
 
-    assert _labels(topic='orders/x"} evil{a="\\', state="done") == '{topic="orders/x\\"} evil{a=\\"\\\\",state="done"}'
+    from connector import metrics
+    from web.admin import _Families
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families(metrics.Counts({('orders/x"} evil{a="\\', "done"): 1}, {}, {}, {}, 0)))
+
+    assert 'mlc_inbox_events{queue="",state="done",topic="orders/x\\"} evil{a=\\"\\\\"} 1.0' in \
+        generate_latest(registry).decode().splitlines()
 
 
 # -- the rules only the signed body can be trusted for ---------------------------------------------

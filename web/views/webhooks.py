@@ -42,7 +42,7 @@ def shopify():
     try:
         with session_scope(services.settings.database_url) as session:
             accepted = inbox.accept(session, current_app.extensions["mlc.webhook_keys"], delivery,
-                                    current_app.extensions["mlc.webhook_window"])
+                                    current_app.extensions["mlc.webhook_window"], services.tally)
             if accepted.flow is not None:
                 dispatch.send_after_commit(session, accepted.inbox_id, delivery.topic)
     except inbox.InvalidHeader as exc:  # unsigned: logged without the header's value
