@@ -76,11 +76,12 @@ def keys_generate() -> None:
 
 @keys.command("rotate")
 def keys_rotate() -> None:
-    """Re-encrypt every credential with the first key of MLC_ENCRYPTION_KEYS."""
+    """Re-encrypt every credential and data-subject key with the first key of MLC_ENCRYPTION_KEYS."""
     services = _services()
     with session_scope(services.settings.database_url) as session:
         count = services.vault.rotate(session)
-    console.print(f"re-encrypted {count} credential(s) with the current key")
+        subjects = services.keyring.rotate(session)
+    console.print(f"re-encrypted {count} credential(s) and {subjects} data-subject key(s) with the current key")
 
 
 # -- shops and the Fusion pod -------------------------------------------------------------

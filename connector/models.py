@@ -174,6 +174,10 @@ class InboxEvent(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     enqueued_at: Mapped[datetime | None] = mapped_column(nullable=True)
     processed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # When the body was erased: after MLC_INBOX_BODY_RETENTION_DAYS once processed, or by a
+    # privacy request (``connector.services.erasure``). The body becomes "" and nothing else of
+    # the receipt changes; it is the one change a receipt allows, made by a bulk UPDATE.
+    body_erased_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     shop: Mapped[Shop] = relationship()
 
@@ -264,8 +268,37 @@ class ProcessingAttempt(Base):
     fusion_calls: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class PrivacyKey(Base):
+    """The key that seals one data subject's personal fields in the audit trail.
+
+    A subject is a Shopify customer (``customer:<id>``), a guest checkout (``guest:<digest of the
+    email>``) or the shop itself (``shop``: what names no customer). The key is a Fernet key,
+    stored encrypted under ``MLC_ENCRYPTION_KEYS``. Erasure destroys it (``ciphertext`` becomes
+    null and ``subject`` no longer names anyone), so what it sealed can never be read again while
+    the audit rows themselves, and the seals over them, stay as they were (crypto-shredding).
+    """
+
+    __tablename__ = "privacy_keys"
+    __table_args__ = (UniqueConstraint("shop_id", "subject", name="uq_privacy_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    subject: Mapped[str] = mapped_column(String(128))
+    ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    destroyed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    def __repr__(self) -> str:  # never show the key, even encrypted
+        return f"<PrivacyKey {self.id} of shop {self.shop_id}>"
+
+
 class AuditEvent(Base):
-    """What came in, what was sent, what came back, and when. Append-only; secrets redacted."""
+    """What came in, what was sent, what came back, and when. Append-only; secrets redacted.
+
+    Personal fields (payloads sent and received, free-text errors, query strings) are not in
+    ``detail`` but in ``sealed``, encrypted under the data subject's :class:`PrivacyKey`
+    (``key_id``): erasing the subject destroys the key, not the row (see :mod:`connector.audit`).
+    """
 
     __tablename__ = "audit_events"
 
@@ -276,9 +309,32 @@ class AuditEvent(Base):
     subject_id: Mapped[str] = mapped_column(String(128), default="", index=True)
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    key_id: Mapped[int | None] = mapped_column(ForeignKey("privacy_keys.id"), nullable=True, index=True)
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class AuditSeal(Base):
+    """A link of the hash chain over the audit trail: the rows after the previous seal up to
+    ``last_event_id``, hashed with the previous seal's hash (see :mod:`connector.audit_chain`).
+
+    Changing, removing or slipping in a sealed row breaks its seal and every later one.
+    """
+
+    __tablename__ = "audit_seals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    first_event_id: Mapped[int] = mapped_column(BigId)
+    last_event_id: Mapped[int] = mapped_column(BigId)
+    events: Mapped[int] = mapped_column(Integer)
+    # unique: two sealers running at once cannot both extend the chain from the same link
+    previous_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    sealed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 @event.listens_for(AuditEvent, "before_update")
 @event.listens_for(AuditEvent, "before_delete")
+@event.listens_for(AuditSeal, "before_update")
+@event.listens_for(AuditSeal, "before_delete")
 def _audit_is_append_only(mapper, connection, target):
-    raise PermissionError("audit events are append-only")
+    raise PermissionError("audit events and seals are append-only")

@@ -5,8 +5,8 @@ Renaming one breaks queued messages: add a new name and keep the old one for a r
 """
 from __future__ import annotations
 
-from connector import flows
-from connector.services import fusion_poll, inbox
+from connector import audit, flows
+from connector.services import fusion_poll, inbox, subjects
 from workers import dispatch
 from workers.app import app
 from workers.base import ConnectorTask, services
@@ -26,7 +26,7 @@ WEBHOOK_TASKS = {name: _webhook_task(name, handles) for name, handles in flows.w
 @app.task(bind=True, base=ConnectorTask, name="mlc.inbox.replay")
 def inbox_replay(self, inbox_id: int) -> bool:
     """Process a parked, dead or deferred inbox event again (after a fix), with fresh attempts."""
-    with self.session() as session:
+    with self.session() as session, audit.sealing(subjects.key_for_inbox(services().keyring, session, inbox_id)):
         event = inbox.reopen(session, inbox_id, services().tally)
         return event is not None and dispatch.send_after_commit(session, inbox_id, event.topic)
 

@@ -18,6 +18,7 @@ from connector.metrics import Tally
 from connector.models import FusionPod, Shop
 from connector.ratelimit import TokenBucket
 from connector.shopify.client import ShopConnection, ShopifyClient
+from connector.subject_keys import Keyring
 from connector.vault import Vault, fusion_scope, shop_scope
 
 
@@ -51,6 +52,11 @@ class Services:
     @cached_property
     def vault(self) -> Vault:
         return Vault(self.settings.encryption_keys)
+
+    @cached_property
+    def keyring(self) -> Keyring:
+        """The data subjects' keys, which seal the personal fields of audit rows."""
+        return Keyring(self.vault)
 
     def fusion_connection(self, session: Session, pod: str = "default") -> FusionConnection:
         row = session.scalar(select(FusionPod).where(FusionPod.name == pod))

@@ -38,9 +38,10 @@ from connector.models import (
     utcnow,
 )
 from connector.redact import redact_text
-from connector.services import bindings
+from connector.services import bindings, subjects
 from connector.services.context import NotConfigured, Services
 from connector.shopify.client import ShopifyError
+from connector.subject_keys import Keyring, SubjectKey
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +64,15 @@ class Runner:
 
 
 def process(services: Services, session: Session, inbox_id: int, runner: Runner = Runner()) -> RetryLater | None:
-    settings = services.settings
-    claim = _claim(session, inbox_id, settings.task_time_limit_seconds, runner)
+    claim = _claim(session, inbox_id, services.settings.task_time_limit_seconds, runner, services.keyring)
     if claim is None:
         return None  # done, parked, dead or deferred already: a duplicate task message
+    with audit.sealing(claim.key):  # the personal fields of its audit rows, under its subject's key
+        return _attempt(services, session, claim)
+
+
+def _attempt(services: Services, session: Session, claim: _Claim) -> RetryLater | None:
+    settings = services.settings
     event, attempt = claim.event, claim.attempt
     if event.attempts > settings.max_attempts:
         if claim.previous_lease_live:  # a duplicate message while the last attempt still runs
@@ -121,18 +127,20 @@ class _Claim:
     event: InboxEvent
     attempt: ProcessingAttempt
     previous_lease_left: float   # seconds the previous attempt's lease still runs (0: none)
+    key: SubjectKey              # the data subject's key, for the attempt's audit rows
 
     @property
     def previous_lease_live(self) -> bool:
         return self.previous_lease_left > 0
 
 
-def _claim(session: Session, inbox_id: int, lease_seconds: int, runner: Runner) -> _Claim | None:
+def _claim(session: Session, inbox_id: int, lease_seconds: int, runner: Runner, keyring: Keyring) -> _Claim | None:
     """Count the attempt and lease the event for its duration, only if the event is still waiting.
 
     The lease (``enqueued_at`` in the future) keeps the sweeper from sending a second copy while
     this attempt runs; after a crash the broker redelivers at once, or the sweeper after the lease.
-    The attempt's row is written in the same transaction as the claim.
+    The attempt's row, and the data subject's key when it is the subject's first event, are
+    written in the same transaction as the claim.
     """
     previous = session.scalar(select(InboxEvent.enqueued_at).where(InboxEvent.id == inbox_id))
     claimed = session.execute(
@@ -150,9 +158,10 @@ def _claim(session: Session, inbox_id: int, lease_seconds: int, runner: Runner) 
     attempt = ProcessingAttempt(inbox_id=inbox_id, number=number, task_id=runner.task_id[:64],
                                 worker=runner.worker[:255])
     session.add(attempt)
+    key = subjects.key_for(keyring, session, event)
     session.commit()
     left = (previous - utcnow()).total_seconds() if previous is not None else 0.0
-    return _Claim(event, attempt, max(0.0, left))
+    return _Claim(event, attempt, max(0.0, left), key)
 
 
 def _later(session: Session, event: InboxEvent, attempt: ProcessingAttempt, countdown: float, *,
