@@ -338,6 +338,40 @@ def replay(inbox_ids, all_parked, show) -> None:
     console.print(f"queued {len(ids)} replay(s)")
 
 
+# -- the audit trail (docs/privacy.md) ------------------------------------------------------
+
+@cli.group("audit")
+def audit_group() -> None:
+    """The append-only audit trail and its hash chain."""
+
+
+@audit_group.command("seal")
+def audit_seal() -> None:
+    """Seal the rows written since the last seal (beat does this every MLC_AUDIT_SEAL_INTERVAL)."""
+    from connector import audit_chain
+    with session_scope(load_settings().database_url) as session:
+        links = audit_chain.seal(session)
+    if links:
+        console.print(f"sealed {sum(link.events for link in links)} row(s) through id {links[-1].last_event_id}; "
+                      f"chain head {links[-1].hash}")
+    else:
+        console.print("nothing to seal")
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Recompute every row's digest and every seal of the chain; exit 1 on any difference."""
+    from connector import audit_chain
+    with session_scope(load_settings().database_url) as session:
+        result = audit_chain.verify(session)
+    for problem in result.problems:
+        console.print(f"[red]{problem}[/red]")
+    console.print(f"{result.links} seal(s) over {result.sealed_events} row(s): "
+                  + ("[green]verified[/green]" if result.ok else "[red]FAILED[/red]")
+                  + f"; {result.unsealed_events} row(s) not sealed yet; chain head {result.head}")
+    sys.exit(0 if result.ok else 1)
+
+
 # -- the demo (the sandboxes run alone with `python -m sandbox`) ------------------------------
 
 @cli.command()

@@ -133,6 +133,9 @@ class Settings:
     db_pool_size: int = 8
     db_max_overflow: int = 8
 
+    # How often the audit trail's new rows are sealed into its hash chain (docs/privacy.md).
+    audit_seal_interval_seconds: int = 60
+
     @classmethod
     def from_env(cls, env=None) -> "Settings":
         env = os.environ if env is None else env
@@ -199,6 +202,8 @@ class Settings:
             db_pool_size=_at_least(1, "MLC_DB_POOL_SIZE", _int(env, "MLC_DB_POOL_SIZE", cls.db_pool_size)),
             db_max_overflow=_at_least(0, "MLC_DB_MAX_OVERFLOW",
                                       _int(env, "MLC_DB_MAX_OVERFLOW", cls.db_max_overflow)),
+            audit_seal_interval_seconds=_at_least(1, "MLC_AUDIT_SEAL_INTERVAL", _int(
+                env, "MLC_AUDIT_SEAL_INTERVAL", cls.audit_seal_interval_seconds)),
         )
 
     @property

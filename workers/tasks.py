@@ -5,7 +5,9 @@ Renaming one breaks queued messages: add a new name and keep the old one for a r
 """
 from __future__ import annotations
 
-from connector import audit, flows
+import logging
+
+from connector import audit, audit_chain, flows
 from connector.services import fusion_poll, inbox, subjects
 from workers import dispatch
 from workers.app import app
@@ -18,6 +20,8 @@ def _webhook_task(name: str, handles: list[flows.Flow]):
     process_webhook.__doc__ = f"Process one inbox event of {', '.join(f.topic for f in handles)}."
     return app.task(bind=True, base=ConnectorTask, name=name)(process_webhook)
 
+
+log = logging.getLogger(__name__)
 
 # One task per pool that handles webhooks (``mlc.<queue>.process_webhook``), from the flow registry.
 WEBHOOK_TASKS = {name: _webhook_task(name, handles) for name, handles in flows.webhook_tasks().items()}
@@ -56,3 +60,13 @@ def _poll_task(resource: str):
 
 # One task per polled resource (``mlc.fusion.poll_<resource>``), each on its own beat schedule.
 POLL_TASKS = {resource: _poll_task(resource) for resource in fusion_poll.KINDS}
+
+
+@app.task(bind=True, base=ConnectorTask, name="mlc.audit.seal")
+def audit_seal(self) -> int:
+    """Seal the audit rows written since the last seal; log the chain's head to anchor it outside."""
+    with self.session() as session:
+        links = audit_chain.seal(session)
+    if links:
+        log.info("audit trail sealed through row %s: chain head %s", links[-1].last_event_id, links[-1].hash)
+    return sum(link.events for link in links)
