@@ -334,6 +334,8 @@ def unfinished_events(session, domain: str) -> dict[int, list[Unfinished]]:
     for topic, state, last_error, body, resource_id in rows:
         kind = flows.kind_of(topic)
         if kind == BindingKind.refund.value:
+            if not body:  # erased (retention, a privacy request): its order is not known any more
+                continue
             order_id = json.loads(body).get("order_id")
         elif kind == BindingKind.order.value:
             order_id = resource_id

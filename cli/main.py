@@ -305,7 +305,8 @@ def _stored_order(session, order_id: str):
     from connector.models import BindingKind, InboxEvent
     numeric = order_id.rsplit("/", 1)[-1]
     event = session.scalar(select(InboxEvent).where(
-        InboxEvent.resource_id == numeric, InboxEvent.topic.in_(flows.topics_of(BindingKind.order)))
+        InboxEvent.resource_id == numeric, InboxEvent.topic.in_(flows.topics_of(BindingKind.order)),
+        InboxEvent.body_erased_at.is_(None))
         .order_by(InboxEvent.id.desc()).limit(1))
     if event is None:
         raise click.UsageError(f"no order event for {order_id} is stored")
@@ -338,7 +339,65 @@ def replay(inbox_ids, all_parked, show) -> None:
     console.print(f"queued {len(ids)} replay(s)")
 
 
-# -- the audit trail (docs/privacy.md) ------------------------------------------------------
+# -- privacy and the audit trail (docs/privacy.md) ------------------------------------------
+
+@cli.group()
+def privacy() -> None:
+    """What the connector holds about a customer: export it, or erase it."""
+
+
+def _privacy_request(customer_id: str, email: str, order_ids: tuple[str, ...]):
+    from connector.services.footprint import Request
+    request = Request.of(customer_id, email, order_ids)
+    if request.empty:
+        raise click.UsageError("name the customer with --customer, --email or --order")
+    return request
+
+
+@privacy.command("export")
+@click.option("--shop", "shop_domain", required=True, help="The shop's myshopify.com domain.")
+@click.option("--customer", "customer_id", default="", help="Shopify's customer id.")
+@click.option("--email", default="", help="The customer's email address (a guest checkout has no customer id).")
+@click.option("--order", "order_ids", multiple=True, help="An order of the customer's (repeatable).")
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True),
+              help="Write the export to this file (mode 0600) instead of standard output.")
+def privacy_export(shop_domain, customer_id, email, order_ids, out) -> None:
+    """Export everything the connector's tables hold about a customer, as JSON: stored webhook
+    bodies, bindings, audit rows (sealed fields opened) and processing attempts."""
+    from pathlib import Path
+
+    from connector.services import exports
+    request = _privacy_request(customer_id, email, order_ids)
+    services = _services()
+    with session_scope(services.settings.database_url) as session:
+        document = exports.build(session, services.keyring, _shop(session, shop_domain), request)
+    if out:
+        path = Path(out).resolve()
+        written = exports.write(path.parent, path.name, document)
+        console.print(f"wrote {written.path}: " + ", ".join(f"{n} {part.replace('_', ' ')}"
+                                                           for part, n in written.counts.items()))
+    else:
+        click.echo(exports.dumps(document))
+
+
+@privacy.command("erase")
+@click.option("--shop", "shop_domain", required=True, help="The shop's myshopify.com domain.")
+@click.option("--customer", "customer_id", default="", help="Shopify's customer id.")
+@click.option("--email", default="", help="The customer's email address.")
+@click.option("--order", "order_ids", multiple=True, help="An order of the customer's (repeatable).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def privacy_erase(shop_domain, customer_id, email, order_ids, yes) -> None:
+    """Erase a customer's personal data from the connector's tables, as customers/redact does
+    (for a request that reached the merchant another way). Fusion is not touched."""
+    from connector.services import erasure
+    request = _privacy_request(customer_id, email, order_ids)
+    if not yes:
+        click.confirm("Erase this customer's personal data for good?", abort=True)
+    services = _services()
+    with session_scope(services.settings.database_url) as session:
+        erased = erasure.erase_customer(session, _shop(session, shop_domain), request)
+    console.print("erased: " + ", ".join(f"{n} {part.replace('_', ' ')}" for part, n in erased.counts().items()))
+
 
 @cli.group("audit")
 def audit_group() -> None:

@@ -53,6 +53,10 @@ def _default_database_url() -> str:
     return f"sqlite:///{Path.cwd() / '.mlc' / 'mlc.db'}"
 
 
+def _default_export_dir() -> Path:
+    return Path.cwd() / ".mlc" / "privacy-exports"
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=_default_database_url)
@@ -133,7 +137,10 @@ class Settings:
     db_pool_size: int = 8
     db_max_overflow: int = 8
 
-    # How often the audit trail's new rows are sealed into its hash chain (docs/privacy.md).
+    # Privacy (docs/privacy.md). Where a customers/data_request's export is written (one JSON
+    # file per request, mode 0600).
+    privacy_export_dir: Path = field(default_factory=_default_export_dir)
+    # How often the audit trail's new rows are sealed into its hash chain.
     audit_seal_interval_seconds: int = 60
 
     @classmethod
@@ -202,6 +209,7 @@ class Settings:
             db_pool_size=_at_least(1, "MLC_DB_POOL_SIZE", _int(env, "MLC_DB_POOL_SIZE", cls.db_pool_size)),
             db_max_overflow=_at_least(0, "MLC_DB_MAX_OVERFLOW",
                                       _int(env, "MLC_DB_MAX_OVERFLOW", cls.db_max_overflow)),
+            privacy_export_dir=Path(env.get("MLC_PRIVACY_EXPORT_DIR") or _default_export_dir()),
             audit_seal_interval_seconds=_at_least(1, "MLC_AUDIT_SEAL_INTERVAL", _int(
                 env, "MLC_AUDIT_SEAL_INTERVAL", cls.audit_seal_interval_seconds)),
         )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from connector.models import BindingKind
-from connector.services import cancellations, customers, orders, refunds
+from connector.services import cancellations, compliance, customers, orders, refunds
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -36,6 +36,7 @@ class Flow:
     kind: BindingKind
     handler: Handler | None          # None: stored and kept for replay, nothing is sent to Fusion
     deferred: str = ""               # what this release does not do yet for the topic
+    does: str = ""                   # what it does, when that is not its kind's Fusion document
 
     @property
     def task(self) -> str:
@@ -71,6 +72,13 @@ FLOWS: tuple[Flow, ...] = (
     Flow("orders/paid", "invoices", BindingKind.order, orders.handle),
     Flow("orders/cancelled", "credit_memos", BindingKind.order, cancellations.handle),
     Flow("refunds/create", "credit_memos", BindingKind.refund, refunds.handle),
+    # Shopify's mandatory compliance topics (docs/privacy.md)
+    Flow("customers/data_request", "customers", BindingKind.customer, compliance.handle_data_request,
+         does="an export of what the connector holds about the customer, in `MLC_PRIVACY_EXPORT_DIR`"),
+    Flow("customers/redact", "customers", BindingKind.customer, compliance.handle_customer_redact,
+         does="the customer's personal data erased from the connector's tables"),
+    Flow("shop/redact", "customers", BindingKind.customer, compliance.handle_shop_redact,
+         does="every customer's personal data and the shop's credentials erased from the connector's tables"),
 )
 
 @dataclass(frozen=True)
@@ -83,15 +91,13 @@ class Compliance:
     subject: tuple[str, ...]
 
 
-#: Every app must take these (Shopify counts an answer other than 2xx as a failed delivery). This
-#: release stores them and keeps them ``deferred``: the export and erasure they ask for are not
-#: built yet, and nothing is sent to a worker.
+#: Every app must take these (Shopify counts an answer other than 2xx as a failed delivery). The
+#: receiver reads their shape here; their flows above export or erase what they ask for.
 COMPLIANCE: tuple[Compliance, ...] = (
     Compliance("customers/data_request", ("customer", "id")),
     Compliance("customers/redact", ("customer", "id")),
     Compliance("shop/redact", ("shop_id",)),
 )
-PRIVACY_NOT_BUILT = "privacy processing not built yet: kept for the export or erasure it asks for"
 
 JOBS: tuple[Job, ...] = (
     Job("inbox-sweep", "mlc.inbox.sweep", "fusion_poll", "inbox_sweep_interval_seconds",
@@ -142,8 +148,6 @@ def compliance(topic: str) -> Compliance | None:
 
 def deferred_note(topic: str) -> str:
     """Why an event of a topic no flow handles is stored ``deferred``."""
-    if topic in _COMPLIANCE:
-        return PRIVACY_NOT_BUILT
     return f"topic {topic} is not handled by this release"
 
 
@@ -177,8 +181,9 @@ def task_table() -> list[tuple[str, str, str, str]]:
     for task, flows in webhook_tasks().items():
         done = [f for f in flows if not f.deferred]
         kept = [f.topic for f in flows if f.deferred]
-        summary = "; ".join(f"{', '.join(f.topic for f in done if f.kind == kind)} → {DOCUMENTS[kind]}"
-                            for kind in dict.fromkeys(f.kind for f in done))
+        effects = dict.fromkeys(f.does or DOCUMENTS[f.kind] for f in done)
+        summary = "; ".join(f"{', '.join(f.topic for f in done if (f.does or DOCUMENTS[f.kind]) == effect)} → {effect}"
+                            for effect in effects)
         if kept:
             summary += ("; " if summary else "") + f"{', '.join(kept)} kept `deferred` for a later release"
         rows.append((task, flows[0].queue, "inbox id", summary))

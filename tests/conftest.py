@@ -84,6 +84,7 @@ def stack(tmp_path_factory, migrated, redis_url):
                                 "MLC_RETRY_BACKOFF_MAX": "2", "MLC_HTTP_READ_TIMEOUT": "3",
                                 "MLC_LOCK_TIMEOUT": "5", "MLC_CREATE_LEASE": "10",
                                 "MLC_TASK_TIME_LIMIT": "60", "MLC_DEPENDENCY_WAIT": "2",
+                                "MLC_PRIVACY_EXPORT_DIR": str(workdir / "privacy-exports"),
                                 # the tests send the Fusion polls they count (tests/integration/test_fusion_poll.py)
                                 **dict.fromkeys(("MLC_FUSION_POLL_INVOICES", "MLC_FUSION_POLL_CREDIT_MEMOS",
                                                  "MLC_FUSION_POLL_RECEIPTS", "MLC_FUSION_POLL_ACCOUNTS"), "3600")})

@@ -75,6 +75,14 @@ def scan(connection: Connection, needles: dict[str, str]) -> dict[str, list[str]
     return {name: places for name, places in found.items() if places}
 
 
+def named_objects(export: dict) -> set[str]:
+    """Every Shopify object an export names: its events', bindings' and audit rows' objects (ids
+    checked as values: as text, a short id could be part of a timestamp or a digest)."""
+    bodies = [e["body"] for e in export["inbox_events"] if isinstance(e["body"], dict)]
+    return ({str(b.get("id")) for b in bodies} | {str(b.get("order_id")) for b in bodies}
+            | {b["shopify_id"] for b in export["bindings"]} | {a["subject_id"] for a in export["audit_events"]})
+
+
 class World:
     """A shop's tables filled as the processing loop fills them, without Shopify or Fusion: stored
     webhooks, bindings, attempts and audit rows sealed under each subject's key."""

@@ -45,6 +45,8 @@ from connector.subject_keys import Keyring, SubjectKey
 
 log = logging.getLogger(__name__)
 
+#: An event whose body was erased before it was processed: it is kept ``deferred`` with this note.
+BODY_ERASED = "its body was erased (retention or a privacy request): there is nothing left to process"
 PERMANENT = (FusionRejected, MappingError, AddressError, NotConfigured, InsecureURL)
 #: A busy connection pool (every connection taken by the process's other threads) is one of them.
 TRANSIENT = (FusionError, ShopifyError, RedisError, OperationalError, PoolTimeout)
@@ -118,6 +120,8 @@ def _attempt(services: Services, session: Session, claim: _Claim) -> RetryLater 
 def _run(services: Services, session: Session, event: InboxEvent, flow: flows.Flow | None) -> str:
     if flow is None:
         return f"topic {event.topic} is not handled by this release"
+    if event.body_erased_at is not None:
+        return BODY_ERASED
     note = flow.handler(services, session, event.shop, jsonutil.loads(event.body)) if flow.handler else ""
     return note or flow.deferred
 

@@ -30,7 +30,7 @@ from connector.config import load_settings
 from connector.db import session_scope
 from connector.models import AuditEvent, InboxEvent, InboxState, Shop
 from connector.shopify.webhooks import sign
-from tests.support import TestShop
+from tests.support import TestShop, eventually
 
 LIMIT = 5 * 1024 * 1024  # MLC_WEBHOOK_MAX_BYTES as the stack runs it: the production default
 TOPIC = "products/update"  # stored deferred: no worker acts on what these tests send
@@ -295,18 +295,20 @@ def compliance_bodies(shop: TestShop, marker: str) -> dict[str, dict]:
 
 
 @pytest.mark.parametrize("without_triggered_at", [False, True], ids=["with Triggered-At", "without Triggered-At"])
-def test_given_the_compliance_webhooks_in_their_real_shape_then_200_stored_and_kept_deferred(
-        stack, target, without_triggered_at):
+def test_given_the_compliance_webhooks_in_their_real_shape_then_200_stored_and_processed(
+        stack, without_triggered_at):
+    shop = TestShop.create(stack, prefix=("C" + uuid.uuid4().hex[:7]).upper())  # shop/redact erases its data
     marker = uuid.uuid4().hex
     extra = {"X-Shopify-Triggered-At": None, "X-Shopify-Event-Id": None} if without_triggered_at else {}
-    statuses = {}
-    for topic, payload in compliance_bodies(target, marker).items():
-        body = json.dumps(payload).encode()
-        statuses[topic] = post(stack, headers_for(target, body, topic=topic, **extra), body)
+    statuses, rows = {}, {}
+    for topic, payload in compliance_bodies(shop, marker).items():  # one at a time: a redact erases
+        body = json.dumps(payload).encode()                          # the bodies of requests still waiting
+        statuses[topic] = post(stack, headers_for(shop, body, topic=topic, **extra), body)
+        rows[topic] = eventually(lambda: next((r for r in shop.inbox() if r.topic == topic
+                                               and r.state != InboxState.received), None))
 
     assert statuses == {"customers/data_request": 200, "customers/redact": 200, "shop/redact": 200}
-    rows = {r.topic: r for r in target.inbox() if marker in r.body}
     assert {topic: (r.state, r.resource_id) for topic, r in rows.items()} == {
-        "customers/data_request": (InboxState.deferred, "191167"), "customers/redact": (InboxState.deferred, "191167"),
-        "shop/redact": (InboxState.deferred, "954889")}
-    assert all("privacy processing not built yet" in r.last_error for r in rows.values())
+        "customers/data_request": (InboxState.done, "191167"), "customers/redact": (InboxState.done, "191167"),
+        "shop/redact": (InboxState.done, "954889")}
+    assert not [r for r in shop.inbox() if marker in r.body]  # erased: the redacts' own bodies too

@@ -309,16 +309,14 @@ COMPLIANCE = {
 
 @pytest.mark.parametrize("topic, subject", [("customers/data_request", "191167"), ("customers/redact", "191167"),
                                             ("shop/redact", "954889")])
-def test_given_a_compliance_webhook_in_its_real_shape_then_stored_deferred_until_privacy_is_built(
-        db_session, keys, topic, subject):
+def test_given_a_compliance_webhook_in_its_real_shape_then_stored_for_its_flow(db_session, keys, topic, subject):
     body = json.dumps(COMPLIANCE[topic]).encode()
 
     accepted = inbox.accept(db_session, keys, delivery(body, topic=topic, triggered_at=""))  # without it too
 
     row = db_session.get(InboxEvent, accepted.inbox_id)
-    assert (accepted.created, accepted.flow) == (True, None)  # no worker is sent anything
-    assert (row.state, row.resource_id, row.body.encode()) == (InboxState.deferred, subject, body)
-    assert "privacy processing not built yet" in row.last_error
+    assert (accepted.created, accepted.flow.topic) == (True, topic)  # a worker exports or erases (privacy)
+    assert (row.state, row.resource_id, row.body.encode()) == (InboxState.received, subject, body)
 
 
 def test_given_a_redact_naming_its_customer_by_email_alone_then_stored_all_the_same(db_session, keys):
