@@ -49,6 +49,12 @@ def _at_least(minimum: int, name: str, value: int) -> int:
     return value
 
 
+def _non_negative(name: str, value: float) -> float:
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {value}")
+    return value
+
+
 def _default_database_url() -> str:
     return f"sqlite:///{Path.cwd() / '.mlc' / 'mlc.db'}"
 
@@ -137,8 +143,11 @@ class Settings:
     db_pool_size: int = 8
     db_max_overflow: int = 8
 
-    # Privacy (docs/privacy.md). Where a customers/data_request's export is written (one JSON
-    # file per request, mode 0600).
+    # Privacy (docs/privacy.md). A processed webhook's body (done, or deferred: nothing left to
+    # do) is erased this many days after it was processed; its receipt (ids, times) stays.
+    inbox_body_retention_days: float = 30.0
+    inbox_purge_interval_seconds: int = 3600
+    # Where a customers/data_request's export is written (one JSON file per request, mode 0600).
     privacy_export_dir: Path = field(default_factory=_default_export_dir)
     # How often the audit trail's new rows are sealed into its hash chain.
     audit_seal_interval_seconds: int = 60
@@ -209,6 +218,10 @@ class Settings:
             db_pool_size=_at_least(1, "MLC_DB_POOL_SIZE", _int(env, "MLC_DB_POOL_SIZE", cls.db_pool_size)),
             db_max_overflow=_at_least(0, "MLC_DB_MAX_OVERFLOW",
                                       _int(env, "MLC_DB_MAX_OVERFLOW", cls.db_max_overflow)),
+            inbox_body_retention_days=_non_negative("MLC_INBOX_BODY_RETENTION_DAYS", _float(
+                env, "MLC_INBOX_BODY_RETENTION_DAYS", cls.inbox_body_retention_days)),
+            inbox_purge_interval_seconds=_at_least(1, "MLC_INBOX_PURGE_INTERVAL", _int(
+                env, "MLC_INBOX_PURGE_INTERVAL", cls.inbox_purge_interval_seconds)),
             privacy_export_dir=Path(env.get("MLC_PRIVACY_EXPORT_DIR") or _default_export_dir()),
             audit_seal_interval_seconds=_at_least(1, "MLC_AUDIT_SEAL_INTERVAL", _int(
                 env, "MLC_AUDIT_SEAL_INTERVAL", cls.audit_seal_interval_seconds)),

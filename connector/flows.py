@@ -110,6 +110,8 @@ JOBS: tuple[Job, ...] = (
         "reads receipts changed in Fusion (status, unapplied amount) into their bindings and the audit trail"),
     Job("fusion-poll-customer-accounts", "mlc.fusion.poll_customer_accounts", "fusion_poll",
         "fusion_poll_accounts_seconds", "reads customer accounts changed in Fusion (status) into their bindings"),
+    Job("inbox-purge", "mlc.inbox.purge_bodies", "fusion_poll", "inbox_purge_interval_seconds",
+        "erases the bodies of events processed more than `MLC_INBOX_BODY_RETENTION_DAYS` ago"),
     Job("audit-seal", "mlc.audit.seal", "fusion_poll", "audit_seal_interval_seconds",
         "seals the audit rows written since the last seal into the audit trail's hash chain"),
 )

@@ -6,9 +6,10 @@ Renaming one breaks queued messages: add a new name and keep the old one for a r
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from connector import audit, audit_chain, flows
-from connector.services import fusion_poll, inbox, subjects
+from connector.services import fusion_poll, inbox, retention, subjects
 from workers import dispatch
 from workers.app import app
 from workers.base import ConnectorTask, services
@@ -60,6 +61,13 @@ def _poll_task(resource: str):
 
 # One task per polled resource (``mlc.fusion.poll_<resource>``), each on its own beat schedule.
 POLL_TASKS = {resource: _poll_task(resource) for resource in fusion_poll.KINDS}
+
+
+@app.task(bind=True, base=ConnectorTask, name="mlc.inbox.purge_bodies")
+def inbox_purge_bodies(self) -> int:
+    """Erase the bodies of events processed longer ago than MLC_INBOX_BODY_RETENTION_DAYS."""
+    with self.session() as session:
+        return retention.purge_bodies(session, timedelta(days=services().settings.inbox_body_retention_days))
 
 
 @app.task(bind=True, base=ConnectorTask, name="mlc.audit.seal")
