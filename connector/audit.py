@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from connector.models import AuditEvent
 from connector.redact import redact
-from connector.subject_keys import Keyring, SubjectKey
+from connector.subject_keys import Keyring, SubjectKey, guest_subject
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def record(session: Session, action: str, *, shop_id: int | None = None, subject
     detail = redact(_jsonable(detail))
     personal = _personal(detail)
     subject_id = str(subject_id)
-    key = _key(session, shop_id) if personal or subject_id.startswith(_GUEST) else None
+    key = _key(session, shop_id, subject_id) if personal or subject_id.startswith(_GUEST) else None
     if subject_id.startswith(_GUEST):
         subject_id = f"guest:{key.id}" if key is not None else "guest"
     sealed = None
@@ -85,12 +85,18 @@ def keyring_in_use(keyring: Keyring) -> Iterator[None]:
         _installed.remove(keyring)
 
 
-def _key(session: Session, shop_id: int | None) -> SubjectKey | None:
+def _key(session: Session, shop_id: int | None, subject_id: str) -> SubjectKey | None:
+    """The event's key; for a row about a guest, that guest's (a beat job has no event at hand);
+    else the shop's."""
     key = _subject_key.get()
-    if key is not None or shop_id is None:
+    guest = guest_subject(shop_id, subject_id.removeprefix(_GUEST)) \
+        if shop_id is not None and subject_id.startswith(_GUEST) else None
+    if shop_id is None or (key is not None and guest in (None, key.subject)):
         return key
     keyring = _installed[-1] if _installed else _settings_keyring()
-    return keyring.shop_key(session, shop_id) if keyring is not None else None
+    if keyring is None:
+        return None
+    return keyring.key(session, shop_id, guest) if guest else keyring.shop_key(session, shop_id)
 
 
 def _settings_keyring() -> Keyring | None:

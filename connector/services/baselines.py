@@ -30,7 +30,8 @@ def restore(session: Session, invoice: Binding) -> bool:
     invoiced = Decimal(refs["invoice_total"])
     events = session.scalars(select(InboxEvent).where(
         InboxEvent.shop_id == invoice.shop_id, InboxEvent.resource_id == invoice.shopify_id,
-        InboxEvent.topic.in_(flows.topics_of(BindingKind.order))).order_by(InboxEvent.id)).all()
+        InboxEvent.topic.in_(flows.topics_of(BindingKind.order)),
+        InboxEvent.body_erased_at.is_(None)).order_by(InboxEvent.id)).all()  # retention, or a privacy request
     for event in events:
         order = jsonutil.loads(event.body)
         if order_total(order) != invoiced:

@@ -43,6 +43,16 @@ def test_given_a_guest_then_the_row_names_the_guest_by_key_never_by_email(db_ses
     assert row.subject_id == f"guest:{key.id}" and row.detail == {"account_number": "AC-9"}
 
 
+def test_given_a_guest_row_with_no_event_at_hand_then_it_is_sealed_under_that_guests_key(db_session, world):
+    person = Person()
+    audit.record(db_session, "invoice.changed_in_fusion", shop_id=world.shop.id, subject_kind="customer",
+                 subject_id=f"email:{person.email}", message=f"seen for {person.email}")  # as a beat job does
+
+    row = last_row(db_session, "invoice.changed_in_fusion")
+    key = world.keyring.key(db_session, world.shop.id, guest_subject(world.shop.id, person.email))
+    assert (row.subject_id, row.key_id) == (f"guest:{key.id}", key.id) and person.email.encode() not in row.sealed
+
+
 def test_given_no_event_at_hand_then_personal_fields_go_under_the_shop_key(db_session, world):
     audit.record(db_session, "webhook.malformed", shop_id=world.shop.id, reason="body is not JSON",
                  body_excerpt='{"email": "someone@example.org"')

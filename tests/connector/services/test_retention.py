@@ -53,3 +53,18 @@ def test_given_a_purge_in_batches_then_every_due_body_is_erased(db_session, worl
     retention.purge_bodies(db_session, WINDOW, batch=2)
 
     assert [body_of(db_session, e) for e in events] == [""] * 5
+
+
+def test_given_an_orders_body_erased_then_its_invoice_baseline_is_looked_for_in_the_bodies_left(db_session, world):
+    from connector.models import BindingKind
+    from connector.services import baselines
+    order = {"id": 9101, "total_price": "10.00", "subtotal_price": "10.00", "total_tax": "0.00",
+             "total_tip_received": "0.00"}
+    world.store("orders/create", order, processed_days_ago=40, received_days_ago=40)
+    retention.purge_bodies(db_session, WINDOW)
+    invoice = world.bind(BindingKind.order, "9101", refs={"invoice_total": "10.00"})
+
+    assert baselines.restore(db_session, invoice) is False  # the erased body is not read (it is "")
+
+    world.store("orders/updated", order)
+    assert baselines.restore(db_session, invoice) is True
