@@ -202,8 +202,22 @@ def transaction_view(t: dict, transactions: list[dict] = ()) -> dict:
             "parentTransaction": lambda info, **a: transaction_view(parent, transactions) if parent else None}
 
 
+def _charge_view(charge: dict, typename: str) -> dict:
+    """A ``Duty`` or an ``AdditionalFee``."""
+    view = {"__typename": typename, "id": charge["admin_graphql_api_id"], "price": money_bag(charge["price_set"]),
+            "taxLines": [_tax_line_view(t) for t in charge.get("tax_lines") or []]}
+    if typename == "Duty":
+        view |= {"harmonizedSystemCode": charge.get("harmonized_system_code"),
+                 "countryCodeOfOrigin": charge.get("country_code_of_origin")}
+    else:
+        view["name"] = charge.get("name")
+    return view
+
+
 def order_view(order: dict, shop, transactions: list[dict]) -> dict:
     shop_ccy, pres_ccy = order["currency"], order["presentment_currency"]
+    duties = {d["id"]: d for li in order["line_items"] for d in li.get("duties") or []}
+    fees = {f["id"]: f for f in order.get("additional_fees") or []}
     apps = [_discount_application_view(a, i, pres_ccy) for i, a in enumerate(order.get("discount_applications") or [])]
 
     def line_view(li: dict) -> dict:
@@ -227,7 +241,7 @@ def order_view(order: dict, shop, transactions: list[dict]) -> dict:
             "totalDiscountSet": money_bag(disc), "discountedTotalSet": money_bag(net),
             "discountAllocations": _allocation_views(li, apps),
             "taxLines": lambda info, **a: [_tax_line_view(t) for t in li.get("tax_lines") or []][: a.get("first") or None],
-            "customAttributes": [], "duties": [], "product": None, "variant": None, "image": None,
+            "customAttributes": [], "duties": [_charge_view(d, "Duty") for d in li.get("duties") or []], "product": None, "variant": None, "image": None,
         }
 
     def shipping_view(sl: dict) -> dict:
@@ -263,7 +277,12 @@ def order_view(order: dict, shop, transactions: list[dict]) -> dict:
                              shop_ccy, pres_ccy)
         return {"__typename": "Refund", "id": gid("Refund", r["id"]), "legacyResourceId": str(r["id"]),
                 "createdAt": r.get("created_at"), "updatedAt": r.get("created_at"), "note": r.get("note"),
-                "totalRefundedSet": money_bag(refunded), "duties": [], "additionalFees": [], "return": None,
+                "totalRefundedSet": money_bag(refunded), "return": None,
+                "duties": [{"__typename": "RefundDuty", "amountSet": money_bag(x["amount_set"]),
+                            "originalDuty": _charge_view(duties[x["duty_id"]], "Duty")} for x in r.get("duties") or []],
+                "additionalFees": [{"__typename": "RefundAdditionalFee", "amountSet": money_bag(x["amount_set"]),
+                                    "originalAdditionalFee": _charge_view(fees[x["additional_fee_id"]], "AdditionalFee")}
+                                   for x in r.get("additional_fees") or []],
                 "staffMember": None, "order": lambda info, **a: order_view(order, shop, transactions),
                 "refundLineItems": lambda info, **a: _list_conn("RefundLineItemConnection", rlis, **a),
                 "refundShippingLines": lambda info, **a: _list_conn("RefundShippingLineConnection", rsls, **a),
@@ -320,8 +339,12 @@ def order_view(order: dict, shop, transactions: list[dict]) -> dict:
         "totalRefundedShippingSet": money_bag(_sum_bags(
             [x["subtotal_amount_set"] for r in order.get("refunds", []) for x in r.get("refund_shipping_lines", [])],
             shop_ccy, pres_ccy)),
-        "currentTotalDutiesSet": None, "originalTotalDutiesSet": None,
-        "currentTotalAdditionalFeesSet": None, "originalTotalAdditionalFeesSet": None,
+        # null on an order without duties (fees), as Shopify answers
+        **{name: money_bag(order[key]) if order.get(key) else None for name, key in (
+            ("currentTotalDutiesSet", "current_total_duties_set"), ("originalTotalDutiesSet", "original_total_duties_set"),
+            ("currentTotalAdditionalFeesSet", "current_total_additional_fees_set"),
+            ("originalTotalAdditionalFeesSet", "original_total_additional_fees_set"))},
+        "additionalFees": [_charge_view(f, "AdditionalFee") for f in order.get("additional_fees") or []],
         "taxLines": [_tax_line_view(t) for t in order.get("tax_lines") or []],
         "currentTaxLines": [_tax_line_view(t) for t in order.get("tax_lines") or []],
         "discountCodes": [c["code"] for c in order.get("discount_codes") or []],

@@ -25,10 +25,12 @@ def parse_time(value: str) -> datetime:
 
 
 class Merchant:
-    def __init__(self, store: Store, dispatcher: Dispatcher, rest_refund_shipping_tax: bool = False):
+    def __init__(self, store: Store, dispatcher: Dispatcher, rest_refund_shipping_tax: bool = False,
+                 refund_duties_in_transactions: bool = True):
         self.store = store
         self.dispatcher = dispatcher
         self.rest_refund_shipping_tax = rest_refund_shipping_tax
+        self.refund_duties_in_transactions = refund_duties_in_transactions
 
     def rest_order(self, order: dict) -> dict:
         """Every REST answer and webhook is made here or in ``rest_refund``, so that the
@@ -286,7 +288,8 @@ class Merchant:
             order = self._order(shop, order_id)
             txs = shop.transactions.setdefault(order["id"], [])
             now = self.stamp(order["updated_at"])
-            refund, new_txs = order_math.build_refund(order, posted, txs, new_id=self.store.new_id, now=now)
+            refund, new_txs = order_math.build_refund(order, posted, txs, new_id=self.store.new_id, now=now,
+                                                        duties_in_money=self.refund_duties_in_transactions)
             order["refunds"].append(refund)
             txs.extend(new_txs)
             order_math.recompute_current(order, txs)
@@ -334,9 +337,12 @@ class Merchant:
             now = self.stamp(order["updated_at"])
             topics = []
             request = order_math.full_refund_request(order)
-            if request["refund_line_items"] or any(True for _ in order["shipping_lines"]):
+            if request["refund_line_items"] or order["shipping_lines"] or request["refund_duties"] \
+                    or request["refund_additional_fees"]:
                 try:
-                    refund, new_txs = order_math.build_refund(order, request, txs, new_id=self.store.new_id, now=now)
+                    refund, new_txs = order_math.build_refund(
+                        order, request, txs, new_id=self.store.new_id, now=now,
+                        duties_in_money=self.refund_duties_in_transactions)
                 except OrderError:
                     refund, new_txs = None, []
                 if refund is not None:

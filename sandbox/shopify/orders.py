@@ -18,7 +18,11 @@ Definitions used (Shopify's REST semantics):
 * ``total_discounts`` = every allocation, line items and shipping lines
 * ``total_shipping_price_set`` = Σ shipping prices before discounts
 * ``total_tax`` = Σ tax lines of lines and shipping lines
-* ``total_price`` = subtotal + discounted shipping + tip (+ total_tax unless taxes_included)
+* ``total_duties`` = Σ line items' ``duties[].price_set``; ``total_additional_fees`` = Σ
+  ``additional_fees[].price_set``; their ``tax_lines`` count in ``total_tax``, and their prices are
+  in the order's price basis (tax included when ``taxes_included``: the sandbox's reading, L)
+* ``total_price`` = subtotal + discounted shipping + duties + additional fees + tip (+ total_tax
+  unless taxes_included)
 * ``current_*`` are the same after refunds and cancellation; ``total_outstanding`` =
   ``current_total_price`` + refund discrepancies − (captured − refunded).
 """
@@ -218,6 +222,26 @@ def _tax_lines(obj: dict, base: _Pair, taxes_included: bool, m: _Money, where: s
     return out
 
 
+def _complete_charge(obj: dict, where: str, kind: str, new_id, m: _Money,
+                     taxes_included: bool) -> tuple[dict, _Pair, list[tuple[dict, _Pair]]]:
+    """A duty of a line item or an additional fee of the order: id, ``price_set`` and tax lines
+    (on the order's price basis, as a line's), checked like the rest of the order."""
+    obj = dict(obj)
+    if obj.get("price_set") is None and obj.get("shop_money"):  # as REST shows a duty
+        obj["price_set"] = {"shop_money": obj["shop_money"],
+                            "presentment_money": obj.get("presentment_money") or obj["shop_money"]}
+    price = m.read(obj, "price", "price_set", where)
+    if price.shop < 0 or price.pres < 0:
+        raise OrderError(f"{where}.price must not be negative")
+    obj.pop("price", None)  # REST duties and fees carry their price as a money bag only
+    obj["price_set"] = m.bag(price)
+    obj["tax_lines"] = [dict(t) for t in obj.get("tax_lines") or []]
+    taxes = _tax_lines(obj, price, taxes_included, m, where)
+    obj["id"] = obj.get("id") or new_id(kind)
+    obj["admin_graphql_api_id"] = f"gid://shopify/{kind}/{obj['id']}"
+    return obj, price, taxes
+
+
 # --------------------------------------------------------------------------------------------
 # completion
 
@@ -259,8 +283,15 @@ def complete_order(posted: dict, *, shop, new_id, order_number: int, now: str) -
             raise OrderError(f"{where} discounts {total} exceed its price {gross}")
         return total
 
-    line_gross, line_disc, tax_total = _Pair(), _Pair(), _Pair()
+    line_gross, line_disc, tax_total, duty_sum = _Pair(), _Pair(), _Pair(), _Pair()
     agg_tax: dict[tuple, _Pair] = {}
+
+    def add_taxes(taxes) -> None:
+        nonlocal tax_total
+        for tax, amount in taxes:
+            key = (tax["title"], tax["rate"])
+            agg_tax[key] = agg_tax.get(key, _Pair()) + amount
+            tax_total = tax_total + amount
     for i, li in enumerate(lines):
         where = f"line_items[{i}]"
         qty = li.get("quantity")
@@ -274,11 +305,19 @@ def complete_order(posted: dict, *, shop, new_id, order_number: int, now: str) -
         li.setdefault("taxable", not li["gift_card"])
         if (li["gift_card"] or not li["taxable"]) and any(D(t.get("price", 0)) for t in li["tax_lines"]):
             raise OrderError(f"{where} is not taxable but carries tax")
-        taxes = _tax_lines(li, gross - disc, taxes_included, m, where)
-        for tax, amount in taxes:
-            key = (tax["title"], tax["rate"])
-            agg_tax[key] = agg_tax.get(key, _Pair()) + amount
-            tax_total = tax_total + amount
+        add_taxes(_tax_lines(li, gross - disc, taxes_included, m, where))
+        duties = []
+        for j, posted_duty in enumerate(li.get("duties") or []):
+            duty, price, taxes = _complete_charge(posted_duty, f"{where}.duties[{j}]", "Duty", new_id, m,
+                                                  taxes_included)
+            for key in ("harmonized_system_code", "country_code_of_origin"):
+                duty.setdefault(key, None)
+            # Shopify's REST samples show a duty's money as top-level shop_money/presentment_money.
+            duty.update(duty["price_set"])
+            duties.append(duty)
+            duty_sum = duty_sum + price
+            add_taxes(taxes)
+        li["duties"] = duties
         li_id = li.get("id") or new_id("LineItem")
         li.update({
             "id": li_id, "admin_graphql_api_id": f"gid://shopify/LineItem/{li_id}",
@@ -304,10 +343,7 @@ def complete_order(posted: dict, *, shop, new_id, order_number: int, now: str) -
         disc = allocations(sl, where, price)
         m.write(sl, "discounted_price", "discounted_price_set", price - disc)
         sl["current_discounted_price_set"] = m.bag(price - disc)
-        for tax, amount in _tax_lines(sl, price - disc, taxes_included, m, where):
-            key = (tax["title"], tax["rate"])
-            agg_tax[key] = agg_tax.get(key, _Pair()) + amount
-            tax_total = tax_total + amount
+        add_taxes(_tax_lines(sl, price - disc, taxes_included, m, where))
         sl_id = sl.get("id") or new_id("ShippingLine")
         sl["id"] = sl_id
         for key, default in (("title", "Shipping"), ("code", None), ("source", "shopify"),
@@ -342,6 +378,15 @@ def complete_order(posted: dict, *, shop, new_id, order_number: int, now: str) -
         c["amount"] = m.fmt(amount.shop if matching else D(c.get("amount", 0)))
         c.setdefault("type", "fixed_amount")
 
+    fees, fee_sum = [], _Pair()
+    for j, posted_fee in enumerate(order.get("additional_fees") or []):
+        fee, price, taxes = _complete_charge(posted_fee, f"additional_fees[{j}]", "AdditionalFee", new_id, m,
+                                             taxes_included)
+        fee.setdefault("name", "Additional fee")
+        fees.append(fee)
+        fee_sum = fee_sum + price
+        add_taxes(taxes)
+    order["additional_fees"] = fees
     tip = rounded(order.get("total_tip_received") or 0, shop_ccy)
     if tip and m.multi:
         raise OrderError("tips with a presentment currency other than the shop's are not modelled")
@@ -349,14 +394,15 @@ def complete_order(posted: dict, *, shop, new_id, order_number: int, now: str) -
     subtotal = line_gross - line_disc
     total_disc = line_disc + ship_disc
     ship_net = ship_gross - ship_disc
-    total = subtotal + ship_net + tip_pair + (_Pair() if taxes_included else tax_total)
+    total = subtotal + ship_net + duty_sum + fee_sum + tip_pair + (_Pair() if taxes_included else tax_total)
     computed = {"total_line_items_price": line_gross, "subtotal_price": subtotal,
                 "total_discounts": total_disc, "total_tax": tax_total, "total_price": total}
     explain = {
         "subtotal_price": f"total_line_items_price {line_gross.shop} − line discounts {line_disc.shop}",
-        "total_price": (f"subtotal {subtotal.shop} + shipping {ship_net.shop} + tip {tip}"
+        "total_price": (f"subtotal {subtotal.shop} + shipping {ship_net.shop} + duties {duty_sum.shop} + "
+                        f"additional fees {fee_sum.shop} + tip {tip}"
                         + ("" if taxes_included else f" + tax {tax_total.shop}")),
-        "total_tax": "the sum of every line's and shipping line's tax_lines",
+        "total_tax": "the sum of every line's, shipping line's, duty's and additional fee's tax_lines",
         "total_discounts": "the sum of every discount allocation",
         "total_line_items_price": "Σ price × quantity",
     }
@@ -372,6 +418,11 @@ def complete_order(posted: dict, *, shop, new_id, order_number: int, now: str) -
         raise OrderError(f"total_shipping_price_set {given_ship} is not the shipping lines' {ship_gross}")
     order["total_shipping_price_set"] = m.bag(ship_gross)
     order["total_tip_received"] = m.fmt(tip)
+    # Shopify leaves these null on an order without duties (or fees).
+    has_duties = any(li["duties"] for li in lines)
+    order["original_total_duties_set"] = m.bag(duty_sum) if has_duties else None
+    order["original_total_additional_fees_set"] = m.bag(fee_sum) if fees else None
+    order["total_additional_fees_set"] = m.bag(fee_sum) if fees else None
     if order.get("tax_lines"):
         given_tax = _psum(m.read(t, "price", "price_set", f"tax_lines[{i}]") for i, t in enumerate(order["tax_lines"]))
         if given_tax != tax_total:
@@ -495,6 +546,7 @@ def recompute_current(order: dict, transactions: list[dict]) -> None:
     m = _Money(order["currency"], order["presentment_currency"])
     refunded_sub, refunded_tax, refunded_ship, refunded_disc = _Pair(), _Pair(), _Pair(), _Pair()
     refunded_qty: dict[int, int] = {}
+    refunded_charges = {"duties": _Pair(), "additional_fees": _Pair()}
     for refund in order.get("refunds", []):
         for rli in refund["refund_line_items"]:
             refunded_sub = refunded_sub + _get(rli, "subtotal_set")
@@ -504,6 +556,10 @@ def recompute_current(order: dict, transactions: list[dict]) -> None:
         for rsl in refund.get("refund_shipping_lines", []):
             refunded_ship = refunded_ship + shipping_refunded(rsl, order["taxes_included"])
             refunded_tax = refunded_tax + _get(rsl, "tax_amount_set")
+        for key in ("duties", "additional_fees"):
+            for charge in refund.get(key) or []:
+                refunded_charges[key] = refunded_charges[key] + _get(charge, "amount_set")
+                refunded_tax = refunded_tax + _Pair(*charge.get("_tax", (ZERO, ZERO)))
     for li in order["line_items"]:
         li["current_quantity"] = li["quantity"] - refunded_qty.get(li["id"], 0)
         li["fulfillable_quantity"] = li["current_quantity"] if li.get("fulfillment_status") != "fulfilled" else 0
@@ -522,7 +578,16 @@ def recompute_current(order: dict, transactions: list[dict]) -> None:
     tip = D(order.get("total_tip_received") or 0)
     if any(r.get("_tip") for r in order.get("refunds", [])):
         tip = ZERO
-    cur_total = cur_sub + cur_ship + _Pair(tip, tip) + (_Pair() if order["taxes_included"] else cur_tax)
+    cur_duties = _psum(_get(d, "price_set") for li in order["line_items"] for d in li.get("duties") or []) \
+        - refunded_charges["duties"]
+    cur_fees = _psum(_get(f, "price_set") for f in order.get("additional_fees") or []) \
+        - refunded_charges["additional_fees"]
+    if order.get("original_total_duties_set") is not None:
+        order["current_total_duties_set"] = m.bag(cur_duties)
+    if order.get("original_total_additional_fees_set") is not None:
+        order["current_total_additional_fees_set"] = m.bag(cur_fees)
+    cur_total = cur_sub + cur_ship + cur_duties + cur_fees + _Pair(tip, tip) + \
+        (_Pair() if order["taxes_included"] else cur_tax)
     m.write(order, "current_subtotal_price", "current_subtotal_price_set", cur_sub)
     m.write(order, "current_total_tax", "current_total_tax_set", cur_tax)
     m.write(order, "current_total_discounts", "current_total_discounts_set", cur_disc)
@@ -567,6 +632,8 @@ def refund_view(refund: dict, shipping_tax: bool = False) -> dict:
     out = {k: v for k, v in refund.items() if not k.startswith("_")}
     out["refund_line_items"] = [{k: v for k, v in rli.items() if not k.startswith("_")}
                                 for rli in refund["refund_line_items"]]
+    for key in ("duties", "additional_fees"):
+        out[key] = [{k: v for k, v in charge.items() if not k.startswith("_")} for charge in refund.get(key) or []]
     out["refund_shipping_lines"] = [{k: v for k, v in rsl.items() if shipping_tax or k != "tax_amount_set"}
                                     for rsl in refund.get("refund_shipping_lines", [])]
     # A refund's transactions carry ``amount`` and ``currency`` (presentment money) and no
@@ -579,11 +646,16 @@ def refund_view(refund: dict, shipping_tax: bool = False) -> dict:
 # refunds
 
 
-def build_refund(order: dict, posted: dict, transactions: list[dict], *, new_id, now: str) -> tuple[dict, list[dict]]:
+def build_refund(order: dict, posted: dict, transactions: list[dict], *, new_id, now: str,
+                 duties_in_money: bool = True) -> tuple[dict, list[dict]]:
     """A REST refund for ``order`` from a posted one, and the refund transactions it creates.
 
     Line subtotals and taxes are the line's discounted total and tax pro rata by quantity, the
     last units taking whatever remains, so refunding every unit gives back exactly the line.
+    Duties (``refund_duties``: FULL, or PROPORTIONAL to the units of their line this refund
+    returns) and additional fees (``refund_additional_fees``, whole) are given back too, with
+    their tax; ``duties_in_money`` (``ShopifySandboxSettings.refund_duties_in_transactions``)
+    says whether their money is in the refund's transactions.
     """
     m = _Money(order["currency"], order["presentment_currency"])
     lines = {li["id"]: li for li in order["line_items"]}
@@ -662,8 +734,10 @@ def build_refund(order: dict, posted: dict, transactions: list[dict], *, new_id,
                                                           "discounted_price", "discounted_price_set",
                                                           "tax_lines", "discount_allocations")}})
         ship_sum, ship_tax_sum = ship_sum + sub, ship_tax_sum + tx
+    refunded_lines = {rli["line_item_id"]: rli["quantity"] for rli in rlis}
+    charges, charge_sum, charge_tax = _refund_charges(order, posted, refunded_lines, done_qty, m)
     given_money = posted.get("transactions")
-    if not rlis and not rsls and not given_money and \
+    if not rlis and not rsls and not given_money and not charge_sum.shop and \
             not (posted.get("_refund_tip") and D(order.get("total_tip_received") or 0)):
         raise OrderError("a refund needs refund_line_items, shipping or transactions (an amount-only refund)")
 
@@ -672,6 +746,8 @@ def build_refund(order: dict, posted: dict, transactions: list[dict], *, new_id,
     money_back = subtotal_sum + ship_sum + ship_tax_sum
     if not order["taxes_included"]:
         money_back = money_back + tax_sum
+    if duties_in_money:  # duties and fees are in the order's price basis, as its lines
+        money_back = money_back + charge_sum + (_Pair() if order["taxes_included"] else charge_tax)
     tip = _Pair()
     if posted.get("_refund_tip") and not any(r.get("_tip") for r in order.get("refunds", [])):
         tip = _Pair(D(order.get("total_tip_received") or 0), D(order.get("total_tip_received") or 0))
@@ -724,12 +800,13 @@ def build_refund(order: dict, posted: dict, transactions: list[dict], *, new_id,
                    for reason, amount in (("restock", fee_pair), ("refund_discrepancy", discrepancy))
                    if amount.shop]
     rid = new_id("Refund")
-    zero = m.bag(_Pair())
     refund = {
         "id": rid, "admin_graphql_api_id": f"gid://shopify/Refund/{rid}", "order_id": order["id"],
         "created_at": now, "processed_at": now, "note": posted.get("note"), "user_id": None,
         "restock": any(r["restock_type"] != "no_restock" for r in rlis), "return": None,
-        "duties": [], "total_duties_set": zero, "additional_fees": [], "total_additional_fees_set": zero,
+        "duties": charges["duties"], "total_duties_set": m.bag(_psum(_get(c, "amount_set") for c in charges["duties"])),
+        "additional_fees": charges["additional_fees"],
+        "total_additional_fees_set": m.bag(_psum(_get(c, "amount_set") for c in charges["additional_fees"])),
         "refund_line_items": rlis, "refund_shipping_lines": rsls, "order_adjustments": adjustments,
         "transactions": txs,
     }
@@ -738,6 +815,64 @@ def build_refund(order: dict, posted: dict, transactions: list[dict], *, new_id,
     if tip.shop:
         refund["_tip"] = (tip.shop, tip.pres)  # cancelling gives the tip back too (not in REST payloads)
     return refund, txs
+
+
+def _charges(order: dict) -> dict[str, dict[int, dict]]:
+    return {"duties": {d["id"]: d for li in order["line_items"] for d in li.get("duties") or []},
+            "additional_fees": {f["id"]: f for f in order.get("additional_fees") or []}}
+
+
+def charges_refunded(order: dict) -> dict[str, dict[int, _Pair]]:
+    """What the order's refunds gave back of each duty and additional fee, by id."""
+    done: dict[str, dict[int, _Pair]] = {"duties": {}, "additional_fees": {}}
+    for r in order.get("refunds", []):
+        for key, id_key in (("duties", "duty_id"), ("additional_fees", "additional_fee_id")):
+            for c in r.get(key) or []:
+                done[key][c[id_key]] = done[key].get(c[id_key], _Pair()) + _get(c, "amount_set")
+    return done
+
+
+def _refund_charges(order: dict, posted: dict, refunded_lines: dict[int, int], done_qty: dict[int, int],
+                    m: _Money) -> tuple[dict[str, list[dict]], _Pair, _Pair]:
+    """The duties and additional fees a posted refund gives back, and their sum and tax.
+
+    A duty refunded FULL gives back what is left of it; PROPORTIONAL the share of its line's units
+    this refund returns (what is left once the line's last unit is returned). A fee is given back
+    whole.  The tax of a refunded charge is its tax lines pro rata by amount, rounded to the
+    currency's unit (Shopify reports no tax on a ``RefundDuty``: the sandbox's reading, L)."""
+    known, done = _charges(order), charges_refunded(order)
+    line_of = {d["id"]: li for li in order["line_items"] for d in li.get("duties") or []}
+    out: dict[str, list[dict]] = {"duties": [], "additional_fees": []}
+    total, total_tax = _Pair(), _Pair()
+    requests = [("duties", "duty_id", i, item) for i, item in enumerate(posted.get("refund_duties") or [])] + \
+        [("additional_fees", "additional_fee_id", i, item)
+         for i, item in enumerate(posted.get("refund_additional_fees") or [])]
+    for key, id_key, i, item in requests:
+        where, what = f"refund_{key}[{i}]", {"duties": "duty", "additional_fees": "additional fee"}[key]
+        charge = known[key].get(item.get(id_key))
+        if charge is None:
+            raise OrderError(f"{where}.{id_key} {item.get(id_key)!r} is not a {what} of this order")
+        price = _get(charge, "price_set")
+        left = price - done[key].get(charge["id"], _Pair())
+        kind = item.get("refund_type", "FULL") if key == "duties" else "FULL"
+        if kind not in ("FULL", "PROPORTIONAL"):
+            raise OrderError(f"{where}.refund_type must be FULL or PROPORTIONAL")
+        amount = left
+        if kind == "PROPORTIONAL":
+            li = line_of[charge["id"]]
+            q = refunded_lines.get(li["id"], 0)
+            if done_qty.get(li["id"], 0) < li["quantity"]:
+                amount = m.round(price * (Decimal(q) / Decimal(li["quantity"])))
+        if left.shop <= 0 or amount.shop <= 0:
+            raise OrderError(f"{where}: nothing of {what} {charge['id']} is left to refund"
+                             + (" for the units this refund returns" if kind == "PROPORTIONAL" and left.shop > 0 else ""))
+        tax = _psum(_get(t, "price_set") for t in charge.get("tax_lines") or [])
+        tax = m.round(_Pair(tax.shop * amount.shop / price.shop if price.shop else ZERO,
+                            tax.pres * amount.pres / price.pres if price.pres else ZERO))
+        done[key][charge["id"]] = done[key].get(charge["id"], _Pair()) + amount
+        out[key].append({id_key: charge["id"], "amount_set": m.bag(amount), "_tax": (tax.shop, tax.pres)})
+        total, total_tax = total + amount, total_tax + tax
+    return out, total, total_tax
 
 
 def _order_adjustment(order: dict, new_id, m: "_Money", reason: str, amount: _Pair) -> dict:
@@ -766,5 +901,10 @@ def full_refund_request(order: dict) -> dict:
             done[rli["line_item_id"]] = done.get(rli["line_item_id"], 0) + rli["quantity"]
     items = [{"line_item_id": li["id"], "quantity": li["quantity"] - done.get(li["id"], 0),
               "restock_type": "cancel"} for li in order["line_items"] if li["quantity"] - done.get(li["id"], 0) > 0]
+    given, known = charges_refunded(order), _charges(order)
+    left = {key: [cid for cid, c in known[key].items()
+                  if (_get(c, "price_set") - given[key].get(cid, _Pair())).shop > 0] for key in known}
     return {"refund_line_items": items, "shipping": {"full_refund": True}, "note": "Order cancelled",
+            "refund_duties": [{"duty_id": cid, "refund_type": "FULL"} for cid in left["duties"]],
+            "refund_additional_fees": [{"additional_fee_id": cid} for cid in left["additional_fees"]],
             "_refund_tip": True}

@@ -42,6 +42,13 @@ class ShopifySandboxSettings:
     #: tax is served by GraphQL (``RefundShippingLine.taxAmountSet``).  Only as sure as those docs:
     #: True shows the key, for trying a connector against a Shopify that does send it.
     rest_refund_shipping_tax: bool = False
+    #: Whether the money a refund gives back (its ``transactions``) includes the duties and
+    #: additional fees it refunds (``refund_duties``, ``refund_additional_fees``).  Shopify documents
+    #: refunding duties (``refundDuties``) and that a refund's transactions are its money, but
+    #: publishes no sample of a refund with duties and its transaction, so this is a reading (L):
+    #: False gives back the lines and shipping only, leaving the duties' money unpaid (the order's
+    #: ``total_outstanding`` goes negative), for trying a connector against that other reading.
+    refund_duties_in_transactions: bool = True
     #: Threads that POST webhooks.
     delivery_threads: int = 8
     #: GraphQL leaky bucket per (app, shop): Standard plan figures (§3.2).
