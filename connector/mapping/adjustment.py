@@ -1,5 +1,5 @@
 """An order edit after invoicing, as what Fusion must add (a debit memo) or take away (a credit
-memo), per component: merchandise, shipping, their taxes and tips.
+memo), per component: merchandise, shipping, duties, additional fees, their taxes and tips.
 
 The invoice is the order as placed and is never changed. What an edit did is the difference
 between the order's components now and those already booked (the invoice's, plus every
@@ -16,6 +16,10 @@ from connector.mapping.config import Mapping
 from connector.mapping.invoice import (
     ZERO,
     MappingError,
+    additional_fees,
+    charge_price,
+    charge_tax,
+    duties,
     order_total,
     shop_amount,
     tax_lines,
@@ -33,10 +37,22 @@ class Components:
     shipping: Decimal = ZERO         # shipping lines after their discounts
     shipping_tax: Decimal = ZERO
     tip: Decimal = ZERO
+    duties: Decimal = ZERO           # the line items' duties
+    duties_tax: Decimal = ZERO
+    additional_fees: Decimal = ZERO
+    additional_fees_tax: Decimal = ZERO
+
+    @property
+    def tax(self) -> Decimal:
+        return self.merchandise_tax + self.shipping_tax + self.duties_tax + self.additional_fees_tax
+
+    @property
+    def gross(self) -> Decimal:
+        """Every amount in the order's price basis, taxes aside."""
+        return self.merchandise + self.shipping + self.duties + self.additional_fees + self.tip
 
     def total(self, taxes_included: bool) -> Decimal:
-        taxes = ZERO if taxes_included else self.merchandise_tax + self.shipping_tax
-        return self.merchandise + self.shipping + self.tip + taxes
+        return self.gross + (ZERO if taxes_included else self.tax)
 
     def __add__(self, other: "Components") -> "Components":
         return Components(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
@@ -66,29 +82,33 @@ class Components:
 def components(order: dict) -> Components:
     """The order's components as Shopify reports them now; they must add up to ``total_price``.
 
-    Merchandise tax is the order's ``total_tax`` less its shipping's: a line's ``quantity`` and
-    ``tax_lines`` still count units an edit removed (Shopify's schema says so), while the order's
-    totals follow the edit."""
+    Merchandise tax is the order's ``total_tax`` less the tax of its shipping, duties and fees: a
+    line's ``quantity`` and ``tax_lines`` still count units an edit removed (Shopify's schema says
+    so), while the order's totals follow the edit."""
     shipping = [s for s in order.get("shipping_lines") or [] if not s.get("is_removed")]
     shipping_tax = sum((shop_amount(t, "price") for s in shipping for t in s.get("tax_lines") or []), ZERO)
+    charged = [duty for _, duty in duties(order)]
+    fees = additional_fees(order)
+    duties_tax = sum((charge_tax(d) for d in charged), ZERO)
+    fees_tax = sum((charge_tax(f) for f in fees), ZERO)
     found = Components(
         merchandise=shop_amount(order, "subtotal_price"),
-        merchandise_tax=shop_amount(order, "total_tax") - shipping_tax,
+        merchandise_tax=shop_amount(order, "total_tax") - shipping_tax - duties_tax - fees_tax,
         shipping=sum((shop_amount(s, "discounted_price") for s in shipping), ZERO),
         shipping_tax=shipping_tax,
-        tip=shop_amount(order, "total_tip_received"))
+        tip=shop_amount(order, "total_tip_received"),
+        duties=sum((charge_price(d) for d in charged), ZERO), duties_tax=duties_tax,
+        additional_fees=sum((charge_price(f) for f in fees), ZERO), additional_fees_tax=fees_tax)
     inclusive = bool(order.get("taxes_included"))
     if found.total(inclusive) != order_total(order):
         raise MappingError(f"the order's components add up to {found.total(inclusive)} but its total is "
-                           f"{order_total(order)}: its edit cannot be split into merchandise, shipping and tax")
+                           f"{order_total(order)}: its edit cannot be split into merchandise, shipping, duties, fees and tax")
     return found
 
 
 def net_and_tax(change: Components, taxes_included: bool) -> tuple[Decimal, Decimal]:
     """A change as (net of tax, tax): what a credit memo's line and tax parts take."""
-    tax = change.merchandise_tax + change.shipping_tax
-    gross = change.merchandise + change.shipping + change.tip
-    return (gross - tax if taxes_included else gross), tax
+    return (change.gross - change.tax if taxes_included else change.gross), change.tax
 
 
 def adjustment_number(order: dict, prefix: str, letter: str, sequence: int | str) -> str:
@@ -135,7 +155,10 @@ def build_debit_memo(order: dict, rise: Components, *, mapping: Mapping, number:
     return debit_memo(header, [
         DebitLine("Order edit: merchandise", rise.merchandise, rise.merchandise_tax, memo.merchandise, gl.revenue),
         DebitLine("Order edit: shipping", rise.shipping, rise.shipping_tax, memo.shipping, gl.freight),
-        DebitLine("Order edit: tip", rise.tip, ZERO, memo.tip, gl.revenue)],
+        DebitLine("Order edit: tip", rise.tip, ZERO, memo.tip, gl.revenue),
+        DebitLine("Order edit: duties", rise.duties, rise.duties_tax, memo.duties, gl.duties),
+        DebitLine("Order edit: additional fees", rise.additional_fees, rise.additional_fees_tax,
+                  memo.additional_fees, gl.additional_fees)],
         mapping=mapping, inclusive=bool(order.get("taxes_included")), why="an edit raised the order's total")
 
 
@@ -149,6 +172,9 @@ def debit_memo(header: DebitHeader, parts: list[DebitLine], *, mapping: Mapping,
     for part in parts:
         if not part.amount and not part.tax:
             continue
+        if not part.memo_line or not part.account:
+            raise MappingError(f"{why} with {part.description.lower()}: add its memo line and account "
+                               "([memo_lines], [gl]) to the mapping")
         line = {"LineNumber": len(lines) + 1, "Description": part.description, "Quantity": 1,
                 "UnitSellingPrice": part.amount, "MemoLine": part.memo_line}
         if inclusive:

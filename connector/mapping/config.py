@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import MISSING, dataclass, field, replace
 from dataclasses import fields as fields_of
 from pathlib import Path
 
@@ -51,6 +51,10 @@ class MemoLines:
     discount: str
     gift_card: str
     tip: str
+    # Optional, so that a mapping written before duties were booked still loads: an order with
+    # duties or additional fees then parks, naming the key to add.
+    duties: str = ""
+    additional_fees: str = ""
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ class GlAccounts:
     revenue: str
     freight: str
     discount: str
+    duties: str = ""             # optional, as the memo lines above
+    additional_fees: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,10 +143,14 @@ class _FusionSchema(_Section):
     debit_memo_type = fields.String(load_default="", validate=validate.Length(max=20))
 
 
-# Every memo line is a required name of up to 50 characters: a new kind of line is a new field of
-# MemoLines, and nothing here.
-_MemoLinesSchema = type("_MemoLinesSchema", (_Section,),
-                        {"builds": MemoLines, **{f.name: _text(50) for f in fields_of(MemoLines)}})
+# Every memo line is a name of up to 50 characters, required unless MemoLines gives it a default:
+# a new kind of line is a new field of MemoLines, and nothing here.
+_MemoLinesSchema = type("_MemoLinesSchema", (_Section,), {"builds": MemoLines, **{
+    f.name: _text(50) if f.default is MISSING else fields.String(load_default=f.default,
+                                                                   validate=validate.Length(max=50))
+    for f in fields_of(MemoLines)}})
+_optional_account = fields.String(load_default="", validate=validate.Regexp(
+    r"^([0-9A-Za-z]+(-[0-9A-Za-z]+)*)?$", error="not a GL account combination"))
 
 
 class _GlSchema(_Section):
@@ -148,6 +158,8 @@ class _GlSchema(_Section):
     revenue = _account
     freight = _account
     discount = _account
+    duties = _optional_account
+    additional_fees = _optional_account
 
 
 class _TaxSchema(_Section):

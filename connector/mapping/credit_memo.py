@@ -10,13 +10,18 @@ tax. All amounts are shop money.
 - **Shipping** is counted once: from ``refund_shipping_lines`` (with the tax the Admin API
   reports, which the REST webhook lacks), or, for old API versions without them, from the
   ``shipping_refund`` order adjustment.
+- **Duties and additional fees** refunded are credited with the goods: their amount in the line
+  part (net of their tax in a tax-inclusive shop), their tax in the tax part. REST refunds give
+  each refunded duty's amount (``duties[].amount_set``) but no tax: the tax is the original duty's
+  (or fee's) tax lines pro rata by amount, from GraphQL (``ChargeRefund``).
 - **Discrepancies.** Shopify records what a customer got less or more than the refund's lines and
   shipping as order adjustments ("calculated minus actual refund", by reason: a restocking fee,
   damage, an amount-only refund). What the merchant kept (positive) is charged on a debit memo,
   one line per reason on the mapping's ``[refund_adjustments]`` memo line and account; what the
   customer got beyond the lines (negative) is credited as a memo of its own.
 - **The cent check.** The money the refund moved (its successful transactions, store credit
-  included) must be what the documents imply: the memo's gross total, or all that had been paid
+  included) must be what the documents imply: the memo's gross total (lines, shipping, duties,
+  fees and their taxes), or all that had been paid
   when less was paid, less what was kept, plus what was given beyond. If not, nothing is posted
   and the refund is parked with both amounts: never a plug.
 """
@@ -37,6 +42,13 @@ ZERO = Decimal("0")
 @dataclass(frozen=True)
 class ShippingRefund:
     subtotal: Decimal        # as the Admin API reports it (its basis is checked, see below)
+    tax: Decimal
+
+
+@dataclass(frozen=True)
+class ChargeRefund:
+    """A refunded duty or additional fee: its amount in the order's price basis, and its tax."""
+    amount: Decimal
     tax: Decimal
 
 
@@ -179,22 +191,28 @@ def refund_cash(refund: dict, history: list[Transaction] | None = None) -> Decim
 
 def credit_amounts(refund: dict, *, taxes_included: bool, shipping: list[ShippingRefund],
                    paid_before: Decimal, discrepancy_before: Decimal = ZERO,
-                   history: list[Transaction] | None = None, tip_left: Decimal = ZERO) -> CreditAmounts:
+                   history: list[Transaction] | None = None, tip_left: Decimal = ZERO,
+                   charges: list[ChargeRefund] = ()) -> CreditAmounts:
     """What the memo credits; raises MappingError when the refund does not add up to the cent.
 
     ``paid_before`` is the money the order had received, net of earlier refunds, before this one;
     ``discrepancy_before`` what earlier refunds kept back (less what they gave beyond their lines);
     ``history`` the order's transactions from the Admin API, for the money in shop currency;
-    ``tip_left`` the tip the order's documents still hold.
+    ``tip_left`` the tip the order's documents still hold; ``charges`` the duties and additional
+    fees the refund gives back, with their tax (they must be the refund's ``total_duties_set`` and
+    ``total_additional_fees_set``).
     What Shopify suggests giving back is capped by the first less the second: a fee kept stays
     paid, and money given beyond the lines was paid for the goods still to be returned.
     """
-    _refuse_unbooked(refund)
+    _check_charges(refund, charges)
     line = tax = ZERO
     for item in refund.get("refund_line_items") or []:
         subtotal, item_tax = shop_amount(item, "subtotal"), shop_amount(item, "total_tax")
         line += subtotal - item_tax if taxes_included else subtotal
         tax += item_tax
+    for charge in charges:
+        line += charge.amount - charge.tax if taxes_included else charge.amount
+        tax += charge.tax
     cash = refund_cash(refund, history)
     found = discrepancies(refund)
     difference = sum((d.gross for d in found), ZERO)
@@ -244,13 +262,18 @@ def _shipping(refund: dict, shipping: list[ShippingRefund], taxes_included: bool
     return gross - tax, tax
 
 
-def _refuse_unbooked(refund: dict) -> None:
-    """Parts of a refund this release does not book: better parked than silently left out.
-    Invoices do not carry duties or additional fees yet, so there is nothing to credit them from."""
-    for key, what in (("total_duties", "duties"), ("total_additional_fees", "additional fees")):
-        if refund.get(f"{key}_set") and shop_amount(refund, key):
-            raise MappingError(f"refund {refund.get('admin_graphql_api_id')} refunds {what} of "
-                               f"{shop_amount(refund, key)}, which this release does not book")
+def refunded_charges(refund: dict) -> Decimal:
+    """Duties and additional fees the refund gives back, as its REST payload totals them."""
+    return sum((shop_amount(refund, key) for key in ("total_duties", "total_additional_fees")
+                if refund.get(f"{key}_set")), ZERO)
+
+
+def _check_charges(refund: dict, charges) -> None:
+    """The duties and fees credited must be those the refund names: never silently left out."""
+    named, given = refunded_charges(refund), sum((c.amount for c in charges), ZERO)
+    if named != given:
+        raise MappingError(f"refund {refund.get('admin_graphql_api_id')} refunds {named} of duties and additional "
+                           f"fees but the Admin API reports {given} of them: nothing is posted until they agree")
 
 
 def on_account_memo(header: DebitHeader, refund_gid: str, line: Decimal, tax: Decimal, mapping: Mapping, *,

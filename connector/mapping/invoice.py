@@ -1,9 +1,11 @@
 """A Shopify order as one Fusion receivables invoice, in the shop's currency, to the cent.
 
 Lines are posted gross (quantity × unit price) with Shopify's own tax amounts as manual tax lines;
-each discount allocation becomes its own negative line on the discount memo line, so Fusion's
-total is Shopify's total by construction and every amount can be traced back to the order. The
-invoice represents the order as placed; later refunds become credit memos, edits adjustments.
+each discount allocation becomes its own negative line on the discount memo line, and each duty
+and additional fee a line of its own on the duties or additional-fees memo line and account (with
+its tax lines), so Fusion's total is Shopify's total by construction and every amount can be
+traced back to the order. The invoice represents the order as placed; later refunds become credit
+memos, edits adjustments.
 """
 from __future__ import annotations
 
@@ -34,6 +36,28 @@ def shop_amount(obj: dict, key: str) -> Decimal:
     if isinstance(bag, dict) and bag.get("shop_money"):
         return money(bag["shop_money"].get("amount"))
     return money(obj.get(key))
+
+
+def charge_price(charge: dict) -> Decimal:
+    """A duty's or an additional fee's price in shop money: ``price_set`` (GraphQL's ``price``), or
+    the top-level ``shop_money`` of Shopify's REST duty samples."""
+    bag = charge.get("price_set")
+    if isinstance(bag, dict) and bag.get("shop_money"):
+        return money(bag["shop_money"].get("amount"))
+    return money((charge.get("shop_money") or {}).get("amount"))
+
+
+def charge_tax(charge: dict) -> Decimal:
+    return sum((shop_amount(t, "price") for t in charge.get("tax_lines") or []), ZERO)
+
+
+def duties(order: dict) -> list[tuple[dict, dict]]:
+    """(line item, duty) for every duty of the order's line items."""
+    return [(item, duty) for item in order.get("line_items") or [] for duty in item.get("duties") or []]
+
+
+def additional_fees(order: dict) -> list[dict]:
+    return list(order.get("additional_fees") or [])
 
 
 def order_total(order: dict) -> Decimal:
@@ -111,6 +135,21 @@ def build_invoice(order: dict, *, mapping: Mapping, prefix: str, bill_to_account
         if discount:
             add(f"Discount: {title}", 1, -discount, memo.discount, gl.discount)
 
+    charged = duties(order)
+    if charged:
+        where = _charge_line(mapping, "duties")
+        for item, duty in charged:
+            name = item.get("name") or item.get("title") or item.get("sku") or "Item"
+            code = duty.get("harmonized_system_code")
+            add(f"Duty: {name}{f' (HS {code})' if code else ''}", 1, charge_price(duty), *where,
+                tax_lines(duty, mapping, inclusive))
+    fees = additional_fees(order)
+    if fees:
+        where = _charge_line(mapping, "additional_fees")
+        for fee in fees:
+            add(f"Additional fee: {fee.get('name') or 'fee'}", 1, charge_price(fee), *where,
+                tax_lines(fee, mapping, inclusive))
+
     tip = shop_amount(order, "total_tip_received")
     if tip:
         add("Tip", 1, tip, memo.tip, gl.revenue)
@@ -148,6 +187,16 @@ def build_invoice(order: dict, *, mapping: Mapping, prefix: str, bill_to_account
         invoice["ConversionRateType"] = mapping.fusion.conversion_rate_type
         invoice["ConversionDate"] = invoice["TransactionDate"]
     return invoice
+
+
+def _charge_line(mapping: Mapping, kind: str) -> tuple[str, str]:
+    """(memo line, account) of duties or additional fees; a mapping without them parks the order."""
+    memo_line, account = getattr(mapping.memo_lines, kind), getattr(mapping.gl, kind)
+    if not memo_line or not account:
+        missing = " and ".join(key for key, value in ((f"[memo_lines] {kind}", memo_line), (f"[gl] {kind}", account))
+                               if not value)
+        raise MappingError(f"the order charges {kind.replace('_', ' ')}: add {missing} to the mapping")
+    return memo_line, account
 
 
 def invoice_total(lines: list[dict], inclusive: bool) -> Decimal:

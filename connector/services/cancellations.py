@@ -93,12 +93,12 @@ def _booked(session: Session, invoice: Binding, refund_ids: list[str]) -> tuple[
     """(gross, tax) of what Fusion holds for the order: invoice + debit memos − credit memos."""
     inclusive = bool(invoice.fusion_refs.get("taxes_included"))
     base = Components.from_refs(invoice.fusion_refs["components"])
-    gross, tax = base.total(inclusive), base.merchandise_tax + base.shipping_tax
+    gross, tax = base.total(inclusive), base.tax
     for adjustment in adjustments.adjustments_of(session, invoice):
         if adjustment.state == BindingState.synced:
             change = Components.from_refs(adjustment.fusion_refs.get("change"))
             gross += change.total(inclusive)
-            tax += change.merchandise_tax + change.shipping_tax
+            tax += change.tax
     refunds = session.scalars(select(Binding).where(
         Binding.shop_id == invoice.shop_id, Binding.kind == BindingKind.refund,
         Binding.shopify_id.in_(refund_ids),

@@ -24,12 +24,14 @@ from connector.mapping.adjustment import (
     net_and_tax,
 )
 from connector.mapping.credit_memo import (
+    ChargeRefund,
     ShippingRefund,
     credit_amounts,
     kept_lines,
     order_discrepancy,
     paid_before,
     refund_cash,
+    refunded_charges,
 )
 from connector.mapping.invoice import (
     MappingError,
@@ -180,6 +182,16 @@ def _refund(out: Preview, client, order: dict, refund: dict, history, shop: Shop
         else:
             shipping = [ShippingRefund(s.subtotal, s.tax) for s in shopify_orders.refund_shipping(
                 client, refund["admin_graphql_api_id"])]
+    charges = []
+    if refunded_charges(refund):
+        if client is None:
+            out.notes.append("the tax of refunded duties and fees comes from the Admin API, which is not reachable "
+                             "here: it is taken as zero")
+            charges = [ChargeRefund(shop_amount(c, "amount"), Decimal(0))
+                       for key in ("duties", "additional_fees") for c in refund.get(key) or []]
+        else:
+            charges = [ChargeRefund(c.amount, c.tax) for c in shopify_orders.refund_charges(
+                client, refund["admin_graphql_api_id"])]
     paid = paid_before(history, refund)
     if not history:
         out.notes.append("without the Admin API the refund's money is read from the webhook, which gives "
@@ -190,7 +202,7 @@ def _refund(out: Preview, client, order: dict, refund: dict, history, shop: Shop
                                < instant(refund.get("created_at")) and r.get("id") != refund.get("id")]}
         amounts = credit_amounts(refund, taxes_included=bool(order.get("taxes_included")), shipping=shipping,
                                  paid_before=paid, discrepancy_before=order_discrepancy(earlier)[0],
-                                 history=history or None, tip_left=tip_left)
+                                 history=history or None, tip_left=tip_left, charges=charges)
     except MappingError as exc:
         out.notes.append(f"the refund would be parked: {exc}")
         return

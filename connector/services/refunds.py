@@ -36,6 +36,7 @@ from connector.fusion.receipts import WriteOff
 from connector.locks import Busy
 from connector.mapping.adjustment import DebitHeader, DebitLine, debit_memo
 from connector.mapping.credit_memo import (
+    ChargeRefund,
     CreditAmounts,
     ShippingRefund,
     absorb,
@@ -44,6 +45,7 @@ from connector.mapping.credit_memo import (
     kept_lines,
     on_account_memo,
     paid_before,
+    refunded_charges,
 )
 from connector.mapping.invoice import MappingError
 from connector.mapping.receipt import is_payment
@@ -74,7 +76,8 @@ from connector.shopify import orders as shopify_orders
 def handle(services: Services, session: Session, shop: Shop, refund: dict) -> str:
     """A refund webhook: its credit memo, and the refunded money off the payment's receipt."""
     refund_id, gid = str(refund["id"]), refund["admin_graphql_api_id"]
-    if not (refund.get("refund_line_items") or refund.get("refund_shipping_lines") or refund.get("transactions")):
+    if not (refund.get("refund_line_items") or refund.get("refund_shipping_lines") or refund.get("transactions")
+            or refunded_charges(refund)):
         bindings.skip(session, shop.id, BindingKind.refund, refund_id, gid, "nothing refunded, no money moved")
         return ""
     order = bindings.find(session, shop.id, BindingKind.order, str(refund["order_id"]))
@@ -186,6 +189,8 @@ class CreditMemo(ShopDocument):
         self._wait_for_money(history)
         shipping = [ShippingRefund(s.subtotal, s.tax) for s in shopify_orders.refund_shipping(client, self.gid)] \
             if self.refund.get("refund_shipping_lines") else []
+        charges = [ChargeRefund(c.amount, c.tax) for c in shopify_orders.refund_charges(client, self.gid)] \
+            if refunded_charges(self.refund) else []
         earlier = [r.id for r in shopify_orders.refunds(client, order_gid)]
         if self.shopify_id not in earlier:
             raise Busy(f"refund {self.gid} is not listed on its order yet", retry_after=self.wait)
@@ -198,7 +203,7 @@ class CreditMemo(ShopDocument):
         self._amounts = credit_amounts(self.refund, taxes_included=bool(self._invoice.fusion_refs["taxes_included"]),
                                        shipping=shipping, paid_before=paid_before(history, self.refund),
                                        discrepancy_before=_discrepancy_of(earlier_refunds), history=history,
-                                       tip_left=self._tip_left(earlier_refunds))
+                                       tip_left=self._tip_left(earlier_refunds), charges=charges)
         self._reversals = self._reversals_of(history)
         self._documents = order_documents(self.session, self._invoice)
         rooms = credit_room(self.session, self._invoice, earlier_refunds)

@@ -1,7 +1,8 @@
-"""What the order webhooks leave out, read over Admin GraphQL: payments, refunds, refund shipping tax.
+"""What the order webhooks leave out, read over Admin GraphQL: payments, refunds, refund shipping tax,
+the tax of refunded duties and fees.
 
-REST order webhooks carry no transactions, and REST refunds carry no tax on their shipping lines;
-GraphQL has both. Money is the shop's (``shopMoney``), as ``Decimal`` from Shopify's decimal strings.
+REST order webhooks carry no transactions, and REST refunds carry no tax on their shipping lines
+nor on their duties; GraphQL has the first and the refunded duties' original tax lines. Money is the shop's (``shopMoney``), as ``Decimal`` from Shopify's decimal strings.
 Every query stays far below Shopify's single-query cost limit (1000): connections are paged with
 small pages, and the lists GraphQL does not page (an order's transactions and refunds) are
 truncated at a size we check, so that nothing is ever dropped silently.
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+
+import iso4217
 
 from connector.shopify.client import ShopifyClient, ShopifyError
 
@@ -52,6 +55,15 @@ query RefundShipping($id: ID!, $after: String) {{
       }}
       pageInfo {{ hasNextPage endCursor }}
     }}
+  }}
+}}"""
+
+_CHARGE = f"price {{ {_MONEY} }} taxLines {{ priceSet {{ {_MONEY} }} }}"
+REFUND_CHARGES_QUERY = f"""
+query RefundCharges($id: ID!) {{
+  refund(id: $id) {{
+    duties {{ amountSet {{ {_MONEY} }} originalDuty {{ id {_CHARGE} }} }}
+    additionalFees {{ amountSet {{ {_MONEY} }} originalAdditionalFee {{ id {_CHARGE} }} }}
   }}
 }}"""
 
@@ -125,6 +137,45 @@ def refund_shipping(client: ShopifyClient, refund_gid: str) -> list[RefundShippi
         if not page["pageInfo"]["hasNextPage"]:
             return lines
         after = page["pageInfo"]["endCursor"]
+
+
+@dataclass(frozen=True)
+class RefundCharge:
+    gid: str               # the duty's or additional fee's GID
+    amount: Decimal        # shop money, in the order's price basis
+    tax: Decimal           # shop money
+
+
+def refund_charges(client: ShopifyClient, refund_gid: str) -> list[RefundCharge]:
+    """The duties and additional fees the refund gives back, each with its tax. Shopify reports no
+    tax on a refunded duty or fee: it is the original's tax lines pro rata by the amount refunded,
+    rounded half up to the currency's unit (the whole tax when the whole charge is refunded)."""
+    refund = client.graphql(REFUND_CHARGES_QUERY, {"id": refund_gid})["refund"]
+    if refund is None:
+        raise ShopifyError(f"{client.connection.domain}: refund {refund_gid} not found")
+    found = []
+    for rows, key in ((refund.get("duties") or [], "originalDuty"),
+                      (refund.get("additionalFees") or [], "originalAdditionalFee")):
+        for row in rows:
+            original = row.get(key)
+            if original is None:
+                raise ShopifyError(f"{client.connection.domain}: refund {refund_gid} refunds a duty or fee "
+                                   "Shopify no longer names")
+            amount, price = _amount(row["amountSet"]), _amount(original["price"])
+            tax = sum((_amount(t["priceSet"]) for t in original.get("taxLines") or []), Decimal(0))
+            if amount != price and price:
+                tax = _rounded(tax * amount / price, row["amountSet"]["shopMoney"]["currencyCode"])
+            found.append(RefundCharge(gid=original["id"], amount=amount, tax=tax))
+    return found
+
+
+def _rounded(value: Decimal, currency: str) -> Decimal:
+    """Half up to the currency's minor unit (ISO 4217; two when the table has none)."""
+    try:
+        minor = iso4217.Currency[currency.upper()].exponent
+    except KeyError:
+        minor = None
+    return value.quantize(Decimal(1).scaleb(-(2 if minor is None else minor)), rounding=ROUND_HALF_UP)
 
 
 def numeric_id(gid: str) -> str:
