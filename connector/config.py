@@ -49,6 +49,10 @@ def _at_least(minimum: int, name: str, value: int) -> int:
     return value
 
 
+def _int_at_least(env, name: str, default: int, minimum: int) -> int:
+    return _at_least(minimum, name, _int(env, name, default))
+
+
 def _non_negative(name: str, value: float) -> float:
     if value < 0:
         raise ConfigError(f"{name} must not be negative, got {value}")
@@ -176,55 +180,37 @@ class Settings:
                                              ("true", "false")) == "true",
             max_attempts=_int(env, "MLC_MAX_ATTEMPTS", cls.max_attempts),
             retry_backoff_max_seconds=_int(env, "MLC_RETRY_BACKOFF_MAX", cls.retry_backoff_max_seconds),
-            lock_timeout_seconds=_at_least(5, "MLC_LOCK_TIMEOUT",
-                                           _int(env, "MLC_LOCK_TIMEOUT", cls.lock_timeout_seconds)),
-            create_lease_seconds=_at_least(5, "MLC_CREATE_LEASE",
-                                           _int(env, "MLC_CREATE_LEASE", cls.create_lease_seconds)),
-            task_time_limit_seconds=_at_least(10, "MLC_TASK_TIME_LIMIT",
-                                              _int(env, "MLC_TASK_TIME_LIMIT", cls.task_time_limit_seconds)),
-            dependency_wait_seconds=_at_least(1, "MLC_DEPENDENCY_WAIT",
-                                              _int(env, "MLC_DEPENDENCY_WAIT", cls.dependency_wait_seconds)),
+            lock_timeout_seconds=_int_at_least(env, "MLC_LOCK_TIMEOUT", cls.lock_timeout_seconds, 5),
+            create_lease_seconds=_int_at_least(env, "MLC_CREATE_LEASE", cls.create_lease_seconds, 5),
+            task_time_limit_seconds=_int_at_least(env, "MLC_TASK_TIME_LIMIT", cls.task_time_limit_seconds, 10),
+            dependency_wait_seconds=_int_at_least(env, "MLC_DEPENDENCY_WAIT", cls.dependency_wait_seconds, 1),
             inbox_sweep_interval_seconds=_int(env, "MLC_INBOX_SWEEP_INTERVAL",
                                               cls.inbox_sweep_interval_seconds),
             inbox_stale_after_seconds=_int(env, "MLC_INBOX_STALE_AFTER", cls.inbox_stale_after_seconds),
-            fusion_poll_invoices_seconds=_at_least(1, "MLC_FUSION_POLL_INVOICES", _int(
-                env, "MLC_FUSION_POLL_INVOICES", cls.fusion_poll_invoices_seconds)),
-            fusion_poll_credit_memos_seconds=_at_least(1, "MLC_FUSION_POLL_CREDIT_MEMOS", _int(
-                env, "MLC_FUSION_POLL_CREDIT_MEMOS", cls.fusion_poll_credit_memos_seconds)),
-            fusion_poll_receipts_seconds=_at_least(1, "MLC_FUSION_POLL_RECEIPTS", _int(
-                env, "MLC_FUSION_POLL_RECEIPTS", cls.fusion_poll_receipts_seconds)),
-            fusion_poll_accounts_seconds=_at_least(1, "MLC_FUSION_POLL_ACCOUNTS", _int(
-                env, "MLC_FUSION_POLL_ACCOUNTS", cls.fusion_poll_accounts_seconds)),
-            fusion_poll_overlap_seconds=_at_least(0, "MLC_FUSION_POLL_OVERLAP", _int(
-                env, "MLC_FUSION_POLL_OVERLAP", cls.fusion_poll_overlap_seconds)),
-            fusion_poll_page_size=_at_least(1, "MLC_FUSION_POLL_PAGE_SIZE", _int(
-                env, "MLC_FUSION_POLL_PAGE_SIZE", cls.fusion_poll_page_size)),
-            shop_cache_ttl_seconds=_at_least(0, "MLC_SHOP_CACHE_TTL",
-                                             _int(env, "MLC_SHOP_CACHE_TTL", cls.shop_cache_ttl_seconds)),
-            webhook_max_bytes=_at_least(1024, "MLC_WEBHOOK_MAX_BYTES",
-                                        _int(env, "MLC_WEBHOOK_MAX_BYTES", cls.webhook_max_bytes)),
-            webhook_max_age_seconds=_at_least(60, "MLC_WEBHOOK_MAX_AGE",
-                                              _int(env, "MLC_WEBHOOK_MAX_AGE", cls.webhook_max_age_seconds)),
-            webhook_max_skew_seconds=_at_least(0, "MLC_WEBHOOK_MAX_SKEW",
-                                               _int(env, "MLC_WEBHOOK_MAX_SKEW", cls.webhook_max_skew_seconds)),
+            fusion_poll_invoices_seconds=_int_at_least(env, "MLC_FUSION_POLL_INVOICES", cls.fusion_poll_invoices_seconds, 1),
+            fusion_poll_credit_memos_seconds=_int_at_least(env, "MLC_FUSION_POLL_CREDIT_MEMOS", cls.fusion_poll_credit_memos_seconds, 1),
+            fusion_poll_receipts_seconds=_int_at_least(env, "MLC_FUSION_POLL_RECEIPTS", cls.fusion_poll_receipts_seconds, 1),
+            fusion_poll_accounts_seconds=_int_at_least(env, "MLC_FUSION_POLL_ACCOUNTS", cls.fusion_poll_accounts_seconds, 1),
+            fusion_poll_overlap_seconds=_int_at_least(env, "MLC_FUSION_POLL_OVERLAP", cls.fusion_poll_overlap_seconds, 0),
+            fusion_poll_page_size=_int_at_least(env, "MLC_FUSION_POLL_PAGE_SIZE", cls.fusion_poll_page_size, 1),
+            shop_cache_ttl_seconds=_int_at_least(env, "MLC_SHOP_CACHE_TTL", cls.shop_cache_ttl_seconds, 0),
+            webhook_max_bytes=_int_at_least(env, "MLC_WEBHOOK_MAX_BYTES", cls.webhook_max_bytes, 1024),
+            webhook_max_age_seconds=_int_at_least(env, "MLC_WEBHOOK_MAX_AGE", cls.webhook_max_age_seconds, 60),
+            webhook_max_skew_seconds=_int_at_least(env, "MLC_WEBHOOK_MAX_SKEW", cls.webhook_max_skew_seconds, 0),
             secret_rotation_window_seconds=_at_least(
                 0, "MLC_SECRET_ROTATION_WINDOW",
                 _int(env, "MLC_SECRET_ROTATION_WINDOW", cls.secret_rotation_window_seconds)),
-            metrics_recount_seconds=_at_least(10, "MLC_METRICS_RECOUNT",
-                                              _int(env, "MLC_METRICS_RECOUNT", cls.metrics_recount_seconds)),
+            metrics_recount_seconds=_int_at_least(env, "MLC_METRICS_RECOUNT", cls.metrics_recount_seconds, 10),
             worker_pool=_choice(env, "MLC_WORKER_POOL", cls.worker_pool, ("threads", "prefork")),
             worker_concurrency={name.removeprefix(CONCURRENCY_PREFIX).lower(): _at_least(1, name, _int(env, name, 1))
                                 for name in env if name.startswith(CONCURRENCY_PREFIX)},
-            db_pool_size=_at_least(1, "MLC_DB_POOL_SIZE", _int(env, "MLC_DB_POOL_SIZE", cls.db_pool_size)),
-            db_max_overflow=_at_least(0, "MLC_DB_MAX_OVERFLOW",
-                                      _int(env, "MLC_DB_MAX_OVERFLOW", cls.db_max_overflow)),
+            db_pool_size=_int_at_least(env, "MLC_DB_POOL_SIZE", cls.db_pool_size, 1),
+            db_max_overflow=_int_at_least(env, "MLC_DB_MAX_OVERFLOW", cls.db_max_overflow, 0),
             inbox_body_retention_days=_non_negative("MLC_INBOX_BODY_RETENTION_DAYS", _float(
                 env, "MLC_INBOX_BODY_RETENTION_DAYS", cls.inbox_body_retention_days)),
-            inbox_purge_interval_seconds=_at_least(1, "MLC_INBOX_PURGE_INTERVAL", _int(
-                env, "MLC_INBOX_PURGE_INTERVAL", cls.inbox_purge_interval_seconds)),
+            inbox_purge_interval_seconds=_int_at_least(env, "MLC_INBOX_PURGE_INTERVAL", cls.inbox_purge_interval_seconds, 1),
             privacy_export_dir=Path(env.get("MLC_PRIVACY_EXPORT_DIR") or _default_export_dir()),
-            audit_seal_interval_seconds=_at_least(1, "MLC_AUDIT_SEAL_INTERVAL", _int(
-                env, "MLC_AUDIT_SEAL_INTERVAL", cls.audit_seal_interval_seconds)),
+            audit_seal_interval_seconds=_int_at_least(env, "MLC_AUDIT_SEAL_INTERVAL", cls.audit_seal_interval_seconds, 1),
         )
 
     @property
