@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import random
 import secrets
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,6 +92,7 @@ def run(*, once: bool, order_count: int) -> int:
         stack.wait_for_workers()
         _configure(stack, creds)
         info = _write_demo_json(stack, creds)
+        _write_demo_env(stack)
         shopify = stack.urls["shopify_sandbox"]
         sent = _place_orders(stack, order_count)
         _wait_quiet(shopify, len(sent))
@@ -196,6 +198,16 @@ def _write_demo_json(stack: Stack, creds: dict) -> dict:
     return info
 
 
+def _write_demo_env(stack: Stack) -> None:
+    """What the demo's processes run with, for the CLI in another terminal:
+    ``set -a; . .demo/env; set +a`` and then ``ml-connector status`` (or replay, timeline, …)
+    works on the running demo's database, Redis, keys and mapping."""
+    keys = ("DATABASE_URL", "REDIS_URL", "MLC_ENCRYPTION_KEYS", "MLC_ALLOW_HTTP", "MLC_MAPPING_FILE")
+    path = DEMO_DIR / "env"
+    path.write_text("".join(f"{key}={shlex.quote(stack.env[key])}\n" for key in keys))
+    path.chmod(0o600)  # the encryption keys open every stored credential
+
+
 def _place_orders(stack: Stack, count: int) -> list[tuple[DemoShop, dict]]:
     shopify = stack.urls["shopify_sandbox"]
     batches = [(shop, round(count * shop.share)) for shop in SHOPS[:-1]]
@@ -203,12 +215,36 @@ def _place_orders(stack: Stack, count: int) -> list[tuple[DemoShop, dict]]:
     sent: list[tuple[DemoShop, dict]] = []
     with console.status("placing generated orders in the Shopify sandbox…"):
         for shop, n in batches:
+            cross_border = shop.taxes_included and n > 1  # the EU shop ships one order outside the EU
+            n -= cross_border
             if n > 0:  # as a developer fills a dev store: the sandbox's own generator, over HTTP
                 response = requests.post(f"{shopify}/_sandbox/shops/{shop.domain}/orders/generate",
                                          json={"count": n, "seed": SEED}, timeout=120)
                 response.raise_for_status()
                 sent += [(shop, order) for order in response.json()["orders"]]
+            if cross_border:
+                response = requests.post(f"{shopify}/_sandbox/shops/{shop.domain}/orders",
+                                         json={"order": _cross_border_order(shop)}, timeout=30)
+                response.raise_for_status()
+                sent.append((shop, response.json()))
     return sent
+
+
+def _cross_border_order(shop: DemoShop) -> dict:
+    """A paid order shipped to Switzerland: no EU VAT, Swiss import duty on the hoodies and a
+    handling fee collected at checkout, each booked on its own memo line and account."""
+    address = {"first_name": "Lena", "last_name": "Meier", "address1": "Bahnhofstrasse 10", "city": "Zürich",
+               "zip": "8001", "country": "Switzerland", "country_code": "CH"}
+    return {"email": "lena.meier@example.ch", "currency": shop.currency, "taxes_included": shop.taxes_included,
+            "financial_status": "paid", "payment_gateway_names": ["shopify_payments"], "tags": "cross-border",
+            "customer": {"email": "lena.meier@example.ch", "first_name": "Lena", "last_name": "Meier"},
+            "billing_address": address, "shipping_address": address,
+            "line_items": [{"sku": "HOOD-GRY-S", "title": "Hoodie", "variant_title": "Grey / S", "quantity": 2,
+                            "price": "59.90", "tax_lines": [],
+                            "duties": [{"price": "9.60", "harmonized_system_code": "611020",
+                                        "country_code_of_origin": "PT", "tax_lines": []}]}],
+            "shipping_lines": [{"title": "International", "code": "INTL", "price": "15.00", "tax_lines": []}],
+            "additional_fees": [{"name": "Import handling", "price": "4.00"}]}
 
 
 def _wait_quiet(shopify: str, orders: int, timeout: float = 180.0) -> bool:
@@ -310,6 +346,9 @@ def _plan(shop: DemoShop, orders: list[dict]) -> list[Step]:
 
     def add(order: dict, build) -> None:
         steps.append(Step(shop, order, build))
+
+    if order := take(_dutiable):
+        add(order, _return_with_duty)
 
     if order := take(_pending):
         add(order, _pay(Decimal("0.3")))
@@ -417,6 +456,19 @@ def _refund(shipping: bool, restocking_fee: bool = False):
         return ("POST", "refunds", body,
                 f"refund: 1 × {goods[0]['title']}" + (" and the shipping" if shipping else "") + fee)
     return build
+
+
+def _dutiable(order: dict) -> bool:
+    return _paid(order) and any(li.get("duties") for li in order["line_items"])
+
+
+def _return_with_duty(order: dict, transactions: list[dict]):
+    """One unit back with its share of the import duty (Shopify's PROPORTIONAL duty refund)."""
+    line = next(li for li in order["line_items"] if li.get("duties"))
+    body = {"refund_line_items": [{"line_item_id": line["id"], "quantity": 1, "restock_type": "return"}],
+            "refund_duties": [{"duty_id": duty["id"], "refund_type": "PROPORTIONAL"} for duty in line["duties"]],
+            "note": "returned"}
+    return "POST", "refunds", body, f"refund: 1 × {line['title']} with its share of the duty"
 
 
 def _goodwill(order: dict, transactions: list[dict]):

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import stat
 import subprocess
 import sys
 
@@ -11,7 +13,8 @@ DEMO_JSON_KEYS = {"receiver_url", "shopify_url", "shop_domain", "shopify_client_
                   "fusion_scope", "flower_url", "database_url", "redis_url", "pids"}
 #: What the merchant does after placing the orders, as the demo labels it.
 ACTIONS = ("paid part", "paid the rest", "captured the authorization", "edit: + 2 × Mug", "edit: Mug 2 → 1",
-           "refund: 1 ×", "and the shipping", "refund: everything left", "cancelled")
+           "refund: 1 ×", "and the shipping", "refund: everything left", "cancelled",
+           "with its share of the duty")
 
 
 def test_demo_once_books_payments_edits_refunds_and_a_cancellation_and_every_order_holds(tmp_path):
@@ -39,3 +42,19 @@ def test_demo_once_books_payments_edits_refunds_and_a_cancellation_and_every_ord
     info = json.loads((tmp_path / ".demo" / "demo.json").read_text())
     assert DEMO_JSON_KEYS <= set(info)
     assert {"web", "beat", "flower", "worker-invoices", "fusion-sandbox", "shopify-sandbox"} <= set(info["pids"])
+
+    # The European store's cross-border order: its duty and fee invoiced, a share of the duty credited
+    [cross_border] = [c for c in checks if any("share of the duty" in a for a in c["actions"])]
+    assert cross_border["ok"] and cross_border["credit_memos"], cross_border
+
+    # .demo/env: the CLI in another terminal reads the demo's database with the demo's keys
+    env_file = tmp_path / ".demo" / "env"
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    demo_env = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+    demo_env = {key: shlex.split(value)[0] for key, value in demo_env.items()}
+    assert {"DATABASE_URL", "REDIS_URL", "MLC_ENCRYPTION_KEYS", "MLC_MAPPING_FILE"} <= set(demo_env)
+    timeline = subprocess.run([sys.executable, "-m", "cli.main", "timeline", str(cross_border["order_id"]),
+                               "--shop", info["shop_domains"][1]], check=False, cwd=tmp_path,
+                              env=dict(env, COLUMNS="220", **demo_env), capture_output=True, text=True, timeout=60)
+    assert timeline.returncode == 0, timeline.stdout + timeline.stderr
+    assert "refunds/create" in timeline.stdout, timeline.stdout
