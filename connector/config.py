@@ -93,6 +93,8 @@ class Settings:
     fusion_receipt_unapply: str = "soap"
     # Whether an order cancelled before it was ever invoiced still gets an invoice (and its credit).
     invoice_cancelled_orders: bool = False
+    # Whether Shopify test orders (``"test": true``, a test gateway's) are booked as real invoices.
+    invoice_test_orders: bool = False
 
     # Exactly-once machinery.
     max_attempts: int = 8
@@ -178,6 +180,7 @@ class Settings:
                                            ("rest", "soap")),
             invoice_cancelled_orders=_choice(env, "MLC_INVOICE_CANCELLED_ORDERS", "false",
                                              ("true", "false")) == "true",
+            invoice_test_orders=_choice(env, "MLC_INVOICE_TEST_ORDERS", "false", ("true", "false")) == "true",
             max_attempts=_int(env, "MLC_MAX_ATTEMPTS", cls.max_attempts),
             retry_backoff_max_seconds=_int(env, "MLC_RETRY_BACKOFF_MAX", cls.retry_backoff_max_seconds),
             lock_timeout_seconds=_int_at_least(env, "MLC_LOCK_TIMEOUT", cls.lock_timeout_seconds, 5),
