@@ -64,6 +64,11 @@ class GlAccounts:
     discount: str
     duties: str = ""             # optional, as the memo lines above
     additional_fees: str = ""
+    # Optional too: an order that sells a gift card or carries a tip parks until they are set.
+    # A gift card sold is money owed to its holder (a liability), not revenue; a tip is revenue
+    # or a payable to staff, as the merchant books it.
+    gift_cards: str = ""
+    tips: str = ""
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,8 @@ class _GlSchema(_Section):
     discount = _account
     duties = _optional_account
     additional_fees = _optional_account
+    gift_cards = _optional_account
+    tips = _optional_account
 
 
 class _TaxSchema(_Section):

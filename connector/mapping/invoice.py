@@ -115,9 +115,11 @@ def build_invoice(order: dict, *, mapping: Mapping, prefix: str, bill_to_account
         if quantity <= 0:
             continue
         name = item.get("name") or item.get("title") or item.get("sku") or "Item"
-        memo_line = memo.gift_card if item.get("gift_card") else memo.merchandise
-        add(name, quantity, shop_amount(item, "price"), memo_line, gl.revenue,
-            tax_lines(item, mapping, inclusive))
+        if item.get("gift_card"):
+            add(name, quantity, shop_amount(item, "price"), *_gift_card_line(mapping, item, name))
+        else:
+            add(name, quantity, shop_amount(item, "price"), memo.merchandise, gl.revenue,
+                tax_lines(item, mapping, inclusive))
         discount = _allocations(item)
         if discount:
             label = _discount_label(order, item)
@@ -137,7 +139,7 @@ def build_invoice(order: dict, *, mapping: Mapping, prefix: str, bill_to_account
 
     charged = duties(order)
     if charged:
-        where = _charge_line(mapping, "duties")
+        where = _charge_line(mapping, "duties", "duties")
         for item, duty in charged:
             name = item.get("name") or item.get("title") or item.get("sku") or "Item"
             code = duty.get("harmonized_system_code")
@@ -145,14 +147,14 @@ def build_invoice(order: dict, *, mapping: Mapping, prefix: str, bill_to_account
                 tax_lines(duty, mapping, inclusive))
     fees = additional_fees(order)
     if fees:
-        where = _charge_line(mapping, "additional_fees")
+        where = _charge_line(mapping, "additional_fees", "additional_fees")
         for fee in fees:
             add(f"Additional fee: {fee.get('name') or 'fee'}", 1, charge_price(fee), *where,
                 tax_lines(fee, mapping, inclusive))
 
     tip = shop_amount(order, "total_tip_received")
     if tip:
-        add("Tip", 1, tip, memo.tip, gl.revenue)
+        add("Tip", 1, tip, *_charge_line(mapping, "tip", "tips"))
 
     if not lines:
         raise MappingError("the order has no billable lines")
@@ -189,14 +191,25 @@ def build_invoice(order: dict, *, mapping: Mapping, prefix: str, bill_to_account
     return invoice
 
 
-def _charge_line(mapping: Mapping, kind: str) -> tuple[str, str]:
-    """(memo line, account) of duties or additional fees; a mapping without them parks the order."""
-    memo_line, account = getattr(mapping.memo_lines, kind), getattr(mapping.gl, kind)
+def _charge_line(mapping: Mapping, memo_key: str, gl_key: str) -> tuple[str, str]:
+    """(memo line, account) of a kind of charge with optional keys (duties, additional fees,
+    tips, gift cards): a mapping without them parks the order, naming the keys to add."""
+    memo_line, account = getattr(mapping.memo_lines, memo_key), getattr(mapping.gl, gl_key)
     if not memo_line or not account:
-        missing = " and ".join(key for key, value in ((f"[memo_lines] {kind}", memo_line), (f"[gl] {kind}", account))
-                               if not value)
-        raise MappingError(f"the order charges {kind.replace('_', ' ')}: add {missing} to the mapping")
+        missing = " and ".join(key for key, value in ((f"[memo_lines] {memo_key}", memo_line),
+                                                     (f"[gl] {gl_key}", account)) if not value)
+        raise MappingError(f"the order charges {gl_key.replace('_', ' ')}: add {missing} to the mapping")
     return memo_line, account
+
+
+def _gift_card_line(mapping: Mapping, item: dict, name: str) -> tuple[str, str]:
+    """A gift card sold is money the shop owes its holder until it is redeemed: it goes to a
+    liability account, untaxed (tax is charged on what the card later buys). Booking it as
+    revenue would count the same sale twice, once now and once at redemption."""
+    if any(shop_amount(tax, "price") for tax in item.get("tax_lines") or []):
+        raise MappingError(f"gift card {name!r} carries tax, which Shopify never charges on a gift card: "
+                           "a person must look at the order")
+    return _charge_line(mapping, "gift_card", "gift_cards")
 
 
 def invoice_total(lines: list[dict], inclusive: bool) -> Decimal:

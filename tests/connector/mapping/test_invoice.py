@@ -115,3 +115,48 @@ def test_given_shop_override_then_that_shop_posts_to_its_own_business_unit_and_t
     assert eu["receivablesInvoiceDistributions"] == us["receivablesInvoiceDistributions"]  # GL inherited
     # a USD order booked in a EUR ledger needs a conversion rate type; in a USD ledger it does not
     assert eu["ConversionRateType"] == "Corporate" and "ConversionRateType" not in us
+
+
+def _with_gift_card_and_tip():
+    order = copy.deepcopy(ORDER)
+    order["line_items"].append({"name": "Gift card 50", "quantity": 1, "price": "50.00", "gift_card": True,
+                                "tax_lines": []})
+    order["total_tip_received"] = "5.00"
+    order["total_price"] = "121.74"
+    order["total_price_set"]["shop_money"]["amount"] = "121.74"
+    return order
+
+
+def _distribution(invoice, memo_line):
+    [line] = [line for line in invoice["receivablesInvoiceLines"] if line["MemoLine"] == memo_line]
+    [where] = [d for d in invoice["receivablesInvoiceDistributions"] if d["InvoiceLineNumber"] == line["LineNumber"]]
+    return line, where["AccountCombination"]
+
+
+def test_given_a_gift_card_sold_then_it_is_a_liability_with_no_tax_not_revenue():
+    invoice = build(_with_gift_card_and_tip())
+
+    line, account = _distribution(invoice, MAPPING.memo_lines.gift_card)
+    assert account == MAPPING.gl.gift_cards != MAPPING.gl.revenue
+    assert line["UnitSellingPrice"] == Decimal("50.00") and "receivablesInvoiceLineTaxLines" not in line
+    assert invoice_total(invoice["receivablesInvoiceLines"], False) == Decimal("121.74")
+
+
+def test_given_a_tip_then_it_goes_to_the_tips_account():
+    line, account = _distribution(build(_with_gift_card_and_tip()), MAPPING.memo_lines.tip)
+    assert account == MAPPING.gl.tips and line["UnitSellingPrice"] == Decimal("5.00")
+
+
+@pytest.mark.parametrize("key", ["gift_cards", "tips"])
+def test_given_a_mapping_without_the_account_then_the_order_parks_naming_the_key(key):
+    from dataclasses import replace
+    mapping = replace(MAPPING, gl=replace(MAPPING.gl, **{key: ""}))
+    with pytest.raises(MappingError, match=rf"\[gl\] {key}"):
+        build_invoice(_with_gift_card_and_tip(), mapping=mapping, prefix="ACME", bill_to_account="10042")
+
+
+def test_given_a_gift_card_with_tax_then_refused():
+    order = _with_gift_card_and_tip()
+    order["line_items"][-1]["tax_lines"] = [{"title": "State Tax", "rate": 0.08, "price": "4.00"}]
+    with pytest.raises(MappingError, match="gift card"):
+        build(order)
