@@ -10,6 +10,7 @@ import copy
 import tomllib
 from dataclasses import MISSING, dataclass, field, replace
 from dataclasses import fields as fields_of
+from decimal import Decimal
 from pathlib import Path
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
@@ -90,6 +91,18 @@ class RefundSetup:
 
 
 @dataclass(frozen=True)
+class Rounding:
+    """How far an invoice's lines may fall from Shopify's total before the order parks, and where
+    the difference goes. Shopify rounds each line and its total separately (a presentment
+    currency converted part by part, say), so a legitimate order can miss by a unit; the
+    default tolerance of zero parks it like any other mismatch."""
+
+    tolerance: Decimal = Decimal(0)
+    memo_line: str = ""
+    account: str = ""
+
+
+@dataclass(frozen=True)
 class KeptLine:
     """Where money a refund kept back from the customer (a restocking fee, a discrepancy in the
     merchant's favour) is charged: a memo line of the debit memo and its revenue account."""
@@ -109,6 +122,7 @@ class Mapping:
     refunds: RefundSetup = field(default_factory=RefundSetup)
     #: Per order-adjustment reason (``restock``, ``refund_discrepancy``, … or ``default``).
     refund_adjustments: dict[str, KeptLine] = field(default_factory=dict)
+    rounding: Rounding = field(default_factory=Rounding)
     shops: dict[str, "Mapping"] = field(default_factory=dict)
 
     def for_shop(self, domain: str) -> "Mapping":
@@ -183,6 +197,14 @@ class _RefundsSchema(_Section):
     discrepancy_reason_code = fields.String(load_default="", validate=validate.Length(max=30))
 
 
+class _RoundingSchema(_Section):
+    builds = Rounding
+    tolerance = fields.Decimal(load_default=Decimal(0), places=None, allow_nan=False,
+                               validate=validate.Range(min=0, max=1))
+    memo_line = fields.String(load_default="", validate=validate.Length(max=50))
+    account = _optional_account
+
+
 class _KeptLineSchema(_Section):
     builds = KeptLine
     memo_line = _text(50)
@@ -201,6 +223,7 @@ class MappingSchema(_Strict):
     refunds = fields.Nested(_RefundsSchema, load_default=RefundSetup)
     refund_adjustments = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[a-z_]+$")),
                                      values=fields.Nested(_KeptLineSchema), load_default=dict)
+    rounding = fields.Nested(_RoundingSchema, load_default=Rounding)
 
     @post_load
     def build(self, data, **_):

@@ -161,8 +161,8 @@ def build_invoice(order: dict, *, mapping: Mapping, prefix: str, bill_to_account
     total = invoice_total(lines, inclusive)
     expected = order_total(order)
     if total != expected:
-        raise MappingError(f"invoice lines add up to {total} but Shopify's total is {expected}; "
-                           "refusing to post an invoice that does not match the shop")
+        add(f"Rounding: Shopify's total {expected}, its lines {total}", 1, expected - total,
+            *_rounding_line(mapping, total, expected))
 
     comments = f"Shopify order {order.get('name', '')}"
     billing = one_line(order.get("billing_address"))
@@ -200,6 +200,20 @@ def _charge_line(mapping: Mapping, memo_key: str, gl_key: str) -> tuple[str, str
                                                      (f"[gl] {gl_key}", account)) if not value)
         raise MappingError(f"the order charges {gl_key.replace('_', ' ')}: add {missing} to the mapping")
     return memo_line, account
+
+
+def _rounding_line(mapping: Mapping, total: Decimal, expected: Decimal) -> tuple[str, str]:
+    """(memo line, account) for a difference within the mapping's rounding tolerance; beyond it,
+    or with no rounding line set up, nothing is posted."""
+    rounding = mapping.rounding
+    if abs(expected - total) > rounding.tolerance:
+        beyond = f" (more than the rounding tolerance {rounding.tolerance})" if rounding.tolerance else ""
+        raise MappingError(f"invoice lines add up to {total} but Shopify's total is {expected}{beyond}; "
+                           "refusing to post an invoice that does not match the shop")
+    if not rounding.memo_line or not rounding.account:
+        raise MappingError(f"invoice lines add up to {total} but Shopify's total is {expected}: within the "
+                           "rounding tolerance, but the mapping names no [rounding] memo_line and account")
+    return rounding.memo_line, rounding.account
 
 
 def _gift_card_line(mapping: Mapping, item: dict, name: str) -> tuple[str, str]:
