@@ -339,6 +339,38 @@ def replay(inbox_ids, all_parked, show) -> None:
     console.print(f"queued {len(ids)} replay(s)")
 
 
+@cli.command("reconcile-shopify")
+@click.option("--shop", "shop_domain", default="", help="Only this shop (default: every shop).")
+@click.option("--days", type=float, default=None,
+              help="How many days back (default: MLC_SHOPIFY_RECONCILE_DAYS).")
+def reconcile_shopify(shop_domain, days) -> None:
+    """Enqueue the orders, refunds and customers Shopify changed lately whose webhook never
+    arrived (what beat's mlc.shopify.reconcile does), and print what was found."""
+    from connector.services import reconcile
+    from workers.dispatch import send_after_commit
+    if days is not None and days <= 0:
+        raise click.UsageError("--days must be more than 0")
+    services = _services()
+    with session_scope(services.settings.database_url) as session:
+        results = reconcile.run(services, session, send_after_commit, shop_domain=shop_domain or None, days=days)
+    if shop_domain and not results:
+        raise click.UsageError(f"no shop {shop_domain!r}")
+    summary = Table("shop", "orders", "refunds", "customers", "enqueued", "result")
+    found = Table("shop", "object", "id", "why", "topic", "updated at", "inbox id")
+    for result in results:
+        summary.add_row(result.shop, str(result.orders), str(result.refunds), str(result.customers),
+                        str(result.enqueued), f"[red]{result.error}[/red]" if result.error else "[green]ok[/green]")
+        for f in result.found:
+            found.add_row(result.shop, f.kind, f.shopify_id, f.reason, f.topic, f.updated_at,
+                          str(f.inbox_id) if f.inbox_id is not None else "stored already")
+    console.print(summary)
+    if found.row_count:
+        console.print(found)
+    else:
+        console.print("nothing missing: every change listed has been received")
+    sys.exit(1 if any(r.error for r in results) else 0)
+
+
 # -- privacy and the audit trail (docs/privacy.md) ------------------------------------------
 
 @cli.group()
