@@ -97,3 +97,19 @@ def test_given_a_refund_whose_webhooks_were_lost_then_reconciliation_books_its_c
     assert Decimal(str(memo["EnteredAmount"])) == -Decimal("24.30")  # one tee: 22.50 after its discount, 1.80 tax
     assert shop.binding("refund", refund["id"]).state == BindingState.synced
     assert reconcile_shop(shop).found == []
+
+
+def test_given_the_lost_webhook_arrives_after_reconciliation_then_nothing_is_booked_twice(shop):
+    # given an order reconciled and invoiced while its webhooks were still being retried
+    order = shop.place_order(dict(new_order(), financial_status="paid"), deliver=False)
+    reconcile_shop(shop)
+    assert eventually(lambda: shop.holds(order), timeout=60)
+
+    # when Shopify's retry of orders/create finally arrives
+    assert shop.deliver("orders/create", shop.order(order["id"])).status_code == 200
+
+    # then it is handled, and Fusion still holds one invoice and one receipt
+    assert eventually(lambda: shop.holds(order) and len(shop.inbox()) == 3, timeout=60)
+    assert {e.source for e in shop.inbox()} == {"webhook", "reconcile"}
+    assert shop.document_counts(order)["invoices"] == (1, 1)
+    assert len(shop.fusion_receipts(order)) == 1
