@@ -371,6 +371,47 @@ def reconcile_shopify(shop_domain, days) -> None:
     sys.exit(1 if any(r.error for r in results) else 0)
 
 
+@cli.command("reconcile")
+@click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (YYYY-MM-DD).")
+@click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day, included.")
+@click.option("--shop", "shop_domain", default="", help="Only this shop (default: every shop).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--heal", is_flag=True, help="Enqueue what the connector can fix by itself (replays, lost webhooks).")
+def reconcile_report(start, end, shop_domain, as_json, heal) -> None:
+    """Shopify's orders, refunds and payments against Fusion's invoices, credit memos and receipts,
+    per day and currency, read from both systems. Exit 0 when everything matches, 1 otherwise."""
+    import json
+
+    from cli.report import KINDS, build
+    from workers.dispatch import send_after_commit
+    if end < start:
+        raise click.UsageError("--to is before --from")
+    services = _services()
+    with session_scope(services.settings.database_url) as session:
+        report = build(services, session, start.date(), end.date(), shop_domain=shop_domain or None, heal=heal,
+                       send=send_after_commit)
+    if as_json:
+        click.echo(json.dumps(report.as_json(), indent=2))
+        sys.exit(0 if report.matches else 1)
+    table = Table("shop", "day", "currency", *(kind.replace("_", " ") for kind in KINDS), "result")
+    for row in report.rows:
+        cells = [f"{row.figures[kind].count} / {row.figures[kind].total}" for kind in KINDS]
+        table.add_row(row.shop, row.day, row.currency, *cells,
+                      f"[red]{row.problems} differ[/red]" if row.problems else "[green]ok[/green]")
+    console.print(table)
+    if report.problems:
+        problems = Table("shop", "day", "order", "name", "verdict", "why", *(("healing",) if heal else ()))
+        for p in report.problems:
+            problems.add_row(p.shop, p.day, p.order_id, p.name, p.verdict, "; ".join(p.reasons),
+                             *(("; ".join(p.healed),) if heal else ()))
+        console.print(problems)
+    for error in report.errors:
+        console.print(f"[red]{error}[/red]")
+    console.print("everything matches" if report.matches else
+                  f"{len(report.problems)} order(s) differ" + (f", {len(report.errors)} shop(s) unread" if report.errors else ""))
+    sys.exit(0 if report.matches else 1)
+
+
 # -- privacy and the audit trail (docs/privacy.md) ------------------------------------------
 
 @cli.group()

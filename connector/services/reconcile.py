@@ -109,6 +109,14 @@ def reconcile_shop(services, session: Session, send: Send, shop: Shop, since: da
         session.commit()
 
 
+def reconcile_order(services, session: Session, send: Send, shop: Shop, client: ShopifyClient,
+                    listed: search.ListedOrder) -> ShopResult:
+    """One order (and its refunds) reconciled: what the report's ``--heal`` does for an order."""
+    result = ShopResult(shop.domain, orders=1, refunds=len(listed.refunds))
+    _Run(services, session, send, shop, client, result).order(listed)
+    return result
+
+
 @dataclass
 class _Run:
     """One shop's reconciliation."""

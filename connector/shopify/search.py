@@ -5,7 +5,7 @@ Orders and customers updated after an instant (``updated_at:>'…'``, oldest fir
 whether the connector has seen that version (the id and ``updatedAt``; an order's refunds with
 their ids): the full object is read only for what is missing or stale
 (:mod:`connector.shopify.order_payload`). A page of orders requests 2 + 25 × 31 = 777 points, of
-customers 102: both below Shopify's single-query limit of 1,000.
+customers 102: all below Shopify's single-query limit of 1,000.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ ORDER_PAGE = 25
 #: ``Order.refunds`` is a plain list: the listing reads at most this many per order (an order
 #: with more is read whole by :func:`connector.shopify.order_payload.read_order` anyway).
 REFUNDS_LISTED = 30
-CUSTOMER_PAGE = 100
+LISTING_PAGE = 100
 
 ORDERS_QUERY = f"""
 query UpdatedOrders($query: String!, $after: String) {{
@@ -29,13 +29,22 @@ query UpdatedOrders($query: String!, $after: String) {{
   }}
 }}"""
 
-CUSTOMERS_QUERY = f"""
-query UpdatedCustomers($query: String!, $after: String) {{
-  customers(first: {CUSTOMER_PAGE}, after: $after, query: $query, sortKey: UPDATED_AT) {{
+
+
+def _listing(operation: str, field: str, sort_key: str) -> str:
+    """A search listing only ids and ``updatedAt``: 2 + 100 points a page."""
+    return f"""
+query {operation}($query: String!, $after: String) {{
+  {field}(first: {LISTING_PAGE}, after: $after, query: $query, sortKey: {sort_key}) {{
     nodes {{ id legacyResourceId updatedAt }}
     pageInfo {{ hasNextPage endCursor }}
   }}
 }}"""
+
+
+CUSTOMERS_QUERY = _listing("UpdatedCustomers", "customers", "UPDATED_AT")
+#: The orders a day's receivables should hold (``ml-connector reconcile``).
+PROCESSED_QUERY = _listing("ProcessedOrders", "orders", "PROCESSED_AT")
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,11 @@ class ListedOrder(Listed):
 
 def updated_since(instant: datetime) -> str:
     """The search term for objects updated after ``instant``, as Shopify's docs write it."""
-    return f"updated_at:>'{instant.astimezone(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}'"
+    return f"updated_at:>'{_stamp(instant)}'"
+
+
+def _stamp(instant: datetime) -> str:
+    return instant.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def orders_updated_since(client: ShopifyClient, instant: datetime) -> Iterator[ListedOrder]:
@@ -77,3 +90,11 @@ def _pages(client: ShopifyClient, query: str, field: str, search: str) -> Iterat
         if not page["pageInfo"]["hasNextPage"]:
             return
         after = page["pageInfo"]["endCursor"]
+
+
+def orders_processed_between(client: ShopifyClient, start: datetime, end: datetime) -> Iterator[Listed]:
+    """The orders processed in [start, end), oldest first: what a day's receivables should hold."""
+    term = f"processed_at:>='{_stamp(start)}' processed_at:<'{_stamp(end)}'"
+    for node in _pages(client, PROCESSED_QUERY, "orders", term):
+        yield ListedOrder(id=str(node["legacyResourceId"]), gid=node["id"], updated_at=node["updatedAt"])
+

@@ -137,7 +137,8 @@ def test_given_more_line_items_than_one_page_then_every_line_is_read(shopify_san
 
 
 @pytest.mark.parametrize("query", [order_payload.ORDER_QUERY, order_payload.LINES_QUERY, order_payload.REFUND_QUERY,
-                                   order_payload.CUSTOMER_QUERY, search.ORDERS_QUERY, search.CUSTOMERS_QUERY])
+                                   order_payload.CUSTOMER_QUERY, search.ORDERS_QUERY, search.CUSTOMERS_QUERY,
+                                   search.PROCESSED_QUERY])
 def test_given_each_reconciliation_query_then_it_asks_for_less_than_shopifys_single_query_limit(query):
     # priced as Shopify prices a query before running it (the sandbox's calculator, on Shopify's schema)
     document = parse(query)
