@@ -53,6 +53,12 @@ def _int_at_least(env, name: str, default: int, minimum: int) -> int:
     return _at_least(minimum, name, _int(env, name, default))
 
 
+def _positive(name: str, value: float) -> float:
+    if value <= 0:
+        raise ConfigError(f"{name} must be more than 0, got {value}")
+    return value
+
+
 def _non_negative(name: str, value: float) -> float:
     if value < 0:
         raise ConfigError(f"{name} must not be negative, got {value}")
@@ -119,6 +125,10 @@ class Settings:
     # LastUpdateDate older than one already read (a long transaction) is still seen.
     fusion_poll_overlap_seconds: int = 120
     fusion_poll_page_size: int = 100
+    # Shopify's webhooks get lost: beat reconciles every shop this often, over the orders,
+    # refunds and customers updated in the last so many days (``connector.services.reconcile``).
+    shopify_reconcile_every_seconds: int = 900
+    shopify_reconcile_days: float = 3.0
     # How long the receiver keeps a shop and its webhook secrets without reading them again. A
     # signature they do not match is checked against a fresh read at once, so a new secret works
     # with its first webhook; this bounds how long a secret that was dropped still verifies.
@@ -196,6 +206,10 @@ class Settings:
             fusion_poll_accounts_seconds=_int_at_least(env, "MLC_FUSION_POLL_ACCOUNTS", cls.fusion_poll_accounts_seconds, 1),
             fusion_poll_overlap_seconds=_int_at_least(env, "MLC_FUSION_POLL_OVERLAP", cls.fusion_poll_overlap_seconds, 0),
             fusion_poll_page_size=_int_at_least(env, "MLC_FUSION_POLL_PAGE_SIZE", cls.fusion_poll_page_size, 1),
+            shopify_reconcile_every_seconds=_int_at_least(env, "MLC_SHOPIFY_RECONCILE_EVERY",
+                                                          cls.shopify_reconcile_every_seconds, 1),
+            shopify_reconcile_days=_positive("MLC_SHOPIFY_RECONCILE_DAYS", _float(
+                env, "MLC_SHOPIFY_RECONCILE_DAYS", cls.shopify_reconcile_days)),
             shop_cache_ttl_seconds=_int_at_least(env, "MLC_SHOP_CACHE_TTL", cls.shop_cache_ttl_seconds, 0),
             webhook_max_bytes=_int_at_least(env, "MLC_WEBHOOK_MAX_BYTES", cls.webhook_max_bytes, 1024),
             webhook_max_age_seconds=_int_at_least(env, "MLC_WEBHOOK_MAX_AGE", cls.webhook_max_age_seconds, 60),

@@ -99,6 +99,14 @@ COMPLIANCE: tuple[Compliance, ...] = (
     Compliance("shop/redact", ("shop_id",)),
 )
 
+#: The webhook reconciliation stands in for when it finds an object Shopify changed
+#: (:mod:`connector.services.reconcile`): (topic when never seen, topic when seen in an older version).
+RECONCILED: dict[BindingKind, tuple[str, str]] = {
+    BindingKind.order: ("orders/create", "orders/updated"),
+    BindingKind.refund: ("refunds/create", "refunds/create"),
+    BindingKind.customer: ("customers/create", "customers/update"),
+}
+
 JOBS: tuple[Job, ...] = (
     Job("inbox-sweep", "mlc.inbox.sweep", "fusion_poll", "inbox_sweep_interval_seconds",
         "re-sends inbox events whose task was never sent or was lost"),
@@ -110,6 +118,9 @@ JOBS: tuple[Job, ...] = (
         "reads receipts changed in Fusion (status, unapplied amount) into their bindings and the audit trail"),
     Job("fusion-poll-customer-accounts", "mlc.fusion.poll_customer_accounts", "fusion_poll",
         "fusion_poll_accounts_seconds", "reads customer accounts changed in Fusion (status) into their bindings"),
+    Job("shopify-reconcile", "mlc.shopify.reconcile", "fusion_poll", "shopify_reconcile_every_seconds",
+        "enqueues the orders, refunds and customers updated in Shopify in the last "
+        "`MLC_SHOPIFY_RECONCILE_DAYS` days whose webhook never arrived (or an older version's did)"),
     Job("inbox-purge", "mlc.inbox.purge_bodies", "fusion_poll", "inbox_purge_interval_seconds",
         "erases the bodies of events processed more than `MLC_INBOX_BODY_RETENTION_DAYS` ago"),
     Job("audit-seal", "mlc.audit.seal", "fusion_poll", "audit_seal_interval_seconds",
