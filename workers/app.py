@@ -76,7 +76,10 @@ _bound = threading.local()
 
 @signals.task_prerun.connect
 def _bind_correlation(task_id=None, task=None, **_):
-    carried = getattr(task.request, CORRELATION_HEADER, None) if task is not None else None
+    request = task.request if task is not None else None
+    # a worker's message headers are attributes of the request; an eager apply(headers=…) keeps them apart
+    carried = getattr(request, CORRELATION_HEADER, None) or (getattr(request, "headers", None) or {}).get(
+        CORRELATION_HEADER)
     fields = {key: value for key, value in carried.items() if key in logs.CARRIED} if isinstance(carried, dict) else {}
     scope = logs.bind(**fields, task_id=task_id, task=getattr(task, "name", None))
     scope.__enter__()
