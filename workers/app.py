@@ -95,5 +95,6 @@ def _unbind_correlation(**_):
         scopes.pop().__exit__(None, None, None)
 
 
-# `celery -A workers.app flower` refuses to start Flower without a login (workers/flower_guard.py)
-flower_guard.install()
+# `celery -A workers.app flower` refuses to start Flower without a login (workers/flower_guard.py),
+# and logs as the other processes do
+flower_guard.install(prepare=lambda: logs.configure_logging(settings.log_level, settings.log_format))
