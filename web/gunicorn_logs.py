@@ -10,11 +10,14 @@ without its query string (a query string may carry a token or a signature; it is
 the status, the bytes sent, the duration and the client address, plus the correlation the
 receiver bound for the request (``inbox_id``, ``shop``, ``gid``…) so that a delivery's access line
 is found with its other lines. gunicorn still writes an access line only when an access log is
-configured (``--access-logfile``).
+configured (``--access-logfile``). gunicorn's error lines quote a request's URI when the app
+fails on it (``Error handling request /path?query``) or the request line is invalid: the query
+string is cut from them too.
 """
 from __future__ import annotations
 
 import logging
+import re
 
 from gunicorn import glogging
 
@@ -25,12 +28,30 @@ from connector.config import load_settings
 CORRELATION_ENVIRON = "mlc.correlation"
 
 
+#: A path's query string, wherever a line quotes one.
+_QUERY = re.compile(r"(/[^\s?\"'<>]*)\?[^\s\"'<>]+")
+QUERY_MASK = "?[query]"
+
+
+class QueryStringFilter(logging.Filter):
+    """Cuts query strings from a line's message: the path stays, what followed ``?`` does not."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "?" in message:
+            cut = _QUERY.sub(lambda m: m.group(1) + QUERY_MASK, message)
+            if cut != message:
+                record.msg, record.args = cut, ()
+        return True
+
+
 class Logger(glogging.Logger):
     def _set_handler(self, log: logging.Logger, output, fmt, stream=None) -> None:
         # every handler gunicorn sets up (at start and on each reload) gets the connector's format
         super()._set_handler(log, output, logs.formatter(load_settings().log_format), stream)
         handler = self._get_gunicorn_handler(log)
         if handler is not None:
+            handler.addFilter(QueryStringFilter())
             logs.install_filters(handler)
 
     def access(self, resp, req, environ, request_time) -> None:

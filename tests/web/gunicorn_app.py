@@ -6,6 +6,8 @@ CORRELATION = {"inbox_id": 42, "shop": "acme.myshopify.com", "gid": "gid://shopi
 
 
 def app(environ, start_response):
+    if environ["PATH_INFO"] == "/fail":
+        raise RuntimeError("the app failed")  # gunicorn logs the request's URI with the traceback
     environ["mlc.correlation"] = dict(CORRELATION)
     start_response("201 Created", [("Content-Type", "text/plain")])
     return [b"stored"]

@@ -34,6 +34,8 @@ def run_gunicorn(tmp_path: Path, log_format: str, *extra: str) -> str:
                                      params={"token": SECRET, "email": "jane.doe@example.com"},
                                      timeout=120)  # the worker may still be booting on a busy machine
             assert response.status_code == 201
+            failed = requests.get(f"http://127.0.0.1:{port}/fail", params={"signature": SECRET}, timeout=120)
+            assert failed.status_code == 500
         finally:
             process.terminate()
             process.wait(timeout=30)
@@ -55,7 +57,7 @@ def test_given_json_then_every_line_gunicorn_writes_is_one_object(json_lines):
 
 
 def test_given_a_request_then_its_access_line_has_fields_and_the_correlation_and_no_query(json_lines):
-    [access] = [line for line in json_lines if line["logger"] == "gunicorn.access"]
+    [access, _] = [line for line in json_lines if line["logger"] == "gunicorn.access"]
 
     assert access["message"] == "POST /webhooks/shopify 201"
     assert (access["method"], access["path"], access["status"], access["bytes"]) == ("POST", "/webhooks/shopify", 201, 6)
@@ -63,6 +65,13 @@ def test_given_a_request_then_its_access_line_has_fields_and_the_correlation_and
     assert (access["inbox_id"], access["shop"], access["gid"]) == (42, "acme.myshopify.com", "gid://shopify/Order/7")
     everything = json.dumps(json_lines)
     assert SECRET not in everything and "jane" not in everything and "token=" not in everything
+
+
+def test_given_the_app_failing_then_gunicorns_error_line_names_the_path_but_not_its_query(json_lines):
+    [failed] = [line for line in json_lines if line["message"].startswith("Error handling request")]
+
+    assert failed["logger"] == "gunicorn.error" and failed["level"] == "ERROR"
+    assert "/fail?[query]" in failed["message"] and "RuntimeError: the app failed" in failed["exc_info"]
 
 
 def test_given_no_access_log_then_gunicorn_writes_no_access_line(tmp_path):
