@@ -5,11 +5,15 @@ output to ``<workdir>/logs/<name>.log`` (``cli.stack``)."""
 from __future__ import annotations
 
 import json
+import random
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
+from connector import flows, logs
 from connector.config import load_settings
 from tests.factories import new_order
 from tests.support import TestShop, eventually
+from workers import publish
 
 
 def json_lines(stack, process: str) -> list[dict]:
@@ -54,6 +58,29 @@ def test_given_a_signed_order_webhook_then_the_receiver_and_the_worker_log_the_s
     # And the buyer's email address is in no line of either
     for process in ("web", "worker-invoices"):
         assert order["email"] not in (stack.logs / f"{process}.log").read_text(errors="replace")
+
+
+def test_given_a_message_with_a_correlation_then_the_worker_binds_it_before_reading_the_event(stack):
+    # Given a task message for an inbox id that names no event, sent with a correlation header
+    inbox_id = random.randrange(10**9, 2 * 10**9)
+    gid = f"gid://shopify/Order/{inbox_id}"
+
+    def send() -> str:  # a thread of its own: its producer is made on the stack's broker
+        with logs.bind(shop="header.myshopify.com", gid=gid):
+            return publish.send(flows.webhook_task("invoices"), [inbox_id], "invoices",
+                                logs.carried(inbox_id=inbox_id, topic="orders/create"))
+
+    with ThreadPoolExecutor(1) as pool:
+        task_id = pool.submit(send).result()
+
+    # When the worker has run it (it finds no event to claim, so it reads nothing that names one)
+    lines = eventually(lambda: [line for line in json_lines(stack, "worker-invoices")
+                                if line.get("task_id") == task_id and line["logger"] == "celery.app.trace"])
+
+    # Then Celery's line about it names what the header carried
+    [succeeded] = lines
+    assert (succeeded["inbox_id"], succeeded["shop"], succeeded["topic"], succeeded["gid"]) == (
+        inbox_id, "header.myshopify.com", "orders/create", gid)
 
 
 def test_given_a_flood_of_forged_deliveries_then_the_receiver_logs_a_bounded_number(stack):
