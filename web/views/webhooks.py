@@ -35,15 +35,14 @@ def shopify():
 def _receive():
     services: Services = current_app.extensions["mlc"]
     refusals: logs.RefusalLog = current_app.extensions["mlc.refusals"]
-    h = request.headers
-    shop_domain, topic = h.get("X-Shopify-Shop-Domain", "").strip().lower(), h.get("X-Shopify-Topic", "").strip()
     try:  # the exact bytes Shopify signed, before anything parses them, and never more than the limit
         raw = read_body(services.settings.webhook_max_bytes)
     except TooLarge:
         return too_large()
+    h = request.headers
     delivery = inbox.Delivery(
-        shop_domain=shop_domain,
-        topic=topic,
+        shop_domain=h.get("X-Shopify-Shop-Domain", "").strip().lower(),
+        topic=h.get("X-Shopify-Topic", "").strip(),
         event_id=h.get("X-Shopify-Event-Id", "").strip(),
         webhook_id=h.get("X-Shopify-Webhook-Id", "").strip(),
         api_version=h.get("X-Shopify-API-Version", "").strip(),
@@ -54,6 +53,7 @@ def _receive():
     # Refusals are logged through the RefusalLog (MLC_LOG_REFUSALS_LIMIT per window, shop and
     # reason): anyone can send them, and a flood must not become a flood of lines. Header values
     # are unsigned: quoted with %r, and bounded.
+    shop, topic = delivery.shop_domain[:255], delivery.topic[:255]
     try:
         with session_scope(services.settings.database_url) as session:
             accepted = inbox.accept(session, current_app.extensions["mlc.webhook_keys"], delivery,
@@ -64,25 +64,23 @@ def _receive():
             if accepted.flow is not None:
                 dispatch.send_after_commit(session, accepted.inbox_id, delivery.topic)
     except inbox.InvalidHeader as exc:  # unsigned: logged without the header's value
-        refusals.refused(delivery.shop_domain, "invalid_header", "webhook refused: %s", exc)
+        refusals.refused(shop, "invalid_header", "webhook refused: %s", exc)
         return jsonify(error="invalid header", detail=str(exc)), 400
     except inbox.Unauthorized as exc:
-        refusals.refused(delivery.shop_domain, str(exc).replace(" ", "_"), "webhook refused: %s (shop %r, topic %r)",
-                         exc, delivery.shop_domain[:255], delivery.topic[:255])
+        refusals.refused(shop, str(exc).replace(" ", "_"), "webhook refused: %s (shop %r, topic %r)", exc, shop, topic)
         return jsonify(error="unauthorized"), 401
     except inbox.Malformed as exc:
-        refusals.refused(delivery.shop_domain, "malformed", "malformed webhook from %r: %s", delivery.shop_domain, exc)
+        refusals.refused(shop, "malformed", "malformed webhook from %r: %s", shop, exc)
         return jsonify(error="malformed", detail=str(exc)), 400
     except inbox.Refused as exc:
-        refusals.refused(delivery.shop_domain, "outside_window", "webhook refused from %r (topic %r): %s",
-                         delivery.shop_domain, delivery.topic, exc)
+        refusals.refused(shop, "outside_window", "webhook refused from %r (topic %r): %s", shop, topic, exc)
         return jsonify(error="refused", detail=str(exc)), 400
     except DBAPIError:
         log.exception("database unavailable; Shopify will retry the delivery")
         return jsonify(error="unavailable"), 503
     if not accepted.created:  # a retry of Shopify's, or a signed body sent again: logged as sparingly
-        refusals.refused(delivery.shop_domain, "duplicate", "webhook duplicate from %r (topic %r): already stored",
-                         delivery.shop_domain, delivery.topic, level=logging.INFO)
+        refusals.refused(shop, "duplicate", "webhook duplicate from %r (topic %r): already stored", shop, topic,
+                         level=logging.INFO)
         return jsonify(status="duplicate"), 200
     log.info("webhook accepted")
     return jsonify(status="accepted", id=accepted.inbox_id), 200
@@ -90,6 +88,6 @@ def _receive():
 
 def too_large():
     refusals: logs.RefusalLog = current_app.extensions["mlc.refusals"]
-    shop = request.headers.get("X-Shopify-Shop-Domain", "").strip().lower()
-    refusals.refused(shop, "too_large", "webhook refused from %r: the body is over MLC_WEBHOOK_MAX_BYTES", shop[:255])
+    shop = request.headers.get("X-Shopify-Shop-Domain", "").strip().lower()[:255]
+    refusals.refused(shop, "too_large", "webhook refused from %r: the body is over MLC_WEBHOOK_MAX_BYTES", shop)
     return jsonify(error="too large", detail="the body is over MLC_WEBHOOK_MAX_BYTES"), 413
