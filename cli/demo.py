@@ -85,7 +85,9 @@ def run(*, once: bool, order_count: int) -> int:
     stack = Stack(DEMO_DIR, fusion_sandbox={"client_id": creds["fusion_client_id"],
                                             "client_secret": creds["fusion_client_secret"],
                                             "scope": FUSION_SCOPE},
-                  shopify_sandbox={}, extra_env={"MLC_MAPPING_FILE": str(_mapping_file())})
+                  shopify_sandbox={}, extra_env={"MLC_MAPPING_FILE": str(_mapping_file()),
+                                                 # its logs are for a person (production logs JSON)
+                                                 "MLC_LOG_FORMAT": "text"})
     with console.status("starting Redis, the sandboxes, the receiver, workers, beat and Flower…"):
         stack.start()
     try:

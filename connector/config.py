@@ -80,6 +80,12 @@ class Settings:
     encryption_keys: tuple[str, ...] = ()
     mapping_file: Path = DEFAULT_MAPPING_FILE
     log_level: str = "INFO"
+    # Every process logs one JSON object a line (a log shipper reads it as it is), or text for a
+    # person (the demo). Refused webhooks are logged at most this many lines per window for each
+    # shop and reason, then one line says how many more were refused.
+    log_format: str = "json"
+    log_refusals_limit: int = 10
+    log_refusals_window_seconds: int = 60
 
     # HTTP to Shopify and Fusion: every call has a connect and a read timeout.
     http_connect_timeout: float = 5.0
@@ -178,6 +184,10 @@ class Settings:
             encryption_keys=keys,
             mapping_file=Path(env.get("MLC_MAPPING_FILE") or DEFAULT_MAPPING_FILE),
             log_level=env.get("MLC_LOG_LEVEL", "INFO").upper(),
+            log_format=_choice(env, "MLC_LOG_FORMAT", cls.log_format, ("json", "text")),
+            log_refusals_limit=_int_at_least(env, "MLC_LOG_REFUSALS_LIMIT", cls.log_refusals_limit, 1),
+            log_refusals_window_seconds=_int_at_least(env, "MLC_LOG_REFUSALS_WINDOW",
+                                                      cls.log_refusals_window_seconds, 1),
             http_connect_timeout=_float(env, "MLC_HTTP_CONNECT_TIMEOUT", cls.http_connect_timeout),
             http_read_timeout=_float(env, "MLC_HTTP_READ_TIMEOUT", cls.http_read_timeout),
             allow_http=_choice(env, "MLC_ALLOW_HTTP", "false", ("true", "false")) == "true",

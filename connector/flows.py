@@ -89,6 +89,7 @@ class Compliance:
 
     topic: str
     subject: tuple[str, ...]
+    subject_type: str = "Customer"   # what the subject's id is the id of, as a GID names it
 
 
 #: Every app must take these (Shopify counts an answer other than 2xx as a failed delivery). The
@@ -96,7 +97,7 @@ class Compliance:
 COMPLIANCE: tuple[Compliance, ...] = (
     Compliance("customers/data_request", ("customer", "id")),
     Compliance("customers/redact", ("customer", "id")),
-    Compliance("shop/redact", ("shop_id",)),
+    Compliance("shop/redact", ("shop_id",), "Shop"),
 )
 
 #: The webhook reconciliation stands in for when it finds an object Shopify changed
@@ -172,6 +173,19 @@ def topics_of(kind: BindingKind) -> list[str]:
 def topics_handled_by(handler: Handler) -> list[str]:
     """Every topic whose events ``handler`` handles (an order's state: create, updated, paid)."""
     return [flow.topic for flow in FLOWS if flow.handler is handler]
+
+
+#: The GraphQL type of each binding kind's Shopify object, as its GID names it.
+GID_TYPES = {BindingKind.customer: "Customer", BindingKind.order: "Order", BindingKind.refund: "Refund"}
+
+
+def gid(topic: str, resource_id: str) -> str:
+    """The GID of what an event of ``topic`` is about (``gid://shopify/Order/123``), for log lines
+    ('' when the topic or the id says nothing)."""
+    entry = _COMPLIANCE.get(topic)
+    flow = _BY_TOPIC.get(topic)
+    kind = entry.subject_type if entry else GID_TYPES.get(flow.kind) if flow else None
+    return f"gid://shopify/{kind}/{resource_id}" if kind and resource_id else ""
 
 
 def kind_of(topic: str) -> str:
