@@ -527,8 +527,9 @@ def run(services, session: Session, shop_domain: str = "", public_url: str | Non
     if shop_domain and not shops:
         raise ConfigError(f"no shop {shop_domain} is set up: run `ml-connector shops add`")
     mapping = services.mapping
-    if shop_domain:
-        mappings = [(shops[0].domain, mapping.for_shop(shops[0].domain))]
+    if shop_domain:   # the shop's mapping: its own scope only where it overrides the base one
+        domain = shops[0].domain
+        mappings = [(domain if domain in mapping.shops else "", mapping.for_shop(domain))]
     else:
         mappings = [("", mapping)] + [(s.domain, mapping.for_shop(s.domain)) for s in shops if s.domain in mapping.shops]
     return (fusion_results(services, session, mappings)
