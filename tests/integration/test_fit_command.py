@@ -92,3 +92,16 @@ def test_given_no_public_url_then_the_address_is_unknown_and_said_so(fit, shop, 
     address = _checks(output)["shopify.webhooks.address"]
     assert code == 0 and address["status"] == "unknown"
     assert "MLC_PUBLIC_URL is not set" in address["detail"] and shop.domain in address["scope"]
+
+
+def test_given_missing_scopes_and_another_webhook_api_version_then_fit_names_each(fit, shop, stack):
+    # given the merchant granted only read_orders, and the app's webhooks use another API version
+    requests.put(f"{stack.urls['shopify_sandbox']}/_sandbox/shops/{shop.domain}", timeout=10,
+                 json={"scopes": "read_orders", "api_version": "2025-10"}).raise_for_status()
+    code, output = fit(shop, "--json")
+    failing = {c["check"]: c for c in json.loads(output) if c["status"] == "fail"}
+    assert code == 1
+    assert {"shopify.scopes.read_customers", "shopify.scopes.read_all_orders"} <= set(failing)
+    assert "shopify.scopes.read_orders" not in failing
+    assert all(failing[c]["detail"].endswith("the connector reads 2026-01") for c in failing if ".webhooks." in c)
+    assert "--api-version 2025-10" in failing["shopify.webhooks.orders/create"]["fix"]
