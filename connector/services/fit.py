@@ -80,6 +80,7 @@ LOOKUPS: dict[str, Lookup] = {
                                     "conversion rate type", "Manage Conversion Rate Types"),
     "receivables_activities": Lookup(f"{FSCM}/receivablesActivitiesLOV", "Name", "receivables activity",
                                      "Manage Receivables Activities"),
+    "reference_sets": Lookup(f"{FSCM}/setIdSets", "SetId", "reference data set", "Manage Reference Data Sets"),
     "source_systems": Lookup(f"{CRM}/sourceSystemsLOV", "SourceSystem", "source system",
                              "Manage Trading Community Source Systems"),
     "account_combinations": Lookup(f"{FSCM}/accountCombinationsLOV", "ConcatenatedSegments", "account combination",
@@ -176,7 +177,8 @@ def fusion_needs(m: Mapping) -> list[Need]:
         needs.append(Need("fusion.transaction_type.debit_memo", "transaction_types", f.debit_memo_type,
                           "[fusion] debit_memo_type", "DM"))
     needs += [Need("fusion.payment_terms", "payment_terms", f.payment_terms, "[fusion] payment_terms"),
-              Need("fusion.source_system", "source_systems", f.source_system, "[fusion] source_system")]
+              Need("fusion.source_system", "source_systems", f.source_system, "[fusion] source_system"),
+              Need("fusion.reference_set", "reference_sets", f.reference_set_id, "[fusion] reference_set_id")]
     if f.ledger_currency:
         needs.append(Need("fusion.conversion_rate_type", "conversion_rate_types", f.conversion_rate_type,
                           "[fusion] conversion_rate_type"))

@@ -41,6 +41,7 @@ def test_given_the_sandboxes_and_the_default_mapping_when_fit_runs_then_every_ch
                "fusion.transaction_type.debit_memo", "fusion.memo_lines.shipping", "fusion.receipt_methods.gift_card",
                "fusion.tax.rate", "fusion.gl.revenue", "fusion.gl.refund_adjustments.restock",
                "fusion.conversion_rate_type", "fusion.refunds.clearing_activity", "fusion.source_system",
+               "fusion.reference_set",
                "fusion.access.invoices", "fusion.access.customer_accounts", "shopify.scopes.read_all_orders",
                "shopify.webhooks.refunds/create", "shopify.webhooks.address"):
         assert checks[ok]["status"] == "ok", checks[ok]

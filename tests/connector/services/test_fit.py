@@ -62,7 +62,7 @@ def test_every_name_of_the_default_mapping_is_a_need_once():
     assert {"fusion.memo_lines.duties", "fusion.memo_lines.rounding", "fusion.memo_lines.refund_adjustments.restock",
             "fusion.receipt_methods.gift_card", "fusion.gl.tips", "fusion.gl.rounding",
             "fusion.gl.refund_adjustments.default", "fusion.refunds.store_credit_activity",
-            "fusion.transaction_type.debit_memo", "fusion.conversion_rate_type"} <= set(checks)
+            "fusion.transaction_type.debit_memo", "fusion.conversion_rate_type", "fusion.reference_set"} <= set(checks)
 
 
 def test_given_the_seeded_pod_then_the_default_mapping_fits(make_pod):
@@ -72,8 +72,9 @@ def test_given_the_seeded_pod_then_the_default_mapping_fits(make_pod):
 
 
 def test_given_a_name_the_pod_lacks_then_its_check_fails_with_the_task_and_the_key(make_pod):
-    found = failing(results(make_pod(), mapping(receipt_methods={"paypal": "PayPal"}, memo_lines={"tip": "tip"})))
-    assert set(found) == {"fusion.receipt_methods.paypal", "fusion.memo_lines.tip"}
+    found = failing(results(make_pod(), mapping(receipt_methods={"paypal": "PayPal"}, memo_lines={"tip": "tip"},
+                                                fusion={"reference_set_id": "300000001000009"})))
+    assert set(found) == {"fusion.receipt_methods.paypal", "fusion.memo_lines.tip", "fusion.reference_set"}
     assert found["fusion.receipt_methods.paypal"].fix == ("create it in Fusion (Manage Receipt Classes and Methods) "
                                                           "or change [receipt_methods] paypal in the mapping")
     # a name that differs only in case is pointed out: Fusion matches names exactly
