@@ -161,6 +161,41 @@ def ping() -> None:
     sys.exit(0 if all(c.ok for c in checks) else 1)
 
 
+@cli.command()
+@click.option("--shop", "shop_domain", default="", help="Check this shop only (default: every shop).")
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON (check, status, detail, fix, scope).")
+def fit(shop_domain, as_json) -> None:
+    """See if we fit: read-only checks of the Fusion pod's set-up against the mapping, the
+    integration user's access and each shop's scopes and webhooks; exit 1 if any check fails."""
+    from connector.services import fit as fitness
+    services = _services()
+    with session_scope(services.settings.database_url) as session:
+        results = fitness.run(services, session, shop_domain)
+    if as_json:
+        import json
+        click.echo(json.dumps([r.as_json() for r in results], indent=2))
+    else:
+        print_fit(results)
+    sys.exit(1 if fitness.failed(results) else 0)
+
+
+def print_fit(results) -> None:
+    """The checklist, a line per check and the fix under each one that is not ok, grouped by what
+    it is about (the pod and the mapping, then each shop). The demo prints it too."""
+    from rich.markup import escape
+    marks = {"ok": "[green]✓[/green]", "fail": "[red]✗[/red]", "unknown": "[yellow]?[/yellow]"}
+    scopes = dict.fromkeys(r.scope for r in results)
+    for scope in scopes:
+        console.rule(f"fit: {escape(scope)}" if scope else "fit: the Fusion pod and the mapping")
+        for r in (r for r in results if r.scope == scope):
+            console.print(f"{marks[r.status]} [bold]{escape(r.check)}[/bold]  {escape(r.detail)}")
+            if r.fix and r.status != "ok":
+                console.print(f"    [dim]fix:[/dim] {escape(r.fix)}")
+    counts = {status: sum(r.status == status for r in results) for status in marks}
+    verdict = "[red]does not fit[/red]" if counts["fail"] else "[green]fits[/green]"
+    console.print(f"{verdict}: {counts['ok']} ok, {counts['fail']} failed, {counts['unknown']} unknown")
+
+
 # -- operations ---------------------------------------------------------------------------
 
 @cli.command()

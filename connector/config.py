@@ -65,6 +65,24 @@ def _non_negative(name: str, value: float) -> float:
     return value
 
 
+def _pairs(env, name: str) -> dict[str, str]:
+    """``key=value,key=value`` (whitespace around each part ignored)."""
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in (env.get(name) or "").split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError(f"{name} must be key=value pairs separated by commas, got {part!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _url(env, name: str) -> str:
+    value = (env.get(name) or "").strip().rstrip("/")
+    if value and not value.startswith(("https://", "http://")):
+        raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
+    return value
+
+
 def _default_database_url() -> str:
     return f"sqlite:///{Path.cwd() / '.mlc' / 'mlc.db'}"
 
@@ -174,6 +192,13 @@ class Settings:
     # How often the audit trail's new rows are sealed into its hash chain.
     audit_seal_interval_seconds: int = 60
 
+    # ``ml-connector fit``. The receiver's public URL (what Shopify's webhook subscriptions must
+    # point at, ``<url>/webhooks/shopify``); empty: their address is not checked.
+    public_url: str = ""
+    # Where fit reads each Fusion set-up list, ``kind=path`` (connector.services.fit.RESOURCES
+    # names the kinds and their defaults): the reference is thin on these resources' names.
+    fit_resources: dict[str, str] = field(default_factory=dict)
+
     @classmethod
     def from_env(cls, env=None) -> "Settings":
         env = os.environ if env is None else env
@@ -238,6 +263,8 @@ class Settings:
             inbox_purge_interval_seconds=_int_at_least(env, "MLC_INBOX_PURGE_INTERVAL", cls.inbox_purge_interval_seconds, 1),
             privacy_export_dir=Path(env.get("MLC_PRIVACY_EXPORT_DIR") or _default_export_dir()),
             audit_seal_interval_seconds=_int_at_least(env, "MLC_AUDIT_SEAL_INTERVAL", cls.audit_seal_interval_seconds, 1),
+            public_url=_url(env, "MLC_PUBLIC_URL"),
+            fit_resources=_pairs(env, "MLC_FIT_RESOURCES"),
         )
 
     @property
