@@ -131,11 +131,14 @@ class _Run:
     def order(self, listed: search.ListedOrder) -> None:
         unseen = {r.id for r in listed.refunds if not self._seen(BindingKind.refund, r.id)}
         reason = self._reason(BindingKind.order, listed)
-        if reason is None and not unseen:
+        more = len(listed.refunds) >= search.REFUNDS_LISTED  # the listing may not show them all
+        if reason is None and not unseen and not more:
             return
         order = order_payload.read_order(self.client, listed.gid)
         if order is None:  # deleted since it was listed
             return
+        if more:
+            unseen |= {str(r["id"]) for r in order["refunds"] if not self._seen(BindingKind.refund, str(r["id"]))}
         if reason is not None:
             self._enqueue(BindingKind.order, reason, listed.id, order["updated_at"], order)
         for refund in order["refunds"]:  # after their order, oldest first
