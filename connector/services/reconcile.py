@@ -60,6 +60,7 @@ class ShopResult:
     refunds: int = 0
     customers: int = 0
     found: list[Found] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)   # objects too large to read back: left to their webhooks
     error: str = ""
 
     @property
@@ -86,6 +87,12 @@ def run(services, session: Session, send: Send, *, shop_domain: str | None = Non
             session.rollback()
             result.error = str(exc)[:500]
             log.warning("reconciliation of %s stopped: %s", shop.domain, result.error)
+        if result.found or result.skipped or result.error:
+            audit.record(session, "shopify.reconciled", shop_id=shop.id, since=since.isoformat(),
+                         orders=result.orders, refunds=result.refunds, customers=result.customers,
+                         enqueued=[f"{f.kind} {f.shopify_id} ({f.reason})" for f in result.found][:200],
+                         skipped=result.skipped[:50], error=result.error)
+            session.commit()
         results.append(result)
     return results
 
@@ -101,12 +108,11 @@ def reconcile_shop(services, session: Session, send: Send, shop: Shop, since: da
     for listed in search.orders_updated_since(client, since):
         result.orders += 1
         result.refunds += len(listed.refunds)
-        run.order(listed)
-    if result.found:
-        audit.record(session, "shopify.reconciled", shop_id=shop.id, since=since.isoformat(),
-                     orders=result.orders, refunds=result.refunds, customers=result.customers,
-                     enqueued=[f"{f.kind} {f.shopify_id} ({f.reason})" for f in result.found][:200])
-        session.commit()
+        try:
+            run.order(listed)
+        except order_payload.TooLarge as exc:
+            session.rollback()
+            result.skipped.append(str(exc)[:300])
 
 
 def reconcile_order(services, session: Session, send: Send, shop: Shop, client: ShopifyClient,

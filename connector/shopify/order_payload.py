@@ -119,6 +119,11 @@ query ReconciledCustomer($id: ID!) {{
 # ------------------------------------------------------------------------------------------ reading
 
 
+class TooLarge(ShopifyError):
+    """The object has more of something than reconciliation reads: it is left to its webhooks."""
+
+
+
 def read_order(client: ShopifyClient, order_gid: str) -> dict | None:
     """The order as its ``orders/updated`` webhook would carry it now (refunds included), or None
     when Shopify no longer has it."""
@@ -133,7 +138,7 @@ def read_order(client: ShopifyClient, order_gid: str) -> dict | None:
         page = more["pageInfo"]
     _whole(client, order_gid, "shipping lines", order["shippingLines"])
     if len(order["refunds"]) >= REFUND_LIMIT:
-        raise ShopifyError(f"{client.connection.domain}: order {order_gid} has {REFUND_LIMIT} refunds or more; "
+        raise TooLarge(f"{client.connection.domain}: order {order_gid} has {REFUND_LIMIT} refunds or more; "
                            f"reconciliation reads at most {REFUND_LIMIT - 1}")
     refunds = [read_refund(client, r["id"]) for r in order["refunds"]]
     return order_from_graphql(order, nodes, [r for r in refunds if r is not None])
@@ -157,7 +162,7 @@ def read_customer(client: ShopifyClient, customer_gid: str) -> dict | None:
 
 def _whole(client: ShopifyClient, gid: str, what: str, page: dict) -> None:
     if page["pageInfo"]["hasNextPage"]:
-        raise ShopifyError(f"{client.connection.domain}: {gid} has more {what} than reconciliation reads in one "
+        raise TooLarge(f"{client.connection.domain}: {gid} has more {what} than reconciliation reads in one "
                            "page; it is left to its webhooks")
 
 
