@@ -102,6 +102,18 @@ def graphql(client: ShopifyClient, query: str, variables: dict) -> dict:
     return client.graphql(query, variables)
 
 
+class Patient:
+    """A client whose ``graphql`` waits out ``THROTTLED`` (:func:`graphql`), for reads made with
+    the connector's other query functions (an order's transactions)."""
+
+    def __init__(self, client: ShopifyClient):
+        self.client = client
+        self.connection = client.connection
+
+    def graphql(self, query: str, variables: dict | None = None) -> dict:
+        return graphql(self.client, query, variables or {})
+
+
 def _pages(client: ShopifyClient, query: str, field: str, search: str) -> Iterator[dict]:
     after = None
     while True:
