@@ -8,7 +8,8 @@ binding and of their inbox events:
 
 - an object never seen (no binding, no event) is **missing**;
 - an order or customer whose ``updated_at`` is newer than any version seen is **stale**;
-- a refund is either seen or missing (Shopify does not change a refund once made).
+- a refund is either seen or missing (Shopify does not change a refund once made);
+- a cancelled order whose ``orders/cancelled`` was never received gets that event too.
 
 Each one is read over GraphQL, turned into its webhook's REST body
 (:mod:`connector.shopify.order_payload`) and stored in the inbox (``source = reconcile``) under
@@ -147,6 +148,9 @@ class _Run:
             unseen |= {str(r["id"]) for r in order["refunds"] if not self._seen(BindingKind.refund, str(r["id"]))}
         if reason is not None:
             self._enqueue(BindingKind.order, reason, listed.id, order["updated_at"], order)
+        if order.get("cancelled_at") and not self._has(flows.RECONCILED_CANCELLATION, listed.id):
+            self._enqueue(BindingKind.order, reason or "stale", listed.id, order["cancelled_at"], order,
+                          topic=flows.RECONCILED_CANCELLATION)
         for refund in order["refunds"]:  # after their order, oldest first
             if str(refund["id"]) in unseen:
                 self._enqueue(BindingKind.refund, "missing", str(refund["id"]), refund["created_at"], refund)
@@ -178,6 +182,14 @@ class _Run:
         self.session.commit()
         return found
 
+    def _has(self, topic: str, shopify_id: str) -> bool:
+        """Whether an event of ``topic`` is stored for the object (a cancellation happens once)."""
+        found = self.session.scalar(select(InboxEvent.id).where(
+            InboxEvent.shop_id == self.shop.id, InboxEvent.resource_id == shopify_id, InboxEvent.topic == topic)
+            .limit(1)) is not None
+        self.session.commit()
+        return found
+
     def _event_versions(self, kind: BindingKind, shopify_id: str) -> list[str] | None:
         """The ``updated_at`` of each stored event of the object ("" when its body was erased),
         or None when there is none."""
@@ -188,8 +200,9 @@ class _Run:
             return None
         return [_updated_at(body) for body in bodies]
 
-    def _enqueue(self, kind: BindingKind, reason: str, shopify_id: str, version: str | None, payload: dict) -> None:
-        topic = flows.RECONCILED[kind][0 if reason == "missing" else 1]
+    def _enqueue(self, kind: BindingKind, reason: str, shopify_id: str, version: str | None, payload: dict,
+                 topic: str = "") -> None:
+        topic = topic or flows.RECONCILED[kind][0 if reason == "missing" else 1]
         inbox_id = inbox.accept_reconciled(self.session, self.shop.id, topic, shopify_id, version or "", payload,
                                            api_version=self.client.connection.api_version,
                                            triggered_at=triggered_at(version))
