@@ -403,6 +403,9 @@ def reconcile_shopify(shop_domain, days) -> None:
         console.print(found)
     else:
         console.print("nothing missing: every change listed has been received")
+    for result in results:
+        for skipped in result.skipped:
+            console.print(f"[yellow]left to its webhooks:[/yellow] {skipped}")
     sys.exit(1 if any(r.error for r in results) else 0)
 
 

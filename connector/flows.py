@@ -107,6 +107,8 @@ RECONCILED: dict[BindingKind, tuple[str, str]] = {
     BindingKind.refund: ("refunds/create", "refunds/create"),
     BindingKind.customer: ("customers/create", "customers/update"),
 }
+#: What a cancelled order's reconciliation also stands in for, once: its cancellation's own webhook.
+RECONCILED_CANCELLATION = "orders/cancelled"
 
 JOBS: tuple[Job, ...] = (
     Job("inbox-sweep", "mlc.inbox.sweep", "fusion_poll", "inbox_sweep_interval_seconds",
