@@ -115,3 +115,9 @@ def test_given_shop_override_then_that_shop_posts_to_its_own_business_unit_and_t
     assert eu["receivablesInvoiceDistributions"] == us["receivablesInvoiceDistributions"]  # GL inherited
     # a USD order booked in a EUR ledger needs a conversion rate type; in a USD ledger it does not
     assert eu["ConversionRateType"] == "Corporate" and "ConversionRateType" not in us
+
+
+def test_given_a_bill_to_site_then_the_invoice_names_it_and_without_one_fusion_picks_the_primary():
+    named = build_invoice(ORDER, mapping=MAPPING, prefix="SHOP", bill_to_account="10042", bill_to_site="30155")
+    unnamed = build_invoice(ORDER, mapping=MAPPING, prefix="SHOP", bill_to_account="10042")
+    assert named["BillToSite"] == "30155" and "BillToSite" not in unnamed
