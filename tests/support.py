@@ -77,6 +77,13 @@ class TestShop:
         assert response.status_code in (200, 201), response.text
         return response.json()
 
+    def update_customer(self, customer_id, changes: dict) -> dict:
+        """The merchant edits a customer (Shopify sends ``customers/update``)."""
+        response = requests.put(f"{self.stack.urls['shopify_sandbox']}/_sandbox/shops/{self.domain}/customers/{customer_id}",
+                                json=changes, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
     def order(self, order_id) -> dict:
         """The order as Shopify holds it now (current totals, total outstanding)."""
         response = requests.get(f"{self.stack.urls['shopify_sandbox']}/_sandbox/shops/{self.domain}/orders/{order_id}",
@@ -267,6 +274,13 @@ class Fusion:
 
     def persons(self, email: str) -> list[dict]:
         return fusion_get(self, "/crmRestApi/resources/11.13.18.05/hubPersons", q=f"EmailAddress='{email}'")["items"]
+
+    def person(self, party_id) -> dict:
+        [found] = fusion_get(self, "/crmRestApi/resources/11.13.18.05/hubPersons", q=f"PartyId={party_id}")["items"]
+        return found
+
+    def addresses(self, party_number) -> list[dict]:
+        return fusion_get(self, f"/crmRestApi/resources/11.13.18.05/hubPersons/{party_number}/child/Address")["items"]
 
     def fault(self, **rule) -> None:
         requests.post(f"{self.url}/_sandbox/faults", json={"rules": [rule]}, timeout=10).raise_for_status()
