@@ -28,8 +28,8 @@ class Scope:
     match: str                  # same_shop | same_source_system | any
     source_system: str          # the connector's TCA source system
     shop_domain: str
-    #: Whether a source-system reference belongs to one of this shop's customers (its bindings).
-    is_shop_reference: Callable[[list[str]], set[str]]
+    #: Which of the given source-system references are this shop's customers (its bindings).
+    shop_references: Callable[[list[str]], set[str]]
 
     def admits(self, persons: list[dict]) -> list[dict]:
         if self.match == "any":
@@ -38,9 +38,9 @@ class Scope:
         if self.match == "same_source_system":
             return ours
         references = [str(p.get("SourceSystemReferenceValue") or "") for p in ours]
-        shop_references = self.is_shop_reference(references)
+        bound = self.shop_references(references)
         return [p for p, reference in zip(ours, references)
-                if reference.startswith(f"{self.shop_domain}/") or reference in shop_references]
+                if reference.startswith(f"{self.shop_domain}/") or reference in bound]
 
 
 def choose_person(found: list[dict], reference: str, email: str, scope: Scope) -> dict | None:

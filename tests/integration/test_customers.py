@@ -1,5 +1,5 @@
 """Shopify customers become exactly one Fusion customer, matched by external ID or email (which
-emails may match is tests/integration/test_customer_identity.py)."""
+emails may match is tests/integration/test_identity_policy.py)."""
 from __future__ import annotations
 
 import uuid

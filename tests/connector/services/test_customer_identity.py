@@ -4,7 +4,12 @@ import pytest
 
 from connector.mapping.config import CustomerPolicy
 from connector.mapping.invoice import MappingError
-from connector.services.customer_identity import IdentityConflict, Scope, choose_person, usable_account
+from connector.services.customer_identity import (
+    IdentityConflict,
+    Scope,
+    choose_person,
+    usable_account,
+)
 from connector.services.customers import from_order
 
 BILLING = {"first_name": "Ana", "last_name": "Silva", "address1": "1 Main St", "country_code": "US"}
