@@ -282,6 +282,18 @@ class Fusion:
     def addresses(self, party_number) -> list[dict]:
         return fusion_get(self, f"/crmRestApi/resources/11.13.18.05/hubPersons/{party_number}/child/Address")["items"]
 
+    def deactivate_account(self, account_id) -> None:
+        """Fusion's user sets a customer account inactive (``mergeCustomerAccount``, Status I)."""
+        ns = "http://xmlns.oracle.com/apps/cdm/foundation/parties/customerAccountService/"
+        envelope = (f'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+                    f'xmlns:typ="{ns}applicationModule/types/" xmlns:cus="{ns}"><soapenv:Body>'
+                    f"<typ:mergeCustomerAccount><typ:customerAccount><cus:CustomerAccountId>{account_id}"
+                    "</cus:CustomerAccountId><cus:Status>I</cus:Status></typ:customerAccount>"
+                    "</typ:mergeCustomerAccount></soapenv:Body></soapenv:Envelope>")
+        requests.post(f"{self.url}/crmService/CustomerAccountService", data=envelope.encode(), timeout=10,
+                      headers={"Authorization": f"Bearer {self.token()}", "Content-Type": "text/xml;charset=UTF-8"}
+                      ).raise_for_status()
+
     def fault(self, **rule) -> None:
         requests.post(f"{self.url}/_sandbox/faults", json={"rules": [rule]}, timeout=10).raise_for_status()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from connector.models import BindingState
+from connector.models import BindingState, InboxState
 from tests.factories import new_order
 from tests.support import TestShop, eventually
 
@@ -58,6 +58,24 @@ def test_given_a_person_made_outside_the_connector_with_the_email_then_not_match
     customer = synced(shop, order["customer"]["id"])
     assert customer.fusion_refs["party_id"] != str(outsider["PartyId"])
     assert invoice_of(shop, order)["BillToCustomerNumber"] == customer.fusion_number
+
+
+def test_given_the_matched_person_has_an_inactive_account_then_the_order_parks_naming_it(shop, fusion):
+    email = f"lapsed-{uuid.uuid4().hex[:8]}@example.com"
+    first = shop.place_order(guest_order(email))
+    invoice_of(shop, first)
+    guest = synced(shop, f"email:{email}")
+    fusion.deactivate_account(guest.fusion_id)
+
+    # the guest comes back as a registered customer: its email matches this shop's own person
+    order = shop.place_order(new_order(email=email))
+
+    parked = eventually(lambda: next((e for e in shop.inbox() if e.topic == "orders/create"
+                                      and e.resource_id == str(order["id"]) and e.state == InboxState.parked), None),
+                        timeout=45)
+    assert parked is not None and f"account {guest.fusion_number} (I)" in parked.last_error
+    assert email not in parked.last_error
+    assert shop.fusion_invoices(order) == []
 
 
 def test_given_orders_without_email_then_billed_to_the_shops_guest_account_at_its_address(shop, fusion):
