@@ -27,7 +27,7 @@ from connector.fusion.accounts import NewCustomerAccount
 from connector.fusion.client import FusionClient
 from connector.fusion.errors import FusionRejected
 from connector.locks import object_lock
-from connector.mapping.addresses import address_key, to_fusion
+from connector.mapping.addresses import AddressError, address_key, to_fusion
 from connector.mapping.config import CustomerPolicy
 from connector.mapping.invoice import MappingError
 from connector.models import Binding, BindingKind, BindingState, Shop
@@ -287,9 +287,10 @@ def bill_to_site(services: Services, session: Session, shop: Shop, customer: Sho
     """The site number (an invoice's ``BillToSite``) of the customer's BILL_TO site at its address,
     added to the person and the account the first time the address is seen; '' without an address
     (Fusion then bills the account's primary site)."""
-    if not customer.address:
+    wanted = _site_address(customer.address)
+    if wanted is None:
         return str((binding.fusion_refs or {}).get("default_site", ""))
-    key = address_key(to_fusion(customer.address))
+    key = address_key(wanted)
     known = (binding.fusion_refs or {}).get("sites", {})
     if key in known:
         return known[key]
@@ -311,12 +312,13 @@ def push_changes(services: Services, session: Session, shop: Shop, customer: Sho
             return ""
         refs = dict(binding.fusion_refs or {})
         person, note = customer.person(), ""
-        fusion = services.fusion(session) if refs.get("person") != _digest(person) or customer.address else None
+        wanted = _site_address(customer.address)
+        fusion = services.fusion(session) if refs.get("person") != _digest(person) or wanted else None
         before_remote_call(session)
         if refs.get("person") != _digest(person):
             note = _push_person(services, session, shop, fusion, binding, refs, customer)
-        if customer.address:
-            key = address_key(to_fusion(customer.address))
+        if wanted is not None:
+            key = address_key(wanted)
             site = refs.get("sites", {}).get(key) or _add_site(services, session, shop, customer, binding, key,
                                                                 fusion=fusion)
             refs = dict(binding.fusion_refs or {}, default_site=site)
@@ -376,6 +378,18 @@ def _add_site(services: Services, session: Session, shop: Shop, customer: Shopif
                  subject_id=binding.shopify_id, account_number=binding.fusion_number, bill_to_site=number)
     session.commit()
     return number
+
+
+def _site_address(address: dict | None) -> dict | None:
+    """``address`` as a TCA address, if it can be a site: an address without a street or with a
+    country nobody knows (a hand-made POS order) does not hold up the invoice, which then bills
+    the customer's default site (the address stays in the invoice's comments)."""
+    if not address or not str(address.get("address1") or "").strip():
+        return None
+    try:
+        return to_fusion(address)
+    except AddressError:
+        return None
 
 
 def _customer_lock(services: Services, shop: Shop, customer: ShopifyCustomer):

@@ -4,13 +4,14 @@ import pytest
 
 from connector.mapping.config import CustomerPolicy
 from connector.mapping.invoice import MappingError
+from connector.models import Binding
 from connector.services.customer_identity import (
     IdentityConflict,
     Scope,
     choose_person,
     usable_account,
 )
-from connector.services.customers import from_order
+from connector.services.customers import bill_to_site, from_order
 
 BILLING = {"first_name": "Ana", "last_name": "Silva", "address1": "1 Main St", "country_code": "US"}
 GUEST_ADDRESS = {"address1": "100 Congress Avenue", "city": "Austin", "province_code": "TX", "zip": "78701",
@@ -112,3 +113,11 @@ def test_given_the_matched_persons_account_then_it_is_used():
 def test_given_an_inactive_or_ambiguous_candidate_then_parked_never_guessed(matched, accounts, reason):
     with pytest.raises(IdentityConflict, match=reason):
         usable_account(matched, accounts, "300000001000001")
+
+
+@pytest.mark.parametrize("address", [None, {"address1": "", "country_code": "US"},
+                                     {"address1": "1 Main St", "country": "Atlantis"}])
+def test_given_no_usable_billing_address_then_the_invoice_bills_the_default_site_without_asking_fusion(address):
+    binding = Binding(fusion_refs={"default_site": "30009"})
+    customer = from_order({"email": EMAIL, "billing_address": address, "currency": "USD"}, SHOP)
+    assert bill_to_site(None, None, None, customer, binding) == "30009"   # no services: nothing is called
