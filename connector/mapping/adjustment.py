@@ -155,7 +155,7 @@ def build_debit_memo(order: dict, rise: Components, *, mapping: Mapping, number:
     return debit_memo(header, [
         DebitLine("Order edit: merchandise", rise.merchandise, rise.merchandise_tax, memo.merchandise, gl.revenue),
         DebitLine("Order edit: shipping", rise.shipping, rise.shipping_tax, memo.shipping, gl.freight),
-        DebitLine("Order edit: tip", rise.tip, ZERO, memo.tip, gl.revenue),
+        DebitLine("Order edit: tip", rise.tip, ZERO, memo.tip, gl.tips),
         DebitLine("Order edit: duties", rise.duties, rise.duties_tax, memo.duties, gl.duties),
         DebitLine("Order edit: additional fees", rise.additional_fees, rise.additional_fees_tax,
                   memo.additional_fees, gl.additional_fees)],

@@ -25,7 +25,7 @@ from connector.shopify import orders as shopify_orders
 
 
 def handle(services: Services, session: Session, shop: Shop, order: dict) -> str:
-    if orders.skips_cancelled(services, session, shop, order):
+    if orders.skips_uninvoiced(services, session, shop, order):
         return ""
     invoice = bindings.find(session, shop.id, BindingKind.order, str(order["id"]))
     session.commit()

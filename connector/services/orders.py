@@ -31,7 +31,7 @@ from connector.services.documents import ShopDocument
 def handle(services: Services, session: Session, shop: Shop, order: dict) -> str:
     """An order webhook: the order's invoice, its payments as receipts, and a note on what Fusion
     does not reflect yet."""
-    if skips_cancelled(services, session, shop, order):
+    if skips_uninvoiced(services, session, shop, order):
         return ""
     if repeats_settled(session, shop, order):
         return ""
@@ -64,37 +64,46 @@ def money_lock(services: Services, shop: Shop, order_id: str):
                        ttl=services.settings.lock_timeout_seconds)
 
 
-def skips_cancelled(services: Services, session: Session, shop: Shop, order: dict) -> bool:
-    """An order cancelled before it was ever invoiced gets no invoice (MLC_INVOICE_CANCELLED_ORDERS
-    turns that off): there is nothing to collect, and an invoice plus its credit memo would only
-    add two documents that cancel out. Its binding says so, for the refunds that follow.
-
-    Only when Shopify shows nothing either way, though: a cancellation that kept a fee back, or
-    left the customer owed money (a paid order edited down first: the cancellation returns the
-    goods, not the overpayment), is invoiced and credited like any other, so the money shows."""
+def skips_uninvoiced(services: Services, session: Session, shop: Shop, order: dict) -> bool:
+    """An order that gets no invoice at all (see :func:`why_no_invoice`): its binding says so, with
+    the reason, for the payments, refunds, edits and cancellation that follow, which then book
+    nothing either. Decided only while nothing is in Fusion: an order invoiced already (or being
+    invoiced) stays invoiced, and its cancellation credits it."""
     binding = bindings.find(session, shop.id, BindingKind.order, str(order["id"]))
     session.commit()
     if binding is not None and binding.state == BindingState.skipped:
         return True
-    if not gets_no_invoice(services.settings, order):
+    reason = why_no_invoice(services.settings, order)
+    if not reason:
         return False
     if binding is not None and binding.state not in (BindingState.pending, BindingState.parked):
-        return False  # invoiced already, or being invoiced: the cancellation credits it
+        return False
     skipped = bindings.skip(session, shop.id, BindingKind.order, str(order["id"]), order["admin_graphql_api_id"],
-                            "cancelled before it was invoiced")
+                            reason)
     if skipped:
         audit.record(session, "invoice.skipped", shop_id=shop.id, subject_kind=BindingKind.order.value,
-                     subject_id=str(order["id"]), reason="the order was cancelled before it was invoiced")
+                     subject_id=str(order["id"]), reason=reason)
     session.commit()
     return bool(skipped)
 
 
-def gets_no_invoice(settings, order: dict) -> bool:
-    """Cancelled, and Shopify shows nothing either way (current total, outstanding, refund
-    discrepancies), unless the settings invoice cancelled orders too."""
-    return bool(order.get("cancelled_at")) and not settings.invoice_cancelled_orders and not (
-        shop_amount(order, "current_total_price") or shop_amount(order, "total_outstanding")
-        or order_discrepancy(order)[0])
+def why_no_invoice(settings, order: dict) -> str:
+    """Why the order gets no invoice, or "" when it gets one.
+
+    A test order (placed through a test gateway: no money moved) would put fictitious receivables
+    in the ledger, so it is skipped unless MLC_INVOICE_TEST_ORDERS books it. An order cancelled
+    before it was ever invoiced gets none either (MLC_INVOICE_CANCELLED_ORDERS turns that off):
+    there is nothing to collect, and an invoice plus its credit memo would only add two documents
+    that cancel out. Only when Shopify shows nothing either way, though (current total,
+    outstanding, refund discrepancies): a cancellation that kept a fee back, or left the customer
+    owed money (a paid order edited down first), is invoiced and credited like any other."""
+    if order.get("test") and not settings.invoice_test_orders:
+        return "a test order: no money moved (MLC_INVOICE_TEST_ORDERS books test orders)"
+    if bool(order.get("cancelled_at")) and not settings.invoice_cancelled_orders and not (
+            shop_amount(order, "current_total_price") or shop_amount(order, "total_outstanding")
+            or order_discrepancy(order)[0]):
+        return "the order was cancelled before it was invoiced and Shopify shows nothing either way"
+    return ""
 
 
 @dataclass(frozen=True)

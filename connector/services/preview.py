@@ -78,9 +78,8 @@ def preview(services: Services, session: Session, shop: Shop, order: dict, refun
         out.notes.append(f"the order is invoiced already ({invoiced.fusion_number}): what its edits and its "
                          "cancellation would book since is shown")
         _changes(out, session, shop, order, invoiced, mapping)
-    elif orders.gets_no_invoice(services.settings, order):
-        out.notes.append("the order was cancelled before it was invoiced and Shopify shows nothing either way: "
-                         "no invoice (MLC_INVOICE_CANCELLED_ORDERS books one)")
+    elif reason := orders.why_no_invoice(services.settings, order):
+        out.notes.append(f"no invoice: {reason}")
         return out
     else:
         try:

@@ -117,6 +117,89 @@ def test_given_shop_override_then_that_shop_posts_to_its_own_business_unit_and_t
     assert eu["ConversionRateType"] == "Corporate" and "ConversionRateType" not in us
 
 
+def _with_gift_card_and_tip():
+    order = copy.deepcopy(ORDER)
+    order["line_items"].append({"name": "Gift card 50", "quantity": 1, "price": "50.00", "gift_card": True,
+                                "tax_lines": []})
+    order["total_tip_received"] = "5.00"
+    order["total_price"] = "121.74"
+    order["total_price_set"]["shop_money"]["amount"] = "121.74"
+    return order
+
+
+def _distribution(invoice, memo_line):
+    [line] = [line for line in invoice["receivablesInvoiceLines"] if line["MemoLine"] == memo_line]
+    [where] = [d for d in invoice["receivablesInvoiceDistributions"] if d["InvoiceLineNumber"] == line["LineNumber"]]
+    return line, where["AccountCombination"]
+
+
+def test_given_a_gift_card_sold_then_it_is_a_liability_with_no_tax_not_revenue():
+    invoice = build(_with_gift_card_and_tip())
+
+    line, account = _distribution(invoice, MAPPING.memo_lines.gift_card)
+    assert account == MAPPING.gl.gift_cards != MAPPING.gl.revenue
+    assert line["UnitSellingPrice"] == Decimal("50.00") and "receivablesInvoiceLineTaxLines" not in line
+    assert invoice_total(invoice["receivablesInvoiceLines"], False) == Decimal("121.74")
+
+
+def test_given_a_tip_then_it_goes_to_the_tips_account():
+    line, account = _distribution(build(_with_gift_card_and_tip()), MAPPING.memo_lines.tip)
+    assert account == MAPPING.gl.tips and line["UnitSellingPrice"] == Decimal("5.00")
+
+
+@pytest.mark.parametrize("key", ["gift_cards", "tips"])
+def test_given_a_mapping_without_the_account_then_the_order_parks_naming_the_key(key):
+    from dataclasses import replace
+    mapping = replace(MAPPING, gl=replace(MAPPING.gl, **{key: ""}))
+    with pytest.raises(MappingError, match=rf"\[gl\] {key}"):
+        build_invoice(_with_gift_card_and_tip(), mapping=mapping, prefix="ACME", bill_to_account="10042")
+
+
+def test_given_a_gift_card_with_tax_then_refused():
+    order = _with_gift_card_and_tip()
+    order["line_items"][-1]["tax_lines"] = [{"title": "State Tax", "rate": 0.08, "price": "4.00"}]
+    with pytest.raises(MappingError, match="gift card"):
+        build(order)
+
+
+def _a_cent_short():
+    order = copy.deepcopy(ORDER)
+    order["total_price"] = "66.75"  # Shopify rounded the total apart from its lines
+    order["total_price_set"]["shop_money"]["amount"] = "66.75"
+    return order
+
+
+def _tolerating(amount):
+    from dataclasses import replace
+    return replace(MAPPING, rounding=replace(MAPPING.rounding, tolerance=Decimal(amount)))
+
+
+def test_given_a_difference_within_the_tolerance_then_a_rounding_line_makes_up_shopify_total():
+    invoice = build_invoice(_a_cent_short(), mapping=_tolerating("0.01"), prefix="ACME", bill_to_account="10042")
+
+    line, account = _distribution(invoice, MAPPING.rounding.memo_line)
+    assert line["UnitSellingPrice"] == Decimal("0.01") and account == MAPPING.rounding.account
+    assert "66.75" in line["Description"] and "66.74" in line["Description"]
+    assert invoice_total(invoice["receivablesInvoiceLines"], False) == Decimal("66.75")
+
+
+@pytest.mark.parametrize("tolerance", ["0", "0.005"])
+def test_given_a_difference_beyond_the_tolerance_then_refused(tolerance):
+    with pytest.raises(MappingError, match="66.74 but Shopify's total is 66.75"):
+        build_invoice(_a_cent_short(), mapping=_tolerating(tolerance), prefix="ACME", bill_to_account="10042")
+
+
+def test_given_a_mapping_with_a_negative_tolerance_then_it_does_not_load():
+    import tomllib
+
+    from connector.config import ConfigError
+    from connector.mapping.config import parse_mapping
+    document = tomllib.loads(DEFAULT_MAPPING_FILE.read_text())
+    document["rounding"]["tolerance"] = "-0.01"
+    with pytest.raises(ConfigError, match="rounding.tolerance"):
+        parse_mapping(document)
+
+
 def test_given_a_bill_to_site_then_the_invoice_names_it_and_without_one_fusion_picks_the_primary():
     named = build_invoice(ORDER, mapping=MAPPING, prefix="SHOP", bill_to_account="10042", bill_to_site="30155")
     unnamed = build_invoice(ORDER, mapping=MAPPING, prefix="SHOP", bill_to_account="10042")
