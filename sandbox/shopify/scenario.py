@@ -90,6 +90,38 @@ def offline_token(shop_domain):
     return respond(ctx().tokens.offline(_shop_or_404(shop_domain)))
 
 
+@bp.get("/shops/<shop_domain>/tokens")
+def token_counts(shop_domain):
+    """How often each grant was issued or refused for the shop, and how many Admin API calls it
+    answered 401: ``{"client_credentials", "refresh_token", "refused", "unauthorized"}``."""
+    shop = _shop_or_404(shop_domain)
+    counts = ctx().tokens.counts(shop.domain)
+    return respond({k: counts.get(k, 0) for k in ("client_credentials", "refresh_token", "refused",
+                                                  "unauthorized")})
+
+
+@bp.post("/shops/<shop_domain>/tokens/expire")
+def expire_tokens(shop_domain):
+    """The shop's expiring access tokens reach their end now (refresh tokens stay valid)."""
+    return respond({"expired": ctx().tokens.expire_shop(_shop_or_404(shop_domain).domain)})
+
+
+@bp.put("/shops/<shop_domain>/bucket")
+def put_bucket(shop_domain):
+    """The shop's GraphQL cost bucket: ``{maximum_available, restore_rate, currently_available}``
+    (each optional), as another plan or another app's traffic would leave it."""
+    shop = _shop_or_404(shop_domain)
+    body = _body()
+    for key in ("maximum_available", "restore_rate", "currently_available"):
+        if key in body and (not isinstance(body[key], (int, float)) or isinstance(body[key], bool) or body[key] < 0):
+            raise OrderError(f"{key} must be a number of at least 0")
+    if body.get("restore_rate") == 0:
+        raise OrderError("restore_rate must be more than 0")
+    bucket = ctx().buckets.get(shop.client_id, shop.domain)
+    bucket.reset(body.get("maximum_available"), body.get("restore_rate"), body.get("currently_available"))
+    return respond(bucket.status())
+
+
 @bp.post("/shops/<shop_domain>/uninstall")
 def uninstall(shop_domain):
     shop = _shop_or_404(shop_domain)
