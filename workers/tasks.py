@@ -9,7 +9,7 @@ import logging
 from datetime import timedelta
 
 from connector import audit, audit_chain, flows
-from connector.services import fusion_poll, inbox, retention, subjects
+from connector.services import fusion_poll, inbox, retention, shop_tokens, subjects
 from workers import dispatch
 from workers.app import app
 from workers.base import ConnectorTask, services
@@ -78,3 +78,10 @@ def audit_seal(self) -> int:
     if links:
         log.info("audit trail sealed through row %s: chain head %s", links[-1].last_event_id, links[-1].hash)
     return sum(link.events for link in links)
+
+
+@app.task(bind=True, base=ConnectorTask, name="mlc.shopify.keep_tokens")
+def shopify_keep_tokens(self) -> dict:
+    """Refresh the Shopify tokens that would expire before the next run, one shop at a time
+    (each under its shop's refresh lock, so a worker refreshing the same token is not doubled)."""
+    return shop_tokens.keep_tokens(services())

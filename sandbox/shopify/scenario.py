@@ -90,6 +90,15 @@ def offline_token(shop_domain):
     return respond(ctx().tokens.offline(_shop_or_404(shop_domain)))
 
 
+@bp.post("/shops/<shop_domain>/install")
+def install(shop_domain):
+    """The merchant installs the app (again, after an uninstall): what installing gives it, an
+    expiring offline pair or a non-expiring offline token; the client-credentials grant works again."""
+    shop = _shop_or_404(shop_domain)
+    shop.installed = True
+    return respond(ctx().tokens.offline(shop))
+
+
 @bp.get("/shops/<shop_domain>/tokens")
 def token_counts(shop_domain):
     """How often each grant was issued or refused for the shop, and how many Admin API calls it

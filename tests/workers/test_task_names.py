@@ -13,6 +13,7 @@ PUBLIC_TASKS = {
     "mlc.fusion.poll_customer_accounts",
     "mlc.inbox.purge_bodies",
     "mlc.audit.seal",
+    "mlc.shopify.keep_tokens",
 }
 
 
