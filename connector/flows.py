@@ -91,7 +91,7 @@ FLOWS: tuple[Flow, ...] = (
     Flow("shop/redact", "customers", BindingKind.customer, compliance.handle_shop_redact,
          does="every customer's personal data and the shop's credentials erased from the connector's tables",
          while_revoked=True),
-    # the app revoked: the shop's work parks until a fresh token is installed (docs/shopify-tokens.md)
+    # the app revoked: the shop's work parks until a fresh token is installed (`docs/shopify-tokens.md`)
     Flow("app/uninstalled", "customers", BindingKind.customer, shop_auth.handle_uninstalled,
          does="the shop marked \"reauthorize\": its other events park until `ml-connector shops token`",
          while_revoked=True),
