@@ -1,4 +1,4 @@
-"""``python -m bench [receiver|pipeline|pools|throughput|poll|chaos] [--webhooks N] [--rounds N] [--orders N] [--refunds N]``.
+"""``python -m bench [receiver|pipeline|pools|throughput|poll|shopify|chaos] [--webhooks N] [--rounds N] [--orders N] [--refunds N]``.
 
 The receiver benchmark starts its own servers (no workers: they would compete for the cores it
 measures); the pipeline benchmark runs on a private stack with workers and both sandboxes; the
@@ -11,7 +11,7 @@ import argparse
 import os
 import tempfile
 
-from bench import chaos, pipeline, poll, pools, receiver, throughput
+from bench import chaos, pipeline, poll, pools, receiver, shopify_budget, throughput
 from cli.stack import Stack
 
 
@@ -48,8 +48,12 @@ def run_throughput(args) -> None:
                    slow_ms=args.slow_ms, processes=args.invoice_processes)
 
 
+def run_shopify(args) -> None:
+    shopify_budget.run(calls=args.orders)
+
+
 BENCHES = {"receiver": run_receiver, "pipeline": run_pipeline, "pools": run_pools, "throughput": run_throughput,
-           "poll": run_poll}
+           "poll": run_poll, "shopify": run_shopify}
 
 
 def run_chaos(args) -> None:

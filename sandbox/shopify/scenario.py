@@ -7,6 +7,8 @@ idle probe let a test wait for delivery instead of sleeping.
 """
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import Blueprint, Response, request
 
 from .admin_api import ctx, respond
@@ -122,12 +124,14 @@ def put_bucket(shop_domain):
     shop = _shop_or_404(shop_domain)
     body = _body()
     for key in ("maximum_available", "restore_rate", "currently_available"):
-        if key in body and (not isinstance(body[key], (int, float)) or isinstance(body[key], bool) or body[key] < 0):
+        if key in body and (not isinstance(body[key], (int, float, Decimal)) or isinstance(body[key], bool)
+                            or body[key] < 0):
             raise OrderError(f"{key} must be a number of at least 0")
     if body.get("restore_rate") == 0:
         raise OrderError("restore_rate must be more than 0")
     bucket = ctx().buckets.get(shop.client_id, shop.domain)
-    bucket.reset(body.get("maximum_available"), body.get("restore_rate"), body.get("currently_available"))
+    bucket.reset(*(None if body.get(k) is None else float(body[k])
+                   for k in ("maximum_available", "restore_rate", "currently_available")))
     return respond(bucket.status())
 
 
