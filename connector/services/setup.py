@@ -119,7 +119,9 @@ def ping_all(services, session: Session) -> list[Check]:
                                                f"{shop_auth.advice(row.domain)}"))
             continue
         try:
-            shop = services.shopify(session, row).ping()
+            client = services.shopify(session, row)
+            session.commit()  # no transaction across the call (a token refresh writes in one of its own)
+            shop = client.ping()
             checks.append(Check(target, True, f"authenticated as the app on shop {shop.get('name')!r}"))
         except ShopifyError as exc:
             checks.append(Check(target, False, str(exc)))

@@ -27,7 +27,7 @@ from connector.http import (
     require_https,
 )
 from connector.shopify import oauth
-from connector.shopify.budget import MAX_QUERY_COST, CostBudget
+from connector.shopify.budget import MAX_QUERY_COST, CostBudget, throttle_wait
 from connector.shopify.errors import (  # noqa: F401 - re-exported: callers import them from here
     QueryTooCostly,
     ReauthorizationRequired,
@@ -127,10 +127,14 @@ class ShopifyClient:
                 self.budget.settle(query, charged, None)
                 raise
             if response.status_code == 429:
-                self.budget.settle(query, charged, None)
-                wait = _retry_after(response) or float(self.budget.bucket.burst / self.budget.bucket.rate
-                                                       if self.budget.bucket else 1.0)
-                self.budget.pause(wait)
+                # Retry-After when given; else what the body's throttleStatus says is needed; else 1 s
+                cost_ext = (_json(response).get("extensions") or {}).get("cost")
+                self.budget.settle(query, charged, cost_ext)
+                wait = _retry_after(response)
+                if wait is None:
+                    wait = throttle_wait(requested, cost_ext.get("throttleStatus") or {}) if cost_ext else 1.0
+                if not cost_ext:
+                    self.budget.pause(wait)  # no throttleStatus to correct the bucket from: everyone waits it
                 self.budget.wait(domain, wait)
                 continue
             if response.status_code != 200:
@@ -198,6 +202,14 @@ def _error_codes(body: dict) -> set[str]:
 def _first_message(body: dict) -> str:
     errors = body.get("errors") or [{}]
     return str(errors[0].get("message", "")).split("\n", 1)[0] if isinstance(errors, list) else str(errors)
+
+
+def _json(response: requests.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _retry_after(response: requests.Response) -> float | None:
