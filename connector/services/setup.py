@@ -5,6 +5,7 @@ import hmac
 import re
 from dataclasses import dataclass
 
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -123,7 +124,8 @@ def ping_all(services, session: Session) -> list[Check]:
             session.commit()  # no transaction across the call (a token refresh writes in one of its own)
             shop = client.ping()
             checks.append(Check(target, True, f"authenticated as the app on shop {shop.get('name')!r}"))
-        except ShopifyError as exc:
+        except (ShopifyError, VaultError, ConfigError, RedisError) as exc:  # one shop's trouble, not the others'
+            session.rollback()
             checks.append(Check(target, False, str(exc)))
     if not shops:
         checks.append(Check("Shopify", False, "no shop configured: run `ml-connector shops add`"))
