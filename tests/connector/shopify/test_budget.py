@@ -88,7 +88,8 @@ def test_given_shopify_throttles_then_the_call_waits_exactly_what_the_restore_ra
     sandbox = make_shopify()
     # given a client that believes the bucket is full, and a shop whose bucket is empty
     client, bucket = client_for(sandbox, redis_client)
-    sandbox_bucket(sandbox, client.connection, restore_rate=50, currently_available=0)
+    # (slowly refilled: the call must reach it before it holds the points again, on a loaded machine too)
+    sandbox_bucket(sandbox, client.connection, restore_rate=10, currently_available=0)
     exchanges = []
     with recording(exchanges.append):
         data = client.graphql(ORDERS, cost=REQUESTED)
@@ -98,7 +99,7 @@ def test_given_shopify_throttles_then_the_call_waits_exactly_what_the_restore_ra
     assert throttled["errors"][0]["extensions"]["code"] == "THROTTLED" and "data" not in throttled
     status = throttled["extensions"]["cost"]["throttleStatus"]
     assert client.budget.stats.throttled == 1
-    assert client.budget.stats.waits == [(REQUESTED - status["currentlyAvailable"]) / 50.0]
+    assert client.budget.stats.waits == [(REQUESTED - status["currentlyAvailable"]) / 10.0]
     assert client.budget.stats.waits == [throttle_wait(REQUESTED, status)]
     assert done["extensions"]["cost"]["actualQueryCost"] is not None
 
@@ -120,10 +121,10 @@ def test_given_a_throttle_longer_than_the_max_wait_then_no_wait_and_the_task_lea
 def test_given_throttling_answered_429_then_retry_after_is_waited_for_everyone(make_shopify, redis_client):
     sandbox = make_shopify(throttled_http_status=429)
     client, bucket = client_for(sandbox, redis_client)
-    sandbox_bucket(sandbox, client.connection, restore_rate=100, currently_available=0)
+    sandbox_bucket(sandbox, client.connection, restore_rate=10, currently_available=0)
     exchanges = []
     with recording(exchanges.append):
         assert client.graphql(ORDERS, cost=REQUESTED) == {"orders": {"nodes": []}}
     [first, second] = exchanges
     assert first.status == 429 and second.status == 200
-    assert client.budget.stats.throttled == 1 and 0 < client.budget.stats.waits[0] <= REQUESTED / 100.0
+    assert client.budget.stats.throttled == 1 and 0 < client.budget.stats.waits[0] <= REQUESTED / 10.0
