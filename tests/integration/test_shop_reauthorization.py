@@ -87,3 +87,23 @@ def test_given_the_app_uninstalled_then_work_parks_until_a_fresh_token_is_instal
     shop.wait_invoiced(later)
     assert [a.detail.get("mode") for a in shop.audit("shop.token_installed")] == ["expiring", "expiring"]
     assert len(shop.audit("shop.reauthorization_required")) == 1
+
+
+def test_given_a_refresh_token_refused_mid_way_then_the_event_parks_once_and_the_shop_needs_reauthorization(shop):
+    # given a shop whose stored token has expired and whose refresh token Shopify never issued
+    sandbox(shop, "PUT", "", {"expiring_offline_tokens": True})
+    installed = cli("shops", "token", shop.domain, "--stdin", "--expires-in", "0",
+                    stdin="shpat_long_gone\nshprt_never_issued\n")
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    order = shop.place_order(new_order())
+    shop.wait_invoiced(order)  # an unpaid order needs nothing from Shopify
+    # when its payment must be read from Shopify
+    shop.act(f"orders/{order['id']}/transactions", {"kind": "sale"})
+    # then the refresh is refused, the shop needs reauthorization and the event parks after one attempt
+    assert eventually(lambda: [e.state for e in events(shop, "orders/paid", order["id"])] == [InboxState.parked],
+                      timeout=60)
+    [parked] = events(shop, "orders/paid", order["id"])
+    assert parked.attempts == 1 and parked.last_error.startswith(shop_auth.PARKED_NOTE)
+    row = stored_shop(shop)
+    assert row.auth_state == "reauthorize" and "invalid_grant" in row.auth_reason
+    assert sandbox(shop, "GET", "/tokens")["refused"] == 1
