@@ -40,14 +40,18 @@ from connector.models import (
 from connector.redact import redact_text
 from connector.services import bindings, shop_auth, subjects
 from connector.services.context import NotConfigured, Services
-from connector.shopify.client import ReauthorizationRequired, ShopifyError
+from connector.shopify.client import (
+    QueryTooCostly,
+    ReauthorizationRequired,
+    ShopifyError,
+)
 from connector.subject_keys import Keyring, SubjectKey
 
 log = logging.getLogger(__name__)
 
 #: An event whose body was erased before it was processed: it is kept ``deferred`` with this note.
 BODY_ERASED = "its body was erased (retention or a privacy request): there is nothing left to process"
-PERMANENT = (FusionRejected, MappingError, AddressError, NotConfigured, InsecureURL)
+PERMANENT = (FusionRejected, MappingError, AddressError, NotConfigured, InsecureURL, QueryTooCostly)
 #: A busy connection pool (every connection taken by the process's other threads) is one of them.
 TRANSIENT = (FusionError, ShopifyError, RedisError, OperationalError, PoolTimeout)
 

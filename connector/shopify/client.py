@@ -101,14 +101,6 @@ class ShopifyClient:
         self.tokens: TokenSource = tokens or ClientCredentials(connection, self._session, timeout)
         self.budget = budget or CostBudget(None, max_wait=30.0)
 
-    @property
-    def session(self) -> requests.Session:
-        return self._session
-
-    @property
-    def timeout(self):
-        return self._timeout
-
     def graphql(self, query: str, variables: dict | None = None, *, cost: int | None = None) -> dict:
         """``data`` of the answer. ``cost``: the query's requested cost when the caller knows it;
         otherwise what Shopify said it cost last time (a first guess the first time)."""
