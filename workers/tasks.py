@@ -9,7 +9,14 @@ import logging
 from datetime import timedelta
 
 from connector import audit, audit_chain, flows
-from connector.services import fusion_poll, inbox, reconcile, retention, subjects
+from connector.services import (
+    fusion_poll,
+    inbox,
+    reconcile,
+    retention,
+    shop_tokens,
+    subjects,
+)
 from workers import dispatch
 from workers.app import app
 from workers.base import ConnectorTask, services
@@ -91,3 +98,10 @@ def shopify_reconcile(self) -> int:
             log.info("reconciled %s: %s enqueued%s", result.shop, result.enqueued,
                      f"; stopped: {result.error}" if result.error else "")
     return sum(result.enqueued for result in results)
+
+
+@app.task(bind=True, base=ConnectorTask, name="mlc.shopify.keep_tokens")
+def shopify_keep_tokens(self) -> dict:
+    """Refresh the Shopify tokens that would expire before the next run, one shop at a time
+    (each under its shop's refresh lock, so a worker refreshing the same token is not doubled)."""
+    return shop_tokens.keep_tokens(services())
