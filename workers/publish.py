@@ -60,8 +60,10 @@ def _publisher() -> tuple:
     return held
 
 
-def send(task: str, args: list, queue: str) -> str:
+def send(task: str, args: list, queue: str, priority: int | None = None) -> str:
     """Publish ``task(*args)`` on ``queue`` as ``app.send_task`` would; the task id.
+
+    ``priority`` picks the queue's lane (``workers.dispatch``); None: the first lane, as Celery's.
 
     Raises kombu's ``OperationalError`` when the broker stays unreachable past the retry policy.
     """
@@ -72,6 +74,8 @@ def send(task: str, args: list, queue: str) -> str:
         task_id, task, args, reply_to=app.thread_oid, ignore_result=ignore_result,
         root_id=parent and (parent.request.root_id or parent.request.id), parent_id=parent and parent.request.id)
     try:
+        if priority is not None:
+            properties = dict(properties, priority=priority)
         producer.publish(body, routing_key=queue, headers=headers, **options, **properties)
     except BaseException:
         _thread.publisher = None  # kombu gave up and closed the channel: the next send starts afresh

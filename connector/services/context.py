@@ -11,12 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.config import ConfigError, Settings
+from connector.fair_share import FairShareBucket
 from connector.fusion.auth import FusionConnection
 from connector.fusion.client import FusionClient
 from connector.mapping.config import Mapping, load_mapping
 from connector.metrics import Tally
 from connector.models import FusionPod, Shop
-from connector.fair_share import FairShareBucket
 from connector.ratelimit import TokenBucket
 from connector.shopify.client import ShopConnection, ShopifyClient
 from connector.subject_keys import Keyring

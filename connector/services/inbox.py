@@ -103,6 +103,7 @@ class Accepted:
     inbox_id: int | None        # None for a duplicate: answering it needs nothing but the refusal
     created: bool
     flow: flows.Flow | None     # the flow that will process it; None for a duplicate or a deferred topic
+    shop_id: int | None = None  # whose it is: the shop's first events go first (workers.dispatch)
 
 
 def accept(session: Session, keys: WebhookKeys, delivery: Delivery, window: Window = Window(),
@@ -136,7 +137,7 @@ def accept(session: Session, keys: WebhookKeys, delivery: Delivery, window: Wind
         return Accepted(None, False, None)  # (the insert waited for that one to commit or roll back)
     if tally is not None:
         tally.moved(session, delivery.topic, None, row.get("state", InboxState.received).value)
-    return Accepted(inbox_id, True, flow)
+    return Accepted(inbox_id, True, flow, shop_id)
 
 
 def _checked_headers(delivery: Delivery) -> tuple[str, datetime | None]:

@@ -11,6 +11,7 @@ from kombu.exceptions import OperationalError
 from redis import Redis
 
 from cli.stack import free_port, require_extra, wait_for_port
+from connector.flows import lane_lists
 from workers import publish
 from workers.app import app
 
@@ -103,3 +104,12 @@ def test_given_the_broker_down_then_the_send_fails_within_the_retry_policy_and_t
 
     assert on_a_new_thread(send_while_down_then_up) < 3  # three retries, 0.6 s of waiting
     assert [json.loads(m)["headers"]["argsrepr"] for m in redis.lrange(QUEUE, 0, -1)] == ["[3]"]
+
+
+def test_given_a_priority_then_the_message_waits_in_that_lanes_list(broker):
+    redis, _, _ = broker
+    on_a_new_thread(lambda: publish.send(TASK, [5], QUEUE, priority=6))
+    first, backlog = lane_lists(QUEUE)
+    assert redis.llen(first) == 0
+    [message] = redis.lrange(backlog, 0, -1)
+    assert json.loads(message)["properties"]["priority"] == 6

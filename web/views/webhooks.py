@@ -44,7 +44,7 @@ def shopify():
             accepted = inbox.accept(session, current_app.extensions["mlc.webhook_keys"], delivery,
                                     current_app.extensions["mlc.webhook_window"], services.tally)
             if accepted.flow is not None:
-                dispatch.send_after_commit(session, accepted.inbox_id, delivery.topic)
+                dispatch.send_after_commit(session, accepted.inbox_id, delivery.topic, accepted.shop_id)
     except inbox.InvalidHeader as exc:  # unsigned: logged without the header's value
         log.warning("webhook refused: %s", exc)
         return jsonify(error="invalid header", detail=str(exc)), 400
