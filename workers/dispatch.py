@@ -44,8 +44,11 @@ def lane(shop_id: int | None, now: float | None = None) -> int:
     """The lane of a shop's next event: its first few in the window first, the rest as backlog.
 
     An event of no known shop (the sweeper's resends) is backlog; so is every event when Redis
-    cannot count (the send that follows will say why).
+    cannot count (the send that follows will say why). Without MLC_FUSION_FAIR_SHARE every event
+    goes first: one lane, first come first served.
     """
+    if not settings.fusion_fair_share:
+        return FIRST
     if shop_id is None:
         return BACKLOG
     window = settings.fusion_share_window_seconds
