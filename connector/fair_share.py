@@ -23,6 +23,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Iterator
 
+from connector.fusion.errors import FusionUnavailable
 from connector.ratelimit import TokenBucket
 
 #: The shop on whose behalf this thread calls Fusion now (set around one unit of work).
@@ -87,15 +88,13 @@ return result
 """
 
 
-class FusionYielded(RuntimeError):
+class FusionYielded(FusionUnavailable):
     """This shop is over its share of the pod while another shop waits: try again later.
 
-    Not a failure of the work: the caller defers it without using up an attempt.
+    The request was never sent, so it is handled like any other unavailability that certainly did
+    not reach Fusion (a create gives its claim back at once, ``connector.services.create_once``);
+    but it is no failure of the work: processing defers it without using up an attempt.
     """
-
-    def __init__(self, message: str, retry_after: float):
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 @contextmanager
