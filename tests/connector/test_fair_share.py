@@ -54,6 +54,14 @@ def test_given_a_yield_when_the_pod_refills_then_the_waiting_shop_gets_the_token
     assert take(bucket, "A") > 0.5  # nobody waits any more: A waits for the pod, not yielded
 
 
+def test_given_its_share_refills_later_than_its_patience_when_taking_then_it_yields_at_once(redis_client):
+    bucket = FairShareBucket(redis_client, f"test:{uuid.uuid4()}", rate=1, burst=4, window=60, patience=0)
+    empty_pod(bucket)
+    take(bucket, "B")
+    with acting_for("A"), pytest.raises(FusionYielded):
+        bucket.take()
+
+
 def test_given_the_pods_own_work_when_shops_wait_then_it_never_yields(bucket):
     empty_pod(bucket)
     take(bucket, "B")
