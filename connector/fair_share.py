@@ -121,9 +121,8 @@ class FairShareBucket(TokenBucket):
     """The pod's bucket, shared out between the shops active in the last ``window`` seconds.
 
     Calls made outside :func:`acting_for` (the Fusion poller, ``ml-connector fusion ping``) are the
-    pod's own work: they take from the pod bucket as before and never yield. ``take`` (blocking
-    while the shop is within its share) and ``pause`` (after a 429, for every shop) are the pod
-    bucket's.
+    pod's own work: they take from the pod bucket as before and never yield. ``pause`` (after a
+    429, for every shop) is the pod bucket's.
     """
 
     window: float = 60.0
