@@ -30,6 +30,7 @@ from bench.load import Request, Run, merged, post_all
 from bench.servers import PROCFILE_APP, Server, settings_of
 from connector import flows
 from connector.db import get_engine, session_scope
+from connector.flows import lane_lists
 from connector.migrate import upgrade
 from connector.models import InboxEvent
 from connector.services.setup import add_shop
@@ -127,7 +128,7 @@ def _stored(database_url: str, redis_url: str) -> str:
         inbox = session.scalar(select(func.count()).select_from(InboxEvent))
         floor_rows = session.scalar(select(func.count()).select_from(floor.floor_inbox))
     redis = Redis.from_url(redis_url)
-    messages, pushes = redis.llen(flows.for_topic(TOPIC).queue), redis.llen(floor.QUEUE)
+    messages, pushes = sum(redis.llen(name) for name in lane_lists(flows.for_topic(TOPIC).queue)), redis.llen(floor.QUEUE)
     return (f"receiver {inbox} inbox rows and {messages} task messages, "
             f"floor {floor_rows} rows and {pushes} pushes")
 

@@ -60,11 +60,13 @@ def _publisher() -> tuple:
     return held
 
 
-def send(task: str, args: list, queue: str, correlation: dict | None = None) -> str:
+def send(task: str, args: list, queue: str, correlation: dict | None = None, priority: int | None = None) -> str:
     """Publish ``task(*args)`` on ``queue`` as ``app.send_task`` would; the task id.
 
     ``correlation`` (inbox id, shop, topic, GID: never a secret or a payload) goes in a header of
     its own, which the worker binds around the task (``workers.app``) so its lines name the event.
+
+    ``priority`` picks the queue's lane (``workers.dispatch``); None: the first lane, as Celery's.
 
     Raises kombu's ``OperationalError`` when the broker stays unreachable past the retry policy.
     """
@@ -77,6 +79,8 @@ def send(task: str, args: list, queue: str, correlation: dict | None = None) -> 
     if correlation:
         headers[CORRELATION_HEADER] = correlation
     try:
+        if priority is not None:
+            properties = dict(properties, priority=priority)
         producer.publish(body, routing_key=queue, headers=headers, **options, **properties)
     except BaseException:
         _thread.publisher = None  # kombu gave up and closed the channel: the next send starts afresh

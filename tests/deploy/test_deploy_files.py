@@ -301,14 +301,19 @@ def keda_problems(objects: list[dict], queue_names: tuple[str, ...], processes: 
             if trigger.get("authenticationRef", {}).get("name") not in auths:
                 problems.append(f"keda: ScaledObject {name} names no TriggerAuthentication of these files")
             scaled[metadata["listName"]] = target
+    from connector.flows import lane_lists
     for queue in queue_names:
         if queue not in worker_of:
             problems.append(f"Procfile: queue {queue} has no worker process")
         if queue not in scaled:
             problems.append(f"keda: queue {queue} has no ScaledObject on its Redis list {queue!r}")
-        elif queue in worker_of and scaled[queue] != worker_of[queue]:
-            problems.append(f"keda: the list {queue} scales {scaled[queue]}, but {worker_of[queue]} consumes it")
-    for listed in sorted(set(scaled) - set(queue_names)):
+            continue
+        for listed in lane_lists(queue):  # each lane of the queue is a list of its own
+            if listed not in scaled:
+                problems.append(f"keda: the ScaledObject of queue {queue} does not watch its lane {listed!r}")
+            elif queue in worker_of and scaled[listed] != worker_of[queue]:
+                problems.append(f"keda: the list {listed!r} scales {scaled[listed]}, but {worker_of[queue]} consumes it")
+    for listed in sorted(set(scaled) - {name for queue in queue_names for name in lane_lists(queue)}):
         problems.append(f"keda: a ScaledObject watches {listed!r}, which is no Celery queue")
     return problems
 
@@ -557,6 +562,14 @@ def test_given_a_scaled_object_on_the_wrong_list_then_keda_check_names_it():
     problems = keda_problems(objects, queues(), procfile())
     assert "keda: queue invoices has no ScaledObject on its Redis list 'invoices'" in problems
     assert "keda: a ScaledObject watches 'invoice', which is no Celery queue" in problems
+
+
+def test_given_a_scaled_object_without_its_backlog_lane_then_keda_check_names_it():
+    objects = copy.deepcopy(manifests())
+    scaled = next(o for o in objects if o["kind"] == "ScaledObject" and o["metadata"]["name"] == "worker-invoices")
+    scaled["spec"]["triggers"] = [t for t in scaled["spec"]["triggers"] if t["metadata"]["listName"] == "invoices"]
+    problems = keda_problems(objects, queues(), procfile())
+    assert problems == ["keda: the ScaledObject of queue invoices does not watch its lane 'invoices\\x06\\x166'"]
 
 
 def test_given_a_new_procfile_process_then_compose_k8s_and_systemd_checks_name_it():

@@ -13,6 +13,7 @@ from redis import Redis
 
 from cli.stack import free_port, require_extra, wait_for_port
 from connector import logs
+from connector.flows import lane_lists
 from workers import publish
 from workers.app import CORRELATION_HEADER, app
 
@@ -132,3 +133,12 @@ def test_given_a_task_with_the_header_then_it_runs_bound_to_it_and_unbound_after
     assert result.get() == {"inbox_id": 5, "shop": "acme.myshopify.com", "task_id": "t-5",
                             "task": "tests.publish.correlation"}
     assert logs.correlation() == {}
+
+
+def test_given_a_priority_then_the_message_waits_in_that_lanes_list(broker):
+    redis, _, _ = broker
+    on_a_new_thread(lambda: publish.send(TASK, [5], QUEUE, priority=6))
+    first, backlog = lane_lists(QUEUE)
+    assert redis.llen(first) == 0
+    [message] = redis.lrange(backlog, 0, -1)
+    assert json.loads(message)["properties"]["priority"] == 6

@@ -62,7 +62,7 @@ def _receive():
                 logs.annotate(inbox_id=accepted.inbox_id, shop=delivery.shop_domain, topic=delivery.topic,
                               event_id=delivery.event_id, gid=flows.gid(delivery.topic, accepted.resource_id))
             if accepted.flow is not None:
-                dispatch.send_after_commit(session, accepted.inbox_id, delivery.topic)
+                dispatch.send_after_commit(session, accepted.inbox_id, delivery.topic, accepted.shop_id)
     except inbox.InvalidHeader as exc:  # unsigned: logged without the header's value
         refusals.refused(shop, "invalid_header", "webhook refused: %s", exc)
         return jsonify(error="invalid header", detail=str(exc)), 400
