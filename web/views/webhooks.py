@@ -11,7 +11,7 @@ import logging
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import DBAPIError
 
-from connector.db import session_scope
+from connector.db import once_more_if_disconnected, session_scope
 from connector.services import inbox
 from connector.services.context import Services
 from web.body import TooLarge, read_body
@@ -39,12 +39,17 @@ def shopify():
         signature=h.get("X-Shopify-Hmac-Sha256", ""),
         raw_body=raw,
     )
-    try:
+    keys, window = current_app.extensions["mlc.webhook_keys"], current_app.extensions["mlc.webhook_window"]
+
+    def store() -> inbox.Accepted:
         with session_scope(services.settings.database_url) as session:
-            accepted = inbox.accept(session, current_app.extensions["mlc.webhook_keys"], delivery,
-                                    current_app.extensions["mlc.webhook_window"], services.tally)
+            accepted = inbox.accept(session, keys, delivery, window, services.tally)
             if accepted.flow is not None:
                 dispatch.send_after_commit(session, accepted.inbox_id, delivery.topic)
+        return accepted
+
+    try:
+        accepted = once_more_if_disconnected(store)
     except inbox.InvalidHeader as exc:  # unsigned: logged without the header's value
         log.warning("webhook refused: %s", exc)
         return jsonify(error="invalid header", detail=str(exc)), 400
