@@ -7,8 +7,8 @@ on the same gunicorn: signed deliveries and the bare endpoint (``GET /livez``, w
 first with no stalled client, then with the stalled ones open. A delivery not answered within 5 s
 is one Shopify counts as failed; past a deadline no more are sent, so a server that answers
 nothing ends its run in bounded time. The figures: how many were answered, the rate and p99, and
-their ratios to the bare endpoint under the same stalled connections and to the calm run. No
-Celery worker runs (the messages wait in Redis), as in ``bench receiver``.
+their ratios to the bare endpoint under the same stalled connections and to the calm run, and the
+server's CPU per request sent (the steadiest figure on a shared machine). No Celery worker runs (the messages wait in Redis), as in ``bench receiver``.
 """
 from __future__ import annotations
 
@@ -45,18 +45,21 @@ def stall(url: str, count: int) -> list[socket.socket]:
 
 def _measure(server: Server, secret: str, start: int, count: int, deadline: float) -> tuple[Run, Run]:
     """Deliveries, then as many requests to the bare endpoint, each bounded by Shopify's 5 s."""
-    new = post_all(f"{server.url}/webhooks/shopify", deliveries(secret, start, count), THREADS,
-                   timeout=SHOPIFY_WAITS, deadline=deadline)
-    bare = post_all(f"{server.url}/livez", [(None, {})] * count, THREADS, method="GET",
-                    timeout=SHOPIFY_WAITS, deadline=deadline)
-    return new, bare
+    parts = ((f"{server.url}/webhooks/shopify", deliveries(secret, start, count), "POST"),
+             (f"{server.url}/livez", [(None, {})] * count, "GET"))
+    runs = []
+    for url, batch, method in parts:
+        cpu = server.cpu_seconds()
+        runs.append(post_all(url, batch, THREADS, method=method, timeout=SHOPIFY_WAITS, deadline=deadline))
+        runs[-1].server_cpu = server.cpu_seconds() - cpu
+    return runs[0], runs[1]
 
 
 def _line(label: str, run: Run, count: int) -> str:
     late = run.statuses.get(NO_ANSWER, 0)
     other = {s: n for s, n in run.statuses.items() if s not in (200, NO_ANSWER)}
     return (f"  {label:<34} {run.statuses.get(200, 0):>5}/{count:<5} {run.rate:9.0f} {run.percentile(0.5):9.1f} "
-            f"{run.percentile(0.99):9.1f}   {late} unanswered in {SHOPIFY_WAITS:.0f} s"
+            f"{run.percentile(0.99):9.1f} {run.cpu_per_request:9.2f}   {late} unanswered in {SHOPIFY_WAITS:.0f} s"
             + (f", other statuses {other}" if other else ""))
 
 
@@ -85,7 +88,7 @@ def run(*, deliveries_count: int, stalled: int = STALLED, deadline: float = 60.0
             finally:
                 server.stop()
             print(f"\n  {name}: {settings_of(server.argv)}")
-            print("                                     answered   per s    p50 ms    p99 ms")
+            print("                                     answered   per s    p50 ms    p99 ms    CPU ms")
             for label, result in (("deliveries, no stalled client", calm[0]), ("GET /livez, no stalled client", calm[1]),
                                   (f"deliveries, {stalled} stalled", siege[0]), (f"GET /livez, {stalled} stalled", siege[1])):
                 print(_line(label, result, deliveries_count))
