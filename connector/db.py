@@ -68,8 +68,11 @@ def get_engine(url: str) -> Engine:
         return engine
     from connector.config import load_settings
     settings = load_settings()
+    # Under gevent, more deliveries than the pool has connections wait for one; past 5 s Shopify has
+    # stopped waiting for the answer, so the wait ends then (the receiver answers 503).
+    waits = {"pool_timeout": 5} if greenlets else {}
     engine = create_engine(url, pool_pre_ping=not greenlets, pool_size=settings.db_pool_size,
-                           max_overflow=settings.db_max_overflow, hide_parameters=True)
+                           max_overflow=settings.db_max_overflow, hide_parameters=True, **waits)
     event.listen(engine, "handle_error", _without_detail)
     return engine
 

@@ -10,6 +10,7 @@ import logging
 
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from connector.db import once_more_if_disconnected, session_scope
 from connector.services import inbox
@@ -64,6 +65,9 @@ def shopify():
         return jsonify(error="refused", detail=str(exc)), 400
     except DBAPIError:
         log.exception("database unavailable; Shopify will retry the delivery")
+        return jsonify(error="unavailable"), 503
+    except PoolTimeout:  # every connection of the pool busy for as long as Shopify waits
+        log.warning("no database connection free in time; Shopify will retry the delivery")
         return jsonify(error="unavailable"), 503
     if not accepted.created:
         return jsonify(status="duplicate"), 200
