@@ -17,10 +17,11 @@ import os
 #: Processes; gunicorn's own variable, as on Heroku-style platforms.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gevent"
-#: Open connections per worker, stalled ones included: far more than slow clients need to reach.
+#: Open connections per worker, stalled ones included (a file descriptor each); past it, new
+#: connections wait in the listen backlog.
 worker_connections = 1000
-#: Seconds without a heartbeat before the master restarts a worker (a gevent worker's heartbeat
-#: runs in its own greenlet: a stalled client never delays it, a CPU-bound loop would).
+#: Seconds without a heartbeat before the master restarts a worker (a gevent worker beats from its
+#: main greenlet: a stalled client never delays it, a request that computes without yielding would).
 timeout = 30
 #: Seconds a stopping worker finishes the requests it has; below the deploy files' stop timeouts
 #: (systemd TimeoutStopSec, Kubernetes terminationGracePeriodSeconds: 40).
