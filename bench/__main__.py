@@ -1,4 +1,4 @@
-"""``python -m bench [receiver|pipeline|pools|throughput|poll|reconcile|shopify|share|logs|chaos] [--webhooks N] [--rounds N] [--orders N] [--refunds N]``.
+"""``python -m bench [receiver|slow|pipeline|pools|throughput|poll|reconcile|shopify|share|logs|chaos] [--webhooks N] [--rounds N] [--orders N] [--refunds N]``.
 
 The receiver benchmark starts its own servers (no workers: they would compete for the cores it
 measures); the pipeline benchmark runs on a private stack with workers and both sandboxes; the
@@ -21,6 +21,7 @@ from bench import (
     reconcile,
     share,
     shopify_budget,
+    slow,
     throughput,
 )
 from cli.stack import Stack
@@ -28,6 +29,10 @@ from cli.stack import Stack
 
 def run_receiver(args) -> None:
     receiver.run(webhooks=args.webhooks, rounds=args.rounds)
+
+
+def run_slow(args) -> None:
+    slow.run(deliveries_count=args.deliveries, stalled=args.stalled, deadline=args.deadline)
 
 
 def run_pipeline(args) -> None:
@@ -81,7 +86,7 @@ def run_share(args) -> None:
     share.run(orders=args.orders, rate=args.share_rate)
 
 
-BENCHES = {"receiver": run_receiver, "pipeline": run_pipeline, "pools": run_pools, "throughput": run_throughput,
+BENCHES = {"receiver": run_receiver, "slow": run_slow, "pipeline": run_pipeline, "pools": run_pools, "throughput": run_throughput,
            "poll": run_poll, "logs": run_logs, "reconcile": run_reconcile, "shopify": run_shopify,
            "share": run_share}
 
@@ -109,6 +114,10 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=7200, help="seconds the chaos run waits to be quiet")
     parser.add_argument("--webhooks", type=int, default=1000, help="deliveries per round of the receiver benchmark")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the receiver benchmark")
+    parser.add_argument("--deliveries", type=int, default=1500, help="deliveries per part of the slow benchmark")
+    parser.add_argument("--stalled", type=int, default=slow.STALLED, help="stalled connections of the slow benchmark")
+    parser.add_argument("--deadline", type=float, default=60.0,
+                        help="seconds after which a part of the slow benchmark sends no more")
     parser.add_argument("--rate", default="20", help="orders/s of the throughput benchmark's latency part "
                         "(several: 5,10,20)")
     parser.add_argument("--seconds", type=float, default=30.0, help="how long the latency part places orders")

@@ -427,6 +427,19 @@ def test_given_systemd_units_then_every_procfile_process_has_a_unit_that_always_
     assert systemd_problems(units(), procfile()) == []
 
 
+def test_given_procfile_web_then_its_gunicorn_settings_are_the_config_module_s_alone():
+    from cli.stack import WEB_CONFIG
+    argv = expanded(procfile()["web"])
+    assert argv[:3] == ["gunicorn", "-c", WEB_CONFIG]
+    overridden = {"-w", "--workers", "--threads", "-k", "--worker-class", "--worker-connections", "-t", "--timeout"}
+    assert not overridden & {token.split("=", 1)[0] for token in argv}, "web/gunicorn_conf.py holds these"
+
+
+def test_given_the_demo_and_test_stack_then_they_run_the_procfile_web_command():
+    from cli.stack import web_command
+    assert comparable(web_command(8000)) == comparable(expanded(procfile()["web"]))
+
+
 def test_given_kustomizations_then_both_deploy_the_same_image_into_the_namespace():
     base, release = load_yaml(K8S / "kustomization.yaml")[0], load_yaml(K8S / "release" / "kustomization.yaml")[0]
     assert base["images"] == release["images"]
@@ -581,7 +594,7 @@ def test_given_a_new_procfile_process_then_compose_k8s_and_systemd_checks_name_i
 
 
 def test_given_a_changed_procfile_command_then_each_deploy_file_is_named():
-    processes = dict(procfile(), web=procfile()["web"].replace("--threads 4", "--threads 8"))
+    processes = dict(procfile(), web=procfile()["web"].replace("python:web.gunicorn_conf", "python:web.other_conf"))
     assert any(p.startswith("compose: web runs") for p in compose_problems(compose(), processes))
     assert any(p.startswith("k8s: web runs") for p in k8s_problems(manifests(), processes))
     assert any(p.startswith("systemd ml-connector-web.service: web runs") for p in systemd_problems(units(), processes))
