@@ -136,3 +136,13 @@ def ping_all(services, session: Session) -> list[Check]:
     except (FusionError, ConfigError) as exc:
         checks.append(Check("Fusion", False, str(exc)))
     return checks
+
+
+def set_reread_from_admin(session: Session, domain: str, on: bool) -> Shop:
+    """Turn on or off reading each order, refund and customer event's object again from the
+    shop's Admin API before anything reaches Fusion (``connector.services.reread``)."""
+    shop = session.scalar(select(Shop).where(Shop.domain == domain))
+    if shop is None:
+        raise ValueError(f"no shop {domain!r}")
+    shop.reread_from_admin = on
+    return shop
