@@ -1,0 +1,122 @@
+"""Fusion → Shopify: a receipt a person enters in Fusion for an unpaid order is recorded in
+Shopify once after the receipts poll, and the ``orders/paid`` Shopify sends back creates no
+second receipt in Fusion; a shop without the option pushes nothing."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from connector.config import load_settings
+from connector.db import session_scope
+from connector.models import BindingState
+from connector.services.setup import set_push_fusion_receipts
+from tests.factories import new_order
+from tests.integration.test_fusion_poll import pay_in_fusion, poll
+from tests.support import Fusion, eventually, fusion_get
+
+RECEIPTS = "/fscmRestApi/resources/11.13.18.05/standardReceipts"
+CENT = Decimal("0.01")
+
+
+def pushing(shop) -> None:
+    with session_scope(load_settings().database_url) as session:
+        set_push_fusion_receipts(session, shop.domain, True)
+
+
+def unpaid_invoiced_order(shop) -> tuple[dict, dict]:
+    order = shop.place_order(new_order())
+    shop.wait_invoiced(order)
+    assert shop.quiet()
+    [invoice] = shop.fusion_invoices(order)
+    return order, invoice
+
+
+def account_receipts(fusion: Fusion, invoice: dict) -> list[dict]:
+    """Every receipt Fusion holds for the order's customer account (each test has its own customer)."""
+    return fusion_get(fusion, RECEIPTS, q=f"CustomerAccountNumber='{invoice['BillToCustomerNumber']}'",
+                      limit="100")["items"]
+
+
+def money(value) -> Decimal:
+    return Decimal(str(value)).quantize(CENT)
+
+
+def pushed(shop, order: dict, receipt: dict):
+    binding = shop.binding("fusion_receipt", f"{order['id']}:{receipt['StandardReceiptId']}")
+    return binding if binding is not None and binding.state == BindingState.synced else None
+
+
+def test_given_a_receipt_entered_in_fusion_for_an_unpaid_order_then_shopify_marks_it_paid_once(shop, fusion):
+    pushing(shop)
+    order, invoice = unpaid_invoiced_order(shop)
+    total = money(invoice["InvoiceBalanceAmount"])
+    assert money(shop.order(order["id"])["total_outstanding"]) == total and not shop.transactions(order)
+
+    # when: a person enters the bank transfer in Fusion and applies it to the invoice; the receipts poll runs
+    receipt = pay_in_fusion(fusion, invoice)
+    poll("receipts")
+    assert len(shop.audit("fusion_receipt.noticed")) == 1
+    assert eventually(lambda: pushed(shop, order, receipt))
+    assert shop.quiet()  # Shopify's orders/paid and orders/updated, handled
+
+    # then: Shopify holds one manual payment of the whole amount and the order is paid
+    [payment] = shop.transactions(order)
+    assert (payment["kind"], payment["status"], money(payment["amount_set"]["shop_money"]["amount"])) == \
+        ("sale", "success", total)
+    now = shop.order(order["id"])
+    assert now["financial_status"] == "paid" and money(now["total_outstanding"]) == 0
+    # and Fusion holds the person's receipt only, the invoice paid by it
+    [only] = account_receipts(fusion, invoice)
+    assert only["StandardReceiptId"] == receipt["StandardReceiptId"] and money(only["UnappliedAmount"]) == 0
+    assert shop.fusion_balance(order) == 0
+    # and the echo is bound to the person's receipt, the push audited once with the transaction it made
+    echo = shop.binding("payment", payment["id"])
+    assert echo.state == BindingState.synced and echo.fusion_id == str(receipt["StandardReceiptId"])
+    assert echo.fusion_refs["pushed_from"] == "fusion" and money(echo.fusion_refs["amount"]) == total
+    [audit] = shop.audit("shopify_payment.created")
+    assert audit.detail["mutation"] == "orderMarkAsPaid" and money(audit.detail["amount"]) == total
+    assert audit.detail["transaction"] == payment["admin_graphql_api_id"]
+    assert shop.binding("fusion_receipt", f"{order['id']}:{receipt['StandardReceiptId']}").fusion_refs[
+        "transaction_id"] == str(payment["id"])
+
+    # when: the receipts poll reads the receipt again (its overlap window) and the order changes again
+    poll("receipts")
+    assert len(shop.audit("fusion_receipt.noticed")) == 1
+    shop.deliver("orders/paid", {**shop.order(order["id"]), "updated_at": "2099-01-01T00:00:00Z"})
+    assert shop.quiet()
+    # then: still one payment in Shopify, one receipt in Fusion
+    assert len(shop.transactions(order)) == 1 and len(account_receipts(fusion, invoice)) == 1
+    assert len(shop.audit("shopify_payment.created")) == 1
+
+
+def test_given_a_receipt_paying_part_of_an_order_then_shopify_records_that_part(shop, fusion):
+    pushing(shop)
+    order, invoice = unpaid_invoiced_order(shop)
+    total = money(invoice["InvoiceBalanceAmount"])
+    part = Decimal("20.00")
+
+    receipt = pay_in_fusion(fusion, invoice, part)
+    poll("receipts")
+    assert eventually(lambda: pushed(shop, order, receipt))
+    assert shop.quiet()
+
+    [payment] = shop.transactions(order)
+    assert money(payment["amount_set"]["shop_money"]["amount"]) == part
+    now = shop.order(order["id"])
+    assert now["financial_status"] == "partially_paid" and money(now["total_outstanding"]) == total - part
+    assert [r["StandardReceiptId"] for r in account_receipts(fusion, invoice)] == [receipt["StandardReceiptId"]]
+    assert shop.fusion_balance(order) == total - part
+    [audit] = shop.audit("shopify_payment.created")
+    assert audit.detail["mutation"] == "orderCreateManualPayment" and money(audit.detail["amount"]) == part
+
+
+def test_given_a_shop_that_does_not_push_then_a_receipt_entered_in_fusion_stays_in_fusion(shop, fusion):
+    order, invoice = unpaid_invoiced_order(shop)
+
+    receipt = pay_in_fusion(fusion, invoice)
+    poll("receipts")
+    assert shop.quiet()
+
+    assert shop.binding("fusion_receipt", f"{order['id']}:{receipt['StandardReceiptId']}") is None
+    assert not shop.transactions(order) and shop.order(order["id"])["financial_status"] == "pending"
+    assert not shop.audit("fusion_receipt.noticed") and not shop.audit("shopify_payment.created")
+    assert shop.fusion_balance(order) == 0
