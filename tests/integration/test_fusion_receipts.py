@@ -10,7 +10,7 @@ from connector.db import session_scope
 from connector.models import BindingState
 from connector.services.setup import set_push_fusion_receipts
 from tests.factories import new_order
-from tests.integration.test_fusion_poll import pay_in_fusion, poll
+from tests.integration.test_fusion_poll import ml_connector, pay_in_fusion, poll
 from tests.support import Fusion, eventually, fusion_get
 
 RECEIPTS = "/fscmRestApi/resources/11.13.18.05/standardReceipts"
@@ -77,6 +77,10 @@ def test_given_a_receipt_entered_in_fusion_for_an_unpaid_order_then_shopify_mark
     assert audit.detail["transaction"] == payment["admin_graphql_api_id"]
     assert shop.binding("fusion_receipt", f"{order['id']}:{receipt['StandardReceiptId']}").fusion_refs[
         "transaction_id"] == str(payment["id"])
+    # and the order's timeline shows the push and Shopify's orders/paid
+    timeline = ml_connector("timeline", str(order["id"]), "--shop", shop.domain)
+    assert "fusion_receipt.noticed" in timeline and "shopify_payment.created" in timeline
+    assert "webhook orders/paid" in timeline
 
     # when: the receipts poll reads the receipt again (its overlap window) and the order changes again
     poll("receipts")
