@@ -1,13 +1,17 @@
 """Fusion → Shopify: a receipt a person enters in Fusion for an unpaid order is recorded in
 Shopify once after the receipts poll, and the ``orders/paid`` Shopify sends back creates no
-second receipt in Fusion; a shop without the option pushes nothing."""
+second receipt in Fusion, also when the push's answer was lost; a shop without the option pushes
+nothing."""
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
+
+from sqlalchemy import select
 
 from connector.config import load_settings
 from connector.db import session_scope
-from connector.models import BindingState
+from connector.models import Binding, BindingKind, BindingState, Shop, utcnow
 from connector.services.setup import set_push_fusion_receipts
 from tests.factories import new_order
 from tests.integration.test_fusion_poll import ml_connector, pay_in_fusion, poll
@@ -111,6 +115,54 @@ def test_given_a_receipt_paying_part_of_an_order_then_shopify_records_that_part(
     assert shop.fusion_balance(order) == total - part
     [audit] = shop.audit("shopify_payment.created")
     assert audit.detail["mutation"] == "orderCreateManualPayment" and money(audit.detail["amount"]) == part
+
+
+def push_in_doubt(shop, order: dict, receipt: dict, amount: Decimal) -> None:
+    """What a worker leaves when it dies after its orderMarkAsPaid reached Shopify and before it
+    bound the payment: the push claimed (``creating``) with its plan, the claim still running."""
+    with session_scope(load_settings().database_url) as session:
+        shop_id = session.scalar(select(Shop.id).where(Shop.domain == shop.domain))
+        session.add(Binding(shop_id=shop_id, kind=BindingKind.fusion_receipt,
+                            shopify_id=f"{order['id']}:{receipt['StandardReceiptId']}",
+                            shopify_gid=order["admin_graphql_api_id"], state=BindingState.creating,
+                            fusion_id=str(receipt["StandardReceiptId"]), fusion_number=receipt["ReceiptNumber"],
+                            fusion_updated_at=receipt["LastUpdateDate"],
+                            claimed_until=utcnow() + timedelta(seconds=load_settings().create_lease_seconds),
+                            fusion_refs={"plan": {"mutation": "orderMarkAsPaid", "amount": str(amount),
+                                                  "currency": "USD", "receipt_number": receipt["ReceiptNumber"],
+                                                  "before": []}}))
+
+
+def test_given_a_push_whose_answer_was_lost_then_its_echo_waits_and_the_next_push_adopts_the_payment(shop, fusion):
+    pushing(shop)
+    order, invoice = unpaid_invoiced_order(shop)
+    total = money(invoice["InvoiceBalanceAmount"])
+    receipt = pay_in_fusion(fusion, invoice)
+
+    # given: a push that reached Shopify and died before it bound the payment Shopify recorded
+    push_in_doubt(shop, order, receipt, total)
+    shop.act(f"orders/{order['id']}/transactions", {"kind": "sale", "gateway": "manual"})  # fires orders/paid
+    [payment] = shop.transactions(order)
+
+    # then: the order's events wait for the push instead of booking the payment as new money
+    assert eventually(lambda: any("waiting for that push" in e for e in shop.last_attempt_errors().values()))
+    assert [r["StandardReceiptId"] for r in account_receipts(fusion, invoice)] == [receipt["StandardReceiptId"]]
+
+    # when: the receipts poll runs once the claim's lease is over
+    def adopted():
+        poll("receipts")
+        return pushed(shop, order, receipt)
+    assert eventually(adopted, timeout=60, interval=1)
+    assert shop.quiet()
+
+    # then: the push adopted the payment Shopify holds, and nothing was recorded or booked twice
+    [audit] = shop.audit("shopify_payment.adopted")
+    assert audit.detail["transaction"] == payment["admin_graphql_api_id"] and money(audit.detail["amount"]) == total
+    assert len(shop.transactions(order)) == 1 and not shop.audit("shopify_payment.created")
+    [only] = account_receipts(fusion, invoice)
+    assert only["StandardReceiptId"] == receipt["StandardReceiptId"] and shop.fusion_balance(order) == 0
+    assert shop.binding("payment", payment["id"]).fusion_id == str(receipt["StandardReceiptId"])
+    assert shop.order(order["id"])["financial_status"] == "paid"
 
 
 def test_given_a_shop_that_does_not_push_then_a_receipt_entered_in_fusion_stays_in_fusion(shop, fusion):
