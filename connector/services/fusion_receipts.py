@@ -30,9 +30,10 @@ from sqlalchemy.orm import Session
 
 from connector import audit
 from connector.fusion.changes import Change, instant
-from connector.fusion.errors import FusionRejected
+from connector.fusion.errors import FusionError, FusionRejected
 from connector.mapping.receipt import is_payment
 from connector.models import Binding, BindingKind, BindingState, Shop, utcnow
+from connector.redact import redact_text
 from connector.services import bindings
 from connector.services.context import Services
 from connector.services.create_once import Ambiguous
@@ -235,6 +236,18 @@ def push(services: Services, session: Session, binding_id: int) -> str:
     try:
         with money_lock(services, shop, order_id):
             return doc.ensure().status.value
+    except Ambiguous as exc:
+        # Which payment is the push's is for a person to say: the push stays in doubt, so the
+        # order's new payments keep waiting rather than one being booked twice.
+        _note(session, binding_id, str(exc))
+        return "ambiguous"
+    except FusionRejected as exc:  # Shopify refused the payment, or Fusion the reads: for a person
+        session.rollback()
+        bindings.park(session, shop.id, KIND, doc.shopify_id, redact_text(str(exc))[:2000])
+        return "parked"
+    except (ShopifyError, FusionError) as exc:  # stays due: the next receipts poll sends it again
+        _note(session, binding_id, str(exc))
+        raise
     except NotPushed as reason:
         if bindings.skip(session, shop.id, KIND, doc.shopify_id, doc.gid, str(reason)):
             audit.record(session, "shopify_payment.skipped", shop_id=shop.id, subject_kind=KIND.value,
@@ -242,6 +255,12 @@ def push(services: Services, session: Session, binding_id: int) -> str:
                          reason=str(reason))
             session.commit()
         return "skipped"
+
+
+def _note(session: Session, binding_id: int, message: str) -> None:
+    session.rollback()
+    session.execute(update(Binding).where(Binding.id == binding_id).values(last_error=redact_text(message)[:2000]))
+    session.commit()
 
 
 @dataclass
