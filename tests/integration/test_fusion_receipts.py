@@ -12,7 +12,6 @@ from sqlalchemy import select
 from connector.config import load_settings
 from connector.db import session_scope
 from connector.models import Binding, BindingKind, BindingState, Shop, utcnow
-from connector.services.setup import set_push_fusion_receipts
 from tests.factories import new_order
 from tests.integration.test_fusion_poll import ml_connector, pay_in_fusion, poll
 from tests.support import Fusion, eventually, fusion_get
@@ -22,8 +21,11 @@ CENT = Decimal("0.01")
 
 
 def pushing(shop) -> None:
-    with session_scope(load_settings().database_url) as session:
-        set_push_fusion_receipts(session, shop.domain, True)
+    """The merchant turns the push on, as the README says."""
+    said = ml_connector("shops", "set", shop.domain, "--push-fusion-receipts")
+    assert "pushed to Shopify" in said
+    [row] = [line for line in ml_connector("shops", "list").splitlines() if shop.domain in line]
+    assert row.rstrip(" │|").endswith("yes")
 
 
 def unpaid_invoiced_order(shop) -> tuple[dict, dict]:
