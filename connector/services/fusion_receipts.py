@@ -117,7 +117,9 @@ def notice(services: Services, session: Session, pod: str, changes: list[Change]
     candidates = [c for c in changes if c.status not in VOID_STATUSES and applied_to(c) > 0
                   and c.details.get("CustomerAccountNumber") and not is_own_number(c.number, prefixes)]
     own = _made_by_connector(session, candidates)
-    candidates = [c for c in candidates if c.id not in own and c.number not in own]
+    considered = _considered(session, candidates)
+    candidates = [c for c in candidates if c.id not in own and c.number not in own
+                  and not any(instant(stamp) >= instant(c.stamp) for stamp in considered.get(c.id, []))]
     accounts = _accounts(session, pushing, {str(c.details["CustomerAccountNumber"]) for c in candidates})
     session.commit()
     opened = 0
@@ -139,6 +141,17 @@ def _made_by_connector(session: Session, changes: list[Change]) -> set[str]:
         or_(Binding.fusion_id.in_([c.id for c in changes]), Binding.fusion_number.in_([c.number for c in changes])))).all()
     return {value for fusion_id, number, refs in rows if (refs or {}).get("pushed_from") != FROM_FUSION
             for value in (fusion_id, number) if value}
+
+
+def _considered(session: Session, changes: list[Change]) -> dict[str, list[str]]:
+    """Receipt id → the LastUpdateDates its pushes were opened at: a version read again in the
+    poll's overlap window is not looked at twice."""
+    found: dict[str, list[str]] = {}
+    if changes:
+        for receipt_id, stamp in session.execute(select(Binding.fusion_id, Binding.fusion_updated_at).where(
+                Binding.kind == KIND, Binding.fusion_id.in_([c.id for c in changes]), Binding.fusion_updated_at != "")):
+            found.setdefault(receipt_id, []).append(stamp)
+    return found
 
 
 def _accounts(session: Session, shops: set[int], numbers: set[str]) -> dict[str, list[str]]:

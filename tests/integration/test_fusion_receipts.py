@@ -13,7 +13,7 @@ from connector.config import load_settings
 from connector.db import session_scope
 from connector.models import Binding, BindingKind, BindingState, Shop, utcnow
 from tests.factories import new_order
-from tests.integration.test_fusion_poll import ml_connector, pay_in_fusion, poll
+from tests.integration.test_fusion_poll import ml_connector, pay_in_fusion, poll, stats
 from tests.support import Fusion, eventually, fusion_get
 
 RECEIPTS = "/fscmRestApi/resources/11.13.18.05/standardReceipts"
@@ -89,7 +89,12 @@ def test_given_a_receipt_entered_in_fusion_for_an_unpaid_order_then_shopify_mark
     assert "webhook orders/paid" in timeline
 
     # when: the receipts poll reads the receipt again (its overlap window) and the order changes again
+    before = stats(fusion)
     poll("receipts")
+    after = stats(fusion)
+    # then: that poll costs its one request (nothing of the receipt is read again)
+    assert {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)} == \
+        {"GET standardReceipts": 1}
     assert len(shop.audit("fusion_receipt.noticed")) == 1
     shop.deliver("orders/paid", {**shop.order(order["id"]), "updated_at": "2099-01-01T00:00:00Z"})
     assert shop.quiet()

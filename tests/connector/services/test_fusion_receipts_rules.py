@@ -164,3 +164,10 @@ def test_given_receipts_the_connector_made_then_they_are_told_from_the_ones_a_pu
                 state=BindingState.synced, fusion_refs={"pushed_from": "fusion"})])
     db_session.commit()
     assert fusion_receipts._made_by_connector(db_session, [own, pushed]) == {"700001", "X-T1"}
+
+
+def test_given_a_receipt_version_a_push_was_opened_at_then_reading_it_again_is_not_looked_at(db_session, shop):
+    fusion_receipts._open(db_session, shop.id, "5004", "", change("2026-12-01T10:00:00.000+00:00", "800001"))
+    considered = fusion_receipts._considered(db_session, [change("2026-12-01T10:00:00.000+00:00", "800001")])
+    assert considered == {"800001": ["2026-12-01T10:00:00.000+00:00"]}
+    assert fusion_receipts._considered(db_session, [change("2026-12-01T10:00:00.000+00:00", "800002")]) == {}
