@@ -124,9 +124,11 @@ def test_given_a_receipt_paying_part_of_an_order_then_shopify_records_that_part(
     assert audit.detail["mutation"] == "orderCreateManualPayment" and money(audit.detail["amount"]) == part
 
 
-def push_in_doubt(shop, order: dict, receipt: dict, amount: Decimal) -> None:
+def push_in_doubt(shop, fusion: Fusion, order: dict, receipt: dict, amount: Decimal) -> None:
     """What a worker leaves when it dies after its orderMarkAsPaid reached Shopify and before it
-    bound the payment: the push claimed (``creating``) with its plan, the claim still running."""
+    bound the payment: the push claimed (``creating``) with its plan, the claim still running,
+    opened at the receipt's version as the poll read it (applied)."""
+    receipt = fusion_get(fusion, f"{RECEIPTS}/{receipt['StandardReceiptId']}", onlyData="true")
     with session_scope(load_settings().database_url) as session:
         shop_id = session.scalar(select(Shop.id).where(Shop.domain == shop.domain))
         session.add(Binding(shop_id=shop_id, kind=BindingKind.fusion_receipt,
@@ -147,7 +149,7 @@ def test_given_a_push_whose_answer_was_lost_then_its_echo_waits_and_the_next_pus
     receipt = pay_in_fusion(fusion, invoice)
 
     # given: a push that reached Shopify and died before it bound the payment Shopify recorded
-    push_in_doubt(shop, order, receipt, total)
+    push_in_doubt(shop, fusion, order, receipt, total)
     shop.act(f"orders/{order['id']}/transactions", {"kind": "sale", "gateway": "manual"})  # fires orders/paid
     [payment] = shop.transactions(order)
 
