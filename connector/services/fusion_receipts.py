@@ -47,8 +47,9 @@ from connector.shopify.orders import Transaction
 KIND = BindingKind.fusion_receipt
 MARK_AS_PAID = "orderMarkAsPaid"
 MANUAL_PAYMENT = "orderCreateManualPayment"
-#: Receipt statuses whose money no longer stands (reversed, returned unpaid, stopped).
-VOID_STATUSES = ("REV", "NSF", "STOP")
+#: Receipt statuses whose money no longer stands (reversed, returned unpaid, stopped), as codes or
+#: names: which of them a pod's REST ``Status`` prints is not confirmed.
+VOID_STATUSES = ("REV", "REVERSED", "NSF", "STOP")
 #: What a payment binding made by a push says of itself (``fusion_refs["pushed_from"]``).
 FROM_FUSION = "fusion"
 
@@ -114,7 +115,7 @@ def notice(services: Services, session: Session, pod: str, changes: list[Change]
         session.commit()
         return 0
     prefixes = [p for p in session.scalars(select(Shop.transaction_prefix)) if p]
-    candidates = [c for c in changes if c.status not in VOID_STATUSES and applied_to(c) > 0
+    candidates = [c for c in changes if c.status.upper() not in VOID_STATUSES and applied_to(c) > 0
                   and c.details.get("CustomerAccountNumber") and not is_own_number(c.number, prefixes)]
     own = _made_by_connector(session, candidates)
     considered = _considered(session, candidates)
@@ -310,7 +311,7 @@ class Push(ShopDocument):
             return
         if not push_on:
             raise NotPushed("the shop does not push receipts entered in Fusion (push_fusion_receipts is off)")
-        if str(self._receipt.get("Status") or "") in VOID_STATUSES:
+        if str(self._receipt.get("Status") or "").upper() in VOID_STATUSES:
             raise NotPushed(f"the receipt is {self._receipt.get('Status')} in Fusion")
         applied = sum(_applications(self.services, self.session, "default", self.invoice.fusion_refs.get(
             "customer_account_id", ""), self.receipt_id).get(document, Decimal(0))
