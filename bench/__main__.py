@@ -1,4 +1,4 @@
-"""``python -m bench [receiver|pipeline|pools|throughput|poll|chaos] [--webhooks N] [--rounds N] [--orders N] [--refunds N]``.
+"""``python -m bench [receiver|pipeline|pools|throughput|poll|logs|chaos] [--webhooks N] [--rounds N] [--orders N] [--refunds N]``.
 
 The receiver benchmark starts its own servers (no workers: they would compete for the cores it
 measures); the pipeline benchmark runs on a private stack with workers and both sandboxes; the
@@ -11,7 +11,7 @@ import argparse
 import os
 import tempfile
 
-from bench import chaos, pipeline, poll, pools, receiver, throughput
+from bench import chaos, logs, pipeline, poll, pools, receiver, throughput
 from cli.stack import Stack
 
 
@@ -48,8 +48,12 @@ def run_throughput(args) -> None:
                    slow_ms=args.slow_ms, processes=args.invoice_processes)
 
 
+def run_logs(args) -> None:
+    logs.run(rounds=args.rounds + 2)
+
+
 BENCHES = {"receiver": run_receiver, "pipeline": run_pipeline, "pools": run_pools, "throughput": run_throughput,
-           "poll": run_poll}
+           "poll": run_poll, "logs": run_logs}
 
 
 def run_chaos(args) -> None:

@@ -85,12 +85,15 @@ def run(*, once: bool, order_count: int) -> int:
     stack = Stack(DEMO_DIR, fusion_sandbox={"client_id": creds["fusion_client_id"],
                                             "client_secret": creds["fusion_client_secret"],
                                             "scope": FUSION_SCOPE},
-                  shopify_sandbox={}, extra_env={"MLC_MAPPING_FILE": str(_mapping_file())})
+                  shopify_sandbox={}, extra_env={"MLC_MAPPING_FILE": str(_mapping_file()),
+                                                 # its logs are for a person (production logs JSON)
+                                                 "MLC_LOG_FORMAT": "text"})
     with console.status("starting Redis, the sandboxes, the receiver, workers, beat and Flower…"):
         stack.start()
     try:
         stack.wait_for_workers()
         _configure(stack, creds)
+        _fit(stack)
         info = _write_demo_json(stack, creds)
         _write_demo_env(stack)
         shopify = stack.urls["shopify_sandbox"]
@@ -170,6 +173,22 @@ def _configure(stack: Stack, creds: dict) -> None:
                    secret=creds["fusion_client_secret"])
 
 
+def _fit(stack: Stack) -> None:
+    """``ml-connector fit`` before the first order: the sandboxes and the demo's mapping fit, read
+    as an operator would read a real pod and real shops (the receiver is the public URL here)."""
+    from cli.main import print_fit
+    from connector.config import load_settings
+    from connector.db import session_scope
+    from connector.services import fit
+    from connector.services.context import Services
+
+    services = Services(load_settings())
+    with console.status("checking that the pod and the shops fit (ml-connector fit)…"):
+        with session_scope(services.settings.database_url) as session:
+            results = fit.run(services, session, public_url=stack.urls["receiver"])
+    print_fit(results)
+
+
 def _write_demo_json(stack: Stack, creds: dict) -> dict:
     info = {
         "receiver_url": stack.urls["receiver"],
@@ -201,10 +220,12 @@ def _write_demo_json(stack: Stack, creds: dict) -> dict:
 def _write_demo_env(stack: Stack) -> None:
     """What the demo's processes run with, for the CLI in another terminal:
     ``set -a; . .demo/env; set +a`` and then ``ml-connector status`` (or replay, timeline, …)
-    works on the running demo's database, Redis, keys and mapping."""
+    works on the running demo's database, Redis, keys and mapping; ``ml-connector fit`` checks the
+    shops' webhooks against the receiver, the demo's public URL."""
     keys = ("DATABASE_URL", "REDIS_URL", "MLC_ENCRYPTION_KEYS", "MLC_ALLOW_HTTP", "MLC_MAPPING_FILE")
+    values = {**{key: stack.env[key] for key in keys}, "MLC_PUBLIC_URL": stack.urls["receiver"]}
     path = DEMO_DIR / "env"
-    path.write_text("".join(f"{key}={shlex.quote(stack.env[key])}\n" for key in keys))
+    path.write_text("".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items()))
     path.chmod(0o600)  # the encryption keys open every stored credential
 
 

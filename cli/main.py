@@ -176,6 +176,41 @@ def ping() -> None:
     sys.exit(0 if all(c.ok for c in checks) else 1)
 
 
+@cli.command()
+@click.option("--shop", "shop_domain", default="", help="Check this shop only (default: every shop).")
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON (check, status, detail, fix, scope).")
+def fit(shop_domain, as_json) -> None:
+    """See if we fit: read-only checks of the Fusion pod's set-up against the mapping, the
+    integration user's access and each shop's scopes and webhooks; exit 1 if any check fails."""
+    from connector.services import fit as fitness
+    services = _services()
+    with session_scope(services.settings.database_url) as session:
+        results = fitness.run(services, session, shop_domain)
+    if as_json:
+        import json
+        click.echo(json.dumps([r.as_json() for r in results], indent=2))
+    else:
+        print_fit(results)
+    sys.exit(1 if fitness.failed(results) else 0)
+
+
+def print_fit(results) -> None:
+    """The checklist, a line per check and the fix under each one that is not ok, grouped by what
+    it is about (the pod and the mapping, then each shop). The demo prints it too."""
+    from rich.markup import escape
+    marks = {"ok": "[green]✓[/green]", "fail": "[red]✗[/red]", "unknown": "[yellow]?[/yellow]"}
+    scopes = dict.fromkeys(r.scope for r in results)
+    for scope in scopes:
+        console.rule(f"fit: {escape(scope)}" if scope else "fit: the Fusion pod and the mapping")
+        for r in (r for r in results if r.scope == scope):
+            console.print(f"{marks[r.status]} [bold]{escape(r.check)}[/bold]  {escape(r.detail)}")
+            if r.fix and r.status != "ok":
+                console.print(f"    [dim]fix:[/dim] {escape(r.fix)}")
+    counts = {status: sum(r.status == status for r in results) for status in marks}
+    verdict = "[red]does not fit[/red]" if counts["fail"] else "[green]fits[/green]"
+    console.print(f"{verdict}: {counts['ok']} ok, {counts['fail']} failed, {counts['unknown']} unknown")
+
+
 # -- operations ---------------------------------------------------------------------------
 
 @cli.command()
@@ -352,6 +387,79 @@ def replay(inbox_ids, all_parked, show) -> None:
     for inbox_id in ids:
         app.send_task("mlc.inbox.replay", args=[inbox_id])
     console.print(f"queued {len(ids)} replay(s)")
+
+
+@cli.command("reconcile-shopify")
+@click.option("--shop", "shop_domain", default="", help="Only this shop (default: every shop).")
+@click.option("--days", type=float, default=None,
+              help="How many days back (default: MLC_SHOPIFY_RECONCILE_DAYS).")
+def reconcile_shopify(shop_domain, days) -> None:
+    """Enqueue the orders, refunds and customers Shopify changed lately whose webhook never
+    arrived (what beat's mlc.shopify.reconcile does), and print what was found."""
+    from connector.services import reconcile
+    from workers.dispatch import send_after_commit
+    if days is not None and days <= 0:
+        raise click.UsageError("--days must be more than 0")
+    services = _services()
+    with session_scope(services.settings.database_url) as session:
+        results = reconcile.run(services, session, send_after_commit, shop_domain=shop_domain or None, days=days)
+    if shop_domain and not results:
+        raise click.UsageError(f"no shop {shop_domain!r}")
+    summary = Table("shop", "orders", "refunds", "customers", "enqueued", "result")
+    found = Table("shop", "object", "id", "why", "topic", "updated at", "inbox id")
+    for result in results:
+        summary.add_row(result.shop, str(result.orders), str(result.refunds), str(result.customers),
+                        str(result.enqueued), f"[red]{result.error}[/red]" if result.error else "[green]ok[/green]")
+        for f in result.found:
+            found.add_row(result.shop, f.kind, f.shopify_id, f.reason, f.topic, f.updated_at,
+                          str(f.inbox_id) if f.inbox_id is not None else "stored already")
+    console.print(summary)
+    if found.row_count:
+        console.print(found)
+    else:
+        console.print("nothing missing: every change listed has been received")
+    sys.exit(1 if any(r.error for r in results) else 0)
+
+
+@cli.command("reconcile")
+@click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (YYYY-MM-DD).")
+@click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day, included.")
+@click.option("--shop", "shop_domain", default="", help="Only this shop (default: every shop).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--heal", is_flag=True, help="Enqueue what the connector can fix by itself (replays, lost webhooks).")
+def reconcile_report(start, end, shop_domain, as_json, heal) -> None:
+    """Shopify's orders, refunds and payments against Fusion's invoices, credit memos and receipts,
+    per day and currency, read from both systems. Exit 0 when everything matches, 1 otherwise."""
+    import json
+
+    from cli.report import KINDS, build
+    from workers.dispatch import send_after_commit
+    if end < start:
+        raise click.UsageError("--to is before --from")
+    services = _services()
+    with session_scope(services.settings.database_url) as session:
+        report = build(services, session, start.date(), end.date(), shop_domain=shop_domain or None, heal=heal,
+                       send=send_after_commit)
+    if as_json:
+        click.echo(json.dumps(report.as_json(), indent=2))
+        sys.exit(0 if report.matches else 1)
+    table = Table("shop", "day", "currency", *(kind.replace("_", " ") for kind in KINDS), "result")
+    for row in report.rows:
+        cells = [f"{row.figures[kind].count} / {row.figures[kind].total}" for kind in KINDS]
+        table.add_row(row.shop, row.day, row.currency, *cells,
+                      f"[red]{row.problems} differ[/red]" if row.problems else "[green]ok[/green]")
+    console.print(table)
+    if report.problems:
+        problems = Table("shop", "day", "order", "name", "verdict", "why", *(("healing",) if heal else ()))
+        for p in report.problems:
+            problems.add_row(p.shop, p.day, p.order_id, p.name, p.verdict, "; ".join(p.reasons),
+                             *(("; ".join(p.healed),) if heal else ()))
+        console.print(problems)
+    for error in report.errors:
+        console.print(f"[red]{error}[/red]")
+    console.print("everything matches" if report.matches else
+                  f"{len(report.problems)} order(s) differ" + (f", {len(report.errors)} shop(s) unread" if report.errors else ""))
+    sys.exit(0 if report.matches else 1)
 
 
 # -- privacy and the audit trail (docs/privacy.md) ------------------------------------------

@@ -262,7 +262,8 @@ class Stack:
         port = free_port()
         gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
         self._spawn("web", [gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
-                            "--access-logfile", "-", "--graceful-timeout", "5", "web.wsgi:app"])
+                            "--access-logfile", "-", "--graceful-timeout", "5",
+                            "--logger-class", "web.gunicorn_logs.Logger", "web.wsgi:app"])
         wait_for_port(port, process=self.processes["web"], name="web")
         self.urls["receiver"] = f"http://127.0.0.1:{port}"
 
@@ -270,7 +271,8 @@ class Stack:
         port = free_port()
         gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
         self._spawn("admin", [gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2",
-                              "--graceful-timeout", "5", "web.admin:create_app()"])
+                              "--graceful-timeout", "5", "--logger-class", "web.gunicorn_logs.Logger",
+                              "web.admin:create_app()"])
         wait_for_port(port, process=self.processes["admin"], name="admin")
         self.urls["admin"] = f"http://127.0.0.1:{port}"
 
@@ -282,7 +284,7 @@ class Stack:
         self._spawn(f"worker-{queue}" + (f"-{index + 1}" if index else ""), [command, "worker", queue])
 
     def _start_beat(self) -> None:
-        self._spawn("beat", [self.celery_command(), "-A", "workers.app", "beat", "--loglevel", "INFO",
+        self._spawn("beat", [self.celery_command(), "-A", "workers.app", "--quiet", "beat", "--loglevel", "INFO",
                              "--schedule", str(self.workdir / "beat-schedule")])
 
     def _start_flower(self) -> None:

@@ -53,9 +53,33 @@ def _int_at_least(env, name: str, default: int, minimum: int) -> int:
     return _at_least(minimum, name, _int(env, name, default))
 
 
+def _positive(name: str, value: float) -> float:
+    if value <= 0:
+        raise ConfigError(f"{name} must be more than 0, got {value}")
+    return value
+
+
 def _non_negative(name: str, value: float) -> float:
     if value < 0:
         raise ConfigError(f"{name} must not be negative, got {value}")
+    return value
+
+
+def _pairs(env, name: str) -> dict[str, str]:
+    """``key=value,key=value`` (whitespace around each part ignored)."""
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in (env.get(name) or "").split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError(f"{name} must be key=value pairs separated by commas, got {part!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _url(env, name: str) -> str:
+    value = (env.get(name) or "").strip().rstrip("/")
+    if value and not value.startswith(("https://", "http://")):
+        raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
     return value
 
 
@@ -74,6 +98,12 @@ class Settings:
     encryption_keys: tuple[str, ...] = ()
     mapping_file: Path = DEFAULT_MAPPING_FILE
     log_level: str = "INFO"
+    # Every process logs one JSON object a line (a log shipper reads it as it is), or text for a
+    # person (the demo). Refused webhooks are logged at most this many lines per window for each
+    # shop and reason, then one line says how many more were refused.
+    log_format: str = "json"
+    log_refusals_limit: int = 10
+    log_refusals_window_seconds: int = 60
 
     # HTTP to Shopify and Fusion: every call has a connect and a read timeout.
     http_connect_timeout: float = 5.0
@@ -125,6 +155,10 @@ class Settings:
     # LastUpdateDate older than one already read (a long transaction) is still seen.
     fusion_poll_overlap_seconds: int = 120
     fusion_poll_page_size: int = 100
+    # Shopify's webhooks get lost: beat reconciles every shop this often, over the orders,
+    # refunds and customers updated in the last so many days (``connector.services.reconcile``).
+    shopify_reconcile_every_seconds: int = 900
+    shopify_reconcile_days: float = 3.0
     # How long the receiver keeps a shop and its webhook secrets without reading them again. A
     # signature they do not match is checked against a fresh read at once, so a new secret works
     # with its first webhook; this bounds how long a secret that was dropped still verifies.
@@ -164,6 +198,13 @@ class Settings:
     # How often the audit trail's new rows are sealed into its hash chain.
     audit_seal_interval_seconds: int = 60
 
+    # ``ml-connector fit``. The receiver's public URL (what Shopify's webhook subscriptions must
+    # point at, ``<url>/webhooks/shopify``); empty: their address is not checked.
+    public_url: str = ""
+    # Where fit reads each Fusion set-up list, ``kind=path`` (connector.services.fit.RESOURCES
+    # names the kinds and their defaults): the reference is thin on these resources' names.
+    fit_resources: dict[str, str] = field(default_factory=dict)
+
     @classmethod
     def from_env(cls, env=None) -> "Settings":
         env = os.environ if env is None else env
@@ -174,6 +215,10 @@ class Settings:
             encryption_keys=keys,
             mapping_file=Path(env.get("MLC_MAPPING_FILE") or DEFAULT_MAPPING_FILE),
             log_level=env.get("MLC_LOG_LEVEL", "INFO").upper(),
+            log_format=_choice(env, "MLC_LOG_FORMAT", cls.log_format, ("json", "text")),
+            log_refusals_limit=_int_at_least(env, "MLC_LOG_REFUSALS_LIMIT", cls.log_refusals_limit, 1),
+            log_refusals_window_seconds=_int_at_least(env, "MLC_LOG_REFUSALS_WINDOW",
+                                                      cls.log_refusals_window_seconds, 1),
             http_connect_timeout=_float(env, "MLC_HTTP_CONNECT_TIMEOUT", cls.http_connect_timeout),
             http_read_timeout=_float(env, "MLC_HTTP_READ_TIMEOUT", cls.http_read_timeout),
             allow_http=_choice(env, "MLC_ALLOW_HTTP", "false", ("true", "false")) == "true",
@@ -204,6 +249,10 @@ class Settings:
             fusion_poll_accounts_seconds=_int_at_least(env, "MLC_FUSION_POLL_ACCOUNTS", cls.fusion_poll_accounts_seconds, 1),
             fusion_poll_overlap_seconds=_int_at_least(env, "MLC_FUSION_POLL_OVERLAP", cls.fusion_poll_overlap_seconds, 0),
             fusion_poll_page_size=_int_at_least(env, "MLC_FUSION_POLL_PAGE_SIZE", cls.fusion_poll_page_size, 1),
+            shopify_reconcile_every_seconds=_int_at_least(env, "MLC_SHOPIFY_RECONCILE_EVERY",
+                                                          cls.shopify_reconcile_every_seconds, 1),
+            shopify_reconcile_days=_positive("MLC_SHOPIFY_RECONCILE_DAYS", _float(
+                env, "MLC_SHOPIFY_RECONCILE_DAYS", cls.shopify_reconcile_days)),
             shop_cache_ttl_seconds=_int_at_least(env, "MLC_SHOP_CACHE_TTL", cls.shop_cache_ttl_seconds, 0),
             webhook_max_bytes=_int_at_least(env, "MLC_WEBHOOK_MAX_BYTES", cls.webhook_max_bytes, 1024),
             webhook_max_age_seconds=_int_at_least(env, "MLC_WEBHOOK_MAX_AGE", cls.webhook_max_age_seconds, 60),
@@ -222,6 +271,8 @@ class Settings:
             inbox_purge_interval_seconds=_int_at_least(env, "MLC_INBOX_PURGE_INTERVAL", cls.inbox_purge_interval_seconds, 1),
             privacy_export_dir=Path(env.get("MLC_PRIVACY_EXPORT_DIR") or _default_export_dir()),
             audit_seal_interval_seconds=_int_at_least(env, "MLC_AUDIT_SEAL_INTERVAL", cls.audit_seal_interval_seconds, 1),
+            public_url=_url(env, "MLC_PUBLIC_URL"),
+            fit_resources=_pairs(env, "MLC_FIT_RESOURCES"),
         )
 
     @property

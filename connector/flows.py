@@ -89,6 +89,7 @@ class Compliance:
 
     topic: str
     subject: tuple[str, ...]
+    subject_type: str = "Customer"   # what the subject's id is the id of, as a GID names it
 
 
 #: Every app must take these (Shopify counts an answer other than 2xx as a failed delivery). The
@@ -96,8 +97,16 @@ class Compliance:
 COMPLIANCE: tuple[Compliance, ...] = (
     Compliance("customers/data_request", ("customer", "id")),
     Compliance("customers/redact", ("customer", "id")),
-    Compliance("shop/redact", ("shop_id",)),
+    Compliance("shop/redact", ("shop_id",), "Shop"),
 )
+
+#: The webhook reconciliation stands in for when it finds an object Shopify changed
+#: (:mod:`connector.services.reconcile`): (topic when never seen, topic when seen in an older version).
+RECONCILED: dict[BindingKind, tuple[str, str]] = {
+    BindingKind.order: ("orders/create", "orders/updated"),
+    BindingKind.refund: ("refunds/create", "refunds/create"),
+    BindingKind.customer: ("customers/create", "customers/update"),
+}
 
 JOBS: tuple[Job, ...] = (
     Job("inbox-sweep", "mlc.inbox.sweep", "fusion_poll", "inbox_sweep_interval_seconds",
@@ -111,6 +120,9 @@ JOBS: tuple[Job, ...] = (
         "and sends the pushes of receipts people entered"),
     Job("fusion-poll-customer-accounts", "mlc.fusion.poll_customer_accounts", "fusion_poll",
         "fusion_poll_accounts_seconds", "reads customer accounts changed in Fusion (status) into their bindings"),
+    Job("shopify-reconcile", "mlc.shopify.reconcile", "fusion_poll", "shopify_reconcile_every_seconds",
+        "enqueues the orders, refunds and customers updated in Shopify in the last "
+        "`MLC_SHOPIFY_RECONCILE_DAYS` days whose webhook never arrived (or an older version's did)"),
     Job("inbox-purge", "mlc.inbox.purge_bodies", "fusion_poll", "inbox_purge_interval_seconds",
         "erases the bodies of events processed more than `MLC_INBOX_BODY_RETENTION_DAYS` ago"),
     Job("audit-seal", "mlc.audit.seal", "fusion_poll", "audit_seal_interval_seconds",
@@ -165,6 +177,19 @@ def topics_of(kind: BindingKind) -> list[str]:
 def topics_handled_by(handler: Handler) -> list[str]:
     """Every topic whose events ``handler`` handles (an order's state: create, updated, paid)."""
     return [flow.topic for flow in FLOWS if flow.handler is handler]
+
+
+#: The GraphQL type of each binding kind's Shopify object, as its GID names it.
+GID_TYPES = {BindingKind.customer: "Customer", BindingKind.order: "Order", BindingKind.refund: "Refund"}
+
+
+def gid(topic: str, resource_id: str) -> str:
+    """The GID of what an event of ``topic`` is about (``gid://shopify/Order/123``), for log lines
+    ('' when the topic or the id says nothing)."""
+    entry = _COMPLIANCE.get(topic)
+    flow = _BY_TOPIC.get(topic)
+    kind = entry.subject_type if entry else GID_TYPES.get(flow.kind) if flow else None
+    return f"gid://shopify/{kind}/{resource_id}" if kind and resource_id else ""
 
 
 def kind_of(topic: str) -> str:

@@ -186,13 +186,16 @@ class InboxEvent(Base):
     # privacy request (``connector.services.erasure``). The body becomes "" and nothing else of
     # the receipt changes; it is the one change a receipt allows, made by a bulk UPDATE.
     body_erased_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Where the event came from: ``webhook`` (the receiver), or ``reconcile`` (an object whose
+    # webhook never arrived, read back over the Admin API in its webhook's shape).
+    source: Mapped[str] = mapped_column(String(16), default="webhook", server_default="webhook")
 
     shop: Mapped[Shop] = relationship()
 
 
 #: What an inbox row records of its delivery: who sent what, when, and the exact bytes.
 RECEIPT = ("shop_id", "topic", "event_id", "webhook_id", "api_version", "triggered_at", "resource_id", "body",
-           "body_sha256", "received_at")
+           "body_sha256", "received_at", "source")
 
 
 @event.listens_for(InboxEvent, "before_update")

@@ -16,8 +16,10 @@ from sqlalchemy.orm import Session
 from tests.support import FUSION_CLIENT, Fusion, TestShop
 
 # The tests flush it: never point them at a database that holds real data. Two runs at once on one
-# server need a database each (MLC_TEST_REDIS_DB), or they take each other's tasks and keys.
-TEST_REDIS_DB = int(os.environ.get("MLC_TEST_REDIS_DB", "9"))
+# server need a database each (MLC_TEST_REDIS_DB), or they take each other's tasks and keys; so do
+# the workers of one run under pytest-xdist (gw0 takes the base, gw1 the next, …).
+_XDIST_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+TEST_REDIS_DB = (int(os.environ.get("MLC_TEST_REDIS_DB", "9")) + _XDIST_WORKER) % 16
 
 
 @pytest.fixture(scope="session")
@@ -83,11 +85,14 @@ def stack(tmp_path_factory, migrated, redis_url):
                      extra_env={"MLC_INBOX_SWEEP_INTERVAL": "2", "MLC_INBOX_STALE_AFTER": "3",
                                 "MLC_RETRY_BACKOFF_MAX": "2", "MLC_HTTP_READ_TIMEOUT": "3",
                                 "MLC_LOCK_TIMEOUT": "5", "MLC_CREATE_LEASE": "10",
-                                "MLC_TASK_TIME_LIMIT": "60", "MLC_DEPENDENCY_WAIT": "2",
+                                "MLC_TASK_TIME_LIMIT": "25", "MLC_DEPENDENCY_WAIT": "2",
                                 "MLC_PRIVACY_EXPORT_DIR": str(workdir / "privacy-exports"),
                                 # the tests send the Fusion polls they count (tests/integration/test_fusion_poll.py)
                                 **dict.fromkeys(("MLC_FUSION_POLL_INVOICES", "MLC_FUSION_POLL_CREDIT_MEMOS",
-                                                 "MLC_FUSION_POLL_RECEIPTS", "MLC_FUSION_POLL_ACCOUNTS"), "3600")})
+                                                 "MLC_FUSION_POLL_RECEIPTS", "MLC_FUSION_POLL_ACCOUNTS"), "3600"),
+                                # and run the reconciliations they count (tests/integration/test_reconcile.py):
+                                # tests that hold webhooks back on purpose are not reconciled behind their backs
+                                "MLC_SHOPIFY_RECONCILE_EVERY": "3600"})
     instance.start()
     try:
         instance.wait_for_workers()

@@ -70,10 +70,11 @@ class TestShop:
         assert response.status_code == 201, response.text
         return response.json()
 
-    def act(self, path: str, body: dict | None = None) -> dict:
-        """A merchant action on an order (``orders/{id}/transactions``, ``…/refunds``, ``…/cancel``)."""
+    def act(self, path: str, body: dict | None = None, deliver: bool = True) -> dict:
+        """A merchant action on an order (``orders/{id}/transactions``, ``…/refunds``, ``…/cancel``);
+        ``deliver=False``: its webhooks are lost."""
         response = requests.post(f"{self.stack.urls['shopify_sandbox']}/_sandbox/shops/{self.domain}/{path}",
-                                 json=body or {}, timeout=10)
+                                 params={} if deliver else {"deliver": "false"}, json=body or {}, timeout=10)
         assert response.status_code in (200, 201), response.text
         return response.json()
 

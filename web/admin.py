@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     app = Flask("ml-connector-admin")
     app.extensions["mlc"] = Services(settings)
     app.register_blueprint(bp)

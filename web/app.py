@@ -9,7 +9,7 @@ from flask import Flask
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from connector.config import Settings, load_settings
-from connector.logs import configure_logging
+from connector.logs import RefusalLog, configure_logging
 from connector.services.context import Services
 from connector.services.inbox import Window
 from connector.services.shop_keys import WebhookKeys
@@ -17,7 +17,7 @@ from connector.services.shop_keys import WebhookKeys
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     app = Flask("ml-connector")
     # Werkzeug's bound on every route, one byte past the limit: web.body reads that byte to prove a
     # body is over it (at the limit itself, Werkzeug would refuse a chunked body that ends there).
@@ -27,6 +27,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["mlc.webhook_keys"] = WebhookKeys(services.vault, settings.shop_cache_ttl_seconds,
                                                      settings.secret_rotation_window_seconds)
     app.extensions["mlc.webhook_window"] = Window.of(settings)
+    app.extensions["mlc.refusals"] = RefusalLog(logging.getLogger("web.views.webhooks"), settings.log_refusals_limit,
+                                                settings.log_refusals_window_seconds, flush_at_exit=True)
 
     from web.views import health, webhooks
     app.register_blueprint(webhooks.bp)

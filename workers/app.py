@@ -6,12 +6,14 @@ the Redis visibility timeout; anything longer waits in the database for the beat
 """
 from __future__ import annotations
 
+import threading
+
 from celery import Celery, signals
 from kombu import Queue
 
+from connector import logs
 from connector.config import load_settings
 from connector.flows import JOBS, QUEUES, task_table
-from connector.redact import RedactingFilter
 from workers import flower_guard
 
 settings = load_settings()
@@ -55,12 +57,44 @@ app.conf.update(
 )
 
 
-@signals.after_setup_logger.connect
-@signals.after_setup_task_logger.connect
-def _redact_worker_logs(logger, **_):
-    for handler in logger.handlers:
-        handler.addFilter(RedactingFilter())
+#: The message header that carries the sender's log correlation (``connector.logs.carried``).
+CORRELATION_HEADER = "mlc_correlation"
 
 
-# `celery -A workers.app flower` refuses to start Flower without a login (workers/flower_guard.py)
-flower_guard.install()
+@signals.setup_logging.connect
+def _configure_logging(loglevel=None, **_):
+    """Workers and beat log as every process does (``MLC_LOG_FORMAT``, masked, correlated):
+    with a receiver of this signal Celery leaves logging alone, its own lines (a task received,
+    succeeded, retried, failed) included, and does not redirect stdout."""
+    logs.configure_logging(loglevel or settings.log_level, settings.log_format)
+
+
+# A task's correlation: bound before it runs and unbound after, in the thread that runs it.
+# Celery logs the task's success or failure before task_postrun, so those lines carry it too.
+_bound = threading.local()
+
+
+@signals.task_prerun.connect
+def _bind_correlation(task_id=None, task=None, **_):
+    request = task.request if task is not None else None
+    # a worker's message headers are attributes of the request; an eager apply(headers=…) keeps them apart
+    carried = getattr(request, CORRELATION_HEADER, None) or (getattr(request, "headers", None) or {}).get(
+        CORRELATION_HEADER)
+    fields = {key: value for key, value in carried.items() if key in logs.CARRIED} if isinstance(carried, dict) else {}
+    scope = logs.bind(**fields, task_id=task_id, task=getattr(task, "name", None))
+    scope.__enter__()
+    if not hasattr(_bound, "scopes"):
+        _bound.scopes = []
+    _bound.scopes.append(scope)
+
+
+@signals.task_postrun.connect
+def _unbind_correlation(**_):
+    scopes = getattr(_bound, "scopes", None)
+    if scopes:
+        scopes.pop().__exit__(None, None, None)
+
+
+# `celery -A workers.app flower` refuses to start Flower without a login (workers/flower_guard.py),
+# and logs as the other processes do
+flower_guard.install(prepare=lambda: logs.configure_logging(settings.log_level, settings.log_format))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from connector import flows
+from connector import flows, logs
 from connector.db import after_commit
 from workers import publish
 
@@ -21,5 +21,7 @@ def send_after_commit(session: Session, inbox_id: int, topic: str) -> bool:
     flow = flows.for_topic(topic)
     if flow is None:
         return False
-    after_commit(session, lambda: publish.send(flow.task, [inbox_id], flow.queue))
+    # read now: the commit's callbacks may run after the caller's correlation is unbound
+    correlation = logs.carried(inbox_id=inbox_id, topic=topic)
+    after_commit(session, lambda: publish.send(flow.task, [inbox_id], flow.queue, correlation))
     return True

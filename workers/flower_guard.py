@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from typing import Callable
 
 #: Passwords nobody may run Flower with: ``deploy/env.example``'s placeholder
 #: (``tests/workers/test_flower.py`` checks that the template's login is refused).
@@ -45,8 +46,10 @@ def guard() -> None:
         options.address = LOCALHOST  # Flower's own default is every interface
 
 
-def install() -> None:
-    """Run :func:`guard` first whenever this process's celery command line starts Flower.
+def install(prepare: Callable[[], None] | None = None) -> None:
+    """Run :func:`guard` first whenever this process's celery command line starts Flower, after
+    ``prepare`` (the app's logging: Flower's options would otherwise give the root logger
+    tornado's handler, which adds none when one is there).
 
     Only in the ``celery`` command itself (its CLI module is loaded) and only when Flower is
     installed as its ``flower`` sub-command; a worker or beat process is left as it is.
@@ -60,6 +63,8 @@ def install() -> None:
     @functools.wraps(start)
     def guarded(*args, **kwargs):
         from flower.command import apply_env_options, apply_options
+        if prepare is not None:
+            prepare()
         apply_env_options()  # what Flower's command does first; it does it again, to the same effect
         apply_options(sys.argv[0], list(kwargs.get("tornado_argv", ())))
         guard()

@@ -33,8 +33,10 @@ def concurrency(settings: Settings, queue: str) -> int:
 
 
 def worker_argv(settings: Settings, queue: str) -> list[str]:
-    """The arguments of ``celery worker`` for ``queue``."""
-    return ["worker", "--queues", queue, "--pool", settings.worker_pool,
+    """The arguments of ``celery worker`` for ``queue``. ``--quiet``: no start-up banner, which
+    would break a log of one JSON object a line (``MLC_LOG_FORMAT``); the worker logs its
+    queues, pool and readiness as log lines."""
+    return ["--quiet", "worker", "--queues", queue, "--pool", settings.worker_pool,
             "--concurrency", str(concurrency(settings, queue)),
             "--hostname", f"{queue}-{os.getpid()}@%h", "--events", "--without-gossip", "--without-mingle",
             "--loglevel", settings.log_level]

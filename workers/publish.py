@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from kombu.transport import redis as kombu_redis
 from kombu.utils.uuid import uuid
 
-from workers.app import app
+from workers.app import CORRELATION_HEADER, app
 
 
 class _Channel(kombu_redis.Channel):
@@ -60,8 +60,11 @@ def _publisher() -> tuple:
     return held
 
 
-def send(task: str, args: list, queue: str) -> str:
+def send(task: str, args: list, queue: str, correlation: dict | None = None) -> str:
     """Publish ``task(*args)`` on ``queue`` as ``app.send_task`` would; the task id.
+
+    ``correlation`` (inbox id, shop, topic, GID: never a secret or a payload) goes in a header of
+    its own, which the worker binds around the task (``workers.app``) so its lines name the event.
 
     Raises kombu's ``OperationalError`` when the broker stays unreachable past the retry policy.
     """
@@ -71,6 +74,8 @@ def send(task: str, args: list, queue: str) -> str:
     headers, properties, body, _ = app.amqp.create_task_message(
         task_id, task, args, reply_to=app.thread_oid, ignore_result=ignore_result,
         root_id=parent and (parent.request.root_id or parent.request.id), parent_id=parent and parent.request.id)
+    if correlation:
+        headers[CORRELATION_HEADER] = correlation
     try:
         producer.publish(body, routing_key=queue, headers=headers, **options, **properties)
     except BaseException:

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from connector import audit, audit_chain, flows
 from connector.locks import Busy
-from connector.services import fusion_poll, fusion_receipts, inbox, retention, subjects
+from connector.services import fusion_poll, fusion_receipts, inbox, reconcile, retention, subjects
 from workers import dispatch, publish
 from workers.app import app
 from workers.base import ConnectorTask, services
@@ -96,3 +96,16 @@ def audit_seal(self) -> int:
     if links:
         log.info("audit trail sealed through row %s: chain head %s", links[-1].last_event_id, links[-1].hash)
     return sum(link.events for link in links)
+
+
+@app.task(bind=True, base=ConnectorTask, name="mlc.shopify.reconcile")
+def shopify_reconcile(self) -> int:
+    """Enqueue what Shopify changed lately whose webhook never arrived, through the same flows.
+    Safe to run twice: a version already stored is not stored again."""
+    with self.session() as session:
+        results = reconcile.run(services(), session, dispatch.send_after_commit)
+    for result in results:
+        if result.found or result.error:
+            log.info("reconciled %s: %s enqueued%s", result.shop, result.enqueued,
+                     f"; stopped: {result.error}" if result.error else "")
+    return sum(result.enqueued for result in results)

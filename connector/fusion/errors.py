@@ -28,4 +28,10 @@ class FusionUncertain(FusionError):
 
 
 class FusionAuthError(FusionError):
-    """The pod's credentials were refused: nothing will work until an operator fixes them."""
+    """The pod's credentials were refused: nothing will work until an operator fixes them.
+
+    ``status`` is the HTTP status when the pod answered one (401: who are you; 403: not allowed)."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status

@@ -136,7 +136,7 @@ class FusionTransport:
             return self._send(method, path, params=params, data=data, headers=headers, write=write,
                               parse=parse, audit_body=audit_body, _auth_retry=False)
         if status in (401, 403):
-            raise FusionAuthError(f"{method} {path}: HTTP {status} — check the pod credentials and roles")
+            raise FusionAuthError(f"{method} {path}: HTTP {status} — check the pod credentials and roles", status)
         if 300 <= status < 400:  # an SSO login page, a moved pod: never a Fusion answer
             raise FusionAuthError(f"{method} {path}: {redirect_message(response)} — check the base URL and auth mode")
         if status == 429 or (status == 503 and not write):

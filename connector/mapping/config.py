@@ -10,6 +10,7 @@ import copy
 import tomllib
 from dataclasses import MISSING, dataclass, field, replace
 from dataclasses import fields as fields_of
+from decimal import Decimal
 from pathlib import Path
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
@@ -72,9 +73,47 @@ class GlAccounts:
 
 
 @dataclass(frozen=True)
-class TaxCodes:
+class TaxRow:
+    """One row of the tax table: the Shopify tax lines it matches (every key given must match;
+    ``title`` ignoring case, ``rate`` as a decimal fraction, ``country``/``province`` the order's
+    shipping address, else its billing address) and the Fusion codes they get."""
+
     regime_code: str
     rate_code: str
+    title: str = ""
+    rate: Decimal | None = None
+    country: str = ""
+    province: str = ""
+
+    def matches(self, title: str, rate: Decimal | None, country: str, province: str) -> bool:
+        return ((not self.title or self.title.casefold() == title.strip().casefold())
+                and (self.rate is None or self.rate == rate)
+                and (not self.country or self.country.upper() == country.upper())
+                and (not self.province or self.province.upper() == province.upper()))
+
+
+@dataclass(frozen=True)
+class TaxCodes:
+    """Which Fusion tax regime and rate each Shopify tax line gets.
+
+    ``regime_code``/``rate_code`` are the default: what a tax line no row of ``rates`` matches
+    gets when ``unmatched`` is ``default``, and what documents carrying one tax amount for the
+    whole order (an edit's debit memo, an on-account memo) use. With ``unmatched = "park"`` an
+    order with a tax line no row matches parks, naming the row to add. ``channel_liable`` says what
+    becomes of a tax the sales channel (a marketplace) collects and remits itself: ``clearing``
+    books it apart, untaxed, on ``channel_liable_account`` (it is not the merchant's liability);
+    ``merchant`` books it as the merchant's own tax."""
+
+    regime_code: str
+    rate_code: str
+    rates: tuple[TaxRow, ...] = ()
+    unmatched: str = "default"
+    channel_liable: str = "clearing"
+    channel_liable_account: str = ""
+
+    def row(self, title: str, rate: Decimal | None, country: str, province: str) -> TaxRow | None:
+        """The first row matching the tax line, if any."""
+        return next((r for r in self.rates if r.matches(title, rate, country, province)), None)
 
 
 @dataclass(frozen=True)
@@ -87,6 +126,18 @@ class RefundSetup:
     store_credit_gateway: str = "shopify_store_credit"
     # Fusion's ReasonCode on the memo that credits what a customer got beyond a refund's lines.
     discrepancy_reason_code: str = ""
+
+
+@dataclass(frozen=True)
+class Rounding:
+    """How far an invoice's lines may fall from Shopify's total before the order parks, and where
+    the difference goes. Shopify rounds each line and its total separately (a presentment
+    currency converted part by part, say), so a legitimate order can miss by a unit; the
+    default tolerance of zero parks it like any other mismatch."""
+
+    tolerance: Decimal = Decimal(0)
+    memo_line: str = ""
+    account: str = ""
 
 
 @dataclass(frozen=True)
@@ -109,6 +160,7 @@ class Mapping:
     refunds: RefundSetup = field(default_factory=RefundSetup)
     #: Per order-adjustment reason (``restock``, ``refund_discrepancy``, … or ``default``).
     refund_adjustments: dict[str, KeptLine] = field(default_factory=dict)
+    rounding: Rounding = field(default_factory=Rounding)
     shops: dict[str, "Mapping"] = field(default_factory=dict)
 
     def for_shop(self, domain: str) -> "Mapping":
@@ -169,10 +221,28 @@ class _GlSchema(_Section):
     tips = _optional_account
 
 
+class _TaxRowSchema(_Section):
+    builds = TaxRow
+    regime_code = _text(30)
+    rate_code = _text(30)
+    title = fields.String(load_default="", validate=validate.Length(max=255))
+    rate = fields.Decimal(load_default=None, places=None, allow_nan=False, validate=validate.Range(min=0, max=1))
+    country = fields.String(load_default="", validate=validate.Regexp(r"^([A-Za-z]{2})?$"))
+    province = fields.String(load_default="", validate=validate.Length(max=10))
+
+
 class _TaxSchema(_Section):
     builds = TaxCodes
     regime_code = _text(30)
     rate_code = _text(30)
+    rates = fields.List(fields.Nested(_TaxRowSchema), load_default=(), data_key="rates")
+    unmatched = fields.String(load_default="default", validate=validate.OneOf(["default", "park"]))
+    channel_liable = fields.String(load_default="clearing", validate=validate.OneOf(["clearing", "merchant"]))
+    channel_liable_account = _optional_account
+
+    @post_load
+    def build(self, data, **_):
+        return TaxCodes(**dict(data, rates=tuple(data.get("rates", ()))))
 
 
 class _RefundsSchema(_Section):
@@ -181,6 +251,14 @@ class _RefundsSchema(_Section):
     store_credit_activity = fields.String(load_default="", validate=validate.Length(max=50))
     store_credit_gateway = fields.String(load_default="shopify_store_credit")
     discrepancy_reason_code = fields.String(load_default="", validate=validate.Length(max=30))
+
+
+class _RoundingSchema(_Section):
+    builds = Rounding
+    tolerance = fields.Decimal(load_default=Decimal(0), places=None, allow_nan=False,
+                               validate=validate.Range(min=0, max=1))
+    memo_line = fields.String(load_default="", validate=validate.Length(max=50))
+    account = _optional_account
 
 
 class _KeptLineSchema(_Section):
@@ -201,6 +279,7 @@ class MappingSchema(_Strict):
     refunds = fields.Nested(_RefundsSchema, load_default=RefundSetup)
     refund_adjustments = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[a-z_]+$")),
                                      values=fields.Nested(_KeptLineSchema), load_default=dict)
+    rounding = fields.Nested(_RoundingSchema, load_default=Rounding)
 
     @post_load
     def build(self, data, **_):

@@ -9,7 +9,7 @@ memos, edits adjustments.
 """
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from connector.jsonutil import money
 from connector.mapping.addresses import one_line
@@ -64,16 +64,77 @@ def order_total(order: dict) -> Decimal:
     return shop_amount(order, "total_price")
 
 
-def tax_lines(item: dict, mapping: Mapping, inclusive: bool) -> list[dict]:
-    """Shopify's tax amounts of ``item`` as manual tax lines, so Fusion's tax is Shopify's."""
+def tax_lines(item: dict, mapping: Mapping, inclusive: bool, place: tuple[str, str] = ("", "")) -> list[dict]:
+    """Shopify's tax amounts of ``item`` as manual tax lines, so Fusion's tax is Shopify's, each
+    with the regime and rate the mapping's tax table gives it (``place``: the order's country and
+    province, for rows that name one). Taxes a channel is liable for are left to
+    :func:`channel_taxes` unless the mapping books them as the merchant's."""
     lines = []
     for tax in item.get("tax_lines") or []:
         amount = shop_amount(tax, "price")
-        if amount == ZERO:
+        if amount == ZERO or _channel_liable(tax, mapping):
             continue
-        lines.append({"TaxRegimeCode": mapping.tax.regime_code, "TaxRateCode": mapping.tax.rate_code,
+        regime, rate = tax_codes(mapping, tax, place)
+        lines.append({"TaxRegimeCode": regime, "TaxRateCode": rate,
                       "TaxAmount": amount, "TaxInclusiveIndicator": "Y" if inclusive else "N"})
     return lines
+
+
+def tax_codes(mapping: Mapping, tax: dict, place: tuple[str, str]) -> tuple[str, str]:
+    """(regime, rate code) of a Shopify tax line: the first matching row of ``[[tax.rates]]``, else
+    the default, or a park naming the row to add when the mapping says ``unmatched = "park"``."""
+    title, raw_rate = str(tax.get("title") or ""), tax.get("rate")
+    rate = None if raw_rate in (None, "") else Decimal(str(raw_rate))
+    row = mapping.tax.row(title, rate, *place)
+    if row is not None:
+        return row.regime_code, row.rate_code
+    if mapping.tax.unmatched == "park":
+        where = "/".join(p for p in place if p)
+        raise MappingError(f"no [[tax.rates]] row matches tax line {title!r} at rate {rate}"
+                           f"{f' in {where}' if where else ''}: add one with its regime_code and rate_code")
+    return mapping.tax.regime_code, mapping.tax.rate_code
+
+
+def _channel_liable(tax: dict, mapping: Mapping) -> bool:
+    return bool(tax.get("channel_liable")) and mapping.tax.channel_liable == "clearing"
+
+
+def channel_taxes(order: dict, mapping: Mapping) -> Decimal:
+    """What the order's channel (a marketplace that collects and remits the tax itself) is liable
+    for, when the mapping books it apart: it is in Shopify's total, but not the merchant's tax."""
+    taxed = [*(order.get("line_items") or []), *(s for s in order.get("shipping_lines") or [] if not s.get("is_removed")),
+             *(duty for _, duty in duties(order)), *additional_fees(order)]
+    return sum((shop_amount(t, "price") for obj in taxed for t in obj.get("tax_lines") or []
+                if _channel_liable(t, mapping)), ZERO)
+
+
+def place_of(order: dict) -> tuple[str, str]:
+    """(country, province) code of where the order is taxed: its shipping address, else billing."""
+    address = order.get("shipping_address") or order.get("billing_address") or {}
+    return str(address.get("country_code") or ""), str(address.get("province_code") or "")
+
+
+def _before_discount(item: dict, taxes: list[dict], gross: Decimal) -> tuple[list[dict], list[dict]]:
+    """In a tax-inclusive shop, the item's tax as if undiscounted, and the discount's share of it.
+
+    Shopify's tax lines are after the discount. Sent as they are, the full-price line would carry
+    the discounted tax and the discount line none, so Fusion would report the line's taxable base
+    too high and the discount as tax-free. Each tax is split instead: its rate of the gross before
+    the discount, rounded to the amount's own unit, on the item line; the rest (negative) on the
+    discount line. Both still add up to Shopify's tax exactly. Without every rate, as they are."""
+    rates = [t.get("rate") for t in item.get("tax_lines") or [] if shop_amount(t, "price")]
+    if len(rates) != len(taxes) or any(r in (None, "") for r in rates):
+        return taxes, []
+    rates = [Decimal(str(r)) for r in rates]
+    divisor = 1 + sum(rates, ZERO)
+    full, share = [], []
+    for tax, rate in zip(taxes, rates):
+        after = tax["TaxAmount"]
+        before = (gross * rate / divisor).quantize(Decimal(1).scaleb(after.as_tuple().exponent), ROUND_HALF_UP)
+        full.append(dict(tax, TaxAmount=before))
+        if after - before:
+            share.append(dict(tax, TaxAmount=after - before))
+    return full, share
 
 
 def _allocations(item: dict) -> Decimal:
@@ -93,6 +154,7 @@ def _discount_label(order: dict, item: dict) -> str:
 
 def build_invoice(order: dict, *, mapping: Mapping, prefix: str, bill_to_account: str) -> dict:
     inclusive = bool(order.get("taxes_included"))
+    place = place_of(order)
     lines: list[dict] = []
 
     def add(description: str, quantity, unit_price: Decimal, memo_line: str, account: str,
@@ -115,27 +177,31 @@ def build_invoice(order: dict, *, mapping: Mapping, prefix: str, bill_to_account
         if quantity <= 0:
             continue
         name = item.get("name") or item.get("title") or item.get("sku") or "Item"
+        discount, discount_taxes = _allocations(item), []
         if item.get("gift_card"):
             add(name, quantity, shop_amount(item, "price"), *_gift_card_line(mapping, item, name))
         else:
-            add(name, quantity, shop_amount(item, "price"), memo.merchandise, gl.revenue,
-                tax_lines(item, mapping, inclusive))
-        discount = _allocations(item)
+            taxes = tax_lines(item, mapping, inclusive, place)
+            if discount and inclusive:
+                taxes, discount_taxes = _before_discount(item, taxes, shop_amount(item, "price") * quantity)
+            add(name, quantity, shop_amount(item, "price"), memo.merchandise, gl.revenue, taxes)
         if discount:
             label = _discount_label(order, item)
-            add(f"Discount{f' {label}' if label else ''}: {name}", 1, -discount, memo.discount, gl.discount)
+            add(f"Discount{f' {label}' if label else ''}: {name}", 1, -discount, memo.discount, gl.discount,
+                discount_taxes)
 
     for shipping in order.get("shipping_lines") or []:
         if shipping.get("is_removed"):
             continue
         title = f"Shipping: {shipping.get('title') or shipping.get('code') or 'shipping'}"
         price = shop_amount(shipping, "price")
-        taxes = tax_lines(shipping, mapping, inclusive)
+        taxes, discount, discount_taxes = tax_lines(shipping, mapping, inclusive, place), _allocations(shipping), []
+        if discount and inclusive:
+            taxes, discount_taxes = _before_discount(shipping, taxes, price)
         if price or taxes:
             add(title, 1, price, memo.shipping, gl.freight, taxes)
-        discount = _allocations(shipping)
         if discount:
-            add(f"Discount: {title}", 1, -discount, memo.discount, gl.discount)
+            add(f"Discount: {title}", 1, -discount, memo.discount, gl.discount, discount_taxes)
 
     charged = duties(order)
     if charged:
@@ -144,25 +210,28 @@ def build_invoice(order: dict, *, mapping: Mapping, prefix: str, bill_to_account
             name = item.get("name") or item.get("title") or item.get("sku") or "Item"
             code = duty.get("harmonized_system_code")
             add(f"Duty: {name}{f' (HS {code})' if code else ''}", 1, charge_price(duty), *where,
-                tax_lines(duty, mapping, inclusive))
+                tax_lines(duty, mapping, inclusive, place))
     fees = additional_fees(order)
     if fees:
         where = _charge_line(mapping, "additional_fees", "additional_fees")
         for fee in fees:
             add(f"Additional fee: {fee.get('name') or 'fee'}", 1, charge_price(fee), *where,
-                tax_lines(fee, mapping, inclusive))
+                tax_lines(fee, mapping, inclusive, place))
 
     tip = shop_amount(order, "total_tip_received")
     if tip:
         add("Tip", 1, tip, *_charge_line(mapping, "tip", "tips"))
+    collected = channel_taxes(order, mapping)
+    if collected:
+        add("Tax collected and remitted by the sales channel", 1, collected, *_channel_line(mapping, inclusive))
 
     if not lines:
         raise MappingError("the order has no billable lines")
     total = invoice_total(lines, inclusive)
     expected = order_total(order)
     if total != expected:
-        raise MappingError(f"invoice lines add up to {total} but Shopify's total is {expected}; "
-                           "refusing to post an invoice that does not match the shop")
+        add(f"Rounding: Shopify's total {expected}, its lines {total}", 1, expected - total,
+            *_rounding_line(mapping, total, expected))
 
     comments = f"Shopify order {order.get('name', '')}"
     billing = one_line(order.get("billing_address"))
@@ -200,6 +269,32 @@ def _charge_line(mapping: Mapping, memo_key: str, gl_key: str) -> tuple[str, str
                                                      (f"[gl] {gl_key}", account)) if not value)
         raise MappingError(f"the order charges {gl_key.replace('_', ' ')}: add {missing} to the mapping")
     return memo_line, account
+
+
+def _rounding_line(mapping: Mapping, total: Decimal, expected: Decimal) -> tuple[str, str]:
+    """(memo line, account) for a difference within the mapping's rounding tolerance; beyond it,
+    or with no rounding line set up, nothing is posted."""
+    rounding = mapping.rounding
+    if abs(expected - total) > rounding.tolerance:
+        beyond = f" (more than the rounding tolerance {rounding.tolerance})" if rounding.tolerance else ""
+        raise MappingError(f"invoice lines add up to {total} but Shopify's total is {expected}{beyond}; "
+                           "refusing to post an invoice that does not match the shop")
+    if not rounding.memo_line or not rounding.account:
+        raise MappingError(f"invoice lines add up to {total} but Shopify's total is {expected}: within the "
+                           "rounding tolerance, but the mapping names no [rounding] memo_line and account")
+    return rounding.memo_line, rounding.account
+
+
+def _channel_line(mapping: Mapping, inclusive: bool) -> tuple[str, str]:
+    """(memo line, account) of the tax a channel collects: the merchant's receivable for it is
+    cleared when the channel pays out, and it never reaches the merchant's tax liability."""
+    if inclusive:
+        raise MappingError("the order carries tax its sales channel is liable for, in a tax-inclusive shop: booking "
+                           "it apart is not supported there yet; set [tax] channel_liable = \"merchant\" or book by hand")
+    if not mapping.tax.channel_liable_account:
+        raise MappingError("the order carries tax its sales channel is liable for: add [tax] channel_liable_account "
+                           "to the mapping (or channel_liable = \"merchant\" to book it as the merchant's tax)")
+    return mapping.memo_lines.merchandise, mapping.tax.channel_liable_account
 
 
 def _gift_card_line(mapping: Mapping, item: dict, name: str) -> tuple[str, str]:

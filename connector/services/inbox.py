@@ -103,6 +103,7 @@ class Accepted:
     inbox_id: int | None        # None for a duplicate: answering it needs nothing but the refusal
     created: bool
     flow: flows.Flow | None     # the flow that will process it; None for a duplicate or a deferred topic
+    resource_id: str = ""       # what it is about (its GID names it on log lines)
 
 
 def accept(session: Session, keys: WebhookKeys, delivery: Delivery, window: Window = Window(),
@@ -136,7 +137,7 @@ def accept(session: Session, keys: WebhookKeys, delivery: Delivery, window: Wind
         return Accepted(None, False, None)  # (the insert waited for that one to commit or roll back)
     if tally is not None:
         tally.moved(session, delivery.topic, None, row.get("state", InboxState.received).value)
-    return Accepted(inbox_id, True, flow)
+    return Accepted(inbox_id, True, flow, resource_id)
 
 
 def _checked_headers(delivery: Delivery) -> tuple[str, datetime | None]:
@@ -267,3 +268,20 @@ def reopen(session: Session, inbox_id: int, tally: Tally | None = None) -> Inbox
     event.processed_at = None
     event.enqueued_at = datetime.now(timezone.utc)
     return event
+
+
+def accept_reconciled(session: Session, shop_id: int, topic: str, resource_id: str, version: str,
+                      payload: dict, *, api_version: str = "", triggered_at: str = "") -> int | None:
+    """Store an event reconciliation made (an object whose webhook never arrived, in that
+    webhook's shape), marked ``source = reconcile``; the id of the new row, or None when this
+    version of the object is stored already.
+
+    Its event id is ``reconcile:<version>`` (the object's ``updated_at``, or its creation time
+    for a refund): a second run that finds the same version again conflicts on the inbox's
+    unique keys, as a redelivered webhook does, and stores nothing.
+    """
+    body = jsonutil.dumps(payload)
+    row = dict(shop_id=shop_id, topic=topic, event_id=f"reconcile:{version}"[:128], webhook_id="",
+               api_version=api_version, triggered_at=triggered_at, resource_id=resource_id, body=body,
+               body_sha256=hashlib.sha256(body.encode()).hexdigest(), source="reconcile")
+    return session.scalar(_INSERTS[session.get_bind().dialect.name], row)

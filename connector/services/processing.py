@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
-from connector import audit, flows, jsonutil
+from connector import audit, flows, jsonutil, logs
 from connector.fusion.errors import FusionError, FusionRejected
 from connector.http import Exchange, InsecureURL, recording
 from connector.locks import Busy
@@ -69,6 +69,9 @@ def process(services: Services, session: Session, inbox_id: int, runner: Runner 
     claim = _claim(session, inbox_id, services.settings.task_time_limit_seconds, runner, services.keyring)
     if claim is None:
         return None  # done, parked, dead or deferred already: a duplicate task message
+    event = claim.event  # named on the task's lines even when its message carried nothing (a sweep)
+    logs.annotate(inbox_id=event.id, shop=event.shop.domain, topic=event.topic, event_id=event.event_id,
+                  gid=flows.gid(event.topic, event.resource_id))
     with audit.sealing(claim.key):  # the personal fields of its audit rows, under its subject's key
         return _attempt(services, session, claim)
 
@@ -181,6 +184,9 @@ def _later(session: Session, event: InboxEvent, attempt: ProcessingAttempt, coun
                     .values(**values))
     _end(attempt, AttemptOutcome.retry if counts else AttemptOutcome.waiting, error or note)
     session.commit()
+    # the state and the attempt, not the reason: a reason may quote the payload (docs/privacy.md)
+    log.info("inbox event %s: attempt %s %s, again in %.1f s", event.id, attempt.number,
+             "failed" if counts else "waits", countdown)
     return RetryLater(countdown)
 
 
@@ -195,6 +201,8 @@ def _finish(services: Services, session: Session, event: InboxEvent, attempt: Pr
                      subject_id=event.resource_id, inbox_id=event.id, attempts=event.attempts, message=message)
     _end(attempt, AttemptOutcome(state.value), message)
     session.commit()
+    if finished:
+        log.info("inbox event %s %s after %s attempt(s)", event.id, state.value, event.attempts)
 
 
 def _end(attempt: ProcessingAttempt, outcome: AttemptOutcome, error: str) -> None:

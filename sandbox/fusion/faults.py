@@ -18,8 +18,10 @@ import threading
 import time
 from collections import Counter
 
-ERROR_KINDS = {"429": "Too Many Requests", "500": "Internal Server Error",
-               "502": "Bad Gateway", "503": "Service Unavailable", "504": "Gateway Timeout"}
+# 401 and 403 answer as a pod does for a user without credentials or without the privilege a
+# resource needs (rest.md §5): what ``ml-connector fit`` reports as a missing role.
+ERROR_KINDS = {"401": "Unauthorized", "403": "Forbidden", "429": "Too Many Requests",
+               "500": "Internal Server Error", "502": "Bad Gateway", "503": "Service Unavailable", "504": "Gateway Timeout"}
 RULE_KINDS = set(ERROR_KINDS) | {"latency", "timeout", "lost_response"}
 _RESOURCE = re.compile(r"^/(?:fscm|crm)RestApi/resources/[^/]+/([^/?]+)"
                        r"(?:/[^/]+(?:/(child|action)/([^/]+))?)?")

@@ -43,7 +43,7 @@ def context_root(api):
 # --- read-only look-ups ---------------------------------------------------------------------------
 def _register(spec: ResourceSpec, rows: Callable[[], list[dict]]) -> None:
     """Collection, describe and item GETs of a read-only resource over flat ``rows``."""
-    prefix = f"{FSCM}/{spec.name}"
+    prefix = f"/{spec.api}/resources/<version>/{spec.name}"
 
     def render(row: dict, shape, fw: int) -> dict:
         return shape_item(spec, row, {}, shape, row[spec.key], change_indicator(1), fw)

@@ -76,3 +76,8 @@ class FusionSandboxSettings:
     # customerAccountSitesLOV rows: BILL_TO site uses only (True; the LOV behind an invoice's
     # bill-to site) or every site use with its SiteUseCode (False). Its field list is [L].
     account_sites_lov_bill_to_only: bool = True
+    # accountCombinationsLOV: a `q` on ConcatenatedSegments (the segment string) is answered (True)
+    # or refused with 400 as an unknown attribute (False). The 26C spec lists no segment string on
+    # that LOV, so whether a pod can look a combination up by its segments is [L]; the other
+    # set-up lists of values `ml-connector fit` reads are [M]/[L] too (rest_setup.py).
+    account_combinations_by_segments: bool = True

@@ -22,6 +22,7 @@ from .bulk import BulkOperations, bulk_rule_errors
 from .cost import CostCalculator
 from .graphql_views import (CUSTOMER_SORT, ORDER_SORT, connection, customer_view, gid, order_view, parse_gid,
                             search_filter, sort_key_value)
+from .installation import app_installation_view, webhook_subscriptions
 from .merchant import Merchant
 
 SDL_NAME = "admin_schema_unstable_2025-09.graphql"
@@ -286,5 +287,7 @@ class GraphQLService:
                 "node": node, "nodes": lambda info, ids: [node(info, i) for i in ids],
                 "orderMarkAsPaid": mark_as_paid, "orderCreateManualPayment": manual_payment,
                 "bulkOperationRunQuery": run_bulk,
+                "currentAppInstallation": app_installation_view(shop, self.settings),
+                "webhookSubscriptions": lambda info, **args: webhook_subscriptions(shop, **args),
                 "currentBulkOperation": lambda info, type="QUERY": bulk_view(bulk.current(shop.domain, client_id))
                 if type == "QUERY" else None}

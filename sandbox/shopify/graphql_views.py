@@ -305,7 +305,9 @@ def order_view(order: dict, shop, transactions: list[dict]) -> dict:
     cust = shop.customers.get((order.get("customer") or {}).get("id")) if order.get("customer") else None
     return {
         "__typename": "Order", "id": order["admin_graphql_api_id"], "legacyResourceId": str(order["id"]),
-        "name": order["name"], "number": order["number"], "email": order.get("email") or None,
+        "name": order["name"],
+        # the number in the name ("#1001" → 1001), as REST's order_number; REST's ``number`` is 1000 less
+        "number": order["order_number"], "email": order.get("email") or None,
         "phone": order.get("phone"), "note": order.get("note"), "tags": tags, "test": bool(order.get("test")),
         "poNumber": order.get("po_number"), "sourceName": order.get("source_name"),
         "confirmationNumber": order.get("confirmation_number"), "confirmed": bool(order.get("confirmed")),

@@ -19,7 +19,7 @@ bp = Blueprint("shopify_scenario", __name__, url_prefix="/_sandbox")
 
 SHOP_FIELDS = {"client_id": str, "client_secret": str, "webhook_url": (str, type(None)), "currency": str,
                "taxes_included": bool, "api_version": str, "name": str, "expiring_offline_tokens": bool,
-               "webhook_topics": (list, type(None))}
+               "webhook_topics": (list, type(None)), "scopes": (str, type(None))}
 
 
 def _body():

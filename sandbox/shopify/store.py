@@ -38,6 +38,8 @@ class Shop:
     #: Set when Shopify removed the webhook subscription after failed retries (§1.3):
     #: ``{removed_at, url, topic, webhook_id, attempts}``; cleared by the next PUT of the shop.
     webhook_subscription_removed: dict | None = None
+    #: Access scopes the shop granted the app (comma-separated); None: the sandbox's ``scopes``.
+    scopes: str | None = None
     next_order_number: int = 1001
     orders: dict[int, dict] = field(default_factory=dict)
     customers: dict[int, dict] = field(default_factory=dict)
@@ -48,7 +50,7 @@ class Shop:
                 "webhook_url": self.webhook_url, "currency": self.currency,
                 "taxes_included": self.taxes_included, "api_version": self.api_version,
                 "expiring_offline_tokens": self.expiring_offline_tokens,
-                "installed": self.installed, "webhook_topics": self.webhook_topics,
+                "installed": self.installed, "webhook_topics": self.webhook_topics, "scopes": self.scopes,
                 "webhook_subscription_removed": copy.deepcopy(self.webhook_subscription_removed),
                 "orders": len(self.orders),
                 "customers": len(self.customers)}

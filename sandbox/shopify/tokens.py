@@ -112,7 +112,7 @@ class Tokens:
     # ------------------------------------------------------------------ internals
     def _new_access(self, shop, kind: str, ttl: int | None) -> AccessToken:
         tok = AccessToken(token="shpat_" + secrets.token_hex(16), shop=shop.domain, client_id=shop.client_id,
-                          kind=kind, scope=self.settings.scopes,
+                          kind=kind, scope=shop.scopes if shop.scopes is not None else self.settings.scopes,
                           expires_at=None if ttl is None else self.clock() + ttl)
         self._access[tok.token] = tok
         return tok

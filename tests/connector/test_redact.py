@@ -1,6 +1,8 @@
 import logging
 
-from connector.redact import MASK, RedactingFilter, redact
+import pytest
+
+from connector.redact import MASK, RedactingFilter, redact, redact_text
 
 
 def test_given_nested_secrets_then_masked_and_money_kept():
@@ -19,3 +21,16 @@ def test_given_secret_in_free_text_log_line_then_masked(caplog):
     finally:
         handler.removeFilter(handler.filters[-1])
     assert "shpat_123456789" not in caplog.text and "eyJhbGciOi" not in caplog.text
+
+
+@pytest.mark.parametrize("text", ["BEARER abcdefghijkl", "Basİc abcdefghijkl", "basıc abcdefghijkl",
+                                  "paſſword=hunter2", "ACCESS_TOKEN: 'shpat_1'", "client_secret=x", "Refresh_Token=y"])
+def test_given_any_case_of_a_secret_word_then_the_quick_check_still_masks_it(text):
+    # redact_text returns text without a secret word unchanged before running its expression:
+    # every case the expression matches (it folds İ, ı, ſ and K as Unicode does) must get there
+    assert MASK in redact_text(text)
+
+
+def test_given_text_without_a_secret_word_then_it_is_returned_as_it_is():
+    text = "inbox event 812 done after 1 attempt(s)"
+    assert redact_text(text) is text

@@ -30,6 +30,9 @@ def test_demo_once_books_payments_edits_refunds_and_a_cancellation_and_every_ord
     assert [c["reasons"] for c in checks if not c["ok"]] == [], output
     assert result.returncode == 0, output
     assert "invariants hold: 25/25" in result.stdout
+    # `ml-connector fit` ran first, on the sandboxes and the demo's mapping (both shops): it fits
+    assert "fit: demo-furniture-eu.myshopify.com" in result.stdout and "fits: " in result.stdout, output
+    assert "does not fit" not in result.stdout, result.stdout[:8000]
 
     done = [action for c in checks for action in c["actions"]]
     assert not [a for a in done if "REFUSED" in a], output
@@ -58,3 +61,5 @@ def test_demo_once_books_payments_edits_refunds_and_a_cancellation_and_every_ord
                               env=dict(env, COLUMNS="220", **demo_env), capture_output=True, text=True, timeout=60)
     assert timeline.returncode == 0, timeline.stdout + timeline.stderr
     assert "refunds/create" in timeline.stdout, timeline.stdout
+    # and `ml-connector fit` from that terminal checks the shops' webhooks against the demo's receiver
+    assert demo_env["MLC_PUBLIC_URL"] == info["receiver_url"]

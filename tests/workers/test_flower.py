@@ -2,6 +2,7 @@
 localhost unless FLOWER_ADDRESS widens it."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -93,3 +94,17 @@ def test_the_guard_refuses_every_example_login_and_accepts_a_real_one():
     assert login_problem(["ops:a-real-password"]) == ""
     assert login_problem(["ops:a-real-password", "ops2:CHANGE_ME"])
     assert login_problem([example_login()])
+
+
+def test_given_a_login_when_flower_runs_then_it_logs_one_json_object_a_line(redis_url):
+    port = free_port()
+    process = flower(redis_url, port, FLOWER_BASIC_AUTH="ops:a-generated-password-123")
+    try:
+        wait_for_port(port, timeout=60, process=process, name="flower")
+    finally:
+        stop(process)
+    output = process.stdout.read()
+
+    lines = [json.loads(line) for line in output.splitlines() if line.strip()]
+    assert any(line["message"].startswith("Visit me at") for line in lines), output
+    assert all(line["logger"] and line["level"] for line in lines)

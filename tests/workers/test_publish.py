@@ -1,4 +1,5 @@
-"""``workers.publish``: the message ``send_task`` sends, on a real Redis, through a broker restart."""
+"""``workers.publish``: the message ``send_task`` sends, on a real Redis, through a broker restart, and
+the log correlation it carries to the task."""
 from __future__ import annotations
 
 import json
@@ -11,8 +12,9 @@ from kombu.exceptions import OperationalError
 from redis import Redis
 
 from cli.stack import free_port, require_extra, wait_for_port
+from connector import logs
 from workers import publish
-from workers.app import app
+from workers.app import CORRELATION_HEADER, app
 
 TASK, QUEUE = "mlc.invoices.process_webhook", "invoices"
 
@@ -103,3 +105,30 @@ def test_given_the_broker_down_then_the_send_fails_within_the_retry_policy_and_t
 
     assert on_a_new_thread(send_while_down_then_up) < 3  # three retries, 0.6 s of waiting
     assert [json.loads(m)["headers"]["argsrepr"] for m in redis.lrange(QUEUE, 0, -1)] == ["[3]"]
+
+
+def test_given_a_bound_correlation_then_the_message_carries_it_in_its_own_header(broker):
+    redis, _, _ = broker
+
+    def send_for_an_event():
+        with logs.bind(shop="acme.myshopify.com", gid="gid://shopify/Order/9", task_id="the-senders"):
+            return publish.send(TASK, [77], QUEUE, logs.carried(inbox_id=77, topic="orders/create"))
+
+    on_a_new_thread(send_for_an_event)
+
+    [message] = redis.lrange(QUEUE, 0, -1)
+    assert json.loads(message)["headers"][CORRELATION_HEADER] == {
+        "inbox_id": 77, "shop": "acme.myshopify.com", "topic": "orders/create", "gid": "gid://shopify/Order/9"}
+
+
+def test_given_a_task_with_the_header_then_it_runs_bound_to_it_and_unbound_after():
+    @app.task(name="tests.publish.correlation")
+    def correlation() -> dict:
+        return logs.correlation()
+
+    carried = {"inbox_id": 5, "shop": "acme.myshopify.com", "message": "not a correlation field"}
+    result = correlation.apply(headers={CORRELATION_HEADER: carried}, task_id="t-5")
+
+    assert result.get() == {"inbox_id": 5, "shop": "acme.myshopify.com", "task_id": "t-5",
+                            "task": "tests.publish.correlation"}
+    assert logs.correlation() == {}

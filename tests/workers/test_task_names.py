@@ -14,6 +14,7 @@ PUBLIC_TASKS = {
     "mlc.fusion.push_receipt",
     "mlc.inbox.purge_bodies",
     "mlc.audit.seal",
+    "mlc.shopify.reconcile",
 }
 
 

@@ -11,10 +11,12 @@ import logging
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import DBAPIError
 
+from connector import flows, logs
 from connector.db import session_scope
 from connector.services import inbox
 from connector.services.context import Services
 from web.body import TooLarge, read_body
+from web.gunicorn_logs import CORRELATION_ENVIRON
 from workers import dispatch  # the web process only sends tasks; it never runs them
 
 bp = Blueprint("webhooks", __name__)
@@ -23,7 +25,16 @@ log = logging.getLogger(__name__)
 
 @bp.post("/webhooks/shopify")
 def shopify():
+    # the fields bound here name every line of this delivery, the task's message header, and
+    # gunicorn's access line (web.gunicorn_logs reads them from the environ after the response)
+    with logs.bind() as correlation:
+        request.environ[CORRELATION_ENVIRON] = correlation
+        return _receive()
+
+
+def _receive():
     services: Services = current_app.extensions["mlc"]
+    refusals: logs.RefusalLog = current_app.extensions["mlc.refusals"]
     try:  # the exact bytes Shopify signed, before anything parses them, and never more than the limit
         raw = read_body(services.settings.webhook_max_bytes)
     except TooLarge:
@@ -39,31 +50,44 @@ def shopify():
         signature=h.get("X-Shopify-Hmac-Sha256", ""),
         raw_body=raw,
     )
+    # Refusals are logged through the RefusalLog (MLC_LOG_REFUSALS_LIMIT per window, shop and
+    # reason): anyone can send them, and a flood must not become a flood of lines. Header values
+    # are unsigned: quoted with %r, and bounded.
+    shop, topic = delivery.shop_domain[:255], delivery.topic[:255]
     try:
         with session_scope(services.settings.database_url) as session:
             accepted = inbox.accept(session, current_app.extensions["mlc.webhook_keys"], delivery,
                                     current_app.extensions["mlc.webhook_window"], services.tally)
+            if accepted.created:  # bound before the task is sent: its message header carries them
+                logs.annotate(inbox_id=accepted.inbox_id, shop=delivery.shop_domain, topic=delivery.topic,
+                              event_id=delivery.event_id, gid=flows.gid(delivery.topic, accepted.resource_id))
             if accepted.flow is not None:
                 dispatch.send_after_commit(session, accepted.inbox_id, delivery.topic)
     except inbox.InvalidHeader as exc:  # unsigned: logged without the header's value
-        log.warning("webhook refused: %s", exc)
+        refusals.refused(shop, "invalid_header", "webhook refused: %s", exc)
         return jsonify(error="invalid header", detail=str(exc)), 400
     except inbox.Unauthorized as exc:
-        log.warning("webhook refused: %s (shop %r, topic %r)", exc, delivery.shop_domain, delivery.topic)
+        refusals.refused(shop, str(exc).replace(" ", "_"), "webhook refused: %s (shop %r, topic %r)", exc, shop, topic)
         return jsonify(error="unauthorized"), 401
     except inbox.Malformed as exc:
-        log.warning("malformed webhook from %r: %s", delivery.shop_domain, exc)
+        refusals.refused(shop, "malformed", "malformed webhook from %r: %s", shop, exc)
         return jsonify(error="malformed", detail=str(exc)), 400
     except inbox.Refused as exc:
-        log.warning("webhook refused from %r (topic %r): %s", delivery.shop_domain, delivery.topic, exc)
+        refusals.refused(shop, "outside_window", "webhook refused from %r (topic %r): %s", shop, topic, exc)
         return jsonify(error="refused", detail=str(exc)), 400
     except DBAPIError:
         log.exception("database unavailable; Shopify will retry the delivery")
         return jsonify(error="unavailable"), 503
-    if not accepted.created:
+    if not accepted.created:  # a retry of Shopify's, or a signed body sent again: logged as sparingly
+        refusals.refused(shop, "duplicate", "webhook duplicate from %r (topic %r): already stored", shop, topic,
+                         level=logging.INFO)
         return jsonify(status="duplicate"), 200
+    log.info("webhook accepted")
     return jsonify(status="accepted", id=accepted.inbox_id), 200
 
 
 def too_large():
+    refusals: logs.RefusalLog = current_app.extensions["mlc.refusals"]
+    shop = request.headers.get("X-Shopify-Shop-Domain", "").strip().lower()[:255]
+    refusals.refused(shop, "too_large", "webhook refused from %r: the body is over MLC_WEBHOOK_MAX_BYTES", shop)
     return jsonify(error="too large", detail="the body is over MLC_WEBHOOK_MAX_BYTES"), 413

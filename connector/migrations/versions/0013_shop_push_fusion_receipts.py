@@ -2,13 +2,13 @@
 turned on with ``ml-connector shops set DOMAIN --push-fusion-receipts``)
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0011
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0009"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

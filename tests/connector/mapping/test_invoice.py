@@ -160,3 +160,41 @@ def test_given_a_gift_card_with_tax_then_refused():
     order["line_items"][-1]["tax_lines"] = [{"title": "State Tax", "rate": 0.08, "price": "4.00"}]
     with pytest.raises(MappingError, match="gift card"):
         build(order)
+
+
+def _a_cent_short():
+    order = copy.deepcopy(ORDER)
+    order["total_price"] = "66.75"  # Shopify rounded the total apart from its lines
+    order["total_price_set"]["shop_money"]["amount"] = "66.75"
+    return order
+
+
+def _tolerating(amount):
+    from dataclasses import replace
+    return replace(MAPPING, rounding=replace(MAPPING.rounding, tolerance=Decimal(amount)))
+
+
+def test_given_a_difference_within_the_tolerance_then_a_rounding_line_makes_up_shopify_total():
+    invoice = build_invoice(_a_cent_short(), mapping=_tolerating("0.01"), prefix="ACME", bill_to_account="10042")
+
+    line, account = _distribution(invoice, MAPPING.rounding.memo_line)
+    assert line["UnitSellingPrice"] == Decimal("0.01") and account == MAPPING.rounding.account
+    assert "66.75" in line["Description"] and "66.74" in line["Description"]
+    assert invoice_total(invoice["receivablesInvoiceLines"], False) == Decimal("66.75")
+
+
+@pytest.mark.parametrize("tolerance", ["0", "0.005"])
+def test_given_a_difference_beyond_the_tolerance_then_refused(tolerance):
+    with pytest.raises(MappingError, match="66.74 but Shopify's total is 66.75"):
+        build_invoice(_a_cent_short(), mapping=_tolerating(tolerance), prefix="ACME", bill_to_account="10042")
+
+
+def test_given_a_mapping_with_a_negative_tolerance_then_it_does_not_load():
+    import tomllib
+
+    from connector.config import ConfigError
+    from connector.mapping.config import parse_mapping
+    document = tomllib.loads(DEFAULT_MAPPING_FILE.read_text())
+    document["rounding"]["tolerance"] = "-0.01"
+    with pytest.raises(ConfigError, match="rounding.tolerance"):
+        parse_mapping(document)

@@ -1,0 +1,212 @@
+"""Shopify reconciliation: what a lost webhook should have brought is enqueued all the same.
+
+Shopify says plainly that webhooks get lost. Beat runs this every ``MLC_SHOPIFY_RECONCILE_EVERY``
+seconds over every shop (``ml-connector reconcile-shopify`` runs it by hand): the orders (with
+their refunds) and customers Shopify lists as updated in the last ``MLC_SHOPIFY_RECONCILE_DAYS``
+days are compared with what the connector has seen of them, the newest ``updated_at`` of their
+binding and of their inbox events:
+
+- an object never seen (no binding, no event) is **missing**;
+- an order or customer whose ``updated_at`` is newer than any version seen is **stale**;
+- a refund is either seen or missing (Shopify does not change a refund once made).
+
+Each one is read over GraphQL, turned into its webhook's REST body
+(:mod:`connector.shopify.order_payload`) and stored in the inbox (``source = reconcile``) under
+the topic its webhook has (:data:`connector.flows.RECONCILED`), then sent to its pool like any delivery: the same
+flow, the same exactly-once claims. Its event id names the version, so a second run stores
+nothing twice; an order's events go before its refunds'. A customer a binding knows without a
+version (bound through an order) counts as seen.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector import audit, flows, jsonutil
+from connector.models import BindingKind, InboxEvent, InboxState, Shop
+from connector.services import bindings, inbox
+from connector.shopify import order_payload, search
+from connector.shopify.client import ShopifyClient, ShopifyError
+
+log = logging.getLogger(__name__)
+
+#: ``send(session, inbox_id, topic)``: sends the event's task once the session commits
+#: (:func:`workers.dispatch.send_after_commit`).
+Send = Callable[[Session, int, str], object]
+
+
+@dataclass(frozen=True)
+class Found:
+    """One object reconciliation enqueued (or would have: ``inbox_id`` None when its version was
+    stored by a run racing this one)."""
+
+    kind: str             # order, refund, customer
+    shopify_id: str
+    reason: str           # missing, stale
+    topic: str
+    updated_at: str
+    inbox_id: int | None
+
+
+@dataclass
+class ShopResult:
+    shop: str
+    orders: int = 0                      # listed by Shopify as updated in the window
+    refunds: int = 0
+    customers: int = 0
+    found: list[Found] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def enqueued(self) -> int:
+        return sum(1 for f in self.found if f.inbox_id is not None)
+
+
+def run(services, session: Session, send: Send, *, shop_domain: str | None = None,
+        days: float | None = None) -> list[ShopResult]:
+    """One reconciliation of every shop (or of ``shop_domain``) over the last ``days`` days."""
+    days = services.settings.shopify_reconcile_days if days is None else days
+    since = datetime.now(timezone.utc) - timedelta(days=days)
+    query = select(Shop).order_by(Shop.id)
+    if shop_domain:
+        query = query.where(Shop.domain == shop_domain.strip().lower())
+    shops = session.scalars(query).all()
+    session.commit()
+    results = []
+    for shop in shops:
+        result = ShopResult(shop.domain)
+        try:
+            reconcile_shop(services, session, send, shop, since, result)
+        except ShopifyError as exc:  # this shop now; the others still, and this one next run
+            session.rollback()
+            result.error = str(exc)[:500]
+            log.warning("reconciliation of %s stopped: %s", shop.domain, result.error)
+        results.append(result)
+    return results
+
+
+def reconcile_shop(services, session: Session, send: Send, shop: Shop, since: datetime,
+                   result: ShopResult) -> None:
+    client = services.shopify(session, shop)
+    session.commit()  # no transaction stays open across the calls to Shopify
+    run = _Run(services, session, send, shop, client, result)
+    for listed in search.customers_updated_since(client, since):
+        result.customers += 1
+        run.customer(listed)
+    for listed in search.orders_updated_since(client, since):
+        result.orders += 1
+        result.refunds += len(listed.refunds)
+        run.order(listed)
+    if result.found:
+        audit.record(session, "shopify.reconciled", shop_id=shop.id, since=since.isoformat(),
+                     orders=result.orders, refunds=result.refunds, customers=result.customers,
+                     enqueued=[f"{f.kind} {f.shopify_id} ({f.reason})" for f in result.found][:200])
+        session.commit()
+
+
+def reconcile_order(services, session: Session, send: Send, shop: Shop, client: ShopifyClient,
+                    listed: search.ListedOrder) -> ShopResult:
+    """One order (and its refunds) reconciled: what the report's ``--heal`` does for an order."""
+    result = ShopResult(shop.domain, orders=1, refunds=len(listed.refunds))
+    _Run(services, session, send, shop, client, result).order(listed)
+    return result
+
+
+@dataclass
+class _Run:
+    """One shop's reconciliation."""
+
+    services: object
+    session: Session
+    send: Send
+    shop: Shop
+    client: ShopifyClient
+    result: ShopResult
+
+    def order(self, listed: search.ListedOrder) -> None:
+        unseen = {r.id for r in listed.refunds if not self._seen(BindingKind.refund, r.id)}
+        reason = self._reason(BindingKind.order, listed)
+        if reason is None and not unseen:
+            return
+        order = order_payload.read_order(self.client, listed.gid)
+        if order is None:  # deleted since it was listed
+            return
+        if reason is not None:
+            self._enqueue(BindingKind.order, reason, listed.id, order["updated_at"], order)
+        for refund in order["refunds"]:  # after their order, oldest first
+            if str(refund["id"]) in unseen:
+                self._enqueue(BindingKind.refund, "missing", str(refund["id"]), refund["created_at"], refund)
+
+    def customer(self, listed: search.Listed) -> None:
+        reason = self._reason(BindingKind.customer, listed)
+        if reason is None:
+            return
+        customer = order_payload.read_customer(self.client, listed.gid)
+        if customer is None:
+            return
+        self._enqueue(BindingKind.customer, reason, listed.id, customer["updated_at"], customer)
+
+    def _reason(self, kind: BindingKind, listed: search.Listed) -> str | None:
+        """``missing``, ``stale`` or None (this version, or a newer one, has been seen)."""
+        binding = bindings.find(self.session, self.shop.id, kind, listed.id)
+        versions = self._event_versions(kind, listed.id)
+        self.session.commit()
+        if binding is None and versions is None:
+            return "missing"
+        seen = [v for v in (versions or []) + [binding.shopify_updated_at if binding else ""] if v]
+        if not seen:
+            return None  # known (a customer bound through an order) with no version to compare
+        return "stale" if all(bindings.is_older(v, listed.updated_at) for v in seen) else None
+
+    def _seen(self, kind: BindingKind, shopify_id: str) -> bool:
+        found = (bindings.find(self.session, self.shop.id, kind, shopify_id) is not None
+                 or self._event_versions(kind, shopify_id) is not None)
+        self.session.commit()
+        return found
+
+    def _event_versions(self, kind: BindingKind, shopify_id: str) -> list[str] | None:
+        """The ``updated_at`` of each stored event of the object ("" when its body was erased),
+        or None when there is none."""
+        bodies = self.session.scalars(select(InboxEvent.body).where(
+            InboxEvent.shop_id == self.shop.id, InboxEvent.resource_id == shopify_id,
+            InboxEvent.topic.in_(flows.topics_of(kind)))).all()
+        if not bodies:
+            return None
+        return [_updated_at(body) for body in bodies]
+
+    def _enqueue(self, kind: BindingKind, reason: str, shopify_id: str, version: str | None, payload: dict) -> None:
+        topic = flows.RECONCILED[kind][0 if reason == "missing" else 1]
+        inbox_id = inbox.accept_reconciled(self.session, self.shop.id, topic, shopify_id, version or "", payload,
+                                           api_version=self.client.connection.api_version,
+                                           triggered_at=triggered_at(version))
+        if inbox_id is not None:
+            self.services.tally.moved(self.session, topic, None, InboxState.received.value)
+            self.send(self.session, inbox_id, topic)
+        self.session.commit()
+        self.result.found.append(Found(kind.value, shopify_id, reason, topic, version or "", inbox_id))
+
+
+def _updated_at(body: str) -> str:
+    try:
+        payload = jsonutil.loads(body) if body else {}
+    except ValueError:
+        return ""
+    return str(payload.get("updated_at") or "") if isinstance(payload, dict) else ""
+
+
+def triggered_at(stamp: str | None) -> str:
+    """A Shopify time as ``X-Shopify-Triggered-At`` writes it (UTC, microseconds, ``Z``), so that
+    reconciled events sort among delivered ones: a refund waits for its order's earlier events."""
+    if not stamp:
+        return ""
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,0 +1,190 @@
+"""The checks of ``ml-connector fit``, each against a Fusion sandbox on a real port (or, for the
+Shopify side, against the answers Shopify gives), one way to fail at a time."""
+from __future__ import annotations
+
+import threading
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from connector.config import DEFAULT_MAPPING_FILE, ConfigError, Settings
+from connector.fusion.auth import FusionConnection
+from connector.fusion.client import FusionClient
+from connector.mapping.config import parse_mapping
+from connector.services import fit
+from sandbox.fusion import FusionSandboxSettings, create_app
+from sandbox.fusion.seed import PACKAGED_SEED
+from sandbox.server import BackgroundServer
+
+
+@pytest.fixture
+def make_pod():
+    """``make_pod(seed_text=None, **settings)``: a fresh Fusion sandbox and the connector's client of it."""
+    servers = []
+
+    def start(seed_text: str | None = None, tmp: Path | None = None, **overrides) -> FusionClient:
+        if seed_text is not None:
+            seed = tmp / "seed.toml"
+            seed.write_text(seed_text)
+            overrides["seed_path"] = seed
+        settings = FusionSandboxSettings(**overrides)
+        server = BackgroundServer(create_app(settings)).start()
+        servers.append(server)
+        return FusionClient(FusionConnection(base_url=server.url, auth_mode="basic", username=settings.basic_username,
+                                             password=settings.basic_password), allow_http=True, max_tries=1)
+    yield start
+    for server in servers:
+        threading.Thread(target=server.stop, daemon=True).start()
+
+
+def mapping(**changes):
+    """The default mapping with ``section={key: value}`` changes."""
+    document = tomllib.loads(DEFAULT_MAPPING_FILE.read_text())
+    for section, values in changes.items():
+        document[section] = {**document.get(section, {}), **values}
+    return parse_mapping(document)
+
+
+def results(client: FusionClient, m=None, **paths) -> dict[str, fit.Result]:
+    pod = fit.PodSetup(client.transport, fit.resource_paths(paths))
+    return {r.check: r for r in fit.check_mappings(pod, [("", m or mapping())])}
+
+
+def failing(found: dict[str, fit.Result]) -> dict[str, fit.Result]:
+    return {check: r for check, r in found.items() if r.status != fit.OK}
+
+
+def test_every_name_of_the_default_mapping_is_a_need_once():
+    needs = fit.fusion_needs(mapping())
+    checks = [n.check for n in needs]
+    assert len(checks) == len(set(checks))
+    assert {"fusion.memo_lines.duties", "fusion.memo_lines.rounding", "fusion.memo_lines.refund_adjustments.restock",
+            "fusion.receipt_methods.gift_card", "fusion.gl.tips", "fusion.gl.rounding",
+            "fusion.gl.refund_adjustments.default", "fusion.refunds.store_credit_activity",
+            "fusion.transaction_type.debit_memo", "fusion.conversion_rate_type", "fusion.reference_set"} <= set(checks)
+
+
+def test_given_the_seeded_pod_then_the_default_mapping_fits(make_pod):
+    found = results(make_pod())
+    assert failing(found) == {}
+    assert found["fusion.transaction_source"].detail == "transaction source 'SHOPIFY' exists and numbers manually"
+
+
+def test_given_a_name_the_pod_lacks_then_its_check_fails_with_the_task_and_the_key(make_pod):
+    found = failing(results(make_pod(), mapping(receipt_methods={"paypal": "PayPal"}, memo_lines={"tip": "tip"},
+                                                fusion={"reference_set_id": "300000001000009"})))
+    assert set(found) == {"fusion.receipt_methods.paypal", "fusion.memo_lines.tip", "fusion.reference_set"}
+    assert found["fusion.receipt_methods.paypal"].fix == ("create it in Fusion (Manage Receipt Classes and Methods) "
+                                                          "or change [receipt_methods] paypal in the mapping")
+    # a name that differs only in case is pointed out: Fusion matches names exactly
+    assert "the pod has 'Tip'" in found["fusion.memo_lines.tip"].detail
+
+
+def test_given_a_type_of_the_wrong_class_then_it_fails_naming_both_classes(make_pod):
+    found = failing(results(make_pod(), mapping(fusion={"invoice_type": "Shopify Credit Memo"})))
+    assert list(found) == ["fusion.transaction_type.invoice"]
+    assert found["fusion.transaction_type.invoice"].detail == \
+        "transaction type 'Shopify Credit Memo' is of class CM, not INV"
+
+
+def test_given_automatic_numbering_and_a_refund_clearing_activity_of_type_refund_then_both_fail(make_pod, tmp_path):
+    seed = PACKAGED_SEED.read_text().replace('numbering = "manual"', 'numbering = "automatic"')
+    seed = seed.replace('name = "Shopify Refund Clearing"\nid = 300000004000101              # ReceivablesTrxId\n'
+                        'type = "Receipt Write-off"', 'name = "Shopify Refund Clearing"\nid = 300000004000101\n'
+                        'type = "Refund"')
+    found = failing(results(make_pod(seed, tmp_path)))
+    assert set(found) == {"fusion.transaction_source", "fusion.refunds.clearing_activity"}
+    assert "turn Automatic transaction numbering off" in found["fusion.transaction_source"].fix
+    assert found["fusion.refunds.clearing_activity"].detail == \
+        "receivables activity 'Shopify Refund Clearing' is of type Refund"
+
+
+def test_an_activity_of_another_business_unit_does_not_count(make_pod):
+    m = mapping(refunds={"clearing_activity": "Shopify Refund Clearing"}, fusion={"business_unit": "EU1 Business Unit"})
+    assert failing(results(make_pod(), m)) == {}
+    found = failing(results(make_pod(), mapping(refunds={"store_credit_activity": "Store Credit EU"})))
+    assert found["fusion.refunds.store_credit_activity"].detail == \
+        "no receivables activity 'Store Credit EU' in US1 Business Unit"
+
+
+def test_given_an_account_the_pod_lacks_then_it_fails(make_pod):
+    found = failing(results(make_pod(), mapping(gl={"tips": "101-10-99999-000-000"})))
+    assert list(found) == ["fusion.gl.tips"]
+    assert found["fusion.gl.tips"].detail == "no account combination 101-10-99999-000-000"
+
+
+def test_given_a_pod_that_cannot_look_accounts_up_by_segments_then_they_are_unknown_never_ok(make_pod):
+    found = failing(results(make_pod(account_combinations_by_segments=False)))
+    assert {r.status for r in found.values()} == {fit.UNKNOWN}
+    assert all(check.startswith("fusion.gl.") for check in found)
+    assert "HTTP 400" in found["fusion.gl.revenue"].detail and "MLC_FIT_RESOURCES" in found["fusion.gl.revenue"].fix
+
+
+def test_given_a_list_the_pod_does_not_serve_then_its_checks_are_unknown(make_pod):
+    found = failing(results(make_pod(), memo_lines="/fscmRestApi/resources/11.13.18.05/standardMemoLinesLOV"))
+    assert {r.status for r in found.values()} == {fit.UNKNOWN}
+    assert all(check.startswith("fusion.memo_lines.") for check in found)
+    with pytest.raises(ConfigError, match="memo_line"):
+        fit.resource_paths({"memo_line": "/x"})
+
+
+def test_given_a_403_then_the_access_check_names_the_privilege(make_pod):
+    import requests
+    client = make_pod()
+    requests.post(f"{client.transport.base_url}/_sandbox/faults", timeout=5, json={"rules": [
+        {"kind": "403", "path_prefix": "/crmRestApi/resources/11.13.18.05/hubPersons"}]}).raise_for_status()
+    found = {r.check: r for r in fit.check_fusion_access(client, "SHOPIFY")}
+    assert found["fusion.access.parties"].status == fit.FAIL and "HTTP 403" in found["fusion.access.parties"].detail
+    assert {c for c, r in found.items() if r.status == fit.OK} == {
+        "fusion.access.invoices", "fusion.access.credit_memos", "fusion.access.receipts",
+        "fusion.access.customer_accounts"}
+
+
+# -- Shopify, from the answers Shopify gives ------------------------------------------------------
+
+ADDRESS = "https://mlc.example.com/webhooks/shopify"
+
+
+def nodes(*topics, version="2026-01", uri=ADDRESS):
+    return [{"topic": fit.enum_of(t), "uri": uri, "apiVersion": {"handle": version}} for t in topics]
+
+
+def test_a_write_scope_counts_for_its_read_scope():
+    granted = {"write_orders", "read_customers"} | {"read_orders"}
+    found = {r.check: r for r in fit.check_scopes(granted, "a.myshopify.com")}
+    assert found["shopify.scopes.read_orders"].status == fit.OK
+    assert found["shopify.scopes.read_all_orders"].status == fit.FAIL
+    assert "60 days" in found["shopify.scopes.read_all_orders"].detail
+
+
+def test_webhooks_every_topic_the_version_and_the_address():
+    topics = fit.subscribed_topics()
+    assert topics and not any(t.startswith("shop/") or t.endswith(("redact", "data_request")) for t in topics)
+    all_ok = fit.check_webhooks(nodes(*topics), "a.myshopify.com", "2026-01", ADDRESS)
+    assert {r.check: r.status for r in all_ok if r.status != fit.OK} == {"shopify.webhooks.compliance": fit.UNKNOWN}
+
+    found = {r.check: r for r in fit.check_webhooks(
+        nodes(*topics[1:]) + nodes(topics[0], version="2025-10", uri="https://old.example.com/hooks"),
+        "a.myshopify.com", "2026-01", ADDRESS)}
+    assert found[f"shopify.webhooks.{topics[0]}"].status == fit.FAIL
+    assert "API version 2025-10" in found[f"shopify.webhooks.{topics[0]}"].detail
+    assert found["shopify.webhooks.address"].status == fit.FAIL
+    assert "https://old.example.com/hooks" in found["shopify.webhooks.address"].detail
+
+    none = {r.check: r for r in fit.check_webhooks([], "a.myshopify.com", "2026-01", "")}
+    assert none[f"shopify.webhooks.{topics[0]}"].status == fit.FAIL
+    assert "shopify.app.toml" in none[f"shopify.webhooks.{topics[0]}"].detail
+    assert "<MLC_PUBLIC_URL>/webhooks/shopify" in none[f"shopify.webhooks.{topics[0]}"].fix
+    assert none["shopify.webhooks.address"].status == fit.UNKNOWN
+
+
+def test_settings_public_url_and_resource_paths():
+    settings = Settings.from_env({"MLC_PUBLIC_URL": "https://mlc.example.com/",
+                                  "MLC_FIT_RESOURCES": "memo_lines = /x/memoLines, tax_rates=/y"})
+    assert settings.public_url == "https://mlc.example.com"
+    assert settings.fit_resources == {"memo_lines": "/x/memoLines", "tax_rates": "/y"}
+    with pytest.raises(ConfigError, match="MLC_FIT_RESOURCES"):
+        Settings.from_env({"MLC_FIT_RESOURCES": "memo_lines"})
+    with pytest.raises(ConfigError, match="MLC_PUBLIC_URL"):
+        Settings.from_env({"MLC_PUBLIC_URL": "mlc.example.com"})
