@@ -39,7 +39,7 @@ from cli.check import (
 from connector.fusion import credit_memos, invoices
 from connector.mapping.invoice import shop_amount
 from connector.models import InboxEvent, InboxState, Shop
-from connector.services import inbox, reconcile
+from connector.services import fusion_receipts, inbox, reconcile
 from connector.shopify import order_payload, search
 from connector.shopify import orders as shopify_orders
 
@@ -125,6 +125,7 @@ def _shop(services, session: Session, shop: Shop, report: Report, heal: bool, se
     client = services.shopify(session, shop)
     fusion = services.fusion(session)
     waiting = unfinished_events(session, shop.domain)
+    pushed = fusion_receipts.pushed_payments(session, shop.id)
     session.commit()
     documents = Snapshot(fusion, shop.transaction_prefix)
     rows: dict[tuple[str, str], Row] = {}
@@ -137,7 +138,7 @@ def _shop(services, session: Session, shop: Shop, report: Report, heal: bool, se
             continue
         seen.add(order["admin_graphql_api_id"])
         history = shopify_orders.transactions(client, listed.gid)
-        check = check_order(documents, shop.transaction_prefix, order, check_transactions(history))
+        check = check_order(documents, shop.transaction_prefix, order, check_transactions(history), pushed)
         check.events = waiting.get(int(order["id"]), [])
         day, currency = str(order.get("processed_at") or "")[:10], order.get("currency") or ""
         row = rows.setdefault((day, currency), Row(shop.domain, day, currency))

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import String, cast, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -224,6 +224,15 @@ def due(session: Session) -> list[int]:
         (Binding.state == BindingState.creating) & (Binding.claimed_until < utcnow()))).order_by(Binding.id)))
     session.commit()
     return ids
+
+
+def pushed_payments(session: Session, shop_id: int) -> dict[str, str]:
+    """Shopify transaction id → the number of the receipt a person entered in Fusion that the
+    connector recorded as that payment: its receipt is not ``<prefix>-T<id>`` (reconciliation)."""
+    rows = session.execute(select(Binding.shopify_id, Binding.fusion_number, Binding.fusion_refs).where(
+        Binding.shop_id == shop_id, Binding.kind == BindingKind.payment, Binding.state == BindingState.synced,
+        cast(Binding.fusion_refs, String).contains("pushed_from"))).all()
+    return {tid: number for tid, number, refs in rows if (refs or {}).get("pushed_from") == FROM_FUSION}
 
 
 # -- the push ----------------------------------------------------------------------------------------

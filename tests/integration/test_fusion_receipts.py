@@ -14,6 +14,7 @@ from connector.db import session_scope
 from connector.models import Binding, BindingKind, BindingState, Shop, utcnow
 from tests.factories import new_order
 from tests.integration.test_fusion_poll import ml_connector, pay_in_fusion, poll, stats
+from tests.integration.test_reconcile_report import report
 from tests.support import Fusion, eventually, fusion_get
 
 RECEIPTS = "/fscmRestApi/resources/11.13.18.05/standardReceipts"
@@ -74,6 +75,11 @@ def test_given_a_receipt_entered_in_fusion_for_an_unpaid_order_then_shopify_mark
     [only] = account_receipts(fusion, invoice)
     assert only["StandardReceiptId"] == receipt["StandardReceiptId"] and money(only["UnappliedAmount"]) == 0
     assert shop.fusion_balance(order) == 0
+    # and the order holds as the demo, the tests and the reconciliation report check it: the
+    # payment's receipt is the person's
+    assert shop.holds(order) and shop.document_counts(order)["receipts"] == ([receipt["ReceiptNumber"]],) * 2
+    code, body = report(shop)
+    assert (code, body["problems"]) == (0, [])
     # and the echo is bound to the person's receipt, the push audited once with the transaction it made
     echo = shop.binding("payment", payment["id"])
     assert echo.state == BindingState.synced and echo.fusion_id == str(receipt["StandardReceiptId"])
@@ -119,7 +125,7 @@ def test_given_a_receipt_paying_part_of_an_order_then_shopify_records_that_part(
     now = shop.order(order["id"])
     assert now["financial_status"] == "partially_paid" and money(now["total_outstanding"]) == total - part
     assert [r["StandardReceiptId"] for r in account_receipts(fusion, invoice)] == [receipt["StandardReceiptId"]]
-    assert shop.fusion_balance(order) == total - part
+    assert shop.fusion_balance(order) == total - part and shop.holds(order)
     [audit] = shop.audit("shopify_payment.created")
     assert audit.detail["mutation"] == "orderCreateManualPayment" and money(audit.detail["amount"]) == part
 
