@@ -12,7 +12,8 @@ itself), side by side:
 - payments (successful sales and captures) against receipts.
 
 An order is listed when Fusion does not hold it the way Shopify does (:func:`cli.check.check_order`:
-the totals, the open balance, one invoice, one memo per refund, one receipt per payment):
+the totals, the open balance, one invoice, one memo per refund, one receipt per payment; a
+payment recorded in Shopify for a receipt a person entered in Fusion is that receipt's):
 ``missing`` (no invoice), ``duplicated`` (more than one), ``different`` (anything else), or
 ``waiting`` when some of its events are still being processed; so is an invoice Fusion holds for
 an order of the shop that Shopify did not process in the window (``unknown``). ``--heal`` enqueues
