@@ -10,7 +10,14 @@ from datetime import timedelta
 
 from connector import audit, audit_chain, flows
 from connector.locks import Busy
-from connector.services import fusion_poll, fusion_receipts, inbox, reconcile, retention, subjects
+from connector.services import (
+    fusion_poll,
+    fusion_receipts,
+    inbox,
+    reconcile,
+    retention,
+    subjects,
+)
 from workers import dispatch, publish
 from workers.app import app
 from workers.base import ConnectorTask, services
