@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Two pytest-xdist workers, a test module each at a time: the integration tests mostly wait on
+# their stack's processes, so two stacks side by side halve the suite's time on two cores.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: demo demo-once test bench clean
 

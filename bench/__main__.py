@@ -1,4 +1,4 @@
-"""``python -m bench [receiver|pipeline|pools|throughput|poll|logs|chaos] [--webhooks N] [--rounds N] [--orders N] [--refunds N]``.
+"""``python -m bench [receiver|pipeline|pools|throughput|poll|reconcile|shopify|logs|chaos] [--webhooks N] [--rounds N] [--orders N] [--refunds N]``.
 
 The receiver benchmark starts its own servers (no workers: they would compete for the cores it
 measures); the pipeline benchmark runs on a private stack with workers and both sandboxes; the
@@ -11,7 +11,17 @@ import argparse
 import os
 import tempfile
 
-from bench import chaos, logs, pipeline, poll, pools, receiver, throughput
+from bench import (
+    chaos,
+    logs,
+    pipeline,
+    poll,
+    pools,
+    receiver,
+    reconcile,
+    shopify_budget,
+    throughput,
+)
 from cli.stack import Stack
 
 
@@ -38,6 +48,16 @@ def run_poll(args) -> None:
             poll.run(stack, orders=args.orders or 20)
 
 
+def run_reconcile(args) -> None:
+    with tempfile.TemporaryDirectory(prefix="mlc-bench-") as workdir:
+        stack = Stack(workdir, with_flower=False, fusion_sandbox=pipeline.FUSION, extra_env=dict(reconcile.QUIET),
+                      worker_concurrency={"invoices": 2, "customers": 2})
+        with stack:
+            stack.wait_for_workers()
+            pipeline.configure_fusion(stack)
+            reconcile.run(stack, orders=args.orders)
+
+
 def run_pools(args) -> None:
     pools.run(orders=args.orders)
 
@@ -52,8 +72,13 @@ def run_logs(args) -> None:
     logs.run(rounds=args.rounds + 2)
 
 
+
+def run_shopify(args) -> None:
+    shopify_budget.run(calls=args.orders)
+
+
 BENCHES = {"receiver": run_receiver, "pipeline": run_pipeline, "pools": run_pools, "throughput": run_throughput,
-           "poll": run_poll, "logs": run_logs}
+           "poll": run_poll, "logs": run_logs, "reconcile": run_reconcile, "shopify": run_shopify}
 
 
 def run_chaos(args) -> None:

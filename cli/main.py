@@ -129,12 +129,86 @@ def shops_list() -> None:
     from sqlalchemy import select
 
     from connector.models import Shop
-    table = Table("domain", "client id", "API version", "prefix", "admin URL", "pushes Fusion receipts")
+    table = Table("domain", "client id", "API version", "prefix", "admin URL", "token", "state",
+                  "pushes Fusion receipts")
     with session_scope(load_settings().database_url) as session:
         for shop in session.scalars(select(Shop).order_by(Shop.domain)):
             table.add_row(shop.domain, shop.client_id, shop.api_version, shop.transaction_prefix,
-                          shop.admin_base_url or f"https://{shop.domain}", "yes" if shop.push_fusion_receipts else "no")
+                          shop.admin_base_url or f"https://{shop.domain}", shop.token_mode, shop.auth_state,
+                          "yes" if shop.push_fusion_receipts else "no")
     console.print(table)
+
+
+@shops.command("token")
+@click.argument("domain")
+@click.option("--mode", type=click.Choice(["expiring", "offline", "client-credentials"]), default="expiring",
+              show_default=True, help="expiring: an expiring offline token and its refresh token; offline: a "
+              "non-expiring offline token; client-credentials: none, the grant fetches one.")
+@click.option("--expires-in", type=int, default=None,
+              help="Seconds the access token lives (Shopify's expires_in; default 3600 for an expiring token).")
+@click.option("--refresh-expires-in", type=int, default=None,
+              help="Seconds the refresh token lives (Shopify's refresh_token_expires_in; default 90 days).")
+@click.option("--stdin", "from_stdin", is_flag=True,
+              help="Read the tokens from standard input: Shopify's token answer as JSON, or the access token "
+                   "and (expiring) the refresh token on two lines.")
+@click.option("--no-replay", is_flag=True, help="Leave the events parked while the shop needed reauthorization.")
+def shops_token(domain, mode, expires_in, refresh_expires_in, from_stdin, no_replay) -> None:
+    """Install a fresh Shopify token for a shop (after the app was reinstalled or reauthorized),
+    clear its "reauthorize" state and replay the events parked meanwhile. The tokens are stored
+    encrypted and never printed."""
+    from connector.models import TokenMode
+    from connector.services import shop_auth, shop_tokens
+    token_mode = TokenMode(mode.replace("-", "_"))
+    grant = None if token_mode == TokenMode.client_credentials else _read_grant(
+        token_mode, from_stdin, expires_in, refresh_expires_in)
+    services = _services()
+    with session_scope(services.settings.database_url) as session:
+        shop = _shop(session, domain)
+        shop_tokens.install(services, session, shop, token_mode, grant)
+        parked = shop_auth.parked_for_reauthorization(session, shop.id)
+        expires = shop.access_token_expires_at
+    console.print(f"{token_mode.value} token installed for {domain}"
+                  + (f" (expires {expires:%Y-%m-%d %H:%M:%S} UTC)" if expires else "") + "; state ok")
+    if parked and not no_replay:
+        from workers.app import app
+        for inbox_id in parked:
+            app.send_task("mlc.inbox.replay", args=[inbox_id])
+        console.print(f"queued {len(parked)} replay(s) of events parked while the shop needed reauthorization")
+    elif parked:
+        console.print(f"{len(parked)} event(s) stay parked: `ml-connector replay {' '.join(map(str, parked))}`")
+
+
+def _read_grant(mode, from_stdin: bool, expires_in, refresh_expires_in):
+    import json
+
+    from connector.models import TokenMode
+    from connector.shopify.oauth import Grant
+    expiring = mode == TokenMode.expiring
+    if from_stdin:
+        raw = sys.stdin.read().strip()
+        if raw.startswith("{"):
+            try:
+                answer = json.loads(raw)
+            except ValueError:
+                raise click.UsageError("standard input is not Shopify's token answer (JSON)") from None
+            access, refresh = str(answer.get("access_token") or ""), str(answer.get("refresh_token") or "")
+            expires_in = expires_in if expires_in is not None else answer.get("expires_in")
+            refresh_expires_in = (refresh_expires_in if refresh_expires_in is not None
+                                  else answer.get("refresh_token_expires_in"))
+        else:
+            lines = [line.strip() for line in raw.splitlines()] + ["", ""]
+            access, refresh = lines[0], lines[1]
+    else:
+        access = _read_secret("Access token", False)
+        refresh = _read_secret("Refresh token", False) if expiring else ""
+    if not access or (expiring and not refresh):
+        raise click.UsageError("an expiring token needs the access token and the refresh token" if expiring
+                               else "the access token is empty")
+    if expiring:
+        expires_in = 3600 if expires_in is None else int(expires_in)
+        refresh_expires_in = 90 * 24 * 3600 if refresh_expires_in is None else int(refresh_expires_in)
+        return Grant(access, expires_in, refresh, refresh_expires_in)
+    return Grant(access, None)
 
 
 @cli.group()
@@ -231,6 +305,7 @@ def status(inbox_id) -> None:
         for kind, state, count in report.binding_counts(session):
             table.add_row(kind, state, str(count))
         console.print(table)
+        _show_shops(session)
         _show_fusion_poll(session)
         failures = report.recent_failures(session)
         if failures:
@@ -240,6 +315,23 @@ def status(inbox_id) -> None:
                 table.add_row(str(event.id), event.topic, event.resource_id, str(attempt.number),
                               attempt.outcome.value, f"{attempt.started_at:%Y-%m-%d %H:%M:%S}", attempt.error[:160])
             console.print(table)
+
+
+def _show_shops(session) -> None:
+    """Each shop's Shopify token and whether the connector may use it ("reauthorize": its events park)."""
+    from connector.services import status as report
+    shops = report.shop_tokens(session)
+    if not shops:
+        return
+    table = Table("shop", "token", "expires (UTC)", "state", "why", title="Shopify shops")
+    for shop in shops:
+        state = shop.auth_state if shop.auth_state == "ok" else f"[red]{shop.auth_state}[/red]"
+        why = (f"{shop.auth_reason}; run `ml-connector shops token {shop.domain}`"
+               if shop.auth_state != "ok" else "")
+        table.add_row(shop.domain, shop.token_mode,
+                      f"{shop.access_token_expires_at:%Y-%m-%d %H:%M:%S}" if shop.access_token_expires_at else "-",
+                      state, why)
+    console.print(table)
 
 
 def _show_fusion_poll(session) -> None:
@@ -418,6 +510,9 @@ def reconcile_shopify(shop_domain, days) -> None:
         console.print(found)
     else:
         console.print("nothing missing: every change listed has been received")
+    for result in results:
+        for skipped in result.skipped:
+            console.print(f"[yellow]left to its webhooks:[/yellow] {skipped}")
     sys.exit(1 if any(r.error for r in results) else 0)
 
 

@@ -11,6 +11,9 @@ itself), side by side:
   a refund that kept a restocking fee back credits more than it pays, by design);
 - payments (successful sales and captures) against receipts.
 
+An order's refunds and payments are counted with it, on its day, whenever they were made: the
+per-order check is what says whether Fusion holds them.
+
 An order is listed when Fusion does not hold it the way Shopify does (:func:`cli.check.check_order`:
 the totals, the open balance, one invoice, one memo per refund, one receipt per payment; a
 payment recorded in Shopify for a receipt a person entered in Fusion is that receipt's):
@@ -138,7 +141,7 @@ def _shop(services, session: Session, shop: Shop, report: Report, heal: bool, se
         if order is None:
             continue
         seen.add(order["admin_graphql_api_id"])
-        history = shopify_orders.transactions(client, listed.gid)
+        history = shopify_orders.transactions(search.Patient(client), listed.gid)
         check = check_order(documents, shop.transaction_prefix, order, check_transactions(history), pushed)
         check.events = waiting.get(int(order["id"]), [])
         day, currency = str(order.get("processed_at") or "")[:10], order.get("currency") or ""

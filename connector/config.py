@@ -115,6 +115,18 @@ class Settings:
     fusion_rate_per_second: float = 10.0
     fusion_burst: int = 20
     fusion_framework_version: int = 4
+    # Shopify's GraphQL budget per shop (a leaky bucket of query cost points, Standard plan:
+    # 100 points/s, 2000 points). Each response's ``throttleStatus`` corrects both; these are
+    # where a shop starts before its first answer.
+    shopify_restore_rate: float = 100.0
+    shopify_bucket_size: int = 2000
+    # The longest a call waits for budget (a THROTTLED answer, a 429, an empty shared bucket)
+    # before it gives up and its task is retried later instead.
+    shopify_max_wait_seconds: float = 30.0
+    # Expiring Shopify tokens (expiring offline, client credentials) are refreshed this long
+    # before they expire; beat's keepalive looks for such tokens every so often.
+    shopify_refresh_before_seconds: int = 300
+    shopify_token_keepalive_seconds: int = 300
     # How receipts are applied to invoices: REST ``applyReceipt`` (documented from release 26C),
     # or SOAP ``createApplyReceipt`` for pods without it.
     fusion_receipt_apply: str = "rest"
@@ -226,6 +238,15 @@ class Settings:
             fusion_burst=_int(env, "MLC_FUSION_BURST", cls.fusion_burst),
             fusion_framework_version=_int(env, "MLC_FUSION_FRAMEWORK_VERSION",
                                           cls.fusion_framework_version),
+            shopify_restore_rate=_positive("MLC_SHOPIFY_RESTORE_RATE", _float(
+                env, "MLC_SHOPIFY_RESTORE_RATE", cls.shopify_restore_rate)),
+            shopify_bucket_size=_int_at_least(env, "MLC_SHOPIFY_BUCKET_SIZE", cls.shopify_bucket_size, 1),
+            shopify_max_wait_seconds=_non_negative("MLC_SHOPIFY_MAX_WAIT", _float(
+                env, "MLC_SHOPIFY_MAX_WAIT", cls.shopify_max_wait_seconds)),
+            shopify_refresh_before_seconds=_int_at_least(env, "MLC_SHOPIFY_REFRESH_BEFORE",
+                                                         cls.shopify_refresh_before_seconds, 0),
+            shopify_token_keepalive_seconds=_int_at_least(env, "MLC_SHOPIFY_TOKEN_KEEPALIVE",
+                                                          cls.shopify_token_keepalive_seconds, 1),
             fusion_receipt_apply=_choice(env, "MLC_FUSION_RECEIPT_APPLY", cls.fusion_receipt_apply, ("rest", "soap")),
             fusion_receipt_partial=_choice(env, "MLC_FUSION_RECEIPT_PARTIAL", cls.fusion_receipt_partial,
                                            ("manual_payment", "off")),

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from connector.models import BindingKind
-from connector.services import cancellations, compliance, customers, orders, refunds
+from connector.services import (
+    cancellations,
+    compliance,
+    customers,
+    orders,
+    refunds,
+    shop_auth,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -37,6 +44,9 @@ class Flow:
     handler: Handler | None          # None: stored and kept for replay, nothing is sent to Fusion
     deferred: str = ""               # what this release does not do yet for the topic
     does: str = ""                   # what it does, when that is not its kind's Fusion document
+    # Runs while the shop needs reauthorization (its other events park): what the app must do
+    # for a shop that revoked it, and the revocation itself.
+    while_revoked: bool = False
 
     @property
     def task(self) -> str:
@@ -74,11 +84,17 @@ FLOWS: tuple[Flow, ...] = (
     Flow("refunds/create", "credit_memos", BindingKind.refund, refunds.handle),
     # Shopify's mandatory compliance topics (docs/privacy.md)
     Flow("customers/data_request", "customers", BindingKind.customer, compliance.handle_data_request,
-         does="an export of what the connector holds about the customer, in `MLC_PRIVACY_EXPORT_DIR`"),
+         does="an export of what the connector holds about the customer, in `MLC_PRIVACY_EXPORT_DIR`",
+         while_revoked=True),
     Flow("customers/redact", "customers", BindingKind.customer, compliance.handle_customer_redact,
-         does="the customer's personal data erased from the connector's tables"),
+         does="the customer's personal data erased from the connector's tables", while_revoked=True),
     Flow("shop/redact", "customers", BindingKind.customer, compliance.handle_shop_redact,
-         does="every customer's personal data and the shop's credentials erased from the connector's tables"),
+         does="every customer's personal data and the shop's credentials erased from the connector's tables",
+         while_revoked=True),
+    # the app revoked: the shop's work parks until a fresh token is installed (`docs/shopify-tokens.md`)
+    Flow("app/uninstalled", "customers", BindingKind.customer, shop_auth.handle_uninstalled,
+         does="the shop marked \"reauthorize\": its other events park until `ml-connector shops token`",
+         while_revoked=True),
 )
 
 @dataclass(frozen=True)
@@ -107,6 +123,8 @@ RECONCILED: dict[BindingKind, tuple[str, str]] = {
     BindingKind.refund: ("refunds/create", "refunds/create"),
     BindingKind.customer: ("customers/create", "customers/update"),
 }
+#: What a cancelled order's reconciliation also stands in for, once: its cancellation's own webhook.
+RECONCILED_CANCELLATION = "orders/cancelled"
 
 JOBS: tuple[Job, ...] = (
     Job("inbox-sweep", "mlc.inbox.sweep", "fusion_poll", "inbox_sweep_interval_seconds",
@@ -127,6 +145,9 @@ JOBS: tuple[Job, ...] = (
         "erases the bodies of events processed more than `MLC_INBOX_BODY_RETENTION_DAYS` ago"),
     Job("audit-seal", "mlc.audit.seal", "fusion_poll", "audit_seal_interval_seconds",
         "seals the audit rows written since the last seal into the audit trail's hash chain"),
+    Job("shopify-keep-tokens", "mlc.shopify.keep_tokens", "fusion_poll", "shopify_token_keepalive_seconds",
+        "refreshes the Shopify tokens that would expire before its next run (within "
+        "`MLC_SHOPIFY_REFRESH_BEFORE` + `MLC_SHOPIFY_TOKEN_KEEPALIVE`)"),
 )
 
 OPERATIONS: tuple[Operation, ...] = (

@@ -114,6 +114,30 @@ class Shop(Base):
     # as payments (``connector.services.fusion_receipts``); off unless the merchant turns it on.
     push_fusion_receipts: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # How the Admin API token is obtained (``connector.services.shop_tokens``): TokenMode's values.
+    # The tokens themselves are credentials (``access_token``, ``refresh_token``), encrypted.
+    token_mode: Mapped[str] = mapped_column(String(24), default="client_credentials",
+                                            server_default="client_credentials")
+    access_token_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)   # None: never
+    refresh_token_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # AuthState's values: "reauthorize" when the app was revoked (uninstalled, a refresh refused):
+    # nothing is sent to the shop and its events park until ``ml-connector shops token``.
+    auth_state: Mapped[str] = mapped_column(String(16), default="ok", server_default="ok")
+    auth_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    auth_changed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class TokenMode(str, enum.Enum):
+    """How the connector gets a shop's Admin API token (reference §4)."""
+
+    client_credentials = "client_credentials"  # an own-organisation Dev Dashboard app: the grant, repeated
+    expiring = "expiring"                      # an expiring offline token and its rotating refresh token
+    offline = "offline"                        # a non-expiring offline token: nothing to refresh
+
+
+class AuthState(str, enum.Enum):
+    ok = "ok"
+    reauthorize = "reauthorize"
 
 
 class FusionPod(Base):

@@ -78,6 +78,13 @@ class TestShop:
         assert response.status_code in (200, 201), response.text
         return response.json()
 
+    def update_customer(self, customer_id, changes: dict) -> dict:
+        """The merchant edits a customer (Shopify sends ``customers/update``)."""
+        response = requests.put(f"{self.stack.urls['shopify_sandbox']}/_sandbox/shops/{self.domain}/customers/{customer_id}",
+                                json=changes, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
     def order(self, order_id) -> dict:
         """The order as Shopify holds it now (current totals, total outstanding)."""
         response = requests.get(f"{self.stack.urls['shopify_sandbox']}/_sandbox/shops/{self.domain}/orders/{order_id}",
@@ -271,6 +278,25 @@ class Fusion:
 
     def persons(self, email: str) -> list[dict]:
         return fusion_get(self, "/crmRestApi/resources/11.13.18.05/hubPersons", q=f"EmailAddress='{email}'")["items"]
+
+    def person(self, party_id) -> dict:
+        [found] = fusion_get(self, "/crmRestApi/resources/11.13.18.05/hubPersons", q=f"PartyId={party_id}")["items"]
+        return found
+
+    def addresses(self, party_number) -> list[dict]:
+        return fusion_get(self, f"/crmRestApi/resources/11.13.18.05/hubPersons/{party_number}/child/Address")["items"]
+
+    def deactivate_account(self, account_id) -> None:
+        """Fusion's user sets a customer account inactive (``mergeCustomerAccount``, Status I)."""
+        ns = "http://xmlns.oracle.com/apps/cdm/foundation/parties/customerAccountService/"
+        envelope = (f'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+                    f'xmlns:typ="{ns}applicationModule/types/" xmlns:cus="{ns}"><soapenv:Body>'
+                    f"<typ:mergeCustomerAccount><typ:customerAccount><cus:CustomerAccountId>{account_id}"
+                    "</cus:CustomerAccountId><cus:Status>I</cus:Status></typ:customerAccount>"
+                    "</typ:mergeCustomerAccount></soapenv:Body></soapenv:Envelope>")
+        requests.post(f"{self.url}/crmService/CustomerAccountService", data=envelope.encode(), timeout=10,
+                      headers={"Authorization": f"Bearer {self.token()}", "Content-Type": "text/xml;charset=UTF-8"}
+                      ).raise_for_status()
 
     def fault(self, **rule) -> None:
         requests.post(f"{self.url}/_sandbox/faults", json={"rules": [rule]}, timeout=10).raise_for_status()

@@ -16,6 +16,7 @@ from connector.services import (
     inbox,
     reconcile,
     retention,
+    shop_tokens,
     subjects,
 )
 from workers import dispatch, publish
@@ -116,3 +117,10 @@ def shopify_reconcile(self) -> int:
             log.info("reconciled %s: %s enqueued%s", result.shop, result.enqueued,
                      f"; stopped: {result.error}" if result.error else "")
     return sum(result.enqueued for result in results)
+
+
+@app.task(bind=True, base=ConnectorTask, name="mlc.shopify.keep_tokens")
+def shopify_keep_tokens(self) -> dict:
+    """Refresh the Shopify tokens that would expire before the next run, one shop at a time
+    (each under its shop's refresh lock, so a worker refreshing the same token is not doubled)."""
+    return shop_tokens.keep_tokens(services())

@@ -48,6 +48,28 @@ class CustomerAccounts:
         # "not found" is an empty result on some releases and a fault on others
         return account if account.get("CustomerAccountId") else None
 
+    def get(self, account_id: str) -> dict:
+        """The account with its sites and site uses (``getCustomerAccount``: no ``Value`` wrapper)."""
+        envelope = soap.request(SERVICE, "getCustomerAccount", customerAccountId=escape(account_id))
+        return self._transport.soap(SERVICE, envelope, "getCustomerAccount", write=False)
+
+    def add_bill_to_site(self, account_id: str, party_site_id: str, set_id: str) -> dict:
+        """A new BILL_TO site on an existing account (``mergeCustomerAccount`` creates the children
+        it is given without ids); not primary, so invoices name it with ``BillToSite``."""
+        site_use = soap.fields(SERVICE, SiteUseCode="BILL_TO", PrimaryFlag=False,
+                               CreatedByModule=CREATED_BY_MODULE)
+        site = (soap.fields(SERVICE, PartySiteId=party_site_id, SetId=set_id, CreatedByModule=CREATED_BY_MODULE)
+                + soap.nested(SERVICE, "CustomerAccountSiteUse", site_use))
+        account = soap.fields(SERVICE, CustomerAccountId=account_id) + soap.nested(SERVICE, "CustomerAccountSite", site)
+        return self._merge(account)
+
+    def rename(self, account_id: str, name: str) -> dict:
+        return self._merge(soap.fields(SERVICE, CustomerAccountId=account_id, AccountName=name[:240]))
+
+    def _merge(self, account_xml: str) -> dict:
+        envelope = soap.request(SERVICE, "mergeCustomerAccount", customerAccount=account_xml)
+        return self._transport.soap(SERVICE, envelope, "mergeCustomerAccount", write=True)
+
     def by_party(self, party_id: str) -> list[dict]:
         envelope = soap.request(SERVICE, "findCustomerAccount",
                                 findCriteria=soap.find_criteria("PartyId", party_id), findControl="")

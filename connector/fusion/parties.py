@@ -22,3 +22,12 @@ class Parties:
         """A person's addresses; ``AddressId`` is the party site id an account site needs."""
         return self._transport.read(f"{item(PATH, party_number)}/child/Address",
                                     {"onlyData": "true"})["items"]
+
+    def update_person(self, party_number: str, changes: dict) -> dict:
+        """PATCH the person's own attributes (name, e-mail); keys and usages cannot change."""
+        return self._transport.write("PATCH", item(PATH, party_number), changes)
+
+    def add_address(self, party_number: str, address: dict) -> dict:
+        """A new party site (``Address`` child): its ``AddressId`` is the party site id an account
+        site needs, its ``AddressNumber`` the site number an invoice's ``BillToSite`` names."""
+        return self._transport.write("POST", f"{item(PATH, party_number)}/child/Address", address)

@@ -5,6 +5,7 @@ country or province *name*; Fusion wants the 2-letter country code and the state
 """
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 
 import pycountry
@@ -64,3 +65,13 @@ def one_line(address: dict | None) -> str:
              address.get("city"), address.get("province_code") or address.get("province"),
              address.get("zip"), address.get("country_code") or address.get("country")]
     return ", ".join(p.strip() for p in parts if p and str(p).strip())
+
+
+_KEY_FIELDS = ("Address1", "Address2", "City", "State", "PostalCode", "Country")
+
+
+def address_key(fusion_address: dict) -> str:
+    """One TCA address's identity, whatever case or spacing it was typed in: how a billing
+    address is recognised among a party's sites (so each distinct address gets one site)."""
+    parts = (" ".join(str(fusion_address.get(name) or "").split()).casefold() for name in _KEY_FIELDS)
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]

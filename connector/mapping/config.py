@@ -149,6 +149,28 @@ class KeptLine:
     account: str
 
 
+MATCH_SCOPES = ("same_shop", "same_source_system", "any")
+GUEST_POLICIES = ("guest_account", "park")
+
+
+@dataclass(frozen=True)
+class CustomerPolicy:
+    """Who an order is billed to when Fusion already knows someone with its email, and what an
+    order without an email becomes.
+
+    ``match``: after the Shopify GID found nothing, an email matches only persons this connector
+    created for this shop (``same_shop``), for any shop with the same TCA source system
+    (``same_source_system``), or any person at all (``any``). ``guest_without_email``: a
+    per-shop, per-currency guest account at ``guest_address`` (``guest_account``), or park.
+    """
+
+    match: str = "same_shop"
+    guest_without_email: str = "guest_account"
+    guest_name: str = "Shopify Guest"
+    #: A Shopify-style address (address1, address2, city, province_code, zip, country_code).
+    guest_address: dict = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Mapping:
     fusion: FusionSetup
@@ -160,6 +182,7 @@ class Mapping:
     refunds: RefundSetup = field(default_factory=RefundSetup)
     #: Per order-adjustment reason (``restock``, ``refund_discrepancy``, … or ``default``).
     refund_adjustments: dict[str, KeptLine] = field(default_factory=dict)
+    customers: CustomerPolicy = field(default_factory=CustomerPolicy)
     rounding: Rounding = field(default_factory=Rounding)
     shops: dict[str, "Mapping"] = field(default_factory=dict)
 
@@ -267,6 +290,29 @@ class _KeptLineSchema(_Section):
     account = _account
 
 
+class _GuestAddressSchema(_Strict):
+    address1 = _text(240)
+    address2 = fields.String(load_default=None, validate=validate.Length(max=240))
+    city = fields.String(load_default=None, validate=validate.Length(max=60))
+    province_code = fields.String(load_default=None, validate=validate.Length(max=60))
+    zip = fields.String(load_default=None, validate=validate.Length(max=60))
+    country_code = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2}$"))
+
+
+class _CustomersSchema(_Section):
+    builds = CustomerPolicy
+    match = fields.String(load_default="same_shop", validate=validate.OneOf(MATCH_SCOPES))
+    guest_without_email = fields.String(load_default="guest_account", validate=validate.OneOf(GUEST_POLICIES))
+    guest_name = fields.String(load_default="Shopify Guest", validate=validate.Length(min=1, max=100))
+    guest_address = fields.Nested(_GuestAddressSchema, load_default=dict)
+
+    @post_load
+    def build(self, data, **_):
+        if data["guest_without_email"] == "guest_account" and not data["guest_address"]:
+            raise ValidationError("needed when guest_without_email is guest_account", "guest_address")
+        return CustomerPolicy(**data)
+
+
 class MappingSchema(_Strict):
     fusion = fields.Nested(_FusionSchema, required=True)
     memo_lines = fields.Nested(_MemoLinesSchema, required=True)
@@ -279,6 +325,9 @@ class MappingSchema(_Strict):
     refunds = fields.Nested(_RefundsSchema, load_default=RefundSetup)
     refund_adjustments = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[a-z_]+$")),
                                      values=fields.Nested(_KeptLineSchema), load_default=dict)
+    # Optional: a mapping without it matches emails within the shop only, and parks orders
+    # without an email (there is no guest address to bill them to).
+    customers = fields.Nested(_CustomersSchema, load_default=lambda: CustomerPolicy(guest_without_email="park"))
     rounding = fields.Nested(_RoundingSchema, load_default=Rounding)
 
     @post_load

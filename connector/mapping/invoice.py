@@ -152,7 +152,10 @@ def _discount_label(order: dict, item: dict) -> str:
     return ", ".join(dict.fromkeys(n for n in names if n))
 
 
-def build_invoice(order: dict, *, mapping: Mapping, prefix: str, bill_to_account: str) -> dict:
+def build_invoice(order: dict, *, mapping: Mapping, prefix: str, bill_to_account: str,
+                  bill_to_site: str = "") -> dict:
+    """``bill_to_site``: the number of the account's BILL_TO site at the order's billing address
+    (Fusion bills the account's primary site when it is empty)."""
     inclusive = bool(order.get("taxes_included"))
     place = place_of(order)
     lines: list[dict] = []
@@ -253,6 +256,8 @@ def build_invoice(order: dict, *, mapping: Mapping, prefix: str, bill_to_account
         "receivablesInvoiceLines": lines,
         "receivablesInvoiceDistributions": distributions,
     }
+    if bill_to_site:
+        invoice["BillToSite"] = bill_to_site
     ledger = mapping.fusion.ledger_currency
     if ledger and invoice["InvoiceCurrencyCode"] != ledger:
         invoice["ConversionRateType"] = mapping.fusion.conversion_rate_type

@@ -17,6 +17,7 @@ from connector.mapping.config import Mapping, load_mapping
 from connector.metrics import Tally
 from connector.models import FusionPod, Shop
 from connector.ratelimit import TokenBucket
+from connector.shopify.budget import CostBudget
 from connector.shopify.client import ShopConnection, ShopifyClient
 from connector.subject_keys import Keyring
 from connector.vault import Vault, fusion_scope, shop_scope
@@ -96,10 +97,20 @@ class Services:
         with self._clients_lock:
             held = self._shopify_clients.get(shop.domain)
             if held is None or held[0] != key:  # a changed configuration replaces the shop's client
-                held = (key, ShopifyClient(connection, self.settings.http_timeout,
-                                           allow_http=self.settings.allow_http))
+                held = (key, self._new_shopify_client(connection))
                 self._shopify_clients[shop.domain] = held
             return held[1]
+
+    def _new_shopify_client(self, connection: ShopConnection) -> ShopifyClient:
+        """The shop's stored token (refreshed by one worker at a time) and its cost budget in Redis,
+        both shared with every other worker."""
+        from connector.services.shop_tokens import StoredTokens
+        settings = self.settings
+        bucket = TokenBucket(self.redis, f"mlc:ratelimit:shopify:{connection.domain}",
+                             settings.shopify_restore_rate, settings.shopify_bucket_size)
+        return ShopifyClient(connection, settings.http_timeout, allow_http=settings.allow_http,
+                             tokens=StoredTokens(self, connection),
+                             budget=CostBudget(bucket, settings.shopify_max_wait_seconds))
 
 
 def _fingerprint(connection) -> str:

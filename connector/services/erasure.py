@@ -90,15 +90,23 @@ def _clear_attempts(session: Session, which) -> int:
                            .values(error="").execution_options(synchronize_session=False)).rowcount
 
 
+#: What a customer binding keeps of its addresses and name: digests (which BILL_TO site is at which
+#: address, what was last pushed to the person). Only a cache: without it, sites are found in Fusion.
+_DIGESTS = frozenset({"sites", "person"})
+
+
 def _anonymise(bindings: list[Binding]) -> int:
     changed = 0
     for binding in bindings:
         guest = binding.kind == BindingKind.customer and binding.shopify_id.startswith("email:")
-        if not (guest or binding.last_error):
+        digests = binding.kind == BindingKind.customer and bool(_DIGESTS & set(binding.fusion_refs or {}))
+        if not (guest or binding.last_error or digests):
             continue
         if guest:
             binding.shopify_id = f"{ERASED_BINDING}{binding.id}"
             binding.shopify_gid = ""
+        if digests:
+            binding.fusion_refs = {k: v for k, v in binding.fusion_refs.items() if k not in _DIGESTS}
         binding.last_error = ""
         changed += 1
     return changed

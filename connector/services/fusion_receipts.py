@@ -34,7 +34,7 @@ from connector.fusion.errors import FusionError, FusionRejected
 from connector.mapping.receipt import is_payment
 from connector.models import Binding, BindingKind, BindingState, Shop, utcnow
 from connector.redact import redact_text
-from connector.services import bindings
+from connector.services import bindings, shop_auth
 from connector.services.context import Services
 from connector.services.create_once import Ambiguous
 from connector.services.documents import ShopDocument
@@ -252,6 +252,9 @@ def push(services: Services, session: Session, binding_id: int) -> str:
     if binding is None or binding.kind != KIND:
         return "missing"
     shop = session.get(Shop, binding.shop_id)
+    if shop_auth.needs_reauthorization(shop):  # nothing reaches Shopify until the app is authorized again
+        _note(session, binding_id, shop_auth.parked_message(shop))
+        return "reauthorize"
     order_id, receipt_id = binding.shopify_id.split(":", 1)
     invoice = bindings.find(session, shop.id, BindingKind.order, order_id)
     session.commit()

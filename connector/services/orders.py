@@ -148,11 +148,12 @@ class Invoice(ShopDocument):
 
     def prepare(self) -> None:
         super().prepare()
-        self._customer = customers.ensure(self.services, self.session, self.shop,
-                                          customers.from_order(self.order, self.shop.domain))
-        self._payload = build_invoice(self.order, mapping=self.services.mapping.for_shop(self.shop.domain),
-                                      prefix=self.shop.transaction_prefix,
-                                      bill_to_account=self._customer.fusion_number)
+        mapping = self.services.mapping.for_shop(self.shop.domain)
+        customer = customers.from_order(self.order, self.shop.domain, mapping.customers)
+        self._customer = customers.ensure(self.services, self.session, self.shop, customer)
+        site = customers.bill_to_site(self.services, self.session, self.shop, customer, self._customer)
+        self._payload = build_invoice(self.order, mapping=mapping, prefix=self.shop.transaction_prefix,
+                                      bill_to_account=self._customer.fusion_number, bill_to_site=site)
 
     def number(self) -> str:
         return self._payload["TransactionNumber"]

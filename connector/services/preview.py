@@ -70,8 +70,8 @@ def preview(services: Services, session: Session, shop: Shop, order: dict, refun
                              str((order.get("customer") or {}).get("id") or ""))
     account = customer.fusion_number if customer is not None and customer.fusion_number else "<new account>"
     if account == "<new account>":
-        out.notes.append("the customer is not in Fusion yet: it is looked up by its Shopify GID and email, "
-                         "and created (hubPersons + CustomerAccountService.createCustomerAccount) if absent")
+        out.notes.append("the customer is not in Fusion yet: it is looked up by its Shopify GID, then by email "
+                         f"among the persons [customers] match = \"{mapping.customers.match}\" admits, and created (hubPersons + CustomerAccountService.createCustomerAccount) if absent")
     invoiced = bindings.find(session, shop.id, BindingKind.order, str(order["id"]))
     session.commit()
     if invoiced is not None and invoiced.state == BindingState.synced and "components" in invoiced.fusion_refs:

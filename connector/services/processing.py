@@ -38,16 +38,20 @@ from connector.models import (
     utcnow,
 )
 from connector.redact import redact_text
-from connector.services import bindings, subjects
+from connector.services import bindings, shop_auth, subjects
 from connector.services.context import NotConfigured, Services
-from connector.shopify.client import ShopifyError
+from connector.shopify.client import (
+    QueryTooCostly,
+    ReauthorizationRequired,
+    ShopifyError,
+)
 from connector.subject_keys import Keyring, SubjectKey
 
 log = logging.getLogger(__name__)
 
 #: An event whose body was erased before it was processed: it is kept ``deferred`` with this note.
 BODY_ERASED = "its body was erased (retention or a privacy request): there is nothing left to process"
-PERMANENT = (FusionRejected, MappingError, AddressError, NotConfigured, InsecureURL)
+PERMANENT = (FusionRejected, MappingError, AddressError, NotConfigured, InsecureURL, QueryTooCostly)
 #: A busy connection pool (every connection taken by the process's other threads) is one of them.
 TRANSIENT = (FusionError, ShopifyError, RedisError, OperationalError, PoolTimeout)
 
@@ -88,6 +92,9 @@ def _attempt(services: Services, session: Session, claim: _Claim) -> RetryLater 
         return None
 
     flow = flows.for_topic(event.topic)
+    if flow is not None and not flow.while_revoked and shop_auth.needs_reauthorization(event.shop):
+        _finish(services, session, event, attempt, InboxState.parked, shop_auth.parked_message(event.shop))
+        return None
     exchanges: list[Exchange] = []
     try:
         try:
@@ -98,6 +105,11 @@ def _attempt(services: Services, session: Session, claim: _Claim) -> RetryLater 
             session.rollback()  # what a failed unit of work left half done
             attempt.fusion_calls = _audit_exchanges(session, event, exchanges)
             session.commit()
+    except ReauthorizationRequired:
+        # the shop was revoked while the event ran: it parks with its shop's reason, unretried
+        session.refresh(event.shop)
+        _finish(services, session, event, attempt, InboxState.parked, shop_auth.parked_message(event.shop))
+        return None
     except Busy as exc:
         return _later(session, event, attempt, exc.retry_after + random.uniform(0, 2), counts=False,
                       error=f"waiting: {exc}")

@@ -8,7 +8,8 @@ binding and of their inbox events:
 
 - an object never seen (no binding, no event) is **missing**;
 - an order or customer whose ``updated_at`` is newer than any version seen is **stale**;
-- a refund is either seen or missing (Shopify does not change a refund once made).
+- a refund is either seen or missing (Shopify does not change a refund once made);
+- a cancelled order whose ``orders/cancelled`` was never received gets that event too.
 
 Each one is read over GraphQL, turned into its webhook's REST body
 (:mod:`connector.shopify.order_payload`) and stored in the inbox (``source = reconcile``) under
@@ -60,6 +61,7 @@ class ShopResult:
     refunds: int = 0
     customers: int = 0
     found: list[Found] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)   # objects too large to read back: left to their webhooks
     error: str = ""
 
     @property
@@ -86,6 +88,12 @@ def run(services, session: Session, send: Send, *, shop_domain: str | None = Non
             session.rollback()
             result.error = str(exc)[:500]
             log.warning("reconciliation of %s stopped: %s", shop.domain, result.error)
+        if result.found or result.skipped or result.error:
+            audit.record(session, "shopify.reconciled", shop_id=shop.id, since=since.isoformat(),
+                         orders=result.orders, refunds=result.refunds, customers=result.customers,
+                         enqueued=[f"{f.kind} {f.shopify_id} ({f.reason})" for f in result.found][:200],
+                         skipped=result.skipped[:50], error=result.error)
+            session.commit()
         results.append(result)
     return results
 
@@ -101,12 +109,11 @@ def reconcile_shop(services, session: Session, send: Send, shop: Shop, since: da
     for listed in search.orders_updated_since(client, since):
         result.orders += 1
         result.refunds += len(listed.refunds)
-        run.order(listed)
-    if result.found:
-        audit.record(session, "shopify.reconciled", shop_id=shop.id, since=since.isoformat(),
-                     orders=result.orders, refunds=result.refunds, customers=result.customers,
-                     enqueued=[f"{f.kind} {f.shopify_id} ({f.reason})" for f in result.found][:200])
-        session.commit()
+        try:
+            run.order(listed)
+        except order_payload.TooLarge as exc:
+            session.rollback()
+            result.skipped.append(str(exc)[:300])
 
 
 def reconcile_order(services, session: Session, send: Send, shop: Shop, client: ShopifyClient,
@@ -131,13 +138,19 @@ class _Run:
     def order(self, listed: search.ListedOrder) -> None:
         unseen = {r.id for r in listed.refunds if not self._seen(BindingKind.refund, r.id)}
         reason = self._reason(BindingKind.order, listed)
-        if reason is None and not unseen:
+        more = len(listed.refunds) >= search.REFUNDS_LISTED  # the listing may not show them all
+        if reason is None and not unseen and not more:
             return
         order = order_payload.read_order(self.client, listed.gid)
         if order is None:  # deleted since it was listed
             return
+        if more:
+            unseen |= {str(r["id"]) for r in order["refunds"] if not self._seen(BindingKind.refund, str(r["id"]))}
         if reason is not None:
             self._enqueue(BindingKind.order, reason, listed.id, order["updated_at"], order)
+        if order.get("cancelled_at") and not self._has(flows.RECONCILED_CANCELLATION, listed.id):
+            self._enqueue(BindingKind.order, reason or "stale", listed.id, order["cancelled_at"], order,
+                          topic=flows.RECONCILED_CANCELLATION)
         for refund in order["refunds"]:  # after their order, oldest first
             if str(refund["id"]) in unseen:
                 self._enqueue(BindingKind.refund, "missing", str(refund["id"]), refund["created_at"], refund)
@@ -169,6 +182,14 @@ class _Run:
         self.session.commit()
         return found
 
+    def _has(self, topic: str, shopify_id: str) -> bool:
+        """Whether an event of ``topic`` is stored for the object (a cancellation happens once)."""
+        found = self.session.scalar(select(InboxEvent.id).where(
+            InboxEvent.shop_id == self.shop.id, InboxEvent.resource_id == shopify_id, InboxEvent.topic == topic)
+            .limit(1)) is not None
+        self.session.commit()
+        return found
+
     def _event_versions(self, kind: BindingKind, shopify_id: str) -> list[str] | None:
         """The ``updated_at`` of each stored event of the object ("" when its body was erased),
         or None when there is none."""
@@ -179,8 +200,9 @@ class _Run:
             return None
         return [_updated_at(body) for body in bodies]
 
-    def _enqueue(self, kind: BindingKind, reason: str, shopify_id: str, version: str | None, payload: dict) -> None:
-        topic = flows.RECONCILED[kind][0 if reason == "missing" else 1]
+    def _enqueue(self, kind: BindingKind, reason: str, shopify_id: str, version: str | None, payload: dict,
+                 topic: str = "") -> None:
+        topic = topic or flows.RECONCILED[kind][0 if reason == "missing" else 1]
         inbox_id = inbox.accept_reconciled(self.session, self.shop.id, topic, shopify_id, version or "", payload,
                                            api_version=self.client.connection.api_version,
                                            triggered_at=triggered_at(version))

@@ -5,12 +5,14 @@ import hmac
 import re
 from dataclasses import dataclass
 
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector import audit
 from connector.config import ConfigError
 from connector.models import Credential, FusionPod, Shop, utcnow
+from connector.services import shop_auth
 from connector.services.shop_keys import CURRENT, PREVIOUS, SECRET_NAMES
 from connector.shopify.headers import DOMAIN
 from connector.vault import Vault, VaultError, fusion_scope, shop_scope
@@ -124,10 +126,17 @@ def ping_all(services, session: Session) -> list[Check]:
     shops = list(session.scalars(select(Shop).order_by(Shop.domain)))
     for row in shops:
         target = f"Shopify {row.domain}"
+        if shop_auth.needs_reauthorization(row):
+            checks.append(Check(target, False, f"needs reauthorization: {row.auth_reason}; "
+                                               f"{shop_auth.advice(row.domain)}"))
+            continue
         try:
-            shop = services.shopify(session, row).ping()
+            client = services.shopify(session, row)
+            session.commit()  # no transaction across the call (a token refresh writes in one of its own)
+            shop = client.ping()
             checks.append(Check(target, True, f"authenticated as the app on shop {shop.get('name')!r}"))
-        except ShopifyError as exc:
+        except (ShopifyError, VaultError, ConfigError, RedisError) as exc:  # one shop's trouble, not the others'
+            session.rollback()
             checks.append(Check(target, False, str(exc)))
     if not shops:
         checks.append(Check("Shopify", False, "no shop configured: run `ml-connector shops add`"))

@@ -16,6 +16,7 @@ from connector.models import (
     InboxState,
     PollWatermark,
     ProcessingAttempt,
+    Shop,
 )
 
 
@@ -61,6 +62,12 @@ def recent_failures(session: Session, limit: int = 10) -> list[tuple[InboxEvent,
     return list(session.execute(
         select(InboxEvent, ProcessingAttempt).join(ProcessingAttempt, ProcessingAttempt.inbox_id == InboxEvent.id)
         .where(ProcessingAttempt.outcome.in_(failed)).order_by(ProcessingAttempt.id.desc()).limit(limit)).tuples())
+
+
+def shop_tokens(session: Session) -> list[Shop]:
+    """Every shop with its token mode, expiry and state; the ones needing reauthorization first."""
+    shops = list(session.scalars(select(Shop).order_by(Shop.domain)))
+    return sorted(shops, key=lambda shop: shop.auth_state == "ok")
 
 
 def poll_watermarks(session: Session) -> list[PollWatermark]:

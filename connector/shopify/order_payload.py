@@ -17,6 +17,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from connector.shopify.client import ShopifyClient, ShopifyError
+from connector.shopify.search import graphql
 
 #: Line items per page: one costs 25 points (prices, discounts, taxes, duties).
 LINE_PAGE = 20
@@ -118,21 +119,26 @@ query ReconciledCustomer($id: ID!) {{
 # ------------------------------------------------------------------------------------------ reading
 
 
+class TooLarge(ShopifyError):
+    """The object has more of something than reconciliation reads: it is left to its webhooks."""
+
+
+
 def read_order(client: ShopifyClient, order_gid: str) -> dict | None:
     """The order as its ``orders/updated`` webhook would carry it now (refunds included), or None
     when Shopify no longer has it."""
-    order = client.graphql(ORDER_QUERY, {"id": order_gid})["order"]
+    order = graphql(client, ORDER_QUERY, {"id": order_gid})["order"]
     if order is None:
         return None
     lines = order["lineItems"]
     nodes, page = list(lines["nodes"]), lines["pageInfo"]
     while page["hasNextPage"]:
-        more = client.graphql(LINES_QUERY, {"id": order_gid, "after": page["endCursor"]})["order"]["lineItems"]
+        more = graphql(client, LINES_QUERY, {"id": order_gid, "after": page["endCursor"]})["order"]["lineItems"]
         nodes += more["nodes"]
         page = more["pageInfo"]
     _whole(client, order_gid, "shipping lines", order["shippingLines"])
     if len(order["refunds"]) >= REFUND_LIMIT:
-        raise ShopifyError(f"{client.connection.domain}: order {order_gid} has {REFUND_LIMIT} refunds or more; "
+        raise TooLarge(f"{client.connection.domain}: order {order_gid} has {REFUND_LIMIT} refunds or more; "
                            f"reconciliation reads at most {REFUND_LIMIT - 1}")
     refunds = [read_refund(client, r["id"]) for r in order["refunds"]]
     return order_from_graphql(order, nodes, [r for r in refunds if r is not None])
@@ -140,7 +146,7 @@ def read_order(client: ShopifyClient, order_gid: str) -> dict | None:
 
 def read_refund(client: ShopifyClient, refund_gid: str) -> dict | None:
     """The refund as its ``refunds/create`` webhook would carry it, or None."""
-    refund = client.graphql(REFUND_QUERY, {"id": refund_gid})["refund"]
+    refund = graphql(client, REFUND_QUERY, {"id": refund_gid})["refund"]
     if refund is None:
         return None
     for key in ("refundLineItems", "refundShippingLines", "orderAdjustments", "transactions"):
@@ -150,13 +156,13 @@ def read_refund(client: ShopifyClient, refund_gid: str) -> dict | None:
 
 def read_customer(client: ShopifyClient, customer_gid: str) -> dict | None:
     """The customer as its ``customers/update`` webhook would carry it, or None."""
-    customer = client.graphql(CUSTOMER_QUERY, {"id": customer_gid})["customer"]
+    customer = graphql(client, CUSTOMER_QUERY, {"id": customer_gid})["customer"]
     return customer_from_graphql(customer) if customer else None
 
 
 def _whole(client: ShopifyClient, gid: str, what: str, page: dict) -> None:
     if page["pageInfo"]["hasNextPage"]:
-        raise ShopifyError(f"{client.connection.domain}: {gid} has more {what} than reconciliation reads in one "
+        raise TooLarge(f"{client.connection.domain}: {gid} has more {what} than reconciliation reads in one "
                            "page; it is left to its webhooks")
 
 

@@ -240,3 +240,54 @@ def get_account(account_id: str) -> dict:
     if account is None:
         raise record_missing(f"The record for Customer Account ID {account_id} doesn't exist.")
     return account
+
+
+_MERGEABLE = ("AccountName", "Status", "CustomerClassCode", "HoldBillFlag", "Comments",
+              "AccountTerminationDate")
+_SITE_MERGEABLE = ("Status", "EndDate", "BillToIndicator", "ShipToIndicator")
+_USE_MERGEABLE = ("Status", "PrimaryFlag", "Location", "EndDate")
+
+
+def merge_account(fields: dict) -> dict:
+    """``mergeCustomerAccount``: update an account's header and create-or-update its children
+    (soap-receipts-customers.md §2.2 [M]; DLKV adds a site to an existing account this way).
+
+    The account is named by ``CustomerAccountId``; a ``CustomerAccountSite`` with a
+    ``CustomerAccountSiteId`` updates that site (and its uses, by ``SiteUseId``), one without
+    creates a site on the given party site, as ``createCustomerAccount`` does.
+    """
+    if not fields.get("CustomerAccountId"):
+        raise row_invalid({"message": "JBO-27014: Attribute CustomerAccountId in CustomerAccountEO "
+                                      "is required.",
+                           "attributeName": "CustomerAccountId", "objectName": "CustomerAccountEO"})
+    account = get_account(fields["CustomerAccountId"])
+    store = pod().store
+    party = store.parties.get(account["PartyId"])
+    now, user = store.stamp(), caller()
+    for name in _MERGEABLE:
+        if fields.get(name):
+            account[name] = fields[name]
+    for site_fields in fields.get("CustomerAccountSite", []):
+        site_id = site_fields.get("CustomerAccountSiteId")
+        if not site_id:
+            account["sites"].append(_create_site(account, party, site_fields, now, user))
+            continue
+        site = next((s for s in account["sites"] if str(s["CustomerAccountSiteId"]) == str(site_id)), None)
+        if site is None:
+            raise record_missing(f"The record for Customer Account Site ID {site_id} doesn't exist.")
+        for name in _SITE_MERGEABLE:
+            if site_fields.get(name):
+                site[name] = site_fields[name]
+        for use_fields in site_fields.get("CustomerAccountSiteUse", []):
+            use = next((u for u in site["CustomerAccountSiteUse"]
+                        if str(u["SiteUseId"]) == str(use_fields.get("SiteUseId"))), None)
+            if use is None:
+                raise record_missing(f"The record for Site Use ID {use_fields.get('SiteUseId')} doesn't exist.")
+            for name in _USE_MERGEABLE:
+                if use_fields.get(name):
+                    use[name] = ("true" if _truthy(use_fields[name]) else "false") if name == "PrimaryFlag" \
+                        else use_fields[name]
+            use.update({"LastUpdatedBy": user, "LastUpdateDate": now})
+        site.update({"LastUpdatedBy": user, "LastUpdateDate": now})
+    account.update({"LastUpdatedBy": user, "LastUpdateDate": now})
+    return account

@@ -118,6 +118,13 @@ def create_customer_account(op_el):
     return _respond("createCustomerAccount", [account_xml(account)])
 
 
+@operation("CustomerAccountService", CA_TYPES, "mergeCustomerAccount")
+def merge_customer_account(op_el):
+    param = parameter(op_el, CA_TYPES, "customerAccount")
+    account = customers.merge_account(sdo_to_dict(param, CA_NS, CA_REPEATABLE))
+    return _respond("mergeCustomerAccount", [account_xml(account)])
+
+
 @operation("CustomerAccountService", CA_TYPES, "getCustomerAccount")
 def get_customer_account(op_el):
     account_id = text_of(op_el, CA_TYPES, "customerAccountId")

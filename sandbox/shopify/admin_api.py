@@ -132,9 +132,12 @@ def graphql(version: str, path_shop: str | None = None):
         return respond(NOT_FOUND, 404, headers)
     token = c.tokens.authenticate(request.headers.get("X-Shopify-Access-Token"))
     if token is None or (target is not None and target.domain != token.shop):
+        if target is not None:
+            c.tokens.count(target.domain, "unauthorized")
         return respond(INVALID_TOKEN, 401, headers)
     shop = c.store.shop(token.shop)
     if shop is None or not shop.installed:
+        c.tokens.count(token.shop, "unauthorized")
         return respond(INVALID_TOKEN, 401, headers)
     try:
         body = jsonio.loads(request.get_data() or b"{}")
@@ -167,9 +170,13 @@ def graphql(version: str, path_shop: str | None = None):
             "code": "MAX_COST_EXCEEDED", "cost": requested, "maxCost": limit, "documentation": THROTTLED_DOC}}],
             "extensions": cost_ext(requested, None)}, 200, headers)
     if not bucket.take(requested):
+        status = c.settings.throttled_http_status
+        if status == 429:  # the other reading (§3.2, unconfirmed): REST's status and Retry-After
+            wait = max(0.0, requested - bucket.status()["currentlyAvailable"]) / bucket.rate
+            headers = {**headers, "Retry-After": f"{wait:.3f}"}
         return respond({"errors": [{"message": "Throttled", "extensions": {
             "code": "THROTTLED", "documentation": THROTTLED_DOC}}],
-            "extensions": cost_ext(requested, None)}, 200, headers)
+            "extensions": cost_ext(requested, None)}, status, headers)
     data, errors, actual = c.graphql.execute(document, shop, variables, operation_name,
                                              client_id=token.client_id, base_url=public_base_url())
     actual = min(actual, requested)

@@ -137,6 +137,17 @@ class LeakyBucket:
             self._refill()
             self._available = min(self.size, self._available + max(0.0, amount))
 
+    def reset(self, size: float | None = None, restore_rate: float | None = None,
+              available: float | None = None) -> None:
+        """A shop on another plan (size, rate), or a bucket someone else has drained (available)."""
+        with self._lock:
+            self._refill()
+            if size is not None:
+                self.size = float(size)
+            if restore_rate is not None:
+                self.rate = float(restore_rate)
+            self._available = min(self.size, float(available) if available is not None else self._available)
+
     def status(self) -> dict:
         with self._lock:
             self._refill()

@@ -171,7 +171,11 @@ class GraphQLService:
                 value = value(info, **args)
             if isinstance(value, dict) and "__typename" in value:
                 name = value["__typename"]
-                context["actual"] += 2 if name.endswith("Connection") else 0 if name.endswith(("Edge", "PageInfo")) else 1
+                if name.endswith("Connection"):
+                    # 2, plus one per object the page returns, however it is selected (edges or nodes)
+                    context["actual"] += 2 + len(value.get("edges") or value.get("nodes") or [])
+                elif not name.endswith(("Edge", "PageInfo")) and not info.parent_type.name.endswith("Edge"):
+                    context["actual"] += 1
             elif isinstance(value, list) and value and isinstance(value[0], dict) and "__typename" in value[0] \
                     and not value[0]["__typename"].endswith("Edge") and info.field_name != "nodes":
                 context["actual"] += len(value)

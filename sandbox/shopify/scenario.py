@@ -7,6 +7,8 @@ idle probe let a test wait for delivery instead of sleeping.
 """
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import Blueprint, Response, request
 
 from .admin_api import ctx, respond
@@ -88,6 +90,49 @@ def offline_token(shop_domain):
     """What installing the app gives it: an expiring offline pair (if the shop is configured with
     ``expiring_offline_tokens``) or a non-expiring offline token."""
     return respond(ctx().tokens.offline(_shop_or_404(shop_domain)))
+
+
+@bp.post("/shops/<shop_domain>/install")
+def install(shop_domain):
+    """The merchant installs the app (again, after an uninstall): what installing gives it, an
+    expiring offline pair or a non-expiring offline token; the client-credentials grant works again."""
+    shop = _shop_or_404(shop_domain)
+    shop.installed = True
+    return respond(ctx().tokens.offline(shop))
+
+
+@bp.get("/shops/<shop_domain>/tokens")
+def token_counts(shop_domain):
+    """How often each grant was issued or refused for the shop, and how many Admin API calls it
+    answered 401: ``{"client_credentials", "refresh_token", "refused", "unauthorized"}``."""
+    shop = _shop_or_404(shop_domain)
+    counts = ctx().tokens.counts(shop.domain)
+    return respond({k: counts.get(k, 0) for k in ("client_credentials", "refresh_token", "refused",
+                                                  "unauthorized")})
+
+
+@bp.post("/shops/<shop_domain>/tokens/expire")
+def expire_tokens(shop_domain):
+    """The shop's expiring access tokens reach their end now (refresh tokens stay valid)."""
+    return respond({"expired": ctx().tokens.expire_shop(_shop_or_404(shop_domain).domain)})
+
+
+@bp.put("/shops/<shop_domain>/bucket")
+def put_bucket(shop_domain):
+    """The shop's GraphQL cost bucket: ``{maximum_available, restore_rate, currently_available}``
+    (each optional), as another plan or another app's traffic would leave it."""
+    shop = _shop_or_404(shop_domain)
+    body = _body()
+    for key in ("maximum_available", "restore_rate", "currently_available"):
+        if key in body and (not isinstance(body[key], (int, float, Decimal)) or isinstance(body[key], bool)
+                            or body[key] < 0):
+            raise OrderError(f"{key} must be a number of at least 0")
+    if body.get("restore_rate") == 0:
+        raise OrderError("restore_rate must be more than 0")
+    bucket = ctx().buckets.get(shop.client_id, shop.domain)
+    bucket.reset(*(None if body.get(k) is None else float(body[k])
+                   for k in ("maximum_available", "restore_rate", "currently_available")))
+    return respond(bucket.status())
 
 
 @bp.post("/shops/<shop_domain>/uninstall")

@@ -54,6 +54,9 @@ class ShopifySandboxSettings:
     #: GraphQL leaky bucket per (app, shop): Standard plan figures (§3.2).
     restore_rate: float = 100.0
     bucket_size: float = 2000.0
+    #: HTTP status of a THROTTLED answer: 200, as Shopify's GraphQL answers (§3.2, H for the body,
+    #: M for the status); 429 (with ``Retry-After``) for trying a client against the other reading.
+    throttled_http_status: int = 200
     #: Single-query limit; above it the answer is MAX_COST_EXCEEDED.
     max_query_cost: int = 1000
     #: Requested cost of a mutation field (Shopify: "about 10").

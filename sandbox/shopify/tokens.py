@@ -57,10 +57,36 @@ class Tokens:
     _access: dict[str, AccessToken] = field(default_factory=dict)
     _refresh: dict[str, RefreshToken] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    #: per shop: how many times each grant was asked for and how each ended, and 401s answered
+    _counts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def count(self, shop_domain: str, what: str) -> None:
+        with self._lock:
+            counts = self._counts.setdefault(shop_domain, {})
+            counts[what] = counts.get(what, 0) + 1
+
+    def counts(self, shop_domain: str) -> dict[str, int]:
+        """``client_credentials``, ``refresh_token`` (grants issued), ``refused`` (grants
+        refused), ``unauthorized`` (Admin API calls answered 401), for a test to count."""
+        with self._lock:
+            return dict(self._counts.get(shop_domain, {}))
+
+    def expire_shop(self, shop_domain: str) -> int:
+        """Let every expiring access token of the shop reach its end now, as time would: the
+        next call with one is a 401, and a refresh token still refreshes."""
+        with self._lock:
+            now = self.clock()
+            expired = 0
+            for tok in self._access.values():
+                if tok.shop == shop_domain and tok.expires_at is not None and tok.expires_at > now:
+                    tok.expires_at = now
+                    expired += 1
+            return expired
 
     # ------------------------------------------------------------------ grants
     def client_credentials(self, shop) -> dict:
         with self._lock:
+            self.count(shop.domain, "client_credentials")
             tok = self._new_access(shop, "client_credentials", self.settings.token_ttl_seconds)
             return {"access_token": tok.token, "scope": tok.scope,
                     "expires_in": self.settings.token_ttl_seconds}
@@ -78,13 +104,16 @@ class Tokens:
             rt = self._refresh.get(refresh_token or "")
             now = self.clock()
             if rt is None or rt.shop != shop.domain or rt.revoked or rt.expires_at <= now:
+                self.count(shop.domain, "refused")
                 raise TokenError(400, "invalid_grant", "The refresh token is invalid, expired or revoked.")
             if rt.spent:
                 access, refresh = rt.replacement
                 replacement_used = self._access[access].used or self._refresh[refresh].spent
                 if not self.settings.refresh_grace_until_replacement_used or replacement_used:
+                    self.count(shop.domain, "refused")
                     raise TokenError(400, "invalid_grant", "The refresh token has already been used.")
                 self._refresh[refresh].revoked = True
+            self.count(shop.domain, "refresh_token")
             answer = self._new_pair(shop)
             rt.spent = True
             rt.replacement = (answer["access_token"], answer["refresh_token"])

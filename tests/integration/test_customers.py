@@ -1,4 +1,5 @@
-"""Shopify customers become exactly one Fusion customer, matched by external ID or email."""
+"""Shopify customers become exactly one Fusion customer, matched by external ID or email (which
+emails may match is tests/integration/test_identity_policy.py)."""
 from __future__ import annotations
 
 import uuid
@@ -11,22 +12,6 @@ from tests.support import eventually
 def synced_customer(shop, customer_id):
     return eventually(lambda: (b := shop.binding("customer", customer_id)) is not None
                       and b.state == BindingState.synced and b, timeout=45)
-
-
-def test_given_person_already_in_fusion_with_the_same_email_then_matched_not_duplicated(shop, fusion):
-    email = f"known-{uuid.uuid4().hex[:8]}@example.com"
-    existing = fusion.post_person({"FirstName": "Known", "LastName": "Buyer", "EmailAddress": email,
-                                   "PartyUsageCode": "CUSTOMER",
-                                   "Address": [{"Address1": "9 Elm St", "City": "Austin", "State": "TX",
-                                                "PostalCode": "78701", "Country": "US"}]})
-
-    order = shop.place_order(new_order(email=email))
-    customer = synced_customer(shop, order["customer"]["id"])
-
-    assert customer.fusion_refs["party_id"] == str(existing["PartyId"])
-    assert len(fusion.persons(email)) == 1
-    invoices = eventually(lambda: shop.fusion_invoices(order))
-    assert invoices[0]["BillToCustomerNumber"] == customer.fusion_number
 
 
 def test_given_two_orders_from_one_customer_then_one_fusion_customer(shop, fusion):

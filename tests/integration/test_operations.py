@@ -76,7 +76,7 @@ def test_given_shop_and_pod_configured_then_ping_says_both_work(stack, shop, ope
 
     result = cli("ping", env=operator_db)
 
-    assert ping_rows(result.stdout) == {f"Shopify {shop.domain}": "ok", "Fusion": "ok"}, result.stdout
+    assert ping_rows(result.stdout) == {f"Shopify {shop.domain}": "ok", "Fusion": "ok"}, result.stdout + result.stderr
     assert result.returncode == 0, result.stdout + result.stderr
 
 

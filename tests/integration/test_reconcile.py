@@ -113,3 +113,21 @@ def test_given_the_lost_webhook_arrives_after_reconciliation_then_nothing_is_boo
     assert {e.source for e in shop.inbox()} == {"webhook", "reconcile"}
     assert shop.document_counts(order)["invoices"] == (1, 1)
     assert len(shop.fusion_receipts(order)) == 1
+
+
+def test_given_a_cancellation_whose_webhooks_were_lost_then_reconciliation_credits_the_invoice(shop):
+    # given an invoiced, unpaid order cancelled in Shopify: its orders/cancelled, orders/updated
+    # (and, with nothing paid, an empty refunds/create) never arrived
+    order = shop.place_order(new_order())
+    assert eventually(lambda: shop.holds(order), timeout=60)
+    shop.act(f"orders/{order['id']}/cancel", {"reason": "customer"}, deliver=False)
+
+    # when reconciliation runs
+    result = reconcile_shop(shop)
+
+    # then the cancellation is handled as its webhook would have been: the invoice credited to zero
+    assert ("order", "stale", "orders/cancelled") in {(f.kind, f.reason, f.topic) for f in result.found}, result
+    assert eventually(lambda: shop.holds(order) and shop.fusion_credit_memos(order), timeout=60), \
+        shop.invariants(order)
+    assert shop.fusion_balance(order) == Decimal("0.00")
+    assert reconcile_shop(shop).found == []

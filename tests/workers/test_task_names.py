@@ -15,6 +15,7 @@ PUBLIC_TASKS = {
     "mlc.inbox.purge_bodies",
     "mlc.audit.seal",
     "mlc.shopify.reconcile",
+    "mlc.shopify.keep_tokens",
 }
 
 

@@ -2,13 +2,13 @@
 Shopify never delivered, read back over the Admin API)
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -43,3 +43,24 @@ def test_given_no_account_when_looked_up_then_none_whether_fusion_answers_empty_
     client = client_for(pods.start(orig_ref_lookup_missing_faults=missing_faults))
     assert client.accounts.by_reference("SHOPIFY", "gid://shopify/Customer/404") is None
     assert client.accounts.by_party("404") == []
+
+
+def test_given_an_account_when_a_bill_to_site_is_added_then_the_account_has_two_and_keeps_its_primary(client):
+    person, new = _new_account(client)
+    created = client.accounts.create(new)
+    address = client.parties.add_address(person["PartyNumber"], {"Address1": "2 Oak Ave", "City": "Dallas",
+                                                                 "State": "TX", "PostalCode": "75201", "Country": "US"})
+
+    client.accounts.add_bill_to_site(str(created["CustomerAccountId"]), str(address["AddressId"]), str(US1_SET_ID))
+
+    account = client.accounts.get(str(created["CustomerAccountId"]))
+    assert [s["PartySiteId"] for s in soap.sites(account)] == [str(new.party_site_id), str(address["AddressId"])]
+    assert [(u["SiteUseCode"], u["PrimaryFlag"]) for u in soap.site_uses(account)] == [
+        ("BILL_TO", "true"), ("BILL_TO", "false")]
+
+
+def test_given_an_account_when_renamed_then_fusion_holds_the_new_name(client):
+    _, new = _new_account(client)
+    created = client.accounts.create(new)
+    client.accounts.rename(str(created["CustomerAccountId"]), "Jane Smith")
+    assert client.accounts.get(str(created["CustomerAccountId"]))["AccountName"] == "Jane Smith"

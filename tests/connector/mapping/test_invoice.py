@@ -198,3 +198,9 @@ def test_given_a_mapping_with_a_negative_tolerance_then_it_does_not_load():
     document["rounding"]["tolerance"] = "-0.01"
     with pytest.raises(ConfigError, match="rounding.tolerance"):
         parse_mapping(document)
+
+
+def test_given_a_bill_to_site_then_the_invoice_names_it_and_without_one_fusion_picks_the_primary():
+    named = build_invoice(ORDER, mapping=MAPPING, prefix="SHOP", bill_to_account="10042", bill_to_site="30155")
+    unnamed = build_invoice(ORDER, mapping=MAPPING, prefix="SHOP", bill_to_account="10042")
+    assert named["BillToSite"] == "30155" and "BillToSite" not in unnamed

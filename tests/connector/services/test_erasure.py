@@ -83,6 +83,21 @@ def test_given_a_guest_redacted_by_email_then_its_binding_no_longer_names_the_ad
     assert scan(db_session.connection(), guest.personal) == {}
 
 
+def test_given_a_customer_redacted_then_the_digests_of_its_addresses_and_name_go_too(db_session, world):
+    guest = Person()
+    world.guest_order(guest, order_id=7202)
+    [binding] = db_session.scalars(select(Binding).where(Binding.shop_id == world.shop.id,
+                                                         Binding.kind == BindingKind.customer)).all()
+    binding.fusion_refs = {"party_id": "300100600000001", "sites": {"9f2c": "30001"}, "person": "ab12",
+                           "default_site": "30001"}
+    db_session.flush()
+
+    erasure.erase_customer(db_session, world.shop, Request.of("", guest.email))
+
+    db_session.refresh(binding)
+    assert binding.fusion_refs == {"party_id": "300100600000001", "default_site": "30001"}
+
+
 def test_given_another_customers_order_mentions_the_email_then_that_body_is_erased_too(db_session, world):
     erased, other = Person(), Person()
     world.customer_with_an_order(erased, order_id=7301, refund_id=8301)

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from connector.config import Settings
+from connector.db import session_scope
 from connector.services.context import Services
 from connector.services.setup import add_shop
 from connector.shopify import orders
@@ -165,16 +166,20 @@ def test_each_query_costs_well_under_shopifys_single_query_limit(sandbox, query)
     assert body["extensions"]["cost"]["requestedQueryCost"] <= 500, body
 
 
-def test_services_reuse_a_shops_client_until_its_configuration_changes(sandbox, db_session):
-    # given a shop configured the way an operator does it
-    services = Services(Settings(encryption_keys=(generate_key(),), allow_http=True))
+def test_services_reuse_a_shops_client_until_its_configuration_changes(sandbox, migrated, redis_url):
+    # given a shop configured the way an operator does it (committed: a worker's client reads its
+    # stored token in transactions of its own)
+    services = Services(Settings(database_url=migrated, redis_url=redis_url, encryption_keys=(generate_key(),),
+                                 allow_http=True))
     shop = Shop(sandbox)
-    row = add_shop(db_session, services.vault, domain=shop.domain, client_id="app-id", client_secret="app-secret",
-                   prefix="ORD" + uuid.uuid4().hex[:5].upper(), admin_base_url=shop.admin_base_url)
-    # then the client comes from the vault's credentials, once per configuration
-    client = services.shopify(db_session, row)
-    assert services.shopify(db_session, row) is client
+    with session_scope(migrated) as session:
+        row = add_shop(session, services.vault, domain=shop.domain, client_id="app-id", client_secret="app-secret",
+                       prefix="ORD" + uuid.uuid4().hex[:5].upper(), admin_base_url=shop.admin_base_url)
+        # then the client comes from the vault's credentials, once per configuration
+        client = services.shopify(session, row)
+        assert services.shopify(session, row) is client
     assert orders.transactions(client, shop.order()["admin_graphql_api_id"])[0].kind == "sale"
-    add_shop(db_session, services.vault, domain=shop.domain, client_id="app-id", client_secret="rotated",
-             admin_base_url=shop.admin_base_url)
-    assert services.shopify(db_session, row) is not client
+    with session_scope(migrated) as session:
+        row = add_shop(session, services.vault, domain=shop.domain, client_id="app-id", client_secret="rotated",
+                       admin_base_url=shop.admin_base_url)
+        assert services.shopify(session, row) is not client

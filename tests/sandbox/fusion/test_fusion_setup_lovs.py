@@ -36,7 +36,7 @@ def test_memo_lines_activities_and_tax_rates_carry_what_fit_checks(fusion):
     assert {(a["BusinessUnitName"], a["Name"], a["ActivityType"]) for a in activities} >= {
         ("US1 Business Unit", "Shopify Refund Clearing", "Receipt Write-off")}
     rates = fusion.rest("GET", f"{FSCM}/taxRatesLOV", params={"q": "TaxRegimeCode='VAT'"}).json()["items"]
-    assert [(r["TaxRegimeCode"], r["TaxRateCode"]) for r in rates] == [("VAT", "STANDARD")]
+    assert ("VAT", "STANDARD") in [(r["TaxRegimeCode"], r["TaxRateCode"]) for r in rates]
 
 
 def test_an_account_combination_is_found_by_its_segments_unless_the_pod_says_otherwise(make_fusion):

@@ -1,5 +1,7 @@
 """SOAP CustomerAccountService (soap-receipts-customers.md §2, §6)."""
-from fusion_helpers import CA_NS, CA_TYPES, rows, xml_value, xml_values
+from fusion_helpers import CA_NS, CA_TYPES, CRM, US1_SET_ID, rows, xml_value, xml_values
+
+INVOICES = "/fscmRestApi/resources/11.13.18.05/receivablesInvoices"
 
 SERVICE = "/crmService/CustomerAccountService"
 
@@ -192,3 +194,47 @@ def test_find_on_unknown_attribute_faults(fusion, customer):
     body = ("<typ:findCustomerAccount><typ:findCriteria><typ1:filter><typ1:group>"
             + _item("Nope", "=", "1") + "</typ1:group></typ1:filter></typ:findCriteria></typ:findCustomerAccount>")
     assert fusion.soap(SERVICE, body).status_code == 500
+
+
+def _merge(fusion, inner: str):
+    return fusion.soap(SERVICE, f"<typ:mergeCustomerAccount><typ:customerAccount>{inner}"
+                                f"</typ:customerAccount></typ:mergeCustomerAccount>")
+
+
+def test_merge_adds_a_bill_to_site_that_an_invoice_may_name(fusion):
+    # given a customer, and a second address on its person
+    customer = fusion.create_customer()
+    resp = fusion.rest("POST", f"{CRM}/hubPersons/{customer['PartyNumber']}/child/Address",
+                       json={"Address1": "2 Oak Ave", "City": "Dallas", "State": "TX", "PostalCode": "75201",
+                             "Country": "US"})
+    address = resp.json()
+    # an invoice cannot name it before the account has a site there
+    assert fusion.rest("POST", INVOICES, json=fusion.invoice_body(customer, BillToSite=address["AddressNumber"])
+                       ).status_code == 400
+    # when merged in as a new account site with a BILL_TO use
+    resp = _merge(fusion, f"<cus:CustomerAccountId>{customer['CustomerAccountId']}</cus:CustomerAccountId>"
+                          f"<cus:CustomerAccountSite><cus:PartySiteId>{address['AddressId']}</cus:PartySiteId>"
+                          f"<cus:SetId>{US1_SET_ID}</cus:SetId><cus:CreatedByModule>HZ_WS</cus:CreatedByModule>"
+                          "<cus:CustomerAccountSiteUse><cus:SiteUseCode>BILL_TO</cus:SiteUseCode>"
+                          "<cus:PrimaryFlag>false</cus:PrimaryFlag></cus:CustomerAccountSiteUse>"
+                          "</cus:CustomerAccountSite>")
+    # then the answer is the whole account with both sites, and an invoice may bill the new one
+    assert resp.status_code == 200, resp.text
+    assert xml_values(resp.text, "PartySiteId") == [str(customer["PartySiteId"]), str(address["AddressId"])]
+    invoice = fusion.rest("POST", INVOICES, json=fusion.invoice_body(customer, BillToSite=address["AddressNumber"]))
+    assert invoice.status_code == 201, invoice.text
+    assert invoice.json()["BillToSite"] == address["AddressNumber"]
+
+
+def test_merge_updates_the_header_and_an_inactive_account_cannot_be_invoiced(fusion):
+    customer = fusion.create_customer()
+    resp = _merge(fusion, f"<cus:CustomerAccountId>{customer['CustomerAccountId']}</cus:CustomerAccountId>"
+                          "<cus:AccountName>Jane Smith</cus:AccountName><cus:Status>I</cus:Status>")
+    assert resp.status_code == 200, resp.text
+    assert (xml_value(resp.text, "AccountName"), xml_value(resp.text, "Status")) == ("Jane Smith", "I")
+    assert fusion.rest("POST", INVOICES, json=fusion.invoice_body(customer)).status_code == 400
+
+
+def test_merge_of_an_unknown_account_is_a_record_missing_fault(fusion):
+    resp = _merge(fusion, "<cus:CustomerAccountId>404</cus:CustomerAccountId>")
+    assert resp.status_code == 500 and "FND_CMN_RCRD_MSNG" in resp.text

@@ -5,9 +5,9 @@ import threading
 import uuid
 
 import pytest
+from shopify_helpers import Receiver, sandbox_factory, start_sandbox
 
 from sandbox.server import BackgroundServer
-from shopify_helpers import Receiver, start_sandbox
 
 
 def _stop(server: BackgroundServer) -> None:
@@ -24,15 +24,8 @@ def sandbox():
 
 @pytest.fixture
 def make_sandbox():
-    servers = []
-
-    def make(**settings):
-        box, server = start_sandbox(**settings)
-        servers.append(server)
-        return box
-    yield make
-    for s in servers:
-        _stop(s)
+    with sandbox_factory() as make:
+        yield make
 
 
 @pytest.fixture

@@ -4,13 +4,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import contextmanager
 
 import requests
 from werkzeug.wrappers import Request, Response
 
 from sandbox.server import BackgroundServer
-from sandbox.shopify import ShopifySandboxSettings, create_app
-from sandbox.shopify import jsonio
+from sandbox.shopify import ShopifySandboxSettings, create_app, jsonio
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
@@ -88,6 +88,23 @@ class Sandbox:
         return requests.post(f"{self.url}/admin/api/{version}/graphql.json", timeout=10,
                              headers={"Host": shop, "X-Shopify-Access-Token": token},
                              json={"query": query, "variables": variables or {}})
+
+
+@contextmanager
+def sandbox_factory():
+    """``make(**settings)`` starts a sandbox; every one made is stopped on the way out, in the
+    background (werkzeug's shutdown waits out a 0.5 s poll, which adds up)."""
+    servers = []
+
+    def make(**settings):
+        box, server = start_sandbox(**settings)
+        servers.append(server)
+        return box
+    try:
+        yield make
+    finally:
+        for server in servers:
+            threading.Thread(target=server.stop, daemon=True).start()
 
 
 def start_sandbox(**settings) -> tuple[Sandbox, BackgroundServer]:

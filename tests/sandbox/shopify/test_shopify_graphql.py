@@ -274,3 +274,14 @@ def test_schema_falls_back_to_the_introspection_file(tmp_path: Path):
     assert graphql_api.schema_file(str(tmp_path / "missing.graphql")) == graphql_api.PACKAGED_SDL
     (tmp_path / graphql_api.INTROSPECTION_NAME).write_bytes(b"introspection")
     assert graphql_api.schema_file(str(tmp_path)) == tmp_path / graphql_api.INTROSPECTION_NAME
+
+def test_actual_cost_counts_the_objects_a_page_returns_through_nodes_or_edges(make_sandbox):
+    box = make_sandbox()
+    box.put_shop("n.myshopify.com", client_id="app-id", client_secret="app-secret", webhook_url=None)
+    assert box.post("/_sandbox/shops/n.myshopify.com/orders/generate?deliver=false",
+                    {"count": 3, "seed": 1}).status_code == 201
+    token = box.token("n.myshopify.com")
+    costs = [box.graphql("n.myshopify.com", token, query).json()["extensions"]["cost"] for query in (
+        "{ orders(first: 10) { nodes { id } } }", "{ orders(first: 10) { edges { node { id } } } }")]
+    # then each is charged the connection (2) and the three orders it returned, not the ten it asked for
+    assert [(c["requestedQueryCost"], c["actualQueryCost"]) for c in costs] == [(12, 5), (12, 5)]

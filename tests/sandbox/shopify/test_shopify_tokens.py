@@ -117,3 +117,29 @@ def test_uninstall_revokes_tokens_and_sends_app_uninstalled(sandbox, shop, recei
     sandbox.wait_idle()
     assert sandbox.graphql(shop, token, SHOP_QUERY).status_code == 401
     assert [h["headers"]["X-Shopify-Topic"] for h in receiver.webhooks()] == ["app/uninstalled"]
+
+
+def test_grants_and_refusals_are_counted_and_tokens_can_be_made_to_expire(make_sandbox):
+    box = make_sandbox()
+    box.put_shop("c.myshopify.com", client_id="app-id", client_secret="app-secret", webhook_url=None,
+                 expiring_offline_tokens=True)
+    pair = box.post("/_sandbox/shops/c.myshopify.com/offline_token").json()
+    assert box.graphql("c.myshopify.com", pair["access_token"], SHOP_QUERY).status_code == 200
+    # when the token reaches its end, then it is a 401, and its refresh token still refreshes
+    assert box.post("/_sandbox/shops/c.myshopify.com/tokens/expire").json() == {"expired": 1}
+    assert box.graphql("c.myshopify.com", pair["access_token"], SHOP_QUERY).status_code == 401
+    refreshed = _token_request(box, "c.myshopify.com", True, grant_type="refresh_token", client_id="app-id",
+                               client_secret="app-secret", refresh_token=pair["refresh_token"])
+    assert refreshed.status_code == 200
+    assert _token_request(box, "c.myshopify.com", True, grant_type="refresh_token", client_id="app-id",
+                          client_secret="app-secret", refresh_token="shprt_unknown").status_code == 400
+    assert box.get("/_sandbox/shops/c.myshopify.com/tokens").json() == {
+        "client_credentials": 0, "refresh_token": 1, "refused": 1, "unauthorized": 1}
+
+
+def test_reinstalling_gives_working_tokens_again(sandbox, shop):
+    sandbox.post(f"/_sandbox/shops/{shop}/uninstall?deliver=false")
+    assert _token_request(sandbox, shop, grant_type="client_credentials", client_id="app-id",
+                          client_secret="app-secret").json()["error"] == "invalid_client"
+    given = sandbox.post(f"/_sandbox/shops/{shop}/install").json()
+    assert sandbox.graphql(shop, given["access_token"], SHOP_QUERY).status_code == 200
