@@ -40,7 +40,7 @@ from connector.services.create_once import Ambiguous
 from connector.services.documents import ShopDocument
 from connector.services.orders import money_lock
 from connector.shopify import manual_payments
-from connector.shopify.client import ShopifyError
+from connector.shopify.client import ShopifyClient, ShopifyError
 from connector.shopify.manual_payments import OrderBalance
 from connector.shopify.orders import Transaction
 
@@ -301,6 +301,7 @@ class Push(ShopDocument):
     _receipt: dict = field(default_factory=dict, init=False)
     _order: OrderBalance | None = field(default=None, init=False)
     _plan: dict = field(default_factory=dict, init=False)
+    _client: ShopifyClient | None = field(default=None, init=False)
 
     @property
     def shopify_id(self) -> str:
@@ -315,9 +316,10 @@ class Push(ShopDocument):
         binding = bindings.find(self.session, self.shop.id, KIND, self.shopify_id)
         earlier = (binding.fusion_refs or {}).get("plan") if binding.state == BindingState.creating else None
         push_on = self.shop.push_fusion_receipts
-        self.session.commit()
+        self._client = self.services.shopify(self.session, self.shop)
+        self.session.commit()  # no transaction (on SQLite, the write lock) across the remote calls
         self._receipt = self.fusion.receipts.get(self.receipt_id)
-        self._order = manual_payments.balance(self._shopify(), self.gid)
+        self._order = manual_payments.balance(self._client, self.gid)
         if earlier:  # a push whose outcome nobody knows: what it planned decides, not today's balance
             self._plan = earlier
             return
@@ -340,9 +342,6 @@ class Push(ShopDocument):
         from connector.services.applications import order_documents
         return order_documents(self.session, self.invoice)
 
-    def _shopify(self):
-        return self.services.shopify(self.session, self.shop)
-
     def number(self) -> str:
         return str(self._receipt.get("ReceiptNumber") or "")
 
@@ -360,7 +359,7 @@ class Push(ShopDocument):
         return {"transaction": new[0]} if new else None
 
     def create(self) -> dict:
-        client, amount = self._shopify(), Decimal(self._plan["amount"])
+        client, amount = self._client, Decimal(self._plan["amount"])
         try:
             if self._plan["mutation"] == MARK_AS_PAID:
                 after = manual_payments.mark_as_paid(client, self.gid)
