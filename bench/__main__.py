@@ -1,4 +1,4 @@
-"""``python -m bench [receiver|pipeline|pools|throughput|poll|reconcile|shopify|logs|chaos] [--webhooks N] [--rounds N] [--orders N] [--refunds N]``.
+"""``python -m bench [receiver|slow|pipeline|pools|throughput|poll|reconcile|shopify|share|logs|chaos] [--webhooks N] [--rounds N] [--orders N] [--refunds N]``.
 
 The receiver benchmark starts its own servers (no workers: they would compete for the cores it
 measures); the pipeline benchmark runs on a private stack with workers and both sandboxes; the
@@ -19,7 +19,9 @@ from bench import (
     pools,
     receiver,
     reconcile,
+    share,
     shopify_budget,
+    slow,
     throughput,
 )
 from cli.stack import Stack
@@ -27,6 +29,10 @@ from cli.stack import Stack
 
 def run_receiver(args) -> None:
     receiver.run(webhooks=args.webhooks, rounds=args.rounds)
+
+
+def run_slow(args) -> None:
+    slow.run(deliveries_count=args.deliveries, stalled=args.stalled, deadline=args.deadline)
 
 
 def run_pipeline(args) -> None:
@@ -72,13 +78,17 @@ def run_logs(args) -> None:
     logs.run(rounds=args.rounds + 2)
 
 
-
 def run_shopify(args) -> None:
     shopify_budget.run(calls=args.orders)
 
 
-BENCHES = {"receiver": run_receiver, "pipeline": run_pipeline, "pools": run_pools, "throughput": run_throughput,
-           "poll": run_poll, "logs": run_logs, "reconcile": run_reconcile, "shopify": run_shopify}
+def run_share(args) -> None:
+    share.run(orders=args.orders, rate=args.share_rate)
+
+
+BENCHES = {"receiver": run_receiver, "slow": run_slow, "pipeline": run_pipeline, "pools": run_pools, "throughput": run_throughput,
+           "poll": run_poll, "logs": run_logs, "reconcile": run_reconcile, "shopify": run_shopify,
+           "share": run_share}
 
 
 def run_chaos(args) -> None:
@@ -90,20 +100,24 @@ def run_chaos(args) -> None:
 
 #: Run only when named.
 ON_REQUEST = {"chaos": run_chaos}
-DEFAULT_ORDERS = {"chaos": chaos.ORDERS}
+DEFAULT_ORDERS = {"chaos": chaos.ORDERS, "share": share.ORDERS}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("which", nargs="*", help=f"any of {', '.join(BENCHES)} (default: all), or chaos")
     parser.add_argument("--orders", type=int, default=None,
-                        help=f"orders of the pipeline benchmark (default 100; chaos: {chaos.ORDERS})")
+                        help=f"orders of the pipeline benchmark (default 100; share: {share.ORDERS}; chaos: {chaos.ORDERS})")
     parser.add_argument("--refunds", type=int, default=chaos.REFUNDS, help="refunds of the chaos run")
     parser.add_argument("--order-rate", type=float, default=chaos.RATE, help="orders/s the chaos run places")
     parser.add_argument("--seed", type=int, default=1, help="seed of the chaos run")
     parser.add_argument("--timeout", type=float, default=7200, help="seconds the chaos run waits to be quiet")
     parser.add_argument("--webhooks", type=int, default=1000, help="deliveries per round of the receiver benchmark")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the receiver benchmark")
+    parser.add_argument("--deliveries", type=int, default=1500, help="deliveries per part of the slow benchmark")
+    parser.add_argument("--stalled", type=int, default=slow.STALLED, help="stalled connections of the slow benchmark")
+    parser.add_argument("--deadline", type=float, default=60.0,
+                        help="seconds after which a part of the slow benchmark sends no more")
     parser.add_argument("--rate", default="20", help="orders/s of the throughput benchmark's latency part "
                         "(several: 5,10,20)")
     parser.add_argument("--seconds", type=float, default=30.0, help="how long the latency part places orders")
@@ -112,6 +126,8 @@ def main() -> None:
     parser.add_argument("--invoice-processes", type=int, default=1,
                         help="worker processes on the invoices queue in the calls and latency parts")
     parser.add_argument("--slow-ms", type=int, default=1500, help="Fusion's latency in the in-flight part")
+    parser.add_argument("--share-rate", type=float, default=share.RATE,
+                        help="the Fusion rate limit R of the share benchmark")
     parser.add_argument("--parts", default=",".join(throughput.PARTS), help="parts of the throughput benchmark")
     args = parser.parse_args()
     unknown = set(args.which) - set(BENCHES) - set(ON_REQUEST)

@@ -2,7 +2,9 @@
 last is answered, on a fresh connection each time as deliveries from Shopify's many senders do.
 
 ``http.client`` rather than requests: the client shares the two cores with the servers, and the
-lighter it is, the more of the machine the server being measured gets.
+lighter it is, the more of the machine the server being measured gets. A request not answered
+within ``timeout`` (Shopify waits 5 s) counts as :data:`NO_ANSWER`; past ``deadline`` seconds no
+more requests are sent, so a server that answers nothing ends its run in bounded time.
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-Request = tuple[bytes, dict[str, str]]  # body, headers
+Request = tuple[bytes | None, dict[str, str]]  # body, headers
+NO_ANSWER = 0  # the status counted for a request that timed out or whose connection failed
 
 
 @dataclass
@@ -31,11 +34,18 @@ class Run:
         return self.server_cpu / self.requests * 1000
 
     @property
+    def answered(self) -> int:
+        return len(self.latencies)
+
+    @property
     def rate(self) -> float:
-        return self.requests / self.seconds
+        """Answers a second."""
+        return self.answered / self.seconds
 
     def percentile(self, q: float) -> float:
-        """Latency at quantile ``q``, in milliseconds (nearest rank)."""
+        """Latency of the answered requests at quantile ``q``, in milliseconds (nearest rank)."""
+        if not self.latencies:
+            return float("nan")
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))] * 1000
 
@@ -48,34 +58,41 @@ def merged(runs: list[Run]) -> Run:
     return total
 
 
-def post_all(url: str, requests: list[Request], threads: int) -> Run:
-    """POST every request once to ``url`` from ``threads`` threads; every answer is counted by status."""
+def post_all(url: str, requests: list[Request], threads: int, *, method: str = "POST", timeout: float = 30.0,
+             deadline: float | None = None) -> Run:
+    """Send every request once to ``url`` from ``threads`` threads (until ``deadline`` seconds have
+    passed, if given); every answer is counted by status."""
     parts = urlsplit(url)
+    started = time.perf_counter()
     next_index = itertools.count()
     latencies: list[list[float]] = [[] for _ in range(threads)]
     statuses: list[Counter] = [Counter() for _ in range(threads)]
 
     def client(slot: int) -> None:
         while (i := next(next_index)) < len(requests):
+            if deadline is not None and time.perf_counter() - started > deadline:
+                return
             body, headers = requests[i]
-            started = time.perf_counter()
-            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+            sent = time.perf_counter()
+            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
             try:
-                connection.request("POST", parts.path, body=body, headers=headers)
+                connection.request(method, parts.path, body=body, headers=headers)
                 response = connection.getresponse()
                 response.read()
                 statuses[slot][response.status] += 1
+            except OSError:  # no answer in time (socket.timeout is an OSError), or the connection failed
+                statuses[slot][NO_ANSWER] += 1
+                continue
             finally:
                 connection.close()
-            latencies[slot].append(time.perf_counter() - started)
+            latencies[slot].append(time.perf_counter() - sent)
 
     workers = [threading.Thread(target=client, args=(slot,)) for slot in range(threads)]
-    started = time.perf_counter()
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    run = Run(len(requests), time.perf_counter() - started)
+    run = Run(sum(sum(counts.values()) for counts in statuses), time.perf_counter() - started)  # sent
     for slot in range(threads):
         run.latencies += latencies[slot]
         run.statuses += statuses[slot]

@@ -18,9 +18,11 @@ import sqlite3
 import statistics
 import tempfile
 import uuid
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 from redis import Redis
 from sqlalchemy import func, select, text
@@ -30,6 +32,7 @@ from bench.load import Request, Run, merged, post_all
 from bench.servers import PROCFILE_APP, Server, settings_of
 from connector import flows
 from connector.db import get_engine, session_scope
+from connector.flows import lane_lists
 from connector.migrate import upgrade
 from connector.models import InboxEvent
 from connector.services.setup import add_shop
@@ -78,7 +81,7 @@ def deliveries(secret: str, start: int, count: int) -> list[Request]:
     return batch
 
 
-def _prepare(database_url: str, key: str, secret: str) -> None:
+def prepare(database_url: str, key: str, secret: str) -> None:
     upgrade(database_url)
     floor.metadata.create_all(get_engine(database_url))
     with session_scope(database_url) as session:
@@ -109,7 +112,7 @@ def _round(number: int, receiver: Server, baselines: Server, secret: str, webhoo
     return runs
 
 
-def _machine(database_url: str, redis_url: str, load: float) -> str:
+def machine(database_url: str, redis_url: str, load: float) -> str:
     if database_url.startswith("sqlite"):
         database = f"SQLite {sqlite3.sqlite_version}"
     else:
@@ -127,7 +130,7 @@ def _stored(database_url: str, redis_url: str) -> str:
         inbox = session.scalar(select(func.count()).select_from(InboxEvent))
         floor_rows = session.scalar(select(func.count()).select_from(floor.floor_inbox))
     redis = Redis.from_url(redis_url)
-    messages, pushes = redis.llen(flows.for_topic(TOPIC).queue), redis.llen(floor.QUEUE)
+    messages, pushes = sum(redis.llen(name) for name in lane_lists(flows.for_topic(TOPIC).queue)), redis.llen(floor.QUEUE)
     return (f"receiver {inbox} inbox rows and {messages} task messages, "
             f"floor {floor_rows} rows and {pushes} pushes")
 
@@ -153,27 +156,45 @@ def _report(rounds: list[dict[str, Run]], header: str, stored: str) -> None:
     print(f"  goal {'met' if rate >= GOAL_RATE and p99 <= GOAL_P99 else 'NOT met'}; stored: {stored}")
 
 
-def run(*, webhooks: int, rounds: int = 3, **_) -> None:
-    load = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory(prefix="mlc-bench-receiver-") as tmp, ExitStack() as resources:
+@dataclass
+class Setting:
+    """Where a receiver benchmark runs: its directory, database, Redis, the shop's secret, and the
+    environment its servers start with."""
+    workdir: Path
+    database_url: str
+    redis_url: str
+    secret: str
+    env: dict[str, str]
+
+
+@contextmanager
+def setting(prefix: str) -> Iterator[Setting]:
+    """A private database and Redis with the benchmark's shop; all removed at the end."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp, ExitStack() as resources:
         workdir = Path(tmp)
         database_url = resources.enter_context(private.database(workdir))
         redis_url = resources.enter_context(private.redis(workdir))
         key, secret = generate_key(), "shpss_" + secrets.token_hex(16)
-        _prepare(database_url, key, secret)
+        prepare(database_url, key, secret)
         env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, MLC_ENCRYPTION_KEYS=key,
                    BENCH_FLOOR_SECRET=secret, PYTHONUNBUFFERED="1")
-        receiver = Server("receiver", PROCFILE_APP, env, workdir)
+        yield Setting(workdir, database_url, redis_url, secret, env)
+
+
+def run(*, webhooks: int, rounds: int = 3, **_) -> None:
+    load = os.getloadavg()[0]
+    with setting("mlc-bench-receiver-") as at, ExitStack() as resources:
+        receiver = Server("receiver", PROCFILE_APP, at.env, at.workdir)
         resources.callback(receiver.stop)
-        baselines = Server("baselines", "bench.floor:create_app()", env, workdir)
+        baselines = Server("baselines", "bench.floor:create_app()", at.env, at.workdir)
         resources.callback(baselines.stop)
 
-        warm = deliveries(secret, -WARM_UP, WARM_UP)  # connections, caches and imports of every process
+        warm = deliveries(at.secret, -WARM_UP, WARM_UP)  # connections, caches and imports of every process
         _measured(receiver, f"{receiver.url}/webhooks/shopify", warm)
         _measured(baselines, f"{baselines.url}/floor", warm)
-        results = [_round(number, receiver, baselines, secret, webhooks) for number in range(rounds)]
+        results = [_round(number, receiver, baselines, at.secret, webhooks) for number in range(rounds)]
 
-        header = (f"{_machine(database_url, redis_url, load)}; {settings_of(receiver.argv)} as in the Procfile; "
+        header = (f"{machine(at.database_url, at.redis_url, load)}; {settings_of(receiver.argv)} as in the Procfile; "
                   f"{rounds} rounds × {webhooks} {TOPIC} deliveries of {len(warm[0][0]) / 1000:.1f} kB, "
                   f"{THREADS} client threads")
-        _report(results, header, _stored(database_url, redis_url))
+        _report(results, header, _stored(at.database_url, at.redis_url))

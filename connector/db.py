@@ -1,5 +1,11 @@
 """Engines and sessions. One engine per process and URL; short transactions per unit of work.
 
+Under gevent (the receiver's gunicorn workers, :mod:`connector.green`) greenlets share the
+engine: SQLite gets one connection, which they take in turn (its busy wait would block every
+greenlet of the process), and PostgreSQL connections are not pinged on checkout (one more round
+trip on every delivery); a connection found dropped is retried once instead
+(:func:`once_more_if_disconnected`).
+
 A database error never carries the values it was about: the statement's bound parameters are
 hidden (``hide_parameters``), and PostgreSQL's ``DETAIL`` line, which quotes a conflicting key or
 a whole failing row, is cut from the message. Those values are webhook data, names and emails
@@ -11,14 +17,18 @@ import logging
 import re
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+from connector import green
 
 log = logging.getLogger(__name__)
 _AFTER_COMMIT = "mlc_after_commit"
+T = TypeVar("T")
 
 
 def driver_url(url: str) -> str:
@@ -32,8 +42,10 @@ def driver_url(url: str) -> str:
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
     url = driver_url(url)
+    greenlets = green.active()
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+        one_at_a_time = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60} if greenlets else {}
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True, **one_at_a_time)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -56,8 +68,11 @@ def get_engine(url: str) -> Engine:
         return engine
     from connector.config import load_settings
     settings = load_settings()
-    engine = create_engine(url, pool_pre_ping=True, pool_size=settings.db_pool_size,
-                           max_overflow=settings.db_max_overflow, hide_parameters=True)
+    # Under gevent, more deliveries than the pool has connections wait for one; past 5 s Shopify has
+    # stopped waiting for the answer, so the wait ends then (the receiver answers 503).
+    waits = {"pool_timeout": 5} if greenlets else {}
+    engine = create_engine(url, pool_pre_ping=not greenlets, pool_size=settings.db_pool_size,
+                           max_overflow=settings.db_max_overflow, hide_parameters=True, **waits)
     event.listen(engine, "handle_error", _without_detail)
     return engine
 
@@ -71,6 +86,21 @@ def _without_detail(context) -> None:
     for exc in (context.original_exception, context.sqlalchemy_exception):
         if exc is not None and len(exc.args) == 1 and isinstance(exc.args[0], str):
             exc.args = (_DETAIL.sub("DETAIL:  (hidden: it quotes values)", exc.args[0]),)
+
+
+def once_more_if_disconnected(work: Callable[[], T]) -> T:
+    """``work()``, run again once if the database connection it used was found dropped (a
+    restarted or failed-over server): the pool has discarded its connections, and the unit of work
+    is run whole again on a new one. For a delivery that is safe: its transaction was rolled back,
+    or, if the commit itself was lost in flight, the second run finds the row and answers
+    "duplicate" (the inbox sweeper sends any task that was never sent)."""
+    try:
+        return work()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        log.warning("the database connection was dropped; trying once more on a new one")
+        return work()
 
 
 @lru_cache(maxsize=8)

@@ -169,6 +169,15 @@ _BY_TOPIC = {flow.topic: flow for flow in FLOWS}
 _COMPLIANCE = {c.topic: c for c in COMPLIANCE}
 QUEUES: tuple[str, ...] = tuple(dict.fromkeys([f.queue for f in FLOWS] + [j.queue for j in JOBS]
                                               + [o.queue for o in OPERATIONS]))
+#: The priorities of a queue's two lanes, first and backlog (``workers.dispatch``). Celery on Redis
+#: keeps each lane in a list of its own (``priority_steps``): the queue's name for the first,
+#: ``<queue>\x06\x166`` for the backlog; a worker asks for the first lane's list first.
+LANES: tuple[int, int] = (0, 6)
+
+
+def lane_lists(queue: str) -> list[str]:
+    """The Redis lists holding ``queue``'s waiting messages, one per lane (KEDA and benches count them)."""
+    return [queue if lane == 0 else f"{queue}\x06\x16{lane}" for lane in LANES]
 
 
 def webhook_task(queue: str) -> str:

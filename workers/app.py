@@ -13,7 +13,7 @@ from kombu import Queue
 
 from connector import logs
 from connector.config import load_settings
-from connector.flows import JOBS, QUEUES, task_table
+from connector.flows import JOBS, LANES, QUEUES, task_table
 from workers import flower_guard
 
 settings = load_settings()
@@ -26,12 +26,13 @@ def _schedule(job) -> dict:
 
 
 VISIBILITY_TIMEOUT = 3600
-
 app = Celery("mlc", include=["workers.tasks"])
 app.conf.update(
     broker_url=settings.redis_url,
     broker_connection_retry_on_startup=True,
-    broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
+    broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT, "priority_steps": list(LANES)},
+    # each worker consumes one queue: the order between queues (queue_order_strategy) does not
+    # matter and stays round robin; a queue's first lane is always asked before its backlog lane
     task_ignore_result=True,
     task_serializer="json",
     accept_content=["json"],

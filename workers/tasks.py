@@ -42,7 +42,7 @@ def inbox_replay(self, inbox_id: int) -> bool:
     """Process a parked, dead or deferred inbox event again (after a fix), with fresh attempts."""
     with self.session() as session, audit.sealing(subjects.key_for_inbox(services().keyring, session, inbox_id)):
         event = inbox.reopen(session, inbox_id, services().tally)
-        return event is not None and dispatch.send_after_commit(session, inbox_id, event.topic)
+        return event is not None and dispatch.send_after_commit(session, inbox_id, event.topic, event.shop_id)
 
 
 @app.task(bind=True, base=ConnectorTask, name="mlc.inbox.sweep")

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.config import ConfigError, Settings
+from connector.fair_share import FairShareBucket
 from connector.fusion.auth import FusionConnection
 from connector.fusion.client import FusionClient
 from connector.mapping.config import Mapping, load_mapping
@@ -77,13 +78,21 @@ class Services:
         with self._clients_lock:
             client = self._fusion_clients.get(key)
             if client is None:
-                bucket = TokenBucket(self.redis, f"mlc:ratelimit:fusion:{pod}",
-                                     self.settings.fusion_rate_per_second, self.settings.fusion_burst)
+                bucket = self.fusion_bucket(pod)
                 client = FusionClient(connection, bucket=bucket, timeout=self.settings.http_timeout,
                                       framework_version=self.settings.fusion_framework_version,
                                       allow_http=self.settings.allow_http)
                 self._fusion_clients = {key: client}  # a changed configuration replaces the old client
             return client
+
+    def fusion_bucket(self, pod: str = "default") -> TokenBucket:
+        """The pod's budget, shared by every worker; with MLC_FUSION_FAIR_SHARE, shared out per shop."""
+        s = self.settings
+        key = f"mlc:ratelimit:fusion:{pod}"
+        if s.fusion_fair_share:
+            return FairShareBucket(self.redis, key, s.fusion_rate_per_second, s.fusion_burst,
+                                   window=s.fusion_share_window_seconds)
+        return TokenBucket(self.redis, key, s.fusion_rate_per_second, s.fusion_burst)
 
     def shopify_connection(self, session: Session, shop: Shop) -> ShopConnection:
         return ShopConnection(domain=shop.domain, client_id=shop.client_id,

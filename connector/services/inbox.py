@@ -104,6 +104,7 @@ class Accepted:
     created: bool
     flow: flows.Flow | None     # the flow that will process it; None for a duplicate or a deferred topic
     resource_id: str = ""       # what it is about (its GID names it on log lines)
+    shop_id: int | None = None  # whose it is: the shop's first events go first (workers.dispatch)
 
 
 def accept(session: Session, keys: WebhookKeys, delivery: Delivery, window: Window = Window(),
@@ -137,7 +138,7 @@ def accept(session: Session, keys: WebhookKeys, delivery: Delivery, window: Wind
         return Accepted(None, False, None)  # (the insert waited for that one to commit or roll back)
     if tally is not None:
         tally.moved(session, delivery.topic, None, row.get("state", InboxState.received).value)
-    return Accepted(inbox_id, True, flow, resource_id)
+    return Accepted(inbox_id, True, flow, resource_id, shop_id)
 
 
 def _checked_headers(delivery: Delivery) -> tuple[str, datetime | None]:

@@ -5,8 +5,9 @@ Outcomes, by what the failure means for the accountant:
   set-up and a replay settle it. It never blocks other records.
 - Fusion or Redis was unavailable, or the outcome of a write is unknown → try again with
   exponential backoff, up to ``max_attempts``, then ``dead`` (replayable).
-- Another worker holds the object, or a document it depends on is not booked yet → try again
-  a little later; this is not the event's fault and does not use up an attempt.
+- Another worker holds the object, or a document it depends on is not booked yet, or the shop is
+  over its share of the Fusion budget while another shop waits (``connector.fair_share``) → try
+  again a little later; this is not the event's fault and does not use up an attempt.
 
 Every state change is conditional on the event still waiting (``received``), so two deliveries of
 the same task can never overwrite each other's outcome.
@@ -25,6 +26,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from connector import audit, flows, jsonutil, logs
+from connector.fair_share import FusionYielded, acting_for
 from connector.fusion.errors import FusionError, FusionRejected
 from connector.http import Exchange, InsecureURL, recording
 from connector.locks import Busy
@@ -53,6 +55,8 @@ log = logging.getLogger(__name__)
 BODY_ERASED = "its body was erased (retention or a privacy request): there is nothing left to process"
 PERMANENT = (FusionRejected, MappingError, AddressError, NotConfigured, InsecureURL, QueryTooCostly)
 #: A busy connection pool (every connection taken by the process's other threads) is one of them.
+#: The longest a yielded event waits before it asks for its share again.
+YIELD_WAIT_MAX = 5.0
 TRANSIENT = (FusionError, ShopifyError, RedisError, OperationalError, PoolTimeout)
 
 
@@ -98,7 +102,7 @@ def _attempt(services: Services, session: Session, claim: _Claim) -> RetryLater 
     exchanges: list[Exchange] = []
     try:
         try:
-            with recording(exchanges.append):
+            with recording(exchanges.append), acting_for(event.shop_id):
                 note = _run(services, session, event, flow)
         finally:
             # What was sent to Fusion and what came back is recorded whatever happened next.
@@ -113,6 +117,9 @@ def _attempt(services: Services, session: Session, claim: _Claim) -> RetryLater 
     except Busy as exc:
         return _later(session, event, attempt, exc.retry_after + random.uniform(0, 2), counts=False,
                       error=f"waiting: {exc}")
+    except FusionYielded as exc:  # its share is spent and another shop waits: back soon, in its turn
+        return _later(session, event, attempt, min(exc.retry_after, YIELD_WAIT_MAX) + random.uniform(0, 1),
+                      counts=False, note=f"yielded: {exc}")
     except PERMANENT as exc:
         if flow is not None:
             bindings.park(session, event.shop_id, flow.kind, event.resource_id, _message(exc))

@@ -4,11 +4,18 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from connector.db import after_commit, get_sessionmaker
+from connector.db import (
+    after_commit,
+    driver_url,
+    get_engine,
+    get_sessionmaker,
+    once_more_if_disconnected,
+)
 from connector.models import Binding, BindingKind, Shop
+from tests.support import eventually
 
 
 def test_given_an_action_after_commit_then_it_runs_once_the_transaction_commits(migrated):
@@ -90,3 +97,46 @@ def test_given_a_constraint_violation_then_the_error_quotes_none_of_the_values(d
     message = str(raised.value)
     assert "pii-" not in message and "pii-" not in str(raised.value.orig), message
     assert "[SQL parameters hidden due to hide_parameters=True]" in message
+
+
+def test_given_a_dropped_connection_then_the_work_runs_once_more_on_a_new_one(migrated):
+    if not migrated.startswith("postgresql"):
+        pytest.skip("a server that drops a connection: PostgreSQL")
+    # given: a pool without pre-ping, as under gevent, whose one connection the server dropped
+    engine = create_engine(driver_url(migrated), pool_size=1, max_overflow=0)
+    with engine.connect() as connection:
+        dropped = connection.scalar(text("SELECT pg_backend_pid()"))
+    with get_engine(migrated).connect() as admin:
+        admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": dropped})
+
+    def gone() -> bool:  # a transaction of its own: pg_stat_activity is a snapshot per transaction
+        with get_engine(migrated).connect() as admin:
+            return not admin.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": dropped})
+
+    assert eventually(gone)
+    runs = []
+
+    def work() -> int:
+        runs.append(1)
+        with engine.connect() as connection:
+            return connection.scalar(text("SELECT pg_backend_pid()"))
+
+    # when
+    backend = once_more_if_disconnected(work)
+
+    # then: the first run failed on the dropped connection, the second ran on a new one
+    assert len(runs) == 2 and backend != dropped
+    engine.dispose()
+
+
+def test_given_an_error_that_is_no_dropped_connection_then_the_work_is_not_run_again(migrated):
+    runs = []
+
+    def work() -> None:
+        runs.append(1)
+        with get_engine(migrated).connect() as connection:
+            connection.execute(text("SELECT * FROM no_such_table"))
+
+    with pytest.raises(DBAPIError):
+        once_more_if_disconnected(work)
+    assert runs == [1]

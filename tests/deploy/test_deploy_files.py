@@ -301,14 +301,19 @@ def keda_problems(objects: list[dict], queue_names: tuple[str, ...], processes: 
             if trigger.get("authenticationRef", {}).get("name") not in auths:
                 problems.append(f"keda: ScaledObject {name} names no TriggerAuthentication of these files")
             scaled[metadata["listName"]] = target
+    from connector.flows import lane_lists
     for queue in queue_names:
         if queue not in worker_of:
             problems.append(f"Procfile: queue {queue} has no worker process")
         if queue not in scaled:
             problems.append(f"keda: queue {queue} has no ScaledObject on its Redis list {queue!r}")
-        elif queue in worker_of and scaled[queue] != worker_of[queue]:
-            problems.append(f"keda: the list {queue} scales {scaled[queue]}, but {worker_of[queue]} consumes it")
-    for listed in sorted(set(scaled) - set(queue_names)):
+            continue
+        for listed in lane_lists(queue):  # each lane of the queue is a list of its own
+            if listed not in scaled:
+                problems.append(f"keda: the ScaledObject of queue {queue} does not watch its lane {listed!r}")
+            elif queue in worker_of and scaled[listed] != worker_of[queue]:
+                problems.append(f"keda: the list {listed!r} scales {scaled[listed]}, but {worker_of[queue]} consumes it")
+    for listed in sorted(set(scaled) - {name for queue in queue_names for name in lane_lists(queue)}):
         problems.append(f"keda: a ScaledObject watches {listed!r}, which is no Celery queue")
     return problems
 
@@ -420,6 +425,19 @@ def test_given_k8s_manifests_then_every_celery_queue_scales_on_its_redis_list():
 
 def test_given_systemd_units_then_every_procfile_process_has_a_unit_that_always_restarts():
     assert systemd_problems(units(), procfile()) == []
+
+
+def test_given_procfile_web_then_its_gunicorn_settings_are_the_config_module_s_alone():
+    from cli.stack import WEB_CONFIG
+    argv = expanded(procfile()["web"])
+    assert argv[:3] == ["gunicorn", "-c", WEB_CONFIG]
+    overridden = {"-w", "--workers", "--threads", "-k", "--worker-class", "--worker-connections", "-t", "--timeout"}
+    assert not overridden & {token.split("=", 1)[0] for token in argv}, "web/gunicorn_conf.py holds these"
+
+
+def test_given_the_demo_and_test_stack_then_they_run_the_procfile_web_command():
+    from cli.stack import web_command
+    assert comparable(web_command(8000)) == comparable(expanded(procfile()["web"]))
 
 
 def test_given_kustomizations_then_both_deploy_the_same_image_into_the_namespace():
@@ -559,6 +577,14 @@ def test_given_a_scaled_object_on_the_wrong_list_then_keda_check_names_it():
     assert "keda: a ScaledObject watches 'invoice', which is no Celery queue" in problems
 
 
+def test_given_a_scaled_object_without_its_backlog_lane_then_keda_check_names_it():
+    objects = copy.deepcopy(manifests())
+    scaled = next(o for o in objects if o["kind"] == "ScaledObject" and o["metadata"]["name"] == "worker-invoices")
+    scaled["spec"]["triggers"] = [t for t in scaled["spec"]["triggers"] if t["metadata"]["listName"] == "invoices"]
+    problems = keda_problems(objects, queues(), procfile())
+    assert problems == ["keda: the ScaledObject of queue invoices does not watch its lane 'invoices\\x06\\x166'"]
+
+
 def test_given_a_new_procfile_process_then_compose_k8s_and_systemd_checks_name_it():
     processes = dict(procfile(), exporter="gunicorn --bind 127.0.0.1:9000 web.exporter:app")
     assert "compose: the Procfile's exporter has no service" in compose_problems(compose(), processes)
@@ -568,7 +594,7 @@ def test_given_a_new_procfile_process_then_compose_k8s_and_systemd_checks_name_i
 
 
 def test_given_a_changed_procfile_command_then_each_deploy_file_is_named():
-    processes = dict(procfile(), web=procfile()["web"].replace("--threads 4", "--threads 8"))
+    processes = dict(procfile(), web=procfile()["web"].replace("python:web.gunicorn_conf", "python:web.other_conf"))
     assert any(p.startswith("compose: web runs") for p in compose_problems(compose(), processes))
     assert any(p.startswith("k8s: web runs") for p in k8s_problems(manifests(), processes))
     assert any(p.startswith("systemd ml-connector-web.service: web runs") for p in systemd_problems(units(), processes))

@@ -13,6 +13,7 @@ from redis import Redis
 
 from cli.stack import free_port, require_extra, wait_for_port
 from connector import logs
+from connector.flows import lane_lists
 from workers import publish
 from workers.app import CORRELATION_HEADER, app
 
@@ -132,3 +133,32 @@ def test_given_a_task_with_the_header_then_it_runs_bound_to_it_and_unbound_after
     assert result.get() == {"inbox_id": 5, "shop": "acme.myshopify.com", "task_id": "t-5",
                             "task": "tests.publish.correlation"}
     assert logs.correlation() == {}
+
+
+def test_given_a_priority_then_the_message_waits_in_that_lanes_list(broker):
+    redis, _, _ = broker
+    on_a_new_thread(lambda: publish.send(TASK, [5], QUEUE, priority=6))
+    first, backlog = lane_lists(QUEUE)
+    assert redis.llen(first) == 0
+    [message] = redis.lrange(backlog, 0, -1)
+    assert json.loads(message)["properties"]["priority"] == 6
+
+
+def test_given_sends_from_many_short_lived_threads_then_the_redis_connections_do_not_grow(broker):
+    # a greenlet per delivery under the receiver's gevent workers is such a thread: thread-local
+    # producers opened Redis connections for each delivery
+    redis, _, _ = broker
+
+    def connections() -> int:
+        return sum(1 for c in redis.client_list() if c["cmd"] != "client|list")
+
+    def send_from_threads(count: int) -> None:
+        for number in range(count):
+            on_a_new_thread(lambda: publish.send(TASK, [number], QUEUE))
+
+    send_from_threads(2)
+    after_two = connections()
+    send_from_threads(20)
+
+    assert redis.llen(QUEUE) == 22
+    assert connections() == after_two

@@ -10,9 +10,10 @@ import logging
 
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from connector import flows, logs
-from connector.db import session_scope
+from connector.db import once_more_if_disconnected, session_scope
 from connector.services import inbox
 from connector.services.context import Services
 from web.body import TooLarge, read_body
@@ -54,15 +55,20 @@ def _receive():
     # reason): anyone can send them, and a flood must not become a flood of lines. Header values
     # are unsigned: quoted with %r, and bounded.
     shop, topic = delivery.shop_domain[:255], delivery.topic[:255]
-    try:
+    keys, window = current_app.extensions["mlc.webhook_keys"], current_app.extensions["mlc.webhook_window"]
+
+    def store() -> inbox.Accepted:
         with session_scope(services.settings.database_url) as session:
-            accepted = inbox.accept(session, current_app.extensions["mlc.webhook_keys"], delivery,
-                                    current_app.extensions["mlc.webhook_window"], services.tally)
+            accepted = inbox.accept(session, keys, delivery, window, services.tally)
             if accepted.created:  # bound before the task is sent: its message header carries them
                 logs.annotate(inbox_id=accepted.inbox_id, shop=delivery.shop_domain, topic=delivery.topic,
                               event_id=delivery.event_id, gid=flows.gid(delivery.topic, accepted.resource_id))
             if accepted.flow is not None:
-                dispatch.send_after_commit(session, accepted.inbox_id, delivery.topic)
+                dispatch.send_after_commit(session, accepted.inbox_id, delivery.topic, accepted.shop_id)
+        return accepted
+
+    try:
+        accepted = once_more_if_disconnected(store)
     except inbox.InvalidHeader as exc:  # unsigned: logged without the header's value
         refusals.refused(shop, "invalid_header", "webhook refused: %s", exc)
         return jsonify(error="invalid header", detail=str(exc)), 400
@@ -77,6 +83,9 @@ def _receive():
         return jsonify(error="refused", detail=str(exc)), 400
     except DBAPIError:
         log.exception("database unavailable; Shopify will retry the delivery")
+        return jsonify(error="unavailable"), 503
+    except PoolTimeout:  # every connection of the pool busy for as long as Shopify waits
+        log.warning("no database connection free in time; Shopify will retry the delivery")
         return jsonify(error="unavailable"), 503
     if not accepted.created:  # a retry of Shopify's, or a signed body sent again: logged as sparingly
         refusals.refused(shop, "duplicate", "webhook duplicate from %r (topic %r): already stored", shop, topic,

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from connector.db import get_sessionmaker
+from connector.fair_share import FusionYielded
 from connector.fusion.errors import FusionRejected, FusionUnavailable, FusionUncertain
 from connector.locks import Busy
 from connector.mapping.invoice import MappingError
@@ -48,7 +49,7 @@ class Memo(create_once.Document):
 
     fusion: FakeFusion
     shopify_id: str
-    behaviour: str = "ok"          # ok | slow | lost | unavailable | rejected | unmappable
+    behaviour: str = "ok"          # ok | slow | lost | unavailable | yielded | rejected | unmappable
     updated_at: str | None = None
     amount: str = ""               # what this attempt computed (its plan)
 
@@ -62,6 +63,8 @@ class Memo(create_once.Document):
     def create(self) -> dict:
         if self.behaviour == "unavailable":
             raise FusionUnavailable("HTTP 503")
+        if self.behaviour == "yielded":
+            raise FusionYielded("over its share while another shop waits", 1.0)
         if self.behaviour == "rejected":
             raise FusionRejected("the memo line has no account")
         if self.behaviour == "unmappable":
@@ -193,6 +196,17 @@ def test_given_fusion_unavailable_then_the_claim_is_given_back_at_once(sessions,
 
     assert outcome.status == create_once.Status.created
     assert fusion.creates == ["gid://shopify/Refund/4"]
+
+
+def test_given_the_shop_yielded_its_turn_then_the_claim_is_given_back_at_once(sessions, redis_client, shop_id):
+    fusion = FakeFusion()
+
+    with pytest.raises(FusionYielded):
+        ensure(sessions, redis_client, shop_id, Memo(fusion, "14", behaviour="yielded"))
+    outcome = ensure(sessions, redis_client, shop_id, Memo(fusion, "14"))  # the request was never sent: no lease
+
+    assert outcome.status == create_once.Status.created
+    assert fusion.creates == ["gid://shopify/Refund/14"]
 
 
 def test_given_a_rejection_then_parked_with_fusions_message(sessions, redis_client, shop_id):
