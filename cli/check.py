@@ -209,6 +209,7 @@ class Snapshot(Documents):
 
     def __init__(self, fusion, prefix: str):
         super().__init__(fusion)
+        self.prefix = prefix
         self.sorted: dict[str, tuple[list[str], list[dict]]] = {}
         for path in (invoices.PATH, credit_memos.PATH):
             rows = sorted(read_all(fusion, path, f"TransactionNumber LIKE '{prefix}-%'"),
@@ -230,13 +231,19 @@ class Snapshot(Documents):
         return _starting(rows[start:bisect.bisect_left(numbers, prefix + "\U0010ffff")], "TransactionNumber", prefix)
 
     def receipts(self, number: str) -> list[dict]:
+        if not number.startswith(f"{self.prefix}-"):  # a person's receipt pushed to Shopify: read it
+            return super().receipts(number)
         return list(self.by_receipt_number.get(number, []))
 
 
-def check_order(fusion, prefix: str, order: dict, transactions: list[dict]) -> OrderCheck:
+def check_order(fusion, prefix: str, order: dict, transactions: list[dict],
+                pushed: dict[str, str] | None = None) -> OrderCheck:
     """Fusion's documents for ``order``, found by their deterministic numbers and references
     alone, so that a document the connector believes it made but Fusion lacks shows as missing.
-    ``fusion`` is the connector's Fusion client, or :class:`Documents` read from it."""
+    ``fusion`` is the connector's Fusion client, or :class:`Documents` read from it. ``pushed``:
+    the receipt number of each payment the connector recorded in Shopify for a receipt a person
+    entered in Fusion, by transaction id (:func:`connector.services.fusion_receipts.pushed_payments`):
+    that receipt is the payment's, not one numbered ``<prefix>-T<id>``."""
     documents = fusion if isinstance(fusion, Documents) else Documents(fusion)
     check = OrderCheck(prefix, order["id"], order.get("name", str(order["id"])),
                        shop_amount(order, "current_total_price"), shop_amount(order, "total_outstanding"),
@@ -276,7 +283,7 @@ def check_order(fusion, prefix: str, order: dict, transactions: list[dict]) -> O
         gave_beyond_lines |= any(d.gross < 0 for d in discrepancies(refund))
 
     for tx in payments(transactions):
-        number = f"{prefix}-T{tx['id']}"
+        number = (pushed or {}).get(str(tx["id"])) or f"{prefix}-T{tx['id']}"
         check.expected_receipts.append(number)
         exact = documents.receipts(number)
         if len(exact) != 1:

@@ -109,16 +109,33 @@ def shops_add(domain, client_id, api_version, prefix, admin_url, secret_stdin) -
         console.print(f"shop {shop.domain} saved (transaction prefix {shop.transaction_prefix})")
 
 
+@shops.command("set")
+@click.argument("domain")
+@click.option("--push-fusion-receipts/--no-push-fusion-receipts", default=None,
+              help="Record receipts people enter in Fusion for this shop's orders as Shopify payments.")
+def shops_set(domain, push_fusion_receipts) -> None:
+    """Change a shop's options."""
+    from connector.services.setup import set_push_fusion_receipts
+    if push_fusion_receipts is None:
+        raise click.UsageError("name an option to set, e.g. --push-fusion-receipts")
+    with session_scope(load_settings().database_url) as session:
+        shop = set_push_fusion_receipts(session, domain, push_fusion_receipts)
+        console.print(f"shop {shop.domain}: receipts entered in Fusion are "
+                      f"{'pushed to Shopify' if shop.push_fusion_receipts else 'not pushed to Shopify'}")
+
+
 @shops.command("list")
 def shops_list() -> None:
     from sqlalchemy import select
 
     from connector.models import Shop
-    table = Table("domain", "client id", "API version", "prefix", "admin URL", "token", "state")
+    table = Table("domain", "client id", "API version", "prefix", "admin URL", "token", "state",
+                  "pushes Fusion receipts")
     with session_scope(load_settings().database_url) as session:
         for shop in session.scalars(select(Shop).order_by(Shop.domain)):
             table.add_row(shop.domain, shop.client_id, shop.api_version, shop.transaction_prefix,
-                          shop.admin_base_url or f"https://{shop.domain}", shop.token_mode, shop.auth_state)
+                          shop.admin_base_url or f"https://{shop.domain}", shop.token_mode, shop.auth_state,
+                          "yes" if shop.push_fusion_receipts else "no")
     console.print(table)
 
 

@@ -15,7 +15,8 @@ An order's refunds and payments are counted with it, on its day, whenever they w
 per-order check is what says whether Fusion holds them.
 
 An order is listed when Fusion does not hold it the way Shopify does (:func:`cli.check.check_order`:
-the totals, the open balance, one invoice, one memo per refund, one receipt per payment):
+the totals, the open balance, one invoice, one memo per refund, one receipt per payment; a
+payment recorded in Shopify for a receipt a person entered in Fusion is that receipt's):
 ``missing`` (no invoice), ``duplicated`` (more than one), ``different`` (anything else), or
 ``waiting`` when some of its events are still being processed; so is an invoice Fusion holds for
 an order of the shop that Shopify did not process in the window (``unknown``). ``--heal`` enqueues
@@ -42,7 +43,7 @@ from cli.check import (
 from connector.fusion import credit_memos, invoices
 from connector.mapping.invoice import shop_amount
 from connector.models import InboxEvent, InboxState, Shop
-from connector.services import inbox, reconcile
+from connector.services import fusion_receipts, inbox, reconcile
 from connector.shopify import order_payload, search
 from connector.shopify import orders as shopify_orders
 
@@ -128,6 +129,7 @@ def _shop(services, session: Session, shop: Shop, report: Report, heal: bool, se
     client = services.shopify(session, shop)
     fusion = services.fusion(session)
     waiting = unfinished_events(session, shop.domain)
+    pushed = fusion_receipts.pushed_payments(session, shop.id)
     session.commit()
     documents = Snapshot(fusion, shop.transaction_prefix)
     rows: dict[tuple[str, str], Row] = {}
@@ -140,7 +142,7 @@ def _shop(services, session: Session, shop: Shop, report: Report, heal: bool, se
             continue
         seen.add(order["admin_graphql_api_id"])
         history = shopify_orders.transactions(search.Patient(client), listed.gid)
-        check = check_order(documents, shop.transaction_prefix, order, check_transactions(history))
+        check = check_order(documents, shop.transaction_prefix, order, check_transactions(history), pushed)
         check.events = waiting.get(int(order["id"]), [])
         day, currency = str(order.get("processed_at") or "")[:10], order.get("currency") or ""
         row = rows.setdefault((day, currency), Row(shop.domain, day, currency))

@@ -137,6 +137,12 @@ class Settings:
     # How receipts are unapplied (refunds and edits down of paid orders): SOAP
     # ``createUnapplyReceipt`` on every release, or REST ``unapplyReceipt`` (from release 26D).
     fusion_receipt_unapply: str = "soap"
+    # How a receipt entered in Fusion that pays part of a Shopify order's balance reaches Shopify
+    # (shops with push_fusion_receipts on): ``manual_payment`` (``orderCreateManualPayment`` with
+    # the amount; in Shopify's unstable 2025-09 schema, not in 2025-01: whether the shop's API
+    # version has it is not confirmed) or ``off`` (only full payments are pushed, by
+    # ``orderMarkAsPaid``).
+    fusion_receipt_partial: str = "manual_payment"
     # Whether an order cancelled before it was ever invoiced still gets an invoice (and its credit).
     invoice_cancelled_orders: bool = False
     # Whether Shopify test orders (``"test": true``, a test gateway's) are booked as real invoices.
@@ -248,6 +254,8 @@ class Settings:
             shopify_token_keepalive_seconds=_int_at_least(env, "MLC_SHOPIFY_TOKEN_KEEPALIVE",
                                                           cls.shopify_token_keepalive_seconds, 1),
             fusion_receipt_apply=_choice(env, "MLC_FUSION_RECEIPT_APPLY", cls.fusion_receipt_apply, ("rest", "soap")),
+            fusion_receipt_partial=_choice(env, "MLC_FUSION_RECEIPT_PARTIAL", cls.fusion_receipt_partial,
+                                           ("manual_payment", "off")),
             fusion_receipt_unapply=_choice(env, "MLC_FUSION_RECEIPT_UNAPPLY", cls.fusion_receipt_unapply,
                                            ("rest", "soap")),
             invoice_cancelled_orders=_choice(env, "MLC_INVOICE_CANCELLED_ORDERS", "false",

@@ -134,7 +134,8 @@ JOBS: tuple[Job, ...] = (
     Job("fusion-poll-credit-memos", "mlc.fusion.poll_credit_memos", "fusion_poll", "fusion_poll_credit_memos_seconds",
         "reads credit memos changed in Fusion (status, balance) into their bindings and the audit trail"),
     Job("fusion-poll-receipts", "mlc.fusion.poll_receipts", "fusion_poll", "fusion_poll_receipts_seconds",
-        "reads receipts changed in Fusion (status, unapplied amount) into their bindings and the audit trail"),
+        "reads receipts changed in Fusion (status, unapplied amount) into their bindings and the audit trail, "
+        "and sends the pushes of receipts people entered"),
     Job("fusion-poll-customer-accounts", "mlc.fusion.poll_customer_accounts", "fusion_poll",
         "fusion_poll_accounts_seconds", "reads customer accounts changed in Fusion (status) into their bindings"),
     Job("shopify-reconcile", "mlc.shopify.reconcile", "fusion_poll", "shopify_reconcile_every_seconds",
@@ -152,6 +153,9 @@ JOBS: tuple[Job, ...] = (
 OPERATIONS: tuple[Operation, ...] = (
     Operation("mlc.inbox.replay", "fusion_poll", "inbox id",
               "processes a parked, dead or deferred event again, with a fresh attempt budget"),
+    Operation("mlc.fusion.push_receipt", "fusion_poll", "binding id",
+              "records a receipt entered in Fusion as a payment of the Shopify order it pays, once "
+              "(shops with `--push-fusion-receipts`; the receipts poll sends it)"),
 )
 
 #: What each binding kind becomes in Fusion, as the task table says it.

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Enum,
     ForeignKey,
@@ -71,6 +72,9 @@ class BindingKind(str, enum.Enum):
     refund = "refund"          # a credit memo against the order's invoice
     payment = "payment"        # a standard receipt applied to the order's invoice (one per transaction)
     adjustment = "adjustment"  # a debit or credit memo for an order edit after invoicing ("<order id>:<n>")
+    # The other way round: a receipt a person entered in Fusion, pushed to the order as a Shopify
+    # payment ("<order id>:<StandardReceiptId>"; its fusion_id is the receipt's).
+    fusion_receipt = "fusion_receipt"
 
 
 class AttemptOutcome(str, enum.Enum):
@@ -106,6 +110,9 @@ class Shop(Base):
     # When ``client_secret`` last changed: the previous secret verifies webhooks only within
     # ``MLC_SECRET_ROTATION_WINDOW`` of it (none: it never verifies).
     secret_rotated_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Whether receipts people enter in Fusion against this shop's invoices are pushed to Shopify
+    # as payments (``connector.services.fusion_receipts``); off unless the merchant turns it on.
+    push_fusion_receipts: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # How the Admin API token is obtained (``connector.services.shop_tokens``): TokenMode's values.
     # The tokens themselves are credentials (``access_token``, ``refresh_token``), encrypted.

@@ -140,11 +140,14 @@ class TestShop:
         from cli.check import check_order, shopify_order
         from connector.fusion.client import FusionClient
         now, transactions = shopify_order(self.stack.urls["shopify_sandbox"], self.domain, order["id"])
+        from connector.services.fusion_receipts import pushed_payments
         services = Services(load_settings())
         with session_scope(services.settings.database_url) as session:
             connection = services.fusion_connection(session)
+            shop_id = session.scalar(select(Shop.id).where(Shop.domain == self.domain))
+            pushed = pushed_payments(session, shop_id)
         # Without the shared rate bucket: a test polling this must not eat the workers' Fusion budget.
-        return check_order(FusionClient(connection, allow_http=True), self.prefix, now, transactions)
+        return check_order(FusionClient(connection, allow_http=True), self.prefix, now, transactions, pushed)
 
     def invariants(self, order: dict) -> dict:
         """The two money invariants of the order, each as (Fusion, Shopify): invoice + debit memos −

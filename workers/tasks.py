@@ -9,15 +9,17 @@ import logging
 from datetime import timedelta
 
 from connector import audit, audit_chain, flows
+from connector.locks import Busy
 from connector.services import (
     fusion_poll,
+    fusion_receipts,
     inbox,
     reconcile,
     retention,
     shop_tokens,
     subjects,
 )
-from workers import dispatch
+from workers import dispatch, publish
 from workers.app import app
 from workers.base import ConnectorTask, services
 
@@ -61,9 +63,26 @@ def _poll_task(resource: str):
     def poll_fusion(self) -> dict | None:
         with self.session() as session:
             result = fusion_poll.poll(services(), session, resource)
+            if result is not None and resource == "receipts":
+                for binding_id in fusion_receipts.due(session):
+                    publish.send(PUSH_RECEIPT, [binding_id], "fusion_poll")
         return None if result is None else vars(result)
     poll_fusion.__doc__ = f"Read the {resource.replace('_', ' ')} changed in Fusion since the watermark. Safe to run twice."
     return app.task(bind=True, base=ConnectorTask, name=f"mlc.fusion.poll_{resource}")(poll_fusion)
+
+
+PUSH_RECEIPT = "mlc.fusion.push_receipt"
+
+
+@app.task(bind=True, base=ConnectorTask, name=PUSH_RECEIPT)
+def push_fusion_receipt(self, binding_id: int) -> str:
+    """Record one receipt entered in Fusion as a payment of its Shopify order, once. Safe to run
+    twice; a push that fails stays due, and the next receipts poll sends it again."""
+    try:
+        with self.session() as session:
+            return fusion_receipts.push(services(), session, binding_id)
+    except Busy as busy:
+        raise self.retry(countdown=busy.retry_after, max_retries=5)
 
 
 # One task per polled resource (``mlc.fusion.poll_<resource>``), each on its own beat schedule.

@@ -190,7 +190,9 @@ def _bindings(session: Session, shop_id: int, found: Footprint) -> list[Binding]
         clauses.append(and_(Binding.kind == BindingKind.customer, Binding.shopify_id.in_(sorted(customers))))
     if found.order_ids:
         clauses.append(and_(Binding.kind == BindingKind.order, Binding.shopify_id.in_(sorted(found.order_ids))))
-        clauses += [and_(Binding.kind == BindingKind.adjustment, Binding.shopify_id.startswith(f"{o}:", autoescape=True))
+        # edits, and receipts entered in Fusion pushed to the order: "<order id>:<n>"
+        clauses += [and_(Binding.kind.in_([BindingKind.adjustment, BindingKind.fusion_receipt]),
+                         Binding.shopify_id.startswith(f"{o}:", autoescape=True))
                     for o in sorted(found.order_ids)]
         # receipts and credit memos name their order in fusion_refs: pre-filter as text, then exactly
         refs = cast(Binding.fusion_refs, String)

@@ -6,7 +6,9 @@ watermark less the overlap window (:mod:`connector.fusion.changes`), and for eac
 knows (by ``fusion_id``: CustomerTransactionId, StandardReceiptId, CustomerAccountId) writes its
 status, balance and LastUpdateDate on the binding and, when the status or balance moved, an
 audit row ``<document>.changed_in_fusion`` with both (``<document>.seen_in_fusion`` the first
-time a poll reads it). Documents no binding knows are counted and left alone. A row the overlap
+time a poll reads it). Documents no binding knows are counted and left alone, except receipts a
+person entered for a Shopify order of a shop that pushes them (:mod:`connector.services.fusion_receipts`).
+A row the overlap
 reads again carries a LastUpdateDate the binding has already: it is skipped, so nothing is
 recorded twice, also when two polls race (the write is conditional on the stamp it replaces).
 """
@@ -31,6 +33,7 @@ from connector.fusion.changes import (
 )
 from connector.fusion.errors import FusionError
 from connector.models import Binding, BindingKind, PollWatermark, utcnow
+from connector.services import fusion_receipts
 
 #: The binding kinds whose ``fusion_id`` may name a document of each resource.
 KINDS = {"invoices": (BindingKind.order, BindingKind.adjustment),  # adjustments: debit memos
@@ -52,6 +55,7 @@ class PollResult:
     changed: int
     ignored: int
     watermark: str
+    noticed: int = 0    # receipts entered in Fusion opened for a push to Shopify
 
 
 def poll(services, session: Session, resource: str, pod: str = "default") -> PollResult | None:
@@ -79,11 +83,18 @@ def _poll(services, session: Session, resource: str, pod: str) -> PollResult:
         _finish(session, mark.id, requests=reader.requests, last_error=str(exc)[:2000])
         raise
     changed, ignored = record(session, resource, changes)
+    noticed = 0
+    if resource == "receipts":  # receipts people entered, for the shops that push them to Shopify
+        try:
+            noticed = fusion_receipts.notice(services, session, pod, changes)
+        except FusionError as exc:
+            _finish(session, mark.id, requests=reader.requests, last_error=str(exc)[:2000])
+            raise
     newest = max([c.stamp for c in changes] + ([mark.watermark] if mark.watermark else []),
                  key=instant, default="")
     _finish(session, mark.id, watermark=newest, requests=reader.requests, read=len(changes), changed=changed,
             ignored=ignored, last_error="")
-    return PollResult(resource, reader.requests, len(changes), changed, ignored, newest)
+    return PollResult(resource, reader.requests, len(changes), changed, ignored, newest, noticed)
 
 
 def watermark(session: Session, pod: str, resource: str) -> PollWatermark:

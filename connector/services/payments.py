@@ -4,18 +4,26 @@ One receipt per successful sale or capture, keyed by the transaction: however of
 event repeats, and whichever event (``orders/paid``, ``orders/updated``) brings a transaction, it
 is booked once. The webhook carries no transactions, so they are read from the Admin API, which
 also means a late or lost ``orders/paid`` changes nothing: the next order event finds them.
+
+The echo rule: a payment the connector itself recorded in Shopify for a receipt a person entered
+in Fusion (:mod:`connector.services.fusion_receipts`) is bound to that receipt by the push, so
+the ``orders/paid`` it fires finds it booked and creates nothing. While such a push of the order
+has an outcome nobody knows yet, a payment that appeared since it started may be its echo: the
+order event waits for the push instead of booking it as new money.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.fusion.receipts import NewReceipt
+from connector.locks import Busy
 from connector.mapping.invoice import order_total
 from connector.mapping.receipt import build_receipt, is_payment
-from connector.models import Binding, BindingKind, Shop
+from connector.models import Binding, BindingKind, BindingState, Shop, utcnow
 from connector.services.applications import Mover, order_documents
 from connector.services.context import Services
 from connector.services.documents import ShopDocument
@@ -33,9 +41,40 @@ def sync(services: Services, session: Session, shop: Shop, order: dict, invoice:
     client = services.shopify(session, shop)
     session.commit()  # no transaction across the call to Shopify
     payments = [t for t in shopify_orders.transactions(client, order["admin_graphql_api_id"]) if is_payment(t)]
+    wait_for_pushes(session, shop, str(order["id"]), payments)  # read after the payments: see echoes()
     for transaction in payments:
         Receipt(services, session, shop, invoice=invoice, order=order, transaction=transaction).ensure()
     return payments
+
+
+def wait_for_pushes(session: Session, shop: Shop, order_id: str, payments: list[Transaction]) -> None:
+    """Raise Busy while a payment may be the echo of a push to Shopify whose outcome is not known.
+
+    Read after the order's payments were read from Shopify: a push claims (``creating``) before
+    its mutation, so a payment that was in that read is either bound by the push or covered by
+    a claim seen here."""
+    in_doubt = session.scalars(select(Binding).where(
+        Binding.shop_id == shop.id, Binding.kind == BindingKind.fusion_receipt,
+        Binding.shopify_id.like(f"{order_id}:%"), Binding.state == BindingState.creating)).all()
+    bound = set(session.scalars(select(Binding.shopify_id).where(
+        Binding.shop_id == shop.id, Binding.kind == BindingKind.payment, Binding.state == BindingState.synced,
+        Binding.shopify_id.in_([t.id for t in payments])))) if in_doubt and payments else set()
+    session.commit()
+    unknown = echoes(payments, [(b.fusion_refs or {}).get("plan") or {} for b in in_doubt], bound)
+    if unknown:
+        until = min((b.claimed_until for b in in_doubt if b.claimed_until), default=None)
+        wait = max(1.0, (until - utcnow()).total_seconds()) if until and until > utcnow() else 15.0
+        raise Busy(f"payment {', '.join(t.id for t in unknown)} of order {order_id} may be what a push of a "
+                   f"receipt entered in Fusion recorded in Shopify; waiting for that push", retry_after=wait)
+
+
+def echoes(payments: list[Transaction], plans: list[dict], bound: set[str]) -> list[Transaction]:
+    """The payments that may be the echo of a push in doubt: not bound yet, and not among the
+    order's payments the push saw before it recorded its own (``plan["before"]``)."""
+    if not plans:
+        return []
+    seen = set().union(*(set(plan.get("before") or []) for plan in plans))
+    return [t for t in payments if t.id not in bound and t.id not in seen]
 
 
 def covers(order: dict, payments: list[Transaction]) -> bool:

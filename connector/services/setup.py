@@ -58,6 +58,17 @@ def add_shop(session: Session, vault: Vault, *, domain: str, client_id: str, cli
     return shop
 
 
+def set_push_fusion_receipts(session: Session, domain: str, on: bool) -> Shop:
+    """Turn the push of receipts entered in Fusion to Shopify on or off for one shop (audited)."""
+    shop = session.scalar(select(Shop).where(Shop.domain == domain.strip().lower()))
+    if shop is None:
+        raise ConfigError(f"no shop {domain} is set up")
+    if shop.push_fusion_receipts != on:
+        shop.push_fusion_receipts = on
+        audit.record(session, "shop.configured", shop_id=shop.id, domain=shop.domain, push_fusion_receipts=on)
+    return shop
+
+
 def _refuse_shared_secret(session: Session, vault: Vault, domain: str, client_secret: str) -> None:
     """Two shops with one secret would each accept the other's webhooks (a delivery signed for
     one, sent with the other's domain header, verifies), so a secret another shop holds, as its

@@ -103,12 +103,14 @@ def _open(balance: str) -> int:
 
 def timeline(session: Session, shop_id: int, order_id: str, *, calls: bool = False) -> list[tuple]:
     """(when, what, object, detail) for one order, oldest first: the webhooks of the order and of
-    its payments, refunds and edits, the audit rows of each (calls only with ``calls``), and the
-    changes the Fusion poller saw in their documents."""
+    its payments, refunds and edits, the audit rows of each (calls only with ``calls``), the
+    receipts entered in Fusion that were pushed to it, and the changes the Fusion poller saw in
+    their documents."""
     from connector import jsonutil
     from connector.models import BindingKind
     related = session.scalars(select(Binding).where(
-        Binding.shop_id == shop_id, Binding.kind.in_([BindingKind.payment, BindingKind.refund, BindingKind.adjustment])))
+        Binding.shop_id == shop_id, Binding.kind.in_([BindingKind.payment, BindingKind.refund, BindingKind.adjustment,
+                                                  BindingKind.fusion_receipt])))
     subjects = {order_id} | {b.shopify_id for b in related
                              if b.shopify_id.split(":", 1)[0] == order_id
                              or str((b.fusion_refs or {}).get("order_id") or "") == order_id}

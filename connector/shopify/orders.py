@@ -25,15 +25,18 @@ PAGE_SIZE = 10
 
 _MONEY = "shopMoney { amount currencyCode }"
 
-TRANSACTIONS_QUERY = f"""
-query OrderTransactions($id: ID!) {{
-  order(id: $id) {{
+#: An order's transactions, as a selection any order query may include (:func:`transactions_of`).
+TRANSACTIONS = f"""
     transactionsCount {{ count }}
     transactions(first: {LIST_LIMIT}) {{
       id kind status gateway createdAt processedAt
       amountSet {{ {_MONEY} }}
       parentTransaction {{ id }}
-    }}
+    }}"""
+
+TRANSACTIONS_QUERY = f"""
+query OrderTransactions($id: ID!) {{
+  order(id: $id) {{ {TRANSACTIONS}
   }}
 }}"""
 
@@ -100,7 +103,12 @@ class RefundShipping:
 def transactions(client: ShopifyClient, order_gid: str) -> list[Transaction]:
     """All of the order's transactions, oldest first (creation time, then id), so that callers
     meet payments in the order Shopify took them, whatever order the API lists them in."""
-    order = _order(client, TRANSACTIONS_QUERY, order_gid)
+    return transactions_of(client, _order(client, TRANSACTIONS_QUERY, order_gid))
+
+
+def transactions_of(client: ShopifyClient, order: dict) -> list[Transaction]:
+    """The transactions of an order read with :data:`TRANSACTIONS`, oldest first."""
+    order_gid = order.get("id", "")
     rows = order["transactions"]
     count = (order.get("transactionsCount") or {}).get("count", len(rows))
     if count > len(rows):

@@ -261,6 +261,21 @@ class GraphQLService:
             return {"__typename": "OrderMarkAsPaidPayload", "order": order_view(o, shop, txs(o)),
                     "userErrors": [{"__typename": "UserError", **e} for e in errors]}
 
+        def manual_payment(info, id, amount=None, paymentMethodName=None, processedAt=None):
+            oid = parse_gid(id, "Order")
+            if oid is None or oid not in shop.orders:
+                return {"__typename": "OrderCreateManualPaymentPayload", "order": None, "userErrors": [
+                    {"__typename": "OrderCreateManualPaymentOrderCreateManualPaymentError", "field": ["id"],
+                     "message": "Order is not found.", "code": "ORDER_NOT_FOUND"}]}
+            o = shop.orders[oid]
+            money = amount or {"amount": o["total_outstanding"], "currencyCode": o["currency"]}
+            stored, errors = merchant.create_manual_payment(shop, oid, money["amount"], money["currencyCode"],
+                                                            paymentMethodName, processedAt)
+            o = shop.orders[oid]
+            return {"__typename": "OrderCreateManualPaymentPayload", "order": order_view(o, shop, txs(o)),
+                    "userErrors": [{"__typename": "OrderCreateManualPaymentOrderCreateManualPaymentError", **e}
+                                   for e in errors]}
+
         shop_view = {
             "__typename": "Shop", "id": gid("Shop", abs(hash(shop.domain)) % 10**11), "name": shop.name,
             "myshopifyDomain": shop.domain, "currencyCode": shop.currency, "taxesIncluded": shop.taxes_included,
@@ -274,7 +289,8 @@ class GraphQLService:
         return {"shop": shop_view, "order": order, "orders": orders, "refund": refund,
                 "customer": customer, "customers": customers,
                 "node": node, "nodes": lambda info, ids: [node(info, i) for i in ids],
-                "orderMarkAsPaid": mark_as_paid, "bulkOperationRunQuery": run_bulk,
+                "orderMarkAsPaid": mark_as_paid, "orderCreateManualPayment": manual_payment,
+                "bulkOperationRunQuery": run_bulk,
                 "currentAppInstallation": app_installation_view(shop, self.settings),
                 "webhookSubscriptions": lambda info, **args: webhook_subscriptions(shop, **args),
                 "currentBulkOperation": lambda info, type="QUERY": bulk_view(bulk.current(shop.domain, client_id))

@@ -281,6 +281,34 @@ class Merchant:
         with self.store.lock:
             return copy.deepcopy(self._order(shop, order_id)), []
 
+    def create_manual_payment(self, shop: Shop, order_id, amount, currency: str, method: str | None = None,
+                              processed_at: str | None = None, deliver: bool = True) -> tuple[dict | None, list[dict]]:
+        """``orderCreateManualPayment``: a manual sale of ``amount`` (shop money) on an order that is not
+        fully paid; the errors carry the schema's codes. The payment method's name becomes the
+        transaction's gateway (``manual`` when none is given; Shopify's default is named "Other")."""
+        with self.store.lock:
+            order = self._order(shop, order_id)
+            outstanding = D(order["total_outstanding"])
+            value = rounded(amount, order["currency"])
+            problem = (("ORDER_IS_TEMPORARILY_UNAVAILABLE", "Order is cancelled.") if order.get("cancelled_at") else
+                       ("AMOUNT_NOT_POSITIVE", "Amount must be positive.") if value <= 0 else
+                       ("AMOUNT_EXCEEDS_BALANCE", "Amount exceeds the remaining balance.") if value > outstanding else
+                       (None, f"Currency must be the shop's ({order['currency']}).") if currency != order["currency"] else
+                       ("PROCESSED_AT_INVALID", "Processed at must not be in the future.")
+                       if processed_at and datetime.fromisoformat(processed_at.replace("Z", "+00:00"))
+                       > datetime.now(timezone.utc) else None)
+            if problem:
+                code, message = problem
+                return copy.deepcopy(order), [{"field": ["amount"], "message": message, "code": code}]
+        tx = self.add_transaction(shop, order_id, {"kind": "sale", "amount": str(value), "gateway": method or "manual"},
+                                  deliver)
+        with self.store.lock:
+            stored = next(t for t in shop.transactions[self._order(shop, order_id)["id"]] if t["id"] == tx["id"])
+            stored["manual_payment_gateway"] = True
+            if processed_at:
+                stored["processed_at"] = processed_at
+            return copy.deepcopy(self._order(shop, order_id)), []
+
     # ------------------------------------------------------------------ refunds and cancellation
     def refund(self, shop: Shop, order_id, posted: dict, deliver: bool = True,
                _extra_topics=()) -> dict:

@@ -52,10 +52,11 @@ def stats(fusion: Fusion) -> dict:
     return requests.get(f"{fusion.url}/_sandbox/stats", timeout=10).json()
 
 
-def pay_in_fusion(fusion: Fusion, invoice: dict) -> None:
-    """A person enters a receipt in Fusion and applies it to the whole invoice."""
+def pay_in_fusion(fusion: Fusion, invoice: dict, amount: Decimal | None = None) -> dict:
+    """A person enters a receipt in Fusion and applies it to the invoice (its whole balance unless
+    ``amount`` says); the receipt as Fusion created it."""
     headers = {"Authorization": f"Bearer {fusion.token()}", "REST-Framework-Version": "4"}
-    amount = str(invoice["InvoiceBalanceAmount"])
+    amount = str(invoice["InvoiceBalanceAmount"] if amount is None else amount)
     response = requests.post(f"{fusion.url}{RECEIPTS}", headers=headers, timeout=10, json={
         "ReceiptNumber": f"BANK-{uuid.uuid4().hex[:8]}", "BusinessUnit": "US1 Business Unit",
         "ReceiptMethod": "Manual", "Amount": amount, "Currency": invoice["InvoiceCurrencyCode"],
@@ -70,6 +71,7 @@ def pay_in_fusion(fusion: Fusion, invoice: dict) -> None:
                              json={"appliedPaymentScheduleId": installment["InstallmentId"],
                                    "amountApplied": amount}, timeout=10)
     assert response.status_code == 200, response.text
+    return receipt
 
 
 def test_given_a_receipt_applied_by_a_person_in_fusion_then_one_poll_shows_the_invoice_paid(shop, fusion):

@@ -11,6 +11,7 @@ PUBLIC_TASKS = {
     "mlc.fusion.poll_credit_memos",
     "mlc.fusion.poll_receipts",
     "mlc.fusion.poll_customer_accounts",
+    "mlc.fusion.push_receipt",
     "mlc.inbox.purge_bodies",
     "mlc.audit.seal",
     "mlc.shopify.reconcile",

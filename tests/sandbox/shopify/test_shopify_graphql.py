@@ -1,10 +1,10 @@
 """Admin GraphQL: schema validation, resolvers over the store, cost, throttling, versions."""
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from tests.factories import reference_order
-
 
 ORDER_QUERY = """
 query Order($id: ID!) {
@@ -202,6 +202,32 @@ def test_order_mark_as_paid_records_payment_and_fires_webhooks(sandbox, shop, re
     assert len({h["headers"]["X-Shopify-Event-Id"] for h in hits}) == 1
     again = sandbox.graphql(shop, token, mutation, {"input": {"id": created["admin_graphql_api_id"]}}).json()
     assert again["data"]["orderMarkAsPaid"]["userErrors"][0]["field"] == ["id"]
+
+
+def test_order_create_manual_payment_records_the_amount_and_refuses_more_than_the_balance(sandbox, shop, receiver):
+    created, token = _setup(sandbox, shop, financial_status="pending", customer=None)
+    total = Decimal(created["total_outstanding"])
+    mutation = """mutation($id: ID!, $amount: MoneyInput!) { orderCreateManualPayment(id: $id, amount: $amount) {
+        order { displayFinancialStatus totalOutstandingSet { shopMoney { amount } }
+                transactions(first: 5) { kind status gateway amountSet { shopMoney { amount } } } }
+        userErrors { field message code } } }"""
+
+    def pay(amount: str) -> dict:
+        return sandbox.graphql(shop, token, mutation, {"id": created["admin_graphql_api_id"],
+                                                      "amount": {"amount": amount, "currencyCode": "USD"}}
+                               ).json()["data"]["orderCreateManualPayment"]
+
+    result = pay("20.00")
+    assert result["userErrors"] == [] and result["order"]["displayFinancialStatus"] == "PARTIALLY_PAID"
+    assert Decimal(result["order"]["totalOutstandingSet"]["shopMoney"]["amount"]) == total - Decimal("20.00")
+    [payment] = result["order"]["transactions"]
+    assert (payment["kind"], payment["status"], payment["amountSet"]["shopMoney"]["amount"]) == \
+        ("SALE", "SUCCESS", "20.00")
+    assert [e["code"] for e in pay(str(total))["userErrors"]] == ["AMOUNT_EXCEEDS_BALANCE"]
+    assert [e["code"] for e in pay("0.00")["userErrors"]] == ["AMOUNT_NOT_POSITIVE"]
+    assert pay(str(total - Decimal("20.00")))["order"]["displayFinancialStatus"] == "PAID"
+    sandbox.wait_idle()
+    assert "orders/paid" in [h["headers"]["X-Shopify-Topic"] for h in receiver.webhooks()]
 
 
 def test_throttled_when_the_bucket_lacks_the_requested_cost(make_sandbox):
