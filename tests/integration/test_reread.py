@@ -4,17 +4,16 @@ from __future__ import annotations
 import copy
 from decimal import Decimal
 
-from connector.config import load_settings
-from connector.db import session_scope
 from connector.models import InboxState
-from connector.services.setup import set_reread_from_admin
 from tests.factories import new_order
+from tests.integration.test_fusion_poll import ml_connector
 from tests.support import eventually
 
 
 def rereading(shop) -> None:
-    with session_scope(load_settings().database_url) as session:
-        set_reread_from_admin(session, shop.domain, True)
+    """The merchant turns it on, as the README says."""
+    said = ml_connector("shops", "set", shop.domain, "--reread-from-admin")
+    assert "read again from the Admin API" in said
 
 
 def settled(shop, topic: str):
