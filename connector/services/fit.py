@@ -503,7 +503,15 @@ def check_webhook_address(nodes: list[dict], domain: str, address: str) -> Resul
     return Result("shopify.webhooks.address", OK, f"subscriptions deliver to {address}", scope=domain)
 
 
-def check_shop(client, shop: Shop, public_url: str) -> list[Result]:
+@dataclass(frozen=True)
+class ShopSeen:
+    """What the Shopify checks need of a shop, read before the session's transaction ends."""
+
+    domain: str
+    api_version: str
+
+
+def check_shop(client, shop: "Shop | ShopSeen", public_url: str) -> list[Result]:
     domain = shop.domain
     address = public_url + RECEIVER_PATH if public_url else ""
     try:
@@ -534,8 +542,11 @@ def run(services, session: Session, shop_domain: str = "", public_url: str | Non
         mappings = [(domain if domain in mapping.shops else "", mapping.for_shop(domain))]
     else:
         mappings = [("", mapping)] + [(s.domain, mapping.for_shop(s.domain)) for s in shops if s.domain in mapping.shops]
-    return (fusion_results(services, session, mappings)
-            + [r for shop in shops for r in check_shop(services.shopify(session, shop), shop, public_url)]
+    fusion = fusion_results(services, session, mappings)
+    clients = [(services.shopify(session, shop), ShopSeen(shop.domain, shop.api_version)) for shop in shops]
+    session.commit()  # no transaction held across Shopify's calls: a token refresh writes in a session of its own
+    return (fusion
+            + [r for client, shop in clients for r in check_shop(client, shop, public_url)]
             + ([] if shops else [Result("shopify.shops", FAIL, "no shop is set up",
                                         "run `ml-connector shops add DOMAIN --client-id …`")]))
 
