@@ -521,6 +521,52 @@ def reconcile_shopify(shop_domain, days) -> None:
     sys.exit(1 if any(r.error for r in results) else 0)
 
 
+@cli.command("backfill")
+@click.option("--since", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="Import every order created on or after this day (YYYY-MM-DD, UTC).")
+@click.option("--shop", "shop_domain", default="", help="Only this shop (default: every shop).")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Stop after this many orders per shop (run again to go on).")
+@click.option("--restart", is_flag=True, help="Forget the checkpoint and list the orders anew.")
+def backfill_command(since, shop_domain, limit, restart) -> None:
+    """Import a shop's history: each order created since --since (refunds, customer) goes through
+    the webhooks' flows once, in the backlog lane; run again with the same arguments to resume."""
+    from rich import progress as rp
+    from sqlalchemy import select
+
+    from connector.models import Shop
+    from connector.services import backfill
+    from workers.dispatch import send_backlog_after_commit
+    services = _services()
+    results = []
+    with session_scope(services.settings.database_url) as session:
+        query = select(Shop).order_by(Shop.id)
+        if shop_domain:
+            query = query.where(Shop.domain == shop_domain.strip().lower())
+        shops = session.scalars(query).all()
+        session.commit()
+        if shop_domain and not shops:
+            raise click.UsageError(f"no shop {shop_domain!r}")
+        columns = (rp.TextColumn("{task.description}"), rp.BarColumn(), rp.MofNCompleteColumn(),
+                   rp.TimeRemainingColumn())
+        with rp.Progress(*columns, console=console) as bar:
+            for shop in shops:
+                task = bar.add_task(shop.domain, total=None)
+                results.append(backfill.run(services, session, send_backlog_after_commit, shop, since.date(),
+                                            limit=limit, restart=restart,
+                                            progress=lambda done, total, t=task: bar.update(t, completed=done, total=total)))
+    table = Table("shop", "orders", "done", "resumed from", "enqueued", "result")
+    for r in results:
+        state = (f"[red]{r.error}[/red]" if r.error else "[green]complete[/green]" if r.complete
+                 else "[yellow]stopped: run again to resume[/yellow]")
+        table.add_row(r.shop, str(r.listed), str(r.done), str(r.resumed_from), str(r.enqueued), state)
+    console.print(table)
+    for r in results:
+        for skipped in r.skipped or ():
+            console.print(f"[yellow]left to its webhooks:[/yellow] {skipped}")
+    sys.exit(1 if any(r.error for r in results) else 0)
+
+
 @cli.command("reconcile")
 @click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (YYYY-MM-DD).")
 @click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day, included.")

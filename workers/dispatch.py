@@ -61,8 +61,12 @@ def lane(shop_id: int | None, now: float | None = None) -> int:
     return FIRST if count <= FIRST_DOCUMENTS else BACKLOG
 
 
-def send_after_commit(session: Session, inbox_id: int, topic: str, shop_id: int | None = None) -> bool:
+def send_after_commit(session: Session, inbox_id: int, topic: str, shop_id: int | None = None, *,
+                      backlog: bool = False) -> bool:
     """Send the event's task once ``session`` commits. False if no pool handles the topic.
+
+    ``backlog``: always the backlog lane, whatever the shop's count (a backfill's history waits
+    behind every live event, with or without MLC_FUSION_FAIR_SHARE).
 
     A send that fails after the commit (the broker unreachable past kombu's retries, the process
     killed in between) is logged and loses nothing: the row stays ``received``, and the beat's
@@ -73,5 +77,11 @@ def send_after_commit(session: Session, inbox_id: int, topic: str, shop_id: int 
         return False
     # read now: the commit's callbacks may run after the caller's correlation is unbound
     correlation = logs.carried(inbox_id=inbox_id, topic=topic)
-    after_commit(session, lambda: publish.send(flow.task, [inbox_id], flow.queue, correlation, priority=lane(shop_id)))
+    priority = BACKLOG if backlog else lane(shop_id)
+    after_commit(session, lambda: publish.send(flow.task, [inbox_id], flow.queue, correlation, priority=priority))
     return True
+
+
+def send_backlog_after_commit(session: Session, inbox_id: int, topic: str) -> bool:
+    """:func:`send_after_commit` in the backlog lane: what a backfill sends."""
+    return send_after_commit(session, inbox_id, topic, backlog=True)

@@ -272,17 +272,19 @@ def reopen(session: Session, inbox_id: int, tally: Tally | None = None) -> Inbox
 
 
 def accept_reconciled(session: Session, shop_id: int, topic: str, resource_id: str, version: str,
-                      payload: dict, *, api_version: str = "", triggered_at: str = "") -> int | None:
+                      payload: dict, *, api_version: str = "", triggered_at: str = "",
+                      source: str = "reconcile") -> int | None:
     """Store an event reconciliation made (an object whose webhook never arrived, in that
-    webhook's shape), marked ``source = reconcile``; the id of the new row, or None when this
+    webhook's shape), marked ``source = reconcile`` (or ``backfill``); the id of the new row, or None when this
     version of the object is stored already.
 
     Its event id is ``reconcile:<version>`` (the object's ``updated_at``, or its creation time
     for a refund): a second run that finds the same version again conflicts on the inbox's
-    unique keys, as a redelivered webhook does, and stores nothing.
+    unique keys, as a redelivered webhook does, and stores nothing (whichever of reconciliation
+    and backfill stored it first).
     """
     body = jsonutil.dumps(payload)
     row = dict(shop_id=shop_id, topic=topic, event_id=f"reconcile:{version}"[:128], webhook_id="",
                api_version=api_version, triggered_at=triggered_at, resource_id=resource_id, body=body,
-               body_sha256=hashlib.sha256(body.encode()).hexdigest(), source="reconcile")
+               body_sha256=hashlib.sha256(body.encode()).hexdigest(), source=source)
     return session.scalar(_INSERTS[session.get_bind().dialect.name], row)

@@ -102,7 +102,7 @@ def reconcile_shop(services, session: Session, send: Send, shop: Shop, since: da
                    result: ShopResult) -> None:
     client = services.shopify(session, shop)
     session.commit()  # no transaction stays open across the calls to Shopify
-    run = _Run(services, session, send, shop, client, result)
+    run = Run(services, session, send, shop, client, result)
     for listed in search.customers_updated_since(client, since):
         result.customers += 1
         run.customer(listed)
@@ -120,13 +120,13 @@ def reconcile_order(services, session: Session, send: Send, shop: Shop, client: 
                     listed: search.ListedOrder) -> ShopResult:
     """One order (and its refunds) reconciled: what the report's ``--heal`` does for an order."""
     result = ShopResult(shop.domain, orders=1, refunds=len(listed.refunds))
-    _Run(services, session, send, shop, client, result).order(listed)
+    Run(services, session, send, shop, client, result).order(listed)
     return result
 
 
 @dataclass
-class _Run:
-    """One shop's reconciliation."""
+class Run:
+    """One shop's reconciliation (or backfill: the same comparison, the same enqueueing)."""
 
     services: object
     session: Session
@@ -134,6 +134,7 @@ class _Run:
     shop: Shop
     client: ShopifyClient
     result: ShopResult
+    source: str = "reconcile"   # or backfill (connector.services.backfill)
 
     def order(self, listed: search.ListedOrder) -> None:
         unseen = {r.id for r in listed.refunds if not self._seen(BindingKind.refund, r.id)}
@@ -205,7 +206,7 @@ class _Run:
         topic = topic or flows.RECONCILED[kind][0 if reason == "missing" else 1]
         inbox_id = inbox.accept_reconciled(self.session, self.shop.id, topic, shopify_id, version or "", payload,
                                            api_version=self.client.connection.api_version,
-                                           triggered_at=triggered_at(version))
+                                           triggered_at=triggered_at(version), source=self.source)
         if inbox_id is not None:
             self.services.tally.moved(self.session, topic, None, InboxState.received.value)
             self.send(self.session, inbox_id, topic)

@@ -1,0 +1,103 @@
+"""Shopify bulk query operations: a whole listing for the price of one mutation and a few polls.
+
+A backfill needs every order created since a date: paging ``orders`` costs a request (and about
+100 points) per hundred orders, while ``bulkOperationRunQuery`` lists them all in one JSONL file
+that Shopify writes in the background. The file's URL is signed and public (no token goes with
+it), and stays valid for a week: a backfill that stops and starts again reads the same file.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import date
+from typing import Iterator
+
+from connector.http import new_session
+from connector.shopify.client import ShopifyClient, ShopifyError
+from connector.shopify.search import Listed, ListedOrder, graphql
+
+#: How often the operation's status is asked while Shopify writes the file.
+POLL_SECONDS = 1.0
+#: How long a bulk operation may take before the backfill gives up (it can be run again).
+MAX_WAIT_SECONDS = 3600.0
+
+RUN_MUTATION = """
+mutation BackfillListing($query: String!) {
+  bulkOperationRunQuery(query: $query) {
+    bulkOperation { id status }
+    userErrors { field message }
+  }
+}"""
+
+CURRENT_QUERY = """
+query BackfillStatus {
+  currentBulkOperation { id status errorCode objectCount url }
+}"""
+
+
+class BulkFailed(ShopifyError):
+    """Shopify refused the bulk query, or the operation ended without a file."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    id: str
+    status: str
+    url: str | None = None
+
+
+def orders_created_since_query(since: date) -> str:
+    """The bulk query listing each order created on or after ``since``: ids, version, refunds."""
+    return ("{ orders(query: \"created_at:>='" + since.isoformat() + "T00:00:00Z'\", sortKey: ID) "
+            "{ edges { node { id legacyResourceId updatedAt "
+            "refunds { id legacyResourceId createdAt } } } } }")
+
+
+def start(client: ShopifyClient, query: str) -> Operation:
+    """Start the operation (one mutation: 10 points)."""
+    answer = graphql(client, RUN_MUTATION, {"query": query})["bulkOperationRunQuery"]
+    if answer.get("userErrors"):
+        raise BulkFailed(f"{client.connection.domain}: bulk query refused: "
+                         + "; ".join(str(e.get("message")) for e in answer["userErrors"]))
+    op = answer["bulkOperation"]
+    return Operation(op["id"], op["status"])
+
+
+def wait(client: ShopifyClient, operation_id: str, *, poll_seconds: float = POLL_SECONDS,
+         max_wait: float = MAX_WAIT_SECONDS) -> Operation:
+    """The operation once it is done; BulkFailed if it failed, was replaced, or took too long."""
+    deadline = time.monotonic() + max_wait
+    while True:
+        current = graphql(client, CURRENT_QUERY, {})["currentBulkOperation"]
+        if not current or current["id"] != operation_id:
+            raise BulkFailed(f"{client.connection.domain}: bulk operation {operation_id} is no longer the current one")
+        if current["status"] == "COMPLETED":
+            return Operation(current["id"], current["status"], current.get("url"))
+        if current["status"] not in ("CREATED", "RUNNING"):
+            raise BulkFailed(f"{client.connection.domain}: bulk operation {current['status'].lower()}"
+                             f" ({current.get('errorCode') or 'no error code'})")
+        if time.monotonic() > deadline:
+            raise BulkFailed(f"{client.connection.domain}: bulk operation still {current['status'].lower()}")
+        time.sleep(poll_seconds)
+
+
+def download(url: str | None, timeout: float = 60.0) -> list[dict]:
+    """The JSONL file's objects (none when Shopify wrote no file: nothing matched). ShopifyError
+    when it cannot be read (expired, gone): the caller starts a new operation."""
+    if not url:
+        return []
+    response = new_session().get(url, timeout=timeout)
+    if response.status_code != 200:
+        raise ShopifyError(f"bulk result file: HTTP {response.status_code}")
+    return [json.loads(line) for line in response.text.splitlines() if line.strip()]
+
+
+def listed_orders(lines: list[dict]) -> Iterator[ListedOrder]:
+    """The orders of a listing's JSONL, in the order Shopify wrote them (by id)."""
+    for node in lines:
+        if "__parentId" in node or "/Order/" not in str(node.get("id")):
+            continue
+        yield ListedOrder(id=str(node["legacyResourceId"]), gid=node["id"], updated_at=node["updatedAt"],
+                          refunds=tuple(Listed(str(r["legacyResourceId"]), r["id"], r.get("createdAt") or "")
+                                        for r in node.get("refunds") or []))

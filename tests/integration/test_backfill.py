@@ -1,0 +1,63 @@
+"""Backfill through the real stack: a shop's history, listed by a Shopify bulk operation, goes
+through the webhooks' flows once, even when the backfill is interrupted and started again, and
+never doubles what live webhooks already brought."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+from connector.models import InboxState
+from tests.factories import new_order
+from tests.support import eventually
+
+LIVE, HISTORY = 4, 26
+
+
+def backfill(*args: str) -> str:
+    """The operator's command, as a process of its own (wide, so rich does not fold the table)."""
+    done = subprocess.run([sys.executable, "-m", "cli.main", "backfill", *args], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "COLUMNS": "300"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_given_history_and_live_orders_when_a_backfill_is_interrupted_and_resumed_then_each_order_is_invoiced_once(shop):
+    # given orders whose webhooks were never sent (the shop's history), one of them refunded,
+    # and a few live orders already invoiced through their webhooks
+    history = [shop.place_order(new_order(), deliver=False) for _ in range(HISTORY)]
+    refunded = history[3]
+    refund = shop.act(f"orders/{refunded['id']}/refunds", {"refund_line_items": [
+        {"line_item_id": refunded["line_items"][0]["id"], "quantity": 1, "restock_type": "return"}]}, deliver=False)
+    live = [shop.place_order(new_order()) for _ in range(LIVE)]
+    assert eventually(lambda: all(shop.holds(order) for order in live), timeout=60)
+    live_events = len(shop.inbox())
+    since = datetime.now(timezone.utc).date().isoformat()
+
+    # when a backfill is stopped after 12 orders, then run again to the end, then once more
+    first = backfill("--since", since, "--shop", shop.domain, "--limit", "12")
+    second = backfill("--since", since, "--shop", shop.domain)
+    assert eventually(lambda: all(shop.holds(order) for order in history + live), timeout=90), \
+        [shop.invariants(order) for order in history if not shop.holds(order)][:3]
+    third = backfill("--since", since, "--shop", shop.domain)
+
+    # then the first run stopped part-way, the second went on from there, the third found nothing
+    # left to do and read the same listing
+    assert "stopped: run again to resume" in first and f" {HISTORY + LIVE} " in first, first
+    assert "complete" in second and " 12 " in second, second
+    assert "complete" in third, third
+    # and each order of the history and of live traffic is invoiced once in Fusion, the refund
+    # credited once
+    for order in history + live:
+        assert len(shop.fusion_invoices(order)) == 1, order["id"]
+    assert len(shop.fusion_credit_memos(refunded)) == 1
+    assert shop.binding("refund", refund["id"]) is not None
+    # and the backfill stored only what live traffic had not: the history's orders and the refund
+    backfilled = [e for e in shop.inbox() if e.source == "backfill"]
+    assert sorted({e.resource_id for e in backfilled if e.topic.startswith("orders/")}) == \
+        sorted(str(order["id"]) for order in history)
+    assert [e.resource_id for e in backfilled if e.topic.startswith("refunds/")] == [str(refund["id"])]
+    assert len(shop.inbox()) == live_events + len(backfilled)
+    assert all(e.state != InboxState.received for e in shop.inbox())
+    assert shop.audit("shopify.backfilled")
