@@ -213,8 +213,9 @@ class InboxEvent(Base):
     # privacy request (``connector.services.erasure``). The body becomes "" and nothing else of
     # the receipt changes; it is the one change a receipt allows, made by a bulk UPDATE.
     body_erased_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    # Where the event came from: ``webhook`` (the receiver), or ``reconcile`` (an object whose
-    # webhook never arrived, read back over the Admin API in its webhook's shape).
+    # Where the event came from: ``webhook`` (the receiver), ``reconcile`` (an object whose
+    # webhook never arrived, read back over the Admin API in its webhook's shape) or ``backfill``
+    # (the same, for a new merchant's history: ``ml-connector backfill``).
     source: Mapped[str] = mapped_column(String(16), default="webhook", server_default="webhook")
 
     shop: Mapped[Shop] = relationship()

@@ -23,8 +23,9 @@ _READERS = {BindingKind.order.value: read_order, BindingKind.refund.value: read_
 
 def rereads(shop: Shop, topic: str, source: str) -> bool:
     """Whether this event's object is read again: the shop asks for it, the topic's object can be
-    read, and the event did not come from the Admin API already (reconciliation)."""
-    return bool(shop.reread_from_admin) and flows.kind_of(topic) in _READERS and source != "reconcile"
+    read, and the event did not come from the Admin API already (reconciliation, backfill)."""
+    return (bool(shop.reread_from_admin) and flows.kind_of(topic) in _READERS
+            and source not in ("reconcile", "backfill"))
 
 
 def admin_copy(services: Services, session: Session, shop: Shop, topic: str, body: dict) -> dict:
