@@ -1,4 +1,4 @@
-"""``python -m bench [receiver|slow|pipeline|pools|throughput|poll|reconcile|shopify|share|logs|chaos] [--webhooks N] [--rounds N] [--orders N] [--refunds N]``.
+"""``python -m bench [receiver|slow|pipeline|pools|throughput|poll|reconcile|backfill|shopify|share|logs|chaos] [--webhooks N] [--rounds N] [--orders N] [--refunds N]``.
 
 The receiver benchmark starts its own servers (no workers: they would compete for the cores it
 measures); the pipeline benchmark runs on a private stack with workers and both sandboxes; the
@@ -12,6 +12,7 @@ import os
 import tempfile
 
 from bench import (
+    backfill,
     chaos,
     logs,
     pipeline,
@@ -54,14 +55,23 @@ def run_poll(args) -> None:
             poll.run(stack, orders=args.orders or 20)
 
 
-def run_reconcile(args) -> None:
+def _on_quiet_stack(bench, args) -> None:
+    """``bench.run`` on a private stack with beat's reconciliations an hour apart (``bench.QUIET``)."""
     with tempfile.TemporaryDirectory(prefix="mlc-bench-") as workdir:
-        stack = Stack(workdir, with_flower=False, fusion_sandbox=pipeline.FUSION, extra_env=dict(reconcile.QUIET),
+        stack = Stack(workdir, with_flower=False, fusion_sandbox=pipeline.FUSION, extra_env=dict(bench.QUIET),
                       worker_concurrency={"invoices": 2, "customers": 2})
         with stack:
             stack.wait_for_workers()
             pipeline.configure_fusion(stack)
-            reconcile.run(stack, orders=args.orders)
+            bench.run(stack, orders=args.orders)
+
+
+def run_reconcile(args) -> None:
+    _on_quiet_stack(reconcile, args)
+
+
+def run_backfill(args) -> None:
+    _on_quiet_stack(backfill, args)
 
 
 def run_pools(args) -> None:
@@ -87,7 +97,7 @@ def run_share(args) -> None:
 
 
 BENCHES = {"receiver": run_receiver, "slow": run_slow, "pipeline": run_pipeline, "pools": run_pools, "throughput": run_throughput,
-           "poll": run_poll, "logs": run_logs, "reconcile": run_reconcile, "shopify": run_shopify,
+           "poll": run_poll, "logs": run_logs, "reconcile": run_reconcile, "backfill": run_backfill, "shopify": run_shopify,
            "share": run_share}
 
 
