@@ -4,7 +4,8 @@ A private stack; N generated orders are placed with every webhook lost (a new me
 history). One backfill of the shop runs in this process, as ``ml-connector backfill`` does:
 its rate is orders listed and enqueued per second of the run, and then orders invoiced per second
 until the last one is synced. Its points are what Shopify charged (``actualQueryCost`` of each
-answer, the sandbox pricing queries with Shopify's rules), compared with the budget the run had:
+answer, as the client's cost budget tallies it; the sandbox prices queries with Shopify's rules),
+compared with the budget the run had:
 the bucket it started with plus the restore rate over its seconds (``MLC_SHOPIFY_RESTORE_RATE``,
 ``MLC_SHOPIFY_BUCKET_SIZE``): a ratio near 1 means the backfill went as fast as Shopify lets it,
 well below 1 that something else (our own database, the listing) held it.
@@ -53,18 +54,17 @@ def run(stack, orders: int = 100) -> None:
 
     calls = [x for x in exchanges if x.system == "shopify" and x.url.endswith("/graphql.json")]
     calculator = CostCalculator(get_schema())
-    requested = actual = 0
+    requested = 0
     for call in calls:
         document = parse(call.request_body["query"])
-        asked = calculator.requested(document, document.definitions[0], call.request_body.get("variables") or {})
-        requested += asked
-        cost = ((call.response_body or {}).get("extensions") or {}).get("cost") if isinstance(
-            call.response_body, dict) else None
-        actual += int((cost or {}).get("actualQueryCost") or asked)
+        requested += calculator.requested(document, document.definitions[0], call.request_body.get("variables") or {})
+    with session_scope(settings.database_url) as session:  # the client the run used, and its budget's tally
+        stats = services.shopify(session, session.query(Shop).filter_by(domain=domain).one()).budget.stats
     budget = settings.shopify_bucket_size + settings.shopify_restore_rate * seconds
     print(f"backfill of {result.listed} orders whose webhooks were lost: {result.enqueued} events enqueued in "
-          f"{seconds:.1f} s ({result.listed / seconds:.1f} orders/s listed and enqueued), all invoiced after "
-          f"{invoiced:.1f} s ({synced(domain) / invoiced:.1f} orders/s); {len(calls)} Shopify requests, "
-          f"{actual} points charged ({requested} requested, {actual / max(1, result.listed):.0f} per order) "
-          f"against a budget of {budget:.0f} ({settings.shopify_bucket_size} bucket + "
-          f"{settings.shopify_restore_rate:.0f}/s x {seconds:.1f} s): ratio {actual / budget:.2f}")
+          f"{seconds:.1f} s ({result.listed / seconds:.2f} orders/s listed and enqueued), all invoiced after "
+          f"{invoiced:.1f} s ({synced(domain) / invoiced:.2f} orders/s); {len(calls)} Shopify requests "
+          f"({stats.throttled} THROTTLED), {stats.actual:.0f} points charged ({requested} requested, "
+          f"{stats.actual / max(1, result.listed):.0f} per order) against the budget the run had, "
+          f"{budget:.0f} ({settings.shopify_bucket_size} bucket + {settings.shopify_restore_rate:.0f}/s x "
+          f"{seconds:.1f} s): ratio {stats.actual / budget:.2f}")
