@@ -8,7 +8,9 @@ answer, as the client's cost budget tallies it; the sandbox prices queries with 
 compared with the budget the run had:
 the bucket it started with plus the restore rate over its seconds (``MLC_SHOPIFY_RESTORE_RATE``,
 ``MLC_SHOPIFY_BUCKET_SIZE``): a ratio near 1 means the backfill went as fast as Shopify lets it,
-well below 1 that something else (our own database, the listing) held it.
+well below 1 that something else (our own database, the listing) held it. The backfill paces
+itself to ``MLC_BACKFILL_BUDGET_SHARE`` of that budget, so the ratio should come out just under
+that share.
 """
 from __future__ import annotations
 
@@ -61,10 +63,11 @@ def run(stack, orders: int = 100) -> None:
     with session_scope(settings.database_url) as session:  # the client the run used, and its budget's tally
         stats = services.shopify(session, session.query(Shop).filter_by(domain=domain).one()).budget.stats
     budget = settings.shopify_bucket_size + settings.shopify_restore_rate * seconds
+    share = settings.backfill_budget_share
     print(f"backfill of {result.listed} orders whose webhooks were lost: {result.enqueued} events enqueued in "
           f"{seconds:.1f} s ({result.listed / seconds:.2f} orders/s listed and enqueued), all invoiced after "
           f"{invoiced:.1f} s ({synced(domain) / invoiced:.2f} orders/s); {len(calls)} Shopify requests "
           f"({stats.throttled} THROTTLED), {stats.actual:.0f} points charged ({requested} requested, "
           f"{stats.actual / max(1, result.listed):.0f} per order) against the budget the run had, "
           f"{budget:.0f} ({settings.shopify_bucket_size} bucket + {settings.shopify_restore_rate:.0f}/s x "
-          f"{seconds:.1f} s): ratio {stats.actual / budget:.2f}")
+          f"{seconds:.1f} s): ratio {stats.actual / budget:.2f} (MLC_BACKFILL_BUDGET_SHARE {share:g})")

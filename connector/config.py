@@ -59,6 +59,13 @@ def _positive(name: str, value: float) -> float:
     return value
 
 
+def _share(name: str, value: float) -> float:
+    """A fraction in (0, 1]."""
+    if not 0 < value <= 1:
+        raise ConfigError(f"{name} must be more than 0 and at most 1, got {value}")
+    return value
+
+
 def _non_negative(name: str, value: float) -> float:
     if value < 0:
         raise ConfigError(f"{name} must not be negative, got {value}")
@@ -175,6 +182,9 @@ class Settings:
     # refunds and customers updated in the last so many days (``connector.services.reconcile``).
     shopify_reconcile_every_seconds: int = 900
     shopify_reconcile_days: float = 3.0
+    # The part of a shop's Shopify restore rate a backfill may spend (``connector.services.backfill``):
+    # the rest is left to the workers' own reads of live orders, which share the same bucket.
+    backfill_budget_share: float = 0.5
     # How long the receiver keeps a shop and its webhook secrets without reading them again. A
     # signature they do not match is checked against a fresh read at once, so a new secret works
     # with its first webhook; this bounds how long a secret that was dropped still verifies.
@@ -280,6 +290,8 @@ class Settings:
                                                           cls.shopify_reconcile_every_seconds, 1),
             shopify_reconcile_days=_positive("MLC_SHOPIFY_RECONCILE_DAYS", _float(
                 env, "MLC_SHOPIFY_RECONCILE_DAYS", cls.shopify_reconcile_days)),
+            backfill_budget_share=_share("MLC_BACKFILL_BUDGET_SHARE", _float(
+                env, "MLC_BACKFILL_BUDGET_SHARE", cls.backfill_budget_share)),
             shop_cache_ttl_seconds=_int_at_least(env, "MLC_SHOP_CACHE_TTL", cls.shop_cache_ttl_seconds, 0),
             webhook_max_bytes=_int_at_least(env, "MLC_WEBHOOK_MAX_BYTES", cls.webhook_max_bytes, 1024),
             webhook_max_age_seconds=_int_at_least(env, "MLC_WEBHOOK_MAX_AGE", cls.webhook_max_age_seconds, 60),

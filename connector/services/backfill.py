@@ -7,7 +7,9 @@ refund or cancellation the connector has already seen (bound, or stored by a liv
 skipped without reading it; the rest is read over GraphQL, stored in the inbox as its webhook's
 body (``source = backfill``, an event id naming the version, so a second store stores nothing)
 and sent in the backlog lane of its pool: live orders are always taken first. Every read goes
-through the shop's Shopify client, charged to the same cost bucket as everything else.
+through the shop's Shopify client, charged to the same cost bucket as everything else, and the
+backfill paces itself to spend at most ``MLC_BACKFILL_BUDGET_SHARE`` of the shop's bucket and
+restore rate (:class:`Pace`): a worker reading a live order never waits behind a backfill's reads.
 
 Resumable: a checkpoint per (shop, since) in Redis keeps the bulk operation, its file's URL and
 the last order id done. Run again with the same arguments, a backfill reads the same file and
@@ -17,6 +19,7 @@ unique event ids, the flows' create-once claims), it would only be slower.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import date
 from typing import Callable
@@ -74,6 +77,25 @@ class Checkpoint:
         self.redis.delete(self.key)
 
 
+class Pace:
+    """Holds the backfill's spending to ``burst`` points plus ``rate`` points a second since it
+    started, as Shopify charged them (the client's tally of ``actualQueryCost``): an order read
+    asks for 830 points but is charged about a hundred, so pacing on what was asked would waste
+    most of it."""
+
+    def __init__(self, stats, rate: float, burst: float = 0.0, clock=time.monotonic, sleep=time.sleep):
+        self.stats, self.rate, self.burst, self.clock, self.sleep = stats, rate, burst, clock, sleep
+        self.spent_before, self.started = stats.actual, clock()
+
+    def wait(self) -> float:
+        """Sleep until what was spent so far is within the budget; the seconds slept."""
+        spent = self.stats.actual - self.spent_before
+        due = (spent - self.burst) / self.rate - (self.clock() - self.started)
+        if due > 0:
+            self.sleep(due)
+        return max(0.0, due)
+
+
 def run(services, session: Session, send: reconcile.Send, shop: Shop, since: date, *,
         limit: int | None = None, restart: bool = False, progress: Progress | None = None,
         poll_seconds: float = bulk.POLL_SECONDS) -> Result:
@@ -94,11 +116,14 @@ def run(services, session: Session, send: reconcile.Send, shop: Shop, since: dat
         shop_result = reconcile.ShopResult(shop.domain)
         run_ = reconcile.Run(services, session, send, shop, client, shop_result, source=SOURCE)
         handled = 0
+        share, settings = services.settings.backfill_budget_share, services.settings
+        pace = Pace(client.budget.stats, share * settings.shopify_restore_rate, share * settings.shopify_bucket_size)
         for listed in orders:
             if int(listed.id) <= after:
                 continue
             if limit is not None and handled >= limit:
                 break
+            pace.wait()
             try:
                 run_.order(listed)
             except order_payload.TooLarge as exc:
