@@ -62,3 +62,31 @@ def test_given_history_and_live_orders_when_a_backfill_is_interrupted_and_resume
     assert len(shop.inbox()) == live_events + len(backfilled)
     assert all(e.state != InboxState.received for e in shop.inbox())
     assert shop.audit("shopify.backfilled")
+
+
+def test_given_a_backfill_killed_mid_run_when_it_is_run_again_then_it_goes_on_and_creates_nothing_twice(shop):
+    # given a shop's history of orders whose webhooks were never sent
+    history = [shop.place_order(new_order(), deliver=False) for _ in range(10)]
+    since = datetime.now(timezone.utc).date().isoformat()
+
+    # when a backfill (slowed to a fifth of the budget) is killed once it has stored a few orders,
+    # then the same command runs again
+    slow = subprocess.Popen([sys.executable, "-m", "cli.main", "backfill", "--since", since, "--shop", shop.domain],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "MLC_BACKFILL_BUDGET_SHARE": "0.2"})
+    try:
+        assert eventually(lambda: sum(e.source == "backfill" for e in shop.inbox()) >= 3, timeout=60)
+    finally:
+        slow.kill()
+        slow.wait(timeout=30)
+    out = backfill("--since", since, "--shop", shop.domain)
+
+    # then the second run resumed after what the first had done, and each order is invoiced once
+    assert "complete" in out, out
+    [second] = shop.audit("shopify.backfilled")  # the killed run recorded nothing
+    assert second.detail["resumed_from"] >= 2 and second.detail["done"] == len(history), second.detail
+    assert eventually(lambda: all(shop.holds(order) for order in history), timeout=90)
+    for order in history:
+        assert len(shop.fusion_invoices(order)) == 1, order["id"]
+    orders = [e.resource_id for e in shop.inbox() if e.topic.startswith("orders/")]
+    assert sorted(orders) == sorted(str(order["id"]) for order in history)
