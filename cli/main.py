@@ -113,15 +113,20 @@ def shops_add(domain, client_id, api_version, prefix, admin_url, secret_stdin) -
 @click.argument("domain")
 @click.option("--push-fusion-receipts/--no-push-fusion-receipts", default=None,
               help="Record receipts people enter in Fusion for this shop's orders as Shopify payments.")
-def shops_set(domain, push_fusion_receipts) -> None:
+@click.option("--reread-from-admin/--no-reread-from-admin", default=None,
+              help="Act on each order, refund and customer event as the Admin API holds the object, "
+                   "never as the webhook body says.")
+def shops_set(domain, **options) -> None:
     """Change a shop's options."""
-    from connector.services.setup import set_push_fusion_receipts
-    if push_fusion_receipts is None:
-        raise click.UsageError("name an option to set, e.g. --push-fusion-receipts")
+    from connector.services.setup import set_shop_options
+    options = {name: on for name, on in options.items() if on is not None}
+    if not options:
+        raise click.UsageError("name an option to set, e.g. --push-fusion-receipts or --reread-from-admin")
     with session_scope(load_settings().database_url) as session:
-        shop = set_push_fusion_receipts(session, domain, push_fusion_receipts)
+        shop = set_shop_options(session, domain, **options)
         console.print(f"shop {shop.domain}: receipts entered in Fusion are "
-                      f"{'pushed to Shopify' if shop.push_fusion_receipts else 'not pushed to Shopify'}")
+                      f"{'pushed to Shopify' if shop.push_fusion_receipts else 'not pushed to Shopify'}; events are "
+                      f"{'read again from the Admin API' if shop.reread_from_admin else 'acted on as delivered'}")
 
 
 @shops.command("list")
@@ -130,12 +135,12 @@ def shops_list() -> None:
 
     from connector.models import Shop
     table = Table("domain", "client id", "API version", "prefix", "admin URL", "token", "state",
-                  "pushes Fusion receipts")
+                  "pushes Fusion receipts", "re-reads from Admin API")
     with session_scope(load_settings().database_url) as session:
         for shop in session.scalars(select(Shop).order_by(Shop.domain)):
             table.add_row(shop.domain, shop.client_id, shop.api_version, shop.transaction_prefix,
                           shop.admin_base_url or f"https://{shop.domain}", shop.token_mode, shop.auth_state,
-                          "yes" if shop.push_fusion_receipts else "no")
+                          "yes" if shop.push_fusion_receipts else "no", "yes" if shop.reread_from_admin else "no")
     console.print(table)
 
 

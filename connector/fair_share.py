@@ -132,14 +132,15 @@ class FairShareBucket(TokenBucket):
         super().__post_init__()
         self._take_share = self.redis.register_script(_TAKE)
 
-    def try_take(self, cost: float = 1) -> float:
+    def try_take(self, cost: float = 1, *, in_flight: bool = False) -> float:
         """Take ``cost`` tokens for the current shop, or return how long to wait for them.
+        (``in_flight`` is the pod's own calls' only: Fusion reports no budget to correct from.)
 
         Raises :class:`FusionYielded` when the shop is over its share and another shop waits.
         """
         shop = current_shop()
         if shop is None:
-            return super().try_take(cost)
+            return super().try_take(cost, in_flight=in_flight)
         keys = [self.key, f"{self.key}:active", f"{self.key}:waiting", f"{self.key}:shop:{shop}"]
         verdict, seconds, active = self._take_share(keys=keys, args=[self.rate, self.burst, shop, self.window, cost])
         if verdict in (b"yield", "yield"):
@@ -147,13 +148,13 @@ class FairShareBucket(TokenBucket):
                                 f"another shop waits", float(seconds))
         return float(seconds)
 
-    def take(self, cost: float = 1, max_wait: float = 60.0) -> float:
+    def take(self, cost: float = 1, max_wait: float = 60.0, *, in_flight: bool = False) -> float:
         """Block until ``cost`` tokens are taken; the seconds waited. Raises :class:`FusionYielded`
         once the shop has waited ``patience`` seconds for its share while other shops waited."""
         waited = 0.0
         while True:
             try:
-                return waited + super().take(cost, max_wait - waited)
+                return waited + super().take(cost, max_wait - waited, in_flight=in_flight)
             except FusionYielded as yielded:
                 if waited + yielded.retry_after > self.patience:
                     raise

@@ -125,6 +125,9 @@ class Shop(Base):
     auth_state: Mapped[str] = mapped_column(String(16), default="ok", server_default="ok")
     auth_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     auth_changed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Act on each order, refund and customer event as the Admin API shows the object, not as the
+    # webhook body says (``connector.services.reread``): a forged or stale body never becomes a document.
+    reread_from_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class TokenMode(str, enum.Enum):

@@ -416,6 +416,9 @@ SCOPES = {
     "read_customers": "customers/* webhooks",
     "read_all_orders": "reading an order older than 60 days (a refund or an edit of an old order)",
 }
+#: Needed only by a shop that pushes receipts entered in Fusion to Shopify (``shops set --push-fusion-receipts``).
+PUSH_SCOPES = {"write_orders": "recording receipts entered in Fusion as the order's payments (orderMarkAsPaid, "
+                               "orderCreateManualPayment)"}
 INSTALLATION = "{ currentAppInstallation { accessScopes { handle } } }"
 SUBSCRIPTIONS = """query FitWebhooks($after: String) {
   webhookSubscriptions(first: 100, after: $after) {
@@ -429,12 +432,13 @@ def granted_scopes(client) -> set[str]:
     return handles | {"read_" + h.removeprefix("write_") for h in handles if h.startswith("write_")}
 
 
-def check_scopes(granted: set[str], domain: str) -> list[Result]:
+def check_scopes(granted: set[str], domain: str, pushes_receipts: bool = False) -> list[Result]:
+    needed = {**SCOPES, **(PUSH_SCOPES if pushes_receipts else {})}
     return [Result(f"shopify.scopes.{scope}", OK, f"the app holds {scope}", scope=domain) if scope in granted
             else Result(f"shopify.scopes.{scope}", FAIL, f"the app lacks {scope}, needed for {why}",
                         f"add {scope} to the app's access scopes (shopify.app.toml [access_scopes] scopes) and "
                         "have the merchant approve the update", domain)
-            for scope, why in SCOPES.items()]
+            for scope, why in needed.items()]
 
 
 def subscriptions(client) -> list[dict]:
@@ -503,7 +507,16 @@ def check_webhook_address(nodes: list[dict], domain: str, address: str) -> Resul
     return Result("shopify.webhooks.address", OK, f"subscriptions deliver to {address}", scope=domain)
 
 
-def check_shop(client, shop: Shop, public_url: str) -> list[Result]:
+@dataclass(frozen=True)
+class ShopSeen:
+    """What the Shopify checks need of a shop, read before the session's transaction ends."""
+
+    domain: str
+    api_version: str
+    push_fusion_receipts: bool = False
+
+
+def check_shop(client, shop: "Shop | ShopSeen", public_url: str) -> list[Result]:
     domain = shop.domain
     address = public_url + RECEIVER_PATH if public_url else ""
     try:
@@ -515,7 +528,8 @@ def check_shop(client, shop: Shop, public_url: str) -> list[Result]:
                        domain)]
     except ShopifyError as exc:
         return [Result("shopify.connection", UNKNOWN, str(exc)[:300], "run fit again", domain)]
-    return check_scopes(granted, domain) + check_webhooks(nodes, domain, shop.api_version, address)
+    return (check_scopes(granted, domain, shop.push_fusion_receipts)
+            + check_webhooks(nodes, domain, shop.api_version, address))
 
 
 # -- the whole run ------------------------------------------------------------------------------
@@ -534,8 +548,11 @@ def run(services, session: Session, shop_domain: str = "", public_url: str | Non
         mappings = [(domain if domain in mapping.shops else "", mapping.for_shop(domain))]
     else:
         mappings = [("", mapping)] + [(s.domain, mapping.for_shop(s.domain)) for s in shops if s.domain in mapping.shops]
-    return (fusion_results(services, session, mappings)
-            + [r for shop in shops for r in check_shop(services.shopify(session, shop), shop, public_url)]
+    fusion = fusion_results(services, session, mappings)
+    clients = [(services.shopify(session, shop), ShopSeen(shop.domain, shop.api_version, shop.push_fusion_receipts)) for shop in shops]
+    session.commit()  # no transaction held across Shopify's calls: a token refresh writes in a session of its own
+    return (fusion
+            + [r for client, shop in clients for r in check_shop(client, shop, public_url)]
             + ([] if shops else [Result("shopify.shops", FAIL, "no shop is set up",
                                         "run `ml-connector shops add DOMAIN --client-id …`")]))
 

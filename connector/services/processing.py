@@ -40,7 +40,7 @@ from connector.models import (
     utcnow,
 )
 from connector.redact import redact_text
-from connector.services import bindings, shop_auth, subjects
+from connector.services import bindings, reread, shop_auth, subjects
 from connector.services.context import NotConfigured, Services
 from connector.shopify.client import (
     QueryTooCostly,
@@ -144,7 +144,10 @@ def _run(services: Services, session: Session, event: InboxEvent, flow: flows.Fl
         return f"topic {event.topic} is not handled by this release"
     if event.body_erased_at is not None:
         return BODY_ERASED
-    note = flow.handler(services, session, event.shop, jsonutil.loads(event.body)) if flow.handler else ""
+    body = jsonutil.loads(event.body)
+    if flow.handler and reread.rereads(event.shop, event.topic, event.source):
+        body = reread.admin_copy(services, session, event.shop, event.topic, body)
+    note = flow.handler(services, session, event.shop, body) if flow.handler else ""
     return note or flow.deferred
 
 

@@ -58,14 +58,24 @@ def add_shop(session: Session, vault: Vault, *, domain: str, client_id: str, cli
     return shop
 
 
-def set_push_fusion_receipts(session: Session, domain: str, on: bool) -> Shop:
-    """Turn the push of receipts entered in Fusion to Shopify on or off for one shop (audited)."""
+#: The per-shop options ``ml-connector shops set`` changes, by attribute of :class:`Shop`.
+SHOP_OPTIONS = ("push_fusion_receipts", "reread_from_admin")
+
+
+def set_shop_options(session: Session, domain: str, **options: bool) -> Shop:
+    """Change a shop's options (:data:`SHOP_OPTIONS`); what changed is audited.
+
+    ``push_fusion_receipts``: receipts people enter in Fusion are recorded as Shopify payments.
+    ``reread_from_admin``: each order, refund and customer event is acted on as the shop's Admin
+    API holds the object (``connector.services.reread``)."""
     shop = session.scalar(select(Shop).where(Shop.domain == domain.strip().lower()))
     if shop is None:
         raise ConfigError(f"no shop {domain} is set up")
-    if shop.push_fusion_receipts != on:
-        shop.push_fusion_receipts = on
-        audit.record(session, "shop.configured", shop_id=shop.id, domain=shop.domain, push_fusion_receipts=on)
+    changed = {name: on for name, on in options.items() if getattr(shop, name) != on}
+    for name, on in changed.items():
+        setattr(shop, name, on)
+    if changed:
+        audit.record(session, "shop.configured", shop_id=shop.id, domain=shop.domain, **changed)
     return shop
 
 
@@ -147,3 +157,4 @@ def ping_all(services, session: Session) -> list[Check]:
     except (FusionError, ConfigError) as exc:
         checks.append(Check("Fusion", False, str(exc)))
     return checks
+

@@ -26,7 +26,7 @@ def pushing(shop) -> None:
     said = ml_connector("shops", "set", shop.domain, "--push-fusion-receipts")
     assert "pushed to Shopify" in said
     [row] = [line for line in ml_connector("shops", "list").splitlines() if shop.domain in line]
-    assert row.rstrip(" │|").endswith("yes")
+    assert "yes" in row  # the push column; the shop re-reads nothing
 
 
 def unpaid_invoiced_order(shop) -> tuple[dict, dict]:

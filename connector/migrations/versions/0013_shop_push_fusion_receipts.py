@@ -2,13 +2,13 @@
 turned on with ``ml-connector shops set DOMAIN --push-fusion-receipts``)
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
