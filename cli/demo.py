@@ -30,6 +30,7 @@ from rich.table import Table
 
 from cli.check import OrderCheck, check_order, shopify_order, unfinished_events
 from cli.stack import Stack, missing_extra
+from connector.private_files import private_directory, write_private
 
 console = Console()
 DEMO_DIR = Path(".demo")
@@ -125,7 +126,7 @@ def _stop(stack: Stack) -> None:
 
 def _fresh_state() -> None:
     """The sandboxes start empty, so the connector's demo database must too."""
-    DEMO_DIR.mkdir(exist_ok=True)
+    private_directory(DEMO_DIR)  # it holds the sandbox secrets and the encryption keys
     for leftover in ("mlc.db", "mlc.db-wal", "mlc.db-shm", "demo.json", "check.json"):
         (DEMO_DIR / leftover).unlink(missing_ok=True)
 
@@ -211,9 +212,7 @@ def _write_demo_json(stack: Stack, creds: dict) -> dict:
         "redis_url": stack.redis_url,
         "pids": stack.pids(),
     }
-    path = DEMO_DIR / "demo.json"
-    path.write_text(json.dumps(info, indent=2))
-    path.chmod(0o600)  # it holds the sandbox secrets
+    write_private(DEMO_DIR / "demo.json", json.dumps(info, indent=2))  # it holds the sandbox secrets
     return info
 
 
@@ -224,9 +223,8 @@ def _write_demo_env(stack: Stack) -> None:
     shops' webhooks against the receiver, the demo's public URL."""
     keys = ("DATABASE_URL", "REDIS_URL", "MLC_ENCRYPTION_KEYS", "MLC_ALLOW_HTTP", "MLC_MAPPING_FILE")
     values = {**{key: stack.env[key] for key in keys}, "MLC_PUBLIC_URL": stack.urls["receiver"]}
-    path = DEMO_DIR / "env"
-    path.write_text("".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items()))
-    path.chmod(0o600)  # the encryption keys open every stored credential
+    # the encryption keys open every stored credential
+    write_private(DEMO_DIR / "env", "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items()))
 
 
 def _place_orders(stack: Stack, count: int) -> list[tuple[DemoShop, dict]]:

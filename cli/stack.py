@@ -30,6 +30,7 @@ import requests
 from cli import lifecycle
 from connector.config import CONCURRENCY_PREFIX
 from connector.flows import QUEUES
+from connector.private_files import write_private
 
 
 def free_port() -> int:
@@ -241,8 +242,7 @@ class Stack:
         keys_file = self.workdir / "encryption.key"
         if not keys_file.exists():
             from connector.vault import generate_key
-            keys_file.write_text(generate_key())
-            keys_file.chmod(0o600)
+            write_private(keys_file, generate_key())
         env.setdefault("MLC_ENCRYPTION_KEYS", keys_file.read_text().strip())
         env.update(DATABASE_URL=self.database_url, REDIS_URL=self.redis_url,
                    FLOWER_BASIC_AUTH=f"{self.flower_user}:{self.flower_password}",

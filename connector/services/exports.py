@@ -12,8 +12,6 @@ only its name, size and digest reach the audit trail.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +28,7 @@ from connector.models import (
     Shop,
     utcnow,
 )
+from connector.private_files import write_private
 from connector.services import footprint
 from connector.subject_keys import Keyring
 
@@ -71,15 +70,7 @@ def write(directory: Path, name: str, document: dict) -> Written:
     directory.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the export root, when it is new
     directory.mkdir(mode=0o700, exist_ok=True)
     data = dumps(document).encode()
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".export-")  # created with mode 0600
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        path = directory / name
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    path = write_private(directory / name, data)
     counts = {part: len(document[part]) for part in ("inbox_events", "processing_attempts", "bindings",
                                                      "audit_events")}
     return Written(path, hashlib.sha256(data).hexdigest(), counts)

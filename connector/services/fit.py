@@ -416,6 +416,9 @@ SCOPES = {
     "read_customers": "customers/* webhooks",
     "read_all_orders": "reading an order older than 60 days (a refund or an edit of an old order)",
 }
+#: Needed only by a shop that pushes receipts entered in Fusion to Shopify (``shops set --push-fusion-receipts``).
+PUSH_SCOPES = {"write_orders": "recording receipts entered in Fusion as the order's payments (orderMarkAsPaid, "
+                               "orderCreateManualPayment)"}
 INSTALLATION = "{ currentAppInstallation { accessScopes { handle } } }"
 SUBSCRIPTIONS = """query FitWebhooks($after: String) {
   webhookSubscriptions(first: 100, after: $after) {
@@ -429,12 +432,13 @@ def granted_scopes(client) -> set[str]:
     return handles | {"read_" + h.removeprefix("write_") for h in handles if h.startswith("write_")}
 
 
-def check_scopes(granted: set[str], domain: str) -> list[Result]:
+def check_scopes(granted: set[str], domain: str, pushes_receipts: bool = False) -> list[Result]:
+    needed = {**SCOPES, **(PUSH_SCOPES if pushes_receipts else {})}
     return [Result(f"shopify.scopes.{scope}", OK, f"the app holds {scope}", scope=domain) if scope in granted
             else Result(f"shopify.scopes.{scope}", FAIL, f"the app lacks {scope}, needed for {why}",
                         f"add {scope} to the app's access scopes (shopify.app.toml [access_scopes] scopes) and "
                         "have the merchant approve the update", domain)
-            for scope, why in SCOPES.items()]
+            for scope, why in needed.items()]
 
 
 def subscriptions(client) -> list[dict]:
@@ -509,6 +513,7 @@ class ShopSeen:
 
     domain: str
     api_version: str
+    push_fusion_receipts: bool = False
 
 
 def check_shop(client, shop: "Shop | ShopSeen", public_url: str) -> list[Result]:
@@ -523,7 +528,8 @@ def check_shop(client, shop: "Shop | ShopSeen", public_url: str) -> list[Result]
                        domain)]
     except ShopifyError as exc:
         return [Result("shopify.connection", UNKNOWN, str(exc)[:300], "run fit again", domain)]
-    return check_scopes(granted, domain) + check_webhooks(nodes, domain, shop.api_version, address)
+    return (check_scopes(granted, domain, shop.push_fusion_receipts)
+            + check_webhooks(nodes, domain, shop.api_version, address))
 
 
 # -- the whole run ------------------------------------------------------------------------------
@@ -543,7 +549,7 @@ def run(services, session: Session, shop_domain: str = "", public_url: str | Non
     else:
         mappings = [("", mapping)] + [(s.domain, mapping.for_shop(s.domain)) for s in shops if s.domain in mapping.shops]
     fusion = fusion_results(services, session, mappings)
-    clients = [(services.shopify(session, shop), ShopSeen(shop.domain, shop.api_version)) for shop in shops]
+    clients = [(services.shopify(session, shop), ShopSeen(shop.domain, shop.api_version, shop.push_fusion_receipts)) for shop in shops]
     session.commit()  # no transaction held across Shopify's calls: a token refresh writes in a session of its own
     return (fusion
             + [r for client, shop in clients for r in check_shop(client, shop, public_url)]

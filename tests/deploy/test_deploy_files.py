@@ -721,3 +721,17 @@ def test_given_systemd_analyze_then_every_unit_verifies(tmp_path):
     names += [f"ml-connector-worker@{queue}.service" for queue in queues()] + ["ml-connector-worker@invoices-2.service"]
     result = run([analyze, "verify", "--man=no", *names], env={"SYSTEMD_UNIT_PATH": f"{tmp_path}:", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
+
+
+def test_given_deploy_files_then_the_customers_workers_write_exports_to_a_volume_that_outlives_them():
+    values, _ = env_example()
+    export_dir = values["MLC_PRIVACY_EXPORT_DIR"]
+    service = compose()["services"]["worker-customers"]
+    assert any(str(v).split(":")[1] == export_dir and not str(v).startswith(".") for v in service["volumes"])
+    workload = workloads(manifests())["worker-customers"]
+    [worker] = containers(workload)
+    mounted = {m["name"]: m["mountPath"] for m in worker["volumeMounts"]}
+    claims = {v["name"] for v in workload["spec"]["template"]["spec"]["volumes"] if "persistentVolumeClaim" in v}
+    assert any(mounted.get(name) == export_dir for name in claims)
+    [configmap] = [o for o in manifests() if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "ml-connector-config"]
+    assert configmap["data"]["MLC_PRIVACY_EXPORT_DIR"] == export_dir

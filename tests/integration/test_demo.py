@@ -53,6 +53,7 @@ def test_demo_once_books_payments_edits_refunds_and_a_cancellation_and_every_ord
     # .demo/env: the CLI in another terminal reads the demo's database with the demo's keys
     env_file = tmp_path / ".demo" / "env"
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / ".demo").stat().st_mode) == 0o700  # no one else may even list it
     demo_env = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
     demo_env = {key: shlex.split(value)[0] for key, value in demo_env.items()}
     assert {"DATABASE_URL", "REDIS_URL", "MLC_ENCRYPTION_KEYS", "MLC_MAPPING_FILE"} <= set(demo_env)

@@ -158,6 +158,14 @@ def test_a_write_scope_counts_for_its_read_scope():
     assert "60 days" in found["shopify.scopes.read_all_orders"].detail
 
 
+def test_a_shop_that_pushes_fusion_receipts_needs_write_orders_and_others_do_not():
+    granted = {"read_orders", "read_customers", "read_all_orders"}
+    assert "shopify.scopes.write_orders" not in {r.check for r in fit.check_scopes(granted, "a.myshopify.com")}
+    [write] = [r for r in fit.check_scopes(granted, "a.myshopify.com", pushes_receipts=True)
+               if r.check == "shopify.scopes.write_orders"]
+    assert write.status == fit.FAIL and "orderMarkAsPaid" in write.detail
+
+
 def test_webhooks_every_topic_the_version_and_the_address():
     topics = fit.subscribed_topics()
     assert topics and not any(t.startswith("shop/") or t.endswith(("redact", "data_request")) for t in topics)
