@@ -5,6 +5,7 @@ import json
 import secrets
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -310,3 +311,9 @@ def fusion_get(fusion: "Fusion", path: str, **params) -> dict:
                             headers={"Authorization": f"Bearer {fusion.token()}", "REST-Framework-Version": "4"})
     response.raise_for_status()
     return response.json()
+
+
+def on_a_new_thread(call):
+    """A thread's first send makes its producer, on the broker ``app.conf.broker_url`` names then."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(call).result()

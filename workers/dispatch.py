@@ -77,7 +77,7 @@ def send_after_commit(session: Session, inbox_id: int, topic: str, shop_id: int 
         return False
     # read now: the commit's callbacks may run after the caller's correlation is unbound
     correlation = logs.carried(inbox_id=inbox_id, topic=topic)
-    priority = BACKLOG if backlog else lane(shop_id)
+    priority = BACKLOG if backlog else lane(shop_id)  # a backfill's events do not count against the shop's first lane
     after_commit(session, lambda: publish.send(flow.task, [inbox_id], flow.queue, correlation, priority=priority))
     return True
 

