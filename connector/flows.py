@@ -97,6 +97,13 @@ FLOWS: tuple[Flow, ...] = (
          while_revoked=True),
 )
 
+#: The topics whose body becomes a Fusion document (an order, a refund, a customer): what a shop that
+#: re-reads from the Admin API reads again (``connector.services.reread``). Not the privacy topics nor
+#: ``app/uninstalled``: their bodies name no object to read.
+DOCUMENT_TOPICS = frozenset(flow.topic for flow in FLOWS if flow.handler in (
+    orders.handle, cancellations.handle, refunds.handle, customers.handle_create, customers.handle_update))
+
+
 @dataclass(frozen=True)
 class Compliance:
     """One of Shopify's mandatory privacy topics. Its body names a shop and a customer

@@ -19,17 +19,12 @@ from connector.shopify.order_payload import read_customer, read_order, read_refu
 
 _READERS = {BindingKind.order.value: read_order, BindingKind.refund.value: read_refund,
             BindingKind.customer.value: read_customer}
-#: The topics whose body is an order, a refund or a customer that becomes a document. Not the
-#: privacy topics, nor ``app/uninstalled``: their bodies name no object to read (and a redacted
-#: customer is, by then, gone from Shopify); they are acted on as delivered.
-TOPICS = frozenset({"orders/create", "orders/updated", "orders/paid", "orders/cancelled", "refunds/create",
-                    "customers/create", "customers/update"})
 
 
 def rereads(shop: Shop, topic: str, source: str) -> bool:
     """Whether this event's object is read again: the shop asks for it, the topic's body becomes a
     document, and the event did not come from the Admin API already (reconciliation, backfill)."""
-    return bool(shop.reread_from_admin) and topic in TOPICS and source == "webhook"
+    return bool(shop.reread_from_admin) and topic in flows.DOCUMENT_TOPICS and source == "webhook"
 
 
 def admin_copy(services: Services, session: Session, shop: Shop, topic: str, body: dict) -> dict:
