@@ -36,42 +36,34 @@ def run_slow(args) -> None:
     slow.run(deliveries_count=args.deliveries, stalled=args.stalled, deadline=args.deadline)
 
 
-def run_pipeline(args) -> None:
+def _on_stack(run, *, extra_env: dict | None = None, **concurrency: int) -> None:
+    """``run(stack)`` on a private stack whose pod is the pipeline's slow Fusion (``pipeline.FUSION``)."""
     with tempfile.TemporaryDirectory(prefix="mlc-bench-") as workdir:
-        stack = Stack(workdir, with_flower=False, fusion_sandbox=pipeline.FUSION,
-                      worker_concurrency={"invoices": 2, "customers": 2})
+        stack = Stack(workdir, with_flower=False, fusion_sandbox=pipeline.FUSION, extra_env=extra_env or {},
+                      worker_concurrency=concurrency)
         with stack:
             stack.wait_for_workers()
             pipeline.configure_fusion(stack)
-            pipeline.run(stack, orders=args.orders)
+            run(stack)
+
+
+def run_pipeline(args) -> None:
+    _on_stack(lambda stack: pipeline.run(stack, orders=args.orders), invoices=2, customers=2)
 
 
 def run_poll(args) -> None:
-    with tempfile.TemporaryDirectory(prefix="mlc-bench-") as workdir:
-        stack = Stack(workdir, with_flower=False, fusion_sandbox=pipeline.FUSION, extra_env=dict(poll.QUIET))
-        with stack:
-            stack.wait_for_workers()
-            pipeline.configure_fusion(stack)
-            poll.run(stack, orders=args.orders or 20)
-
-
-def _on_quiet_stack(bench, args) -> None:
-    """``bench.run`` on a private stack with beat's reconciliations an hour apart (``bench.QUIET``)."""
-    with tempfile.TemporaryDirectory(prefix="mlc-bench-") as workdir:
-        stack = Stack(workdir, with_flower=False, fusion_sandbox=pipeline.FUSION, extra_env=dict(bench.QUIET),
-                      worker_concurrency={"invoices": 2, "customers": 2})
-        with stack:
-            stack.wait_for_workers()
-            pipeline.configure_fusion(stack)
-            bench.run(stack, orders=args.orders)
+    _on_stack(lambda stack: poll.run(stack, orders=args.orders or 20), extra_env=dict(poll.QUIET))
 
 
 def run_reconcile(args) -> None:
-    _on_quiet_stack(reconcile, args)
+    """On a stack with beat's reconciliations an hour apart (``reconcile.QUIET``)."""
+    _on_stack(lambda stack: reconcile.run(stack, orders=args.orders), extra_env=dict(reconcile.QUIET),
+              invoices=2, customers=2)
 
 
 def run_backfill(args) -> None:
-    _on_quiet_stack(backfill, args)
+    _on_stack(lambda stack: backfill.run(stack, orders=args.orders), extra_env=dict(backfill.QUIET),
+              invoices=2, customers=2)
 
 
 def run_pools(args) -> None:

@@ -18,16 +18,14 @@ import time
 from datetime import datetime, timezone
 
 import requests
-from graphql import parse
 
+from bench.reconcile import shopify_points
 from connector.config import load_settings
 from connector.db import session_scope
 from connector.http import recording
 from connector.models import Shop
 from connector.services import backfill
 from connector.services.context import Services
-from sandbox.shopify.cost import CostCalculator
-from sandbox.shopify.graphql_api import get_schema
 
 QUIET = {"MLC_SHOPIFY_RECONCILE_EVERY": "3600"}  # beat's reconciliation would find the same orders
 
@@ -54,19 +52,14 @@ def run(stack, orders: int = 100) -> None:
         time.sleep(0.2)
     invoiced = time.monotonic() - clock
 
-    calls = [x for x in exchanges if x.system == "shopify" and x.url.endswith("/graphql.json")]
-    calculator = CostCalculator(get_schema())
-    requested = 0
-    for call in calls:
-        document = parse(call.request_body["query"])
-        requested += calculator.requested(document, document.definitions[0], call.request_body.get("variables") or {})
+    calls, requested = shopify_points(exchanges)
     with session_scope(settings.database_url) as session:  # the client the run used, and its budget's tally
         stats = services.shopify(session, session.query(Shop).filter_by(domain=domain).one()).budget.stats
     budget = settings.shopify_bucket_size + settings.shopify_restore_rate * seconds
     share = settings.backfill_budget_share
     print(f"backfill of {result.listed} orders whose webhooks were lost: {result.enqueued} events enqueued in "
           f"{seconds:.1f} s ({result.listed / seconds:.2f} orders/s listed and enqueued), all invoiced after "
-          f"{invoiced:.1f} s ({synced(domain) / invoiced:.2f} orders/s); {len(calls)} Shopify requests "
+          f"{invoiced:.1f} s ({synced(domain) / invoiced:.2f} orders/s); {calls} Shopify requests "
           f"({stats.throttled} THROTTLED), {stats.actual:.0f} points charged ({requested} requested, "
           f"{stats.actual / max(1, result.listed):.0f} per order) against the budget the run had, "
           f"{budget:.0f} ({settings.shopify_bucket_size} bucket + {settings.shopify_restore_rate:.0f}/s x "

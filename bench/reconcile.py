@@ -39,13 +39,20 @@ def _run(domain: str) -> tuple[reconcile.ShopResult, int, int, float]:
     with session_scope(services.settings.database_url) as session, recording(exchanges.append):
         [result] = reconcile.run(services, session, send_after_commit, shop_domain=domain, days=1)
     seconds = time.monotonic() - clock
+    calls, points = shopify_points(exchanges)
+    return result, calls, points, seconds
+
+
+def shopify_points(exchanges) -> tuple[int, int]:
+    """(Admin GraphQL calls among the recorded exchanges, the query points they requested), priced
+    by the Shopify sandbox's cost calculation as Shopify prices a query before it runs."""
     calls = [x for x in exchanges if x.system == "shopify" and x.url.endswith("/graphql.json")]
     calculator = CostCalculator(get_schema())
     points = 0
     for call in calls:
         document = parse(call.request_body["query"])
         points += calculator.requested(document, document.definitions[0], call.request_body.get("variables") or {})
-    return result, len(calls), points, seconds
+    return len(calls), points
 
 
 def run(stack, orders: int = 100) -> None:

@@ -87,7 +87,8 @@ def download(url: str | None, timeout: float = 60.0) -> list[dict]:
     when it cannot be read (expired, gone): the caller starts a new operation."""
     if not url:
         return []
-    response = new_session().get(url, timeout=timeout)
+    with new_session() as session:
+        response = session.get(url, timeout=timeout)
     if response.status_code != 200:
         raise ShopifyError(f"bulk result file: HTTP {response.status_code}")
     return [json.loads(line) for line in response.text.splitlines() if line.strip()]
