@@ -6,9 +6,9 @@ requests are counted against the baseline of the listing pages alone (one per 25
 100 customers), which no reconciliation can do without. Then N more orders are placed with every
 webhook lost; the measured run reads each one (and its customer) and enqueues it, against the
 baseline of the listing pages plus one read per lost object; the time until every one of them is
-invoiced is given too. Without a cost bucket in the client, the run waits out Shopify's
-``THROTTLED`` answers (``connector.shopify.search.graphql``): its seconds are mostly that wait. Points are the requested cost Shopify charges before a query runs
-(the sandbox's calculator on Shopify's schema).
+invoiced is given too. The client's cost bucket paces the reads to Shopify's restore rate: the
+run's seconds are mostly that wait. Points are the requested cost Shopify charges before a query
+runs (the sandbox's calculator on Shopify's schema).
 """
 from __future__ import annotations
 

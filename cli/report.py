@@ -141,7 +141,7 @@ def _shop(services, session: Session, shop: Shop, report: Report, heal: bool, se
         if order is None:
             continue
         seen.add(order["admin_graphql_api_id"])
-        history = shopify_orders.transactions(search.Patient(client), listed.gid)
+        history = shopify_orders.transactions(client, listed.gid)
         check = check_order(documents, shop.transaction_prefix, order, check_transactions(history), pushed)
         check.events = waiting.get(int(order["id"]), [])
         day, currency = str(order.get("processed_at") or "")[:10], order.get("currency") or ""

@@ -15,7 +15,7 @@ from typing import Iterator
 
 from connector.http import new_session
 from connector.shopify.client import ShopifyClient, ShopifyError
-from connector.shopify.search import Listed, ListedOrder, graphql
+from connector.shopify.search import Listed, ListedOrder
 
 #: How often the operation's status is asked while Shopify writes the file.
 POLL_SECONDS = 1.0
@@ -56,7 +56,7 @@ def orders_created_since_query(since: date) -> str:
 
 def start(client: ShopifyClient, query: str) -> Operation:
     """Start the operation (one mutation: 10 points)."""
-    answer = graphql(client, RUN_MUTATION, {"query": query})["bulkOperationRunQuery"]
+    answer = client.graphql(RUN_MUTATION, {"query": query})["bulkOperationRunQuery"]
     if answer.get("userErrors"):
         raise BulkFailed(f"{client.connection.domain}: bulk query refused: "
                          + "; ".join(str(e.get("message")) for e in answer["userErrors"]))
@@ -69,7 +69,7 @@ def wait(client: ShopifyClient, operation_id: str, *, poll_seconds: float = POLL
     """The operation once it is done; BulkFailed if it failed, was replaced, or took too long."""
     deadline = time.monotonic() + max_wait
     while True:
-        current = graphql(client, CURRENT_QUERY, {})["currentBulkOperation"]
+        current = client.graphql(CURRENT_QUERY, {})["currentBulkOperation"]
         if not current or current["id"] != operation_id:
             raise BulkFailed(f"{client.connection.domain}: bulk operation {operation_id} is no longer the current one")
         if current["status"] == "COMPLETED":

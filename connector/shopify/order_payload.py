@@ -17,7 +17,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from connector.shopify.client import ShopifyClient, ShopifyError
-from connector.shopify.search import graphql
 
 #: Line items per page: one costs 25 points (prices, discounts, taxes, duties).
 LINE_PAGE = 20
@@ -127,13 +126,13 @@ class TooLarge(ShopifyError):
 def read_order(client: ShopifyClient, order_gid: str) -> dict | None:
     """The order as its ``orders/updated`` webhook would carry it now (refunds included), or None
     when Shopify no longer has it."""
-    order = graphql(client, ORDER_QUERY, {"id": order_gid})["order"]
+    order = client.graphql(ORDER_QUERY, {"id": order_gid})["order"]
     if order is None:
         return None
     lines = order["lineItems"]
     nodes, page = list(lines["nodes"]), lines["pageInfo"]
     while page["hasNextPage"]:
-        more = graphql(client, LINES_QUERY, {"id": order_gid, "after": page["endCursor"]})["order"]["lineItems"]
+        more = client.graphql(LINES_QUERY, {"id": order_gid, "after": page["endCursor"]})["order"]["lineItems"]
         nodes += more["nodes"]
         page = more["pageInfo"]
     _whole(client, order_gid, "shipping lines", order["shippingLines"])
@@ -146,7 +145,7 @@ def read_order(client: ShopifyClient, order_gid: str) -> dict | None:
 
 def read_refund(client: ShopifyClient, refund_gid: str) -> dict | None:
     """The refund as its ``refunds/create`` webhook would carry it, or None."""
-    refund = graphql(client, REFUND_QUERY, {"id": refund_gid})["refund"]
+    refund = client.graphql(REFUND_QUERY, {"id": refund_gid})["refund"]
     if refund is None:
         return None
     for key in ("refundLineItems", "refundShippingLines", "orderAdjustments", "transactions"):
@@ -156,7 +155,7 @@ def read_refund(client: ShopifyClient, refund_gid: str) -> dict | None:
 
 def read_customer(client: ShopifyClient, customer_gid: str) -> dict | None:
     """The customer as its ``customers/update`` webhook would carry it, or None."""
-    customer = graphql(client, CUSTOMER_QUERY, {"id": customer_gid})["customer"]
+    customer = client.graphql(CUSTOMER_QUERY, {"id": customer_gid})["customer"]
     return customer_from_graphql(customer) if customer else None
 
 

@@ -9,18 +9,11 @@ customers 102: all below Shopify's single-query limit of 1,000.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterator
 
-from connector.shopify.client import ShopifyClient, ShopifyError
-
-#: How long reconciliation waits out a ``THROTTLED`` answer, and how often: reading order after
-#: order drains the bucket faster than it refills (about 100 points actually spent per order
-#: against a restore rate of 100 a second), and a query asking 830 waits for 830 to be back.
-THROTTLE_WAIT_SECONDS = 1.0
-THROTTLE_WAITS = 60
+from connector.shopify.client import ShopifyClient
 
 ORDER_PAGE = 25
 #: ``Order.refunds`` is a plain list: the listing reads at most this many per order (an order
@@ -89,35 +82,10 @@ def customers_updated_since(client: ShopifyClient, instant: datetime) -> Iterato
         yield Listed(id=str(node["legacyResourceId"]), gid=node["id"], updated_at=node["updatedAt"])
 
 
-def graphql(client: ShopifyClient, query: str, variables: dict) -> dict:
-    """``client.graphql``, waiting while Shopify answers ``THROTTLED`` (a client that keeps a
-    cost bucket of its own waits before asking, and never meets one here)."""
-    for _ in range(THROTTLE_WAITS):
-        try:
-            return client.graphql(query, variables)
-        except ShopifyError as exc:
-            if "THROTTLED" not in str(exc):
-                raise
-        time.sleep(THROTTLE_WAIT_SECONDS)
-    return client.graphql(query, variables)
-
-
-class Patient:
-    """A client whose ``graphql`` waits out ``THROTTLED`` (:func:`graphql`), for reads made with
-    the connector's other query functions (an order's transactions)."""
-
-    def __init__(self, client: ShopifyClient):
-        self.client = client
-        self.connection = client.connection
-
-    def graphql(self, query: str, variables: dict | None = None) -> dict:
-        return graphql(self.client, query, variables or {})
-
-
 def _pages(client: ShopifyClient, query: str, field: str, search: str) -> Iterator[dict]:
     after = None
     while True:
-        page = graphql(client, query, {"query": search, "after": after})[field]
+        page = client.graphql(query, {"query": search, "after": after})[field]  # throttled: the client waits
         yield from page["nodes"]
         if not page["pageInfo"]["hasNextPage"]:
             return
