@@ -105,23 +105,25 @@ def _customers(rng: random.Random, n: int, first: int = 0) -> list[dict]:
 
 
 def generate_orders(count: int, seed: int = 0, *, currency: str = "USD", taxes_included: bool = False,
-                    first: int = 0) -> list[dict]:
+                    first: int = 0, convert_total: str = "parts") -> list[dict]:
     """``count`` REST-format orders ready for ``POST /_sandbox/shops/{shop}/orders``; same seed, same orders.
 
     Customers and guests are numbered from ``first`` (their emails carry the number): batches made
     one after another with ``first`` = the orders made before them bring customers of their own,
-    where batches all numbered from 0 would bring the same customers back."""
+    where batches all numbered from 0 would bring the same customers back.  ``convert_total``
+    ``"whole"`` converts an order's presentment total on its own instead of adding up its
+    converted parts (``Shop.total_conversion``)."""
     rng = random.Random(seed)
     pool = _customers(rng, max(3, count // 3 + 2), first)
     start = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
     orders = []
     for i in range(count):
         start += timedelta(minutes=rng.randint(3, 240))
-        orders.append(_order(rng, first + i, pool, currency, taxes_included, start))
+        orders.append(_order(rng, first + i, pool, currency, taxes_included, start, convert_total))
     return orders
 
 
-def _order(rng, i, pool, shop_ccy, taxes_included, when) -> dict:
+def _order(rng, i, pool, shop_ccy, taxes_included, when, convert_total="parts") -> dict:
     foreign = [c for c in ("EUR", "GBP", "CAD", "AUD") if c != shop_ccy]
     pres_ccy = rng.choice(foreign) if rng.random() < 0.2 else shop_ccy
     b = _Builder(shop_ccy, pres_ccy)
@@ -279,6 +281,8 @@ def _order(rng, i, pool, shop_ccy, taxes_included, when) -> dict:
                            ("total_tax", side("tax", s)), ("total_price", total),
                            ("total_shipping_price", side("ship", s))):
             totals.setdefault(key, [ZERO, ZERO])[s] = value
+    if convert_total == "whole" and multi:
+        totals["total_price"][0] = b.pair(totals["total_price"][1])[0]
 
     # order-level tax lines aggregate the line ones
     agg: dict[tuple, list] = {}

@@ -22,7 +22,9 @@ Definitions used (Shopify's REST semantics):
   ``additional_fees[].price_set``; their ``tax_lines`` count in ``total_tax``, and their prices are
   in the order's price basis (tax included when ``taxes_included``: the sandbox's reading, L)
 * ``total_price`` = subtotal + discounted shipping + duties + additional fees + tip (+ total_tax
-  unless taxes_included)
+  unless taxes_included); in a shop that converts totals as a whole (``Shop.total_conversion``),
+  an order in another presentment currency may carry a shop-money total a few units away from
+  that sum (no more than the parts' roundings), and ``current_total_price`` keeps the difference
 * ``current_*`` are the same after refunds and cancellation; ``total_outstanding`` =
   ``current_total_price`` + refund discrepancies − (captured − refunded).
 """
@@ -406,9 +408,12 @@ def complete_order(posted: dict, *, shop, new_id, order_number: int, now: str) -
         "total_discounts": "the sum of every discount allocation",
         "total_line_items_price": "Σ price × quantity",
     }
+    total_rounding = ZERO
     for key, value in computed.items():
         given = m.read(order, key, key + "_set", "order", required=False) if (
             order.get(key) is not None or order.get(key + "_set") is not None) else None
+        if key == "total_price" and given is not None and _converted_whole(shop, m, given, value, lines + ships):
+            total_rounding, value = given.shop - value.shop, given
         if given is not None and given != value:
             raise OrderError(f"{key} {given} does not add up: Shopify's would be {value} "
                              f"({explain[key]})")
@@ -418,6 +423,8 @@ def complete_order(posted: dict, *, shop, new_id, order_number: int, now: str) -
         raise OrderError(f"total_shipping_price_set {given_ship} is not the shipping lines' {ship_gross}")
     order["total_shipping_price_set"] = m.bag(ship_gross)
     order["total_tip_received"] = m.fmt(tip)
+    # What converting the total on its own added to the converted parts; current_total_price keeps it.
+    order["_total_rounding"] = str(total_rounding)
     # Shopify leaves these null on an order without duties (or fees).
     has_duties = any(li["duties"] for li in lines)
     order["original_total_duties_set"] = m.bag(duty_sum) if has_duties else None
@@ -476,6 +483,18 @@ def complete_order(posted: dict, *, shop, new_id, order_number: int, now: str) -
     order["total_cash_rounding_payment_adjustment_set"] = zero
     order["total_cash_rounding_refund_adjustment_set"] = zero
     return order
+
+
+def _converted_whole(shop, m: _Money, given: _Pair, parts: _Pair, charged: list[dict]) -> bool:
+    """Whether a posted total is the presentment total converted as a whole: the shop converts that
+    way (``Shop.total_conversion``), the order is in another presentment currency, and the shop
+    money is no further from the sum of the converted parts than their roundings can take it (half
+    a unit for every converted amount: each unit of a line's quantity, tax line and allocation)."""
+    if getattr(shop, "total_conversion", "parts") != "whole" or not m.multi or given.pres != parts.pres:
+        return False
+    converted = sum(obj.get("quantity", 1) + len(obj["tax_lines"]) + len(obj["discount_allocations"])
+                    for obj in charged)
+    return abs(given.shop - parts.shop) <= unit(m.shop_ccy) * converted / 2
 
 
 def initial_transactions(order: dict, new_id, now: str) -> list[dict]:
@@ -587,7 +606,7 @@ def recompute_current(order: dict, transactions: list[dict]) -> None:
     if order.get("original_total_additional_fees_set") is not None:
         order["current_total_additional_fees_set"] = m.bag(cur_fees)
     cur_total = cur_sub + cur_ship + cur_duties + cur_fees + _Pair(tip, tip) + \
-        (_Pair() if order["taxes_included"] else cur_tax)
+        _Pair(D(order.get("_total_rounding") or 0), ZERO) + (_Pair() if order["taxes_included"] else cur_tax)
     m.write(order, "current_subtotal_price", "current_subtotal_price_set", cur_sub)
     m.write(order, "current_total_tax", "current_total_tax_set", cur_tax)
     m.write(order, "current_total_discounts", "current_total_discounts_set", cur_disc)

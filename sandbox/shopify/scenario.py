@@ -21,7 +21,8 @@ bp = Blueprint("shopify_scenario", __name__, url_prefix="/_sandbox")
 
 SHOP_FIELDS = {"client_id": str, "client_secret": str, "webhook_url": (str, type(None)), "currency": str,
                "taxes_included": bool, "api_version": str, "name": str, "expiring_offline_tokens": bool,
-               "webhook_topics": (list, type(None)), "scopes": (str, type(None))}
+               "webhook_topics": (list, type(None)), "scopes": (str, type(None)), "total_conversion": str}
+TOTAL_CONVERSIONS = ("parts", "whole")
 
 
 def _body():
@@ -69,6 +70,8 @@ def put_shop(shop_domain):
             if not isinstance(body[key], kind):
                 raise OrderError(f"{key} has the wrong type")
             attrs[key] = body[key]
+    if attrs.get("total_conversion", "parts") not in TOTAL_CONVERSIONS:
+        raise OrderError(f"total_conversion must be one of {', '.join(TOTAL_CONVERSIONS)}")
     store = ctx().store
     if store.shop(shop_domain) is None:
         missing = [k for k in ("client_id", "client_secret") if k not in attrs]
@@ -218,7 +221,7 @@ def generate(shop_domain):
         raise OrderError("first must be a whole number, 0 or more")
     made = [ctx().merchant.create_order(shop, o, _deliver())
             for o in generate_orders(count, seed, currency=shop.currency, taxes_included=shop.taxes_included,
-                                     first=first)]
+                                     first=first, convert_total=shop.total_conversion)]
     return respond({"orders": made}, 201)
 
 

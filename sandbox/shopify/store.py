@@ -40,6 +40,11 @@ class Shop:
     webhook_subscription_removed: dict | None = None
     #: Access scopes the shop granted the app (comma-separated); None: the sandbox's ``scopes``.
     scopes: str | None = None
+    #: How the shop-money total of an order in another presentment currency comes about:
+    #: ``parts`` (each component converted, the total their sum: what the sandbox always did) or
+    #: ``whole`` (the presentment total converted and rounded on its own, so it may differ from the
+    #: sum of the converted parts by a unit or a few). Shopify does not document which it does.
+    total_conversion: str = "parts"
     next_order_number: int = 1001
     orders: dict[int, dict] = field(default_factory=dict)
     customers: dict[int, dict] = field(default_factory=dict)
@@ -51,6 +56,7 @@ class Shop:
                 "taxes_included": self.taxes_included, "api_version": self.api_version,
                 "expiring_offline_tokens": self.expiring_offline_tokens,
                 "installed": self.installed, "webhook_topics": self.webhook_topics, "scopes": self.scopes,
+                "total_conversion": self.total_conversion,
                 "webhook_subscription_removed": copy.deepcopy(self.webhook_subscription_removed),
                 "orders": len(self.orders),
                 "customers": len(self.customers)}

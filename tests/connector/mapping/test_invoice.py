@@ -204,3 +204,43 @@ def test_given_a_bill_to_site_then_the_invoice_names_it_and_without_one_fusion_p
     named = build_invoice(ORDER, mapping=MAPPING, prefix="SHOP", bill_to_account="10042", bill_to_site="30155")
     unnamed = build_invoice(ORDER, mapping=MAPPING, prefix="SHOP", bill_to_account="10042")
     assert named["BillToSite"] == "30155" and "BillToSite" not in unnamed
+
+
+def _whole_converted_orders(count=200, seed=11):
+    """Orders as a shop that converts presentment totals as a whole completes them (the Shopify
+    sandbox's ``total_conversion = "whole"``): some totals are a cent or two off their parts."""
+    from itertools import count as numbers
+    from types import SimpleNamespace
+
+    from sandbox.shopify.generator import generate_orders
+    from sandbox.shopify.orders import complete_order, rest_view
+    shop = SimpleNamespace(currency="USD", taxes_included=False, total_conversion="whole", domain="whole.myshopify.com")
+    ids = numbers(1)
+    return [rest_view(complete_order(o, shop=shop, new_id=lambda kind: next(ids), order_number=1001 + n,
+                                     now="2026-01-05T09:00:00Z"))
+            for n, o in enumerate(generate_orders(count, seed, convert_total="whole"))]
+
+
+def test_given_totals_converted_whole_then_a_tolerance_books_every_order_at_shopify_total():
+    # given 200 orders of a shop converting foreign totals as a whole
+    orders = _whole_converted_orders()
+    # when each is mapped with a five-cent tolerance
+    invoices = [build_invoice(o, mapping=_tolerating("0.05"), prefix="ACME", bill_to_account="10042") for o in orders]
+    # then every invoice comes to Shopify's total to the cent, and the ones a cent or two off say so on a rounding line
+    for order, invoice in zip(orders, invoices):
+        assert invoice_total(invoice["receivablesInvoiceLines"], False) == Decimal(order["total_price"])
+    rounded = [i for i in invoices if any(line.get("MemoLine") == MAPPING.rounding.memo_line
+                                          for line in i["receivablesInvoiceLines"])]
+    assert 10 <= len(rounded) < len(orders)
+
+
+def test_given_totals_converted_whole_and_no_tolerance_then_only_the_orders_off_their_parts_are_refused():
+    orders = _whole_converted_orders()
+    refused = []
+    for order in orders:
+        try:
+            build(order)
+        except MappingError as error:
+            refused.append(str(error))
+    assert refused and all("but Shopify's total is" in message for message in refused)
+    assert len(refused) < len(orders) // 4

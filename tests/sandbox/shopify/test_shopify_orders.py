@@ -156,3 +156,53 @@ def test_generate_route_refuses_a_count_it_cannot_honour(sandbox, shop):
 def test_unknown_route_answers_json_404(sandbox):
     r = sandbox.get("/admin/api/2026-01/products.json")
     assert r.status_code == 404 and r.json() == {"errors": "Not Found"}
+
+
+def _whole_shop(sandbox, receiver) -> str:
+    domain = "whole.myshopify.com"
+    r = sandbox.put_shop(domain, client_id="c", client_secret="s", webhook_url=None, currency="USD",
+                         total_conversion="whole")
+    assert r.status_code == 201 and r.json()["total_conversion"] == "whole"
+    return domain
+
+
+def _parts(order: dict) -> Decimal:
+    """The shop-money sum of an order's converted parts (a tax-exclusive shop without duties)."""
+    return Decimal(order["subtotal_price"]) + sum(
+        (Decimal(sl["discounted_price_set"]["shop_money"]["amount"]) for sl in order["shipping_lines"]),
+        Decimal(0)) + Decimal(order["total_tax"]) + Decimal(order["total_tip_received"])
+
+
+def test_a_shop_converting_totals_whole_keeps_totals_a_cent_or_two_off_their_converted_parts(sandbox, receiver):
+    # given a shop whose presentment totals are converted on their own, with generated orders
+    shop = _whole_shop(sandbox, receiver)
+    made = sandbox.post(f"/_sandbox/shops/{shop}/orders/generate?deliver=false",
+                        {"count": 200, "seed": 11}).json()["orders"]
+    # then some foreign-currency orders carry a total a few cents away from their parts, and
+    # orders in the shop's own currency none
+    off = {o["name"]: Decimal(o["total_price"]) - _parts(o) for o in made if Decimal(o["total_price"]) != _parts(o)}
+    assert Decimal("0.01") in off.values() and all(abs(d) <= Decimal("0.05") for d in off.values())
+    assert all(o["presentment_currency"] != "USD" for o in made if o["name"] in off)
+    # and the current total keeps the difference, so a paid order owes nothing
+    for o in made:
+        if o["name"] in off:
+            assert o["current_total_price"] == o["total_price"]
+            assert o["financial_status"] != "paid" or o["total_outstanding"] == "0.00"
+
+
+def test_a_total_further_off_than_its_parts_roundings_is_refused_even_when_converted_whole(sandbox, receiver):
+    # given a whole-converting shop and a EUR order of two tees (two conversions: a unit at most)
+    # whose shop total is two cents off its parts
+    shop = _whole_shop(sandbox, receiver)
+    order = {"presentment_currency": "EUR", "financial_status": "pending", "line_items": [
+        {"title": "Tee", "quantity": 2, "price_set": {"shop_money": {"amount": "27.13", "currency_code": "USD"},
+                                                      "presentment_money": {"amount": "25.00", "currency_code": "EUR"}}}],
+        "total_price_set": {"shop_money": {"amount": "54.28", "currency_code": "USD"},
+                            "presentment_money": {"amount": "50.00", "currency_code": "EUR"}}}
+    # when it is posted, then Shopify's total is named in a 422
+    r = sandbox.post(f"/_sandbox/shops/{shop}/orders", order)
+    assert r.status_code == 422 and "54.26" in r.text
+    # and one cent off is kept, in the total and the current total
+    order["total_price_set"]["shop_money"]["amount"] = "54.27"
+    kept = sandbox.post(f"/_sandbox/shops/{shop}/orders", order).json()
+    assert (kept["total_price"], kept["current_total_price"], kept["subtotal_price"]) == ("54.27", "54.27", "54.26")
