@@ -27,6 +27,7 @@ from connector.fusion.accounts import NewCustomerAccount
 from connector.fusion.client import FusionClient
 from connector.fusion.errors import FusionRejected
 from connector.locks import object_lock
+from connector.mapping import phones
 from connector.mapping.addresses import AddressError, address_key, to_fusion
 from connector.mapping.config import CustomerPolicy
 from connector.mapping.invoice import MappingError
@@ -53,6 +54,7 @@ class ShopifyCustomer:
     address: dict | None
     updated_at: str | None = None
     guest_account: bool = False   # shared by every order without an email: its address is fixed
+    phone: str = ""               # E.164: a party per phone number (``phone_party``) is keyed by it
 
     @property
     def display_name(self) -> str:
@@ -63,6 +65,8 @@ class ShopifyCustomer:
         out = {"FirstName": self.first_name or self.email or "Shopify", "LastName": self.last_name or "Customer"}
         if self.email:
             out["EmailAddress"] = self.email
+        if self.phone:
+            out["RawPhoneNumber"] = self.phone
         return out
 
 
@@ -95,14 +99,36 @@ def from_order(order: dict, shop_domain: str, policy: CustomerPolicy | None = No
         return ShopifyCustomer(key=f"email:{email}", reference=f"{shop_domain}/email:{email}", email=email,
                                first_name=(billing or {}).get("first_name") or "",
                                last_name=(billing or {}).get("last_name") or "", address=billing)
-    if policy is None or policy.guest_without_email != "guest_account":
-        raise MappingError("the order has neither a customer nor an email address to invoice "
-                           "(the mapping's [customers] guest_without_email is \"park\")")
+    if policy is not None and policy.guest_without_email == "phone_party":
+        phone = phones.order_phone(order, policy.region)
+        if phone:
+            return _phone_guest(shop_domain, phone, billing, policy)
+    if policy is None or policy.no_contact != "guest_account":
+        raise MappingError(_no_contact(policy))
     currency = _currency(order)
     return ShopifyCustomer(key=f"guest-account:{currency}", reference=f"{shop_domain}/guest-account:{currency}",
                            email="", first_name=policy.guest_name,
                            last_name=f"{shop_domain.split('.')[0]} {currency}",
                            address=dict(policy.guest_address), guest_account=True)
+
+
+def _phone_guest(shop_domain: str, phone: str, billing: dict | None, policy: CustomerPolicy) -> ShopifyCustomer:
+    """A person per phone number of this shop: every order of the shop without an email but with
+    this number, however written, is billed to it. Its reference names the shop, as a guest's by
+    email does, so no other shop's or system's party is ever matched. Without a billing address
+    its BILL_TO site is the shop's ``guest_address``."""
+    address = billing if billing and str(billing.get("address1") or "").strip() else dict(policy.guest_address)
+    return ShopifyCustomer(key=f"phone:{phone}", reference=f"{shop_domain}/phone:{phone}", email="",
+                           first_name=(billing or {}).get("first_name") or policy.guest_name,
+                           last_name=(billing or {}).get("last_name") or phone, address=address, phone=phone)
+
+
+def _no_contact(policy: CustomerPolicy | None) -> str:
+    if policy is not None and policy.guest_without_email == "phone_party":
+        return ("the order has neither a customer, an email address nor a phone number to invoice "
+                "(the mapping's [customers] guest_without_phone is \"park\")")
+    return ("the order has neither a customer nor an email address to invoice "
+            "(the mapping's [customers] guest_without_email is \"park\")")
 
 
 def _currency(order: dict) -> str:
