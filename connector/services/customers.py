@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from sqlalchemy import select
@@ -32,7 +32,7 @@ from connector.mapping.addresses import AddressError, address_key, to_fusion
 from connector.mapping.config import CustomerPolicy
 from connector.mapping.invoice import MappingError
 from connector.models import Binding, BindingKind, BindingState, Shop
-from connector.services import bindings
+from connector.services import bindings, customer_merge
 from connector.services.context import Services
 from connector.services.customer_identity import (
     Scope,
@@ -155,6 +155,10 @@ def handle_update(services: Services, session: Session, shop: Shop, payload: dic
 
 def _handle(services: Services, session: Session, shop: Shop, payload: dict, *, is_update: bool) -> str:
     customer = from_customer(payload)
+    merged = customer_merge.survivor(session, shop.id, customer.key)
+    if merged is not None:  # a late event of a customer Shopify merged away: it is no one's now
+        session.commit()
+        return f"customer {customer.reference} was merged into {merged.surviving_gid}: its changes are not pushed"
     existing = bindings.find(session, shop.id, BindingKind.customer, customer.key)
     session.commit()
     if existing is not None and existing.state == BindingState.synced:
@@ -164,6 +168,16 @@ def _handle(services: Services, session: Session, shop: Shop, payload: dict, *, 
                 "address of the customer's first order")
     ensure(services, session, shop, customer)
     return ""
+
+
+def following_merges(session: Session, shop: Shop, customer: ShopifyCustomer) -> ShopifyCustomer:
+    """The customer an order bills: the survivor, if Shopify merged the order's customer away
+    (``customers/merge``); the order's own name and address go with it."""
+    merged = customer_merge.survivor(session, shop.id, customer.key)
+    session.commit()
+    if merged is None:
+        return customer
+    return replace(customer, key=merged.surviving_id, reference=merged.surviving_gid, updated_at=None)
 
 
 def ensure(services: Services, session: Session, shop: Shop, customer: ShopifyCustomer) -> Binding:
