@@ -178,6 +178,9 @@ class CustomerPolicy:
     #: The country a phone number written without a country code is read in (the shop's own);
     #: ``guest_address``'s country when not given.
     phone_region: str = ""
+    #: The hubPersons attribute the number goes in, as E.164. Oracle's published attribute names
+    #: for a person's phone were not confirmed (``RawPhoneNumber``, ``PhoneNumber`` …): a setting.
+    phone_attribute: str = "RawPhoneNumber"
 
     @property
     def region(self) -> str:
@@ -325,6 +328,7 @@ class _CustomersSchema(_Section):
     guest_address = fields.Nested(_GuestAddressSchema, load_default=dict)
     guest_without_phone = fields.String(load_default="guest_account", validate=validate.OneOf(NO_PHONE_POLICIES))
     phone_region = fields.String(load_default="", validate=validate.Regexp(r"^([A-Z]{2})?$"))
+    phone_attribute = fields.String(load_default="RawPhoneNumber", validate=validate.Regexp(r"^[A-Z][A-Za-z]{1,39}$"))
 
     @post_load
     def build(self, data, **_):

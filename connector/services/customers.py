@@ -55,6 +55,7 @@ class ShopifyCustomer:
     updated_at: str | None = None
     guest_account: bool = False   # shared by every order without an email: its address is fixed
     phone: str = ""               # E.164: a party per phone number (``phone_party``) is keyed by it
+    phone_attribute: str = "RawPhoneNumber"   # where the person holds it ([customers] phone_attribute)
 
     @property
     def display_name(self) -> str:
@@ -66,7 +67,7 @@ class ShopifyCustomer:
         if self.email:
             out["EmailAddress"] = self.email
         if self.phone:
-            out["RawPhoneNumber"] = self.phone
+            out[self.phone_attribute] = self.phone
         return out
 
 
@@ -120,7 +121,8 @@ def _phone_guest(shop_domain: str, phone: str, billing: dict | None, policy: Cus
     address = billing if billing and str(billing.get("address1") or "").strip() else dict(policy.guest_address)
     return ShopifyCustomer(key=f"phone:{phone}", reference=f"{shop_domain}/phone:{phone}", email="",
                            first_name=(billing or {}).get("first_name") or policy.guest_name,
-                           last_name=(billing or {}).get("last_name") or phone, address=address, phone=phone)
+                           last_name=(billing or {}).get("last_name") or phone, address=address, phone=phone,
+                           phone_attribute=policy.phone_attribute)
 
 
 def _no_contact(policy: CustomerPolicy | None) -> str:

@@ -51,3 +51,8 @@ def test_given_no_phone_number_then_the_guest_account_or_a_park_naming_the_setti
 def test_given_another_policy_then_a_phone_number_changes_nothing():
     guest = CustomerPolicy(guest_without_email="guest_account", guest_address=GUEST_ADDRESS)
     assert from_order(POS_ORDER, SHOP, guest).key == "guest-account:USD"
+
+
+def test_given_another_phone_attribute_then_the_person_holds_the_number_there():
+    policy = CustomerPolicy(guest_without_email="phone_party", guest_address=GUEST_ADDRESS, phone_attribute="PhoneNumber")
+    assert from_order(POS_ORDER, SHOP, policy).person()["PhoneNumber"] == "+15125550147"
