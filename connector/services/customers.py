@@ -8,7 +8,8 @@ outcome was lost (timeout, reset) before it is tried again.
 
 A customer does not stay as first seen: ``customers/update`` pushes name and email changes to the
 person and gives a new default address its own BILL_TO site, and every distinct billing address
-of an order gets a BILL_TO site of its own, which the invoice names (``BillToSite``).
+of an order gets a BILL_TO site of its own, which the invoice names (``BillToSite``). A customer
+Shopify merged away bills its survivor from then on (:mod:`connector.services.customer_merge`).
 """
 from __future__ import annotations
 
@@ -45,8 +46,9 @@ from connector.services.documents import ShopDocument
 
 @dataclass(frozen=True)
 class ShopifyCustomer:
-    key: str              # binding key: numeric Shopify id, "email:<address>" for guests, or
-                          # "guest-account:<currency>" for the shop's guest account
+    key: str              # binding key: numeric Shopify id, "email:<address>" for guests,
+                          # "phone:<E.164>" for a phone party, or "guest-account:<currency>" for
+                          # the shop's guest account
     reference: str        # Fusion source-system reference: the GID, or the shop-scoped guest key
     email: str
     first_name: str
