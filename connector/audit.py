@@ -30,8 +30,9 @@ log = logging.getLogger(__name__)
 PERSONAL = frozenset({"request", "response", "error", "message", "previous_error", "body_excerpt", "query"})
 WITHHELD = "[withheld: no key to seal it]"
 ERASED = "[erased]"
-#: A guest's binding key is its email address; an audit row names the guest by key id instead.
-_GUEST = "email:"
+#: A guest's binding key is its email address, or its phone number (``[customers]
+#: guest_without_email = "phone_party"``); an audit row names the guest by key id instead.
+_GUEST = ("email:", "phone:")
 
 _subject_key: ContextVar[SubjectKey | None] = ContextVar("mlc_audit_subject_key", default=None)
 _installed: list[Keyring] = []
@@ -89,7 +90,7 @@ def _key(session: Session, shop_id: int | None, subject_id: str) -> SubjectKey |
     """The event's key; for a row about a guest, that guest's (a beat job has no event at hand);
     else the shop's."""
     key = _subject_key.get()
-    guest = guest_subject(shop_id, subject_id.removeprefix(_GUEST)) \
+    guest = guest_subject(shop_id, subject_id.removeprefix("email:")) \
         if shop_id is not None and subject_id.startswith(_GUEST) else None
     if shop_id is None or (key is not None and guest in (None, key.subject)):
         return key

@@ -17,6 +17,7 @@ from connector.models import BindingKind
 from connector.services import (
     cancellations,
     compliance,
+    customer_merge,
     customers,
     orders,
     refunds,
@@ -47,6 +48,12 @@ class Flow:
     # Runs while the shop needs reauthorization (its other events park): what the app must do
     # for a shop that revoked it, and the revocation itself.
     while_revoked: bool = False
+    #: The body's key naming the object the event is about (a number or a GID).
+    id_key: str = "id"
+    #: The app may subscribe to it or not; ``scope``: the access scope the topic needs
+    #: (``ml-connector fit`` checks both only for a shop that subscribes).
+    optional: bool = False
+    scope: str = ""
 
     @property
     def task(self) -> str:
@@ -77,6 +84,10 @@ class Operation:
 FLOWS: tuple[Flow, ...] = (
     Flow("customers/create", "customers", BindingKind.customer, customers.handle_create),
     Flow("customers/update", "customers", BindingKind.customer, customers.handle_update),
+    # optional: a shop that subscribes has a merged-away customer's later orders billed to the survivor
+    Flow("customers/merge", "customers", BindingKind.customer, customer_merge.handle,
+         does="the merged-away customer's later documents billed to the survivor's Fusion customer (booked ones "
+              "stay); the link recorded", id_key=customer_merge.DELETED, optional=True, scope="read_customer_merge"),
     Flow("orders/create", "invoices", BindingKind.order, orders.handle),
     Flow("orders/updated", "invoices", BindingKind.order, orders.handle),
     Flow("orders/paid", "invoices", BindingKind.order, orders.handle),

@@ -267,6 +267,22 @@ class Binding(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class CustomerMerge(Base):
+    """Shopify merged ``merged_id`` into ``surviving_id`` (``customers/merge``): the merged-away
+    customer's later documents bill the survivor's Fusion customer; what was booked stays put."""
+
+    __tablename__ = "customer_merges"
+    __table_args__ = (UniqueConstraint("shop_id", "merged_id", name="uq_customer_merge"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    merged_id: Mapped[str] = mapped_column(String(64))        # numeric Shopify id, as customer bindings key it
+    merged_gid: Mapped[str] = mapped_column(String(128))
+    surviving_id: Mapped[str] = mapped_column(String(64))
+    surviving_gid: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class PollWatermark(Base):
     """How far the poller has read one Fusion resource of one pod, and how its last poll went."""
 

@@ -80,6 +80,8 @@ def redis_client(redis_url):
 def stack(tmp_path_factory, migrated, redis_url):
     from cli.stack import Stack
     workdir = tmp_path_factory.mktemp("stack")
+    mapping = workdir / "mapping.toml"
+    mapping.write_text(_mapping_with_phone_shop())
     instance = Stack(workdir, database_url=migrated, redis_url=redis_url,
                      fusion_sandbox=FUSION_CLIENT, shopify_sandbox={"time_scale": 0.001},
                      extra_env={"MLC_INBOX_SWEEP_INTERVAL": "2", "MLC_INBOX_STALE_AFTER": "3",
@@ -92,7 +94,7 @@ def stack(tmp_path_factory, migrated, redis_url):
                                                  "MLC_FUSION_POLL_RECEIPTS", "MLC_FUSION_POLL_ACCOUNTS"), "3600"),
                                 # and run the reconciliations they count (tests/integration/test_reconcile.py):
                                 # tests that hold webhooks back on purpose are not reconciled behind their backs
-                                "MLC_SHOPIFY_RECONCILE_EVERY": "3600"})
+                                "MLC_SHOPIFY_RECONCILE_EVERY": "3600", "MLC_MAPPING_FILE": str(mapping)})
     instance.start()
     try:
         instance.wait_for_workers()
@@ -100,6 +102,22 @@ def stack(tmp_path_factory, migrated, redis_url):
         yield instance
     finally:
         instance.stop()
+
+
+#: The one shop of the run whose orders without an email bill a person per phone number
+#: (``tests/integration/test_phone_guests.py``); every other shop has the packaged mapping.
+PHONE_SHOP = f"tphone-{uuid.uuid4().hex[:6]}.myshopify.com"
+
+
+def _mapping_with_phone_shop() -> str:
+    from connector.config import DEFAULT_MAPPING_FILE
+    return DEFAULT_MAPPING_FILE.read_text() + f'\n[shops."{PHONE_SHOP}".customers]\nguest_without_email = "phone_party"\n'
+
+
+@pytest.fixture(scope="session")
+def phone_shop(stack):
+    """The shop with ``[customers] guest_without_email = "phone_party"``."""
+    return TestShop.create(stack, prefix="TPHONE", domain=PHONE_SHOP)
 
 
 def _configure_fusion(stack) -> None:

@@ -45,8 +45,9 @@ class TestShop:
     prefix: str
 
     @classmethod
-    def create(cls, stack, prefix: str, *, taxes_included: bool = False, currency: str = "USD") -> "TestShop":
-        domain = f"{prefix.lower()}-{uuid.uuid4().hex[:6]}.myshopify.com"
+    def create(cls, stack, prefix: str, *, taxes_included: bool = False, currency: str = "USD",
+               domain: str = "") -> "TestShop":
+        domain = domain or f"{prefix.lower()}-{uuid.uuid4().hex[:6]}.myshopify.com"
         shop = cls(stack, domain, f"app-{prefix.lower()}", "shpss_" + uuid.uuid4().hex, prefix)
         requests.put(f"{stack.urls['shopify_sandbox']}/_sandbox/shops/{domain}", timeout=10, json={
             "client_id": shop.client_id, "client_secret": shop.secret,
@@ -83,6 +84,14 @@ class TestShop:
         """The merchant edits a customer (Shopify sends ``customers/update``)."""
         response = requests.put(f"{self.stack.urls['shopify_sandbox']}/_sandbox/shops/{self.domain}/customers/{customer_id}",
                                 json=changes, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def merge_customers(self, one_id, two_id, deliver: bool = True) -> dict:
+        """The merchant merges two customers (``customerMerge``; Shopify sends ``customers/merge``)."""
+        response = requests.post(f"{self.stack.urls['shopify_sandbox']}/_sandbox/shops/{self.domain}/customers/merge",
+                                 params={} if deliver else {"deliver": "false"},
+                                 json={"customer_one_id": one_id, "customer_two_id": two_id}, timeout=10)
         assert response.status_code == 200, response.text
         return response.json()
 

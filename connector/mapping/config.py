@@ -150,7 +150,9 @@ class KeptLine:
 
 
 MATCH_SCOPES = ("same_shop", "same_source_system", "any")
-GUEST_POLICIES = ("guest_account", "park")
+GUEST_POLICIES = ("guest_account", "park", "phone_party")
+#: What an order with neither an email nor a phone number becomes under ``phone_party``.
+NO_PHONE_POLICIES = ("guest_account", "park")
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,9 @@ class CustomerPolicy:
     ``match``: after the Shopify GID found nothing, an email matches only persons this connector
     created for this shop (``same_shop``), for any shop with the same TCA source system
     (``same_source_system``), or any person at all (``any``). ``guest_without_email``: a
-    per-shop, per-currency guest account at ``guest_address`` (``guest_account``), or park.
+    per-shop, per-currency guest account at ``guest_address`` (``guest_account``), park, or a
+    person per phone number of this shop (``phone_party``, :mod:`connector.mapping.phones`), with
+    ``guest_without_phone`` for an order that has no phone number either.
     """
 
     match: str = "same_shop"
@@ -169,6 +173,23 @@ class CustomerPolicy:
     guest_name: str = "Shopify Guest"
     #: A Shopify-style address (address1, address2, city, province_code, zip, country_code).
     guest_address: dict = field(default_factory=dict)
+    #: Under ``phone_party``: what an order with no phone number either becomes.
+    guest_without_phone: str = "guest_account"
+    #: The country a phone number written without a country code is read in (the shop's own);
+    #: ``guest_address``'s country when not given.
+    phone_region: str = ""
+    #: The hubPersons attribute the number goes in, as E.164. Oracle's published attribute names
+    #: for a person's phone were not confirmed (``RawPhoneNumber``, ``PhoneNumber`` …): a setting.
+    phone_attribute: str = "RawPhoneNumber"
+
+    @property
+    def region(self) -> str:
+        return self.phone_region or str(self.guest_address.get("country_code") or "")
+
+    @property
+    def no_contact(self) -> str:
+        """What an order with neither email nor phone number becomes: ``guest_account`` or ``park``."""
+        return self.guest_without_phone if self.guest_without_email == "phone_party" else self.guest_without_email
 
 
 @dataclass(frozen=True)
@@ -305,12 +326,22 @@ class _CustomersSchema(_Section):
     guest_without_email = fields.String(load_default="guest_account", validate=validate.OneOf(GUEST_POLICIES))
     guest_name = fields.String(load_default="Shopify Guest", validate=validate.Length(min=1, max=100))
     guest_address = fields.Nested(_GuestAddressSchema, load_default=dict)
+    guest_without_phone = fields.String(load_default="guest_account", validate=validate.OneOf(NO_PHONE_POLICIES))
+    phone_region = fields.String(load_default="", validate=validate.Regexp(r"^([A-Z]{2})?$"))
+    phone_attribute = fields.String(load_default="RawPhoneNumber", validate=validate.Regexp(r"^[A-Z][A-Za-z]{1,39}$"))
 
     @post_load
     def build(self, data, **_):
-        if data["guest_without_email"] == "guest_account" and not data["guest_address"]:
-            raise ValidationError("needed when guest_without_email is guest_account", "guest_address")
-        return CustomerPolicy(**data)
+        policy = CustomerPolicy(**data)
+        if not data["guest_address"]:
+            if policy.no_contact == "guest_account":
+                raise ValidationError("needed when orders without an email or phone go to the guest account "
+                                      "(guest_without_email or guest_without_phone is guest_account)",
+                                      "guest_address")
+            if policy.guest_without_email == "phone_party":
+                raise ValidationError("needed when guest_without_email is phone_party: a phone party's "
+                                      "BILL_TO site when its order has no billing address", "guest_address")
+        return policy
 
 
 class MappingSchema(_Strict):

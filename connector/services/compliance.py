@@ -67,7 +67,7 @@ def _customer_request(shop: Shop, payload: dict, orders_key: str) -> footprint.R
         return OTHER_SHOP
     customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
     orders = payload.get(orders_key) if isinstance(payload.get(orders_key), list) else []
-    request = footprint.Request.of(customer.get("id"), customer.get("email"), orders)
+    request = footprint.Request.of(customer.get("id"), customer.get("email"), orders, customer.get("phone"))
     return NO_CUSTOMER if request.empty else request
 
 

@@ -8,13 +8,14 @@ outcome was lost (timeout, reset) before it is tried again.
 
 A customer does not stay as first seen: ``customers/update`` pushes name and email changes to the
 person and gives a new default address its own BILL_TO site, and every distinct billing address
-of an order gets a BILL_TO site of its own, which the invoice names (``BillToSite``).
+of an order gets a BILL_TO site of its own, which the invoice names (``BillToSite``). A customer
+Shopify merged away bills its survivor from then on (:mod:`connector.services.customer_merge`).
 """
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from sqlalchemy import select
@@ -27,11 +28,12 @@ from connector.fusion.accounts import NewCustomerAccount
 from connector.fusion.client import FusionClient
 from connector.fusion.errors import FusionRejected
 from connector.locks import object_lock
+from connector.mapping import phones
 from connector.mapping.addresses import AddressError, address_key, to_fusion
 from connector.mapping.config import CustomerPolicy
 from connector.mapping.invoice import MappingError
 from connector.models import Binding, BindingKind, BindingState, Shop
-from connector.services import bindings
+from connector.services import bindings, customer_merge
 from connector.services.context import Services
 from connector.services.customer_identity import (
     Scope,
@@ -44,8 +46,9 @@ from connector.services.documents import ShopDocument
 
 @dataclass(frozen=True)
 class ShopifyCustomer:
-    key: str              # binding key: numeric Shopify id, "email:<address>" for guests, or
-                          # "guest-account:<currency>" for the shop's guest account
+    key: str              # binding key: numeric Shopify id, "email:<address>" for guests,
+                          # "phone:<E.164>" for a phone party, or "guest-account:<currency>" for
+                          # the shop's guest account
     reference: str        # Fusion source-system reference: the GID, or the shop-scoped guest key
     email: str
     first_name: str
@@ -53,6 +56,8 @@ class ShopifyCustomer:
     address: dict | None
     updated_at: str | None = None
     guest_account: bool = False   # shared by every order without an email: its address is fixed
+    phone: str = ""               # E.164: a party per phone number (``phone_party``) is keyed by it
+    phone_attribute: str = "RawPhoneNumber"   # where the person holds it ([customers] phone_attribute)
 
     @property
     def display_name(self) -> str:
@@ -63,6 +68,8 @@ class ShopifyCustomer:
         out = {"FirstName": self.first_name or self.email or "Shopify", "LastName": self.last_name or "Customer"}
         if self.email:
             out["EmailAddress"] = self.email
+        if self.phone:
+            out[self.phone_attribute] = self.phone
         return out
 
 
@@ -95,14 +102,37 @@ def from_order(order: dict, shop_domain: str, policy: CustomerPolicy | None = No
         return ShopifyCustomer(key=f"email:{email}", reference=f"{shop_domain}/email:{email}", email=email,
                                first_name=(billing or {}).get("first_name") or "",
                                last_name=(billing or {}).get("last_name") or "", address=billing)
-    if policy is None or policy.guest_without_email != "guest_account":
-        raise MappingError("the order has neither a customer nor an email address to invoice "
-                           "(the mapping's [customers] guest_without_email is \"park\")")
+    if policy is not None and policy.guest_without_email == "phone_party":
+        phone = phones.order_phone(order, policy.region)
+        if phone:
+            return _phone_guest(shop_domain, phone, billing, policy)
+    if policy is None or policy.no_contact != "guest_account":
+        raise MappingError(_no_contact(policy))
     currency = _currency(order)
     return ShopifyCustomer(key=f"guest-account:{currency}", reference=f"{shop_domain}/guest-account:{currency}",
                            email="", first_name=policy.guest_name,
                            last_name=f"{shop_domain.split('.')[0]} {currency}",
                            address=dict(policy.guest_address), guest_account=True)
+
+
+def _phone_guest(shop_domain: str, phone: str, billing: dict | None, policy: CustomerPolicy) -> ShopifyCustomer:
+    """A person per phone number of this shop: every order of the shop without an email but with
+    this number, however written, is billed to it. Its reference names the shop, as a guest's by
+    email does, so no other shop's or system's party is ever matched. Without a billing address
+    its BILL_TO site is the shop's ``guest_address``."""
+    address = billing if billing and str(billing.get("address1") or "").strip() else dict(policy.guest_address)
+    return ShopifyCustomer(key=f"phone:{phone}", reference=f"{shop_domain}/phone:{phone}", email="",
+                           first_name=(billing or {}).get("first_name") or policy.guest_name,
+                           last_name=(billing or {}).get("last_name") or phone, address=address, phone=phone,
+                           phone_attribute=policy.phone_attribute)
+
+
+def _no_contact(policy: CustomerPolicy | None) -> str:
+    if policy is not None and policy.guest_without_email == "phone_party":
+        return ("the order has neither a customer, an email address nor a phone number to invoice "
+                "(the mapping's [customers] guest_without_phone is \"park\")")
+    return ("the order has neither a customer nor an email address to invoice "
+            "(the mapping's [customers] guest_without_email is \"park\")")
 
 
 def _currency(order: dict) -> str:
@@ -129,6 +159,10 @@ def handle_update(services: Services, session: Session, shop: Shop, payload: dic
 
 def _handle(services: Services, session: Session, shop: Shop, payload: dict, *, is_update: bool) -> str:
     customer = from_customer(payload)
+    merged = customer_merge.survivor(session, shop.id, customer.key)
+    if merged is not None:  # a late event of a customer Shopify merged away: it is no one's now
+        session.commit()
+        return f"customer {customer.reference} was merged into {merged.surviving_gid}: its changes are not pushed"
     existing = bindings.find(session, shop.id, BindingKind.customer, customer.key)
     session.commit()
     if existing is not None and existing.state == BindingState.synced:
@@ -138,6 +172,16 @@ def _handle(services: Services, session: Session, shop: Shop, payload: dict, *, 
                 "address of the customer's first order")
     ensure(services, session, shop, customer)
     return ""
+
+
+def following_merges(session: Session, shop: Shop, customer: ShopifyCustomer) -> ShopifyCustomer:
+    """The customer an order bills: the survivor, if Shopify merged the order's customer away
+    (``customers/merge``); the order's own name and address go with it."""
+    merged = customer_merge.survivor(session, shop.id, customer.key)
+    session.commit()
+    if merged is None:
+        return customer
+    return replace(customer, key=merged.surviving_id, reference=merged.surviving_gid, updated_at=None)
 
 
 def ensure(services: Services, session: Session, shop: Shop, customer: ShopifyCustomer) -> Binding:

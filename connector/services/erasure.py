@@ -98,7 +98,7 @@ _DIGESTS = frozenset({"sites", "person"})
 def _anonymise(bindings: list[Binding]) -> int:
     changed = 0
     for binding in bindings:
-        guest = binding.kind == BindingKind.customer and binding.shopify_id.startswith("email:")
+        guest = binding.kind == BindingKind.customer and binding.shopify_id.startswith(("email:", "phone:"))
         digests = binding.kind == BindingKind.customer and bool(_DIGESTS & set(binding.fusion_refs or {}))
         if not (guest or binding.last_error or digests):
             continue

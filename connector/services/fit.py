@@ -432,8 +432,11 @@ def granted_scopes(client) -> set[str]:
     return handles | {"read_" + h.removeprefix("write_") for h in handles if h.startswith("write_")}
 
 
-def check_scopes(granted: set[str], domain: str, pushes_receipts: bool = False) -> list[Result]:
-    needed = {**SCOPES, **(PUSH_SCOPES if pushes_receipts else {})}
+def check_scopes(granted: set[str], domain: str, pushes_receipts: bool = False,
+                 optional: list[flows.Flow] = ()) -> list[Result]:
+    """``optional``: the optional topics the shop subscribes to, whose scopes it then needs."""
+    needed = {**SCOPES, **(PUSH_SCOPES if pushes_receipts else {}),
+              **{f.scope: f"{f.topic} webhooks (the shop subscribes to them)" for f in optional if f.scope}}
     return [Result(f"shopify.scopes.{scope}", OK, f"the app holds {scope}", scope=domain) if scope in granted
             else Result(f"shopify.scopes.{scope}", FAIL, f"the app lacks {scope}, needed for {why}",
                         f"add {scope} to the app's access scopes (shopify.app.toml [access_scopes] scopes) and "
@@ -456,8 +459,19 @@ def enum_of(topic: str) -> str:
 
 
 def subscribed_topics() -> list[str]:
-    """The topics the connector handles that a shop subscribes to (compliance topics are app settings)."""
-    return [f.topic for f in flows.FLOWS if f.handler is not None and flows.compliance(f.topic) is None]
+    """The topics the connector handles that a shop must subscribe to (compliance topics are app
+    settings; optional topics are checked only where the shop subscribes)."""
+    return [f.topic for f in _subscribable() if not f.optional]
+
+
+def optional_flows(nodes: list[dict]) -> list[flows.Flow]:
+    """The optional topics' flows the shop subscribes to."""
+    subscribed = {n["topic"] for n in nodes}
+    return [f for f in _subscribable() if f.optional and enum_of(f.topic) in subscribed]
+
+
+def _subscribable() -> list[flows.Flow]:
+    return [f for f in flows.FLOWS if f.handler is not None and flows.compliance(f.topic) is None]
 
 
 def check_webhooks(nodes: list[dict], domain: str, api_version: str, address: str) -> list[Result]:
@@ -468,7 +482,7 @@ def check_webhooks(nodes: list[dict], domain: str, api_version: str, address: st
     none_at_all = "" if nodes else (" (the shop lists no subscription at all: subscriptions the app declares in "
                                     "shopify.app.toml are not listed by the Admin API, so confirm them there)")
     target = address or "<MLC_PUBLIC_URL>" + RECEIVER_PATH
-    for topic in subscribed_topics():
+    for topic in subscribed_topics() + [f.topic for f in optional_flows(nodes)]:
         check = f"shopify.webhooks.{topic}"
         found = by_topic.get(enum_of(topic), [])
         if not found:
@@ -484,6 +498,10 @@ def check_webhooks(nodes: list[dict], domain: str, api_version: str, address: st
                                   f"`ml-connector shops add {domain} --api-version {versions[0]}`", domain))
             continue
         results.append(Result(check, OK, f"{topic} subscribed with API version {api_version}", scope=domain))
+    subscribed = optional_flows(nodes)
+    results += [Result(f"shopify.webhooks.{f.topic}", OK, f"{f.topic} not subscribed (optional): {f.does} only "
+                                                          "for a shop that subscribes", scope=domain)
+                for f in _subscribable() if f.optional and f not in subscribed]
     results.append(check_webhook_address(nodes, domain, address))
     results.append(Result("shopify.webhooks.compliance", UNKNOWN,
                           ", ".join(c.topic for c in flows.COMPLIANCE) + " are set in the app's configuration "
@@ -493,7 +511,7 @@ def check_webhooks(nodes: list[dict], domain: str, api_version: str, address: st
 
 
 def check_webhook_address(nodes: list[dict], domain: str, address: str) -> Result:
-    ours = [n for n in nodes if n["topic"] in {enum_of(t) for t in subscribed_topics()}]
+    ours = [n for n in nodes if n["topic"] in {enum_of(f.topic) for f in _subscribable()}]
     if not address:
         uris = sorted({n["uri"] for n in ours})
         return Result("shopify.webhooks.address", UNKNOWN,
@@ -528,7 +546,7 @@ def check_shop(client, shop: "Shop | ShopSeen", public_url: str) -> list[Result]
                        domain)]
     except ShopifyError as exc:
         return [Result("shopify.connection", UNKNOWN, str(exc)[:300], "run fit again", domain)]
-    return (check_scopes(granted, domain, shop.push_fusion_receipts)
+    return (check_scopes(granted, domain, shop.push_fusion_receipts, optional_flows(nodes))
             + check_webhooks(nodes, domain, shop.api_version, address))
 
 

@@ -9,7 +9,7 @@ request lists. From there the search follows what the tables hold:
 - inbox events: the customer's own events, their orders' events (a customer's, or a guest's by
   email), the refunds of those orders, the compliance requests about them; found by the body (a
   text pre-filter, then the parsed JSON decides) and, for bodies already erased, by object id;
-- bindings: the customer (by id, or ``email:<address>`` for a guest) and each order's invoice,
+- bindings: the customer (by id, or ``email:<address>`` / ``phone:<E.164>`` for a guest) and each order's invoice,
   receipts, credit and debit memos;
 - audit rows: those sealed under the customer's keys, and those about the customer's objects;
 - processing attempts of those inbox events.
@@ -23,6 +23,7 @@ from sqlalchemy import String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from connector import flows
+from connector.mapping import phones
 from connector.models import (
     AuditEvent,
     Binding,
@@ -44,15 +45,17 @@ class Request:
     customer_id: str = ""
     email: str = ""
     order_ids: tuple[str, ...] = ()
+    phone: str = ""          # E.164: a guest billed to a person per phone number (``phone_party``)
 
     @classmethod
-    def of(cls, customer_id="", email="", order_ids=()) -> "Request":
+    def of(cls, customer_id="", email="", order_ids=(), phone="") -> "Request":
         return cls(str(customer_id or "").strip(), (email or "").strip().lower(),
-                   tuple(sorted({str(o) for o in order_ids or () if o not in (None, "")})))
+                   tuple(sorted({str(o) for o in order_ids or () if o not in (None, "")})),
+                   phones.to_e164(str(phone or "")) or "")
 
     @property
     def empty(self) -> bool:
-        return not (self.customer_id or self.email or self.order_ids)
+        return not (self.customer_id or self.email or self.order_ids or self.phone)
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Footprint:
     shop: Shop
     customer_ids: set[str] = field(default_factory=set)
     emails: set[str] = field(default_factory=set)
+    phones: set[str] = field(default_factory=set)     # E.164 numbers of phone-party guests
     order_ids: set[str] = field(default_factory=set)
     refund_ids: set[str] = field(default_factory=set)
     events: list[InboxEvent] = field(default_factory=list)
@@ -101,13 +105,13 @@ def find(session: Session, shop: Shop, request: Request, *, mentions: bool = Fal
     """What is stored about the customer ``request`` names; with ``mentions``, also the other
     events whose body contains one of the customer's email addresses (for erasure)."""
     found = Footprint(shop, customer_ids={request.customer_id} - {""}, emails={request.email} - {""},
-                      order_ids=set(request.order_ids))
+                      phones={request.phone} - {""}, order_ids=set(request.order_ids))
     if request.empty:
         return found
     matched: dict[int, InboxEvent] = {}
     searched: set[str] = set()
     while True:  # an order found brings its refunds; a customer found brings its email addresses
-        tokens = (found.customer_ids | found.emails | found.order_ids | found.refund_ids) - searched
+        tokens = (found.customer_ids | found.emails | found.phones | found.order_ids | found.refund_ids) - searched
         if not tokens:
             break
         searched |= tokens
@@ -158,10 +162,14 @@ def _belongs(event: InboxEvent, found: Footprint) -> bool:
         if own_id:
             found.refund_ids.add(own_id)
         return True
+    # an order with neither customer nor email may be a phone party's (written in E.164 to be found)
+    phone = (phones.order_phone(payload) or "") if kind == _ORDER and not named_id and not email else ""
     about = (named_id and named_id in found.customer_ids) or (email and email in found.emails) \
-        or (kind == _ORDER and own_id in found.order_ids)
+        or (kind == _ORDER and own_id in found.order_ids) or (phone and phone in found.phones)
     if not about:
         return False
+    if phone:
+        found.phones.add(phone)
     if kind == _ORDER and own_id:
         found.order_ids.add(own_id)
     if named_id and kind == _ORDER:
@@ -184,7 +192,7 @@ def _by_object(session: Session, shop_id: int, found: Footprint) -> list[InboxEv
 
 
 def _bindings(session: Session, shop_id: int, found: Footprint) -> list[Binding]:
-    customers = found.customer_ids | {f"email:{e}" for e in found.emails}
+    customers = found.customer_ids | {f"email:{e}" for e in found.emails} | {f"phone:{p}" for p in found.phones}
     clauses = []
     if customers:
         clauses.append(and_(Binding.kind == BindingKind.customer, Binding.shopify_id.in_(sorted(customers))))
@@ -210,7 +218,8 @@ def _bindings(session: Session, shop_id: int, found: Footprint) -> list[Binding]
 def _keys(session: Session, shop_id: int, found: Footprint) -> set[int]:
     """The customer's live keys: by subject, and any its orders' audit rows were sealed under
     (never the shop's own key)."""
-    subjects = {customer_subject(c) for c in found.customer_ids} | {guest_subject(shop_id, e) for e in found.emails}
+    subjects = {customer_subject(c) for c in found.customer_ids} | {guest_subject(shop_id, e) for e in found.emails} \
+        | {guest_subject(shop_id, f"phone:{p}") for p in found.phones}
     keys = set(session.scalars(select(PrivacyKey.id).where(
         PrivacyKey.shop_id == shop_id, PrivacyKey.subject.in_(sorted(subjects)), PrivacyKey.ciphertext.is_not(None))))
     if found.order_ids:

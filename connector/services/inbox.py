@@ -44,6 +44,7 @@ _INSERTS = {name: insert(InboxEvent.__table__).on_conflict_do_nothing().returnin
 #: Shopify's payloads nest less than ten deep; a body nested deeper is not one of theirs.
 MAX_JSON_DEPTH = 64
 #: An object id as the inbox stores it (32 characters): Shopify's numeric ids, or a GID's tail.
+_GID = re.compile(r"gid://shopify/[A-Za-z]+/\d+")
 _RESOURCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,31}")
 #: What an audit row keeps of a refused body: enough to see what it was.
 EXCERPT = 2000
@@ -203,11 +204,13 @@ def _parse(delivery: Delivery) -> tuple[str, str]:
     compliance = flows.compliance(delivery.topic)
     if compliance is not None:
         return body, _compliance_subject(compliance, payload, delivery.shop_domain)
-    if "id" not in payload:
-        raise Malformed("payload has no id")
-    resource_id = _resource_id(payload["id"])
+    flow = flows.for_topic(delivery.topic)
+    key = flow.id_key if flow is not None else "id"
+    if key not in payload:
+        raise Malformed(f"payload has no {key}")
+    resource_id = _resource_id(payload[key])
     if resource_id is None:
-        raise Malformed("payload id is not an id")
+        raise Malformed(f"payload {key} is not an id")
     return body, resource_id
 
 
@@ -224,10 +227,13 @@ def _compliance_subject(compliance: flows.Compliance, payload: dict, domain: str
 
 
 def _resource_id(value) -> str | None:
+    """A numeric or short id as it is; a GID (``gid://shopify/Customer/42``) as its last part."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         value = str(value)
+    if isinstance(value, str) and _GID.fullmatch(value):
+        value = value.rsplit("/", 1)[1]
     return value if isinstance(value, str) and _RESOURCE_ID.fullmatch(value) else None
 
 

@@ -149,7 +149,8 @@ class Invoice(ShopDocument):
     def prepare(self) -> None:
         super().prepare()
         mapping = self.services.mapping.for_shop(self.shop.domain)
-        customer = customers.from_order(self.order, self.shop.domain, mapping.customers)
+        customer = customers.following_merges(
+            self.session, self.shop, customers.from_order(self.order, self.shop.domain, mapping.customers))
         self._customer = customers.ensure(self.services, self.session, self.shop, customer)
         site = customers.bill_to_site(self.services, self.session, self.shop, customer, self._customer)
         self._payload = build_invoice(self.order, mapping=mapping, prefix=self.shop.transaction_prefix,

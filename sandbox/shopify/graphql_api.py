@@ -276,6 +276,20 @@ class GraphQLService:
                     "userErrors": [{"__typename": "OrderCreateManualPaymentOrderCreateManualPaymentError", **e}
                                    for e in errors]}
 
+        def merge(info, customerOneId, customerTwoId, overrideFields=None):
+            one, two = parse_gid(customerOneId, "Customer"), parse_gid(customerTwoId, "Customer")
+            missing = [f for f, c in (("customerOneId", one), ("customerTwoId", two)) if c not in shop.customers]
+            if missing or one == two:
+                return {"__typename": "CustomerMergePayload", "job": None, "resultingCustomerId": None,
+                        "userErrors": [{"__typename": "CustomerMergeUserError", "field": missing or ["customerTwoId"],
+                                        "code": "INVALID_CUSTOMER_ID" if missing else "INVALID_CUSTOMER",
+                                        "message": "Customer does not exist" if missing
+                                        else "Customer cannot be merged with itself"}]}
+            merged = merchant.merge_customers(shop, one, two)
+            return {"__typename": "CustomerMergePayload", "resultingCustomerId": merged["admin_graphql_api_customer_kept_id"],
+                    "job": {"__typename": "Job", "id": merged["admin_graphql_api_job_id"], "done": True, "query": None},
+                    "userErrors": []}
+
         shop_view = {
             "__typename": "Shop", "id": gid("Shop", abs(hash(shop.domain)) % 10**11), "name": shop.name,
             "myshopifyDomain": shop.domain, "currencyCode": shop.currency, "taxesIncluded": shop.taxes_included,
@@ -289,7 +303,7 @@ class GraphQLService:
         return {"shop": shop_view, "order": order, "orders": orders, "refund": refund,
                 "customer": customer, "customers": customers,
                 "node": node, "nodes": lambda info, ids: [node(info, i) for i in ids],
-                "orderMarkAsPaid": mark_as_paid, "orderCreateManualPayment": manual_payment,
+                "orderMarkAsPaid": mark_as_paid, "orderCreateManualPayment": manual_payment, "customerMerge": merge,
                 "bulkOperationRunQuery": run_bulk,
                 "currentAppInstallation": app_installation_view(shop, self.settings),
                 "webhookSubscriptions": lambda info, **args: webhook_subscriptions(shop, **args),

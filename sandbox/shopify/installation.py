@@ -20,8 +20,8 @@ import zlib
 from .graphql_views import connection, gid
 
 #: Every topic the sandbox fires for a shop (merchant actions, uninstalling).
-FIRED_TOPICS = ("customers/create", "customers/update", "orders/create", "orders/updated", "orders/paid",
-                "orders/cancelled", "refunds/create", "app/uninstalled")
+FIRED_TOPICS = ("customers/create", "customers/update", "customers/merge", "orders/create", "orders/updated",
+                "orders/paid", "orders/cancelled", "refunds/create", "app/uninstalled")
 CREATED_AT = "2024-01-01T00:00:00Z"
 
 

@@ -26,7 +26,8 @@ def parse_time(value: str) -> datetime:
 
 class Merchant:
     def __init__(self, store: Store, dispatcher: Dispatcher, rest_refund_shipping_tax: bool = False,
-                 refund_duties_in_transactions: bool = True):
+                 refund_duties_in_transactions: bool = True, merge_keeps: str = "second"):
+        self.merge_keeps = merge_keeps
         self.store = store
         self.dispatcher = dispatcher
         self.rest_refund_shipping_tax = rest_refund_shipping_tax
@@ -126,6 +127,35 @@ class Merchant:
             payload = copy.deepcopy(cust)
         self._fire(shop, [("customers/update", payload)], deliver)
         return payload
+
+    def merge_customers(self, shop: Shop, one_id, two_id, deliver: bool = True) -> dict:
+        """``customerMerge``: one customer survives (``merge_keeps``) with the other's orders and
+        addresses, the other is gone, and ``customers/merge`` says which is which. Done at once
+        (Shopify runs a job; the sandbox's job is done when the mutation answers)."""
+        with self.store.lock:
+            try:
+                one, two = shop.customers[int(one_id)], shop.customers[int(two_id)]
+            except (KeyError, ValueError, TypeError):
+                raise NotFound("customer not found") from None
+            if one["id"] == two["id"]:
+                raise OrderError("a customer cannot be merged with itself")
+            kept, gone = (two, one) if self.merge_keeps == "second" else (one, two)
+            posted = {k: gone[k] for k in ("email", "phone", "first_name", "last_name") if not kept.get(k) and gone.get(k)}
+            posted["addresses"] = (kept.get("addresses") or []) + [
+                {k: v for k, v in a.items() if k not in ("id", "customer_id", "default")}
+                for a in gone.get("addresses") or []]
+            del shop.customers[gone["id"]]
+            survivor = self._complete_customer(shop, posted, kept)
+            shop.customers[survivor["id"]] = survivor
+            for order in shop.orders.values():
+                if (order.get("customer") or {}).get("id") == gone["id"]:
+                    order["customer"] = self.slim_customer(survivor)
+            job = self.store.new_id("Job")
+            payload = {"admin_graphql_api_customer_kept_id": survivor["admin_graphql_api_id"],
+                       "admin_graphql_api_customer_deleted_id": gone["admin_graphql_api_id"],
+                       "admin_graphql_api_job_id": f"gid://shopify/Job/{job}", "status": "completed", "errors": []}
+        self._fire(shop, [("customers/merge", payload)], deliver)
+        return {**payload, "customer": copy.deepcopy(survivor)}
 
     @staticmethod
     def slim_customer(cust: dict) -> dict:

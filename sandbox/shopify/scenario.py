@@ -169,6 +169,14 @@ def update_customer(shop_domain, customer_id):
     return respond(ctx().merchant.update_customer(_shop_or_404(shop_domain), customer_id, body, _deliver()))
 
 
+@bp.post("/shops/<shop_domain>/customers/merge")
+def merge_customers(shop_domain):
+    """The merchant merges two customers (``customerMerge``); Shopify sends ``customers/merge``."""
+    body = _body()
+    return respond(ctx().merchant.merge_customers(_shop_or_404(shop_domain), body.get("customer_one_id"),
+                                                  body.get("customer_two_id"), _deliver()))
+
+
 @bp.get("/shops/<shop_domain>/customers/<customer_id>")
 def get_customer(shop_domain, customer_id):
     shop = _shop_or_404(shop_domain)

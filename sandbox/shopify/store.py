@@ -17,7 +17,7 @@ _ID_BASES = {
     "Refund": 9_900_000_000_000, "RefundLineItem": 8_800_000_000_000,
     "RefundShippingLine": 6_600_000_000_000, "OrderTransaction": 3_300_000_000_000,
     "OrderAdjustment": 2_200_000_000_000, "BulkOperation": 1_100_000_000_000,
-    "Duty": 1_500_000_000_000, "AdditionalFee": 1_700_000_000_000,
+    "Duty": 1_500_000_000_000, "AdditionalFee": 1_700_000_000_000, "Job": 1_200_000_000_000,
 }
 
 

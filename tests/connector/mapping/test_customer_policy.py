@@ -36,3 +36,25 @@ def test_given_a_shop_override_then_only_that_shop_widens_the_match():
 def test_given_a_wrong_section_then_start_up_fails_naming_the_key(customers, named):
     with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
         parse_mapping({**DEFAULTS, "customers": customers})
+
+
+# -- a party per phone number --------------------------------------------------------------------
+
+def test_given_phone_party_then_a_number_is_read_in_the_guest_address_country_unless_one_is_given():
+    policy = parse_mapping({**DEFAULTS, "customers": {**DEFAULTS["customers"],
+                                                      "guest_without_email": "phone_party"}}).customers
+    assert (policy.guest_without_email, policy.guest_without_phone, policy.region) == (
+        "phone_party", "guest_account", "US")
+    assert parse_mapping({**DEFAULTS, "customers": {**DEFAULTS["customers"], "guest_without_email": "phone_party",
+                                                    "phone_region": "CA"}}).customers.region == "CA"
+
+
+@pytest.mark.parametrize("customers, named", [
+    ({"guest_without_email": "phone"}, "customers.guest_without_email"),
+    ({"guest_without_email": "phone_party", "guest_without_phone": "park"}, "customers.guest_address"),
+    ({"guest_without_email": "phone_party", "guest_without_phone": "phone_party"}, "customers.guest_without_phone"),
+    ({"guest_without_email": "phone_party", "phone_region": "usa"}, "customers.phone_region"),
+])
+def test_given_a_wrong_phone_policy_then_start_up_fails_naming_the_key(customers, named):
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        parse_mapping({**DEFAULTS, "customers": customers})

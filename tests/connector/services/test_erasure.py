@@ -125,3 +125,23 @@ def test_given_shop_redact_then_every_customer_and_the_shop_credentials_are_eras
     assert not db_session.scalars(select(ProcessingAttempt.error).join(InboxEvent).where(
         InboxEvent.shop_id == world.shop.id, ProcessingAttempt.error != "")).all()
     assert audit_chain.verify(db_session).ok
+
+
+def test_given_a_phone_party_redacted_then_its_binding_and_rows_no_longer_name_the_number(db_session, world):
+    from connector.models import BindingKind as Kind
+    from connector.subject_keys import guest_subject
+    guest = Person()
+    placed = world.store("orders/create", {"id": 7301, "admin_graphql_api_id": "gid://shopify/Order/7301",
+                                           "email": None, "customer": None, "phone": guest.phone})
+    world.bind(Kind.customer, f"phone:{guest.phone}", gid=f"{world.shop.domain}/phone:{guest.phone}")
+    world.bind(Kind.order, "7301")
+    world.audited(guest_subject(world.shop.id, f"phone:{guest.phone}"), "customer.created", subject_kind="customer",
+                  subject_id=f"phone:{guest.phone}", account_number="AC-3", inbox_id=placed.id,
+                  request={"FirstName": "Shopify Guest", "RawPhoneNumber": guest.phone})
+
+    erasure.erase_customer(db_session, world.shop, Request.of("", "", (), guest.phone))
+
+    [binding] = db_session.scalars(select(Binding).where(Binding.shop_id == world.shop.id,
+                                                         Binding.kind == BindingKind.customer)).all()
+    assert binding.shopify_id == f"erased:{binding.id}" and binding.shopify_gid == ""
+    assert scan(db_session.connection(), {"phone": guest.phone}) == {}

@@ -196,3 +196,19 @@ def test_settings_public_url_and_resource_paths():
         Settings.from_env({"MLC_FIT_RESOURCES": "memo_lines"})
     with pytest.raises(ConfigError, match="MLC_PUBLIC_URL"):
         Settings.from_env({"MLC_PUBLIC_URL": "mlc.example.com"})
+
+
+def test_an_optional_topic_is_checked_only_where_the_shop_subscribes_and_then_needs_its_scope():
+    required = fit.subscribed_topics()
+    assert "customers/merge" not in required
+    without = {r.check: r for r in fit.check_webhooks(nodes(*required), "a.myshopify.com", "2026-01", ADDRESS)}
+    assert without["shopify.webhooks.customers/merge"].status == fit.OK
+    assert "optional" in without["shopify.webhooks.customers/merge"].detail
+    assert "shopify.scopes.read_customer_merge" not in {r.check for r in fit.check_scopes(set(), "a.myshopify.com")}
+
+    subscribed = nodes(*required) + nodes("customers/merge", version="2025-10")
+    found = {r.check: r for r in fit.check_webhooks(subscribed, "a.myshopify.com", "2026-01", ADDRESS)}
+    assert found["shopify.webhooks.customers/merge"].status == fit.FAIL
+    [scope] = [r for r in fit.check_scopes({"read_orders"}, "a.myshopify.com", optional=fit.optional_flows(subscribed))
+               if r.check == "shopify.scopes.read_customer_merge"]
+    assert scope.status == fit.FAIL and "customers/merge" in scope.detail

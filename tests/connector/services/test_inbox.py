@@ -334,3 +334,14 @@ def test_given_a_compliance_body_naming_another_shop_then_malformed(db_session, 
     with pytest.raises(inbox.Malformed, match="shop_domain"):
         inbox.accept(db_session, keys, delivery(body, topic="shop/redact"))
     assert count(db_session, InboxEvent, shop_id) == 0
+
+
+def test_given_a_customers_merge_delivery_then_it_is_about_the_merged_away_customer(db_session, keys, shop_id):
+    body = (b'{"admin_graphql_api_customer_kept_id": "gid://shopify/Customer/7", '
+            b'"admin_graphql_api_customer_deleted_id": "gid://shopify/Customer/9", "status": "completed"}')
+
+    accepted = inbox.accept(db_session, keys, delivery(body, topic="customers/merge"))
+
+    assert (accepted.flow.queue, accepted.resource_id) == ("customers", "9")
+    with pytest.raises(inbox.Malformed, match="admin_graphql_api_customer_deleted_id"):
+        inbox.accept(db_session, keys, delivery(b'{"id": 9}', topic="customers/merge", event_id="ev-2"))

@@ -20,7 +20,8 @@ def _subscriptions(sandbox, shop, token) -> list[dict]:
 def test_access_scopes_are_the_shops_own_or_the_sandboxs(sandbox, shop):
     token = sandbox.token(shop)
     granted = sandbox.graphql(shop, token, INSTALLATION).json()["data"]["currentAppInstallation"]["accessScopes"]
-    assert [s["handle"] for s in granted] == ["read_orders", "write_orders", "read_customers", "read_all_orders"]
+    assert [s["handle"] for s in granted] == ["read_orders", "write_orders", "read_customers", "read_all_orders",
+                                             "read_customer_merge"]
 
     sandbox.put_shop(shop, scopes="read_orders").raise_for_status()
     token = sandbox.token(shop)
@@ -39,6 +40,6 @@ def test_one_subscription_per_delivered_topic_with_the_shops_address_and_version
 
 def test_every_fired_topic_when_the_shop_names_none_and_none_without_an_address(sandbox, shop):
     token = sandbox.token(shop)
-    assert len(_subscriptions(sandbox, shop, token)) == 8  # paged by three
+    assert len(_subscriptions(sandbox, shop, token)) == 9  # paged by three
     sandbox.put_shop(shop, webhook_url=None).raise_for_status()
     assert _subscriptions(sandbox, shop, token) == []
