@@ -192,3 +192,35 @@ def test_given_no_daily_rate_a_euro_order_parks_naming_it_and_replays_once_the_r
     assert (invoice["InvoiceCurrencyCode"], invoice["ConversionRateType"]) == ("EUR", "Corporate")
     assert Decimal(str(invoice["EnteredAmount"])) == Decimal("66.74")
     assert eventually(lambda: shop.holds(order), timeout=60), shop.invariants(order)
+
+
+def test_given_every_period_within_reach_closed_the_order_parks_and_replays_into_the_first_one_reopened(
+        shop, calendar):
+    # given last month, this month and the two after it closed: more than [dates] max_moves (3) can reach
+    placed = last_month_day()
+    months = [placed]
+    for _ in range(3):
+        months.append(first_of_next_month(months[-1]))
+    for day in months:
+        calendar.set_period(month(day), "closed")
+
+    # when an order processed last month arrives
+    order = shop.place_order(ordered_on(placed))
+
+    # then it parks, saying how far it was moved, and Fusion holds nothing
+    event = parked_event(shop, "orders/create", order["id"])
+    assert event is not None, shop.last_attempt_errors()
+    assert "moved 3 time(s) from " + placed.isoformat() in event.last_error
+    assert shop.fusion_invoices(order) == []
+
+    # when next month is reopened and the event replayed
+    calendar.set_period(month(months[2]), "open")
+    replay(event)
+
+    # then the invoice is booked on the first day of next month, once, with its move in the audit trail
+    assert synced(shop, "order", order["id"])
+    [invoice] = shop.fusion_invoices(order)
+    assert (invoice["TransactionDate"], invoice["AccountingDate"]) == (placed.isoformat(), months[2].isoformat())
+    assert [(a.detail["original_date"], a.detail["accounting_date"]) for a in shop.audit("invoice.date_moved")] == \
+        [(placed.isoformat(), months[2].isoformat())]
+    assert eventually(lambda: shop.holds(order), timeout=60), shop.invariants(order)
