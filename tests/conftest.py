@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy.orm import Session
 
-from tests.support import FUSION_CLIENT, Fusion, TestShop
+from connector.config import DEFAULT_MAPPING_FILE
+from tests.support import FUSION_CLIENT, PARKING_SHOP, Fusion, TestShop
 
 # The tests flush it: never point them at a database that holds real data. Two runs at once on one
 # server need a database each (MLC_TEST_REDIS_DB), or they take each other's tasks and keys; so do
@@ -81,7 +82,7 @@ def stack(tmp_path_factory, migrated, redis_url):
     from cli.stack import Stack
     workdir = tmp_path_factory.mktemp("stack")
     mapping = workdir / "mapping.toml"
-    mapping.write_text(_mapping_with_phone_shop())
+    mapping.write_text(_test_mapping())
     instance = Stack(workdir, database_url=migrated, redis_url=redis_url,
                      fusion_sandbox=FUSION_CLIENT, shopify_sandbox={"time_scale": 0.001},
                      extra_env={"MLC_INBOX_SWEEP_INTERVAL": "2", "MLC_INBOX_STALE_AFTER": "3",
@@ -89,6 +90,7 @@ def stack(tmp_path_factory, migrated, redis_url):
                                 "MLC_LOCK_TIMEOUT": "5", "MLC_CREATE_LEASE": "10",
                                 "MLC_TASK_TIME_LIMIT": "25", "MLC_DEPENDENCY_WAIT": "2",
                                 "MLC_PRIVACY_EXPORT_DIR": str(workdir / "privacy-exports"),
+                                "MLC_MAPPING_FILE": str(mapping),
                                 # the tests send the Fusion polls they count (tests/integration/test_fusion_poll.py)
                                 **dict.fromkeys(("MLC_FUSION_POLL_INVOICES", "MLC_FUSION_POLL_CREDIT_MEMOS",
                                                  "MLC_FUSION_POLL_RECEIPTS", "MLC_FUSION_POLL_ACCOUNTS"), "3600"),
@@ -109,9 +111,13 @@ def stack(tmp_path_factory, migrated, redis_url):
 PHONE_SHOP = f"tphone-{uuid.uuid4().hex[:6]}.myshopify.com"
 
 
-def _mapping_with_phone_shop() -> str:
-    from connector.config import DEFAULT_MAPPING_FILE
-    return DEFAULT_MAPPING_FILE.read_text() + f'\n[shops."{PHONE_SHOP}".customers]\nguest_without_email = "phone_party"\n'
+def _test_mapping() -> str:
+    """The packaged mapping, and the session's shops with policies of their own: one that parks
+    closed-period documents, one that bills guests without email to a party per phone number."""
+    return DEFAULT_MAPPING_FILE.read_text() + "".join(
+        f'\n[shops."{domain}".{section}]\n{setting}\n' for domain, section, setting in (
+            (PARKING_SHOP, "dates", 'closed_period = "park"'),
+            (PHONE_SHOP, "customers", 'guest_without_email = "phone_party"')))
 
 
 @pytest.fixture(scope="session")

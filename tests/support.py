@@ -20,6 +20,9 @@ from connector.services.context import Services
 from connector.services.setup import add_shop
 from connector.shopify.webhooks import sign
 
+#: The one shop whose mapping parks documents dated in a closed period (``[dates] closed_period``):
+#: the stack's mapping file gives it the override (tests/conftest.py).
+PARKING_SHOP = "periods-park.myshopify.com"
 FUSION_CLIENT = {"client_id": "mlc-tests", "client_secret": "tests-" + secrets.token_hex(8),
                  "scope": "urn:opc:resource:fa:instanceid=100000001urn:opc:resource:consumer::all"}
 
@@ -313,6 +316,20 @@ class Fusion:
 
     def clear_faults(self) -> None:
         requests.delete(f"{self.url}/_sandbox/faults", timeout=10).raise_for_status()
+
+    def set_period(self, period: str, status: str) -> None:
+        """Fusion's accountant opens or closes a Receivables period (``YYYY-MM``)."""
+        requests.post(f"{self.url}/_sandbox/periods", json={"period": period, "status": status},
+                      timeout=10).raise_for_status()
+
+    def require_rates(self, *rates: dict) -> None:
+        """Daily conversion rates become required; ``rates`` ({from, to, type, date, rate}) are entered."""
+        requests.post(f"{self.url}/_sandbox/rates", json={"required": True, "rates": list(rates)},
+                      timeout=10).raise_for_status()
+
+    def reset_calendar(self) -> None:
+        """Every period open again, no rates required."""
+        requests.delete(f"{self.url}/_sandbox/calendar", timeout=10).raise_for_status()
 
 
 def fusion_get(fusion: "Fusion", path: str, **params) -> dict:

@@ -16,6 +16,7 @@ from pathlib import Path
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
 
 from connector.config import ConfigError
+from connector.mapping.dates import DatePolicy, DatesSchema
 
 
 def _text(max_length: int) -> fields.String:
@@ -205,6 +206,8 @@ class Mapping:
     refund_adjustments: dict[str, KeptLine] = field(default_factory=dict)
     customers: CustomerPolicy = field(default_factory=CustomerPolicy)
     rounding: Rounding = field(default_factory=Rounding)
+    #: What a document dated in a closed period becomes (``connector.mapping.dates``).
+    dates: DatePolicy = field(default_factory=DatePolicy)
     shops: dict[str, "Mapping"] = field(default_factory=dict)
 
     def for_shop(self, domain: str) -> "Mapping":
@@ -360,6 +363,7 @@ class MappingSchema(_Strict):
     # without an email (there is no guest address to bill them to).
     customers = fields.Nested(_CustomersSchema, load_default=lambda: CustomerPolicy(guest_without_email="park"))
     rounding = fields.Nested(_RoundingSchema, load_default=Rounding)
+    dates = fields.Nested(DatesSchema, load_default=DatePolicy)
 
     @post_load
     def build(self, data, **_):

@@ -18,7 +18,8 @@ Fusion committed it. What keeps a document single:
 A :class:`Document` supplies only what differs: its binding kind, its Shopify id and GID, how to
 look it up in Fusion and how to create it (and, optionally, what to prepare first and what to do
 when the object already has its document). Audit rows ``<label>.created`` and
-``<label>.adopted`` are written here.
+``<label>.adopted`` are written here, and ``<label>.date_moved`` for each document booked on a
+later accounting date because its own was in a closed period.
 """
 from __future__ import annotations
 
@@ -111,6 +112,11 @@ class Document(ABC):
 
     def on_synced(self, session: Session, binding: Binding) -> None:
         """The object has its document already: a repeat, or a change made afterwards."""
+
+    def date_moves(self) -> list[dict]:
+        """The documents this attempt booked on a later accounting date than their own (a closed
+        period), each as the detail of a ``<label>.date_moved`` audit row."""
+        return []
 
 
 class Status(str, enum.Enum):
@@ -220,5 +226,8 @@ def _record(session: Session, binding: Binding, doc: Document, document: dict, s
     binding.shopify_updated_at = bindings.latest(binding.shopify_updated_at, doc.updated_at)
     audit.record(session, f"{doc.label}.{status.value}", shop_id=binding.shop_id, subject_kind=doc.kind.value,
                  subject_id=binding.shopify_id, **detail)
+    for move in doc.date_moves():
+        audit.record(session, f"{doc.label}.date_moved", shop_id=binding.shop_id, subject_kind=doc.kind.value,
+                     subject_id=binding.shopify_id, **move)
     session.commit()
     return Outcome(binding, status)

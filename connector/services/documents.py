@@ -1,5 +1,6 @@
 """The base of the sync services' document types: one shop's object, written with the process's
-services (its Fusion client, Redis and settings) through the create-once protocol."""
+services (its Fusion client, Redis and settings) through the create-once protocol, every
+document it creates under the shop's date policy (``connector.services.dating``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from connector.fusion.client import FusionClient
 from connector.models import Shop
 from connector.services import create_once
 from connector.services.context import Services
+from connector.services.dating import DatedFusion, Dating
 
 
 @dataclass
@@ -18,6 +20,7 @@ class ShopDocument(create_once.Document):
     session: Session
     shop: Shop
     fusion: FusionClient | None = field(default=None, init=False)
+    dating: Dating | None = field(default=None, init=False)
 
     def ensure(self) -> create_once.Outcome:
         return create_once.ensure(self.services.redis, self.session, self.shop.id, self,
@@ -25,4 +28,9 @@ class ShopDocument(create_once.Document):
 
     def prepare(self) -> None:
         # Resolved here, inside the lock and before any remote call: it reads the pod's row.
-        self.fusion = self.services.fusion(self.session)
+        mapping = self.services.mapping.for_shop(self.shop.domain)
+        self.dating = Dating(mapping.dates)
+        self.fusion = DatedFusion(self.services.fusion(self.session), self.dating, mapping.fusion.ledger_currency)
+
+    def date_moves(self) -> list[dict]:
+        return [move.as_detail() for move in self.dating.moves] if self.dating else []

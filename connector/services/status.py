@@ -127,6 +127,10 @@ def timeline(session: Session, shop_id: int, order_id: str, *, calls: bool = Fal
                       + (f"{state_text(before)} → " if before else "")
                       + f"{state_text(after)} (LastUpdateDate {row.detail.get('last_update_date')}, "
                         f"by {row.detail.get('last_updated_by') or '?'})")
+        elif row.action.endswith(".date_moved"):
+            detail = (f"{row.detail.get('document')} {row.detail.get('number')}: accounting date "
+                      f"{row.detail.get('original_date')} → {row.detail.get('accounting_date')} "
+                      f"({row.detail.get('reason', '')[:120]})")
         else:
             detail = jsonutil.dumps(row.detail)[:200]
         rows.append((row.occurred_at, row.action, f"{row.subject_kind} {row.subject_id}", detail))

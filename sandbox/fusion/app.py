@@ -17,6 +17,7 @@ from . import (rest_account_activities, rest_batch, rest_credit_memos, rest_invo
 from .auth import TokenIssuer, unauthorized
 from .errors import RestError, render_rest_error
 from .faults import FaultConfigError, FaultMiddleware, Faults, parse_config
+from .periods import Calendar, CalendarError
 from .seed import load_seed
 from .settings import FusionSandboxSettings
 from .store import Store
@@ -31,6 +32,7 @@ class Pod:
         self.store = Store(self.seed, settings.id_base)
         self.tokens = TokenIssuer(settings)
         self.faults = Faults()
+        self.calendar = Calendar(settings)
 
 
 def _json(data, status: int = 200) -> Response:
@@ -118,9 +120,50 @@ def create_app(settings: FusionSandboxSettings | None = None) -> Flask:
     def get_load():
         return _json(pod.faults.load.as_dict())
 
+    @app.get("/_sandbox/periods")
+    def get_periods():
+        return _json(pod.calendar.describe())
+
+    @app.post("/_sandbox/periods")
+    def set_periods():
+        """``{"period": "2026-11", "status": "closed"}`` or ``{"periods": {"2026-11": "closed", …}}``."""
+        body = request.get_json(silent=True) or {}
+        changes = dict(body.get("periods") or {})
+        if body.get("period"):
+            changes[body["period"]] = body.get("status", "")
+        try:
+            for key, status in changes.items():
+                pod.calendar.set_status(str(key), str(status))
+        except CalendarError as exc:
+            return _json({"error": str(exc)}, 400)
+        return _json(pod.calendar.describe())
+
+    @app.get("/_sandbox/rates")
+    def get_rates():
+        return _json({"required": pod.calendar.rates_required, "rates": pod.calendar.rates()})
+
+    @app.post("/_sandbox/rates")
+    def set_rates():
+        """``{"required": true}`` and/or ``{"rates": [{"from", "to", "type", "date", "rate"}]}``."""
+        body = request.get_json(silent=True) or {}
+        try:
+            for row in body.get("rates") or []:
+                pod.calendar.set_rate(row)
+        except CalendarError as exc:
+            return _json({"error": str(exc)}, 400)
+        if "required" in body:
+            pod.calendar.rates_required = bool(body["required"])
+        return get_rates()
+
+    @app.delete("/_sandbox/calendar")
+    def reset_calendar():
+        pod.calendar.reset()
+        return Response(status=204)
+
     @app.post("/_sandbox/reset")
     def reset():
         pod.store.reset()
+        pod.calendar.reset()
         return Response(status=204)
 
     app.wsgi_app = FaultMiddleware(app.wsgi_app, pod.faults)

@@ -19,6 +19,7 @@ from .rest_common import (
     get_or_404, item_response, json_body, parse_shape, pod, refuse_upsert, resource_url, shape_item,
     wants_nested, with_nested,
 )
+from .periods import refuse_rest
 from .rest_invoices import MAX_LENGTHS, check_number, parse_date, require_name
 from .store import today
 
@@ -184,6 +185,10 @@ def create_on_account(body: dict) -> dict:
     if currency != bu["currency"] and not body.get("ConversionRateType"):
         raise bad_request("ConversionRateType is required for a foreign-currency credit memo.",
                           "AR-855005", "/ConversionRateType")
+    refuse_rest(p.calendar, settings, accounting_date=acct_date, date_path="/AccountingDate", currency=currency,
+                ledger=bu["currency"], rate_type=body.get("ConversionRateType"),
+                conversion_date=parse_date(body.get("ConversionRateDate"), "ConversionRateDate") or trx_date,
+                rate=body.get("ConversionRate"))
     account, site = customers.resolve_bill_to(body, bu, settings)
     lines, total = _lines(body.get("receivablesCreditMemoLines"), seed, settings, currency)
     freight = to_decimal(body.get("FreightCreditAmount"), "FreightCreditAmount")

@@ -16,6 +16,7 @@ from flask import Blueprint
 from . import customers
 from .errors import bad_request, not_found
 from .money import rounded, to_decimal
+from .periods import refuse_rest
 from .query import DATE, DATETIME, NUM, STR
 from .rest_common import (
     ResourceSpec, caller, change_indicator, check_attributes, check_version, child_page,
@@ -455,6 +456,10 @@ def create_invoice(body: dict) -> dict:
     if body.get("ConversionRateType") == "User" and body.get("ConversionRate") in (None, ""):
         raise bad_request("The conversion rate type is User, so the attribute ConversionRate is "
                           "required.", "AR-855007", "/ConversionRate")
+    refuse_rest(p.calendar, settings, accounting_date=acct_date, date_path="/AccountingDate", currency=currency,
+                ledger=bu["currency"], rate_type=body.get("ConversionRateType"),
+                conversion_date=parse_date(body.get("ConversionDate"), "ConversionDate") or trx_date,
+                rate=body.get("ConversionRate"))
     if body.get("ReceiptMethod") and body["ReceiptMethod"] not in seed.receipt_methods:
         raise bad_request(f"The receipt method {body['ReceiptMethod']!r} doesn't exist.",
                           "AR-855006", "/ReceiptMethod")

@@ -23,6 +23,7 @@ from .rest_common import (
     collection_response, created_response, describe, flat_attributes, framework_version,
     get_or_404, item_response, json_body, json_response, parse_shape, pod, refuse_upsert, shape_item,
 )
+from .periods import refuse_rest
 from .rest_invoices import parse_date
 from .store import today
 
@@ -109,6 +110,10 @@ def create_receipt(body: dict) -> dict:
     if currency != bu["currency"] and not body.get("ConversionRateType"):
         raise bad_request(f"The receipt currency {currency} differs from the ledger currency, so "
                           "ConversionRateType is required.", "AR-855005", "/ConversionRateType")
+    refuse_rest(p.calendar, settings, accounting_date=accounting_date, date_path="/AccountingDate",
+                currency=currency, ledger=bu["currency"], rate_type=body.get("ConversionRateType"),
+                conversion_date=parse_date(body.get("ConversionDate"), "ConversionDate") or receipt_date,
+                rate=body.get("ConversionRate"))
     bank = body.get("RemittanceBankAccountNumber")
     expected_bank = seed.receipt_methods[method].get("remittance_bank_account_number")
     if bank and expected_bank and bank != expected_bank:

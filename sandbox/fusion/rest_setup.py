@@ -17,6 +17,12 @@ How sure each resource is (rest.md and the public material behind it are thin he
   names and ``<Kind>Id``/``Name``/``Description``/``SetName`` **[M]** (one public code base that
   syncs them). The transaction type's class (``TransactionTypeClass``) and the source's numbering
   (``AutomaticTransactionNumbering`` Y/N) are **[L]**.
+* ``accountingPeriodStatusLOV`` — the resource exists in Oracle's Financials REST API (a period
+  status per ``PeriodNameId``, ``ApplicationId`` and ``LedgerId``) **[M]**; its other attributes
+  (``ClosingStatus`` O/F/C/P/N as in ``GL_PERIOD_STATUSES``, ``StartDate``, ``EndDate``,
+  ``PeriodYear``, ``PeriodNumber``) are **[L]**, and the item key here is the period name, not
+  Oracle's hash of the three. Rows: Receivables (``ApplicationId`` 222), the months around today
+  and every period the sandbox controls named (``periods.py``).
 * ``finBusinessUnitsLOV`` (``BusinessUnitId``, ``BusinessUnitName``), ``receiptMethodsLOV``,
   ``receivablesActivitiesLOV``, ``taxRatesLOV``, ``currencyConversionTypesLOV`` and the CRM
   ``sourceSystemsLOV`` — names and attributes **[L]**.
@@ -26,9 +32,10 @@ names one differently is one setting away.
 """
 from __future__ import annotations
 
-from .query import NUM, STR
+from .query import DATE, NUM, STR
 from .rest_common import ResourceSpec, pod
 from .rest_reference import _register
+from .store import today
 
 
 def _spec(name: str, key: str, attributes: dict[str, str], api: str = "fscmRestApi",
@@ -102,6 +109,10 @@ def _source_systems() -> list[dict]:
              "EnabledFlag": "Y"} for n, (code, row) in enumerate(pod().seed.source_systems.items(), 1)]
 
 
+def _period_statuses() -> list[dict]:
+    return pod().calendar.lov_rows(today())
+
+
 def _account_combinations() -> list[dict]:
     return [{"_CODE_COMBINATION_ID": 300000005001000 + n, "_CHART_OF_ACCOUNTS_ID": 101,
              "EnabledFlag": "Y", "StartDateActive": "2020-01-01", "EndDateActive": None,
@@ -145,6 +156,9 @@ for spec, rows in (
     (_spec("sourceSystemsLOV", "SourceSystemId", {"SourceSystemId": NUM, "SourceSystem": STR,
                                                   "SourceSystemName": STR, "EnabledFlag": STR}, api="crmRestApi"),
      _source_systems),
+    (_spec("accountingPeriodStatusLOV", "PeriodNameId", {
+        "PeriodNameId": STR, "ApplicationId": NUM, "LedgerId": NUM, "PeriodYear": NUM, "PeriodNumber": NUM,
+        "StartDate": DATE, "EndDate": DATE, "ClosingStatus": STR, "AdjustmentPeriodFlag": STR}), _period_statuses),
     (_AccountCombinations(name="accountCombinationsLOV", api="fscmRestApi", key="_CODE_COMBINATION_ID",
                           attributes=ACCOUNT_ATTRS, queryable=set(ACCOUNT_ATTRS), finders={}),
      _account_combinations),

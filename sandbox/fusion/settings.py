@@ -81,3 +81,26 @@ class FusionSandboxSettings:
     # that LOV, so whether a pod can look a combination up by its segments is [L]; the other
     # set-up lists of values `ml-connector fit` reads are [M]/[L] too (rest_setup.py).
     account_combinations_by_segments: bool = True
+    # --- accounting periods and daily rates (periods.py) ---
+    # Initial status per period ({"2026-11": "closed"}); every period not named is open. Statuses:
+    # open, closed, future, never_opened, permanently_closed. Changed at run time by /_sandbox/periods.
+    period_statuses: dict | None = None
+    # A Future Enterable period takes documents, as Oracle's period status documents it (True).
+    future_period_accepts_documents: bool = True
+    # The refusal of a document whose accounting date is in a period that refuses it. The reference
+    # gives no Fusion text or code [L]: this paraphrases Receivables' "not in an open or future
+    # enterable period". {date} is the ISO date, {period} the period name (Nov-26).
+    closed_period_message: str = ("The accounting date {date} isn't in an open or future enterable "
+                                  "accounting period ({period} is closed).")
+    closed_period_code: str = "AR-855101"      # a placeholder: the real code is not known
+    # Whether a foreign-currency document needs a daily rate (from, to, type, date) in General
+    # Ledger, as on a real pod (True). False by default so that a pod nobody entered rates in
+    # accepts foreign documents as before; /_sandbox/rates turns it on.
+    daily_rates_required: bool = False
+    # Daily rates entered at start: [{"from": "EUR", "to": "USD", "type": "Corporate",
+    # "date": "2026-11-14", "rate": "1.08"}].
+    daily_rates: list | None = None
+    # The refusal of a document without its daily rate [L] (no Fusion text in the reference).
+    missing_rate_message: str = ("A conversion rate doesn't exist for the conversion rate type {type} "
+                                 "from {source} to {target} on {date}.")
+    missing_rate_code: str = "AR-855102"       # a placeholder too

@@ -132,6 +132,12 @@ def create_credit_memo(op_el):
     total = line + tax + freight
     if total == 0:
         raise _fault("AR-855074: Enter an amount or percent to credit.", "", "/LineAmount")
+    gl_date = fields.get("GlDate") or fields.get("TransactionDate") or today().isoformat()
+    closed = p.calendar.closed_message(gl_date)
+    if closed:  # the memo takes the invoice's conversion rate: only its GL date can be refused
+        raise ServiceFault(p.settings.closed_period_code, f"{p.settings.closed_period_code}: {closed}",
+                           [{"message": closed, "attributeName": "GlDate", "objectName": "CreditMemo"}],
+                           exception_class="oracle.apps.fnd.applcore.messages.ApplcoreException")
     number = check_number(seed, store, source["name"], fields.get("TransactionNumber"), _fault)
     _check_buckets(invoice, amounts)
     try:
