@@ -96,7 +96,7 @@ def stack(tmp_path_factory, migrated, redis_url):
                                                  "MLC_FUSION_POLL_RECEIPTS", "MLC_FUSION_POLL_ACCOUNTS"), "3600"),
                                 # and run the reconciliations they count (tests/integration/test_reconcile.py):
                                 # tests that hold webhooks back on purpose are not reconciled behind their backs
-                                "MLC_SHOPIFY_RECONCILE_EVERY": "3600", "MLC_MAPPING_FILE": str(mapping)})
+                                "MLC_SHOPIFY_RECONCILE_EVERY": "3600"})
     instance.start()
     try:
         instance.wait_for_workers()
