@@ -21,7 +21,8 @@ def create_app(settings: ShopifySandboxSettings | None = None) -> Flask:
     app = Flask("sandbox.shopify")
     store = Store()
     dispatcher = Dispatcher(settings, on_exhausted=store.remove_webhook_subscription)
-    merchant = Merchant(store, dispatcher, settings.rest_refund_shipping_tax, settings.refund_duties_in_transactions)
+    merchant = Merchant(store, dispatcher, settings.rest_refund_shipping_tax, settings.refund_duties_in_transactions,
+                        settings.rest_payment_terms_type_case)
     app.extensions["shopify_sandbox"] = SimpleNamespace(
         settings=settings, store=store, dispatcher=dispatcher, merchant=merchant,
         tokens=Tokens(settings), buckets=Buckets(settings.bucket_size, settings.restore_rate),
