@@ -257,15 +257,19 @@ class TestShop:
 
 
 def add_shop_mapping(stack, domain: str, toml: str) -> None:
-    """Add ``toml`` (sections under ``[shops."<domain>"…]``) to the running stack's mapping, as an
-    operator edits it: written whole and swapped in, so no worker reads half a file."""
+    """Give the shop ``toml`` (sections under ``[shops."<domain>"…]``) in the running stack's
+    mapping, in place of what an earlier call gave it, as an operator edits the file: written
+    whole and swapped in, so no worker reads half a file. Workers read it when they start."""
     import os
+    import re
     path = stack.extra_env["MLC_MAPPING_FILE"]
     with open(path) as fh:
         text = fh.read()
+    begin, end = f"# -- test overrides of {domain}\n", f"# -- end of {domain}\n"
+    text = re.sub(re.escape(begin) + ".*?" + re.escape(end), "", text, flags=re.S)
     fresh = f"{path}.{uuid.uuid4().hex}"
     with open(fresh, "w") as fh:
-        fh.write(f"{text}\n{toml}\n")
+        fh.write(f"{text}{begin}{toml}\n{end}")
     os.replace(fresh, path)
 
 

@@ -110,3 +110,33 @@ def test_an_unmapped_term_parks_naming_the_missing_row_and_replays_once_the_mapp
     # then the order is invoiced on the terms the new row gives
     invoice = invoiced(shop, order)
     assert invoice["PaymentTerms"] == "60 NET"
+
+
+def test_a_profile_class_fusion_refuses_parks_with_fusions_message_and_replays_without_a_second_account(
+        shop, stack):
+    # given a shop whose B2B accounts get a profile class the pod does not have
+    add_shop_mapping(stack, shop.domain, f'[shops."{shop.domain}".b2b]\nprofile_class = "Wholesale Gold"\n')
+    stack.kill_worker("invoices")
+    company = shop.create_company(b2b_company())
+    order = shop.place_order(b2b_order(company))
+    # then the order parks with Fusion's message; the account Fusion made is not bound yet
+    event = eventually(lambda: next((e for e in shop.inbox() if e.topic == "orders/create"
+                                     and e.resource_id == str(order["id"]) and e.state == InboxState.parked), None),
+                       timeout=60)
+    assert event is not None, shop.last_attempt_errors()
+    assert "Wholesale Gold" in event.last_error and "ProfileClassName" in event.last_error
+    assert shop.binding("company_location", company["locations"][0]["id"]).state == BindingState.creating
+
+    # when the operator names a class the pod has, restarts the invoice workers and replays
+    add_shop_mapping(stack, shop.domain, f'[shops."{shop.domain}".b2b]\nprofile_class = "DEFAULT"\n')
+    stack.kill_worker("invoices")
+    from workers.app import app
+    app.send_task("mlc.inbox.replay", args=[event.id])
+    # then the order is invoiced to that same account, which now has the class
+    invoice = invoiced(shop, order)
+    account = shop.binding("company_location", company["locations"][0]["id"])
+    assert invoice["BillToCustomerNumber"] == account.fusion_number
+    # (the account the first attempt made, found by the location's reference: not a second one)
+    assert [a.detail["account_number"] for a in shop.audit("company_account.adopted")] == [account.fusion_number]
+    from tests.support import Fusion
+    assert Fusion(stack.urls["fusion_sandbox"]).profile_class(account.fusion_id) == "DEFAULT"
