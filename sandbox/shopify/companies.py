@@ -57,14 +57,19 @@ def add_location(store, shop, company: dict, posted: dict, now: str) -> dict:
     if not isinstance(billing, dict) or not billing.get("address1") or not billing.get("country_code"):
         raise OrderError("a company location needs a billing_address with address1 and country_code")
     lid = store.new_id("CompanyLocation")
-    address = {key: billing.get(key) for key in _ADDRESS_KEYS}
-    address.update({"id": store.new_id("CompanyAddress"), "company_name": company["name"],
-                    "created_at": now, "updated_at": now})
+
+    def company_address(raw: dict) -> dict:
+        address = {key: raw.get(key) for key in _ADDRESS_KEYS}
+        address.update({"id": store.new_id("CompanyAddress"), "company_name": company["name"],
+                        "created_at": now, "updated_at": now})
+        return address
+
+    shipping = posted.get("shipping_address")
     location = {"id": lid, "admin_graphql_api_id": f"gid://shopify/CompanyLocation/{lid}",
                 "company_id": company["id"], "name": str(posted.get("name") or company["name"]),
                 "external_id": posted.get("external_id"), "note": posted.get("note"),
-                "currency": shop.currency, "billing_address": address,
-                "shipping_address": copy.deepcopy(posted.get("shipping_address") and address),
+                "currency": shop.currency, "billing_address": company_address(billing),
+                "shipping_address": company_address(shipping) if isinstance(shipping, dict) else None,
                 "created_at": now, "updated_at": now}
     shop.company_locations[lid] = location
     company["location_ids"].append(lid)
