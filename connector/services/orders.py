@@ -193,6 +193,8 @@ class Invoice(ShopDocument):
                                "currency": invoice.get("InvoiceCurrencyCode", ""),
                                # what later documents (credit and debit memos) need to know of the order
                                "taxes_included": bool(self.order.get("taxes_included"))}
+        if b2b.purchaser(self.order) is not None:  # its edits' debit memos fall due on the same terms
+            binding.fusion_refs["payment_terms"] = str(invoice.get("PaymentTerms") or self._payload["PaymentTerms"])
         binding.payload_digest = bindings.digest(self.order)
         self.note = _differs(binding, self.order)
         baseline = None if self.note else _components_or_none(self.order)

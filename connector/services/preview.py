@@ -153,7 +153,8 @@ def _changes(out: Preview, session: Session, shop: Shop, order: dict, invoice, m
                                         INVOICES, build_debit_memo(
                                             order, rise, mapping=mapping, number=number,
                                             bill_to_account=invoice.fusion_refs.get("customer_account", ""),
-                                            invoice_number=invoice.fusion_number)))
+                                            invoice_number=invoice.fusion_number,
+                                            payment_terms=invoice.fusion_refs.get("payment_terms", ""))))
         except MappingError as exc:
             out.notes.append(f"the edit would be parked: {exc}")
         sequence += 1

@@ -140,3 +140,17 @@ def test_a_profile_class_fusion_refuses_parks_with_fusions_message_and_replays_w
     assert [a.detail["account_number"] for a in shop.audit("company_account.adopted")] == [account.fusion_number]
     from tests.support import Fusion
     assert Fusion(stack.urls["fusion_sandbox"]).profile_class(account.fusion_id) == "DEFAULT"
+
+
+def test_an_edit_raising_a_b2b_order_is_a_debit_memo_on_the_invoices_terms(shop):
+    from tests.integration.test_edits import edit, tees
+    # given a B2B order invoiced on Net 60
+    company = shop.create_company(b2b_company())
+    order = shop.place_order(b2b_order(company, terms={"payment_terms_name": "Net 60"}))
+    invoice = invoiced(shop, order)
+    # when the company adds a third tee
+    edit(shop, order, line_items=tees(order, 3))
+    # then the debit memo for it bills the same account, on the invoice's terms, and Fusion agrees with Shopify
+    assert eventually(lambda: shop.quiet() and shop.holds(order), timeout=90), shop.invariants(order)
+    [debit] = shop.fusion_debit_memos(order)
+    assert (debit["PaymentTerms"], debit["BillToCustomerNumber"]) == ("60 NET", invoice["BillToCustomerNumber"])

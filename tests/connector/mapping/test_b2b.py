@@ -113,3 +113,15 @@ def test_given_the_default_mapping_then_its_b2b_section_lists_each_fusion_term_o
 @given(st.sampled_from(["Net 30", "NET_30", "net-30", " NET 30 "]))
 def test_a_terms_name_matches_whatever_its_case_spacing_or_separators(spelling):
     assert terms_key(spelling) == terms_key("Net 30")
+
+
+def test_given_an_edit_of_a_b2b_order_then_its_debit_memo_falls_due_on_the_invoices_terms():
+    from decimal import Decimal
+
+    from connector.mapping.adjustment import Components, build_debit_memo
+    rise = Components(merchandise=Decimal("22.50"), merchandise_tax=Decimal("1.80"))
+    own = build_debit_memo(b2b(), rise, mapping=MAPPING, number="ACME-1001-D1", bill_to_account="20001",
+                           invoice_number="ACME-1001", payment_terms="60 NET")
+    plain = build_debit_memo(b2b(), rise, mapping=MAPPING, number="ACME-1001-D1", bill_to_account="20001",
+                             invoice_number="ACME-1001")
+    assert (own["PaymentTerms"], plain["PaymentTerms"]) == ("60 NET", "IMMEDIATE")
