@@ -70,6 +70,7 @@ def test_a_second_order_of_a_location_reuses_its_account_with_no_fusion_lookup(s
     assert invoice["BillToCustomerNumber"] == account and invoice["PurchaseOrder"] == "PO-2"
     assert eventually(lambda: shop.quiet())
     assert calls(shop, "fusion", second) == Counter({"POST receivablesInvoices": 1})
+    assert calls(shop, "shopify", second) == Counter()  # the location is not read again either
     assert len(shop.audit("company_account.created")) == 1 and len(shop.audit("organization.created")) == 1
 
 
