@@ -246,7 +246,31 @@ def _place_orders(stack: Stack, count: int) -> list[tuple[DemoShop, dict]]:
                                          json={"order": _cross_border_order(shop)}, timeout=30)
                 response.raise_for_status()
                 sent.append((shop, response.json()))
+        sent.append((SHOPS[1], _b2b_order(shopify, SHOPS[1])))
     return sent
+
+
+def _b2b_order(shopify: str, shop: DemoShop) -> dict:
+    """A wholesale buyer's order: a B2B company's Berlin location orders on Net 30 with its PO
+    number, billed in Fusion to the company's organization at that location's account."""
+    company = requests.post(f"{shopify}/_sandbox/shops/{shop.domain}/companies", timeout=30, json={
+        "name": "Möbelhaus Nord GmbH",
+        "contact": {"email": "einkauf@moebelhaus-nord.example", "first_name": "Jonas", "last_name": "Berg"},
+        "locations": [{"name": "Berlin", "billing_address": {
+            "address1": "Friedrichstraße 120", "city": "Berlin", "zip": "10117", "country": "Germany",
+            "country_code": "DE", "province_code": "BE"}}]})
+    company.raise_for_status()
+    company = company.json()
+    response = requests.post(f"{shopify}/_sandbox/shops/{shop.domain}/orders", timeout=30, json={"order": {
+        "company": {"id": company["id"], "location_id": company["locations"][0]["id"]},
+        "payment_terms": {"payment_terms_name": "Net 30"}, "po_number": "MN-2026-0042",
+        "currency": shop.currency, "taxes_included": shop.taxes_included, "financial_status": "pending",
+        "line_items": [{"sku": "CHAIR-OAK", "title": "Oak chair", "quantity": 12, "price": "149.00",
+                        "tax_lines": [{"title": "DE MwSt", "rate": "0.19"}]}],
+        "shipping_lines": [{"title": "Freight", "code": "FREIGHT", "price": "80.00",
+                            "tax_lines": [{"title": "DE MwSt", "rate": "0.19"}]}]}})
+    response.raise_for_status()
+    return response.json()
 
 
 def _cross_border_order(shop: DemoShop) -> dict:

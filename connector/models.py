@@ -75,6 +75,8 @@ class BindingKind(str, enum.Enum):
     # The other way round: a receipt a person entered in Fusion, pushed to the order as a Shopify
     # payment ("<order id>:<StandardReceiptId>"; its fusion_id is the receipt's).
     fusion_receipt = "fusion_receipt"
+    company = "company"                     # a B2B company: a TCA organization (hubOrganizations)
+    company_location = "company_location"   # a B2B company location: the organization's account, BILL_TO site
 
 
 class AttemptOutcome(str, enum.Enum):

@@ -39,3 +39,29 @@ def new_order(email: str | None = None) -> dict:
     email = email or f"buyer-{uuid.uuid4().hex[:8]}@example.com"
     return reference_order(email=email, financial_status="pending",
                            customer={"email": email, "first_name": "Ana", "last_name": "Silva"})
+
+
+def b2b_company(name: str | None = None, locations: int = 1) -> dict:
+    """A Shopify B2B company with ``locations`` locations, each billed at an address of its own,
+    and a contact of its own (integration tests share one Fusion pod: names stay unique)."""
+    tag = uuid.uuid4().hex[:6]
+    name = name or f"Acme Wholesale {tag}"
+    return {"name": name,
+            "contact": {"email": f"buyer-{tag}@acme.example", "first_name": "Bea", "last_name": "Buyer"},
+            "locations": [{"name": f"{name} site {n + 1}",
+                           "billing_address": {"address1": f"{100 + n} Commerce Way", "city": "Dallas",
+                                               "province_code": "TX", "country_code": "US", "zip": "75201"}}
+                          for n in range(locations)]}
+
+
+def b2b_order(company: dict, location: int = 0, *, terms: dict | None = None, po_number: str | None = "PO-4471",
+              **overrides) -> dict:
+    """The reference order, unpaid, placed by ``company`` (as the sandbox answered it) for one of
+    its locations, with payment terms (Net 30 unless given) and a PO number."""
+    order = {k: v for k, v in reference_order(financial_status="pending", **overrides).items()
+             if k not in ("customer", "billing_address", "email") or k in overrides}
+    order["company"] = {"id": company["id"], "location_id": company["locations"][location]["id"]}
+    order["payment_terms"] = terms if terms is not None else {"payment_terms_name": "Net 30"}
+    if po_number is not None:
+        order["po_number"] = po_number
+    return order

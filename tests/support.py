@@ -83,6 +83,10 @@ class TestShop:
         assert response.status_code in (200, 201), response.text
         return response.json()
 
+    def create_company(self, company: dict) -> dict:
+        """The merchant adds a B2B company with its locations and contact (``customers/create`` for a new contact)."""
+        return self.act("companies", company)
+
     def update_customer(self, customer_id, changes: dict) -> dict:
         """The merchant edits a customer (Shopify sends ``customers/update``)."""
         response = requests.put(f"{self.stack.urls['shopify_sandbox']}/_sandbox/shops/{self.domain}/customers/{customer_id}",
@@ -264,6 +268,23 @@ class TestShop:
                 Shop.domain == self.domain, AuditEvent.action == action).order_by(AuditEvent.id)))
 
 
+def add_shop_mapping(stack, domain: str, toml: str) -> None:
+    """Give the shop ``toml`` (sections under ``[shops."<domain>"…]``) in the running stack's
+    mapping, in place of what an earlier call gave it, as an operator edits the file: written
+    whole and swapped in, so no worker reads half a file. Workers read it when they start."""
+    import os
+    import re
+    path = stack.extra_env["MLC_MAPPING_FILE"]
+    with open(path) as fh:
+        text = fh.read()
+    begin, end = f"# -- test overrides of {domain}\n", f"# -- end of {domain}\n"
+    text = re.sub(re.escape(begin) + ".*?" + re.escape(end), "", text, flags=re.S)
+    fresh = f"{path}.{uuid.uuid4().hex}"
+    with open(fresh, "w") as fh:
+        fh.write(f"{text}{begin}{toml}\n{end}")
+    os.replace(fresh, path)
+
+
 class Fusion:
     """Fusion as its own user sees it: the REST API of the sandbox, and its fault switches."""
 
@@ -298,6 +319,30 @@ class Fusion:
 
     def addresses(self, party_number) -> list[dict]:
         return fusion_get(self, f"/crmRestApi/resources/11.13.18.05/hubPersons/{party_number}/child/Address")["items"]
+
+    def organizations(self, reference: str) -> list[dict]:
+        """The TCA organizations whose source-system reference is ``reference`` (a company GID)."""
+        return fusion_get(self, "/crmRestApi/resources/11.13.18.05/hubOrganizations",
+                          q=f"SourceSystemReferenceValue='{reference}'")["items"]
+
+    def organization_addresses(self, party_number) -> list[dict]:
+        return fusion_get(self, f"/crmRestApi/resources/11.13.18.05/hubOrganizations/{party_number}/child/Address")[
+            "items"]
+
+    def profile_class(self, account_id) -> str:
+        """The profile class of the account's active customer profile (SOAP
+        ``ReceivablesCustomerProfileService``), '' when it has none."""
+        ns = "http://xmlns.oracle.com/apps/financials/receivables/customers/customerProfileService/"
+        envelope = (f'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+                    f'xmlns:typ="{ns}types/" xmlns:prof="{ns}"><soapenv:Body><typ:getActiveCustomerProfile>'
+                    f"<typ:customerProfile><prof:CustomerAccountId>{account_id}</prof:CustomerAccountId>"
+                    "</typ:customerProfile></typ:getActiveCustomerProfile></soapenv:Body></soapenv:Envelope>")
+        response = requests.post(f"{self.url}/fscmService/ReceivablesCustomerProfileService", data=envelope.encode(),
+                                 timeout=10, headers={"Authorization": f"Bearer {self.token()}",
+                                                      "Content-Type": "text/xml;charset=UTF-8"})
+        from connector.fusion import soap
+        body = soap.parse_response(response.content)
+        return "" if soap.is_fault(body) else body.get("ProfileClassName", "")
 
     def deactivate_account(self, account_id) -> None:
         """Fusion's user sets a customer account inactive (``mergeCustomerAccount``, Status I)."""

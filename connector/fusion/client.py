@@ -7,7 +7,9 @@ from connector.fusion.auth import FusionConnection
 from connector.fusion.credit_memos import CreditMemos
 from connector.fusion.invoices import PATH as INVOICES
 from connector.fusion.invoices import Invoices
+from connector.fusion.organizations import Organizations
 from connector.fusion.parties import Parties
+from connector.fusion.profiles import CustomerProfiles
 from connector.fusion.receipts import Receipts
 from connector.fusion.transport import FusionTransport
 from connector.ratelimit import TokenBucket
@@ -23,7 +25,9 @@ class FusionClient:
                                          allow_http=allow_http)
         self.invoices = Invoices(self.transport)
         self.parties = Parties(self.transport)
+        self.organizations = Organizations(self.transport)
         self.accounts = CustomerAccounts(self.transport)
+        self.profiles = CustomerProfiles(self.transport)
         self.credit_memos = CreditMemos(self.transport)
         self.receipts = Receipts(self.transport)
 

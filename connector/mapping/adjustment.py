@@ -140,18 +140,21 @@ class DebitHeader:
     day: str                  # YYYY-MM-DD: the transaction and accounting date
     purchase_order: str       # the Shopify order name, as on the invoice
     comments: str
+    payment_terms: str = ""   # the invoice's own terms (a B2B order's); '' the mapping's
 
 
 def build_debit_memo(order: dict, rise: Components, *, mapping: Mapping, number: str, bill_to_account: str,
-                     invoice_number: str) -> dict:
-    """A debit memo for what an edit added: one line per component that rose, with its tax."""
+                     invoice_number: str, payment_terms: str = "") -> dict:
+    """A debit memo for what an edit added: one line per component that rose, with its tax, due on
+    the invoice's ``payment_terms`` when it has its own (a B2B order's)."""
     memo, gl = mapping.memo_lines, mapping.gl
     currency = ((order.get("total_price_set") or {}).get("shop_money") or {}).get("currency_code") \
         or order.get("currency") or ""
     header = DebitHeader(number, bill_to_account, currency,
                          (order.get("updated_at") or order.get("processed_at") or "")[:10],
                          str(order.get("name", "")),
-                         f"Shopify order {order.get('name', '')} edited after invoice {invoice_number}")
+                         f"Shopify order {order.get('name', '')} edited after invoice {invoice_number}",
+                         payment_terms)
     return debit_memo(header, [
         DebitLine("Order edit: merchandise", rise.merchandise, rise.merchandise_tax, memo.merchandise, gl.revenue),
         DebitLine("Order edit: shipping", rise.shipping, rise.shipping_tax, memo.shipping, gl.freight),
@@ -189,7 +192,7 @@ def debit_memo(header: DebitHeader, parts: list[DebitLine], *, mapping: Mapping,
         "BusinessUnit": setup.business_unit, "TransactionSource": setup.transaction_source,
         "TransactionType": setup.debit_memo_type, "TransactionNumber": header.number,
         "TransactionDate": header.day, "AccountingDate": header.day,
-        "BillToCustomerNumber": header.bill_to_account, "PaymentTerms": setup.payment_terms,
+        "BillToCustomerNumber": header.bill_to_account, "PaymentTerms": header.payment_terms or setup.payment_terms,
         "InvoiceCurrencyCode": header.currency, "PurchaseOrder": header.purchase_order[:50],
         "Comments": header.comments[:1760],
         "receivablesInvoiceLines": lines, "receivablesInvoiceDistributions": distributions}

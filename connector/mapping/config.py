@@ -193,6 +193,57 @@ class CustomerPolicy:
         return self.guest_without_phone if self.guest_without_email == "phone_party" else self.guest_without_email
 
 
+TERMS_TYPES = ("NET", "RECEIPT", "FULFILLMENT", "FIXED")
+B2B_UNMATCHED = ("park", "default")
+
+
+def terms_key(name: str) -> str:
+    """A Shopify terms name compared without case, spaces, ``_`` or ``-``: the REST webhook and
+    GraphQL may spell one template "Net 30" or "NET_30"."""
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
+
+
+@dataclass(frozen=True)
+class TermsRow:
+    """One row of the B2B payment terms table: the Shopify terms it matches (every key given must
+    match: the template's ``name``, its ``type`` NET/RECEIPT/FULFILLMENT/FIXED, ``due_in_days``)
+    and the Fusion payment terms name (``fusion``) the invoice gets."""
+
+    fusion: str
+    name: str = ""
+    type: str = ""
+    due_in_days: int | None = None
+
+    def matches(self, name: str, kind: str, days: int | None) -> bool:
+        return ((not self.name or terms_key(self.name) == terms_key(name))
+                and (not self.type or self.type == kind.upper())
+                and (self.due_in_days is None or self.due_in_days == days))
+
+
+@dataclass(frozen=True)
+class B2BSetup:
+    """How an order placed by a Shopify B2B company is billed (docs/accounting.md, "B2B orders").
+
+    ``terms``: Shopify payment terms to Fusion payment terms names, first match wins.
+    ``default_terms``: the Fusion terms of a B2B order that carries none (and, with
+    ``unmatched = "default"``, of one whose terms no row matches; ``park``, the default, parks
+    it naming the row to add). ``profile_class``: the customer profile class each company
+    location's account gets ('' leaves Fusion's default profile)."""
+
+    terms: tuple[TermsRow, ...] = ()
+    default_terms: str = ""
+    unmatched: str = "park"
+    profile_class: str = ""
+
+    def row(self, name: str, kind: str, days: int | None) -> TermsRow | None:
+        return next((r for r in self.terms if r.matches(name, kind, days)), None)
+
+    def fusion_terms(self) -> list[str]:
+        """Every Fusion payment terms name the section uses, once each, in order."""
+        return list(dict.fromkeys([*(r.fusion for r in self.terms), *([self.default_terms] if self.default_terms
+                                                                      else [])]))
+
+
 @dataclass(frozen=True)
 class Mapping:
     fusion: FusionSetup
@@ -208,6 +259,8 @@ class Mapping:
     rounding: Rounding = field(default_factory=Rounding)
     #: What a document dated in a closed period becomes (``connector.mapping.dates``).
     dates: DatePolicy = field(default_factory=DatePolicy)
+    #: None: the mapping has no ``[b2b]`` section, and a B2B order parks naming it.
+    b2b: B2BSetup | None = None
     shops: dict[str, "Mapping"] = field(default_factory=dict)
 
     def for_shop(self, domain: str) -> "Mapping":
@@ -347,6 +400,34 @@ class _CustomersSchema(_Section):
         return policy
 
 
+class _TermsRowSchema(_Section):
+    builds = TermsRow
+    fusion = _text(15)
+    name = fields.String(load_default="", validate=validate.Length(max=255))
+    type = fields.String(load_default="", validate=validate.OneOf(["", *TERMS_TYPES]))
+    due_in_days = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=0, max=3650))
+
+    @post_load
+    def build(self, data, **_):
+        if not (data["name"] or data["type"] or data["due_in_days"] is not None):
+            raise ValidationError("a row needs name, type or due_in_days to match Shopify's terms", "name")
+        return TermsRow(**data)
+
+
+class _B2BSchema(_Section):
+    builds = B2BSetup
+    terms = fields.List(fields.Nested(_TermsRowSchema), load_default=())
+    default_terms = fields.String(load_default="", validate=validate.Length(max=15))
+    unmatched = fields.String(load_default="park", validate=validate.OneOf(B2B_UNMATCHED))
+    profile_class = fields.String(load_default="", validate=validate.Length(max=30))
+
+    @post_load
+    def build(self, data, **_):
+        if data["unmatched"] == "default" and not data["default_terms"]:
+            raise ValidationError("needed when unmatched is default", "default_terms")
+        return B2BSetup(**dict(data, terms=tuple(data["terms"])))
+
+
 class MappingSchema(_Strict):
     fusion = fields.Nested(_FusionSchema, required=True)
     memo_lines = fields.Nested(_MemoLinesSchema, required=True)
@@ -364,6 +445,8 @@ class MappingSchema(_Strict):
     customers = fields.Nested(_CustomersSchema, load_default=lambda: CustomerPolicy(guest_without_email="park"))
     rounding = fields.Nested(_RoundingSchema, load_default=Rounding)
     dates = fields.Nested(DatesSchema, load_default=DatePolicy)
+    # Optional: a mapping without it parks B2B orders, naming the section to add.
+    b2b = fields.Nested(_B2BSchema, load_default=None)
 
     @post_load
     def build(self, data, **_):

@@ -153,9 +153,11 @@ def _discount_label(order: dict, item: dict) -> str:
 
 
 def build_invoice(order: dict, *, mapping: Mapping, prefix: str, bill_to_account: str,
-                  bill_to_site: str = "") -> dict:
+                  bill_to_site: str = "", payment_terms: str = "", purchase_order: str = "") -> dict:
     """``bill_to_site``: the number of the account's BILL_TO site at the order's billing address
-    (Fusion bills the account's primary site when it is empty)."""
+    (Fusion bills the account's primary site when it is empty). ``payment_terms`` and
+    ``purchase_order``: a B2B order's own (:mod:`connector.mapping.b2b`); otherwise the mapping's
+    terms and the order's name."""
     inclusive = bool(order.get("taxes_included"))
     place = place_of(order)
     lines: list[dict] = []
@@ -248,10 +250,10 @@ def build_invoice(order: dict, *, mapping: Mapping, prefix: str, bill_to_account
         "TransactionDate": _date(order),
         "AccountingDate": _date(order),
         "BillToCustomerNumber": bill_to_account,
-        "PaymentTerms": mapping.fusion.payment_terms,
+        "PaymentTerms": payment_terms or mapping.fusion.payment_terms,
         "InvoiceCurrencyCode": _currency(order),
         "CrossReference": order["admin_graphql_api_id"],
-        "PurchaseOrder": str(order.get("name", ""))[:50],
+        "PurchaseOrder": (purchase_order or str(order.get("name", "")))[:50],
         "Comments": comments[:1760],
         "receivablesInvoiceLines": lines,
         "receivablesInvoiceDistributions": distributions,

@@ -158,7 +158,8 @@ class Adjustment(ShopDocument):
             return self.fusion.invoices.create(build_debit_memo(
                 self.order, self.change, mapping=self.mapping, number=self._number,
                 bill_to_account=self.invoice.fusion_refs.get("customer_account", ""),
-                invoice_number=self.invoice.fusion_number))
+                invoice_number=self.invoice.fusion_number,
+                payment_terms=self.invoice.fusion_refs.get("payment_terms", "")))
         if self._refused is not None:
             raise self._refused
         self._take_receipts_off({part.document_id for part in self._parts})

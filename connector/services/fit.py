@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from connector import flows
 from connector.config import ConfigError
-from connector.fusion import credit_memos, invoices, parties, receipts
+from connector.fusion import credit_memos, invoices, organizations, parties, receipts
 from connector.fusion.errors import FusionAuthError, FusionError, FusionRejected
 from connector.fusion.rest import CRM, FSCM
 from connector.mapping.config import Mapping
@@ -75,6 +75,8 @@ LOOKUPS: dict[str, Lookup] = {
     "receipt_methods": Lookup(f"{FSCM}/receiptMethodsLOV", "Name", "receipt method",
                               "Manage Receipt Classes and Methods"),
     "payment_terms": Lookup(f"{FSCM}/paymentTermsLOV", "Name", "payment terms", "Manage Receivables Payment Terms"),
+    "profile_classes": Lookup(f"{FSCM}/customerProfileClassesLOV", "Name", "customer profile class",
+                              "Manage Customer Profile Classes"),
     "tax_rates": Lookup(f"{FSCM}/taxRatesLOV", "TaxRateCode", "tax rate", "Manage Tax Rates and Tax Recovery Rates"),
     "conversion_rate_types": Lookup(f"{FSCM}/currencyConversionTypesLOV", "UserConversionType",
                                     "conversion rate type", "Manage Conversion Rate Types"),
@@ -202,6 +204,18 @@ def fusion_needs(m: Mapping) -> list[Need]:
         if getattr(m.refunds, name):
             needs.append(Need(f"fusion.refunds.{name}", "receivables_activities", getattr(m.refunds, name),
                               f"[refunds] {name}", f.business_unit))
+    return needs + b2b_needs(m)
+
+
+def b2b_needs(m: Mapping) -> list[Need]:
+    """The Fusion payment terms of the B2B terms table (and its default), and the profile class."""
+    if m.b2b is None:
+        return []
+    needs = [Need(f"fusion.b2b.payment_terms.{'_'.join(terms.lower().split())}", "payment_terms", terms,
+                  "[b2b] default_terms" if terms == m.b2b.default_terms else f"the [[b2b.terms]] row fusion = {terms!r}")
+             for terms in m.b2b.fusion_terms()]
+    if m.b2b.profile_class:
+        needs.append(Need("fusion.b2b.profile_class", "profile_classes", m.b2b.profile_class, "[b2b] profile_class"))
     return needs
 
 
@@ -361,6 +375,8 @@ REST_SERVICES = (
             "the privileges to view, create and apply receivables receipts"),
     Service("fusion.access.parties", parties.PATH, "customer parties (hubPersons)",
             "the Trading Community privileges to view and create persons"),
+    Service("fusion.access.organizations", organizations.PATH, "organization parties (hubOrganizations, B2B)",
+            "the Trading Community privileges to view and create organizations"),
 )
 
 

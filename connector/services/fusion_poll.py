@@ -39,7 +39,7 @@ from connector.services import fusion_receipts
 KINDS = {"invoices": (BindingKind.order, BindingKind.adjustment),  # adjustments: debit memos
          "credit_memos": (BindingKind.refund, BindingKind.adjustment),
          "receipts": (BindingKind.payment,),
-         "customer_accounts": (BindingKind.customer,)}
+         "customer_accounts": (BindingKind.customer, BindingKind.company_location)}  # B2B: a location's account
 DOCUMENT = {"invoices": "invoice", "credit_memos": "credit_memo", "receipts": "receipt",
             "customer_accounts": "customer_account"}
 #: Where a resource's first poll starts: earlier history is the business of reconciliation.

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from connector import audit
 from connector.fusion.errors import FusionRejected
 from connector.locks import object_lock
+from connector.mapping import b2b
 from connector.mapping.adjustment import components
 from connector.mapping.credit_memo import order_discrepancy
 from connector.mapping.invoice import (
@@ -23,7 +24,14 @@ from connector.mapping.invoice import (
     shop_amount,
 )
 from connector.models import Binding, BindingKind, BindingState, Shop
-from connector.services import adjustments, bindings, create_once, customers, payments
+from connector.services import (
+    adjustments,
+    bindings,
+    companies,
+    create_once,
+    customers,
+    payments,
+)
 from connector.services.context import Services
 from connector.services.documents import ShopDocument
 
@@ -149,6 +157,15 @@ class Invoice(ShopDocument):
     def prepare(self) -> None:
         super().prepare()
         mapping = self.services.mapping.for_shop(self.shop.domain)
+        purchaser = b2b.purchaser(self.order)
+        if purchaser is not None:  # owed by the company: its location's account, terms and PO
+            terms = b2b.payment_terms(self.order, mapping)  # a missing row parks before anything is made
+            self._customer = companies.ensure_location(self.services, self.session, self.shop, purchaser)
+            self._payload = build_invoice(self.order, mapping=mapping, prefix=self.shop.transaction_prefix,
+                                          bill_to_account=self._customer.fusion_number,
+                                          bill_to_site=(self._customer.fusion_refs or {}).get("bill_to_site", ""),
+                                          payment_terms=terms, purchase_order=b2b.purchase_order(self.order))
+            return
         customer = customers.following_merges(
             self.session, self.shop, customers.from_order(self.order, self.shop.domain, mapping.customers))
         self._customer = customers.ensure(self.services, self.session, self.shop, customer)
@@ -177,6 +194,8 @@ class Invoice(ShopDocument):
                                "currency": invoice.get("InvoiceCurrencyCode", ""),
                                # what later documents (credit and debit memos) need to know of the order
                                "taxes_included": bool(self.order.get("taxes_included"))}
+        if b2b.purchaser(self.order) is not None:  # its edits' debit memos fall due on the same terms
+            binding.fusion_refs["payment_terms"] = str(invoice.get("PaymentTerms") or self._payload["PaymentTerms"])
         binding.payload_digest = bindings.digest(self.order)
         self.note = _differs(binding, self.order)
         baseline = None if self.note else _components_or_none(self.order)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from connector.fusion.credit_memos import InvoiceCredit, create_envelope, memo_number
 from connector.fusion.invoices import PATH as INVOICES
 from connector.fusion.receipts import PATH as RECEIPTS
+from connector.mapping import b2b
 from connector.mapping.adjustment import (
     DebitHeader,
     adjustment_number,
@@ -66,10 +67,22 @@ def preview(services: Services, session: Session, shop: Shop, order: dict, refun
     """The Fusion requests ``order`` (and ``refund``) would produce for ``shop``, in order."""
     out = Preview()
     mapping = services.mapping.for_shop(shop.domain)
-    customer = bindings.find(session, shop.id, BindingKind.customer,
-                             str((order.get("customer") or {}).get("id") or ""))
+    try:
+        purchaser = b2b.purchaser(order)
+    except MappingError as exc:
+        out.notes.append(f"the order would be parked: {exc}")
+        return out
+    if purchaser is not None:  # billed to its company location's account (docs/accounting.md, "B2B orders")
+        customer = bindings.find(session, shop.id, BindingKind.company_location, purchaser.location_id)
+    else:
+        customer = bindings.find(session, shop.id, BindingKind.customer,
+                                 str((order.get("customer") or {}).get("id") or ""))
     account = customer.fusion_number if customer is not None and customer.fusion_number else "<new account>"
-    if account == "<new account>":
+    if account == "<new account>" and purchaser is not None:
+        out.notes.append(f"company location {purchaser.location_gid} has no Fusion account yet: its company's "
+                         "organization is looked up by the company GID (hubOrganizations) or created, and the "
+                         "location's account made with a BILL_TO site at its billing address")
+    elif account == "<new account>":
         out.notes.append("the customer is not in Fusion yet: it is looked up by its Shopify GID, then by email "
                          f"among the persons [customers] match = \"{mapping.customers.match}\" admits, and created (hubPersons + CustomerAccountService.createCustomerAccount) if absent")
     invoiced = bindings.find(session, shop.id, BindingKind.order, str(order["id"]))
@@ -83,7 +96,11 @@ def preview(services: Services, session: Session, shop: Shop, order: dict, refun
         return out
     else:
         try:
-            invoice = build_invoice(order, mapping=mapping, prefix=shop.transaction_prefix, bill_to_account=account)
+            b2b_terms = {} if purchaser is None else {
+                "payment_terms": b2b.payment_terms(order, mapping), "purchase_order": b2b.purchase_order(order),
+                "bill_to_site": (customer.fusion_refs or {}).get("bill_to_site", "") if customer is not None else ""}
+            invoice = build_invoice(order, mapping=mapping, prefix=shop.transaction_prefix, bill_to_account=account,
+                                    **b2b_terms)
             out.requests.append(Request("invoice", "POST", INVOICES, invoice))
         except MappingError as exc:
             out.notes.append(f"the order would be parked: {exc}")
@@ -136,7 +153,8 @@ def _changes(out: Preview, session: Session, shop: Shop, order: dict, invoice, m
                                         INVOICES, build_debit_memo(
                                             order, rise, mapping=mapping, number=number,
                                             bill_to_account=invoice.fusion_refs.get("customer_account", ""),
-                                            invoice_number=invoice.fusion_number)))
+                                            invoice_number=invoice.fusion_number,
+                                            payment_terms=invoice.fusion_refs.get("payment_terms", ""))))
         except MappingError as exc:
             out.notes.append(f"the edit would be parked: {exc}")
         sequence += 1

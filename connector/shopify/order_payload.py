@@ -54,6 +54,10 @@ _TOTALS = " ".join(f"{name} {{ {_BAG} }}" for name in (
     "totalOutstandingSet", "totalTipReceivedSet", "currentTotalDutiesSet", "originalTotalDutiesSet",
     "currentTotalAdditionalFeesSet", "originalTotalAdditionalFeesSet"))
 
+#: What a B2B order adds (a few points): the purchasing company and location, terms, PO number.
+_B2B = ("poNumber paymentTerms { paymentTermsName paymentTermsType dueInDays } "
+        "purchasingEntity { __typename ... on PurchasingCompany { company { id } location { id } } }")
+
 #: One order without its refunds' details: about 700 points.
 ORDER_QUERY = f"""
 query ReconciledOrder($id: ID!) {{
@@ -68,6 +72,7 @@ query ReconciledOrder($id: ID!) {{
     billingAddress {{ {_ADDRESS} }}
     shippingAddress {{ {_ADDRESS} }}
     customer {{ {_CUSTOMER} }}
+    {_B2B}
     discountApplications(first: {SMALL_PAGE}) {{ nodes {{ {_APPLICATION} }} }}
     shippingLines(first: {SMALL_PAGE}, includeRemovals: true) {{ nodes {{ {_SHIPPING} }} pageInfo {{ hasNextPage }} }}
     lineItems(first: {LINE_PAGE}) {{ nodes {{ {_LINE} }} pageInfo {{ hasNextPage endCursor }} }}
@@ -331,7 +336,12 @@ def order_from_graphql(node: dict, line_items: list[dict] | None = None, refunds
         "shipping_address": address(node.get("shippingAddress")),
         "customer": customer_from_graphql(customer) if customer else None,
         "refunds": list(refunds),
+        "po_number": node.get("poNumber"),
+        "payment_terms": _terms(node.get("paymentTerms")),
     }
+    entity = node.get("purchasingEntity") or {}
+    if entity.get("__typename") == "PurchasingCompany":  # REST's company key, as a B2B webhook carries it
+        order["company"] = {"id": numeric_id(entity["company"]["id"]), "location_id": numeric_id(entity["location"]["id"])}
     for key, field in _TOTALS_REST:
         _money(order, key, node.get(field))
     order["total_shipping_price_set"] = _bag(node.get("totalShippingPriceSet"))
@@ -340,6 +350,13 @@ def order_from_graphql(node: dict, line_items: list[dict] | None = None, refunds
     for key, field in _CHARGE_TOTALS:
         order[key] = _bag(node.get(field))
     return order
+
+
+def _terms(node: dict | None) -> dict | None:
+    if not node:
+        return None
+    return {"payment_terms_name": node.get("paymentTermsName"), "payment_terms_type": _lower(node.get("paymentTermsType")),
+            "due_in_days": node.get("dueInDays")}
 
 
 def _fulfillment(status: str | None) -> str | None:

@@ -23,6 +23,10 @@ How sure each resource is (rest.md and the public material behind it are thin he
   ``PeriodYear``, ``PeriodNumber``) are **[L]**, and the item key here is the period name, not
   Oracle's hash of the three. Rows: Receivables (``ApplicationId`` 222), the months around today
   and every period the sandbox controls named (``periods.py``).
+* ``customerProfileClassesLOV`` (``ProfileClassId``, ``Name``, ``Description``, ``Status``) — the
+  resource name and its attributes are the sandbox's guess **[L]**: the reference names no REST
+  list of customer profile classes (only the SOAP ``ReceivablesCustomerProfileService`` that
+  assigns one), so ``fit`` reads it from ``MLC_FIT_RESOURCES profile_classes=<path>``.
 * ``finBusinessUnitsLOV`` (``BusinessUnitId``, ``BusinessUnitName``), ``receiptMethodsLOV``,
   ``receivablesActivitiesLOV``, ``taxRatesLOV``, ``currencyConversionTypesLOV`` and the CRM
   ``sourceSystemsLOV`` — names and attributes **[L]**.
@@ -77,6 +81,11 @@ def _memo_lines() -> list[dict]:
 
 def _payment_terms() -> list[dict]:
     return _named(_with_ids(list(pod().seed.payment_terms.values()), 300000005000200), "PaymentTermsId")
+
+
+def _profile_classes() -> list[dict]:
+    return [{"ProfileClassId": 300000005000600 + n, "Name": name, "Description": row.get("description") or name,
+             "Status": "A"} for n, (name, row) in enumerate(pod().seed.profile_classes.items(), 1)]
 
 
 def _receipt_methods() -> list[dict]:
@@ -145,6 +154,8 @@ for spec, rows in (
                                                        "TransactionTypeClass": STR}), _transaction_types),
     (_spec("memoLinesLOV", "MemoLineId", {"MemoLineId": NUM, **_NAMED}), _memo_lines),
     (_spec("paymentTermsLOV", "PaymentTermsId", {"PaymentTermsId": NUM, **_NAMED}), _payment_terms),
+    (_spec("customerProfileClassesLOV", "ProfileClassId", {"ProfileClassId": NUM, "Name": STR,
+                                                            "Description": STR, "Status": STR}), _profile_classes),
     (_spec("receiptMethodsLOV", "ReceiptMethodId", {"ReceiptMethodId": NUM, **_NAMED}), _receipt_methods),
     (_spec("taxRatesLOV", "TaxRateId", {"TaxRateId": NUM, "TaxRegimeCode": STR, "TaxRateCode": STR,
                                         "ActiveFlag": STR}), _tax_rates),

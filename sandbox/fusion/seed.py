@@ -26,6 +26,8 @@ class Seed:
     tax_regimes: dict[str, dict]
     receivables_activities: dict[tuple[str, str], dict]   # (business unit, name) -> activity
     raw: dict = field(repr=False, default_factory=dict)
+    #: Customer profile classes by name (Manage Customer Profile Classes).
+    profile_classes: dict[str, dict] = field(default_factory=dict)
 
     def source_by_id(self, source_id: int) -> dict | None:
         return next((s for s in self.transaction_sources.values() if s["id"] == source_id), None)
@@ -68,4 +70,5 @@ def load_seed(path: str | Path | None = None) -> Seed:
         receivables_activities={(a["business_unit"], a["name"]): a
                                 for a in raw.get("receivables_activities", [])},
         raw=raw,
+        profile_classes=_index(raw.get("profile_classes", []), "name"),
     )

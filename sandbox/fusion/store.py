@@ -43,9 +43,10 @@ class Store:
             self.credit_memos: dict[int, dict] = {}     # CustomerTransactionId -> credit memo
             self.receipts: dict[int, dict] = {}         # StandardReceiptId -> receipt
             self.applications: list[dict] = []          # receipt / credit memo applications
+            self.profiles: dict[int, dict] = {}         # CustomerAccountId -> its customer profile
 
     DATA = ("parties", "party_sites", "accounts", "invoices", "credit_memos", "receipts",
-            "applications")
+            "applications", "profiles")
 
     def snapshot(self) -> dict:
         """A deep copy of the records (one copy, so shared rows stay shared) for :meth:`restore`.

@@ -22,7 +22,7 @@ def create_app(settings: ShopifySandboxSettings | None = None) -> Flask:
     store = Store()
     dispatcher = Dispatcher(settings, on_exhausted=store.remove_webhook_subscription)
     merchant = Merchant(store, dispatcher, settings.rest_refund_shipping_tax, settings.refund_duties_in_transactions,
-                        settings.merge_keeps)
+                        settings.merge_keeps, settings.rest_payment_terms_type_case)
     app.extensions["shopify_sandbox"] = SimpleNamespace(
         settings=settings, store=store, dispatcher=dispatcher, merchant=merchant,
         tokens=Tokens(settings), buckets=Buckets(settings.bucket_size, settings.restore_rate),

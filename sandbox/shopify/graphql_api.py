@@ -20,6 +20,7 @@ from graphql import (GraphQLError, build_client_schema, build_schema, execute, g
 
 from .bulk import BulkOperations, bulk_rule_errors
 from .cost import CostCalculator
+from .graphql_b2b import company_view, location_view
 from .graphql_views import (CUSTOMER_SORT, ORDER_SORT, connection, customer_view, gid, order_view, parse_gid,
                             search_filter, sort_key_value)
 from .installation import app_installation_view, webhook_subscriptions
@@ -244,8 +245,16 @@ class GraphQLService:
             views = order_view(held_by, shop, txs(held_by))["refunds"](info)
             return next(v for v in views if v["id"] == gid("Refund", rid))
 
+        def company(info, id):
+            found = shop.companies.get(parse_gid(id, "Company"))
+            return company_view(found, shop)
+
+        def company_location(info, id):
+            return location_view(shop.company_locations.get(parse_gid(id, "CompanyLocation")), shop)
+
         def node(info, id):
-            for kind, fn in (("Order", order), ("Customer", customer), ("Refund", refund)):
+            for kind, fn in (("Order", order), ("Customer", customer), ("Refund", refund), ("Company", company),
+                             ("CompanyLocation", company_location)):
                 if parse_gid(id, kind):
                     return fn(info, id)
             op_id = parse_gid(id, "BulkOperation")
@@ -302,6 +311,7 @@ class GraphQLService:
         }
         return {"shop": shop_view, "order": order, "orders": orders, "refund": refund,
                 "customer": customer, "customers": customers,
+                "company": company, "companyLocation": company_location,
                 "node": node, "nodes": lambda info, ids: [node(info, i) for i in ids],
                 "orderMarkAsPaid": mark_as_paid, "orderCreateManualPayment": manual_payment, "customerMerge": merge,
                 "bulkOperationRunQuery": run_bulk,

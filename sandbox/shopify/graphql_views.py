@@ -303,6 +303,7 @@ def order_view(order: dict, shop, transactions: list[dict]) -> dict:
     cancel_reason = _enum(order.get("cancel_reason"))
     tags = [t.strip() for t in (order.get("tags") or "").split(",") if t.strip()]
     cust = shop.customers.get((order.get("customer") or {}).get("id")) if order.get("customer") else None
+    from .graphql_b2b import payment_terms_view, purchasing_entity_view  # (it builds on this module)
     return {
         "__typename": "Order", "id": order["admin_graphql_api_id"], "legacyResourceId": str(order["id"]),
         "name": order["name"],
@@ -322,6 +323,8 @@ def order_view(order: dict, shop, transactions: list[dict]) -> dict:
         "canMarkAsPaid": outstanding > 0 and not order.get("cancelled_at"),
         "paymentGatewayNames": list(order.get("payment_gateway_names") or []),
         "customer": customer_view(cust, shop),
+        "purchasingEntity": lambda info, **a: purchasing_entity_view(order, shop, customer_view(cust, shop)),
+        "paymentTerms": lambda info, **a: payment_terms_view(order),
         "billingAddress": address_view(order.get("billing_address")),
         "shippingAddress": address_view(order.get("shipping_address")),
         "subtotalPriceSet": bag("subtotal_price_set"), "currentSubtotalPriceSet": bag("current_subtotal_price_set"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from datetime import datetime, timedelta, timezone
 
+from . import companies as b2b
 from . import orders as order_math
 from .money import D, bag_amounts, rounded
 from .orders import OrderError
@@ -26,9 +27,11 @@ def parse_time(value: str) -> datetime:
 
 class Merchant:
     def __init__(self, store: Store, dispatcher: Dispatcher, rest_refund_shipping_tax: bool = False,
-                 refund_duties_in_transactions: bool = True, merge_keeps: str = "second"):
+                 refund_duties_in_transactions: bool = True, merge_keeps: str = "second",
+                 payment_terms_type_case: str = "lower"):
         self.merge_keeps = merge_keeps
         self.store = store
+        self.payment_terms_type_case = payment_terms_type_case
         self.dispatcher = dispatcher
         self.rest_refund_shipping_tax = rest_refund_shipping_tax
         self.refund_duties_in_transactions = refund_duties_in_transactions
@@ -164,11 +167,62 @@ class Merchant:
                 "tax_exemptions", "admin_graphql_api_id", "default_address")
         return {k: copy.deepcopy(cust.get(k)) for k in keys}
 
+    # ------------------------------------------------------------------ B2B companies
+    def create_company(self, shop: Shop, posted: dict, deliver: bool = True) -> dict:
+        """A company with its locations and a contact (an existing customer by ``contact.customer_id``,
+        else a new customer from ``contact``, whose ``customers/create`` fires)."""
+        new_customer = None
+        with self.store.lock:
+            now = self.stamp()
+            company = b2b.complete_company(self.store, shop, posted, now)
+            contact = posted.get("contact") or {}
+            if contact.get("customer_id") is not None:
+                customer = shop.customers.get(int(contact["customer_id"]))
+                if customer is None:
+                    raise OrderError(f"customer {contact['customer_id']} does not exist in this shop")
+            elif contact:
+                customer = self._complete_customer(shop, contact, None)
+                shop.customers[customer["id"]] = customer
+                new_customer = copy.deepcopy(customer)
+            else:
+                customer = None
+            if customer is not None:
+                b2b.add_contact(self.store, company, customer, now)
+            shop.companies[company["id"]] = company
+            answer = b2b.rest_company(shop, company)
+        if new_customer is not None:
+            self._fire(shop, [("customers/create", new_customer)], deliver)
+        return answer
+
+    def add_company_location(self, shop: Shop, company_id, posted: dict) -> dict:
+        with self.store.lock:
+            company = shop.companies.get(int(company_id))
+            if company is None:
+                raise NotFound(f"company {company_id} not found")
+            location = b2b.add_location(self.store, shop, company, posted, self.stamp())
+            company["updated_at"] = location["created_at"]
+            return copy.deepcopy(location)
+
+    def get_company(self, shop: Shop, company_id) -> dict:
+        with self.store.lock:
+            company = shop.companies.get(int(company_id))
+            if company is None:
+                raise NotFound(f"company {company_id} not found")
+            return b2b.rest_company(shop, company)
+
     # ------------------------------------------------------------------ orders
     def create_order(self, shop: Shop, posted: dict, deliver: bool = True) -> dict:
         new_customer = None
         with self.store.lock:
             posted = copy.deepcopy(posted)
+            purchasing = b2b.purchasing_company(shop, posted)
+            terms = posted.pop("payment_terms", None)
+            if purchasing is not None:
+                company, location = purchasing
+                posted["company"] = {"id": company["id"], "location_id": location["id"]}
+                posted.setdefault("billing_address", b2b.order_address(location))
+                if not posted.get("customer") and company["contacts"]:
+                    posted["customer"] = {"id": company["contacts"][0]["customer_id"]}
             customer = posted.get("customer")
             if customer:
                 known = None
@@ -188,9 +242,12 @@ class Merchant:
             now = self.stamp()
             order = order_math.complete_order(posted, shop=shop, new_id=self.store.new_id,
                                               order_number=shop.next_order_number, now=now)
-            shop.next_order_number += 1
             txs = order_math.initial_transactions(order, self.store.new_id, now)
             order_math.recompute_current(order, txs)
+            order["payment_terms"] = b2b.complete_terms(self.store, terms, order, now, self.payment_terms_type_case)
+            if purchasing is not None and order.get("customer"):
+                b2b.add_contact(self.store, purchasing[0], shop.customers[order["customer"]["id"]], now)
+            shop.next_order_number += 1
             shop.orders[order["id"]] = order
             shop.transactions[order["id"]] = txs
             payload = self.rest_order(order)

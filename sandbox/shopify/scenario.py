@@ -187,6 +187,28 @@ def get_customer(shop_domain, customer_id):
             raise NotFound(f"customer {customer_id} not found") from None
 
 
+# ------------------------------------------------------------------------------------------ B2B
+
+
+@bp.post("/shops/<shop_domain>/companies")
+def create_company(shop_domain):
+    body = _body()
+    body = body.get("company", body)
+    return respond(ctx().merchant.create_company(_shop_or_404(shop_domain), body, _deliver()), 201)
+
+
+@bp.get("/shops/<shop_domain>/companies/<company_id>")
+def get_company(shop_domain, company_id):
+    return respond(ctx().merchant.get_company(_shop_or_404(shop_domain), company_id))
+
+
+@bp.post("/shops/<shop_domain>/companies/<company_id>/locations")
+def add_company_location(shop_domain, company_id):
+    body = _body()
+    return respond(ctx().merchant.add_company_location(_shop_or_404(shop_domain), company_id,
+                                                       body.get("location", body)), 201)
+
+
 # ------------------------------------------------------------------------------------------ orders
 
 

@@ -56,6 +56,9 @@ class ShopifySandboxSettings:
     #: ``admin_graphql_api_job_id``, ``status`` and ``errors`` (L). Both are unconfirmed.
     merge_keeps: str = "second"
     #: Threads that POST webhooks.
+    #: The case of ``payment_terms.payment_terms_type`` on a REST order (``lower``: "net"; ``upper``:
+    #: "NET", GraphQL's enum). The reference's samples hold no B2B order, so it is [L] (companies.py).
+    rest_payment_terms_type_case: str = "lower"
     delivery_threads: int = 8
     #: GraphQL leaky bucket per (app, shop): Standard plan figures (§3.2).
     restore_rate: float = 100.0

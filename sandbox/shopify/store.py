@@ -18,6 +18,8 @@ _ID_BASES = {
     "RefundShippingLine": 6_600_000_000_000, "OrderTransaction": 3_300_000_000_000,
     "OrderAdjustment": 2_200_000_000_000, "BulkOperation": 1_100_000_000_000,
     "Duty": 1_500_000_000_000, "AdditionalFee": 1_700_000_000_000, "Job": 1_200_000_000_000,
+    "Company": 2_900_000_000, "CompanyLocation": 3_900_000_000, "CompanyContact": 4_900_000_000,
+    "CompanyAddress": 5_900_000_000, "PaymentTerms": 6_900_000_000, "PaymentSchedule": 7_900_000_000,
 }
 
 
@@ -49,6 +51,8 @@ class Shop:
     orders: dict[int, dict] = field(default_factory=dict)
     customers: dict[int, dict] = field(default_factory=dict)
     transactions: dict[int, list[dict]] = field(default_factory=dict)  # order id → transactions
+    companies: dict[int, dict] = field(default_factory=dict)           # B2B (companies.py)
+    company_locations: dict[int, dict] = field(default_factory=dict)
 
     def public(self) -> dict:
         return {"shop": self.domain, "name": self.name, "client_id": self.client_id,

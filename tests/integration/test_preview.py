@@ -75,3 +75,19 @@ def test_given_an_order_cancelled_before_it_was_invoiced_then_no_invoice_is_show
 
     assert result.returncode == 0, result.stderr
     assert "cancelled before it was invoiced" in result.stdout and "POST" not in result.stdout
+
+
+def test_given_a_b2b_order_then_its_terms_po_and_location_account_are_shown_and_nothing_is_sent(shop, tmp_path):
+    from tests.factories import b2b_company, b2b_order
+    company = shop.act("companies", b2b_company(), deliver=False)
+    order = shop.place_order(b2b_order(company, terms={"payment_terms_name": "Net 60"}, po_number="PO-PREVIEW"),
+                             deliver=False)
+    (tmp_path / "order.json").write_text(json.dumps(order))
+
+    result = preview(str(tmp_path / "order.json"), "--shop", shop.domain)
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "60 NET" in out and "PO-PREVIEW" in out
+    assert f"company location {company['locations'][0]['admin_graphql_api_id']} has no Fusion account yet" in out
+    assert shop.fusion_invoices(order) == []

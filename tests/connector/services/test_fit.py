@@ -138,7 +138,7 @@ def test_given_a_403_then_the_access_check_names_the_privilege(make_pod):
     assert found["fusion.access.parties"].status == fit.FAIL and "HTTP 403" in found["fusion.access.parties"].detail
     assert {c for c, r in found.items() if r.status == fit.OK} == {
         "fusion.access.invoices", "fusion.access.credit_memos", "fusion.access.receipts",
-        "fusion.access.customer_accounts"}
+        "fusion.access.organizations", "fusion.access.customer_accounts"}
 
 
 # -- Shopify, from the answers Shopify gives ------------------------------------------------------
@@ -212,3 +212,23 @@ def test_an_optional_topic_is_checked_only_where_the_shop_subscribes_and_then_ne
     [scope] = [r for r in fit.check_scopes({"read_orders"}, "a.myshopify.com", optional=fit.optional_flows(subscribed))
                if r.check == "shopify.scopes.read_customer_merge"]
     assert scope.status == fit.FAIL and "customers/merge" in scope.detail
+def test_given_b2b_terms_and_a_profile_class_the_pod_lacks_then_fit_names_each(make_pod):
+    # given a mapping whose B2B terms table names a term and a profile class the pod does not have
+    import copy
+    import tomllib
+
+    from connector.config import DEFAULT_MAPPING_FILE
+    from connector.mapping.config import parse_mapping
+    document = tomllib.loads(DEFAULT_MAPPING_FILE.read_text())
+    document["b2b"] = dict(copy.deepcopy(document["b2b"]), profile_class="Wholesale Gold")
+    document["b2b"]["terms"].append({"type": "NET", "due_in_days": 90, "fusion": "90 NET"})
+    mapping = parse_mapping(document)
+    # when fit checks it against the pod
+    pod = fit.PodSetup(make_pod().transport, fit.RESOURCES)
+    found = {r.check: r for r in fit.check_mappings(pod, [("", mapping)])}
+    # then the terms the pod has pass, and the missing term and class fail, naming where to fix them
+    assert found["fusion.b2b.payment_terms.30_net"].status == fit.OK
+    assert found["fusion.b2b.payment_terms.90_net"].status == fit.FAIL
+    assert "fusion = '90 NET'" in found["fusion.b2b.payment_terms.90_net"].fix
+    assert found["fusion.b2b.profile_class"].status == fit.FAIL
+    assert "[b2b] profile_class" in found["fusion.b2b.profile_class"].fix

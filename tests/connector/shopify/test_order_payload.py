@@ -145,3 +145,20 @@ def test_given_each_reconciliation_query_then_it_asks_for_less_than_shopifys_sin
     [operation] = document.definitions
     assert not validate(get_schema(), document)
     assert 0 < CostCalculator(get_schema()).requested(document, operation, {}) < 1000
+
+
+def test_given_a_b2b_order_when_read_over_graphql_then_it_names_its_company_terms_and_po_as_its_webhook(
+        shopify_sandbox):
+    from tests.factories import b2b_company, b2b_order
+    # given an order a company placed for its second location, on Net 60, with a PO number
+    shop = Shop(shopify_sandbox)
+    company = shop.post("/companies", b2b_company(locations=2))
+    placed = shop.post("/orders", b2b_order(company, 1, terms={"payment_terms_name": "Net 60"}, po_number="PO-9"))
+    # when it is read back over GraphQL in its webhook's shape
+    webhook, converted = shop.both(placed)
+    # then it names the same company and location, terms and PO number
+    assert converted["company"] == webhook["company"] == {"id": company["id"],
+                                                         "location_id": company["locations"][1]["id"]}
+    assert converted["po_number"] == webhook["po_number"] == "PO-9"
+    for key in ("payment_terms_name", "payment_terms_type", "due_in_days"):
+        assert converted["payment_terms"][key] == webhook["payment_terms"][key]
