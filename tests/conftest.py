@@ -80,7 +80,6 @@ def redis_client(redis_url):
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory, migrated, redis_url):
     from cli.stack import Stack
-    from connector.config import DEFAULT_MAPPING_FILE
     workdir = tmp_path_factory.mktemp("stack")
     # the packaged mapping and the session shops' own policies, in a file of the run's own: a test
     # may add its shop's overrides (tests.support.add_shop_mapping), which the workers read on their next event
@@ -88,7 +87,7 @@ def stack(tmp_path_factory, migrated, redis_url):
     mapping.write_text(_test_mapping())
     instance = Stack(workdir, database_url=migrated, redis_url=redis_url,
                      fusion_sandbox=FUSION_CLIENT, shopify_sandbox={"time_scale": 0.001},
-                     extra_env={"MLC_MAPPING_FILE": str(mapping), "MLC_INBOX_SWEEP_INTERVAL": "2", "MLC_INBOX_STALE_AFTER": "3",
+                     extra_env={"MLC_INBOX_SWEEP_INTERVAL": "2", "MLC_INBOX_STALE_AFTER": "3",
                                 "MLC_RETRY_BACKOFF_MAX": "2", "MLC_HTTP_READ_TIMEOUT": "3",
                                 "MLC_LOCK_TIMEOUT": "5", "MLC_CREATE_LEASE": "10",
                                 "MLC_TASK_TIME_LIMIT": "25", "MLC_DEPENDENCY_WAIT": "2",
@@ -110,7 +109,7 @@ def stack(tmp_path_factory, migrated, redis_url):
 
 
 #: The one shop of the run whose orders without an email bill a person per phone number
-#: (``tests/integration/test_phone_guests.py``); every other shop has the packaged mapping.
+#: (``tests/integration/test_phone_guest_orders.py``); every other shop has the packaged mapping.
 PHONE_SHOP = f"tphone-{uuid.uuid4().hex[:6]}.myshopify.com"
 
 
