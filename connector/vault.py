@@ -6,6 +6,8 @@ dropping the old key.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,11 +33,19 @@ class Vault:
             self._fernet = MultiFernet([Fernet(k.encode()) for k in keys])
         except (ValueError, TypeError):
             raise ConfigError("MLC_ENCRYPTION_KEYS holds a value that is not a Fernet key") from None
+        self._decrypted = lru_cache(maxsize=1024)(self._open)  # per vault: its keys decide what opens
 
     def encrypt(self, plaintext: str) -> bytes:
         return self._fernet.encrypt(plaintext.encode())
 
     def decrypt(self, ciphertext: bytes) -> str:
+        """The plaintext of a stored token. Remembered by token for the process (the same
+        ciphertext always opens to the same plaintext): a worker reads the Fusion secret and a
+        data subject's key for every task, and a Fernet token's HMAC and AES cost more than the
+        row's read. A rotated or re-encrypted row is a new token, decrypted afresh."""
+        return self._decrypted(bytes(ciphertext))
+
+    def _open(self, ciphertext: bytes) -> str:
         try:
             return self._fernet.decrypt(ciphertext).decode()
         except InvalidToken:
