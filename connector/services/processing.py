@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from connector import audit, flows, jsonutil, logs
 from connector.fair_share import FusionYielded, acting_for
@@ -179,8 +179,8 @@ def _claim(session: Session, inbox_id: int, lease_seconds: int, runner: Runner, 
     if claimed != 1:
         session.commit()
         return None
-    event = session.get(InboxEvent, inbox_id, populate_existing=True)
-    event.shop  # loaded now, inside this short transaction, not lazily later
+    # the shop loaded now, in the same statement and inside this short transaction, not lazily later
+    event = session.get(InboxEvent, inbox_id, populate_existing=True, options=[joinedload(InboxEvent.shop)])
     # Numbered by rows, not by the event's budget: a wait for another worker gives its count back.
     number = 1 + session.scalar(select(func.count()).select_from(ProcessingAttempt)
                                 .where(ProcessingAttempt.inbox_id == inbox_id))
