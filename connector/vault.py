@@ -9,11 +9,14 @@ from __future__ import annotations
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from connector.config import ConfigError
 from connector.models import Credential
+
+#: Read for every task (the Fusion secret) and every paid order (the shop's): built once.
+_CREDENTIAL = select(Credential).where(Credential.scope == bindparam("scope"), Credential.name == bindparam("name"))
 
 
 class VaultError(RuntimeError):
@@ -59,7 +62,7 @@ class Vault:
             row.ciphertext = self.encrypt(secret)
 
     def get(self, session: Session, scope: str, name: str) -> str | None:
-        row = session.scalar(select(Credential).where(Credential.scope == scope, Credential.name == name))
+        row = session.scalar(_CREDENTIAL, {"scope": scope, "name": name})
         return None if row is None else self.decrypt(row.ciphertext)
 
     def rotate(self, session: Session) -> int:
