@@ -4,7 +4,13 @@ Under gevent (the receiver's gunicorn workers, :mod:`connector.green`) greenlets
 engine: SQLite gets one connection, which they take in turn (its busy wait would block every
 greenlet of the process), and PostgreSQL connections are not pinged on checkout (one more round
 trip on every delivery); a connection found dropped is retried once instead
-(:func:`once_more_if_disconnected`).
+(:func:`once_more_if_disconnected`). Elsewhere (workers, beat, the admin app, the CLI) a connection
+is pinged on checkout only when it sat unused in the pool for :data:`PING_AFTER_IDLE` seconds or
+more: a busy worker checks a connection out for each of its short transactions, dozens per order,
+and a ``SELECT 1`` before each was one round trip in three (BENCHMARKS.md, "Worker CPU per
+order"). A connection that died while in use fails its statement instead, which invalidates the
+whole pool (SQLAlchemy's reaction to a disconnect): the task's attempt fails as any database
+outage does and is retried, and the next checkouts get new connections.
 
 A database error never carries the values it was about: the statement's bound parameters are
 hidden (``hide_parameters``), and PostgreSQL's ``DETAIL`` line, which quotes a conflicting key or
@@ -15,13 +21,14 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Callable, Iterator, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector import green
@@ -29,6 +36,9 @@ from connector import green
 log = logging.getLogger(__name__)
 _AFTER_COMMIT = "mlc_after_commit"
 T = TypeVar("T")
+#: Seconds a pooled connection may sit unused before it is pinged on its next checkout.
+PING_AFTER_IDLE = 5.0
+_IDLE_SINCE = "mlc_idle_since"
 
 
 def driver_url(url: str) -> str:
@@ -71,10 +81,34 @@ def get_engine(url: str) -> Engine:
     # Under gevent, more deliveries than the pool has connections wait for one; past 5 s Shopify has
     # stopped waiting for the answer, so the wait ends then (the receiver answers 503).
     waits = {"pool_timeout": 5} if greenlets else {}
-    engine = create_engine(url, pool_pre_ping=not greenlets, pool_size=settings.db_pool_size,
-                           max_overflow=settings.db_max_overflow, hide_parameters=True, **waits)
+    engine = create_engine(url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+                           hide_parameters=True, **waits)
     event.listen(engine, "handle_error", _without_detail)
+    if not greenlets:
+        ping_when_idle(engine)
     return engine
+
+
+def ping_when_idle(engine: Engine, idle_seconds: float = PING_AFTER_IDLE) -> None:
+    """SQLAlchemy's pre-ping, for connections that sat in the pool ``idle_seconds`` or more: a
+    connection the server dropped meanwhile (a restart, a fail-over, an idle timeout) is replaced
+    before it is used, and one in steady use costs no round trip."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from_now(_dbapi_connection, record):
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy):
+        since = record.info.pop(_IDLE_SINCE, None)
+        if since is None or time.monotonic() - since < idle_seconds:
+            return  # new, or in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if engine.dialect.is_disconnect(exc, dbapi_connection, None):
+                raise DisconnectionError("the pooled connection was found dropped") from exc  # the pool reconnects
+            raise
 
 
 _DETAIL = re.compile(r"^DETAIL:.*$", re.MULTILINE)

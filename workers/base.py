@@ -43,4 +43,18 @@ class ConnectorTask(Task):
         with self.session() as session:
             retry = process(services(), session, inbox_id, runner)
         if retry is not None:
-            raise self.retry(countdown=retry.countdown)
+            self.again(retry.countdown)
+
+    def again(self, countdown: float) -> None:
+        """Send this task again in ``countdown`` seconds and end this run.
+
+        The inbox row already says why and when (``processing.RetryLater``), so the run ends as
+        done rather than raising Celery's ``Retry``: the message Celery sends is the same (its
+        ``retry`` with ``throw=False``), but a raised ``Retry`` makes the worker capture the
+        traceback of every frame, each with its code positions, and log it; that was about 7 % of
+        a busy worker's CPU, spent on a wait for another worker's lock (BENCHMARKS.md, "Worker CPU
+        per order"). Run eagerly (``apply``), nothing is sent, and it raises as before.
+        """
+        retry = self.retry(countdown=countdown, throw=False)
+        if self.request.is_eager:
+            raise retry

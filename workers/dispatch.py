@@ -53,8 +53,8 @@ def lane(shop_id: int | None, now: float | None = None) -> int:
         return BACKLOG
     window = settings.fusion_share_window_seconds
     key = f"mlc:lanes:{shop_id}:{int((time.time() if now is None else now) // window)}"
-    try:
-        with _counter().pipeline() as pipe:
+    try:  # no MULTI/EXEC: the EXPIRE follows the INCR on one connection, and a lost EXPIRE costs nothing
+        with _counter().pipeline(transaction=False) as pipe:
             count, _ = pipe.incr(key).expire(key, window * 2).execute()
     except RedisError:
         return BACKLOG

@@ -35,8 +35,13 @@ def concurrency(settings: Settings, queue: str) -> int:
 def worker_argv(settings: Settings, queue: str) -> list[str]:
     """The arguments of ``celery worker`` for ``queue``. ``--quiet``: no start-up banner, which
     would break a log of one JSON object a line (``MLC_LOG_FORMAT``); the worker logs its
-    queues, pool and readiness as log lines."""
+    queues, pool and readiness as log lines.
+
+    No ``--events``: task events (three Redis publishes per task, and their JSON) are sent only
+    while a Flower watches. Flower turns them on in every worker when it starts and every 5 s
+    after (its ``enable_events``, on by default), so its task views are as before; with no Flower
+    running, a worker spends that CPU on orders (BENCHMARKS.md, "Worker CPU per order")."""
     return ["--quiet", "worker", "--queues", queue, "--pool", settings.worker_pool,
             "--concurrency", str(concurrency(settings, queue)),
-            "--hostname", f"{queue}-{os.getpid()}@%h", "--events", "--without-gossip", "--without-mingle",
+            "--hostname", f"{queue}-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
             "--loglevel", settings.log_level]

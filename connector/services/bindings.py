@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,9 +32,16 @@ def get_or_create(session: Session, shop_id: int, kind: str, shopify_id: str, gi
     return binding
 
 
+# The look-ups every task makes, built once: building a statement and computing its cache key
+# cost more CPU than running it (BENCHMARKS.md, "Worker CPU per order").
+_ONE = (Binding.shop_id == bindparam("shop_id"), Binding.kind == bindparam("kind"),
+        Binding.shopify_id == bindparam("shopify_id"))
+_FIND = select(Binding).where(*_ONE)
+_SETTLED = select(Binding.state, Binding.settled_version).where(*_ONE)
+
+
 def find(session: Session, shop_id: int, kind: str, shopify_id: str) -> Binding | None:
-    return session.scalar(select(Binding).where(Binding.shop_id == shop_id, Binding.kind == kind,
-                                                Binding.shopify_id == shopify_id))
+    return session.scalar(_FIND, {"shop_id": shop_id, "kind": kind, "shopify_id": shopify_id})
 
 
 def digest(payload: dict) -> str:
@@ -60,8 +67,7 @@ def settle(session: Session, binding: Binding, payload: dict) -> None:
 def is_settled(session: Session, shop_id: int, kind: str, shopify_id: str, payload: dict) -> bool:
     """Read from the row itself, not from an object the session may hold from before another
     worker settled it."""
-    row = session.execute(select(Binding.state, Binding.settled_version).where(
-        Binding.shop_id == shop_id, Binding.kind == kind, Binding.shopify_id == shopify_id)).first()
+    row = session.execute(_SETTLED, {"shop_id": shop_id, "kind": kind, "shopify_id": shopify_id}).first()
     session.commit()
     return row is not None and row.state == BindingState.synced and row.settled_version == version(payload)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from redis import Redis
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from connector.config import ConfigError, Settings
@@ -22,6 +22,9 @@ from connector.shopify.budget import CostBudget
 from connector.shopify.client import ShopConnection, ShopifyClient
 from connector.subject_keys import Keyring
 from connector.vault import Vault, fusion_scope, shop_scope
+
+#: Read for every task that calls Fusion: built once.
+_POD = select(FusionPod).where(FusionPod.name == bindparam("name"))
 
 
 class NotConfigured(ConfigError):
@@ -61,7 +64,7 @@ class Services:
         return Keyring(self.vault)
 
     def fusion_connection(self, session: Session, pod: str = "default") -> FusionConnection:
-        row = session.scalar(select(FusionPod).where(FusionPod.name == pod))
+        row = session.scalar(_POD, {"name": pod})
         if row is None:
             raise NotConfigured("no Fusion pod is configured: run `ml-connector fusion set`")
         secret_name = "password" if row.auth_mode == "basic" else "client_secret"

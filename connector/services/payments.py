@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from connector.fusion.receipts import NewReceipt
@@ -30,6 +30,10 @@ from connector.services.documents import ShopDocument
 from connector.shopify import orders as shopify_orders
 from connector.shopify.orders import Transaction
 
+#: The pushes of an order whose outcome is not known, read for every paid order: built once.
+_PUSHES_IN_DOUBT = select(Binding).where(
+    Binding.shop_id == bindparam("shop_id"), Binding.kind == BindingKind.fusion_receipt,
+    Binding.shopify_id.like(bindparam("prefix")), Binding.state == BindingState.creating)
 #: Financial states in which no money has reached the shop yet: nothing to ask Shopify for.
 NOTHING_CAPTURED = ("pending", "authorized", "voided")
 
@@ -53,9 +57,7 @@ def wait_for_pushes(session: Session, shop: Shop, order_id: str, payments: list[
     Read after the order's payments were read from Shopify: a push claims (``creating``) before
     its mutation, so a payment that was in that read is either bound by the push or covered by
     a claim seen here."""
-    in_doubt = session.scalars(select(Binding).where(
-        Binding.shop_id == shop.id, Binding.kind == BindingKind.fusion_receipt,
-        Binding.shopify_id.like(f"{order_id}:%"), Binding.state == BindingState.creating)).all()
+    in_doubt = session.scalars(_PUSHES_IN_DOUBT, {"shop_id": shop.id, "prefix": f"{order_id}:%"}).all()
     bound = set(session.scalars(select(Binding.shopify_id).where(
         Binding.shop_id == shop.id, Binding.kind == BindingKind.payment, Binding.state == BindingState.synced,
         Binding.shopify_id.in_([t.id for t in payments])))) if in_doubt and payments else set()

@@ -13,6 +13,7 @@ from connector.db import (
     get_engine,
     get_sessionmaker,
     once_more_if_disconnected,
+    ping_when_idle,
 )
 from connector.models import Binding, BindingKind, Shop
 from tests.support import eventually
@@ -140,3 +141,31 @@ def test_given_an_error_that_is_no_dropped_connection_then_the_work_is_not_run_a
     with pytest.raises(DBAPIError):
         once_more_if_disconnected(work)
     assert runs == [1]
+
+
+def test_given_a_connection_dropped_while_it_sat_idle_then_the_next_checkout_gets_a_new_one(migrated):
+    if not migrated.startswith("postgresql"):
+        pytest.skip("a server that drops a connection: PostgreSQL")
+    # given: a worker's pool (pinged when idle; here from the first idle moment on), whose one
+    # connection the server dropped while it sat in the pool
+    engine = create_engine(driver_url(migrated), pool_size=1, max_overflow=0)
+    ping_when_idle(engine, idle_seconds=0)
+    with engine.connect() as connection:
+        dropped = connection.scalar(text("SELECT pg_backend_pid()"))
+    with get_engine(migrated).connect() as admin:
+        admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": dropped})
+
+    def gone() -> bool:
+        with get_engine(migrated).connect() as admin:
+            return not admin.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": dropped})
+
+    assert eventually(gone)
+
+    # when: the next unit of work checks a connection out
+    with engine.connect() as connection:
+        backend = connection.scalar(text("SELECT pg_backend_pid()"))
+
+    # then: it ran on a new connection, without an error
+    assert backend != dropped
+    engine.dispose()
+
