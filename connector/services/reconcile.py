@@ -142,7 +142,8 @@ class Run:
         more = len(listed.refunds) >= search.REFUNDS_LISTED  # the listing may not show them all
         if reason is None and not unseen and not more:
             return
-        order = order_payload.read_order(self.client, listed.gid)
+        order = (order_payload.order_from_listing(self.client, listed.whole) if listed.whole is not None
+                 else order_payload.read_order(self.client, listed.gid))
         if order is None:  # deleted since it was listed
             return
         if more:
