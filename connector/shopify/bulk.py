@@ -11,7 +11,7 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterator
+from typing import Callable, Iterator
 
 from connector.http import new_session
 from connector.shopify import order_payload
@@ -57,6 +57,20 @@ def orders_created_since_query(since: date) -> str:
             "{ edges { node { " + order_payload.BULK_ORDER_FIELDS + " } } } }")
 
 
+def customers_created_since_query(since: date) -> str:
+    """The bulk query listing each customer created on or after ``since``, whole (what its
+    ``customers/create`` webhook's body is rebuilt from)."""
+    return ("{ customers(query: \"created_at:>='" + since.isoformat() + "T00:00:00Z'\", sortKey: ID) "
+            "{ edges { node { " + order_payload.CUSTOMER_FIELDS + " } } } }")
+
+
+def listed_customers(lines: list[dict]) -> Iterator[tuple[Listed, dict]]:
+    """The customers of a listing's JSONL, each with its whole GraphQL customer."""
+    for node in lines:
+        if "__parentId" not in node and "/Customer/" in str(node.get("id")):
+            yield Listed(str(node["legacyResourceId"]), node["id"], node.get("updatedAt") or ""), node
+
+
 def start(client: ShopifyClient, query: str) -> Operation:
     """Start the operation (one mutation: 10 points)."""
     answer = client.graphql(RUN_MUTATION, {"query": query})["bulkOperationRunQuery"]
@@ -68,10 +82,13 @@ def start(client: ShopifyClient, query: str) -> Operation:
 
 
 def wait(client: ShopifyClient, operation_id: str, *, poll_seconds: float = POLL_SECONDS,
-         max_wait: float = MAX_WAIT_SECONDS) -> Operation:
-    """The operation once it is done; BulkFailed if it failed, was replaced, or took too long."""
+         max_wait: float = MAX_WAIT_SECONDS, heartbeat: Callable[[], None] | None = None) -> Operation:
+    """The operation once it is done; BulkFailed if it failed, was replaced, or took too long.
+    ``heartbeat`` is called at each poll (the backfill's checkpoint says it is still running)."""
     deadline = time.monotonic() + max_wait
     while True:
+        if heartbeat:
+            heartbeat()
         current = client.graphql(CURRENT_QUERY, {})["currentBulkOperation"]
         if not current or current["id"] != operation_id:
             raise BulkFailed(f"{client.connection.domain}: bulk operation {operation_id} is no longer the current one")

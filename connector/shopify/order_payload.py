@@ -121,6 +121,9 @@ query ReconciledRefund($id: ID!) {{
   }}
 }}"""
 
+#: A customer's fields, as a webhook's body is rebuilt from them (a bulk listing reads them too).
+CUSTOMER_FIELDS = _CUSTOMER
+
 #: One customer: about 5 points.
 CUSTOMER_QUERY = f"""
 query ReconciledCustomer($id: ID!) {{
