@@ -573,17 +573,22 @@ def backfill_command(since, shop_domain, limit, restart) -> None:
                 results.append(backfill.run(services, session, send_backlog_after_commit, shop, since.date(),
                                             limit=limit, restart=restart,
                                             progress=lambda done, total, t=task: bar.update(t, completed=done, total=total)))
+    console.print(backfill_table(results))
+    for r in results:
+        for skipped in r.skipped or ():
+            console.print(f"[yellow]left to its webhooks:[/yellow] {skipped}")
+    sys.exit(1 if any(r.error for r in results) else 0)
+
+
+def backfill_table(results) -> Table:
+    """What each shop's backfill did (the command's and the demo's table)."""
     table = Table("shop", "orders", "done", "resumed from", "customers without orders", "enqueued", "result")
     for r in results:
         state = (f"[red]{r.error}[/red]" if r.error else "[green]complete[/green]" if r.complete
                  else "[yellow]stopped: run again to resume[/yellow]")
         table.add_row(r.shop, str(r.listed), str(r.done), str(r.resumed_from), str(r.customers), str(r.enqueued),
                       state)
-    console.print(table)
-    for r in results:
-        for skipped in r.skipped or ():
-            console.print(f"[yellow]left to its webhooks:[/yellow] {skipped}")
-    sys.exit(1 if any(r.error for r in results) else 0)
+    return table
 
 
 @cli.command("reconcile")
