@@ -1,20 +1,25 @@
 """Backfill: a new merchant's history, through the very flows its webhooks go through.
 
 ``ml-connector backfill --since DATE [--shop S]`` lists every order created since DATE with one
-Shopify bulk operation (:mod:`connector.shopify.bulk`: ids, versions and refund ids, in a JSONL
-file), then treats each order as reconciliation treats one (:class:`reconcile.Run`): an order,
-refund or cancellation the connector has already seen (bound, or stored by a live webhook) is
-skipped without reading it; the rest is read over GraphQL, stored in the inbox as its webhook's
-body (``source = backfill``, an event id naming the version, so a second store stores nothing)
-and sent in the backlog lane of its pool: live orders are always taken first. Every read goes
-through the shop's Shopify client, charged to the same cost bucket as everything else, and the
-backfill paces itself to spend at most ``MLC_BACKFILL_BUDGET_SHARE`` of the shop's bucket and
-restore rate (:class:`Pace`): a worker reading a live order never waits behind a backfill's reads.
+Shopify bulk operation (:mod:`connector.shopify.bulk`: each order whole, in a JSONL file that costs
+no points), then treats each order as reconciliation treats one (:class:`reconcile.Run`): an
+order, refund or cancellation the connector has already seen (bound, or stored by a live webhook)
+is skipped; the rest is rebuilt into its webhook's body (only its refunds are read over GraphQL),
+stored in the inbox (``source = backfill``, an event id naming the version, so a second store
+stores nothing) and sent in the backlog lane of its pool: live orders are always taken first.
+Orders go by chunks of :data:`CHUNK`: what the connector has seen of a chunk is looked up in two
+queries and its events committed at once (per-order round trips were most of a large
+backfill's time). Every read goes through the shop's Shopify client, charged to the same cost
+bucket as everything else, and the backfill paces itself to spend at most
+``MLC_BACKFILL_BUDGET_SHARE`` of the shop's bucket and restore rate (:class:`Pace`). Once every
+order is done, the customers created since DATE who placed none of them go through
+``customers/create`` (:func:`_customers`).
 
-Resumable: a checkpoint per (shop, since) in Redis keeps the bulk operation, its file's URL and
-the last order id done. Run again with the same arguments, a backfill reads the same file and
-goes on after that order; even without the checkpoint nothing would be created twice (the inbox's
-unique event ids, the flows' create-once claims), it would only be slower.
+Resumable: a checkpoint per (shop, since) in Redis keeps the bulk operations, their files' URLs
+and the last order done, and what ``ml-connector status`` shows (state, counts, when). Run again
+with the same arguments, a backfill reads the same file and goes on after that order; even
+without the checkpoint nothing would be created twice (the inbox's unique event ids, the flows'
+create-once claims), it would only be slower.
 """
 from __future__ import annotations
 

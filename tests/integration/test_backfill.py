@@ -4,18 +4,23 @@ never doubles what live webhooks already brought."""
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 import uuid
 from datetime import datetime, timezone
 
 import requests
+from sqlalchemy import func, select
 
-from connector.models import BindingState, InboxState
+from connector.config import load_settings
+from connector.db import session_scope
+from connector.models import Binding, BindingState, InboxState, Shop
 from tests.factories import new_order
 from tests.support import eventually
 
 LIVE, HISTORY = 4, 26
+PAID_HISTORY = 40
 
 
 def backfill(*args: str) -> str:
@@ -102,3 +107,50 @@ def test_given_customers_who_never_ordered_when_a_shop_is_backfilled_then_each_g
     assert shop.binding("customer", buyer["customer"]["id"]).state == BindingState.synced
     [second_run] = shop.audit("shopify.backfilled")[-1:]
     assert second_run.detail["enqueued"] == 0, second_run.detail
+
+
+def test_given_the_shops_token_expires_mid_backfill_while_the_workers_read_shopify_then_it_is_refreshed_once(shop):
+    # given a shop on expiring offline tokens whose history is of paid orders (each one's payment
+    # is read from Shopify's Admin API by the worker that books it)
+    shopify = f"{shop.stack.urls['shopify_sandbox']}/_sandbox/shops/{shop.domain}"
+    requests.put(shopify, json={"expiring_offline_tokens": True}, timeout=10).raise_for_status()
+    given = requests.post(f"{shopify}/offline_token", timeout=10).json()
+    installed = subprocess.run([sys.executable, "-m", "cli.main", "shops", "token", shop.domain, "--stdin",
+                                "--expires-in", str(given["expires_in"])], capture_output=True, text=True, timeout=120,
+                               input=f"{given['access_token']}\n{given['refresh_token']}\n", env=dict(os.environ))
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    response = requests.post(f"{shopify}/orders/generate", params={"deliver": "false"}, timeout=60, json={
+        "count": PAID_HISTORY, "seed": 3, "first": random.randrange(10**6, 10**9), "customers": 2, "guest_share": 0,
+        "financial_status": "paid"})
+    response.raise_for_status()
+    history = response.json()["orders"]
+
+    # when a backfill runs and, once the workers are booking its orders (reading Shopify as they
+    # go), the token Shopify issued reaches its end
+    running = subprocess.Popen([sys.executable, "-m", "cli.main", "backfill", "--since", "2000-01-01", "--shop",
+                                shop.domain], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "COLUMNS": "300", "MLC_BACKFILL_BUDGET_SHARE": "1"})
+    try:
+        assert eventually(lambda: synced_orders(shop) >= 4, timeout=120)
+        assert requests.post(f"{shopify}/tokens/expire", timeout=10).json()["expired"] == 1
+        out, _ = running.communicate(timeout=120)
+    finally:
+        running.kill()
+    assert running.returncode == 0 and "complete" in out, out
+
+    # then every order is booked, invoice and receipt, once
+    assert eventually(lambda: synced_orders(shop) == len(history) and shop.events_handled(), timeout=180), \
+        (synced_orders(shop), shop.last_attempt_errors())
+    for order in history[::7]:
+        assert shop.holds(order), shop.invariants(order)
+    # and Shopify refused the expired token to the workers that held it, and was asked for one
+    # refresh in all: the workers waited for it and used it
+    tokens = requests.get(f"{shopify}/tokens", timeout=10).json()
+    assert tokens["refresh_token"] == 1 and tokens["refused"] == 0 and tokens["unauthorized"] >= 1, tokens
+    assert all(e.state == InboxState.done for e in shop.inbox()), {e.state for e in shop.inbox()}
+
+
+def synced_orders(shop) -> int:
+    with session_scope(load_settings().database_url) as session:
+        return session.scalar(select(func.count()).select_from(Binding).join(Shop, Shop.id == Binding.shop_id).where(
+            Shop.domain == shop.domain, Binding.kind == "order", Binding.state == BindingState.synced))
