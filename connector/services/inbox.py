@@ -204,7 +204,12 @@ def _parse(delivery: Delivery) -> tuple[str, str]:
     if compliance is not None:
         return body, _compliance_subject(compliance, payload, delivery.shop_domain)
     if "id" not in payload:
-        raise Malformed("payload has no id")
+        # a topic whose body names its object by GID alone (``bulk_operations/finish``): stored,
+        # deferred if no flow takes it, rather than refused and retried by Shopify for 4 hours
+        gid = payload.get("admin_graphql_api_id")
+        if not isinstance(gid, str) or not gid.startswith("gid://shopify/"):
+            raise Malformed("payload has no id")
+        payload = {"id": gid.rsplit("/", 1)[-1].split("?", 1)[0]}
     resource_id = _resource_id(payload["id"])
     if resource_id is None:
         raise Malformed("payload id is not an id")

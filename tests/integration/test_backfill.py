@@ -67,7 +67,7 @@ def test_given_history_and_live_orders_when_a_backfill_is_interrupted_and_resume
     assert sorted({e.resource_id for e in backfilled if e.topic.startswith("orders/")}) == \
         sorted(str(order["id"]) for order in history)
     assert [e.resource_id for e in backfilled if e.topic.startswith("refunds/")] == [str(refund["id"])]
-    assert len(shop.inbox()) == live_events + len(backfilled)
+    assert len(shop.inbox()) == live_events + len(backfilled) + len(bulk_finished(shop))
     assert all(e.state != InboxState.received for e in shop.inbox())
     assert shop.audit("shopify.backfilled")
 
@@ -147,10 +147,15 @@ def test_given_the_shops_token_expires_mid_backfill_while_the_workers_read_shopi
     # refresh in all: the workers waited for it and used it
     tokens = requests.get(f"{shopify}/tokens", timeout=10).json()
     assert tokens["refresh_token"] == 1 and tokens["refused"] == 0 and tokens["unauthorized"] >= 1, tokens
-    assert all(e.state == InboxState.done for e in shop.inbox()), {e.state for e in shop.inbox()}
+    assert all(e.state == InboxState.done for e in shop.inbox() if e.topic != "bulk_operations/finish")
 
 
 def synced_orders(shop) -> int:
     with session_scope(load_settings().database_url) as session:
         return session.scalar(select(func.count()).select_from(Binding).join(Shop, Shop.id == Binding.shop_id).where(
             Shop.domain == shop.domain, Binding.kind == "order", Binding.state == BindingState.synced))
+
+
+def bulk_finished(shop) -> list:
+    """The ``bulk_operations/finish`` webhooks the shop's backfills brought (stored, no flow takes them)."""
+    return [e for e in shop.inbox() if e.topic == "bulk_operations/finish"]

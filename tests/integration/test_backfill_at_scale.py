@@ -75,11 +75,13 @@ def env() -> dict:
 
 
 def count(shop, what) -> int:
-    """How many inbox events (``InboxEvent``) or synced order bindings (``Binding``) the shop has."""
+    """How many order events (``InboxEvent``) or synced order bindings (``Binding``) the shop has."""
     with session_scope(load_settings().database_url) as session:
         query = select(func.count()).select_from(what).join(Shop, Shop.id == what.shop_id).where(Shop.domain == shop.domain)
         if what is Binding:
             query = query.where(Binding.kind == "order", Binding.state == BindingState.synced)
+        else:  # not the bulk operations' bulk_operations/finish
+            query = query.where(InboxEvent.topic.like("orders/%"))
         return session.scalar(query)
 
 
