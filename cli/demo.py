@@ -98,10 +98,14 @@ def run(*, once: bool, order_count: int) -> int:
         info = _write_demo_json(stack, creds)
         _write_demo_env(stack)
         shopify = stack.urls["shopify_sandbox"]
+        history = _backfilled_history(stack)
         sent = _place_orders(stack, order_count)
-        _wait_quiet(shopify, len(sent))
+        _wait_quiet(shopify, len(sent) + len(history))
         steps = [step for shop in SHOPS for step in _plan(shop, [o for s, o in sent if s is shop])]
         actions = _drive(shopify, steps)
+        sent += history
+        _wait_quiet(shopify, len(sent))
+        actions.update(_receipt_from_fusion(stack, sent, actions))
         _wait_quiet(shopify, len(sent))
         checks = _check_all(shopify, sent, actions)
         ok = _summary(checks)
@@ -271,6 +275,110 @@ def _b2b_order(shopify: str, shop: DemoShop) -> dict:
                             "tax_lines": [{"title": "DE MwSt", "rate": "0.19"}]}]}})
     response.raise_for_status()
     return response.json()
+
+
+HISTORY = 8  # orders the US shop took before the connector was installed
+
+
+def _backfilled_history(stack: Stack) -> list[tuple[DemoShop, dict]]:
+    """The US shop's history: orders placed before the connector was installed (their webhooks
+    never sent), imported as ``ml-connector backfill --since`` does, in the backlog lane."""
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from cli.main import backfill_table
+    from connector.config import load_settings
+    from connector.db import session_scope
+    from connector.models import Shop
+    from connector.services import backfill
+    from connector.services.context import Services
+    from workers.dispatch import send_backlog_after_commit
+
+    shop = SHOPS[0]
+    response = requests.post(f"{stack.urls['shopify_sandbox']}/_sandbox/shops/{shop.domain}/orders/generate",
+                             params={"deliver": "false"}, json={"count": HISTORY, "seed": SEED + 1, "first": 10_000},
+                             timeout=60)
+    response.raise_for_status()
+    history = [(shop, order) for order in response.json()["orders"]]
+    since = date(2000, 1, 1)
+    console.print(f"{shop.domain} has {len(history)} orders from before the connector was installed: "
+                  f"ml-connector backfill --since {since} --shop {shop.domain}")
+    services = Services(load_settings())
+    with console.status("backfilling the history (a Shopify bulk operation, then the webhooks' flows)…"), \
+            session_scope(services.settings.database_url) as session:
+        row = session.scalar(select(Shop).where(Shop.domain == shop.domain))
+        result = backfill.run(services, session, send_backlog_after_commit, row, since, poll_seconds=0.2)
+    console.print(backfill_table([result]))
+    return history
+
+
+def _receipt_from_fusion(stack: Stack, sent: list[tuple[DemoShop, dict]],
+                         actions: dict[tuple[str, int], list[str]]) -> dict[tuple[str, int], list[str]]:
+    """Fusion → Shopify: the US shop turns ``push_fusion_receipts`` on (``ml-connector shops set
+    --push-fusion-receipts``), a person enters a bank transfer in Fusion for an unpaid order's
+    invoice, the receipts poll runs, and Shopify shows the order paid, once. The order's new
+    label, by (shop, order id)."""
+    from connector.config import load_settings
+    from connector.db import session_scope
+    from connector.services.context import Services
+    from connector.services.setup import set_shop_options
+    from workers.app import app
+
+    shop, shopify, fusion = SHOPS[0], stack.urls["shopify_sandbox"], stack.urls["fusion_sandbox"]
+    services = Services(load_settings())
+    with session_scope(services.settings.database_url) as session:
+        set_shop_options(session, shop.domain, push_fusion_receipts=True)
+        client = services.fusion(session)
+        for placed in (o for s, o in sent if s is shop and (s.domain, o["id"]) not in actions):
+            order, transactions = shopify_order(shopify, shop.domain, placed["id"])
+            if order["financial_status"] == "pending" and not transactions and not order.get("cancelled_at"):
+                [invoice] = client.invoices.by_reference(order["admin_graphql_api_id"])
+                break
+        else:
+            console.print("[yellow]no unpaid order to pay in Fusion[/yellow]")
+            return {}
+    amount = str(invoice["InvoiceBalanceAmount"])
+    console.print(f"a person enters a bank transfer of {amount} {shop.currency} in Fusion for "
+                  f"{invoice['TransactionNumber']} ({order['name']}); the receipts poll runs")
+    _pay_in_fusion(fusion, invoice, amount)
+    app.send_task("mlc.fusion.poll_receipts", queue="fusion_poll")
+    deadline = time.monotonic() + 60
+    with console.status(f"waiting for Shopify to show {order['name']} paid…"):
+        while time.monotonic() < deadline:
+            order, transactions = shopify_order(shopify, shop.domain, order["id"])
+            if order["financial_status"] == "paid":
+                break
+            time.sleep(0.5)
+    console.print(f"{shop.prefix} {order['name']} in Shopify: {order['financial_status']}, "
+                  f"{len(transactions)} payment(s) recorded")
+    return {(shop.domain, order["id"]): [f"receipt {amount} entered in Fusion → marked paid in Shopify"]}
+
+
+def _pay_in_fusion(fusion: str, invoice: dict, amount: str) -> None:
+    """What a person does in Fusion: a standard receipt for the customer account, applied to the
+    invoice's installment (REST, as the sandbox's own user)."""
+    creds = json.loads((DEMO_DIR / "demo.json").read_text())
+    token = requests.post(f"{fusion}/oauth2/v1/token", auth=(creds["fusion_client_id"], creds["fusion_client_secret"]),
+                          data={"grant_type": "client_credentials", "scope": FUSION_SCOPE}, timeout=10
+                          ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}", "REST-Framework-Version": "4"}
+    receipts = f"{fusion}/fscmRestApi/resources/11.13.18.05/standardReceipts"
+    response = requests.post(receipts, headers=headers, timeout=10, json={
+        "ReceiptNumber": f"BANK-{secrets.token_hex(4)}", "BusinessUnit": "US1 Business Unit",
+        "ReceiptMethod": "Manual", "Amount": amount, "Currency": invoice["InvoiceCurrencyCode"],
+        "CustomerAccountNumber": invoice["BillToCustomerNumber"]})
+    response.raise_for_status()
+    receipt = response.json()
+    detail = requests.get(f"{fusion}/fscmRestApi/resources/11.13.18.05/receivablesInvoices/"
+                          f"{invoice['CustomerTransactionId']}", headers=headers, timeout=10,
+                          params={"expand": "receivablesInvoiceInstallments", "onlyData": "true"})
+    detail.raise_for_status()
+    [installment] = detail.json()["receivablesInvoiceInstallments"]["items"]
+    requests.post(f"{receipts}/{receipt['StandardReceiptId']}/action/applyReceipt", timeout=10,
+                  headers={**headers, "Content-Type": "application/vnd.oracle.adf.action+json"},
+                  json={"appliedPaymentScheduleId": installment["InstallmentId"], "amountApplied": amount}
+                  ).raise_for_status()
 
 
 def _cross_border_order(shop: DemoShop) -> dict:
@@ -578,13 +686,25 @@ def _check_all(shopify: str, sent: list[tuple[DemoShop, dict]],
             session_scope(services.settings.database_url) as session:
         fusion = services.fusion(session)  # one Fusion client (and token) for every check
         events = {shop.domain: unfinished_events(session, shop.domain) for shop in SHOPS}
+        pushed = _pushed_payments(session)
         for shop, placed in sent:
             order, transactions = shopify_order(shopify, shop.domain, placed["id"])
-            check = check_order(fusion, shop.prefix, order, transactions)
+            check = check_order(fusion, shop.prefix, order, transactions, pushed.get(shop.domain))
             check.events = events[shop.domain].get(order["id"], [])
             check.actions = actions.get((shop.domain, order["id"]), [])
             checks.append(check)
     return checks
+
+
+def _pushed_payments(session) -> dict[str, dict[str, str]]:
+    """By shop: the payments the connector recorded in Shopify for receipts people entered in
+    Fusion (their receipt is the person's, not ``<prefix>-T<id>``)."""
+    from sqlalchemy import select
+
+    from connector.models import Shop
+    from connector.services.fusion_receipts import pushed_payments
+    return {domain: pushed_payments(session, shop_id)
+            for shop_id, domain in session.execute(select(Shop.id, Shop.domain))}
 
 
 def _money(amount: Decimal | None, none: str = "-") -> str:

@@ -311,6 +311,7 @@ def status(inbox_id) -> None:
             table.add_row(kind, state, str(count))
         console.print(table)
         _show_shops(session)
+        _show_backfills(session)
         _show_fusion_poll(session)
         failures = report.recent_failures(session)
         if failures:
@@ -336,6 +337,23 @@ def _show_shops(session) -> None:
         table.add_row(shop.domain, shop.token_mode,
                       f"{shop.access_token_expires_at:%Y-%m-%d %H:%M:%S}" if shop.access_token_expires_at else "-",
                       state, why)
+    console.print(table)
+
+
+def _show_backfills(session) -> None:
+    """Each shop's running or last backfills (``ml-connector backfill``), from their checkpoints."""
+    from connector.services import status as report
+    rows = report.backfills(session, _services().redis)
+    if not rows:
+        return
+    colours = {"running": "cyan", "complete": "green", "partial": "yellow", "interrupted": "yellow", "stopped": "red"}
+    table = Table("shop", "since", "state", "listed", "done", "events stored", "stopped after order", "started (UTC)",
+                  "last written (UTC)", "error", title="backfills (run `ml-connector backfill` again to resume)")
+    for shop, state, stored in rows:
+        colour = colours.get(state.state, "white")
+        table.add_row(shop, state.since, f"[{colour}]{state.state}[/{colour}]", str(state.listed), str(state.done),
+                      str(stored), state.after or "-", state.started_at.replace("T", " ")[:19] or "-",
+                      state.updated_at.replace("T", " ")[:19] or "-", state.error[:120])
     console.print(table)
 
 
@@ -555,16 +573,22 @@ def backfill_command(since, shop_domain, limit, restart) -> None:
                 results.append(backfill.run(services, session, send_backlog_after_commit, shop, since.date(),
                                             limit=limit, restart=restart,
                                             progress=lambda done, total, t=task: bar.update(t, completed=done, total=total)))
-    table = Table("shop", "orders", "done", "resumed from", "enqueued", "result")
-    for r in results:
-        state = (f"[red]{r.error}[/red]" if r.error else "[green]complete[/green]" if r.complete
-                 else "[yellow]stopped: run again to resume[/yellow]")
-        table.add_row(r.shop, str(r.listed), str(r.done), str(r.resumed_from), str(r.enqueued), state)
-    console.print(table)
+    console.print(backfill_table(results))
     for r in results:
         for skipped in r.skipped or ():
             console.print(f"[yellow]left to its webhooks:[/yellow] {skipped}")
     sys.exit(1 if any(r.error for r in results) else 0)
+
+
+def backfill_table(results) -> Table:
+    """What each shop's backfill did (the command's and the demo's table)."""
+    table = Table("shop", "orders", "done", "resumed from", "customers without orders", "enqueued", "result")
+    for r in results:
+        state = (f"[red]{r.error}[/red]" if r.error else "[green]complete[/green]" if r.complete
+                 else "[yellow]stopped: run again to resume[/yellow]")
+        table.add_row(r.shop, str(r.listed), str(r.done), str(r.resumed_from), str(r.customers), str(r.enqueued),
+                      state)
+    return table
 
 
 @cli.command("reconcile")

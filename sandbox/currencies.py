@@ -25,6 +25,7 @@ def minor_units(currency: str) -> int:
     return 2 if minor is None else minor
 
 
+@lru_cache(maxsize=None)
 def unit(currency: str) -> Decimal:
     """The smallest amount of ``currency``: ``1`` JPY, ``0.01`` USD, ``0.001`` KWD."""
     return Decimal(1).scaleb(-minor_units(currency))

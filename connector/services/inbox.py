@@ -207,7 +207,12 @@ def _parse(delivery: Delivery) -> tuple[str, str]:
     flow = flows.for_topic(delivery.topic)
     key = flow.id_key if flow is not None else "id"
     if key not in payload:
-        raise Malformed(f"payload has no {key}")
+        # a topic whose body names its object by GID alone (``bulk_operations/finish``): stored,
+        # deferred if no flow takes it, rather than refused and retried by Shopify for 4 hours
+        gid = payload.get("admin_graphql_api_id")
+        if key != "id" or not isinstance(gid, str) or not gid.startswith("gid://shopify/"):
+            raise Malformed(f"payload has no {key}")
+        payload = {"id": gid.rsplit("/", 1)[-1].split("?", 1)[0]}
     resource_id = _resource_id(payload[key])
     if resource_id is None:
         raise Malformed(f"payload {key} is not an id")

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector import audit, flows, jsonutil
-from connector.models import BindingKind, InboxEvent, InboxState, Shop
+from connector.models import Binding, BindingKind, InboxEvent, InboxState, Shop
 from connector.services import bindings, inbox
 from connector.shopify import order_payload, search
 from connector.shopify.client import ShopifyClient, ShopifyError
@@ -135,6 +135,35 @@ class Run:
     client: ShopifyClient
     result: ShopResult
     source: str = "reconcile"   # or backfill (connector.services.backfill)
+    #: Commit after each read and each event stored (reconciliation, which reads Shopify between
+    #: them); False leaves the commit to the caller (a backfill commits a chunk of orders at once).
+    commit_each: bool = True
+    #: What :meth:`prefetch` found of a chunk's objects: their versions seen (bindings, events) and
+    #: the topics stored for them; objects outside it are looked up one by one.
+    _known: dict | None = field(default=None, repr=False)
+
+    def prefetch(self, orders: list[search.ListedOrder]) -> None:
+        """Look up what the connector has seen of these orders and their refunds in two queries,
+        where :meth:`order` would ask three or four per order: a backfill's thousands of orders
+        otherwise spend most of their time in these round trips. What live traffic stores after
+        this is caught further on: the inbox's unique event ids and the flows' create-once claims."""
+        ids = {o.id for o in orders} | {r.id for o in orders for r in o.refunds}
+        kinds = {BindingKind.order, BindingKind.refund}
+        known: dict = {"versions": {}, "topics": set(), "ids": ids, "kinds": kinds}
+        for kind, shopify_id, updated_at in self.session.execute(
+                select(Binding.kind, Binding.shopify_id, Binding.shopify_updated_at).where(
+                    Binding.shop_id == self.shop.id, Binding.kind.in_(kinds), Binding.shopify_id.in_(ids))):
+            known["versions"].setdefault((BindingKind(kind), shopify_id), {"binding": updated_at or "", "events": None})
+        topic_kinds = {topic: kind for kind in kinds for topic in flows.topics_of(kind)}
+        for topic, resource_id, body in self.session.execute(
+                select(InboxEvent.topic, InboxEvent.resource_id, InboxEvent.body).where(
+                    InboxEvent.shop_id == self.shop.id, InboxEvent.resource_id.in_(ids))):
+            known["topics"].add((topic, resource_id))
+            if topic in topic_kinds:
+                seen = known["versions"].setdefault((topic_kinds[topic], resource_id), {"binding": None, "events": None})
+                seen["events"] = (seen["events"] or []) + [_updated_at(body)]
+        self._commit()
+        self._known = known
 
     def order(self, listed: search.ListedOrder) -> None:
         unseen = {r.id for r in listed.refunds if not self._seen(BindingKind.refund, r.id)}
@@ -142,7 +171,8 @@ class Run:
         more = len(listed.refunds) >= search.REFUNDS_LISTED  # the listing may not show them all
         if reason is None and not unseen and not more:
             return
-        order = order_payload.read_order(self.client, listed.gid)
+        order = (order_payload.order_from_listing(self.client, listed.whole) if listed.whole is not None
+                 else order_payload.read_order(self.client, listed.gid))
         if order is None:  # deleted since it was listed
             return
         if more:
@@ -156,40 +186,54 @@ class Run:
             if str(refund["id"]) in unseen:
                 self._enqueue(BindingKind.refund, "missing", str(refund["id"]), refund["created_at"], refund)
 
-    def customer(self, listed: search.Listed) -> None:
+    def customer(self, listed: search.Listed, whole: dict | None = None) -> None:
+        """``whole``: the customer as a listing read it (a backfill's bulk file), not read again."""
         reason = self._reason(BindingKind.customer, listed)
         if reason is None:
             return
-        customer = order_payload.read_customer(self.client, listed.gid)
+        customer = (order_payload.customer_from_graphql(whole) if whole is not None
+                    else order_payload.read_customer(self.client, listed.gid))
         if customer is None:
             return
         self._enqueue(BindingKind.customer, reason, listed.id, customer["updated_at"], customer)
 
     def _reason(self, kind: BindingKind, listed: search.Listed) -> str | None:
         """``missing``, ``stale`` or None (this version, or a newer one, has been seen)."""
-        binding = bindings.find(self.session, self.shop.id, kind, listed.id)
-        versions = self._event_versions(kind, listed.id)
-        self.session.commit()
-        if binding is None and versions is None:
+        binding_version, versions = self._seen_versions(kind, listed.id)
+        if binding_version is None and versions is None:
             return "missing"
-        seen = [v for v in (versions or []) + [binding.shopify_updated_at if binding else ""] if v]
+        seen = [v for v in (versions or []) + [binding_version or ""] if v]
         if not seen:
             return None  # known (a customer bound through an order) with no version to compare
         return "stale" if all(bindings.is_older(v, listed.updated_at) for v in seen) else None
 
+    def _seen_versions(self, kind: BindingKind, shopify_id: str) -> tuple[str | None, list[str] | None]:
+        """(the binding's version, "" without one, or None when there is no binding; the stored
+        events' versions, or None when there is none)."""
+        if self._known is not None and kind in self._known["kinds"] and shopify_id in self._known["ids"]:
+            seen = self._known["versions"].get((kind, shopify_id)) or {"binding": None, "events": None}
+            return seen["binding"], seen["events"]
+        binding = bindings.find(self.session, self.shop.id, kind, shopify_id)
+        versions = self._event_versions(kind, shopify_id)
+        self._commit()
+        return (None if binding is None else binding.shopify_updated_at or ""), versions
+
     def _seen(self, kind: BindingKind, shopify_id: str) -> bool:
-        found = (bindings.find(self.session, self.shop.id, kind, shopify_id) is not None
-                 or self._event_versions(kind, shopify_id) is not None)
-        self.session.commit()
-        return found
+        return self._seen_versions(kind, shopify_id) != (None, None)
 
     def _has(self, topic: str, shopify_id: str) -> bool:
         """Whether an event of ``topic`` is stored for the object (a cancellation happens once)."""
+        if self._known is not None and shopify_id in self._known["ids"]:
+            return (topic, shopify_id) in self._known["topics"]
         found = self.session.scalar(select(InboxEvent.id).where(
             InboxEvent.shop_id == self.shop.id, InboxEvent.resource_id == shopify_id, InboxEvent.topic == topic)
             .limit(1)) is not None
-        self.session.commit()
+        self._commit()
         return found
+
+    def _commit(self) -> None:
+        if self.commit_each:
+            self.session.commit()
 
     def _event_versions(self, kind: BindingKind, shopify_id: str) -> list[str] | None:
         """The ``updated_at`` of each stored event of the object ("" when its body was erased),
@@ -210,7 +254,7 @@ class Run:
         if inbox_id is not None:
             self.services.tally.moved(self.session, topic, None, InboxState.received.value)
             self.send(self.session, inbox_id, topic)
-        self.session.commit()
+        self._commit()
         self.result.found.append(Found(kind.value, shopify_id, reason, topic, version or "", inbox_id))
 
 

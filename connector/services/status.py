@@ -70,6 +70,22 @@ def shop_tokens(session: Session) -> list[Shop]:
     return sorted(shops, key=lambda shop: shop.auth_state == "ok")
 
 
+def backfills(session: Session, redis) -> list[tuple[str, object, int]]:
+    """(shop, :class:`backfill.State`, events the shop's backfills stored) for each backfill whose
+    checkpoint Redis keeps: the one running or the last ones, their since date, orders listed and
+    done, and the last order done (where a next run goes on). The events are counted in the
+    inbox (``source = backfill``), exact whichever run stored them."""
+    from connector.services import backfill
+    rows = []
+    for shop in session.scalars(select(Shop).order_by(Shop.domain)):
+        states = backfill.progress_of(redis, shop.id)
+        if states:
+            stored = session.scalar(select(func.count()).select_from(InboxEvent).where(
+                InboxEvent.shop_id == shop.id, InboxEvent.source == backfill.SOURCE))
+            rows += [(shop.domain, state, stored) for state in states]
+    return rows
+
+
 def poll_watermarks(session: Session) -> list[PollWatermark]:
     """Each polled Fusion resource: how far it has been read and how its last poll went."""
     return list(session.scalars(select(PollWatermark).order_by(PollWatermark.pod, PollWatermark.resource)))

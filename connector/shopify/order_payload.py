@@ -58,11 +58,8 @@ _TOTALS = " ".join(f"{name} {{ {_BAG} }}" for name in (
 _B2B = ("poNumber paymentTerms { paymentTermsName paymentTermsType dueInDays } "
         "purchasingEntity { __typename ... on PurchasingCompany { company { id } location { id } } }")
 
-#: One order without its refunds' details: about 700 points.
-ORDER_QUERY = f"""
-query ReconciledOrder($id: ID!) {{
-  order(id: $id) {{
-    id legacyResourceId name number email phone note tags test sourceName confirmed
+#: An order's own fields (no connection): what reconciliation and a backfill's listing read alike.
+_ORDER = f"""id legacyResourceId name number email phone note tags test sourceName confirmed
     createdAt updatedAt processedAt cancelledAt cancelReason closedAt
     currencyCode presentmentCurrencyCode taxesIncluded taxExempt
     displayFinancialStatus displayFulfillmentStatus paymentGatewayNames discountCodes
@@ -72,13 +69,29 @@ query ReconciledOrder($id: ID!) {{
     billingAddress {{ {_ADDRESS} }}
     shippingAddress {{ {_ADDRESS} }}
     customer {{ {_CUSTOMER} }}
-    {_B2B}
+    {_B2B}"""
+
+#: One order without its refunds' details: about 700 points.
+ORDER_QUERY = f"""
+query ReconciledOrder($id: ID!) {{
+  order(id: $id) {{
+    {_ORDER}
     discountApplications(first: {SMALL_PAGE}) {{ nodes {{ {_APPLICATION} }} }}
     shippingLines(first: {SMALL_PAGE}, includeRemovals: true) {{ nodes {{ {_SHIPPING} }} pageInfo {{ hasNextPage }} }}
     lineItems(first: {LINE_PAGE}) {{ nodes {{ {_LINE} }} pageInfo {{ hasNextPage endCursor }} }}
     refunds(first: {REFUND_LIMIT}) {{ id }}
   }}
 }}"""
+
+#: Each order of a bulk listing, whole: :data:`ORDER_QUERY`'s fields with its connections unpaged
+#: (a bulk operation has neither page limits nor a cost per object; their nodes come as lines of
+#: their own, after their order) and its refunds listed. Four connections, two deep: within
+#: Shopify's bulk rules.
+BULK_ORDER_FIELDS = f"""{_ORDER}
+    refunds {{ id legacyResourceId createdAt }}
+    discountApplications {{ edges {{ node {{ {_APPLICATION} }} }} }}
+    shippingLines(includeRemovals: true) {{ edges {{ node {{ {_SHIPPING} }} }} }}
+    lineItems {{ edges {{ node {{ {_LINE} }} }} }}"""
 
 #: The order's next line items: about 500 points.
 LINES_QUERY = f"""
@@ -113,6 +126,9 @@ query ReconciledRefund($id: ID!) {{
   }}
 }}"""
 
+#: A customer's fields, as a webhook's body is rebuilt from them (a bulk listing reads them too).
+CUSTOMER_FIELDS = _CUSTOMER
+
 #: One customer: about 5 points.
 CUSTOMER_QUERY = f"""
 query ReconciledCustomer($id: ID!) {{
@@ -146,6 +162,16 @@ def read_order(client: ShopifyClient, order_gid: str) -> dict | None:
                            f"reconciliation reads at most {REFUND_LIMIT - 1}")
     refunds = [read_refund(client, r["id"]) for r in order["refunds"]]
     return order_from_graphql(order, nodes, [r for r in refunds if r is not None])
+
+
+def order_from_listing(client: ShopifyClient, node: dict) -> dict:
+    """The REST order of an order a bulk listing read whole (:data:`BULK_ORDER_FIELDS`, its
+    connections gathered as ``nodes``): only its refunds are read, one request each."""
+    if len(node.get("refunds") or []) >= REFUND_LIMIT:
+        raise TooLarge(f"{client.connection.domain}: order {node['id']} has {REFUND_LIMIT} refunds or more; "
+                       f"a backfill reads at most {REFUND_LIMIT - 1}")
+    refunds = [read_refund(client, r["id"]) for r in node.get("refunds") or []]
+    return order_from_graphql(node, None, [r for r in refunds if r is not None])
 
 
 def read_refund(client: ShopifyClient, refund_gid: str) -> dict | None:

@@ -9,7 +9,7 @@ customers 102: all below Shopify's single-query limit of 1,000.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterator
 
@@ -59,6 +59,8 @@ class Listed:
 @dataclass(frozen=True)
 class ListedOrder(Listed):
     refunds: tuple[Listed, ...] = ()
+    #: The whole order when the listing read it (a backfill's bulk file): nothing left to read.
+    whole: dict | None = field(default=None, compare=False, hash=False, repr=False)
 
 
 def updated_since(instant: datetime) -> str:

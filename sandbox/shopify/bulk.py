@@ -2,7 +2,7 @@
 
 The bulk query is validated like any query, checked against Shopify's bulk rules (at least one
 connection, at most five, connections nested at most two deep, no top-level ``node``/``nodes``),
-then run on a background thread without page limits: connections without ``first`` return
+then run on a background thread, on a snapshot of the shop (the Admin API keeps answering), without page limits: connections without ``first`` return
 everything.  Each node of the outer connection becomes one JSONL line; nodes of nested
 connections become lines of their own carrying ``"__parentId"`` and follow their parent.  When
 done the operation is COMPLETED with ``url`` pointing at ``/_sandbox/bulk/{id}.jsonl`` and

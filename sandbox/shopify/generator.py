@@ -104,26 +104,39 @@ def _customers(rng: random.Random, n: int, first: int = 0) -> list[dict]:
     return out
 
 
+#: What an order may be forced to (``financial_status``): the generator's mix otherwise.
+STATUSES = ("paid", "pending", "authorized")
+
+
 def generate_orders(count: int, seed: int = 0, *, currency: str = "USD", taxes_included: bool = False,
-                    first: int = 0, convert_total: str = "parts") -> list[dict]:
+                    first: int = 0, customers: int | None = None, guest_share: float = 0.25,
+                    financial_status: str | None = None, convert_total: str = "parts") -> list[dict]:
     """``count`` REST-format orders ready for ``POST /_sandbox/shops/{shop}/orders``; same seed, same orders.
 
     Customers and guests are numbered from ``first`` (their emails carry the number): batches made
     one after another with ``first`` = the orders made before them bring customers of their own,
-    where batches all numbered from 0 would bring the same customers back.  ``convert_total``
-    ``"whole"`` converts an order's presentment total on its own instead of adding up its
-    converted parts (``Shop.total_conversion``)."""
+    where batches all numbered from 0 would bring the same customers back. ``customers`` is how
+    many returning customers the orders are drawn from (about a third of ``count`` otherwise),
+    ``guest_share`` the share of guest checkouts, ``financial_status`` one status for every order
+    that has something to pay (a zero-total order is paid): a large history of a few known buyers,
+    all unpaid, is what a backfill at scale is measured with. ``convert_total`` ``"whole"``
+    converts an order's presentment total on its own instead of adding up its converted parts
+    (``Shop.total_conversion``)."""
+    if financial_status is not None and financial_status not in STATUSES:
+        raise ValueError(f"financial_status must be one of {', '.join(STATUSES)}")
     rng = random.Random(seed)
-    pool = _customers(rng, max(3, count // 3 + 2), first)
+    pool = _customers(rng, customers if customers else max(3, count // 3 + 2), first)
     start = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
     orders = []
     for i in range(count):
         start += timedelta(minutes=rng.randint(3, 240))
-        orders.append(_order(rng, first + i, pool, currency, taxes_included, start, convert_total))
+        orders.append(_order(rng, first + i, pool, currency, taxes_included, start, guest_share, financial_status,
+                             convert_total))
     return orders
 
 
-def _order(rng, i, pool, shop_ccy, taxes_included, when, convert_total="parts") -> dict:
+def _order(rng, i, pool, shop_ccy, taxes_included, when, guest_share=0.25, forced_status=None,
+           convert_total="parts") -> dict:
     foreign = [c for c in ("EUR", "GBP", "CAD", "AUD") if c != shop_ccy]
     pres_ccy = rng.choice(foreign) if rng.random() < 0.2 else shop_ccy
     b = _Builder(shop_ccy, pres_ccy)
@@ -301,12 +314,14 @@ def _order(rng, i, pool, shop_ccy, taxes_included, when, convert_total="parts") 
                            if a["discount_application_index"] == index), ZERO)
             codes.append({"code": app["code"], "amount": b.fmt(amount), "type": app["value_type"]})
 
-    customer = None if rng.random() < 0.25 else dict(rng.choice(pool))
+    customer = None if rng.random() < guest_share else dict(rng.choice(pool))
     address = (customer or {}).get("addresses", [None])[0] if customer else {
         "first_name": "Guest", "last_name": f"Buyer{i}", "company": None, "address1": f"{i} Elm St", "address2": None,
         "city": "Portland", "province": "Oregon", "province_code": "OR", "country": "United States",
         "country_code": "US", "zip": "97201", "phone": None}
-    status = "paid" if totals["total_price"][0] == 0 else rng.choices(["paid", "pending", "authorized"], [75, 20, 5])[0]
+    status = "paid" if totals["total_price"][0] == 0 else rng.choices(STATUSES, [75, 20, 5])[0]
+    if forced_status and totals["total_price"][0] != 0:
+        status = forced_status
     ts = when.isoformat()
     order = {
         "email": customer["email"] if customer else f"guest{i}@example.net",

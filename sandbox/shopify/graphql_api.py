@@ -8,6 +8,8 @@ arguments.  A field the sandbox does not model answers an error naming it, rathe
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import gzip
 import json
 import os
@@ -18,6 +20,7 @@ from pathlib import Path
 from graphql import (GraphQLError, build_client_schema, build_schema, execute, get_operation_ast, parse,
                      validate)
 
+from . import jsonio
 from .bulk import BulkOperations, bulk_rule_errors
 from .cost import CostCalculator
 from .graphql_b2b import company_view, location_view
@@ -157,7 +160,9 @@ class GraphQLService:
         return CostCalculator(self.schema(), mutation_cost=self.settings.mutation_cost).requested(document, op, variables)
 
     def execute(self, document, shop, variables, operation_name, *, client_id: str = "",
-                base_url: str = "") -> tuple[dict | None, list[dict], int]:
+                base_url: str = "", locked: bool = True) -> tuple[dict | None, list[dict], int]:
+        """``locked=False``: ``shop`` is a snapshot of the caller's own (a bulk operation's), read
+        without holding the store's lock."""
         store = self.merchant.store
         context = {"actual": 0, "shop": shop}
 
@@ -186,7 +191,7 @@ class GraphQLService:
             return value.get("__typename") if isinstance(value, dict) else None
 
         root = self._root(shop, client_id, base_url)
-        with store.lock:
+        with store.lock if locked else contextlib.nullcontext():
             result = execute(self.schema(), document, root_value=root, variable_values=variables,
                              operation_name=operation_name, field_resolver=resolve, type_resolver=type_resolver)
         errors = [format_error(e) for e in result.errors or []]
@@ -207,8 +212,17 @@ class GraphQLService:
                 return {"__typename": "BulkOperationRunQueryPayload", "bulkOperation": None,
                         "userErrors": [{"__typename": "BulkOperationUserError", "field": ["query"],
                                         "message": p, "code": "INVALID"} for p in problems]}
-            op, errors = bulk.start(shop, client_id, query, document, base_url,
-                                    lambda: self.execute(document, shop, {}, None)[:2])
+            def run():
+                # As on Shopify, a bulk operation runs in the background: it reads a snapshot of
+                # the shop, so the Admin API and the merchant go on answering while it runs
+                # (holding the store's lock through thousands of orders would stall them).
+                with self.merchant.store.lock:
+                    snapshot = dataclasses.replace(shop, orders=jsonio.clone(shop.orders),
+                                                   customers=jsonio.clone(shop.customers),
+                                                   transactions=jsonio.clone(shop.transactions))
+                return self.execute(document, snapshot, {}, None, locked=False)[:2]
+
+            op, errors = bulk.start(shop, client_id, query, document, base_url, run)
             return {"__typename": "BulkOperationRunQueryPayload", "bulkOperation": bulk_view(op),
                     "userErrors": [{"__typename": "BulkOperationUserError", **e} for e in errors]}
 

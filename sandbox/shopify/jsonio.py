@@ -30,3 +30,17 @@ def loads(data: bytes | str):
     if isinstance(data, bytes):
         data = data.decode("utf-8")
     return simplejson.loads(data, parse_float=Decimal, use_decimal=False)
+
+
+def clone(value):
+    """A deep copy of JSON-shaped data (dicts, lists, tuples of scalars, Decimals, strings): what
+    ``copy.deepcopy`` gives for it at a fraction of the time (no memo, no reduce protocol), which
+    an order's every answer and webhook pays, and a generated history of thousands of orders
+    pays thousands of times."""
+    if isinstance(value, dict):
+        return {key: clone(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [clone(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(clone(item) for item in value)
+    return value

@@ -7,15 +7,16 @@ paid over GraphQL produces the same webhooks as one paid through the scenario AP
 """
 from __future__ import annotations
 
-import copy
 from datetime import datetime, timedelta, timezone
 
 from . import companies as b2b
+from . import jsonio
 from . import orders as order_math
 from .money import D, bag_amounts, rounded
 from .orders import OrderError
 from .store import Shop, Store
 from .webhooks import Dispatcher
+
 
 class NotFound(LookupError):
     pass
@@ -39,10 +40,10 @@ class Merchant:
     def rest_order(self, order: dict) -> dict:
         """Every REST answer and webhook is made here or in ``rest_refund``, so that the
         shipping-tax setting holds for all of them."""
-        return order_math.rest_view(copy.deepcopy(order), self.rest_refund_shipping_tax)
+        return order_math.rest_view(jsonio.clone(order), self.rest_refund_shipping_tax)
 
     def rest_refund(self, refund: dict) -> dict:
-        return order_math.refund_view(copy.deepcopy(refund), self.rest_refund_shipping_tax)
+        return order_math.refund_view(jsonio.clone(refund), self.rest_refund_shipping_tax)
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -66,13 +67,13 @@ class Merchant:
 
     def _fire(self, shop: Shop, topics, deliver: bool):
         if deliver:
-            return self.dispatcher.fire(shop, [(t, copy.deepcopy(p)) for t, p in topics])
+            return self.dispatcher.fire(shop, [(t, jsonio.clone(p)) for t, p in topics])
         return None
 
     # ------------------------------------------------------------------ customers
     def _complete_customer(self, shop: Shop, posted: dict, existing: dict | None) -> dict:
         now = self.stamp(existing["updated_at"] if existing else None)
-        cust = copy.deepcopy(existing) if existing else {}
+        cust = jsonio.clone(existing) if existing else {}
         cust.update({k: v for k, v in posted.items() if k not in ("id", "admin_graphql_api_id", "created_at")})
         if existing is None:
             cid = self.store.new_id("Customer")
@@ -115,7 +116,7 @@ class Merchant:
         with self.store.lock:
             cust = self._complete_customer(shop, posted, None)
             shop.customers[cust["id"]] = cust
-            payload = copy.deepcopy(cust)
+            payload = jsonio.clone(cust)
         self._fire(shop, [("customers/create", payload)], deliver)
         return payload
 
@@ -127,7 +128,7 @@ class Merchant:
                 raise NotFound(f"customer {customer_id} not found") from None
             cust = self._complete_customer(shop, posted, existing)
             shop.customers[cust["id"]] = cust
-            payload = copy.deepcopy(cust)
+            payload = jsonio.clone(cust)
         self._fire(shop, [("customers/update", payload)], deliver)
         return payload
 
@@ -165,7 +166,7 @@ class Merchant:
         keys = ("id", "email", "created_at", "updated_at", "first_name", "last_name", "state", "note",
                 "verified_email", "multipass_identifier", "tax_exempt", "phone", "currency",
                 "tax_exemptions", "admin_graphql_api_id", "default_address")
-        return {k: copy.deepcopy(cust.get(k)) for k in keys}
+        return {k: jsonio.clone(cust.get(k)) for k in keys}
 
     # ------------------------------------------------------------------ B2B companies
     def create_company(self, shop: Shop, posted: dict, deliver: bool = True) -> dict:
@@ -214,7 +215,7 @@ class Merchant:
     def create_order(self, shop: Shop, posted: dict, deliver: bool = True) -> dict:
         new_customer = None
         with self.store.lock:
-            posted = copy.deepcopy(posted)
+            posted = jsonio.clone(posted)
             purchasing = b2b.purchasing_company(shop, posted)
             terms = posted.pop("payment_terms", None)
             if purchasing is not None:
@@ -236,7 +237,7 @@ class Merchant:
                 if known is None:
                     known = self._complete_customer(shop, customer, None)
                     shop.customers[known["id"]] = known
-                    new_customer = copy.deepcopy(known)
+                    new_customer = jsonio.clone(known)
                 posted["customer"] = self.slim_customer(known)
                 posted.setdefault("email", known.get("email"))
             now = self.stamp()
@@ -266,7 +267,7 @@ class Merchant:
     def transactions(self, shop: Shop, order_id) -> list[dict]:
         with self.store.lock:
             self._order(shop, order_id)
-            return copy.deepcopy(shop.transactions.get(int(order_id), []))
+            return jsonio.clone(shop.transactions.get(int(order_id), []))
 
     def edit_order(self, shop: Shop, order_id, posted: dict, deliver: bool = True) -> dict:
         """An order edit: the posted fields replace the stored ones and everything is re-priced.
@@ -281,13 +282,13 @@ class Merchant:
                 raise OrderError("editing an order that has refunds is not modelled by the sandbox")
             if order.get("cancelled_at"):
                 raise OrderError("a cancelled order cannot be edited")
-            merged = copy.deepcopy(order)
-            merged.update(copy.deepcopy({k: v for k, v in posted.items() if k not in ("id", "name", "order_number")}))
+            merged = jsonio.clone(order)
+            merged.update(jsonio.clone({k: v for k, v in posted.items() if k not in ("id", "name", "order_number")}))
             reprice = any("discount_allocations" not in li for li in posted.get("line_items", []))
             if "line_items" in posted:
                 # A posted line with a known id is a change to that line; without an id, a new line.
                 old_lines = {li["id"]: li for li in order["line_items"]}
-                merged["line_items"] = [{**copy.deepcopy(old_lines.get(li.get("id"), {})), **copy.deepcopy(li)}
+                merged["line_items"] = [{**jsonio.clone(old_lines.get(li.get("id"), {})), **jsonio.clone(li)}
                                         for li in posted["line_items"]]
             computed = set(order_math.TOTAL_KEYS) | {k + "_set" for k in order_math.TOTAL_KEYS} | {
                 "tax_lines", "total_shipping_price_set", "discount_codes"}
@@ -363,10 +364,10 @@ class Merchant:
         with self.store.lock:
             order = self._order(shop, order_id)
             if order.get("cancelled_at") or D(order["total_outstanding"]) <= 0:
-                return copy.deepcopy(order), [{"field": ["id"], "message": "Order cannot be marked as paid."}]
+                return jsonio.clone(order), [{"field": ["id"], "message": "Order cannot be marked as paid."}]
         self.add_transaction(shop, order_id, {"kind": "sale", "gateway": "manual"}, deliver)
         with self.store.lock:
-            return copy.deepcopy(self._order(shop, order_id)), []
+            return jsonio.clone(self._order(shop, order_id)), []
 
     def create_manual_payment(self, shop: Shop, order_id, amount, currency: str, method: str | None = None,
                               processed_at: str | None = None, deliver: bool = True) -> tuple[dict | None, list[dict]]:
@@ -386,7 +387,7 @@ class Merchant:
                        > datetime.now(timezone.utc) else None)
             if problem:
                 code, message = problem
-                return copy.deepcopy(order), [{"field": ["amount"], "message": message, "code": code}]
+                return jsonio.clone(order), [{"field": ["amount"], "message": message, "code": code}]
         tx = self.add_transaction(shop, order_id, {"kind": "sale", "amount": str(value), "gateway": method or "manual"},
                                   deliver)
         with self.store.lock:
@@ -394,7 +395,7 @@ class Merchant:
             stored["manual_payment_gateway"] = True
             if processed_at:
                 stored["processed_at"] = processed_at
-            return copy.deepcopy(self._order(shop, order_id)), []
+            return jsonio.clone(self._order(shop, order_id)), []
 
     # ------------------------------------------------------------------ refunds and cancellation
     def refund(self, shop: Shop, order_id, posted: dict, deliver: bool = True,

@@ -12,7 +12,7 @@ from decimal import Decimal
 from flask import Blueprint, Response, request
 
 from .admin_api import ctx, respond
-from .generator import generate_orders
+from .generator import STATUSES, generate_orders
 from .jsonio import loads
 from .merchant import NotFound
 from .orders import OrderError
@@ -249,9 +249,17 @@ def generate(shop_domain):
         raise OrderError("seed must be a whole number")
     if isinstance(first, bool) or not isinstance(first, int) or first < 0:
         raise OrderError("first must be a whole number, 0 or more")
+    customers, guest_share, status = body.get("customers"), body.get("guest_share", 0.25), body.get("financial_status")
+    if customers is not None and (isinstance(customers, bool) or not isinstance(customers, int) or customers < 1):
+        raise OrderError("customers must be a whole number, 1 or more")
+    if isinstance(guest_share, bool) or not isinstance(guest_share, (int, float)) or not 0 <= guest_share <= 1:
+        raise OrderError("guest_share must be a number from 0 to 1")
+    if status is not None and status not in STATUSES:
+        raise OrderError(f"financial_status must be one of {', '.join(STATUSES)}")
     made = [ctx().merchant.create_order(shop, o, _deliver())
             for o in generate_orders(count, seed, currency=shop.currency, taxes_included=shop.taxes_included,
-                                     first=first, convert_total=shop.total_conversion)]
+                                     first=first, customers=customers, guest_share=float(guest_share),
+                                     financial_status=status, convert_total=shop.total_conversion)]
     return respond({"orders": made}, 201)
 
 

@@ -4,15 +4,23 @@ never doubles what live webhooks already brought."""
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
+import uuid
 from datetime import datetime, timezone
 
-from connector.models import InboxState
+import requests
+from sqlalchemy import func, select
+
+from connector.config import load_settings
+from connector.db import session_scope
+from connector.models import Binding, BindingState, InboxState, Shop
 from tests.factories import new_order
 from tests.support import eventually
 
 LIVE, HISTORY = 4, 26
+PAID_HISTORY = 40
 
 
 def backfill(*args: str) -> str:
@@ -59,34 +67,95 @@ def test_given_history_and_live_orders_when_a_backfill_is_interrupted_and_resume
     assert sorted({e.resource_id for e in backfilled if e.topic.startswith("orders/")}) == \
         sorted(str(order["id"]) for order in history)
     assert [e.resource_id for e in backfilled if e.topic.startswith("refunds/")] == [str(refund["id"])]
-    assert len(shop.inbox()) == live_events + len(backfilled)
+    assert len(shop.inbox()) == live_events + len(backfilled) + len(bulk_finished(shop))
     assert all(e.state != InboxState.received for e in shop.inbox())
     assert shop.audit("shopify.backfilled")
 
 
-def test_given_a_backfill_killed_mid_run_when_it_is_run_again_then_it_goes_on_and_creates_nothing_twice(shop):
-    # given a shop's history of orders whose webhooks were never sent
-    history = [shop.place_order(new_order(), deliver=False) for _ in range(10)]
+def test_given_customers_who_never_ordered_when_a_shop_is_backfilled_then_each_goes_through_customers_create_once(
+        shop, fusion):
+    # given customers created before the connector was installed (their webhooks never sent): one
+    # with an address, one without, and one who also placed an order
+    def customer(address: bool) -> dict:
+        email = f"quiet-{uuid.uuid4().hex[:8]}@example.com"
+        body = {"email": email, "first_name": "Ines", "last_name": "Okafor", "addresses": [
+            {"address1": "5 Elm St", "city": "Denver", "province_code": "CO", "zip": "80202", "country_code": "US",
+             "first_name": "Ines", "last_name": "Okafor"}] if address else []}
+        response = requests.post(f"{shop.stack.urls['shopify_sandbox']}/_sandbox/shops/{shop.domain}/customers",
+                                 params={"deliver": "false"}, json=body, timeout=10)
+        assert response.status_code == 201, response.text
+        return response.json()
+    with_address, without_address = customer(True), customer(False)
+    buyer = shop.place_order(new_order(), deliver=False)
     since = datetime.now(timezone.utc).date().isoformat()
 
-    # when a backfill (slowed to a fifth of the budget) is killed once it has stored a few orders,
-    # then the same command runs again
-    slow = subprocess.Popen([sys.executable, "-m", "cli.main", "backfill", "--since", since, "--shop", shop.domain],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "MLC_BACKFILL_BUDGET_SHARE": "0.2"})
-    try:
-        assert eventually(lambda: sum(e.source == "backfill" for e in shop.inbox()) >= 3, timeout=60)
-    finally:
-        slow.kill()
-        slow.wait(timeout=30)
-    out = backfill("--since", since, "--shop", shop.domain)
+    # when the shop is backfilled, twice
+    first = backfill("--since", since, "--shop", shop.domain)
+    assert eventually(lambda: shop.holds(buyer) and shop.events_handled(), timeout=90)
+    second = backfill("--since", since, "--shop", shop.domain)
 
-    # then the second run resumed after what the first had done, and each order is invoiced once
-    assert "complete" in out, out
-    [second] = shop.audit("shopify.backfilled")  # the killed run recorded nothing
-    assert second.detail["resumed_from"] >= 2 and second.detail["done"] == len(history), second.detail
-    assert eventually(lambda: all(shop.holds(order) for order in history), timeout=90)
-    for order in history:
-        assert len(shop.fusion_invoices(order)) == 1, order["id"]
-    orders = [e.resource_id for e in shop.inbox() if e.topic.startswith("orders/")]
-    assert sorted(orders) == sorted(str(order["id"]) for order in history)
+    # then the customer with an address is a Fusion customer, once, as customers/create makes it
+    assert "complete" in first and "complete" in second, first + second
+    stored = [e for e in shop.inbox() if e.topic == "customers/create"]
+    assert sorted(e.resource_id for e in stored) == sorted([str(with_address["id"]), str(without_address["id"])])
+    assert {e.source for e in stored} == {"backfill"}
+    assert shop.binding("customer", with_address["id"]).state == BindingState.synced
+    assert len(fusion.persons(with_address["email"])) == 1
+    # and the one without an address waits for its first order, as it does live
+    assert shop.binding("customer", without_address["id"]) is None
+    # and the buyer came with its order only (no customers/create of its own)
+    assert shop.binding("customer", buyer["customer"]["id"]).state == BindingState.synced
+    [second_run] = shop.audit("shopify.backfilled")[-1:]
+    assert second_run.detail["enqueued"] == 0, second_run.detail
+
+
+def test_given_the_shops_token_expires_mid_backfill_while_the_workers_read_shopify_then_it_is_refreshed_once(shop):
+    # given a shop on expiring offline tokens whose history is of paid orders (each one's payment
+    # is read from Shopify's Admin API by the worker that books it)
+    shopify = f"{shop.stack.urls['shopify_sandbox']}/_sandbox/shops/{shop.domain}"
+    requests.put(shopify, json={"expiring_offline_tokens": True}, timeout=10).raise_for_status()
+    given = requests.post(f"{shopify}/offline_token", timeout=10).json()
+    installed = subprocess.run([sys.executable, "-m", "cli.main", "shops", "token", shop.domain, "--stdin",
+                                "--expires-in", str(given["expires_in"])], capture_output=True, text=True, timeout=120,
+                               input=f"{given['access_token']}\n{given['refresh_token']}\n", env=dict(os.environ))
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    response = requests.post(f"{shopify}/orders/generate", params={"deliver": "false"}, timeout=60, json={
+        "count": PAID_HISTORY, "seed": 3, "first": random.randrange(10**6, 10**9), "customers": 2, "guest_share": 0,
+        "financial_status": "paid"})
+    response.raise_for_status()
+    history = response.json()["orders"]
+
+    # when a backfill runs and, once the workers are booking its orders (reading Shopify as they
+    # go), the token Shopify issued reaches its end
+    running = subprocess.Popen([sys.executable, "-m", "cli.main", "backfill", "--since", "2000-01-01", "--shop",
+                                shop.domain], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "COLUMNS": "300", "MLC_BACKFILL_BUDGET_SHARE": "1"})
+    try:
+        assert eventually(lambda: synced_orders(shop) >= 4, timeout=120)
+        assert requests.post(f"{shopify}/tokens/expire", timeout=10).json()["expired"] == 1
+        out, _ = running.communicate(timeout=120)
+    finally:
+        running.kill()
+    assert running.returncode == 0 and "complete" in out, out
+
+    # then every order is booked, invoice and receipt, once
+    assert eventually(lambda: synced_orders(shop) == len(history) and shop.events_handled(), timeout=180), \
+        (synced_orders(shop), shop.last_attempt_errors())
+    for order in history[::7]:
+        assert shop.holds(order), shop.invariants(order)
+    # and Shopify refused the expired token to the workers that held it, and was asked for one
+    # refresh in all: the workers waited for it and used it
+    tokens = requests.get(f"{shopify}/tokens", timeout=10).json()
+    assert tokens["refresh_token"] == 1 and tokens["refused"] == 0 and tokens["unauthorized"] >= 1, tokens
+    assert all(e.state == InboxState.done for e in shop.inbox() if e.topic != "bulk_operations/finish")
+
+
+def synced_orders(shop) -> int:
+    with session_scope(load_settings().database_url) as session:
+        return session.scalar(select(func.count()).select_from(Binding).join(Shop, Shop.id == Binding.shop_id).where(
+            Shop.domain == shop.domain, Binding.kind == "order", Binding.state == BindingState.synced))
+
+
+def bulk_finished(shop) -> list:
+    """The ``bulk_operations/finish`` webhooks the shop's backfills brought (stored, no flow takes them)."""
+    return [e for e in shop.inbox() if e.topic == "bulk_operations/finish"]

@@ -8,6 +8,8 @@ import stat
 import subprocess
 import sys
 
+from cli.demo import HISTORY  # the orders of the US store's history, backfilled
+
 DEMO_JSON_KEYS = {"receiver_url", "shopify_url", "shop_domain", "shopify_client_id", "webhook_secret",
                   "fusion_url", "fusion_token_url", "fusion_client_id", "fusion_client_secret",
                   "fusion_scope", "flower_url", "database_url", "redis_url", "pids"}
@@ -24,12 +26,20 @@ def test_demo_once_books_payments_edits_refunds_and_a_cancellation_and_every_ord
     output = result.stdout[-6000:] + result.stderr[-3000:]
 
     checks = json.loads((tmp_path / ".demo" / "check.json").read_text())
-    assert len(checks) == 26, output  # 24 generated, the EU store's cross-border and B2B orders
+    assert len(checks) == 26 + HISTORY, output  # 24 generated, the EU store's cross-border and B2B orders, the history
     # Every order: Fusion's documents match Shopify to the cent, and no event is left deferred,
     # parked or dead (the reasons are printed under the table when one is).
     assert [c["reasons"] for c in checks if not c["ok"]] == [], output
     assert result.returncode == 0, output
-    assert "invariants hold: 26/26" in result.stdout
+    assert f"invariants hold: {26 + HISTORY}/{26 + HISTORY}" in result.stdout
+    # The US store's history, placed before the connector was installed, came in by a backfill
+    [backfilled] = [line for line in result.stdout.splitlines() if "│ demo-furniture.myshopify.com" in line
+                    and "complete" in line]
+    assert f"│ {HISTORY} " in backfilled, backfilled
+    # and a receipt a person entered in Fusion marked its order paid in Shopify, once (its check,
+    # one receipt per payment, holds with the others)
+    [pushed] = [c for c in checks if any("marked paid in Shopify" in a for a in c["actions"])]
+    assert pushed["ok"] and len(pushed["receipts"]) == 1, pushed
     # `ml-connector fit` ran first, on the sandboxes and the demo's mapping (both shops): it fits
     assert "fit: demo-furniture-eu.myshopify.com" in result.stdout and "fits: " in result.stdout, output
     assert "does not fit" not in result.stdout, result.stdout[:8000]

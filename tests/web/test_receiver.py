@@ -116,6 +116,22 @@ def test_given_a_signed_malformed_body_then_400_recorded_and_not_stored(receiver
     assert "not JSON" in shop.audit("webhook.malformed")[0].detail["reason"]
 
 
+def test_given_a_topic_whose_body_has_a_gid_and_no_id_then_stored_not_refused(receiver, shop):
+    # a bulk operation's end (bulk_operations/finish) names it by GID alone: a 400 would have
+    # Shopify retry it for hours, and hold a backfill's shop "busy" all that time
+    body = json.dumps({"admin_graphql_api_id": "gid://shopify/BulkOperation/1100000000001", "status": "completed",
+                       "type": "query", "error_code": None}).encode()
+    response = receiver.post("/webhooks/shopify", data=body, headers={
+        "X-Shopify-Shop-Domain": shop.domain, "X-Shopify-Topic": "bulk_operations/finish",
+        "X-Shopify-API-Version": "2026-01", "X-Shopify-Event-Id": str(uuid.uuid4()),
+        "X-Shopify-Webhook-Id": str(uuid.uuid4()), "X-Shopify-Triggered-At": datetime.now(timezone.utc).isoformat(),
+        "X-Shopify-Hmac-Sha256": sign(shop.secret, body)})
+
+    assert response.status_code == 200, response.get_json()
+    [row] = shop.inbox()
+    assert (row.topic, row.resource_id) == ("bulk_operations/finish", "1100000000001")
+
+
 def test_given_the_secret_rotated_then_the_next_webhook_with_the_new_one_is_accepted_at_once(receiver, shop):
     assert deliver(receiver, shop, customer(1)).status_code == 200  # the receiver now holds the first secret
     shop.rotate("shpss_second_" + uuid.uuid4().hex)

@@ -2,6 +2,7 @@
 same invoice to the cent, the same customer, the same refunds; against a Shopify sandbox over HTTP."""
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -16,7 +17,7 @@ from connector.mapping.credit_memo import (
 )
 from connector.mapping.invoice import build_invoice, shop_amount
 from connector.services.customers import from_order
-from connector.shopify import order_payload, search
+from connector.shopify import bulk, order_payload, search
 from sandbox.shopify.cost import CostCalculator
 from sandbox.shopify.graphql_api import get_schema
 from tests.connector.shopify.test_orders import Shop as OrdersShop
@@ -66,6 +67,32 @@ def test_given_generated_orders_when_read_over_graphql_then_each_gives_the_webho
         assert from_order(converted, shop.domain) == from_order(webhook, shop.domain)
         assert (converted["id"], converted["admin_graphql_api_id"], converted["updated_at"]) == \
                (webhook["id"], webhook["admin_graphql_api_id"], webhook["updated_at"])
+
+
+@pytest.mark.parametrize("currency, taxes_included", [("USD", False), ("EUR", True)])
+def test_given_generated_orders_when_a_bulk_listing_reads_them_whole_then_each_is_what_reading_it_gives(
+        shopify_sandbox, currency, taxes_included):
+    # given realistic orders whose webhooks were lost, one of them refunded
+    shop = Shop(shopify_sandbox, currency, taxes_included)
+    placed = shop.post("/orders/generate", {"count": 12, "seed": 5})["orders"]
+    refunded = placed[2]
+    shop.post(f"/orders/{refunded['id']}/refunds", {"refund_line_items": [
+        {"line_item_id": refunded["line_items"][0]["id"], "quantity": 1, "restock_type": "return"}]})
+
+    # when a backfill's bulk operation lists them, whole, in one JSONL file
+    operation = bulk.start(shop.client, bulk.orders_created_since_query(date(2000, 1, 1)))
+    done = bulk.wait(shop.client, operation.id, poll_seconds=0.05)
+    listed = list(bulk.listed_orders(bulk.download(done.url)))
+
+    # then each listed order is the order reading it gives, refunds included, and its invoice the
+    # webhook's to the cent
+    assert [o.id for o in listed] == sorted(str(o["id"]) for o in placed)
+    for entry in listed:
+        rebuilt = order_payload.order_from_listing(shop.client, entry.whole)
+        read = order_payload.read_order(shop.client, entry.gid)
+        assert rebuilt == read, entry.id
+        assert invoice(rebuilt) == invoice(shop.webhook_body(entry.id))
+    assert len(next(o for o in listed if o.id == str(refunded["id"])).refunds) == 1
 
 
 def test_given_an_order_with_duties_fees_and_refunds_then_its_refunds_are_the_webhooks(shopify_sandbox):

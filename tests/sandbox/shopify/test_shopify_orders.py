@@ -146,8 +146,17 @@ def test_generate_route_numbers_customers_from_first_so_batches_bring_their_own(
     assert first & again and not first & later
 
 
+def test_generate_route_makes_a_history_of_a_few_known_buyers_all_unpaid(sandbox, shop):
+    # a backfill at scale: many orders, every one unpaid, from two returning customers, no guest
+    made = sandbox.post(f"/_sandbox/shops/{shop}/orders/generate?deliver=false", {
+        "count": 60, "seed": 4, "customers": 2, "guest_share": 0, "financial_status": "pending"}).json()["orders"]
+    assert len({o["customer"]["email"] for o in made}) == 2
+    assert {o["financial_status"] for o in made if o["total_price"] != "0.00"} == {"pending"}
+
+
 def test_generate_route_refuses_a_count_it_cannot_honour(sandbox, shop):
-    for body in ({"count": 0}, {"count": 1001}, {"count": "5"}, {"count": 2, "seed": 1.5}, {"count": 2, "first": -1}):
+    for body in ({"count": 0}, {"count": 1001}, {"count": "5"}, {"count": 2, "seed": 1.5}, {"count": 2, "first": -1},
+                 {"count": 2, "customers": 0}, {"count": 2, "guest_share": 2}, {"count": 2, "financial_status": "x"}):
         r = sandbox.post(f"/_sandbox/shops/{shop}/orders/generate", body)
         assert r.status_code == 422, (body, r.text)
     assert sandbox.get(f"/_sandbox/shops/{shop}/orders").json()["orders"] == []
