@@ -159,7 +159,7 @@ class Merchant:
                        "admin_graphql_api_customer_deleted_id": gone["admin_graphql_api_id"],
                        "admin_graphql_api_job_id": f"gid://shopify/Job/{job}", "status": "completed", "errors": []}
         self._fire(shop, [("customers/merge", payload)], deliver)
-        return {**payload, "customer": copy.deepcopy(survivor)}
+        return {**payload, "customer": jsonio.clone(survivor)}
 
     @staticmethod
     def slim_customer(cust: dict) -> dict:
@@ -184,7 +184,7 @@ class Merchant:
             elif contact:
                 customer = self._complete_customer(shop, contact, None)
                 shop.customers[customer["id"]] = customer
-                new_customer = copy.deepcopy(customer)
+                new_customer = jsonio.clone(customer)
             else:
                 customer = None
             if customer is not None:
@@ -202,7 +202,7 @@ class Merchant:
                 raise NotFound(f"company {company_id} not found")
             location = b2b.add_location(self.store, shop, company, posted, self.stamp())
             company["updated_at"] = location["created_at"]
-            return copy.deepcopy(location)
+            return jsonio.clone(location)
 
     def get_company(self, shop: Shop, company_id) -> dict:
         with self.store.lock:
