@@ -194,6 +194,7 @@ def fusion_needs(m: Mapping) -> list[Need]:
               for gateway, method in sorted(m.receipt_methods.items())]
     needs += [Need("fusion.tax.regime", "tax_rates", m.tax.regime_code, "[tax] regime_code"),
               Need("fusion.tax.rate", "tax_rates", m.tax.rate_code, "[tax] rate_code", m.tax.regime_code)]
+    needs += tax_row_needs(m)
     needs += [Need(f"fusion.gl.{field.name}", "account_combinations", getattr(m.gl, field.name), f"[gl] {field.name}")
               for field in fields(m.gl) if getattr(m.gl, field.name)]
     if m.rounding.account:
@@ -205,6 +206,23 @@ def fusion_needs(m: Mapping) -> list[Need]:
             needs.append(Need(f"fusion.refunds.{name}", "receivables_activities", getattr(m.refunds, name),
                               f"[refunds] {name}", f.business_unit))
     return needs + b2b_needs(m)
+
+
+def tax_row_needs(m: Mapping) -> list[Need]:
+    """A regime and a rate (of that regime) per ``[[tax.rates]]`` row, each named by the keys that
+    match it; and the clearing account of taxes a sales channel collects, when it is booked apart."""
+    needs = []
+    for number, row in enumerate(m.tax.rates, 1):
+        keys = ", ".join(f"{key} = {value!r}" if isinstance(value, str) else f"{key} = {value}"
+                         for key, value in (("title", row.title), ("rate", row.rate), ("country", row.country),
+                                            ("province", row.province)) if value not in ("", None))
+        where = f"the [[tax.rates]] row {number} ({keys or 'matching every line'})"
+        needs += [Need(f"fusion.tax.rates.{number}.regime", "tax_rates", row.regime_code, where),
+                  Need(f"fusion.tax.rates.{number}.rate", "tax_rates", row.rate_code, where, row.regime_code)]
+    if m.tax.channel_liable == "clearing" and m.tax.channel_liable_account:
+        needs.append(Need("fusion.gl.tax.channel_liable_account", "account_combinations",
+                          m.tax.channel_liable_account, "[tax] channel_liable_account"))
+    return needs
 
 
 def b2b_needs(m: Mapping) -> list[Need]:
@@ -331,10 +349,8 @@ CHECKS = {"transaction_sources": check_transaction_source, "transaction_types": 
 
 
 def check_need(need: Need, pod: PodSetup, scope: str = "") -> Result:
-    if need.check == "fusion.tax.regime":
-        check = check_tax_regime
-    elif need.check == "fusion.tax.rate":
-        check = check_tax_rate
+    if need.kind == "tax_rates":   # fusion.tax.regime, fusion.tax.rates.<n>.rate, …
+        check = check_tax_rate if need.check.endswith(".rate") else check_tax_regime
     else:
         check = CHECKS.get(need.kind, check_named)
     try:
