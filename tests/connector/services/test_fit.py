@@ -178,7 +178,30 @@ def test_given_a_403_then_the_access_check_names_the_privilege(make_pod):
     assert found["fusion.access.parties"].status == fit.FAIL and "HTTP 403" in found["fusion.access.parties"].detail
     assert {c for c, r in found.items() if r.status == fit.OK} == {
         "fusion.access.invoices", "fusion.access.credit_memos", "fusion.access.receipts",
-        "fusion.access.organizations", "fusion.access.customer_accounts"}
+        "fusion.access.organizations", "fusion.access.customer_accounts", "fusion.access.customer_profiles"}
+
+
+def test_given_no_customer_profile_privilege_then_its_access_check_fails_naming_the_service(make_pod):
+    import requests
+    client = make_pod()
+    # given a pod where the integration user may read no customer profile
+    requests.post(f"{client.transport.base_url}/_sandbox/faults", timeout=5, json={"rules": [
+        {"kind": "403", "path_prefix": "/fscmService/ReceivablesCustomerProfileService"}]}).raise_for_status()
+    # when fit checks the access of a mapping giving B2B accounts a profile class
+    found = {r.check: r for r in fit.check_fusion_access(client, "SHOPIFY", fit.uses_profiles([("", mapping())]))}
+    # then the profile check fails, naming the service and what to grant; the others still pass
+    profiles = found["fusion.access.customer_profiles"]
+    assert profiles.status == fit.FAIL and "ReceivablesCustomerProfileService (HTTP 403)" in profiles.detail
+    assert "customer profiles (ReceivablesCustomerProfileService)" in profiles.fix
+    assert found["fusion.access.customer_accounts"].status == fit.OK
+
+
+def test_given_a_pod_with_the_profile_privilege_then_an_account_without_a_profile_reads_as_ok(make_pod):
+    assert fit.check_customer_profile_service(make_pod()).status == fit.OK
+    # a mapping without a B2B profile class never calls the service, so fit does not ask for it
+    document = tomllib.loads(DEFAULT_MAPPING_FILE.read_text())
+    document["b2b"].pop("profile_class", None)
+    assert not fit.uses_profiles([("", parse_mapping(document))])
 
 
 # -- Shopify, from the answers Shopify gives ------------------------------------------------------
