@@ -57,6 +57,7 @@ ledger_currency = "EUR"
 
 [shops."{SHOPS[1].domain}".tax]
 regime_code = "VAT"
+rates = []                        # not the base mapping's US state/county/city rows
 """
 FUSION_SCOPE = "urn:opc:resource:fa:instanceid=100000001urn:opc:resource:consumer::all"
 

@@ -194,6 +194,7 @@ def fusion_needs(m: Mapping) -> list[Need]:
               for gateway, method in sorted(m.receipt_methods.items())]
     needs += [Need("fusion.tax.regime", "tax_rates", m.tax.regime_code, "[tax] regime_code"),
               Need("fusion.tax.rate", "tax_rates", m.tax.rate_code, "[tax] rate_code", m.tax.regime_code)]
+    needs += tax_row_needs(m)
     needs += [Need(f"fusion.gl.{field.name}", "account_combinations", getattr(m.gl, field.name), f"[gl] {field.name}")
               for field in fields(m.gl) if getattr(m.gl, field.name)]
     if m.rounding.account:
@@ -205,6 +206,23 @@ def fusion_needs(m: Mapping) -> list[Need]:
             needs.append(Need(f"fusion.refunds.{name}", "receivables_activities", getattr(m.refunds, name),
                               f"[refunds] {name}", f.business_unit))
     return needs + b2b_needs(m)
+
+
+def tax_row_needs(m: Mapping) -> list[Need]:
+    """A regime and a rate (of that regime) per ``[[tax.rates]]`` row, each named by the keys that
+    match it; and the clearing account of taxes a sales channel collects, when it is booked apart."""
+    needs = []
+    for number, row in enumerate(m.tax.rates, 1):
+        keys = ", ".join(f"{key} = {value!r}" if isinstance(value, str) else f"{key} = {value}"
+                         for key, value in (("title", row.title), ("rate", row.rate), ("country", row.country),
+                                            ("province", row.province)) if value not in ("", None))
+        where = f"the [[tax.rates]] row {number} ({keys or 'matching every line'})"
+        needs += [Need(f"fusion.tax.rates.{number}.regime", "tax_rates", row.regime_code, where),
+                  Need(f"fusion.tax.rates.{number}.rate", "tax_rates", row.rate_code, where, row.regime_code)]
+    if m.tax.channel_liable == "clearing" and m.tax.channel_liable_account:
+        needs.append(Need("fusion.gl.tax.channel_liable_account", "account_combinations",
+                          m.tax.channel_liable_account, "[tax] channel_liable_account"))
+    return needs
 
 
 def b2b_needs(m: Mapping) -> list[Need]:
@@ -331,10 +349,8 @@ CHECKS = {"transaction_sources": check_transaction_source, "transaction_types": 
 
 
 def check_need(need: Need, pod: PodSetup, scope: str = "") -> Result:
-    if need.check == "fusion.tax.regime":
-        check = check_tax_regime
-    elif need.check == "fusion.tax.rate":
-        check = check_tax_rate
+    if need.kind == "tax_rates":   # fusion.tax.regime, fusion.tax.rates.<n>.rate, …
+        check = check_tax_rate if need.check.endswith(".rate") else check_tax_regime
     else:
         check = CHECKS.get(need.kind, check_named)
     try:
@@ -393,19 +409,31 @@ def check_rest_service(transport, service: Service) -> Result:
     return Result(service.check, OK, f"the integration user can read {service.what}")
 
 
+def check_soap_read(check: str, service: str, read, grant: str) -> Result:
+    """A SOAP read of something no one has: nothing found is ``ok``, a 401/403 names what to grant."""
+    try:
+        read()
+    except FusionAuthError as exc:
+        return Result(check, FAIL, f"the integration user may not call {service} (HTTP {exc.status or '401/403'})",
+                      f"grant the integration user {grant} ({service})")
+    except FusionError as exc:
+        return Result(check, UNKNOWN, f"{service}: {str(exc)[:200]}", "run fit again")
+    return Result(check, OK, f"the integration user can call {service}")
+
+
 def check_customer_account_service(client, source_system: str) -> Result:
     """CustomerAccountService by an original-system reference no account has: a read that finds nothing."""
-    check = "fusion.access.customer_accounts"
-    try:
-        client.accounts.by_reference(source_system, "mlc-fit-probe")
-    except FusionAuthError as exc:
-        return Result(check, FAIL, f"the integration user may not call CustomerAccountService "
-                                   f"(HTTP {exc.status or '401/403'})",
-                      "grant the integration user the privileges to view and create customer accounts "
-                      "(CustomerAccountService)")
-    except FusionError as exc:
-        return Result(check, UNKNOWN, f"CustomerAccountService: {str(exc)[:200]}", "run fit again")
-    return Result(check, OK, "the integration user can call CustomerAccountService")
+    return check_soap_read("fusion.access.customer_accounts", "CustomerAccountService",
+                           lambda: client.accounts.by_reference(source_system, "mlc-fit-probe"),
+                           "the privileges to view and create customer accounts")
+
+
+def check_customer_profile_service(client) -> Result:
+    """ReceivablesCustomerProfileService, which gives a B2B account its profile class: the active
+    profile of an account id no account has (Fusion answers that the record is missing)."""
+    return check_soap_read("fusion.access.customer_profiles", "ReceivablesCustomerProfileService",
+                           lambda: client.profiles.active("0"),
+                           "the privileges to view and create customer profiles")
 
 
 def soap_without_reads() -> list[Result]:
@@ -419,9 +447,15 @@ def soap_without_reads() -> list[Result]:
                                 "(StandardReceiptService)")]
 
 
-def check_fusion_access(client, source_system: str) -> list[Result]:
+def check_fusion_access(client, source_system: str, profiles: bool = True) -> list[Result]:
+    """``profiles``: some mapping gives B2B accounts a profile class, so the profile service is called."""
     return ([check_rest_service(client.transport, s) for s in REST_SERVICES]
-            + [check_customer_account_service(client, source_system)] + soap_without_reads())
+            + [check_customer_account_service(client, source_system)]
+            + ([check_customer_profile_service(client)] if profiles else []) + soap_without_reads())
+
+
+def uses_profiles(mappings: list[tuple[str, Mapping]]) -> bool:
+    return any(m.b2b is not None and m.b2b.profile_class for _, m in mappings)
 
 
 # -- Shopify: scopes and webhook subscriptions --------------------------------------------------
@@ -599,11 +633,12 @@ def fusion_results(services, session: Session, mappings: list[tuple[str, Mapping
         return [Result("fusion.connection", FAIL, str(exc), "run `ml-connector fusion set`")]
     except FusionAuthError as exc:
         if exc.status == 403:   # connected, but no Receivables role: the access checks name it
-            return check_fusion_access(client, mappings[0][1].fusion.source_system)
+            return check_fusion_access(client, mappings[0][1].fusion.source_system, uses_profiles(mappings))
         return [Result("fusion.connection", FAIL, str(exc), "store the pod's credentials again: "
                                                              "`ml-connector fusion set`")]
     except FusionError as exc:
         return [Result("fusion.connection", FAIL, str(exc)[:300], "check the pod's base URL and that it is up")]
     pod = PodSetup(client.transport, resource_paths(services.settings.fit_resources))
     return ([Result("fusion.connection", OK, f"connected to {client.transport.base_url}")]
-            + check_mappings(pod, mappings) + check_fusion_access(client, mappings[0][1].fusion.source_system))
+            + check_mappings(pod, mappings)
+            + check_fusion_access(client, mappings[0][1].fusion.source_system, uses_profiles(mappings)))

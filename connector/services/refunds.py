@@ -375,7 +375,8 @@ class CreditMemo(ShopDocument):
                              str(self.refund.get("created_at") or date.today().isoformat())[:10],
                              self._invoice.fusion_number,
                              f"Shopify refund {self.gid} kept back from the customer (invoice "
-                             f"{self._invoice.fusion_number})")
+                             f"{self._invoice.fusion_number})",
+                             refs.get("payment_terms", ""))   # a B2B invoice's own terms, as an edit's memo
         return self.fusion.invoices.create(debit_memo(header, self._kept, mapping=self.mapping,
                                                       inclusive=bool(refs.get("taxes_included")),
                                                       why="a refund kept money back from the customer"))

@@ -155,3 +155,21 @@ def test_an_edit_raising_a_b2b_order_is_a_debit_memo_on_the_invoices_terms(shop)
     assert eventually(lambda: shop.quiet() and shop.holds(order), timeout=90), shop.invariants(order)
     [debit] = shop.fusion_debit_memos(order)
     assert (debit["PaymentTerms"], debit["BillToCustomerNumber"]) == ("60 NET", invoice["BillToCustomerNumber"])
+
+
+def test_a_restocking_fee_kept_from_a_b2b_order_falls_due_on_the_invoices_terms(shop):
+    from tests.integration.test_refund_discrepancies import one_tee
+    # given a B2B order invoiced on Net 60, which the company has paid
+    company = shop.create_company(b2b_company())
+    order = shop.place_order(b2b_order(company, terms={"payment_terms_name": "Net 60"}))
+    invoice = invoiced(shop, order)
+    shop.act(f"orders/{order['id']}/transactions", {"kind": "sale", "gateway": "manual"})
+    # when the company returns a tee and the merchant keeps a restocking fee
+    shop.act(f"orders/{order['id']}/refunds", one_tee(order, restocking_fee="2.00"))
+    # then the fee's debit memo bills the location's account on the invoice's terms, not IMMEDIATE
+    assert eventually(lambda: shop.quiet() and shop.fusion_debit_memos(order, "F"), timeout=90), \
+        shop.invariants(order)
+    [fee] = shop.fusion_debit_memos(order, "F")
+    assert Decimal(str(fee["EnteredAmount"])) == Decimal("2.00")
+    assert (fee["PaymentTerms"], fee["BillToCustomerNumber"]) == ("60 NET", invoice["BillToCustomerNumber"])
+    assert shop.holds(order), shop.invariants(order)

@@ -104,7 +104,7 @@ def test_given_shop_override_then_that_shop_posts_to_its_own_business_unit_and_t
     document = tomllib.loads(DEFAULT_MAPPING_FILE.read_text())
     document["shops"] = {"eu.myshopify.com": {"fusion": {"business_unit": "EU1 Business Unit",
                                                          "ledger_currency": "EUR"},
-                                              "tax": {"regime_code": "VAT"}}}
+                                              "tax": {"regime_code": "VAT", "rates": []}}}
     mapping = parse_mapping(document)
 
     eu = build_invoice(ORDER, mapping=mapping.for_shop("eu.myshopify.com"), prefix="EU", bill_to_account="1")

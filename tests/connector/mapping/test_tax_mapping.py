@@ -50,6 +50,19 @@ def test_given_a_tax_table_then_each_jurisdiction_keeps_its_own_rate_code():
     assert codes(build(order(), with_tax(rates=ROWS))) == [("STATE", Decimal("5.63")), ("COUNTY", Decimal("0.90"))]
 
 
+def test_given_the_packaged_mapping_then_us_state_county_and_city_taxes_keep_their_own_rates():
+    # given an order taxed as Shopify titles US sales tax: one line per jurisdiction level
+    o = order()
+    o["line_items"][0]["tax_lines"] = [{"title": "State Tax", "rate": 0.06, "price": "5.40"},
+                                       {"title": "County Tax", "rate": 0.01, "price": "0.90"},
+                                       {"title": "City Tax", "rate": 0.0125, "price": "1.13"}]
+    o["total_price"] = "97.43"
+    # when the packaged mapping builds its invoice, then each level posts on its own Fusion rate
+    assert codes(build(o)) == [("STATE", Decimal("5.40")), ("COUNTY", Decimal("0.90")), ("CITY", Decimal("1.13"))]
+    assert {(r.regime_code, r.rate_code) for r in MAPPING.tax.rates} == {
+        ("US_SALES_TAX", "STATE"), ("US_SALES_TAX", "COUNTY"), ("US_SALES_TAX", "CITY")}
+
+
 def test_given_no_row_and_the_default_policy_then_the_default_codes():
     assert {code for code, _ in codes(build(order()))} == {MAPPING.tax.rate_code}
 

@@ -114,6 +114,46 @@ def test_given_an_account_the_pod_lacks_then_it_fails(make_pod):
     assert found["fusion.gl.tips"].detail == "no account combination 101-10-99999-000-000"
 
 
+def test_given_a_tax_row_naming_a_regime_and_a_rate_the_pod_lacks_then_each_fails_naming_the_row(make_pod):
+    # given a tax table whose first row the pod has, a second naming a rate its regime lacks, and a
+    # third naming a regime the pod lacks, and a shop whose own table names another missing rate
+    document = tomllib.loads(DEFAULT_MAPPING_FILE.read_text())
+    document["tax"]["rates"] = [
+        {"title": "State Tax", "regime_code": "US_SALES_TAX", "rate_code": "STATE"},
+        {"title": "County Tax", "country": "US", "regime_code": "US_SALES_TAX", "rate_code": "REDUCED"},
+        {"title": "GST", "rate": 0.05, "regime_code": "CA_GST", "rate_code": "STANDARD"}]
+    document["shops"] = {"eu.myshopify.com": {"tax": {"regime_code": "VAT", "rates": [
+        {"title": "VAT", "regime_code": "VAT", "rate_code": "SUPER_REDUCED"}]}}}
+    m = parse_mapping(document)
+    # when fit checks the base mapping and the shop's
+    pod = fit.PodSetup(make_pod().transport, fit.RESOURCES)
+    found = {(r.scope, r.check): r for r in fit.check_mappings(pod, [("", m), ("eu.myshopify.com",
+                                                                              m.for_shop("eu.myshopify.com"))])}
+    # then the row the pod has passes, and each missing regime or rate fails naming its row and the fix
+    assert found[("", "fusion.tax.rates.1.regime")].status == fit.OK
+    assert found[("", "fusion.tax.rates.1.rate")].status == fit.OK
+    assert found[("", "fusion.tax.rates.2.regime")].status == fit.OK
+    county = found[("", "fusion.tax.rates.2.rate")]
+    assert county.status == fit.FAIL and county.detail == "no tax rate 'REDUCED' in regime 'US_SALES_TAX'"
+    assert county.fix == ("create it in Fusion (Manage Tax Rates and Tax Recovery Rates) or change the "
+                          "[[tax.rates]] row 2 (title = 'County Tax', country = 'US') in the mapping")
+    gst = found[("", "fusion.tax.rates.3.regime")]
+    assert gst.status == fit.FAIL and gst.detail == "no tax regime 'CA_GST' with rates in Fusion"
+    assert "[[tax.rates]] row 3 (title = 'GST', rate = 0.05)" in gst.fix
+    assert found[("", "fusion.tax.rates.3.rate")].status == fit.FAIL
+    shop = found[("eu.myshopify.com", "fusion.tax.rates.1.rate")]
+    assert shop.status == fit.FAIL and shop.detail == "no tax rate 'SUPER_REDUCED' in regime 'VAT'"
+
+
+def test_given_channel_liable_taxes_cleared_then_their_account_is_checked(make_pod):
+    found = results(make_pod(), mapping(tax={"channel_liable_account": "101-10-99998-000-000"}))
+    assert found["fusion.gl.tax.channel_liable_account"].status == fit.FAIL
+    assert "[tax] channel_liable_account" in found["fusion.gl.tax.channel_liable_account"].fix
+    # booked as the merchant's own tax, no clearing account is used, so none is checked
+    assert "fusion.gl.tax.channel_liable_account" not in results(make_pod(), mapping(tax={
+        "channel_liable": "merchant", "channel_liable_account": "101-10-99998-000-000"}))
+
+
 def test_given_a_pod_that_cannot_look_accounts_up_by_segments_then_they_are_unknown_never_ok(make_pod):
     found = failing(results(make_pod(account_combinations_by_segments=False)))
     assert {r.status for r in found.values()} == {fit.UNKNOWN}
@@ -138,7 +178,30 @@ def test_given_a_403_then_the_access_check_names_the_privilege(make_pod):
     assert found["fusion.access.parties"].status == fit.FAIL and "HTTP 403" in found["fusion.access.parties"].detail
     assert {c for c, r in found.items() if r.status == fit.OK} == {
         "fusion.access.invoices", "fusion.access.credit_memos", "fusion.access.receipts",
-        "fusion.access.organizations", "fusion.access.customer_accounts"}
+        "fusion.access.organizations", "fusion.access.customer_accounts", "fusion.access.customer_profiles"}
+
+
+def test_given_no_customer_profile_privilege_then_its_access_check_fails_naming_the_service(make_pod):
+    import requests
+    client = make_pod()
+    # given a pod where the integration user may read no customer profile
+    requests.post(f"{client.transport.base_url}/_sandbox/faults", timeout=5, json={"rules": [
+        {"kind": "403", "path_prefix": "/fscmService/ReceivablesCustomerProfileService"}]}).raise_for_status()
+    # when fit checks the access of a mapping giving B2B accounts a profile class
+    found = {r.check: r for r in fit.check_fusion_access(client, "SHOPIFY", fit.uses_profiles([("", mapping())]))}
+    # then the profile check fails, naming the service and what to grant; the others still pass
+    profiles = found["fusion.access.customer_profiles"]
+    assert profiles.status == fit.FAIL and "ReceivablesCustomerProfileService (HTTP 403)" in profiles.detail
+    assert "customer profiles (ReceivablesCustomerProfileService)" in profiles.fix
+    assert found["fusion.access.customer_accounts"].status == fit.OK
+
+
+def test_given_a_pod_with_the_profile_privilege_then_an_account_without_a_profile_reads_as_ok(make_pod):
+    assert fit.check_customer_profile_service(make_pod()).status == fit.OK
+    # a mapping without a B2B profile class never calls the service, so fit does not ask for it
+    document = tomllib.loads(DEFAULT_MAPPING_FILE.read_text())
+    document["b2b"].pop("profile_class", None)
+    assert not fit.uses_profiles([("", parse_mapping(document))])
 
 
 # -- Shopify, from the answers Shopify gives ------------------------------------------------------
