@@ -59,3 +59,27 @@ def test_given_a_product_type_rule_then_a_webhook_order_parks_and_a_rereading_sh
     app.send_task("mlc.inbox.replay", args=[event.id])
     # then the tee is booked on the rule's account
     assert revenue_by_line(shop, placed)["Tee - Black / M"] == ("Book Sales", BOOKS)
+
+
+def test_given_a_vendor_rule_when_an_edit_adds_that_vendors_units_then_the_debit_memo_is_on_the_rules_account(
+        shop, stack):
+    from tests.integration.test_edits import edit, tees
+    # given an invoiced order whose lines are all Penguin's, in a shop that books Penguin as book sales
+    with_rule(stack, shop, 'vendor = "Penguin"')
+    order = new_order()
+    for line in order["line_items"]:
+        line["vendor"] = "Penguin"
+    placed = shop.place_order(order)
+    shop.wait_invoiced(placed)
+    # when an edit raises the tees from 2 to 3
+    edit(shop, placed, line_items=tees(placed, 3))
+    # then the debit memo's merchandise is on the rule's account and memo line
+    assert eventually(lambda: shop.holds(placed) and shop.fusion_debit_memos(placed), timeout=90), \
+        shop.money_invariants(placed)
+    [debit] = shop.fusion_debit_memos(placed)
+    body = fusion_get(Fusion(shop.stack.urls["fusion_sandbox"]),
+                      f"{Fusion.INVOICES}/{debit['CustomerTransactionId']}/child/receivablesInvoiceDistributions")
+    lines = fusion_get(Fusion(shop.stack.urls["fusion_sandbox"]),
+                       f"{Fusion.INVOICES}/{debit['CustomerTransactionId']}/child/receivablesInvoiceLines")["items"]
+    assert [line["MemoLine"] for line in lines] == ["Book Sales"]
+    assert {d["AccountCombination"] for d in body["items"] if d["AccountClass"] == "Revenue"} == {BOOKS}
