@@ -10,7 +10,7 @@ same money twice.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from connector.mapping.config import Mapping
 from connector.mapping.invoice import (
@@ -20,6 +20,7 @@ from connector.mapping.invoice import (
     charge_price,
     charge_tax,
     duties,
+    merchandise_line,
     order_total,
     shop_amount,
     tax_lines,
@@ -156,13 +157,48 @@ def build_debit_memo(order: dict, rise: Components, *, mapping: Mapping, number:
                          f"Shopify order {order.get('name', '')} edited after invoice {invoice_number}",
                          payment_terms)
     return debit_memo(header, [
-        DebitLine("Order edit: merchandise", rise.merchandise, rise.merchandise_tax, memo.merchandise, gl.revenue),
+        *merchandise_debit_lines(order, rise.merchandise, rise.merchandise_tax, mapping),
         DebitLine("Order edit: shipping", rise.shipping, rise.shipping_tax, memo.shipping, gl.freight),
         DebitLine("Order edit: tip", rise.tip, ZERO, memo.tip, gl.tips),
         DebitLine("Order edit: duties", rise.duties, rise.duties_tax, memo.duties, gl.duties),
         DebitLine("Order edit: additional fees", rise.additional_fees, rise.additional_fees_tax,
                   memo.additional_fees, gl.additional_fees)],
         mapping=mapping, inclusive=bool(order.get("taxes_included")), why="an edit raised the order's total")
+
+
+def merchandise_debit_lines(order: dict, amount: Decimal, tax: Decimal, mapping: Mapping) -> list[DebitLine]:
+    """The merchandise an edit added, on the revenue account of the order's lines
+    (``[[gl.revenue_rules]]``, else ``gl.revenue``). An edit's rise is one amount for the whole
+    order: when its lines book to several accounts, it is spread over them in proportion to each
+    account's lines as they stand (price × current quantity), cent by cent, so the parts add up to
+    the rise exactly. Gift cards stay with the merchandise, as on the invoice before rules."""
+    weights: dict[tuple[str, str], Decimal] = {}
+    for item in order.get("line_items") or []:
+        quantity = int(item.get("current_quantity", item.get("quantity")) or 0)
+        if item.get("gift_card") or quantity <= 0:
+            continue
+        where = merchandise_line(mapping, item)
+        weights[where] = weights.get(where, ZERO) + shop_amount(item, "price") * quantity
+    if len(weights) <= 1 or not sum(weights.values(), ZERO):
+        memo_line, account = next(iter(weights), (mapping.memo_lines.merchandise, mapping.gl.revenue))
+        return [DebitLine("Order edit: merchandise", amount, tax, memo_line, account)]
+    amounts, taxes = pro_rata(amount, list(weights.values())), pro_rata(tax, list(weights.values()))
+    return [DebitLine("Order edit: merchandise", part, part_tax, memo_line, account)
+            for (memo_line, account), part, part_tax in zip(weights, amounts, taxes)]
+
+
+def pro_rata(amount: Decimal, weights: list[Decimal]) -> list[Decimal]:
+    """``amount`` split in proportion to ``weights`` in its own smallest unit, the units left over
+    by rounding down going to the largest remainders: the parts add up to ``amount`` exactly."""
+    unit = Decimal(1).scaleb(min(amount.as_tuple().exponent, 0))
+    total = sum(weights, ZERO)
+    exact = [amount * weight / total for weight in weights]
+    parts = [share.quantize(unit, ROUND_DOWN) for share in exact]
+    left = int((amount - sum(parts, ZERO)) / unit)
+    step = unit if left > 0 else -unit
+    for index in sorted(range(len(parts)), key=lambda i: abs(exact[i] - parts[i]), reverse=True)[:abs(left)]:
+        parts[index] += step
+    return parts
 
 
 def debit_memo(header: DebitHeader, parts: list[DebitLine], *, mapping: Mapping, inclusive: bool, why: str) -> dict:

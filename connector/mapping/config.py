@@ -60,6 +60,24 @@ class MemoLines:
 
 
 @dataclass(frozen=True)
+class RevenueRule:
+    """One row of ``[[gl.revenue_rules]]``: the merchandise lines it matches (every key given must
+    match: ``product_type`` and ``vendor`` ignoring case, ``sku_prefix`` the start of the SKU) and
+    the revenue account (and, if given, the memo line) they are booked on instead of ``gl.revenue``."""
+
+    account: str
+    memo_line: str = ""
+    product_type: str = ""
+    vendor: str = ""
+    sku_prefix: str = ""
+
+    def matches(self, product_type: str, vendor: str, sku: str) -> bool:
+        return ((not self.product_type or self.product_type.casefold() == product_type.strip().casefold())
+                and (not self.vendor or self.vendor.casefold() == vendor.strip().casefold())
+                and (not self.sku_prefix or sku.strip().startswith(self.sku_prefix)))
+
+
+@dataclass(frozen=True)
 class GlAccounts:
     revenue: str
     freight: str
@@ -71,6 +89,9 @@ class GlAccounts:
     # or a payable to staff, as the merchant books it.
     gift_cards: str = ""
     tips: str = ""
+    #: Merchandise lines booked elsewhere than ``revenue``, first match wins.
+    #: (:func:`connector.mapping.invoice.merchandise_line` applies them.)
+    revenue_rules: tuple[RevenueRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -310,6 +331,21 @@ _optional_account = fields.String(load_default="", validate=validate.Regexp(
     r"^([0-9A-Za-z]+(-[0-9A-Za-z]+)*)?$", error="not a GL account combination"))
 
 
+class _RevenueRuleSchema(_Section):
+    builds = RevenueRule
+    account = _account
+    memo_line = fields.String(load_default="", validate=validate.Length(max=50))
+    product_type = fields.String(load_default="", validate=validate.Length(max=255))
+    vendor = fields.String(load_default="", validate=validate.Length(max=255))
+    sku_prefix = fields.String(load_default="", validate=validate.Length(max=255))
+
+    @post_load
+    def build(self, data, **_):
+        if not (data["product_type"].strip() or data["vendor"].strip() or data["sku_prefix"].strip()):
+            raise ValidationError("a rule needs product_type, vendor or sku_prefix to match lines", "product_type")
+        return RevenueRule(**data)
+
+
 class _GlSchema(_Section):
     builds = GlAccounts
     revenue = _account
@@ -319,6 +355,11 @@ class _GlSchema(_Section):
     additional_fees = _optional_account
     gift_cards = _optional_account
     tips = _optional_account
+    revenue_rules = fields.List(fields.Nested(_RevenueRuleSchema), load_default=())
+
+    @post_load
+    def build(self, data, **_):
+        return GlAccounts(**dict(data, revenue_rules=tuple(data.get("revenue_rules", ()))))
 
 
 class _TaxRowSchema(_Section):

@@ -189,7 +189,7 @@ def build_invoice(order: dict, *, mapping: Mapping, prefix: str, bill_to_account
             taxes = tax_lines(item, mapping, inclusive, place)
             if discount and inclusive:
                 taxes, discount_taxes = _before_discount(item, taxes, shop_amount(item, "price") * quantity)
-            add(name, quantity, shop_amount(item, "price"), memo.merchandise, gl.revenue, taxes)
+            add(name, quantity, shop_amount(item, "price"), *merchandise_line(mapping, item), taxes)
         if discount:
             label = _discount_label(order, item)
             add(f"Discount{f' {label}' if label else ''}: {name}", 1, -discount, memo.discount, gl.discount,
@@ -265,6 +265,29 @@ def build_invoice(order: dict, *, mapping: Mapping, prefix: str, bill_to_account
         invoice["ConversionRateType"] = mapping.fusion.conversion_rate_type
         invoice["ConversionDate"] = invoice["TransactionDate"]
     return invoice
+
+
+def merchandise_line(mapping: Mapping, item: dict) -> tuple[str, str]:
+    """(memo line, account) of a merchandise line item: the first ``[[gl.revenue_rules]]`` row its
+    product type, vendor and SKU match, else ``[memo_lines] merchandise`` and ``[gl] revenue``.
+
+    The REST order webhook carries no product type; an order read from the Admin API does
+    (:mod:`connector.shopify.order_payload`). When the answer hangs on a product type the line does
+    not carry (a product-type row would match but for it, before any row that matches), the order
+    parks rather than book the line on a guess."""
+    product_type = item.get("product_type")
+    vendor, sku = str(item.get("vendor") or ""), str(item.get("sku") or "")
+    for rule in mapping.gl.revenue_rules:
+        if rule.product_type and product_type is None:
+            if rule.matches(rule.product_type, vendor, sku):
+                raise MappingError(f"line {item.get('name') or sku or item.get('id')!r} carries no product type and "
+                                   f"a [[gl.revenue_rules]] row matches on product_type {rule.product_type!r}: "
+                                   "turn on the shop's reread_from_admin so orders are read with their product "
+                                   "types, or match that row on vendor or sku_prefix")
+            continue
+        if rule.matches(str(product_type or ""), vendor, sku):
+            return rule.memo_line or mapping.memo_lines.merchandise, rule.account
+    return mapping.memo_lines.merchandise, mapping.gl.revenue
 
 
 def _charge_line(mapping: Mapping, memo_key: str, gl_key: str) -> tuple[str, str]:

@@ -196,7 +196,8 @@ def fusion_needs(m: Mapping) -> list[Need]:
               Need("fusion.tax.rate", "tax_rates", m.tax.rate_code, "[tax] rate_code", m.tax.regime_code)]
     needs += tax_row_needs(m)
     needs += [Need(f"fusion.gl.{field.name}", "account_combinations", getattr(m.gl, field.name), f"[gl] {field.name}")
-              for field in fields(m.gl) if getattr(m.gl, field.name)]
+              for field in fields(m.gl) if isinstance(getattr(m.gl, field.name), str) and getattr(m.gl, field.name)]
+    needs += revenue_rule_needs(m)
     if m.rounding.account:
         needs.append(Need("fusion.gl.rounding", "account_combinations", m.rounding.account, "[rounding] account"))
     needs += [Need(f"fusion.gl.refund_adjustments.{reason}", "account_combinations", line.account,
@@ -222,6 +223,18 @@ def tax_row_needs(m: Mapping) -> list[Need]:
     if m.tax.channel_liable == "clearing" and m.tax.channel_liable_account:
         needs.append(Need("fusion.gl.tax.channel_liable_account", "account_combinations",
                           m.tax.channel_liable_account, "[tax] channel_liable_account"))
+    return needs
+
+
+def revenue_rule_needs(m: Mapping) -> list[Need]:
+    """Each ``[[gl.revenue_rules]]`` row's account, and its memo line when it names one."""
+    needs = []
+    for number, rule in enumerate(m.gl.revenue_rules, 1):
+        where = f"[[gl.revenue_rules]] row {number}"
+        needs.append(Need(f"fusion.gl.revenue_rules.{number}", "account_combinations", rule.account, f"{where} account"))
+        if rule.memo_line:
+            needs.append(Need(f"fusion.memo_lines.revenue_rules.{number}", "memo_lines", rule.memo_line,
+                              f"{where} memo_line"))
     return needs
 
 

@@ -214,6 +214,15 @@ def _charge_view(charge: dict, typename: str) -> dict:
     return view
 
 
+def _product_view(li: dict) -> dict | None:
+    """A line's product as far as the sandbox knows it: its id and product type (a line posted
+    without a product id or type is a custom item, with no product)."""
+    if not li.get("product_id") and not li.get("_product_type"):
+        return None
+    return {"__typename": "Product", "id": gid("Product", li.get("product_id") or li["id"]),
+            "productType": li.get("_product_type") or ""}
+
+
 def order_view(order: dict, shop, transactions: list[dict]) -> dict:
     shop_ccy, pres_ccy = order["currency"], order["presentment_currency"]
     duties = {d["id"]: d for li in order["line_items"] for d in li.get("duties") or []}
@@ -241,7 +250,7 @@ def order_view(order: dict, shop, transactions: list[dict]) -> dict:
             "totalDiscountSet": money_bag(disc), "discountedTotalSet": money_bag(net),
             "discountAllocations": _allocation_views(li, apps),
             "taxLines": lambda info, **a: [_tax_line_view(t) for t in li.get("tax_lines") or []][: a.get("first") or None],
-            "customAttributes": [], "duties": [_charge_view(d, "Duty") for d in li.get("duties") or []], "product": None, "variant": None, "image": None,
+            "customAttributes": [], "duties": [_charge_view(d, "Duty") for d in li.get("duties") or []], "product": _product_view(li), "variant": None, "image": None,
         }
 
     def shipping_view(sl: dict) -> dict:

@@ -320,6 +320,10 @@ def complete_order(posted: dict, *, shop, new_id, order_number: int, now: str) -
             duty_sum = duty_sum + price
             add_taxes(taxes)
         li["duties"] = duties
+        # Sandbox-only input: a real line takes its product type from its product, and REST line
+        # items and webhooks do not carry it. Kept private (``_``), served as GraphQL's
+        # ``LineItem.product.productType`` only.
+        li["_product_type"] = str(li.pop("product_type", None) or li.get("_product_type") or "")
         li_id = li.get("id") or new_id("LineItem")
         li.update({
             "id": li_id, "admin_graphql_api_id": f"gid://shopify/LineItem/{li_id}",
@@ -640,6 +644,7 @@ def recompute_current(order: dict, transactions: list[dict]) -> None:
 def rest_view(order: dict, shipping_tax: bool = False) -> dict:
     """The order as REST and webhooks show it: private bookkeeping keys removed."""
     out = {k: v for k, v in order.items() if not k.startswith("_") and k != "total_outstanding_set"}
+    out["line_items"] = [{k: v for k, v in li.items() if not k.startswith("_")} for li in order.get("line_items", [])]
     out["refunds"] = [refund_view(r, shipping_tax) for r in order.get("refunds", [])]
     return out
 

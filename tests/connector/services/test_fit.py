@@ -295,3 +295,19 @@ def test_given_b2b_terms_and_a_profile_class_the_pod_lacks_then_fit_names_each(m
     assert "fusion = '90 NET'" in found["fusion.b2b.payment_terms.90_net"].fix
     assert found["fusion.b2b.profile_class"].status == fit.FAIL
     assert "[b2b] profile_class" in found["fusion.b2b.profile_class"].fix
+
+
+def test_given_revenue_rules_then_fit_checks_each_rules_account_and_memo_line(make_pod):
+    # given rules: one on an account and memo line the pod has, one on an account it lacks
+    document = tomllib.loads(DEFAULT_MAPPING_FILE.read_text())
+    document["gl"]["revenue_rules"] = [
+        {"vendor": "Penguin", "account": "101-10-41100-000-000", "memo_line": "Book Sales"},
+        {"sku_prefix": "SMP-", "account": "101-10-49999-000-000"}]
+    # when fit checks the mapping against the pod
+    found = results(make_pod(), parse_mapping(document))
+    # then the first rule passes and the second fails, naming the row to fix
+    assert found["fusion.gl.revenue_rules.1"].status == fit.OK
+    assert found["fusion.memo_lines.revenue_rules.1"].status == fit.OK
+    assert set(failing(found)) == {"fusion.gl.revenue_rules.2"}
+    assert found["fusion.gl.revenue_rules.2"].detail == "no account combination 101-10-49999-000-000"
+    assert "[[gl.revenue_rules]] row 2 account" in found["fusion.gl.revenue_rules.2"].fix

@@ -189,3 +189,32 @@ def test_given_a_b2b_order_when_read_over_graphql_then_it_names_its_company_term
     assert converted["po_number"] == webhook["po_number"] == "PO-9"
     for key in ("payment_terms_name", "payment_terms_type", "due_in_days"):
         assert converted["payment_terms"][key] == webhook["payment_terms"][key]
+
+
+def test_given_lines_with_product_types_when_read_over_graphql_then_they_carry_them_and_a_type_rule_applies(
+        shopify_sandbox):
+    import copy
+    import tomllib
+
+    from connector.mapping.config import parse_mapping
+    from connector.mapping.invoice import MappingError
+    # given an order whose tee is of type "T-Shirts" and whose mug is a custom item, and a rule for T-shirts
+    shop = Shop(shopify_sandbox)
+    posted = reference_order()
+    posted["line_items"][0]["product_type"] = "T-Shirts"
+    order = shop.post("/orders", posted)
+    document = copy.deepcopy(tomllib.loads(DEFAULT_MAPPING_FILE.read_text()))
+    document["gl"]["revenue_rules"] = [{"product_type": "t-shirts", "account": "101-10-41100-000-000"}]
+    rules = parse_mapping(document)
+    # when it is read back over GraphQL
+    webhook, converted = shop.both(order)
+    # then the converted lines carry their product types, as the webhook's do not
+    assert [li["product_type"] for li in converted["line_items"]] == ["T-Shirts", ""]
+    assert all("product_type" not in li for li in webhook["line_items"])
+    # and the tee is booked on the rule's account, the mug on gl.revenue; the webhook's body parks
+    built = build_invoice(converted, mapping=rules, prefix="RC", bill_to_account="1001")
+    accounts = {d["InvoiceLineNumber"]: d["AccountCombination"] for d in built["receivablesInvoiceDistributions"]}
+    assert [accounts[ln["LineNumber"]] for ln in built["receivablesInvoiceLines"] if ln["MemoLine"] == "Merchandise"] \
+        == ["101-10-41100-000-000", rules.gl.revenue]
+    with pytest.raises(MappingError, match="reread_from_admin"):
+        build_invoice(webhook, mapping=rules, prefix="RC", bill_to_account="1001")
