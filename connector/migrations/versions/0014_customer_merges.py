@@ -1,13 +1,13 @@
 """Customers Shopify merged (customers/merge): the merged-away customer's id and its survivor's,
 so that its later documents bill the survivor
 
-Revision ID: 0018
+Revision ID: 0014
 Revises: 0013
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018"
+revision = "0014"
 down_revision = "0013"
 branch_labels = None
 depends_on = None
