@@ -78,6 +78,9 @@ def _new_publisher() -> tuple:
     options = dict(exchange="", serializer=conf.task_serializer, compression=conf.task_compression,
                    delivery_mode=conf.task_default_delivery_mode, retry=True,
                    retry_policy=conf.task_publish_retry_policy)
+    # what kombu does on a publish with retries, done now: the channel :func:`prepare` opens
+    # without one connects under the same policy, not kombu's default of retrying for seconds
+    connection.transport_options.update(conf.task_publish_retry_policy or {})
     return app.amqp.Producer(connection, auto_declare=False), options, conf.task_ignore_result
 
 
