@@ -179,3 +179,21 @@ def test_given_the_broker_down_at_the_commit_then_the_send_fails_and_the_sweeper
 
     assert "an action after commit failed" in caplog.text
     assert (redis.llen(first), redis.llen(backlog)) == (0, 0)
+
+
+def test_given_a_counter_redis_cannot_increment_then_the_event_still_goes_in_the_backlog_lane(broker, migrated):
+    # given a shop whose lane counter holds something else (Redis answers INCR with an error)
+    redis, _, _ = broker
+    shop = random.randrange(10**9)
+    first, backlog = lane_lists("invoices")
+    redis.hset(dispatch._lane_key(shop), "not", "a number")
+
+    def send() -> None:
+        with session_scope(migrated) as session:
+            dispatch.send_after_commit(session, 5, "orders/create", shop_id=shop)
+            session.commit()
+
+    on_a_new_thread(send)
+
+    # then its task is sent all the same, as backlog
+    assert (redis.llen(first), redis.llen(backlog)) == (0, 1)
