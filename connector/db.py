@@ -192,6 +192,12 @@ def after_commit(session: Session, action: Callable[[], None]) -> None:
     session.info.setdefault(_AFTER_COMMIT, []).append(action)
 
 
+def pending_after_commit(session: Session) -> list[Callable[[], None]]:
+    """The actions waiting for this transaction's commit, in order (a rollback forgets them): one
+    action may take another's work along, so both leave the process in one round trip."""
+    return session.info.get(_AFTER_COMMIT, [])
+
+
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
     if session.in_nested_transaction():  # a savepoint released: the outer transaction may still roll back

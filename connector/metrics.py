@@ -24,7 +24,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
-from connector.db import after_commit
+from connector.db import after_commit, pending_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ class Tally:
     WARN_EVERY_SECONDS = 60
 
     def __init__(self, redis_url: str):
+        self.url = redis_url
         self._redis = Redis.from_url(redis_url, socket_timeout=1, socket_connect_timeout=1)
         self._warned = 0.0
         self._lock = threading.Lock()
@@ -62,17 +63,12 @@ class Tally:
     def moved(self, session: Session, topic: str, old: str | None, new: str) -> None:
         """Once ``session`` commits: one event of ``topic`` left state ``old`` (None: it was just
         stored) for ``new``."""
-        after_commit(session, lambda: self._count(topic, old, new))
+        after_commit(session, Count(self, increments(topic, old, new)))
 
-    def _count(self, topic: str, old: str | None, new: str) -> None:
+    def apply(self, increments: list[tuple[str, str, int]]) -> None:
         pipe = self._redis.pipeline(transaction=False)
-        pipe.hincrby(INBOX, field(topic, new), 1)
-        if old is None:
-            pipe.hincrby(STORED, field(topic), 1)
-        else:
-            pipe.hincrby(INBOX, field(topic, old), -1)
-            if old == RECEIVED:
-                pipe.hincrby(FINISHED, field(topic, new), 1)
+        for key, name, amount in increments:
+            pipe.hincrby(key, name, amount)
         try:
             pipe.execute()
         except RedisError as exc:  # the recount corrects it
@@ -82,6 +78,45 @@ class Tally:
                 self._warned = time.monotonic()
             log.warning("metrics: a count was lost (%s); the admin app's next recount corrects it",
                         type(exc).__name__)
+
+
+def increments(topic: str, old: str | None, new: str) -> list[tuple[str, str, int]]:
+    """The ``HINCRBY``s (hash, field, amount) that count one event of ``topic`` moving from ``old``
+    (None: just stored) to ``new``."""
+    counts = [(INBOX, field(topic, new), 1)]
+    if old is None:
+        counts.append((STORED, field(topic), 1))
+    else:
+        counts.append((INBOX, field(topic, old), -1))
+        if old == RECEIVED:
+            counts.append((FINISHED, field(topic, new), 1))
+    return counts
+
+
+class Count:
+    """A count waiting for its transaction's commit. A hand-off to the same Redis after the same
+    commit may :func:`take` it, to send it in its own round trip (``workers.dispatch``); then it
+    does nothing itself, unless that hand-off fails and gives it back (:meth:`apply`)."""
+
+    def __init__(self, tally: Tally, counts: list[tuple[str, str, int]]):
+        self.tally, self.increments, self.taken = tally, counts, False
+
+    def __call__(self) -> None:
+        if not self.taken:
+            self.apply()
+
+    def apply(self) -> None:
+        self.tally.apply(self.increments)
+
+
+def take(session: Session, redis_url: str) -> list[Count]:
+    """The counts waiting for ``session``'s commit on the Redis at ``redis_url``, now the caller's
+    to send after that commit (in the same order)."""
+    taken = [action for action in pending_after_commit(session)
+             if isinstance(action, Count) and not action.taken and action.tally.url == redis_url]
+    for count in taken:
+        count.taken = True
+    return taken
 
 
 @dataclass(frozen=True)

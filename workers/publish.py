@@ -21,17 +21,33 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import Callable, TypeVar
 
 from kombu.transport import redis as kombu_redis
+from kombu.utils.json import dumps
 from kombu.utils.uuid import uuid
+from redis import Redis
 
 from workers.app import CORRELATION_HEADER, app
 
+T = TypeVar("T")
+
 
 class _Channel(kombu_redis.Channel):
-    """kombu's Redis channel, with one client on its connection pool instead of one per command."""
+    """kombu's Redis channel, with one client on its connection pool instead of one per command.
+
+    While ``_captured`` is a list, a publish pushes nothing: the queue and kombu's envelope land
+    there, for :func:`prepare` to push in a round trip of its caller's.
+    """
 
     _client = None
+    _captured: list | None = None
+
+    def _put(self, queue, message, **kwargs):
+        if self._captured is None:
+            return super()._put(queue, message, **kwargs)
+        self._captured.append((queue, message))
 
     @contextmanager
     def conn_or_acquire(self, client=None):
@@ -62,6 +78,9 @@ def _new_publisher() -> tuple:
     options = dict(exchange="", serializer=conf.task_serializer, compression=conf.task_compression,
                    delivery_mode=conf.task_default_delivery_mode, retry=True,
                    retry_policy=conf.task_publish_retry_policy)
+    # what kombu does on a publish with retries, done now: the channel :func:`prepare` opens
+    # without one connects under the same policy, not kombu's default of retrying for seconds
+    connection.transport_options.update(conf.task_publish_retry_policy or {})
     return app.amqp.Producer(connection, auto_declare=False), options, conf.task_ignore_result
 
 
@@ -79,12 +98,91 @@ def send(task: str, args: list, queue: str, correlation: dict | None = None, pri
 
     Raises kombu's ``OperationalError`` when the broker stays unreachable past the retry policy.
     """
-    free = _free_list()
+    publisher = _take()
+    producer, options, _ = publisher
+    task_id, body, headers, properties = _message(publisher, task, args, correlation)
     try:
-        publisher = free.pop()
+        if priority is not None:
+            properties = dict(properties, priority=priority)
+        producer.publish(body, routing_key=queue, headers=headers, **options, **properties)
+    except BaseException:
+        _discard(publisher)
+        raise
+    _free_list().append(publisher)
+    return task_id
+
+
+class NotPrepared(Exception):
+    """This broker's messages cannot be pushed by hand (not kombu's plain Redis transport, or a
+    key prefix or queue expiry that kombu alone applies): :func:`send` it instead."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One task message, ready to push in a round trip of the caller's: kombu's envelope (what
+    :func:`send` would ``LPUSH``) for each lane asked for."""
+
+    task_id: str
+    pushes: dict[int, tuple[str, str]]  # priority -> (the lane's Redis list, the payload)
+
+
+def prepare(task: str, args: list, queue: str, correlation: dict | None, priorities: tuple[int, ...],
+            push: Callable[[Redis, Prepared], T]) -> T:
+    """Build the message :func:`send` would send, once for each of ``priorities``, and call
+    ``push`` with the broker's client to push one of them (with whatever else goes in its round
+    trip); what ``push`` returns.
+
+    kombu builds the envelope (its channel's own ``basic_publish``, with the push held back), so
+    workers take it as any other: the same headers, correlation included, and the same lane lists.
+    No retry here: a ``push`` that fails raises, and the caller sends again with :func:`send`.
+    Raises :class:`NotPrepared` where only kombu may push.
+    """
+    publisher = _take()
+    producer, options, _ = publisher
+    try:
+        channel = producer.channel
+        if not isinstance(channel, _Channel) or channel.global_keyprefix or channel._expires:
+            raise NotPrepared(app.conf.broker_write_url.split(":", 1)[0])
+        task_id, body, headers, properties = _message(publisher, task, args, correlation)
+        channel._captured = captured = []
+        try:
+            producer.publish(body, routing_key=queue, headers=headers, **dict(options, retry=False), **properties)
+        finally:
+            channel._captured = None
+        [(routed, message)] = captured
+        pushes = {}
+        for priority in priorities:
+            message["properties"]["priority"] = priority
+            key = channel._q_for_pri(routed, channel._get_message_priority(message, reverse=False))
+            pushes[priority] = (key, dumps(message))
+        with channel.conn_or_acquire() as client:
+            result = push(client, Prepared(task_id, pushes))
+    except NotPrepared:
+        _free_list().append(publisher)
+        raise
+    except BaseException:
+        _discard(publisher)
+        raise
+    _free_list().append(publisher)
+    return result
+
+
+def _take() -> tuple:
+    try:
+        return _free_list().pop()
     except IndexError:
-        publisher = _new_publisher()
-    producer, options, ignore_result = publisher
+        return _new_publisher()
+
+
+def _discard(publisher: tuple) -> None:
+    with suppress(Exception):  # kombu gave up and closed the channel: not put back, a new one is made
+        publisher[0].connection.close()
+
+
+def _message(publisher: tuple, task: str, args: list, correlation: dict | None) -> tuple[str, object, dict, dict]:
+    """Celery's message for ``task(*args)``: its id, body, headers (``correlation`` in its own) and
+    properties."""
+    _, _, ignore_result = publisher
     task_id = uuid()
     parent = app.current_worker_task  # sent by a task (replay, the sweeper): Flower links the two
     headers, properties, body, _ = app.amqp.create_task_message(
@@ -92,13 +190,4 @@ def send(task: str, args: list, queue: str, correlation: dict | None = None, pri
         root_id=parent and (parent.request.root_id or parent.request.id), parent_id=parent and parent.request.id)
     if correlation:
         headers[CORRELATION_HEADER] = correlation
-    try:
-        if priority is not None:
-            properties = dict(properties, priority=priority)
-        producer.publish(body, routing_key=queue, headers=headers, **options, **properties)
-    except BaseException:
-        with suppress(Exception):  # kombu gave up and closed the channel: not put back, a new one is made
-            producer.connection.close()
-        raise
-    free.append(publisher)
-    return task_id
+    return task_id, body, headers, properties

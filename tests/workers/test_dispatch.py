@@ -2,14 +2,19 @@
 the backlog lane, on a real Redis."""
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
+from sqlalchemy import text
 
+from connector import flows, logs, metrics
 from connector.db import session_scope
 from connector.flows import lane_lists
 from tests.support import on_a_new_thread
-from workers import dispatch
+from tests.workers.test_publish import without_ids
+from workers import dispatch, publish
+from workers.app import CORRELATION_HEADER, app
 
 NOW = 1_000_000.0  # one window for the whole test, whatever the clock
 
@@ -65,3 +70,130 @@ def test_given_a_backfill_event_then_it_is_sent_in_the_backlog_lane_and_leaves_t
 
     # then the backfill's waits in the backlog lane, and the live one still goes first
     assert (redis.llen(first), redis.llen(backlog)) == (1, 1)
+
+
+def commands(redis) -> dict[str, int]:
+    """Calls of each command the server ran (a script's own commands included), but INFO."""
+    return {name.removeprefix("cmdstat_"): stats["calls"] for name, stats in redis.info("commandstats").items()
+            if name != "cmdstat_info"}
+
+
+def test_given_a_new_event_when_its_transaction_commits_then_task_lane_and_counts_go_in_one_round_trip(
+        broker, migrated):
+    # given a broker that also keeps the /metrics counts (as in production: both are REDIS_URL)
+    redis, _, _ = broker
+    shop = random.randrange(10**9)
+    first, _ = lane_lists("invoices")
+
+    def receive(inbox_id: int) -> None:
+        tally = metrics.Tally(app.conf.broker_write_url)
+        with logs.bind(shop="acme.myshopify.com"), session_scope(migrated) as session:
+            tally.moved(session, "orders/create", None, "received")
+            dispatch.send_after_commit(session, inbox_id, "orders/create", shop_id=shop)
+            session.commit()
+
+    on_a_new_thread(lambda: receive(1))  # the first loads the script and opens the connection
+    before = commands(redis)
+
+    # when another event of the shop is stored and committed
+    on_a_new_thread(lambda: receive(2))
+
+    # then the client sent the broker one command, the hand-off script (which counted the lane,
+    # pushed the task and counted the event): its task waits in the first lane, counted
+    after = commands(redis)
+    assert {name: calls - before.get(name, 0) for name, calls in after.items() if calls != before.get(name)} == {
+        "evalsha": 1, "incr": 1, "expire": 1, "lpush": 1, "hincrby": 2}
+    newest = json.loads(redis.lrange(first, 0, 0)[0])
+    assert newest["headers"]["argsrepr"] == "[2]"
+    assert newest["headers"][CORRELATION_HEADER] == {"shop": "acme.myshopify.com", "inbox_id": 2,
+                                                     "topic": "orders/create"}
+    assert metrics.read(redis).stored == {"orders/create": 2}
+    assert metrics.read(redis).inbox == {("orders/create", "received"): 2}
+
+
+def test_the_handed_off_message_is_the_one_publish_sends_but_for_its_ids(broker, migrated):
+    redis, _, _ = broker
+    first, _ = lane_lists("invoices")
+    correlation = {"inbox_id": 9, "topic": "orders/create"}
+
+    def both() -> None:
+        publish.send(flows.webhook_task("invoices"), [9], "invoices", correlation, priority=dispatch.FIRST)
+        with session_scope(migrated) as session:
+            dispatch.send_after_commit(session, 9, "orders/create", shop_id=random.randrange(10**9))
+            session.commit()
+
+    on_a_new_thread(both)
+
+    ours, sent = redis.lrange(first, 0, 1)  # LPUSH: the newest first
+    assert without_ids(ours) == without_ids(sent)
+
+
+def test_given_a_burst_when_sent_after_commit_then_only_its_first_events_go_first(broker, migrated):
+    redis, _, _ = broker
+    shop = random.randrange(10**9)
+    first, backlog = lane_lists("invoices")
+
+    def burst() -> None:
+        for inbox_id in range(dispatch.FIRST_DOCUMENTS + 3):
+            with session_scope(migrated) as session:
+                dispatch.send_after_commit(session, inbox_id, "orders/create", shop_id=shop)
+                session.commit()
+
+    on_a_new_thread(burst)
+
+    assert (redis.llen(first), redis.llen(backlog)) == (dispatch.FIRST_DOCUMENTS, 3)
+    [message] = redis.lrange(backlog, 0, 0)
+    assert json.loads(message)["properties"]["priority"] == dispatch.BACKLOG
+
+
+def test_given_a_rollback_then_nothing_is_sent_counted_or_charged_to_the_shop(broker, migrated):
+    redis, _, _ = broker
+    shop = random.randrange(10**9)
+
+    def rolled_back() -> None:
+        tally = metrics.Tally(app.conf.broker_write_url)
+        with session_scope(migrated) as session:
+            session.execute(text("SELECT 1"))  # a transaction under way, as the receiver's insert
+            tally.moved(session, "orders/create", None, "received")
+            dispatch.send_after_commit(session, 3, "orders/create", shop_id=shop)
+            session.rollback()
+
+    on_a_new_thread(rolled_back)
+
+    assert redis.keys("*") == []
+
+
+def test_given_the_broker_down_at_the_commit_then_the_send_fails_and_the_sweeper_is_left_to_find_it(
+        broker, migrated, caplog):
+    redis, start, stop = broker
+    first, backlog = lane_lists("invoices")
+    stop()
+
+    def send() -> None:
+        with session_scope(migrated) as session:
+            dispatch.send_after_commit(session, 4, "orders/create", shop_id=random.randrange(10**9))
+            session.commit()  # the commit stands: the hand-off's failure is logged
+
+    on_a_new_thread(send)
+    start()
+
+    assert "an action after commit failed" in caplog.text
+    assert (redis.llen(first), redis.llen(backlog)) == (0, 0)
+
+
+def test_given_a_counter_redis_cannot_increment_then_the_event_still_goes_in_the_backlog_lane(broker, migrated):
+    # given a shop whose lane counter holds something else (Redis answers INCR with an error)
+    redis, _, _ = broker
+    shop = random.randrange(10**9)
+    first, backlog = lane_lists("invoices")
+    redis.hset(dispatch._lane_key(shop), "not", "a number")
+
+    def send() -> None:
+        with session_scope(migrated) as session:
+            dispatch.send_after_commit(session, 5, "orders/create", shop_id=shop)
+            session.commit()
+
+    on_a_new_thread(send)
+
+    # then its task is sent all the same, as backlog
+    assert (redis.llen(first), redis.llen(backlog)) == (0, 1)
