@@ -520,6 +520,13 @@ def reconcile_shopify(shop_domain, days) -> None:
         results = reconcile.run(services, session, send_after_commit, shop_domain=shop_domain or None, days=days)
     if shop_domain and not results:
         raise click.UsageError(f"no shop {shop_domain!r}")
+    print_reconciled(results)
+    sys.exit(1 if any(r.error for r in results) else 0)
+
+
+def print_reconciled(results) -> None:
+    """What a Shopify reconciliation listed and enqueued, per shop and per object (the command's
+    and the demo's)."""
     summary = Table("shop", "orders", "refunds", "customers", "enqueued", "result")
     found = Table("shop", "object", "id", "why", "topic", "updated at", "inbox id")
     for result in results:
@@ -536,7 +543,6 @@ def reconcile_shopify(shop_domain, days) -> None:
     for result in results:
         for skipped in result.skipped:
             console.print(f"[yellow]left to its webhooks:[/yellow] {skipped}")
-    sys.exit(1 if any(r.error for r in results) else 0)
 
 
 @cli.command("backfill")
@@ -602,7 +608,7 @@ def reconcile_report(start, end, shop_domain, as_json, heal) -> None:
     per day and currency, read from both systems. Exit 0 when everything matches, 1 otherwise."""
     import json
 
-    from cli.report import KINDS, build
+    from cli.report import build
     from workers.dispatch import send_after_commit
     if end < start:
         raise click.UsageError("--to is before --from")
@@ -613,6 +619,14 @@ def reconcile_report(start, end, shop_domain, as_json, heal) -> None:
     if as_json:
         click.echo(json.dumps(report.as_json(), indent=2))
         sys.exit(0 if report.matches else 1)
+    print_report(report, heal)
+    sys.exit(0 if report.matches else 1)
+
+
+def print_report(report, heal: bool = False) -> None:
+    """The reconciliation report as a table per day and currency, the orders that differ under it
+    and a last line that says whether everything matches (the command's and the demo's)."""
+    from cli.report import KINDS
     table = Table("shop", "day", "currency", *(kind.replace("_", " ") for kind in KINDS), "result")
     for row in report.rows:
         cells = [f"{row.figures[kind].count} / {row.figures[kind].total}" for kind in KINDS]
@@ -629,7 +643,6 @@ def reconcile_report(start, end, shop_domain, as_json, heal) -> None:
         console.print(f"[red]{error}[/red]")
     console.print("everything matches" if report.matches else
                   f"{len(report.problems)} order(s) differ" + (f", {len(report.errors)} shop(s) unread" if report.errors else ""))
-    sys.exit(0 if report.matches else 1)
 
 
 # -- privacy and the audit trail (docs/privacy.md) ------------------------------------------

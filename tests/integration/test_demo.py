@@ -1,12 +1,19 @@
-"""``ml-connector demo --once``: what a new user runs first must work and tell the truth."""
+"""``ml-connector demo``: what a new user runs first must work and tell the truth, and the CLI
+must work against it from another terminal while it runs."""
 from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
+import signal
 import stat
 import subprocess
 import sys
+import threading
+from contextlib import contextmanager
+
+import pytest
 
 from cli.demo import HISTORY  # the orders of the US store's history, backfilled
 
@@ -19,30 +26,72 @@ ACTIONS = ("paid part", "paid the rest", "captured the authorization", "edit: + 
            "with its share of the duty")
 
 
-def test_demo_once_books_payments_edits_refunds_and_a_cancellation_and_every_order_holds(tmp_path):
+@contextmanager
+def running_demo(cwd, env):
+    """``ml-connector demo`` until it serves: what it printed up to "Everything keeps running"
+    (everything, should it stop before). SIGTERM on the way out, and it must then exit 0.
+    A demo that neither serves nor stops is killed after five minutes (a hang, not a slow run)."""
+    stderr = (cwd / "demo.stderr").open("w+")
+    demo = subprocess.Popen([sys.executable, "-m", "cli.main", "demo"], cwd=cwd, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=stderr)
+    watchdog = threading.Timer(300, demo.kill)
+    watchdog.start()
+    lines = []
+    try:
+        for line in demo.stdout:
+            lines.append(line)
+            if "Everything keeps running" in line:
+                break
+        watchdog.cancel()
+        stderr.flush()
+        yield "".join(lines), (cwd / "demo.stderr").read_text()[-3000:]
+    finally:
+        watchdog.cancel()
+        if demo.poll() is None:
+            demo.send_signal(signal.SIGTERM)
+        demo.stdout.read()
+        code = demo.wait(timeout=120)
+        stderr.close()
+    assert code == 0, (cwd / "demo.stderr").read_text()[-3000:]
+
+
+@pytest.mark.timeout(480)
+def test_demo_books_payments_edits_refunds_a_cancellation_and_a_lost_webhook_and_every_order_holds(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}  # embedded defaults
-    result = subprocess.run([sys.executable, "-m", "cli.main", "demo", "--once"], check=False, cwd=tmp_path,
-                            env=dict(env, COLUMNS="220"), capture_output=True, text=True, timeout=300)
-    output = result.stdout[-6000:] + result.stderr[-3000:]
+    with running_demo(tmp_path, dict(env, COLUMNS="220", PYTHONUNBUFFERED="1")) as (stdout, stderr):
+        the_demo_books_every_order_and_the_cli_reads_it(tmp_path, env, stdout, stderr)
+
+
+def the_demo_books_every_order_and_the_cli_reads_it(tmp_path, env, stdout, stderr):
+    output = stdout[-6000:] + stderr
 
     checks = json.loads((tmp_path / ".demo" / "check.json").read_text())
-    assert len(checks) == 26 + HISTORY, output  # 24 generated, the EU store's cross-border and B2B orders, the history
+    # 24 generated, the EU store's cross-border and B2B orders, the history, the order whose webhooks were lost
+    assert len(checks) == 27 + HISTORY, output
     # Every order: Fusion's documents match Shopify to the cent, and no event is left deferred,
     # parked or dead (the reasons are printed under the table when one is).
     assert [c["reasons"] for c in checks if not c["ok"]] == [], output
-    assert result.returncode == 0, output
-    assert f"invariants hold: {26 + HISTORY}/{26 + HISTORY}" in result.stdout
+    assert "Everything keeps running" in stdout, output
+    assert f"invariants hold: {27 + HISTORY}/{27 + HISTORY}" in stdout
     # The US store's history, placed before the connector was installed, came in by a backfill
-    [backfilled] = [line for line in result.stdout.splitlines() if "│ demo-furniture.myshopify.com" in line
+    [backfilled] = [line for line in stdout.splitlines() if "│ demo-furniture.myshopify.com" in line
                     and "complete" in line]
     assert f"│ {HISTORY} " in backfilled, backfilled
     # and a receipt a person entered in Fusion marked its order paid in Shopify, once (its check,
     # one receipt per payment, holds with the others)
     [pushed] = [c for c in checks if any("marked paid in Shopify" in a for a in c["actions"])]
     assert pushed["ok"] and len(pushed["receipts"]) == 1, pushed
+    # An order whose webhooks never arrived was found by the Shopify reconciliation and invoiced,
+    # once, like the others
+    [healed] = [c for c in checks if any("found by the Shopify reconciliation" in a for a in c["actions"])]
+    assert healed["ok"] and healed["invoice"], healed  # (3): one invoice
+    assert f"{healed['name']} in Fusion: invoiced" in stdout, output
+    # and the reconciliation report over the demo's days finds Shopify and Fusion the same
+    [command] = re.findall(r"ml-connector reconcile --from (\S+) --to (\S+)", stdout)
+    assert "everything matches" in stdout, output
     # `ml-connector fit` ran first, on the sandboxes and the demo's mapping (both shops): it fits
-    assert "fit: demo-furniture-eu.myshopify.com" in result.stdout and "fits: " in result.stdout, output
-    assert "does not fit" not in result.stdout, result.stdout[:8000]
+    assert "fit: demo-furniture-eu.myshopify.com" in stdout and "fits: " in stdout, output
+    assert "does not fit" not in stdout, stdout[:8000]
 
     done = [action for c in checks for action in c["actions"]]
     assert not [a for a in done if "REFUSED" in a], output
@@ -72,5 +121,13 @@ def test_demo_once_books_payments_edits_refunds_and_a_cancellation_and_every_ord
                               env=dict(env, COLUMNS="220", **demo_env), capture_output=True, text=True, timeout=60)
     assert timeline.returncode == 0, timeline.stdout + timeline.stderr
     assert "refunds/create" in timeline.stdout, timeline.stdout
+    # and the reconciliation report from that terminal: every day of the demo matches, exit 0
+    report = subprocess.run([sys.executable, "-m", "cli.main", "reconcile", "--from", command[0], "--to", command[1],
+                             "--json"], check=False, cwd=tmp_path, env=dict(env, **demo_env), capture_output=True,
+                            text=True, timeout=120)
+    assert report.returncode == 0, report.stdout[-4000:] + report.stderr[-2000:]
+    figures = json.loads(report.stdout)
+    assert figures["matches"] and not figures["problems"] and not figures["errors"], figures
+    assert sum(day["orders"]["count"] for day in figures["days"]) == len(checks), figures
     # and `ml-connector fit` from that terminal checks the shops' webhooks against the demo's receiver
     assert demo_env["MLC_PUBLIC_URL"] == info["receiver_url"]
