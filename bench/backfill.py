@@ -9,8 +9,9 @@ compared with the budget the run had:
 the bucket it started with plus the restore rate over its seconds (``MLC_SHOPIFY_RESTORE_RATE``,
 ``MLC_SHOPIFY_BUCKET_SIZE``): a ratio near 1 means the backfill went as fast as Shopify lets it,
 well below 1 that something else (our own database, the listing) held it. The backfill paces
-itself to ``MLC_BACKFILL_BUDGET_SHARE`` of that budget, so the ratio should come out just under
-that share.
+its own reads to ``MLC_BACKFILL_BUDGET_SHARE`` of that budget. Not counted: the workers' reads
+while they book the backfilled events (a paid order's transactions), made from their own
+processes against the same shop bucket and not held to the share.
 """
 from __future__ import annotations
 

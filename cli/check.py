@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import json
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import Decimal
 
 import requests
@@ -179,6 +180,10 @@ def _starting(rows: list[dict], key: str, prefix: str) -> list[dict]:
     return [r for r in rows if str(r.get(key, "")).startswith(prefix)]
 
 
+#: How many days before a window's first day a :class:`Snapshot` still reads documents from.
+SINCE_MARGIN_DAYS = 3
+
+
 class Documents:
     """Fusion read one order at a time, each document by its key (the demo, the tests).
 
@@ -205,21 +210,32 @@ class Snapshot(Documents):
     """Every document of a shop (numbers ``<prefix>-…``) read once, a page of 500 at a time, then
     looked up in memory: for thousands of orders, where a query per document would scan the pod
     thousands of times. The same answers as :class:`Documents` for that shop's orders (whose
-    documents all carry its prefix), as long as nothing is written meanwhile."""
+    documents all carry its prefix), as long as nothing is written meanwhile.
 
-    def __init__(self, fusion, prefix: str):
+    ``since``: only the documents of orders processed on or after that day are needed (a report's
+    window), so the older ones are not read: invoices created, credit memos dated and receipts
+    dated from :data:`SINCE_MARGIN_DAYS` before it (a document is made after its order, and dated
+    on its own day or later; the margin covers the time zones the dates are written in). Fusion's
+    ``q`` allows ``CreationDate`` on invoices (not ``TransactionDate``), ``TransactionDate`` on
+    credit memos and ``ReceiptDate`` on receipts."""
+
+    def __init__(self, fusion, prefix: str, since: date | None = None):
         super().__init__(fusion)
         self.prefix = prefix
         self.sorted: dict[str, tuple[list[str], list[dict]]] = {}
+        first = since - timedelta(days=SINCE_MARGIN_DAYS) if since else None
+        dated = {invoices.PATH: f" and CreationDate >= '{first.isoformat()}T00:00:00+00:00'" if first else "",
+                 credit_memos.PATH: f" and TransactionDate >= '{first.isoformat()}'" if first else ""}
         for path in (invoices.PATH, credit_memos.PATH):
-            rows = sorted(read_all(fusion, path, f"TransactionNumber LIKE '{prefix}-%'"),
+            rows = sorted(read_all(fusion, path, f"TransactionNumber LIKE '{prefix}-%'" + dated[path]),
                           key=lambda r: str(r.get("TransactionNumber", "")))
             self.sorted[path] = ([str(r.get("TransactionNumber", "")) for r in rows], rows)
         self.by_reference: dict[str, list[dict]] = {}
         for row in self.sorted[invoices.PATH][1]:
             self.by_reference.setdefault(row.get("CrossReference"), []).append(row)
         self.by_receipt_number: dict[str, list[dict]] = {}
-        for row in read_all(fusion, receipts.PATH, f"ReceiptNumber LIKE '{prefix}-%'"):
+        received = f" and ReceiptDate >= '{first.isoformat()}'" if first else ""
+        for row in read_all(fusion, receipts.PATH, f"ReceiptNumber LIKE '{prefix}-%'" + received):
             self.by_receipt_number.setdefault(row.get("ReceiptNumber"), []).append(row)
 
     def invoices(self, gid: str) -> list[dict]:

@@ -131,7 +131,7 @@ def _shop(services, session: Session, shop: Shop, report: Report, heal: bool, se
     waiting = unfinished_events(session, shop.domain)
     pushed = fusion_receipts.pushed_payments(session, shop.id)
     session.commit()
-    documents = Snapshot(fusion, shop.transaction_prefix)
+    documents = Snapshot(fusion, shop.transaction_prefix, since=report.start)
     rows: dict[tuple[str, str], Row] = {}
     seen: set[str] = set()
     first = datetime.combine(report.start, time(), timezone.utc)

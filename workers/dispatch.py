@@ -149,8 +149,10 @@ def send_after_commit(session: Session, inbox_id: int, topic: str, shop_id: int 
 
 
 def send_backlog_after_commit(session: Session, inbox_id: int, topic: str) -> bool:
-    """:func:`send_after_commit` in the backlog lane: what a backfill sends."""
+    """:func:`send_after_commit` in the backlog lane: what a backfill sends (``backfill``, the
+    demo and ``bench backfill`` import it)."""
     return send_after_commit(session, inbox_id, topic, backlog=True)
+
 
 def _push(client: Redis, prepared: publish.Prepared, fixed: int | None, shop_id: int | None,
           counts: list[metrics.Count]) -> int:

@@ -272,13 +272,25 @@ def _bulk_lines(client, checkpoint: Checkpoint, query: str, prefix: str, poll_se
     when it can still be read, else a new bulk operation's."""
     saved = checkpoint.read()
     operation_key, url_key = f"{prefix}operation", f"{prefix}url"
-    if saved.get(url_key) is not None and saved.get(operation_key):
+    operation_id, url = saved.get(operation_key), saved.get(url_key)
+
+    def heartbeat() -> None:
+        checkpoint.write(state="running")
+
+    if operation_id and url is None:   # an earlier run stopped while Shopify wrote the file: wait on it
         try:
-            return bulk.download(saved[url_key] or None)
+            done = bulk.resume(client, operation_id, poll_seconds=poll_seconds, heartbeat=heartbeat)
+            url = done.url or ""
+            checkpoint.write(**{url_key: url})
+        except bulk.BulkFailed as exc:
+            log.info("backfill listing %s ended without a file (%s): listing again", operation_id, exc)
+    if url is not None and operation_id:
+        try:
+            return bulk.download(url or None)
         except (ShopifyError, ValueError, OSError) as exc:
-            log.info("backfill listing %s no longer readable (%s): listing again", saved[operation_key], exc)
+            log.info("backfill listing %s no longer readable (%s): listing again", operation_id, exc)
     operation = bulk.start(client, query)
-    checkpoint.write(**{operation_key: operation.id})
-    done = bulk.wait(client, operation.id, poll_seconds=poll_seconds, heartbeat=lambda: checkpoint.write(state="running"))
+    checkpoint.write(**{operation_key: operation.id})   # before waiting: an interrupted run resumes it
+    done = bulk.wait(client, operation.id, poll_seconds=poll_seconds, heartbeat=heartbeat)
     checkpoint.write(**{operation_key: done.id, url_key: done.url or ""})
     return bulk.download(done.url)

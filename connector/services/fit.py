@@ -30,7 +30,12 @@ from connector.fusion.errors import FusionAuthError, FusionError, FusionRejected
 from connector.fusion.rest import CRM, FSCM
 from connector.mapping.config import Mapping
 from connector.models import Shop
-from connector.shopify.client import ShopifyAuthError, ShopifyError
+from connector.services.shop_auth import advice as reauthorize_advice
+from connector.shopify.client import (
+    ReauthorizationRequired,
+    ShopifyAuthError,
+    ShopifyError,
+)
 
 OK, FAIL, UNKNOWN = "ok", "fail", "unknown"
 RECEIVER_PATH = "/webhooks/shopify"   # web/views/webhooks.py
@@ -603,6 +608,8 @@ def check_shop(client, shop: "Shop | ShopSeen", public_url: str) -> list[Result]
     try:
         granted = granted_scopes(client)
         nodes = subscriptions(client)
+    except ReauthorizationRequired as exc:   # before its parent: the token, not the app's credentials
+        return [Result("shopify.connection", FAIL, str(exc), reauthorize_advice(domain), domain)]
     except ShopifyAuthError as exc:
         return [Result("shopify.connection", FAIL, str(exc),
                        f"store the app's client id and secret again: `ml-connector shops add {domain} --client-id …`",

@@ -85,13 +85,41 @@ def wait(client: ShopifyClient, operation_id: str, *, poll_seconds: float = POLL
          max_wait: float = MAX_WAIT_SECONDS, heartbeat: Callable[[], None] | None = None) -> Operation:
     """The operation once it is done; BulkFailed if it failed, was replaced, or took too long.
     ``heartbeat`` is called at each poll (the backfill's checkpoint says it is still running)."""
+    def current() -> dict | None:
+        found = client.graphql(CURRENT_QUERY, {})["currentBulkOperation"]
+        if not found or found["id"] != operation_id:
+            raise BulkFailed(f"{client.connection.domain}: bulk operation {operation_id} is no longer the current one")
+        return found
+    return _poll(client, current, poll_seconds, max_wait, heartbeat)
+
+
+NODE_QUERY = """
+query BackfillOperation($id: ID!) {
+  node(id: $id) { ... on BulkOperation { id status errorCode objectCount url } }
+}"""
+
+
+def resume(client: ShopifyClient, operation_id: str, *, poll_seconds: float = POLL_SECONDS,
+           max_wait: float = MAX_WAIT_SECONDS, heartbeat: Callable[[], None] | None = None) -> Operation:
+    """An operation started by an earlier, interrupted run, once it is done (read by its id: it
+    need not be the shop's current one). Before API 2026-01 Shopify runs one bulk query per app and
+    shop at a time, so while it runs a new one would be refused; since, a new one would list it
+    all again. BulkFailed if it failed, expired or is gone: then a new one may be started."""
+    def by_id() -> dict | None:
+        found = client.graphql(NODE_QUERY, {"id": operation_id}).get("node")
+        if not found or not found.get("status"):
+            raise BulkFailed(f"{client.connection.domain}: bulk operation {operation_id} is gone")
+        return found
+    return _poll(client, by_id, poll_seconds, max_wait, heartbeat)
+
+
+def _poll(client: ShopifyClient, read: Callable[[], dict], poll_seconds: float, max_wait: float,
+          heartbeat: Callable[[], None] | None) -> Operation:
     deadline = time.monotonic() + max_wait
     while True:
         if heartbeat:
             heartbeat()
-        current = client.graphql(CURRENT_QUERY, {})["currentBulkOperation"]
-        if not current or current["id"] != operation_id:
-            raise BulkFailed(f"{client.connection.domain}: bulk operation {operation_id} is no longer the current one")
+        current = read()
         if current["status"] == "COMPLETED":
             return Operation(current["id"], current["status"], current.get("url"))
         if current["status"] not in ("CREATED", "RUNNING"):

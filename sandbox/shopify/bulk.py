@@ -120,14 +120,28 @@ class BulkOperations:
         self._ops: dict[int, dict] = {}
         self._files: dict[int, bytes] = {}
         self._lock = threading.Lock()
+        #: Shops whose operations stay RUNNING until released (``/_sandbox/shops/{shop}/bulk``): a
+        #: test's stand-in for a listing Shopify takes minutes to write. ``polls``: how often each
+        #: shop's operations were asked about (currentBulkOperation, node).
+        self._release = threading.Condition(self._lock)
+        self.held: set[str] = set()
+        self.polls: dict[str, int] = {}
+
+    def hold(self, shop_domain: str, held: bool) -> dict:
+        with self._lock:
+            (self.held.add if held else self.held.discard)(shop_domain)
+            self._release.notify_all()
+            return {"held": shop_domain in self.held, "polls": self.polls.get(shop_domain, 0)}
 
     def get(self, op_id: int, shop_domain: str) -> dict | None:
         with self._lock:
+            self.polls[shop_domain] = self.polls.get(shop_domain, 0) + 1
             op = self._ops.get(op_id)
             return dict(op) if op and op["shop"] == shop_domain else None
 
     def current(self, shop_domain: str, client_id: str) -> dict | None:
         with self._lock:
+            self.polls[shop_domain] = self.polls.get(shop_domain, 0) + 1
             mine = [op for op in self._ops.values() if op["shop"] == shop_domain and op["client_id"] == client_id]
             return dict(mine[-1]) if mine else None
 
@@ -156,6 +170,7 @@ class BulkOperations:
         def work():
             with self._lock:
                 op["status"] = "RUNNING"
+                self._release.wait_for(lambda: shop.domain not in self.held)
             try:
                 token = UNBOUNDED.set(True)
                 try:

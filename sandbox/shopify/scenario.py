@@ -138,6 +138,14 @@ def put_bucket(shop_domain):
     return respond(bucket.status())
 
 
+@bp.put("/shops/<shop_domain>/bulk")
+def hold_bulk(shop_domain):
+    """``{"held": true}``: the shop's bulk operations stay RUNNING until ``{"held": false}``; the
+    answer also counts how often they were polled."""
+    shop = _shop_or_404(shop_domain)
+    return respond(ctx().graphql.bulk.hold(shop.domain, bool(_body().get("held"))))
+
+
 @bp.post("/shops/<shop_domain>/uninstall")
 def uninstall(shop_domain):
     shop = _shop_or_404(shop_domain)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import subprocess
 import sys
 import uuid
@@ -159,3 +160,42 @@ def synced_orders(shop) -> int:
 def bulk_finished(shop) -> list:
     """The ``bulk_operations/finish`` webhooks the shop's backfills brought (stored, no flow takes them)."""
     return [e for e in shop.inbox() if e.topic == "bulk_operations/finish"]
+
+
+def test_given_a_backfill_stopped_while_shopify_writes_its_listing_when_run_again_then_it_waits_for_that_listing(
+        shop, redis_client):
+    # given a shop's history, and a bulk listing Shopify takes its time to write
+    history = [shop.place_order(new_order(), deliver=False) for _ in range(3)]
+    hold = f"{shop.stack.urls['shopify_sandbox']}/_sandbox/shops/{shop.domain}/bulk"
+    requests.put(hold, json={"held": True}, timeout=10).raise_for_status()
+    since = datetime.now(timezone.utc).date().isoformat()
+    command = [sys.executable, "-m", "cli.main", "backfill", "--since", since, "--shop", shop.domain]
+    env = {**os.environ, "COLUMNS": "300", "MLC_BACKFILL_BUDGET_SHARE": "1"}
+    with session_scope(load_settings().database_url) as session:
+        checkpoint = f"mlc:backfill:{session.scalar(select(Shop.id).where(Shop.domain == shop.domain))}:{since}"
+
+    # when the operator presses Ctrl-C while the backfill waits for the listing
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        assert eventually(lambda: redis_client.hget(checkpoint, "operation") or first.poll() is not None, timeout=60)
+        assert first.poll() is None, first.communicate()[0]
+        started = redis_client.hget(checkpoint, "operation")
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=60)
+    finally:
+        first.kill()
+    # and runs the backfill again while that listing is still being written
+    polled = requests.put(hold, json={"held": True}, timeout=10).json()["polls"]
+    second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        assert eventually(lambda: second.poll() is not None
+                          or requests.put(hold, json={"held": True}, timeout=10).json()["polls"] > polled, timeout=60)
+        requests.put(hold, json={"held": False}, timeout=10).raise_for_status()
+        out, _ = second.communicate(timeout=120)
+    finally:
+        second.kill()
+
+    # then the second run waited for the listing the first one started, and finished the backfill
+    assert second.returncode == 0 and "complete" in out, out
+    assert redis_client.hget(checkpoint, "operation") == started
+    assert eventually(lambda: all(shop.holds(order) for order in history), timeout=90)

@@ -311,3 +311,35 @@ def test_given_revenue_rules_then_fit_checks_each_rules_account_and_memo_line(ma
     assert set(failing(found)) == {"fusion.gl.revenue_rules.2"}
     assert found["fusion.gl.revenue_rules.2"].detail == "no account combination 101-10-49999-000-000"
     assert "[[gl.revenue_rules]] row 2 account" in found["fusion.gl.revenue_rules.2"].fix
+
+
+class _ShopAnswering:
+    """Stands in for Shopify's answer to fit's first call: ``error`` raised."""
+
+    def __init__(self, error: Exception):
+        self.error = error
+
+    def graphql(self, query, variables=None):
+        raise self.error
+
+
+def test_given_a_shop_that_needs_reauthorizing_then_fit_suggests_a_fresh_token_not_the_client_id():
+    from connector.shopify.errors import ReauthorizationRequired
+    domain = "acme.myshopify.com"
+
+    found = fit.check_shop(_ShopAnswering(ReauthorizationRequired(f"{domain}: the app was uninstalled")),
+                           fit.ShopSeen(domain, "2026-01"), "")
+
+    assert [(r.check, r.status) for r in found] == [("shopify.connection", fit.FAIL)]
+    assert f"ml-connector shops token {domain}" in found[0].fix
+    assert "--client-id" not in found[0].fix
+
+
+def test_given_credentials_shopify_refuses_then_fit_suggests_storing_the_client_id_again():
+    from connector.shopify.errors import ShopifyAuthError
+    domain = "acme.myshopify.com"
+
+    found = fit.check_shop(_ShopAnswering(ShopifyAuthError(f"{domain}: access token refused (HTTP 401)")),
+                           fit.ShopSeen(domain, "2026-01"), "")
+
+    assert "shops add" in found[0].fix and "--client-id" in found[0].fix
