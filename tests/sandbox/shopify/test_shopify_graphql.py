@@ -117,7 +117,7 @@ def test_refund_is_read_by_id_and_as_a_node_with_its_shipping_tax(sandbox, shop)
     assert "errors" not in by_id, by_id
     assert by_id["data"]["refund"] == as_node["data"]["node"]
     got = by_id["data"]["refund"]
-    assert got["legacyResourceId"] == str(refund["id"]) and got["createdAt"] == refund["created_at"]
+    assert got["legacyResourceId"] == str(refund["id"]) and got["createdAt"] == refund["created_at"].replace("+00:00", "Z")
     [line] = got["refundShippingLines"]["nodes"]
     assert line == {"shippingLine": {"id": f"gid://shopify/ShippingLine/{created['shipping_lines'][0]['id']}"},
                     "subtotalAmountSet": {"shopMoney": {"amount": "6.00"}},
