@@ -30,11 +30,11 @@ def sandbox():
 class Shop:
     """A sandbox shop of the test's own, as the connector's client and as the merchant."""
 
-    def __init__(self, sandbox, currency: str = "USD", taxes_included: bool = False):
+    def __init__(self, sandbox, currency: str = "USD", taxes_included: bool = False, iana_timezone: str = "UTC"):
         self.sandbox = sandbox
         self.domain = f"orders-{uuid.uuid4().hex[:8]}.myshopify.com"
         response = sandbox.put_shop(self.domain, client_id="app-id", client_secret="app-secret", webhook_url=None,
-                                    currency=currency, taxes_included=taxes_included)
+                                    currency=currency, taxes_included=taxes_included, iana_timezone=iana_timezone)
         assert response.status_code == 201, response.text
         self.admin_base_url = f"{sandbox.url}/shops/{self.domain}"
         self.client = ShopifyClient(ShopConnection(self.domain, "app-id", "app-secret", "2026-01",
