@@ -270,7 +270,7 @@ class Merchant:
     def transactions(self, shop: Shop, order_id) -> list[dict]:
         with self.store.lock:
             self._order(shop, order_id)
-            return jsonio.clone(shop.transactions.get(int(order_id), []))
+            return local_stamps(jsonio.clone(shop.transactions.get(int(order_id), [])), shop.iana_timezone)
 
     def edit_order(self, shop: Shop, order_id, posted: dict, deliver: bool = True) -> dict:
         """An order edit: the posted fields replace the stored ones and everything is re-priced.
