@@ -1,6 +1,7 @@
 """``ml-connector reconcile``: Shopify's figures against Fusion's, per day and currency.
 
-For every order Shopify processed in the window (its ``processed_at`` date, the invoice's date),
+For every order Shopify processed in the window (its ``processed_at`` date in the shop's own time
+zone, the invoice's date: days start at the shop's local midnight),
 read over the Admin API as it stands now, and every document of the shop read from Fusion's own
 REST API (never from the connector's bindings, which would only check the connector against
 itself), side by side:
@@ -27,7 +28,7 @@ person, and says why.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -134,8 +135,9 @@ def _shop(services, session: Session, shop: Shop, report: Report, heal: bool, se
     documents = Snapshot(fusion, shop.transaction_prefix, since=report.start)
     rows: dict[tuple[str, str], Row] = {}
     seen: set[str] = set()
-    first = datetime.combine(report.start, time(), timezone.utc)
-    after = datetime.combine(report.end + timedelta(days=1), time(), timezone.utc)
+    zone = client.timezone()  # a day is the shop's: invoices take the local date of processed_at
+    first = datetime.combine(report.start, time(), zone)
+    after = datetime.combine(report.end + timedelta(days=1), time(), zone)
     for listed in search.orders_processed_between(client, first, after):
         order = order_payload.read_order(client, listed.gid)
         if order is None:

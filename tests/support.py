@@ -49,13 +49,13 @@ class TestShop:
 
     @classmethod
     def create(cls, stack, prefix: str, *, taxes_included: bool = False, currency: str = "USD",
-               domain: str = "") -> "TestShop":
+               domain: str = "", iana_timezone: str = "UTC") -> "TestShop":
         domain = domain or f"{prefix.lower()}-{uuid.uuid4().hex[:6]}.myshopify.com"
         shop = cls(stack, domain, f"app-{prefix.lower()}", "shpss_" + uuid.uuid4().hex, prefix)
         requests.put(f"{stack.urls['shopify_sandbox']}/_sandbox/shops/{domain}", timeout=10, json={
             "client_id": shop.client_id, "client_secret": shop.secret,
             "webhook_url": f"{stack.urls['receiver']}/webhooks/shopify", "currency": currency,
-            "taxes_included": taxes_included}).raise_for_status()
+            "taxes_included": taxes_included, "iana_timezone": iana_timezone}).raise_for_status()
         shop.configure(prefix)
         return shop
 

@@ -122,7 +122,7 @@ class Services:
                              settings.shopify_restore_rate, settings.shopify_bucket_size)
         return ShopifyClient(connection, settings.http_timeout, allow_http=settings.allow_http,
                              tokens=StoredTokens(self, connection),
-                             budget=CostBudget(bucket, settings.shopify_max_wait_seconds))
+                             budget=CostBudget(bucket, settings.shopify_max_wait_seconds), cache=self.redis)
 
 
 def _fingerprint(connection) -> str:

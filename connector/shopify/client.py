@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 import requests
 
@@ -26,7 +27,7 @@ from connector.http import (
     redirect_message,
     require_https,
 )
-from connector.shopify import oauth
+from connector.shopify import oauth, shop_zone
 from connector.shopify.budget import MAX_QUERY_COST, CostBudget, throttle_wait
 from connector.shopify.errors import (  # noqa: F401 - re-exported: callers import them from here
     QueryTooCostly,
@@ -93,13 +94,15 @@ class ClientCredentials:
 
 class ShopifyClient:
     def __init__(self, connection: ShopConnection, timeout=(5.0, 30.0), *, allow_http: bool = False,
-                 tokens: TokenSource | None = None, budget: CostBudget | None = None):
+                 tokens: TokenSource | None = None, budget: CostBudget | None = None, cache=None):
         require_https(connection.base_url, allow_http, f"{connection.domain}: the Admin API URL")
         self.connection = connection
         self._session = new_session()
         self._timeout = timeout
         self.tokens: TokenSource = tokens or ClientCredentials(connection, self._session, timeout)
         self.budget = budget or CostBudget(None, max_wait=30.0)
+        self._cache = cache   # a Redis for what is read once per shop (its zone); None: this client only
+        self._zone = None
 
     def graphql(self, query: str, variables: dict | None = None, *, cost: int | None = None) -> dict:
         """``data`` of the answer. ``cost``: the query's requested cost when the caller knows it;
@@ -154,6 +157,16 @@ class ShopifyClient:
 
     def ping(self) -> dict:
         return self.graphql(PING_QUERY)["shop"]
+
+    def timezone(self) -> ZoneInfo:
+        """The shop's zone, in which REST writes timestamps (:mod:`connector.shopify.shop_zone`):
+        kept in the shared cache when there is one (so a moved shop is seen within its TTL),
+        else by this client."""
+        if self._cache is not None:
+            return shop_zone.read(self, self._cache)
+        if self._zone is None:
+            self._zone = shop_zone.read(self)
+        return self._zone
 
     def _authorized_post(self, query: str, variables: dict | None) -> requests.Response:
         token = self.tokens.token()

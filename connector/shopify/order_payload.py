@@ -14,9 +14,11 @@ or refund lines than one page holds reads the rest page by page.
 """
 from __future__ import annotations
 
+from datetime import timezone, tzinfo
 from decimal import Decimal
 
 from connector.shopify.client import ShopifyClient, ShopifyError
+from connector.shopify.shop_zone import local
 
 #: Line items per page: one costs 26 points (prices, discounts, taxes, duties, its product).
 LINE_PAGE = 20
@@ -161,8 +163,9 @@ def read_order(client: ShopifyClient, order_gid: str) -> dict | None:
     if len(order["refunds"]) >= REFUND_LIMIT:
         raise TooLarge(f"{client.connection.domain}: order {order_gid} has {REFUND_LIMIT} refunds or more; "
                            f"reconciliation reads at most {REFUND_LIMIT - 1}")
-    refunds = [read_refund(client, r["id"]) for r in order["refunds"]]
-    return order_from_graphql(order, nodes, [r for r in refunds if r is not None])
+    zone = client.timezone()
+    refunds = [read_refund(client, r["id"], zone) for r in order["refunds"]]
+    return order_from_graphql(order, nodes, [r for r in refunds if r is not None], zone)
 
 
 def order_from_listing(client: ShopifyClient, node: dict) -> dict:
@@ -171,18 +174,20 @@ def order_from_listing(client: ShopifyClient, node: dict) -> dict:
     if len(node.get("refunds") or []) >= REFUND_LIMIT:
         raise TooLarge(f"{client.connection.domain}: order {node['id']} has {REFUND_LIMIT} refunds or more; "
                        f"a backfill reads at most {REFUND_LIMIT - 1}")
-    refunds = [read_refund(client, r["id"]) for r in node.get("refunds") or []]
-    return order_from_graphql(node, None, [r for r in refunds if r is not None])
+    zone = client.timezone()
+    refunds = [read_refund(client, r["id"], zone) for r in node.get("refunds") or []]
+    return order_from_graphql(node, None, [r for r in refunds if r is not None], zone)
 
 
-def read_refund(client: ShopifyClient, refund_gid: str) -> dict | None:
-    """The refund as its ``refunds/create`` webhook would carry it, or None."""
+def read_refund(client: ShopifyClient, refund_gid: str, zone: tzinfo | None = None) -> dict | None:
+    """The refund as its ``refunds/create`` webhook would carry it, or None. ``zone``: the
+    shop's (read when not given)."""
     refund = client.graphql(REFUND_QUERY, {"id": refund_gid})["refund"]
     if refund is None:
         return None
     for key in ("refundLineItems", "refundShippingLines", "orderAdjustments", "transactions"):
         _whole(client, refund_gid, key, refund[key])
-    return refund_from_graphql(refund)
+    return refund_from_graphql(refund, zone or client.timezone())
 
 
 def read_customer(client: ShopifyClient, customer_gid: str) -> dict | None:
@@ -338,9 +343,12 @@ _CHARGE_TOTALS = (("current_total_duties_set", "currentTotalDutiesSet"),
                   ("total_additional_fees_set", "originalTotalAdditionalFeesSet"))
 
 
-def order_from_graphql(node: dict, line_items: list[dict] | None = None, refunds: list[dict] = ()) -> dict:
+def order_from_graphql(node: dict, line_items: list[dict] | None = None, refunds: list[dict] = (),
+                       zone: tzinfo = timezone.utc) -> dict:
     """An ``Order`` (as :data:`ORDER_QUERY` reads it) as the REST order of its webhooks.
-    ``line_items`` are every page of its line items; ``refunds`` its refunds in REST shape."""
+    ``line_items`` are every page of its line items; ``refunds`` its refunds in REST shape;
+    ``zone`` the shop's, in which REST writes the timestamps GraphQL gives in UTC (the invoice
+    takes the shop's local date of ``processed_at``, whichever way the order came)."""
     customer = node.get("customer")
     order = {
         "id": numeric_id(node["id"]), "admin_graphql_api_id": node["id"], "name": node.get("name"),
@@ -348,9 +356,9 @@ def order_from_graphql(node: dict, line_items: list[dict] | None = None, refunds
         "email": node.get("email"), "contact_email": node.get("email"), "phone": node.get("phone"),
         "note": node.get("note"), "tags": ", ".join(node.get("tags") or []), "test": bool(node.get("test")),
         "source_name": node.get("sourceName"), "confirmed": node.get("confirmed"),
-        "created_at": node.get("createdAt"), "updated_at": node.get("updatedAt"),
-        "processed_at": node.get("processedAt"), "cancelled_at": node.get("cancelledAt"),
-        "cancel_reason": _lower(node.get("cancelReason")), "closed_at": node.get("closedAt"),
+        "created_at": local(node.get("createdAt"), zone), "updated_at": local(node.get("updatedAt"), zone),
+        "processed_at": local(node.get("processedAt"), zone), "cancelled_at": local(node.get("cancelledAt"), zone),
+        "cancel_reason": _lower(node.get("cancelReason")), "closed_at": local(node.get("closedAt"), zone),
         "currency": node.get("currencyCode"), "presentment_currency": node.get("presentmentCurrencyCode"),
         "taxes_included": bool(node.get("taxesIncluded")), "tax_exempt": bool(node.get("taxExempt")),
         "financial_status": _lower(node.get("displayFinancialStatus")),
@@ -394,8 +402,9 @@ def _fulfillment(status: str | None) -> str | None:
     return None if status in (None, "unfulfilled") else status
 
 
-def refund_from_graphql(node: dict) -> dict:
-    """A ``Refund`` (as :data:`REFUND_QUERY` reads it) as its ``refunds/create`` webhook body."""
+def refund_from_graphql(node: dict, zone: tzinfo = timezone.utc) -> dict:
+    """A ``Refund`` (as :data:`REFUND_QUERY` reads it) as its ``refunds/create`` webhook body,
+    its timestamps in the shop's ``zone``."""
     refund_id = numeric_id(node["id"])
     order_id = numeric_id((node.get("order") or {}).get("id"))
     lines = []
@@ -415,27 +424,28 @@ def refund_from_graphql(node: dict) -> dict:
         _money(adjustment, "amount", x.get("amountSet"))
         _money(adjustment, "tax_amount", x.get("taxAmountSet"))
         adjustments.append(adjustment)
-    transactions = [_refund_transaction(t, order_id) for t in node["transactions"]["nodes"]]
+    transactions = [_refund_transaction(t, order_id, zone) for t in node["transactions"]["nodes"]]
     duties = [{"duty_id": numeric_id(d["originalDuty"]["id"]), "amount_set": _bag(d.get("amountSet"))}
               for d in node.get("duties") or []]
     fees = [{"additional_fee_id": numeric_id(f["originalAdditionalFee"]["id"]), "amount_set": _bag(f.get("amountSet"))}
             for f in node.get("additionalFees") or []]
     return {"id": refund_id, "admin_graphql_api_id": node["id"], "order_id": order_id,
-            "created_at": node.get("createdAt"), "processed_at": node.get("createdAt"), "note": node.get("note"),
+            "created_at": local(node.get("createdAt"), zone), "processed_at": local(node.get("createdAt"), zone),
+            "note": node.get("note"),
             "refund_line_items": lines, "refund_shipping_lines": shipping, "order_adjustments": adjustments,
             "transactions": transactions, "duties": duties, "additional_fees": fees,
             "total_duties_set": _summed([d["amount_set"] for d in duties], node),
             "total_additional_fees_set": _summed([f["amount_set"] for f in fees], node)}
 
 
-def _refund_transaction(node: dict, order_id: int | None) -> dict:
+def _refund_transaction(node: dict, order_id: int | None, zone: tzinfo) -> dict:
     """As a ``refunds/create`` webhook writes it: ``amount`` in presentment money, no ``amount_set``."""
     money = (node.get("amountSet") or {}).get("presentmentMoney") or {}
     return {"id": numeric_id(node["id"]), "admin_graphql_api_id": node["id"], "order_id": order_id,
             "kind": _lower(node.get("kind")), "status": _lower(node.get("status")), "gateway": node.get("gateway"),
             "amount": money.get("amount"), "currency": money.get("currencyCode"),
             "parent_id": numeric_id((node.get("parentTransaction") or {}).get("id")),
-            "created_at": node.get("createdAt"), "processed_at": node.get("processedAt")}
+            "created_at": local(node.get("createdAt"), zone), "processed_at": local(node.get("processedAt"), zone)}
 
 
 def _summed(bags: list[dict | None], refund: dict) -> dict | None:

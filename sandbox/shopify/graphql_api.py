@@ -17,7 +17,7 @@ import re
 import threading
 from pathlib import Path
 
-from graphql import (GraphQLError, build_client_schema, build_schema, execute, get_operation_ast, parse,
+from graphql import (GraphQLError, build_client_schema, build_schema, execute, get_named_type, get_operation_ast, parse,
                      validate)
 
 from . import jsonio
@@ -28,6 +28,7 @@ from .graphql_views import (CUSTOMER_SORT, ORDER_SORT, connection, customer_view
                             search_filter, sort_key_value)
 from .installation import app_installation_view, webhook_subscriptions
 from .merchant import Merchant
+from .zones import utc, zone_fields
 
 SDL_NAME = "admin_schema_unstable_2025-09.graphql"
 INTROSPECTION_NAME = "admin_schema_2025-01.json.gz"
@@ -175,6 +176,8 @@ class GraphQLService:
             value = source[info.field_name]
             if callable(value):
                 value = value(info, **args)
+            if isinstance(value, str) and get_named_type(info.return_type).name == "DateTime":
+                value = utc(value)  # GraphQL writes instants in UTC, REST in the shop's offset
             if isinstance(value, dict) and "__typename" in value:
                 name = value["__typename"]
                 if name.endswith("Connection"):
@@ -316,8 +319,8 @@ class GraphQLService:
         shop_view = {
             "__typename": "Shop", "id": gid("Shop", abs(hash(shop.domain)) % 10**11), "name": shop.name,
             "myshopifyDomain": shop.domain, "currencyCode": shop.currency, "taxesIncluded": shop.taxes_included,
-            "email": f"owner@{shop.domain}", "contactEmail": f"owner@{shop.domain}", "ianaTimezone": "UTC",
-            "timezoneAbbreviation": "UTC", "timezoneOffset": "+0000", "timezoneOffsetMinutes": 0,
+            "email": f"owner@{shop.domain}", "contactEmail": f"owner@{shop.domain}",
+            **zone_fields(shop.iana_timezone),
             "url": f"https://{shop.domain}", "enabledPresentmentCurrencies": [shop.currency],
             "orderNumberFormatPrefix": "#", "orderNumberFormatSuffix": "", "weightUnit": "KILOGRAMS",
             "createdAt": "2024-01-01T00:00:00Z", "updatedAt": "2024-01-01T00:00:00Z", "description": None,

@@ -16,6 +16,7 @@ from .money import D, bag_amounts, rounded
 from .orders import OrderError
 from .store import Shop, Store
 from .webhooks import Dispatcher
+from .zones import local_stamps
 
 
 class NotFound(LookupError):
@@ -37,13 +38,15 @@ class Merchant:
         self.rest_refund_shipping_tax = rest_refund_shipping_tax
         self.refund_duties_in_transactions = refund_duties_in_transactions
 
-    def rest_order(self, order: dict) -> dict:
+    def rest_order(self, order: dict, shop: Shop) -> dict:
         """Every REST answer and webhook is made here or in ``rest_refund``, so that the
-        shipping-tax setting holds for all of them."""
-        return order_math.rest_view(jsonio.clone(order), self.rest_refund_shipping_tax)
+        shipping-tax setting holds for all of them, and timestamps show the shop's local offset."""
+        view = order_math.rest_view(jsonio.clone(order), self.rest_refund_shipping_tax)
+        return local_stamps(view, shop.iana_timezone)
 
-    def rest_refund(self, refund: dict) -> dict:
-        return order_math.refund_view(jsonio.clone(refund), self.rest_refund_shipping_tax)
+    def rest_refund(self, refund: dict, shop: Shop) -> dict:
+        view = order_math.refund_view(jsonio.clone(refund), self.rest_refund_shipping_tax)
+        return local_stamps(view, shop.iana_timezone)
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -251,7 +254,7 @@ class Merchant:
             shop.next_order_number += 1
             shop.orders[order["id"]] = order
             shop.transactions[order["id"]] = txs
-            payload = self.rest_order(order)
+            payload = self.rest_order(order, shop)
         if new_customer is not None:
             self._fire(shop, [("customers/create", new_customer)], deliver)
         topics = [("orders/create", payload)]
@@ -262,12 +265,12 @@ class Merchant:
 
     def get_order(self, shop: Shop, order_id) -> dict:
         with self.store.lock:
-            return self.rest_order(self._order(shop, order_id))
+            return self.rest_order(self._order(shop, order_id), shop)
 
     def transactions(self, shop: Shop, order_id) -> list[dict]:
         with self.store.lock:
             self._order(shop, order_id)
-            return jsonio.clone(shop.transactions.get(int(order_id), []))
+            return local_stamps(jsonio.clone(shop.transactions.get(int(order_id), [])), shop.iana_timezone)
 
     def edit_order(self, shop: Shop, order_id, posted: dict, deliver: bool = True) -> dict:
         """An order edit: the posted fields replace the stored ones and everything is re-priced.
@@ -315,7 +318,7 @@ class Merchant:
             before = order["financial_status"]
             order_math.recompute_current(redone, txs)
             shop.orders[order["id"]] = redone
-            payload = self.rest_order(redone)
+            payload = self.rest_order(redone, shop)
         topics = [("orders/updated", payload)]
         if payload["financial_status"] == "paid" and before != "paid":
             topics.insert(0, ("orders/paid", payload))
@@ -351,7 +354,7 @@ class Merchant:
             if gateway not in order["payment_gateway_names"]:
                 order["payment_gateway_names"].append(gateway)
             order["updated_at"] = now
-            payload = self.rest_order(order)
+            payload = self.rest_order(order, shop)
         topics = []
         if payload["financial_status"] == "paid" and before != "paid":
             topics.append(("orders/paid", payload))
@@ -410,8 +413,8 @@ class Merchant:
             txs.extend(new_txs)
             order_math.recompute_current(order, txs)
             order["updated_at"] = now
-            refund_payload = self.rest_refund(refund)
-            payload = self.rest_order(order)
+            refund_payload = self.rest_refund(refund, shop)
+            payload = self.rest_order(order, shop)
         self._fire(shop, [("refunds/create", refund_payload), ("orders/updated", payload)], deliver)
         return refund_payload
 
@@ -435,7 +438,7 @@ class Merchant:
                         t["status"], t["processed_at"] = status, now
             order_math.recompute_current(order, txs)
             order["updated_at"] = now
-            payload = self.rest_order(order)
+            payload = self.rest_order(order, shop)
         self._fire(shop, [("orders/updated", payload)], deliver)
         return tx
 
@@ -464,7 +467,7 @@ class Merchant:
                 if refund is not None:
                     order["refunds"].append(refund)
                     txs.extend(new_txs)
-                    topics.append(("refunds/create", self.rest_refund(refund)))
+                    topics.append(("refunds/create", self.rest_refund(refund, shop)))
             for tx in list(txs):
                 if tx["kind"] == "authorization" and tx["status"] == "success":
                     txs.append(order_math.make_transaction(order, self.store.new_id, now, kind="void",
@@ -475,7 +478,7 @@ class Merchant:
             order["closed_at"] = now
             order_math.recompute_current(order, txs)
             order["updated_at"] = now
-            payload = self.rest_order(order)
+            payload = self.rest_order(order, shop)
         topics += [("orders/cancelled", payload), ("orders/updated", payload)]
         self._fire(shop, topics, deliver)
         return payload

@@ -16,12 +16,14 @@ from .generator import STATUSES, generate_orders
 from .jsonio import loads
 from .merchant import NotFound
 from .orders import OrderError
+from .zones import valid_zone
 
 bp = Blueprint("shopify_scenario", __name__, url_prefix="/_sandbox")
 
 SHOP_FIELDS = {"client_id": str, "client_secret": str, "webhook_url": (str, type(None)), "currency": str,
                "taxes_included": bool, "api_version": str, "name": str, "expiring_offline_tokens": bool,
-               "webhook_topics": (list, type(None)), "scopes": (str, type(None)), "total_conversion": str}
+               "webhook_topics": (list, type(None)), "scopes": (str, type(None)), "total_conversion": str,
+               "iana_timezone": str}
 TOTAL_CONVERSIONS = ("parts", "whole")
 
 
@@ -72,6 +74,8 @@ def put_shop(shop_domain):
             attrs[key] = body[key]
     if attrs.get("total_conversion", "parts") not in TOTAL_CONVERSIONS:
         raise OrderError(f"total_conversion must be one of {', '.join(TOTAL_CONVERSIONS)}")
+    if "iana_timezone" in attrs and not valid_zone(attrs["iana_timezone"]):
+        raise OrderError(f"iana_timezone {attrs['iana_timezone']!r} is not an IANA time zone")
     store = ctx().store
     if store.shop(shop_domain) is None:
         missing = [k for k in ("client_id", "client_secret") if k not in attrs]

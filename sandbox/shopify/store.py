@@ -30,6 +30,8 @@ class Shop:
     client_secret: str
     webhook_url: str | None
     currency: str = "USD"
+    #: The shop's IANA zone: REST writes timestamps in its offset, GraphQL in UTC (``zones.py``).
+    iana_timezone: str = "UTC"
     taxes_included: bool = False
     api_version: str = "2026-01"
     name: str = ""
@@ -57,7 +59,7 @@ class Shop:
     def public(self) -> dict:
         return {"shop": self.domain, "name": self.name, "client_id": self.client_id,
                 "webhook_url": self.webhook_url, "currency": self.currency,
-                "taxes_included": self.taxes_included, "api_version": self.api_version,
+                "iana_timezone": self.iana_timezone, "taxes_included": self.taxes_included, "api_version": self.api_version,
                 "expiring_offline_tokens": self.expiring_offline_tokens,
                 "installed": self.installed, "webhook_topics": self.webhook_topics, "scopes": self.scopes,
                 "total_conversion": self.total_conversion,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from decimal import Decimal
 
 from connector.config import load_settings
@@ -13,7 +14,7 @@ from connector.models import BindingState, InboxState
 from connector.services import reconcile
 from connector.services.context import Services
 from tests.factories import new_order
-from tests.support import eventually
+from tests.support import TestShop, eventually
 from workers.dispatch import send_after_commit
 
 
@@ -131,3 +132,23 @@ def test_given_a_cancellation_whose_webhooks_were_lost_then_reconciliation_credi
         shop.invariants(order)
     assert shop.fusion_balance(order) == Decimal("0.00")
     assert reconcile_shop(shop).found == []
+
+
+def test_given_a_new_york_shop_then_an_order_at_2330_local_is_invoiced_that_day_by_webhook_and_by_reconciliation(
+        stack):
+    # given a New York shop and two orders processed at 23:30 local on 31 January (04:30 UTC on
+    # 1 February): the webhooks of one arrive, those of the other are lost
+    shop = TestShop.create(stack, prefix=("T" + uuid.uuid4().hex[:7]).upper(), iana_timezone="America/New_York")
+    late = dict(new_order(), processed_at="2026-01-31T23:30:00-05:00", created_at="2026-01-31T23:30:00-05:00")
+    delivered = shop.place_order(dict(late))
+    lost = shop.place_order(dict(late), deliver=False)
+    assert delivered["processed_at"] == "2026-01-31T23:30:00-05:00"  # REST writes the shop's offset
+    shop.wait_invoiced(delivered)
+
+    # when a reconciliation finds the lost one (over GraphQL, which writes UTC)
+    reconcile_shop(shop)
+    shop.wait_invoiced(lost)
+
+    # then both invoices take the shop's local date, 31 January
+    [by_webhook], [by_reconciliation] = shop.fusion_invoices(delivered), shop.fusion_invoices(lost)
+    assert by_webhook["TransactionDate"] == by_reconciliation["TransactionDate"] == "2026-01-31"

@@ -7,18 +7,20 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from datetime import datetime, timezone
 
 import requests
 
 from tests.factories import new_order
 from tests.integration.test_fusion_poll import pay_in_fusion
-from tests.support import Fusion, eventually
+from tests.support import Fusion, TestShop, eventually
 
 
-def report(shop, *args: str) -> tuple[int, dict]:
-    """``ml-connector reconcile --json`` over today, as a process of its own: (exit code, report)."""
-    today = datetime.now(timezone.utc).date().isoformat()
+def report(shop, *args: str, day: str = "") -> tuple[int, dict]:
+    """``ml-connector reconcile --json`` over ``day`` (today by default), as a process of its own:
+    (exit code, report)."""
+    today = day or datetime.now(timezone.utc).date().isoformat()
     done = subprocess.run([sys.executable, "-m", "cli.main", "reconcile", "--from", today, "--to", today,
                            "--shop", shop.domain, "--json", *args], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "COLUMNS": "300"})
@@ -80,3 +82,22 @@ def delete_invoice(fusion: Fusion, invoice: dict) -> None:
     assert response.status_code == 200, response.text
     response = requests.delete(url, headers=headers, timeout=10)
     assert response.status_code == 204, response.text
+
+
+def test_given_a_new_york_shop_then_the_report_cuts_its_days_at_new_york_midnight(stack):
+    # given a New York shop with an order at 23:30 local on 31 January and one at 00:30 local on
+    # 1 February (both on 1 February in UTC), both invoiced
+    shop = TestShop.create(stack, prefix=("T" + uuid.uuid4().hex[:7]).upper(), iana_timezone="America/New_York")
+    january, february = (shop.place_order(dict(new_order(), processed_at=stamp, created_at=stamp))
+                         for stamp in ("2026-01-31T23:30:00-05:00", "2026-02-01T00:30:00-05:00"))
+    assert eventually(lambda: shop.holds(january) and shop.holds(february), timeout=60)
+
+    # when the report runs over 31 January, then over 1 February
+    days = {}
+    for day in ("2026-01-31", "2026-02-01"):
+        code, body = report(shop, day=day)
+        assert code == 0 and body["problems"] == [], body
+        days[day] = [(d["day"], d["orders"]["count"], d["invoices"]["count"]) for d in body["days"]]
+
+    # then each day holds the order of its local date, and its invoice
+    assert days == {"2026-01-31": [("2026-01-31", 1, 1)], "2026-02-01": [("2026-02-01", 1, 1)]}

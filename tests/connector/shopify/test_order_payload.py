@@ -69,11 +69,12 @@ def test_given_generated_orders_when_read_over_graphql_then_each_gives_the_webho
                (webhook["id"], webhook["admin_graphql_api_id"], webhook["updated_at"])
 
 
-@pytest.mark.parametrize("currency, taxes_included", [("USD", False), ("EUR", True)])
+@pytest.mark.parametrize("currency, taxes_included, zone", [("USD", False, "UTC"), ("EUR", True, "UTC"),
+                                                          ("USD", False, "America/New_York")])
 def test_given_generated_orders_when_a_bulk_listing_reads_them_whole_then_each_is_what_reading_it_gives(
-        shopify_sandbox, currency, taxes_included):
-    # given realistic orders whose webhooks were lost, one of them refunded
-    shop = Shop(shopify_sandbox, currency, taxes_included)
+        shopify_sandbox, currency, taxes_included, zone):
+    # given realistic orders whose webhooks were lost, one of them refunded, in a shop of the zone
+    shop = Shop(shopify_sandbox, currency, taxes_included, zone)
     placed = shop.post("/orders/generate", {"count": 12, "seed": 5})["orders"]
     refunded = placed[2]
     shop.post(f"/orders/{refunded['id']}/refunds", {"refund_line_items": [
@@ -91,7 +92,9 @@ def test_given_generated_orders_when_a_bulk_listing_reads_them_whole_then_each_i
         rebuilt = order_payload.order_from_listing(shop.client, entry.whole)
         read = order_payload.read_order(shop.client, entry.gid)
         assert rebuilt == read, entry.id
-        assert invoice(rebuilt) == invoice(shop.webhook_body(entry.id))
+        webhook = shop.webhook_body(entry.id)
+        assert invoice(rebuilt) == invoice(webhook)
+        assert stamps(rebuilt) == stamps(webhook)
     assert len(next(o for o in listed if o.id == str(refunded["id"])).refunds) == 1
 
 
@@ -128,6 +131,40 @@ def test_given_an_order_with_duties_fees_and_refunds_then_its_refunds_are_the_we
         assert refund_figures(mine) == refund_figures(theirs)
         alone = order_payload.read_refund(shop.client, theirs["admin_graphql_api_id"])
         assert refund_figures(alone) == refund_figures(theirs)  # as refunds/create carries it
+
+
+def stamps(order: dict) -> dict:
+    """The order's and its refunds' timestamps, as written (the offset included)."""
+    return {"order": [order.get(k) for k in ("created_at", "processed_at", "updated_at", "cancelled_at")],
+            "refunds": [(r["created_at"], r["processed_at"], [(t["created_at"], t["processed_at"])
+                                                             for t in r["transactions"]]) for r in order["refunds"]]}
+
+
+def test_given_a_new_york_order_at_2330_on_the_last_day_of_a_month_then_every_path_invoices_that_local_day(
+        shopify_sandbox):
+    # given a New York shop, and an order processed at 23:30 local on 31 January (04:30 UTC on
+    # 1 February), refunded, whose webhooks were lost
+    shop = Shop(shopify_sandbox, iana_timezone="America/New_York")
+    order = shop.post("/orders", reference_order(customer=None, financial_status="paid",
+                                                 processed_at="2026-01-31T23:30:00-05:00"))
+    shop.post(f"/orders/{order['id']}/refunds", {"refund_line_items": [
+        {"line_item_id": order["line_items"][0]["id"], "quantity": 1, "restock_type": "return"}]})
+    assert shop.client.graphql("{ shop { ianaTimezone } }")["shop"]["ianaTimezone"] == "America/New_York"
+
+    # when it is read over GraphQL (reconciliation, a re-read) and by a bulk listing (a backfill)
+    webhook, converted = shop.both(order)
+    operation = bulk.start(shop.client, bulk.orders_created_since_query(date(2000, 1, 1)))
+    done = bulk.wait(shop.client, operation.id, poll_seconds=0.05)
+    listed = next(o for o in bulk.listed_orders(bulk.download(done.url)) if o.id == str(order["id"]))
+    backfilled = order_payload.order_from_listing(shop.client, listed.whole)
+
+    # then all three write the shop's local time, and the invoice is dated 31 January on every path
+    assert webhook["processed_at"] == converted["processed_at"] == backfilled["processed_at"] \
+        == "2026-01-31T23:30:00-05:00"
+    assert stamps(converted) == stamps(backfilled) == stamps(webhook)
+    assert invoice(webhook)["TransactionDate"] == invoice(converted)["TransactionDate"] \
+        == invoice(backfilled)["TransactionDate"] == "2026-01-31"
+    assert invoice(converted) == invoice(webhook)
 
 
 def refund_figures(refund: dict) -> dict:

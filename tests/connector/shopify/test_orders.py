@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
@@ -29,11 +30,11 @@ def sandbox():
 class Shop:
     """A sandbox shop of the test's own, as the connector's client and as the merchant."""
 
-    def __init__(self, sandbox, currency: str = "USD", taxes_included: bool = False):
+    def __init__(self, sandbox, currency: str = "USD", taxes_included: bool = False, iana_timezone: str = "UTC"):
         self.sandbox = sandbox
         self.domain = f"orders-{uuid.uuid4().hex[:8]}.myshopify.com"
         response = sandbox.put_shop(self.domain, client_id="app-id", client_secret="app-secret", webhook_url=None,
-                                    currency=currency, taxes_included=taxes_included)
+                                    currency=currency, taxes_included=taxes_included, iana_timezone=iana_timezone)
         assert response.status_code == 201, response.text
         self.admin_base_url = f"{sandbox.url}/shops/{self.domain}"
         self.client = ShopifyClient(ShopConnection(self.domain, "app-id", "app-secret", "2026-01",
@@ -101,6 +102,10 @@ def test_given_payments_and_a_refund_then_every_transaction_comes_in_order(sandb
                               ("refund", "success", Decimal("11.66"), str(first["id"]))]
 
 
+def _instant(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
 def test_given_three_refunds_then_they_come_in_creation_order(sandbox):
     shop = Shop(sandbox)
     order = shop.order(line_items=[{"title": "Pen", "quantity": 3, "price": "1.00"}], shipping_lines=[],
@@ -108,8 +113,9 @@ def test_given_three_refunds_then_they_come_in_creation_order(sandbox):
     made = [shop.refund(order, refund_line_items=[{"line_item_id": order["line_items"][0]["id"], "quantity": 1}])
             for _ in range(3)]
     read = orders.refunds(shop.client, order["admin_graphql_api_id"])
-    assert [(r.id, r.gid, r.created_at) for r in read] == [
-        (str(m["id"]), m["admin_graphql_api_id"], m["created_at"]) for m in made]
+    # the same instants: GraphQL writes them in UTC, the REST bodies in the shop's offset
+    assert [(r.id, r.gid, _instant(r.created_at)) for r in read] == [
+        (str(m["id"]), m["admin_graphql_api_id"], _instant(m["created_at"])) for m in made]
     assert orders.refunds(shop.client, shop.order()["admin_graphql_api_id"]) == []
 
 

@@ -1,6 +1,7 @@
 """Admin GraphQL: schema validation, resolvers over the store, cost, throttling, versions."""
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -117,7 +118,7 @@ def test_refund_is_read_by_id_and_as_a_node_with_its_shipping_tax(sandbox, shop)
     assert "errors" not in by_id, by_id
     assert by_id["data"]["refund"] == as_node["data"]["node"]
     got = by_id["data"]["refund"]
-    assert got["legacyResourceId"] == str(refund["id"]) and got["createdAt"] == refund["created_at"]
+    assert got["legacyResourceId"] == str(refund["id"]) and got["createdAt"] == refund["created_at"].replace("+00:00", "Z")
     [line] = got["refundShippingLines"]["nodes"]
     assert line == {"shippingLine": {"id": f"gid://shopify/ShippingLine/{created['shipping_lines'][0]['id']}"},
                     "subtotalAmountSet": {"shopMoney": {"amount": "6.00"}},
@@ -285,3 +286,29 @@ def test_actual_cost_counts_the_objects_a_page_returns_through_nodes_or_edges(ma
         "{ orders(first: 10) { nodes { id } } }", "{ orders(first: 10) { edges { node { id } } } }")]
     # then each is charged the connection (2) and the three orders it returned, not the ten it asked for
     assert [(c["requestedQueryCost"], c["actualQueryCost"]) for c in costs] == [(12, 5), (12, 5)]
+
+
+def test_given_a_new_york_shop_then_rest_and_webhooks_write_its_offset_and_graphql_writes_utc(sandbox, shop, receiver):
+    # given a shop in New York
+    assert sandbox.put_shop(shop, iana_timezone="America/New_York").status_code == 200
+
+    # when an order is placed at 23:30 local on 31 January (its webhook delivered)
+    created = sandbox.post(f"/_sandbox/shops/{shop}/orders",
+                           reference_order(processed_at="2026-02-01T04:30:00Z")).json()
+    sandbox.wait_idle()
+
+    # then REST and the webhook write the shop's offset, GraphQL the same instant in UTC, and the
+    # shop names its zone
+    assert created["processed_at"] == "2026-01-31T23:30:00-05:00"
+    [hook] = receiver.webhooks("orders/create")
+    assert json.loads(hook["body"])["processed_at"] == "2026-01-31T23:30:00-05:00"
+    got = sandbox.graphql(shop, sandbox.token(shop), "query($id: ID!) { order(id: $id) { processedAt createdAt } "
+                          "shop { ianaTimezone timezoneOffset } }", {"id": created["admin_graphql_api_id"]}).json()
+    assert got["data"]["order"]["processedAt"] == "2026-02-01T04:30:00Z"
+    assert got["data"]["order"]["createdAt"].endswith("Z")
+    assert got["data"]["shop"]["ianaTimezone"] == "America/New_York"
+
+
+def test_given_an_unknown_zone_then_the_shop_is_refused(sandbox, shop):
+    response = sandbox.put_shop(shop, iana_timezone="Mars/Olympus")
+    assert response.status_code == 422 and "iana_timezone" in response.text
