@@ -9,11 +9,11 @@ import json
 
 from flask import Flask, Response, g, request
 
-from . import (rest_account_activities, rest_batch, rest_credit_memos, rest_invoice_writes, rest_invoices,
-               rest_parties, rest_receipts, rest_reference, rest_setup, soap, soap_credit_memos,
-               soap_profiles, soap_receipts)  # noqa: F401
-# (rest_invoice_writes adds views to rest_invoices.bp, rest_setup to rest_reference.bp; soap_* modules
-# register their operations)
+# rest_invoice_writes adds views to rest_invoices.bp, rest_setup to rest_reference.bp; soap_* modules
+# register their operations: imported for that alone
+from . import (rest_account_activities, rest_batch, rest_credit_memos, rest_invoice_writes,  # noqa: F401
+               rest_invoices, rest_parties, rest_receipts, rest_reference, rest_setup,  # noqa: F401
+               soap, soap_credit_memos, soap_profiles, soap_receipts)  # noqa: F401
 from .auth import TokenIssuer, unauthorized
 from .errors import RestError, render_rest_error
 from .faults import FaultConfigError, FaultMiddleware, Faults, parse_config
