@@ -115,13 +115,19 @@ def test_given_nothing_changed_then_a_poll_costs_one_request_per_resource(shop, 
     assert shop.quiet()
     poll(*RESOURCES)  # what is new is read (and the worker has its token)
     poll(*RESOURCES)
-    before = stats(fusion)
+    idle = {"GET receivablesInvoices": 1, "GET receivablesCreditMemos": 1, "GET standardReceipts": 1,
+            "POST CustomerAccountService.findCustomerAccount": 1}
 
-    marks = poll(*RESOURCES)
-
-    after = stats(fusion)
-    spent = {key: after.get(key, 0) - before.get(key, 0) for key in after if after.get(key, 0) != before.get(key, 0)}
-    assert spent == {"GET receivablesInvoices": 1, "GET receivablesCreditMemos": 1, "GET standardReceipts": 1,
-                     "POST CustomerAccountService.findCustomerAccount": 1}
+    # The pod is the session's: a request another test's late work makes while this poll runs
+    # lands in the same counts, so the poll is measured up to three times; a poll that costs more
+    # than one request per resource costs it every time.
+    for _ in range(3):
+        before = stats(fusion)
+        marks = poll(*RESOURCES)
+        after = stats(fusion)
+        spent = {key: after.get(key, 0) - before.get(key, 0) for key in after if after.get(key, 0) != before.get(key, 0)}
+        if spent == idle:
+            break
+    assert spent == idle
     assert {r: marks[r].requests for r in RESOURCES} == dict.fromkeys(RESOURCES, 1)
     assert all(marks[r].changed == 0 and not marks[r].last_error for r in RESOURCES)
