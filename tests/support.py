@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from connector.config import load_settings
 from connector.db import session_scope
-from connector.models import AuditEvent, Binding, InboxEvent, Shop
+from connector.models import AuditEvent, Binding, BindingState, InboxEvent, Shop
 from connector.services.context import Services
 from connector.services.setup import add_shop
 from connector.shopify.webhooks import sign
@@ -35,6 +35,18 @@ def eventually(check, timeout: float = 30.0, interval: float = 0.2):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+def invoice_of(shop, order) -> dict:
+    """The one Fusion invoice of ``order``, once there is one."""
+    [invoice] = eventually(lambda: shop.fusion_invoices(order), timeout=45)
+    return invoice
+
+
+def synced(shop, key):
+    """The customer binding of ``key`` once it is synced."""
+    return eventually(lambda: (b := shop.binding("customer", key)) is not None
+                      and b.state == BindingState.synced and b, timeout=45)
 
 
 @dataclass

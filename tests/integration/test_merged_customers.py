@@ -5,20 +5,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from connector.models import BindingState, InboxState
+from connector.models import InboxState
 from tests.factories import new_order
 from tests.integration.test_refunds import line_refund
-from tests.support import eventually
-
-
-def invoice_of(shop, order) -> dict:
-    [invoice] = eventually(lambda: shop.fusion_invoices(order), timeout=45)
-    return invoice
-
-
-def synced(shop, key):
-    return eventually(lambda: (b := shop.binding("customer", key)) is not None
-                      and b.state == BindingState.synced and b, timeout=45)
+from tests.support import eventually, invoice_of, synced
 
 
 def two_customers_with_invoices(shop, **order):

@@ -6,10 +6,9 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from connector.models import BindingState
 from tests.factories import new_order
 from tests.integration.test_fusion_calls import calls
-from tests.support import eventually, fusion_get
+from tests.support import eventually, fusion_get, invoice_of, synced
 
 PERSONS = "/crmRestApi/resources/11.13.18.05/hubPersons"
 
@@ -28,16 +27,6 @@ def pos_order(phone: str | None) -> dict:
     if phone is not None:
         order["phone"] = phone
     return order
-
-
-def invoice_of(shop, order) -> dict:
-    [invoice] = eventually(lambda: shop.fusion_invoices(order), timeout=45)
-    return invoice
-
-
-def synced(shop, key):
-    return eventually(lambda: (b := shop.binding("customer", key)) is not None
-                      and b.state == BindingState.synced and b, timeout=45)
 
 
 def persons_with(fusion, reference: str) -> list[dict]:
