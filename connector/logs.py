@@ -84,6 +84,18 @@ def bind(**fields: Any) -> Iterator[dict[str, Any]]:
         _correlation.reset(token)
 
 
+@contextmanager
+def acting_as(bound: dict[str, Any]) -> Iterator[None]:
+    """Run work done on behalf of another context (a delivery another greenlet stores for it) as
+    that context: its lines and its task's message carry its fields, and what :func:`annotate`
+    learns here lands in its own block."""
+    token = _correlation.set(bound)
+    try:
+        yield
+    finally:
+        _correlation.reset(token)
+
+
 def annotate(**fields: Any) -> None:
     """Add fields to the innermost :func:`bind` block (what is learnt on the way: the shop and GID
     of an event a worker claimed). Outside any block it does nothing: a field set there would

@@ -111,6 +111,58 @@ def test_given_a_new_event_when_its_transaction_commits_then_task_lane_and_count
     assert metrics.read(redis).inbox == {("orders/create", "received"): 2}
 
 
+def test_given_three_events_in_one_transaction_then_their_tasks_leave_in_one_round_trip(broker, migrated):
+    # given a broker that holds the hand-off script already
+    redis, _, _ = broker
+    shop = random.randrange(10**9)
+    first, _ = lane_lists("invoices")
+
+    def receive(*inbox_ids: int) -> None:
+        with session_scope(migrated) as session:
+            for inbox_id in inbox_ids:  # as the receiver's group commit stores deliveries together
+                with logs.bind(shop=f"shop-{inbox_id}.myshopify.com"):
+                    dispatch.send_after_commit(session, inbox_id, "orders/create", shop_id=shop)
+            session.commit()
+
+    on_a_new_thread(lambda: receive(1))
+    before = commands(redis)
+
+    # when three events are stored and committed in one transaction
+    on_a_new_thread(lambda: receive(2, 3, 4))
+
+    # then one script ran per event, pipelined (no script check or load in between), and each task
+    # waits in the first lane with its own correlation
+    after = commands(redis)
+    assert {name: calls - before.get(name, 0) for name, calls in after.items() if calls != before.get(name)} == {
+        "evalsha": 3, "incr": 3, "expire": 3, "lpush": 3}
+    newest = [json.loads(message) for message in redis.lrange(first, 0, 2)]
+    assert [m["headers"][CORRELATION_HEADER]["shop"] for m in newest] == [
+        "shop-4.myshopify.com", "shop-3.myshopify.com", "shop-2.myshopify.com"]
+
+
+def test_given_a_redis_without_the_script_then_each_task_is_pushed_once(broker, migrated):
+    # given a broker that lost its scripts (a restart, a SCRIPT FLUSH)
+    redis, _, _ = broker
+    first, _ = lane_lists("invoices")
+    on_a_new_thread(lambda: _commit_events(migrated, 1))
+    redis.script_flush()
+    waiting = redis.llen(first)
+
+    # when two events are committed together
+    on_a_new_thread(lambda: _commit_events(migrated, 2, 3))
+
+    # then the script was loaded again and each task pushed exactly once
+    assert redis.llen(first) == waiting + 2
+    assert sorted(json.loads(m)["headers"]["argsrepr"] for m in redis.lrange(first, 0, 1)) == ["[2]", "[3]"]
+
+
+def _commit_events(migrated, *inbox_ids: int) -> None:
+    with session_scope(migrated) as session:
+        for inbox_id in inbox_ids:
+            dispatch.send_after_commit(session, inbox_id, "orders/create", shop_id=random.randrange(10**9))
+        session.commit()
+
+
 def test_the_handed_off_message_is_the_one_publish_sends_but_for_its_ids(broker, migrated):
     redis, _, _ = broker
     first, _ = lane_lists("invoices")
@@ -177,7 +229,7 @@ def test_given_the_broker_down_at_the_commit_then_the_send_fails_and_the_sweeper
     on_a_new_thread(send)
     start()
 
-    assert "an action after commit failed" in caplog.text
+    assert "inbox event 4: its task could not be sent; the sweeper sends it again" in caplog.text
     assert (redis.llen(first), redis.llen(backlog)) == (0, 0)
 
 
