@@ -86,9 +86,9 @@ def bind(**fields: Any) -> Iterator[dict[str, Any]]:
 
 @contextmanager
 def acting_as(bound: dict[str, Any]) -> Iterator[None]:
-    """Run work done on behalf of another context (a delivery another greenlet stores for it) as
-    that context: its lines and its task's message carry its fields, and what :func:`annotate`
-    learns here lands in its own block."""
+    """Run work done on behalf of another context as that context: exactly its fields, not
+    merged with the caller's (one transaction's tasks, sent after its commit, each logging as its
+    own event: ``workers.dispatch``)."""
     token = _correlation.set(bound)
     try:
         yield

@@ -112,14 +112,14 @@ def send_after_commit(session: Session, inbox_id: int, topic: str, shop_id: int 
     behind every live event, with or without MLC_FUSION_FAIR_SHARE).
 
     The shop's lane count, the task's message and the ``/metrics`` counts of the same commit
-    (``connector.metrics.take``) go to Redis in one script (``_HAND_OFF``), and the scripts of
-    every event sent in the same transaction in one pipelined round trip: the deliveries the
-    receiver commits together (``web.group_commit``) cost it one, as the durable floor's
-    ``LPUSH`` costs one per delivery. The lane of a rolled-back event is not counted. When that
-    round trip fails, each event goes on its own as before: the lane counted again (backlog if
-    Redis cannot count), the counts in their own pipeline, and the task sent through kombu with
-    its retries (``workers.publish.send``); a task whose script did run before the failure is
-    then sent twice, which its worker's claim makes harmless.
+    (``connector.metrics.take``) go to Redis in one script (``_HAND_OFF``): a new webhook costs the
+    receiver one round trip, as the durable floor's ``LPUSH``. The scripts of every event sent in
+    one transaction (a reconciliation's or a backfill's page) go in one pipelined round trip. The
+    lane of a rolled-back event is not counted. An event whose script failed, or all of them when
+    the round trip did, goes on its own as before: the lane counted again (backlog if Redis cannot
+    count), the counts in their own pipeline, and the task sent through kombu with its retries
+    (``workers.publish.send``); a task whose script did run before the round trip failed is then
+    sent twice, which its worker's claim makes harmless.
 
     A send that fails after the commit (the broker unreachable past kombu's retries, the process
     killed in between) is logged and loses nothing: the row stays ``received``, and the beat's
@@ -167,39 +167,48 @@ class _HandOff:
 
     def __call__(self) -> None:
         try:
-            publish.prepare_all([event.message for event in self.events], self._push)
-            return
+            results = publish.prepare_all([event.message for event in self.events], self._push)
         except publish.NotPrepared:
-            pass
+            results = [None] * len(self.events)
         except Exception as exc:  # Redis unreachable or a message unbuildable: the old way says which
-            log.warning("the hand-off's round trip failed (%s); sending each on its own", type(exc).__name__)
-        for event in self.events:
-            for count in event.counts:
-                count.apply()
-            priority = event.fixed if event.fixed is not None else lane(event.shop_id)
-            try:
-                publish.send(event.flow.task, [event.inbox_id], event.flow.queue, event.correlation,
-                             priority=priority)
-            except Exception:  # committed already: the sweeper sends it again (see send_after_commit)
-                log.exception("inbox event %s: its task could not be sent; the sweeper sends it again",
-                              event.inbox_id)
+            log.warning("the hand-off's round trip failed (%s); sending each task on its own", type(exc).__name__)
+            results = [exc] * len(self.events)
+        for event, result in zip(self.events, results):
+            if isinstance(result, int):
+                continue  # its script ran: its task, lane count and /metrics counts are in Redis
+            with logs.acting_as(dict(event.correlation)):  # its lines name its own event
+                if isinstance(result, Exception) and len(self.events) > 1:
+                    log.warning("the hand-off of inbox event %s failed (%s); sending it on its own",
+                                event.inbox_id, type(result).__name__)
+                _send_alone(event)
 
-    def _push(self, client: Redis, prepared: list[publish.Prepared]) -> list[int]:
-        """Run ``_HAND_OFF`` for each event on the broker's ``client``, pipelined: the lanes the
-        tasks went in. By its digest (``EVALSHA``); a Redis that does not hold the script yet (its
-        first use, a restart) is given it, and what it refused runs again: nothing ran twice."""
+    def _push(self, client: Redis, prepared: list[publish.Prepared]) -> list:
+        """Run ``_HAND_OFF`` for each event on the broker's ``client``, pipelined: the lane each
+        task went in, or the error Redis answered that event's script with. By digest
+        (``EVALSHA``); a Redis that does not hold the script yet (its first use, a restart) is
+        given it, and the scripts it refused run again: none runs twice."""
         calls = [_hand_off_call(message, event.fixed, event.shop_id, event.counts)
                  for event, message in zip(self.events, prepared)]
-        lanes = _evalsha_all(client, calls)
-        missing = [i for i, lane_ in enumerate(lanes) if isinstance(lane_, NoScriptError)]
+        results = _evalsha_all(client, calls)
+        missing = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
         if missing:
             client.script_load(_HAND_OFF)
-            for i, lane_ in zip(missing, _evalsha_all(client, [calls[i] for i in missing])):
-                lanes[i] = lane_
-        for lane_ in lanes:
-            if isinstance(lane_, Exception):
-                raise lane_
-        return [LANES[lane_ - 1] for lane_ in lanes]
+            for i, result in zip(missing, _evalsha_all(client, [calls[i] for i in missing])):
+                results[i] = result
+        return [result if isinstance(result, Exception) else LANES[result - 1] for result in results]
+
+
+def _send_alone(event: _Event) -> None:
+    """An event's task, counts and lane each on their own, as before the hand-off script: what
+    follows a hand-off that failed (a task whose script ran after all is sent twice, which its
+    worker's claim makes harmless)."""
+    for count in event.counts:
+        count.apply()
+    priority = event.fixed if event.fixed is not None else lane(event.shop_id)
+    try:
+        publish.send(event.flow.task, [event.inbox_id], event.flow.queue, event.correlation, priority=priority)
+    except Exception:  # committed already: the sweeper sends it again (see send_after_commit)
+        log.exception("inbox event %s: its task could not be sent; the sweeper sends it again", event.inbox_id)
 
 
 def _evalsha_all(client: Redis, calls: list[tuple[list, list]]) -> list:

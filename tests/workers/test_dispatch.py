@@ -156,6 +156,37 @@ def test_given_a_redis_without_the_script_then_each_task_is_pushed_once(broker, 
     assert sorted(json.loads(m)["headers"]["argsrepr"] for m in redis.lrange(first, 0, 1)) == ["[2]", "[3]"]
 
 
+def test_given_one_script_of_a_pipeline_failing_then_only_its_event_is_sent_again(broker, migrated, caplog):
+    # given a broker whose customers lane Redis cannot push to (the key holds a string)
+    redis, _, _ = broker
+    invoices, _ = lane_lists("invoices")
+    customers, _ = lane_lists("customers")
+    on_a_new_thread(lambda: _commit_events(migrated, 1))  # the script loaded, the connection open
+    redis.set(customers, "not a list")
+    waiting = redis.llen(invoices)
+
+    caplog.handler.addFilter(logs.CorrelationFilter())  # the bound fields on each record, as on every handler
+
+    # when an order's event and a customer's event are committed together, each counted for /metrics
+    def both() -> None:
+        tally = metrics.Tally(app.conf.broker_write_url)
+        with session_scope(migrated) as session:
+            for inbox_id, topic in ((2, "orders/create"), (3, "customers/create")):
+                with logs.bind(gid=f"gid://shopify/Thing/{inbox_id}"):
+                    tally.moved(session, topic, None, "received")
+                    dispatch.send_after_commit(session, inbox_id, topic, shop_id=random.randrange(10**9))
+            session.commit()
+
+    on_a_new_thread(both)
+
+    # then the order's task was pushed once and counted once; only the customer's was sent again,
+    # and the line saying it could not be sent names the customer's event, not the order's
+    assert redis.llen(invoices) == waiting + 1
+    assert metrics.read(redis).stored["orders/create"] == 1
+    [failed] = [r for r in caplog.records if "could not be sent" in r.getMessage()]
+    assert failed.getMessage().startswith("inbox event 3:") and failed.gid == "gid://shopify/Thing/3"
+
+
 def _commit_events(migrated, *inbox_ids: int) -> None:
     with session_scope(migrated) as session:
         for inbox_id in inbox_ids:
