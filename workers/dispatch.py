@@ -171,16 +171,21 @@ class _HandOff:
         except publish.NotPrepared:
             results = [None] * len(self.events)
         except Exception as exc:  # Redis unreachable or a message unbuildable: the old way says which
-            log.warning("the hand-off's round trip failed (%s); sending each task on its own", type(exc).__name__)
+            with logs.acting_as({}):  # about the commit's events together, not the committer's own
+                log.warning("the hand-off's round trip failed (%s); sending each task on its own",
+                            type(exc).__name__)
             results = [exc] * len(self.events)
-        for event, result in zip(self.events, results):
-            if isinstance(result, int):
-                continue  # its script ran: its task, lane count and /metrics counts are in Redis
+        unsent = [(event, result) for event, result in zip(self.events, results) if not isinstance(result, int)]
+        for number, (event, result) in enumerate(unsent):  # (a script that ran: its task, lane and counts are in)
             with logs.acting_as(dict(event.correlation)):  # its lines name its own event
                 if isinstance(result, Exception) and len(self.events) > 1:
                     log.warning("the hand-off of inbox event %s failed (%s); sending it on its own",
                                 event.inbox_id, type(result).__name__)
-                _send_alone(event)
+                if _send_alone(event):
+                    continue
+            if len(unsent) > number + 1:  # the broker is down: each would wait out kombu's retries
+                log.warning("%d more tasks of the same commit are left to the inbox sweeper", len(unsent) - number - 1)
+            return
 
     def _push(self, client: Redis, prepared: list[publish.Prepared]) -> list:
         """Run ``_HAND_OFF`` for each event on the broker's ``client``, pipelined: the lane each
@@ -198,10 +203,10 @@ class _HandOff:
         return [result if isinstance(result, Exception) else LANES[result - 1] for result in results]
 
 
-def _send_alone(event: _Event) -> None:
+def _send_alone(event: _Event) -> bool:
     """An event's task, counts and lane each on their own, as before the hand-off script: what
     follows a hand-off that failed (a task whose script ran after all is sent twice, which its
-    worker's claim makes harmless)."""
+    worker's claim makes harmless). False when the task could not be sent."""
     for count in event.counts:
         count.apply()
     priority = event.fixed if event.fixed is not None else lane(event.shop_id)
@@ -209,6 +214,8 @@ def _send_alone(event: _Event) -> None:
         publish.send(event.flow.task, [event.inbox_id], event.flow.queue, event.correlation, priority=priority)
     except Exception:  # committed already: the sweeper sends it again (see send_after_commit)
         log.exception("inbox event %s: its task could not be sent; the sweeper sends it again", event.inbox_id)
+        return False
+    return True
 
 
 def _evalsha_all(client: Redis, calls: list[tuple[list, list]]) -> list:

@@ -43,6 +43,10 @@ from connector.shopify import headers, webhooks
 # No conflict target: a conflict on either unique key (event, or body) is a duplicate.
 _INSERTS = {name: insert(InboxEvent.__table__).on_conflict_do_nothing().returning(InboxEvent.id)
             for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))}
+#: Several deliveries at once (``web.group_commit``): the rows it stored come back with their keys.
+_BATCH_INSERTS = {name: insert(InboxEvent.__table__).on_conflict_do_nothing().returning(
+    InboxEvent.id, InboxEvent.shop_id, InboxEvent.topic, InboxEvent.event_id, InboxEvent.resource_id,
+    InboxEvent.body_sha256) for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))}
 #: Opens a session (a context manager): what :func:`admit` calls only when it needs the database.
 Opener = Callable[[], ContextManager[Session]]
 #: Shopify's payloads nest less than ten deep; a body nested deeper is not one of theirs.
@@ -121,11 +125,18 @@ class Admitted:
     resource_id: str
     shop_id: int
 
+    @property
+    def key(self) -> tuple:
+        """What one stored row holds of its delivery's unique keys: which deliveries of a batch
+        the insert stored, and which were duplicates."""
+        r = self.row
+        return r["shop_id"], r["topic"], r["event_id"], r["resource_id"], r["body_sha256"]
+
 
 def accept(session: Session, keys: WebhookKeys, delivery: Delivery, window: Window = Window(),
            tally: Tally | None = None) -> Accepted:
     """Store a verified delivery once; ``tally`` counts a new event for ``/metrics`` after the commit."""
-    return store(session, admit(lambda: nullcontext(session), keys, delivery, window), tally)
+    return store(session, [admit(lambda: nullcontext(session), keys, delivery, window)], tally)[0]
 
 
 def admit(open_session: Opener, keys: WebhookKeys, delivery: Delivery, window: Window = Window()) -> Admitted:
@@ -150,6 +161,7 @@ def admit(open_session: Opener, keys: WebhookKeys, delivery: Delivery, window: W
         raise Refused(refusal)
 
     flow = flows.for_topic(delivery.topic)
+    # every row names the same columns: a batch of them is one multi-row INSERT
     row = dict(shop_id=shop_id, topic=delivery.topic, event_id=event_id, webhook_id=delivery.webhook_id,
                api_version=delivery.api_version, triggered_at=delivery.triggered_at, resource_id=resource_id,
                body=body, body_sha256=digest, state=InboxState.received, last_error="")
@@ -158,15 +170,31 @@ def admit(open_session: Opener, keys: WebhookKeys, delivery: Delivery, window: W
     return Admitted(row, flow, resource_id, shop_id)
 
 
-def store(session: Session, admitted: Admitted, tally: Tally | None = None) -> Accepted:
-    """Store an admitted delivery, in the session's transaction: one statement, no look-up first.
-    ``tally`` counts a new event for ``/metrics`` after the commit."""
-    inbox_id = session.scalar(_INSERTS[session.get_bind().dialect.name], admitted.row)
-    if inbox_id is None:  # stored before (same event, or same body), or by the same delivery racing in
-        return Accepted(None, False, None)  # (the insert waited for that one to commit or roll back)
-    if tally is not None:
-        tally.moved(session, admitted.row["topic"], None, admitted.row["state"].value)
-    return Accepted(inbox_id, True, admitted.flow, admitted.resource_id, admitted.shop_id)
+def store(session: Session, admitted: list[Admitted], tally: Tally | None = None) -> list[Accepted]:
+    """Store admitted deliveries in one statement, in the session's transaction, with no look-up
+    first; what became of each, in their order. ``tally`` counts the new events for ``/metrics``
+    after the commit.
+
+    A delivery stored before (same event, or same body), or by the same delivery racing in (the
+    insert waited for that one to commit or roll back), or twice in ``admitted``, is a duplicate.
+    """
+    dialect = session.get_bind().dialect.name
+    if len(admitted) == 1:  # the usual case: the statement whose result needs no matching
+        inbox_id = session.scalar(_INSERTS[dialect], admitted[0].row)
+        stored = {} if inbox_id is None else {admitted[0].key: inbox_id}
+    else:  # in the keys' order: two processes' batches wait for each other's rows in one order only
+        rows = [a.row for a in sorted(admitted, key=lambda a: a.key)]
+        stored = {tuple(r[1:]): r[0] for r in session.execute(_BATCH_INSERTS[dialect], rows)}
+    accepted = []
+    for item in admitted:
+        inbox_id = stored.pop(item.key, None)  # the first of identical deliveries is the one stored
+        if inbox_id is None:
+            accepted.append(Accepted(None, False, None))
+            continue
+        if tally is not None:
+            tally.moved(session, item.row["topic"], None, item.row["state"].value)
+        accepted.append(Accepted(inbox_id, True, item.flow, item.resource_id, item.shop_id))
+    return accepted
 
 
 def _checked_headers(delivery: Delivery) -> tuple[str, datetime | None]:
