@@ -37,8 +37,9 @@ from workers import dispatch  # the web process only sends tasks; it never runs 
 
 #: The most deliveries one commit stores (a bound on the statement, not a wait).
 MAX_BATCH = 64
-#: The longest a delivery waits for the commits ahead of it: past it, Shopify has stopped waiting.
-WAIT_SECONDS = 30.0
+#: The longest a delivery waits for the commits ahead of it: Shopify's own wait for an answer (as
+#: the database pool's ``pool_timeout``), past which an answer reaches nobody.
+WAIT_SECONDS = 5.0
 _DEADLOCK = "40P01"
 
 
@@ -135,7 +136,8 @@ class GroupCommit:
                 successor = self._next()
             if successor is not None:
                 successor.done.set()
-        run_actions(actions)
+        with logs.acting_as({}):  # the batch's tasks: each line names its own event, not this one's
+            run_actions(actions)
 
     def _store(self, batch: list[_Ticket]) -> list[Callable[[], None]]:
         """Store ``batch``, setting each ticket's answer; the actions its commit left to run."""

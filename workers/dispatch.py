@@ -17,7 +17,9 @@ import time
 from dataclasses import dataclass
 
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.orm import Session
 
 from connector import flows, logs, metrics
@@ -181,11 +183,15 @@ class _HandOff:
                 if isinstance(result, Exception) and len(self.events) > 1:
                     log.warning("the hand-off of inbox event %s failed (%s); sending it on its own",
                                 event.inbox_id, type(result).__name__)
-                if _send_alone(event):
-                    continue
-            if len(unsent) > number + 1:  # the broker is down: each would wait out kombu's retries
-                log.warning("%d more tasks of the same commit are left to the inbox sweeper", len(unsent) - number - 1)
-            return
+                sent = _send_alone(event)
+            if sent is True:
+                continue
+            left = [e.inbox_id for e, _ in unsent[number + 1:]]
+            if _unreachable(sent) and left:  # each would wait out kombu's retries: the sweeper sends them
+                with logs.acting_as({}):
+                    log.warning("the broker is unreachable; the tasks of inbox events %s are left to the inbox "
+                                "sweeper", ", ".join(map(str, left)))
+                return
 
     def _push(self, client: Redis, prepared: list[publish.Prepared]) -> list:
         """Run ``_HAND_OFF`` for each event on the broker's ``client``, pipelined: the lane each
@@ -203,19 +209,31 @@ class _HandOff:
         return [result if isinstance(result, Exception) else LANES[result - 1] for result in results]
 
 
-def _send_alone(event: _Event) -> bool:
+def _send_alone(event: _Event) -> bool | Exception:
     """An event's task, counts and lane each on their own, as before the hand-off script: what
     follows a hand-off that failed (a task whose script ran after all is sent twice, which its
-    worker's claim makes harmless). False when the task could not be sent."""
+    worker's claim makes harmless). True, or why the task could not be sent."""
     for count in event.counts:
         count.apply()
     priority = event.fixed if event.fixed is not None else lane(event.shop_id)
     try:
         publish.send(event.flow.task, [event.inbox_id], event.flow.queue, event.correlation, priority=priority)
-    except Exception:  # committed already: the sweeper sends it again (see send_after_commit)
+    except Exception as exc:  # committed already: the sweeper sends it again (see send_after_commit)
         log.exception("inbox event %s: its task could not be sent; the sweeper sends it again", event.inbox_id)
-        return False
+        return exc
     return True
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """The broker cannot be reached (not one message's fault): kombu says so in an
+    ``OperationalError`` for both, so the cause decides."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, (RedisConnectionError, RedisTimeoutError, OSError)):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _evalsha_all(client: Redis, calls: list[tuple[list, list]]) -> list:

@@ -182,7 +182,8 @@ def store(session: Session, admitted: list[Admitted], tally: Tally | None = None
     if len(admitted) == 1:  # the usual case: the statement whose result needs no matching
         inbox_id = session.scalar(_INSERTS[dialect], admitted[0].row)
         stored = {} if inbox_id is None else {admitted[0].key: inbox_id}
-    else:  # in the keys' order: two processes' batches wait for each other's rows in one order only
+    else:  # in the event keys' order: fewer deadlocks between two processes' batches (one on the
+        # body hash is still possible: the caller stores each row alone then)
         rows = [a.row for a in sorted(admitted, key=lambda a: a.key)]
         stored = {tuple(r[1:]): r[0] for r in session.execute(_BATCH_INSERTS[dialect], rows)}
     accepted = []

@@ -264,6 +264,22 @@ def test_given_the_broker_down_at_the_commit_then_the_send_fails_and_the_sweeper
     assert (redis.llen(first), redis.llen(backlog)) == (0, 0)
 
 
+def test_given_the_broker_down_at_a_commit_of_several_events_then_the_rest_are_left_to_the_sweeper(
+        broker, migrated, caplog):
+    # given a broker that is down when three events' transaction commits
+    redis, start, stop = broker
+    stop()
+
+    on_a_new_thread(lambda: _commit_events(migrated, 5, 6, 7))
+    start()
+
+    # then the first task's send waited out kombu's retries, and the two others did not: one line
+    # says they are the sweeper's to send
+    assert caplog.text.count("its task could not be sent") == 1
+    assert "the tasks of inbox events 6, 7 are left to the inbox sweeper" in caplog.text
+    assert redis.dbsize() == 0
+
+
 def test_given_a_counter_redis_cannot_increment_then_the_event_still_goes_in_the_backlog_lane(broker, migrated):
     # given a shop whose lane counter holds something else (Redis answers INCR with an error)
     redis, _, _ = broker

@@ -84,7 +84,8 @@ def _receive(correlation: dict):
         log.warning("no database connection free in time; Shopify will retry the delivery")
         return jsonify(error="unavailable"), 503
     except Interrupted as exc:  # its batch's commit was stopped, or the commits ahead took too long
-        log.warning("webhook not stored: %s; Shopify will retry the delivery", exc)
+        log.warning("webhook not confirmed stored: %s; Shopify will retry the delivery (answered "
+                    "duplicate if it was stored after all)", exc)
         return jsonify(error="unavailable"), 503
     if not accepted.created:  # a retry of Shopify's, or a signed body sent again: logged as sparingly
         refusals.refused(shop, "duplicate", "webhook duplicate from %r (topic %r): already stored", shop, topic,
