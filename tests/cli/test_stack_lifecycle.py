@@ -52,7 +52,9 @@ class Run:
                                             env=dict(embedded, COLUMNS="200", **env))
         eventually(lambda: ready in self.text() or self.process.poll() is not None,
                    timeout=DEMO_UP_WITHIN if argv[:4] == DEMO[:4] else UP_WITHIN)
-        assert ready in self.text() and self.process.poll() is None, self.text()[-3000:]
+        if not (ready in self.text() and self.process.poll() is None):
+            self.kill_what_is_left()  # the fixture never sees a run that did not start: nothing may outlive it
+            raise AssertionError(self.text()[-3000:])
 
     def text(self) -> str:
         return self.output.read_text(errors="replace")
