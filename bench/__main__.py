@@ -29,7 +29,7 @@ from cli.stack import Stack
 
 
 def run_receiver(args) -> None:
-    receiver.run(webhooks=args.webhooks, rounds=args.rounds)
+    receiver.run(webhooks=args.webhooks, rounds=args.rounds, threads=args.threads)
 
 
 def run_slow(args) -> None:
@@ -116,6 +116,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=7200, help="seconds the chaos run waits to be quiet")
     parser.add_argument("--webhooks", type=int, default=1000, help="deliveries per round of the receiver benchmark")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the receiver benchmark")
+    parser.add_argument("--threads", type=int, default=receiver.THREADS,
+                        help="deliveries in flight (client threads) in the receiver benchmark")
     parser.add_argument("--deliveries", type=int, default=1500, help="deliveries per part of the slow benchmark")
     parser.add_argument("--stalled", type=int, default=slow.STALLED, help="stalled connections of the slow benchmark")
     parser.add_argument("--deadline", type=float, default=60.0,

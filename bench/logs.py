@@ -1,5 +1,5 @@
-"""What one log line costs the process that writes it: the receiver writes two per new webhook
-(``webhook accepted`` and gunicorn's access line), a worker a few per task.
+"""What one log line costs the process that writes it: the receiver writes one per new webhook
+(gunicorn's access line, which names the delivery), a worker a few per task.
 
 Each case formats and writes ``lines`` records to an in-memory stream through a handler set up as
 the processes set theirs up (``connector.logs``), inside a correlation block as the receiver's

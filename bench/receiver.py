@@ -39,7 +39,9 @@ from connector.services.setup import add_shop
 from connector.shopify.webhooks import sign
 from connector.vault import Vault, generate_key
 
-THREADS = 8  # one request in flight per gunicorn thread (2 workers × 4 threads)
+#: Deliveries in flight (client threads): the default is what 2 workers × 4 threads served when the
+#: receiver ran threads; ``--threads`` asks more of its gevent workers, as Shopify at a peak does.
+THREADS = 8
 WARM_UP = 100
 TOPIC = "orders/create"
 SHOP = "bench-receiver.myshopify.com"
@@ -88,16 +90,17 @@ def prepare(database_url: str, key: str, secret: str) -> None:
         add_shop(session, Vault([key]), domain=SHOP, client_id="bench", client_secret=secret, prefix="BENCH")
 
 
-def _measured(server: Server, url: str, batch: list[Request]) -> Run:
+def _measured(server: Server, url: str, batch: list[Request], threads: int = THREADS) -> Run:
     cpu = server.cpu_seconds()
-    run = post_all(url, batch, THREADS)
+    run = post_all(url, batch, threads)
     run.server_cpu = server.cpu_seconds() - cpu
     if run.statuses != {200: run.requests}:
         raise SystemExit(f"{server.name} answered {dict(run.statuses)} to {run.requests} deliveries; see {server.log}")
     return run
 
 
-def _round(number: int, receiver: Server, baselines: Server, secret: str, webhooks: int) -> dict[str, Run]:
+def _round(number: int, receiver: Server, baselines: Server, secret: str, webhooks: int,
+           threads: int = THREADS) -> dict[str, Run]:
     start = 2 * webhooks * number
     pairs = [("receiver", receiver, f"{receiver.url}/webhooks/shopify", deliveries(secret, start, webhooks)),
              ("floor", baselines, f"{baselines.url}/floor", deliveries(secret, start + webhooks, webhooks))]
@@ -105,10 +108,10 @@ def _round(number: int, receiver: Server, baselines: Server, secret: str, webhoo
         pairs.reverse()
     runs = {}
     for name, server, url, batch in pairs:
-        runs[name] = _measured(server, url, batch)
+        runs[name] = _measured(server, url, batch, threads)
     for name, server, url, batch in pairs:  # the same deliveries again: Shopify's retries
-        runs[f"{name} duplicates"] = _measured(server, url, batch)
-    runs["bare"] = _measured(baselines, f"{baselines.url}/bare", pairs[0][3])
+        runs[f"{name} duplicates"] = _measured(server, url, batch, threads)
+    runs["bare"] = _measured(baselines, f"{baselines.url}/bare", pairs[0][3], threads)
     return runs
 
 
@@ -181,7 +184,7 @@ def setting(prefix: str) -> Iterator[Setting]:
         yield Setting(workdir, database_url, redis_url, secret, env)
 
 
-def run(*, webhooks: int, rounds: int = 3, **_) -> None:
+def run(*, webhooks: int, rounds: int = 3, threads: int = THREADS, **_) -> None:
     load = os.getloadavg()[0]
     with setting("mlc-bench-receiver-") as at, ExitStack() as resources:
         receiver = Server("receiver", PROCFILE_APP, at.env, at.workdir)
@@ -192,9 +195,9 @@ def run(*, webhooks: int, rounds: int = 3, **_) -> None:
         warm = deliveries(at.secret, -WARM_UP, WARM_UP)  # connections, caches and imports of every process
         _measured(receiver, f"{receiver.url}/webhooks/shopify", warm)
         _measured(baselines, f"{baselines.url}/floor", warm)
-        results = [_round(number, receiver, baselines, at.secret, webhooks) for number in range(rounds)]
+        results = [_round(number, receiver, baselines, at.secret, webhooks, threads) for number in range(rounds)]
 
         header = (f"{machine(at.database_url, at.redis_url, load)}; {settings_of(receiver.argv)} as in the Procfile; "
                   f"{rounds} rounds × {webhooks} {TOPIC} deliveries of {len(warm[0][0]) / 1000:.1f} kB, "
-                  f"{THREADS} client threads")
+                  f"{threads} client threads")
         _report(results, header, _stored(at.database_url, at.redis_url))

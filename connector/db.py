@@ -78,8 +78,10 @@ def get_engine(url: str) -> Engine:
         return engine
     from connector.config import load_settings
     settings = load_settings()
-    # Under gevent, more deliveries than the pool has connections wait for one; past 5 s Shopify has
-    # stopped waiting for the answer, so the wait ends then (the receiver answers 503).
+    # Under gevent, more commits than the pool has connections wait for one; past 5 s Shopify has
+    # stopped waiting for the answer, so the wait ends then (the receiver answers 503). The receiver
+    # itself commits one batch of deliveries at a time per process (web.group_commit), whose other
+    # deliveries wait there, for at most its WAIT_SECONDS.
     waits = {"pool_timeout": 5} if greenlets else {}
     engine = create_engine(url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
                            hide_parameters=True, **waits)
@@ -198,15 +200,27 @@ def pending_after_commit(session: Session) -> list[Callable[[], None]]:
     return session.info.get(_AFTER_COMMIT, [])
 
 
-@event.listens_for(Session, "after_commit")
-def _run_after_commit(session: Session) -> None:
-    if session.in_nested_transaction():  # a savepoint released: the outer transaction may still roll back
-        return
-    for action in session.info.pop(_AFTER_COMMIT, []):
+def take_after_commit(session: Session) -> list[Callable[[], None]]:
+    """The actions waiting for this transaction's commit, now the caller's to run once it has
+    committed (and to drop if it does not): a commit made for several requests answers them all
+    first, and leaves their work after (``web.group_commit``)."""
+    return session.info.pop(_AFTER_COMMIT, [])
+
+
+def run_actions(actions: list[Callable[[], None]]) -> None:
+    """Run actions taken from a committed transaction, as its commit would have."""
+    for action in actions:
         try:
             action()
         except Exception:  # committed already: the work is recoverable, the caller's success stands
             log.exception("an action after commit failed; the committed state lets it be redone")
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: the outer transaction may still roll back
+        return
+    run_actions(session.info.pop(_AFTER_COMMIT, []))
 
 
 @event.listens_for(Session, "after_rollback")

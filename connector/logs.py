@@ -84,6 +84,18 @@ def bind(**fields: Any) -> Iterator[dict[str, Any]]:
         _correlation.reset(token)
 
 
+@contextmanager
+def acting_as(bound: dict[str, Any]) -> Iterator[None]:
+    """Run work done on behalf of another context as that context: exactly its fields, not
+    merged with the caller's (one transaction's tasks, sent after its commit, each logging as its
+    own event: ``workers.dispatch``)."""
+    token = _correlation.set(bound)
+    try:
+        yield
+    finally:
+        _correlation.reset(token)
+
+
 def annotate(**fields: Any) -> None:
     """Add fields to the innermost :func:`bind` block (what is learnt on the way: the shop and GID
     of an event a worker claimed). Outside any block it does nothing: a field set there would

@@ -13,6 +13,7 @@ from connector.logs import RefusalLog, configure_logging
 from connector.services.context import Services
 from connector.services.inbox import Window
 from connector.services.shop_keys import WebhookKeys
+from web.group_commit import GroupCommit
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["mlc.webhook_keys"] = WebhookKeys(services.vault, settings.shop_cache_ttl_seconds,
                                                      settings.secret_rotation_window_seconds)
     app.extensions["mlc.webhook_window"] = Window.of(settings)
+    app.extensions["mlc.inbox_writer"] = GroupCommit(settings.database_url, services.tally)
     app.extensions["mlc.refusals"] = RefusalLog(logging.getLogger("web.views.webhooks"), settings.log_refusals_limit,
                                                 settings.log_refusals_window_seconds, flush_at_exit=True)
 

@@ -8,9 +8,10 @@ commit, Redis). With threads, a worker serves as many connections as it has thre
 clients that send headers and then stall took 2 workers × 4 threads offline. A gevent worker
 serves each connection in a greenlet: up to ``worker_connections`` per worker, so hundreds of
 slow or stalled connections leave room for Shopify's deliveries (BENCHMARKS.md, "Slow
-connections"). The database pool, not the greenlets, bounds how many deliveries commit at once
-(``MLC_DB_POOL_SIZE`` + ``MLC_DB_MAX_OVERFLOW`` per worker); the others wait for a connection
-without holding a thread.
+connections"). A worker stores its deliveries one commit at a time, each commit taking all that
+arrived while the previous one ran (``web/group_commit.py``); the others wait there without
+holding a thread, and a connection of the pool (``MLC_DB_POOL_SIZE`` + ``MLC_DB_MAX_OVERFLOW`` per
+worker) is left for the shops' key reads and the refusals' audit rows.
 """
 import os
 

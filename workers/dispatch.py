@@ -10,17 +10,20 @@ shop's thousand. Once taken, the Fusion budget is shared out per shop (``connect
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
+from dataclasses import dataclass
 
 from redis import Redis
-from redis.commands.core import Script
-from redis.exceptions import RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.orm import Session
 
 from connector import flows, logs, metrics
-from connector.db import after_commit
+from connector.db import after_commit, pending_after_commit
 from connector.flows import LANES
 from workers import publish
 from workers.app import app, settings
@@ -100,7 +103,7 @@ for i = 4, #KEYS do
 end
 return lane
 """
-_hand_off: Script | None = None
+_HAND_OFF_SHA = hashlib.sha1(_HAND_OFF.encode()).hexdigest()
 
 
 def send_after_commit(session: Session, inbox_id: int, topic: str, shop_id: int | None = None, *,
@@ -111,11 +114,14 @@ def send_after_commit(session: Session, inbox_id: int, topic: str, shop_id: int 
     behind every live event, with or without MLC_FUSION_FAIR_SHARE).
 
     The shop's lane count, the task's message and the ``/metrics`` counts of the same commit
-    (``connector.metrics.take``) go to Redis in one round trip (``_HAND_OFF``): a new webhook
-    costs the receiver one, as the durable floor's ``LPUSH``. The lane of a rolled-back event is
-    not counted. When that round trip fails, each goes on its own as before: the lane counted
-    again (backlog if Redis cannot count), the counts in their own pipeline, and the task sent
-    through kombu with its retries (``workers.publish.send``).
+    (``connector.metrics.take``) go to Redis in one script (``_HAND_OFF``): a new webhook costs the
+    receiver one round trip, as the durable floor's ``LPUSH``. The scripts of every event sent in
+    one transaction (a reconciliation's or a backfill's page) go in one pipelined round trip. The
+    lane of a rolled-back event is not counted. An event whose script failed, or all of them when
+    the round trip did, goes on its own as before: the lane counted again (backlog if Redis cannot
+    count), the counts in their own pipeline, and the task sent through kombu with its retries
+    (``workers.publish.send``); a task whose script did run before the round trip failed is then
+    sent twice, which its worker's claim makes harmless.
 
     A send that fails after the commit (the broker unreachable past kombu's retries, the process
     killed in between) is logged and loses nothing: the row stays ``received``, and the beat's
@@ -128,24 +134,120 @@ def send_after_commit(session: Session, inbox_id: int, topic: str, shop_id: int 
     correlation = logs.carried(inbox_id=inbox_id, topic=topic)
     fixed = _fixed_lane(shop_id, backlog)  # a backfill's events do not count against the shop's first lane
     counts = metrics.take(session, app.conf.broker_write_url)
-
-    def hand_off() -> None:
-        try:
-            publish.prepare(flow.task, [inbox_id], flow.queue, correlation,
-                            (fixed,) if fixed is not None else LANES,
-                            lambda client, prepared: _push(client, prepared, fixed, shop_id, counts))
-            return
-        except publish.NotPrepared:
-            pass
-        except Exception as exc:  # Redis unreachable or the message unbuildable: the old way says which
-            log.warning("the hand-off's round trip failed (%s); sending on its own", type(exc).__name__)
-        for count in counts:
-            count.apply()
-        priority = fixed if fixed is not None else lane(shop_id)
-        publish.send(flow.task, [inbox_id], flow.queue, correlation, priority=priority)
-
-    after_commit(session, hand_off)
+    event = _Event(flow, inbox_id, correlation, fixed, shop_id, counts)
+    # the events of one transaction leave together, after it, in one round trip
+    batch = next((action for action in pending_after_commit(session) if isinstance(action, _HandOff)), None)
+    if batch is None:
+        after_commit(session, _HandOff([event]))
+    else:
+        batch.events.append(event)
     return True
+
+
+@dataclass(frozen=True)
+class _Event:
+    """One event's task, waiting for its transaction's commit."""
+
+    flow: flows.Flow
+    inbox_id: int
+    correlation: dict
+    fixed: int | None                   # its lane, when the shop's count does not decide
+    shop_id: int | None
+    counts: list[metrics.Count]         # the /metrics counts of the same commit, sent along
+
+    @property
+    def message(self) -> publish.Message:
+        lanes = (self.fixed,) if self.fixed is not None else LANES
+        return publish.Message(self.flow.task, [self.inbox_id], self.flow.queue, self.correlation, lanes)
+
+
+@dataclass
+class _HandOff:
+    """The tasks of one commit's events: ``_HAND_OFF`` for each, pipelined in one round trip."""
+
+    events: list[_Event]
+
+    def __call__(self) -> None:
+        try:
+            results = publish.prepare_all([event.message for event in self.events], self._push)
+        except publish.NotPrepared:
+            results = [None] * len(self.events)
+        except Exception as exc:  # Redis unreachable or a message unbuildable: the old way says which
+            with logs.acting_as({}):  # about the commit's events together, not the committer's own
+                log.warning("the hand-off's round trip failed (%s); sending each task on its own",
+                            type(exc).__name__)
+            results = [exc] * len(self.events)
+        unsent = [(event, result) for event, result in zip(self.events, results) if not isinstance(result, int)]
+        for number, (event, result) in enumerate(unsent):  # (a script that ran: its task, lane and counts are in)
+            with logs.acting_as(dict(event.correlation)):  # its lines name its own event
+                if isinstance(result, Exception) and len(self.events) > 1:
+                    log.warning("the hand-off of inbox event %s failed (%s); sending it on its own",
+                                event.inbox_id, type(result).__name__)
+                sent = _send_alone(event)
+            if sent is True:
+                continue
+            left = [e.inbox_id for e, _ in unsent[number + 1:]]
+            if _unreachable(sent) and left:  # each would wait out kombu's retries: the sweeper sends them
+                with logs.acting_as({}):
+                    log.warning("the broker is unreachable; the tasks of inbox events %s are left to the inbox "
+                                "sweeper", ", ".join(map(str, left)))
+                return
+
+    def _push(self, client: Redis, prepared: list[publish.Prepared]) -> list:
+        """Run ``_HAND_OFF`` for each event on the broker's ``client``, pipelined: the lane each
+        task went in, or the error Redis answered that event's script with. By digest
+        (``EVALSHA``); a Redis that does not hold the script yet (its first use, a restart) is
+        given it, and the scripts it refused run again: none runs twice."""
+        calls = [_hand_off_call(message, event.fixed, event.shop_id, event.counts)
+                 for event, message in zip(self.events, prepared)]
+        results = _evalsha_all(client, calls)
+        missing = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
+        if missing:
+            client.script_load(_HAND_OFF)
+            for i, result in zip(missing, _evalsha_all(client, [calls[i] for i in missing])):
+                results[i] = result
+        return [result if isinstance(result, Exception) else LANES[result - 1] for result in results]
+
+
+def _send_alone(event: _Event) -> bool | Exception:
+    """An event's task, counts and lane each on their own, as before the hand-off script: what
+    follows a hand-off that failed (a task whose script ran after all is sent twice, which its
+    worker's claim makes harmless). True, or why the task could not be sent."""
+    for count in event.counts:
+        count.apply()
+    priority = event.fixed if event.fixed is not None else lane(event.shop_id)
+    try:
+        publish.send(event.flow.task, [event.inbox_id], event.flow.queue, event.correlation, priority=priority)
+    except Exception as exc:  # committed already: the sweeper sends it again (see send_after_commit)
+        log.exception("inbox event %s: its task could not be sent; the sweeper sends it again", event.inbox_id)
+        return exc
+    return True
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """The broker cannot be reached (not one message's fault): kombu says so in an
+    ``OperationalError`` for both, so the cause decides."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, (RedisConnectionError, RedisTimeoutError, OSError)):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _evalsha_all(client: Redis, calls: list[tuple[list, list]]) -> list:
+    """Each call's result, or the error Redis answered it with, in one round trip."""
+    if len(calls) == 1:  # a lone webhook's: redis-py's pipeline costs twice the call itself
+        [(keys, args)] = calls
+        try:
+            return [client.evalsha(_HAND_OFF_SHA, len(keys), *keys, *args)]
+        except ResponseError as exc:  # as the pipeline answers it: NOSCRIPT, or the script's own error
+            return [exc]
+    with client.pipeline(transaction=False) as pipe:
+        for keys, args in calls:
+            pipe.evalsha(_HAND_OFF_SHA, len(keys), *keys, *args)
+        return pipe.execute(raise_on_error=False)
 
 
 def send_backlog_after_commit(session: Session, inbox_id: int, topic: str) -> bool:
@@ -154,12 +256,9 @@ def send_backlog_after_commit(session: Session, inbox_id: int, topic: str) -> bo
     return send_after_commit(session, inbox_id, topic, backlog=True)
 
 
-def _push(client: Redis, prepared: publish.Prepared, fixed: int | None, shop_id: int | None,
-          counts: list[metrics.Count]) -> int:
-    """Run ``_HAND_OFF`` on the broker's ``client``: the lane the task went in."""
-    global _hand_off
-    if _hand_off is None:
-        _hand_off = client.register_script(_HAND_OFF)
+def _hand_off_call(prepared: publish.Prepared, fixed: int | None, shop_id: int | None,
+                   counts: list[metrics.Count]) -> tuple[list, list]:
+    """The keys and arguments of ``_HAND_OFF`` for one event."""
     first, backlog = (prepared.pushes.get(lane_, ("", "")) for lane_ in LANES)
     increments = [increment for count in counts for increment in count.increments]
     keys = [first[0], backlog[0], "" if fixed is not None else _lane_key(shop_id)]  # "": never touched
@@ -168,4 +267,4 @@ def _push(client: Redis, prepared: publish.Prepared, fixed: int | None, shop_id:
             FIRST_DOCUMENTS, first[1], backlog[1]]
     for _, name, amount in increments:
         args += [name, amount]
-    return LANES[_hand_off(keys=keys, args=args, client=client) - 1]
+    return keys, args

@@ -137,26 +137,33 @@ def prepare(task: str, args: list, queue: str, correlation: dict | None, priorit
     No retry here: a ``push`` that fails raises, and the caller sends again with :func:`send`.
     Raises :class:`NotPrepared` where only kombu may push.
     """
+    return prepare_all([Message(task, args, queue, correlation, priorities)],
+                       lambda client, prepared: push(client, prepared[0]))
+
+
+@dataclass(frozen=True)
+class Message:
+    """A task message to :func:`prepare_all`: ``task(*args)`` on ``queue``, for each lane of ``priorities``."""
+
+    task: str
+    args: list
+    queue: str
+    correlation: dict | None
+    priorities: tuple[int, ...]
+
+
+def prepare_all(messages: list[Message], push: Callable[[Redis, list[Prepared]], T]) -> T:
+    """:func:`prepare` for several messages at once: ``push`` gets them all, in their order, to
+    push in one round trip (the tasks of one commit's deliveries, ``workers.dispatch``)."""
     publisher = _take()
     producer, options, _ = publisher
     try:
         channel = producer.channel
         if not isinstance(channel, _Channel) or channel.global_keyprefix or channel._expires:
             raise NotPrepared(app.conf.broker_write_url.split(":", 1)[0])
-        task_id, body, headers, properties = _message(publisher, task, args, correlation)
-        channel._captured = captured = []
-        try:
-            producer.publish(body, routing_key=queue, headers=headers, **dict(options, retry=False), **properties)
-        finally:
-            channel._captured = None
-        [(routed, message)] = captured
-        pushes = {}
-        for priority in priorities:
-            message["properties"]["priority"] = priority
-            key = channel._q_for_pri(routed, channel._get_message_priority(message, reverse=False))
-            pushes[priority] = (key, dumps(message))
+        prepared = [_envelopes(publisher, channel, options, message) for message in messages]
         with channel.conn_or_acquire() as client:
-            result = push(client, Prepared(task_id, pushes))
+            result = push(client, prepared)
     except NotPrepared:
         _free_list().append(publisher)
         raise
@@ -165,6 +172,26 @@ def prepare(task: str, args: list, queue: str, correlation: dict | None, priorit
         raise
     _free_list().append(publisher)
     return result
+
+
+def _envelopes(publisher: tuple, channel: _Channel, options: dict, message: Message) -> Prepared:
+    """kombu's envelope of ``message`` for each of its lanes, built by the channel's own publish
+    with the push held back."""
+    producer = publisher[0]
+    task_id, body, headers, properties = _message(publisher, message.task, message.args, message.correlation)
+    channel._captured = captured = []
+    try:
+        producer.publish(body, routing_key=message.queue, headers=headers, **dict(options, retry=False),
+                         **properties)
+    finally:
+        channel._captured = None
+    [(routed, envelope)] = captured
+    pushes = {}
+    for priority in message.priorities:
+        envelope["properties"]["priority"] = priority
+        key = channel._q_for_pri(routed, channel._get_message_priority(envelope, reverse=False))
+        pushes[priority] = (key, dumps(envelope))
+    return Prepared(task_id, pushes)
 
 
 def _take() -> tuple:

@@ -24,8 +24,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Callable, ContextManager
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -41,6 +43,12 @@ from connector.shopify import headers, webhooks
 # No conflict target: a conflict on either unique key (event, or body) is a duplicate.
 _INSERTS = {name: insert(InboxEvent.__table__).on_conflict_do_nothing().returning(InboxEvent.id)
             for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))}
+#: Several deliveries at once (``web.group_commit``): the rows it stored come back with their keys.
+_BATCH_INSERTS = {name: insert(InboxEvent.__table__).on_conflict_do_nothing().returning(
+    InboxEvent.id, InboxEvent.shop_id, InboxEvent.topic, InboxEvent.event_id, InboxEvent.resource_id,
+    InboxEvent.body_sha256) for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))}
+#: Opens a session (a context manager): what :func:`admit` calls only when it needs the database.
+Opener = Callable[[], ContextManager[Session]]
 #: Shopify's payloads nest less than ten deep; a body nested deeper is not one of theirs.
 MAX_JSON_DEPTH = 64
 #: An object id as the inbox stores it (32 characters): Shopify's numeric ids, or a GID's tail.
@@ -108,38 +116,88 @@ class Accepted:
     shop_id: int | None = None  # whose it is: the shop's first events go first (workers.dispatch)
 
 
+@dataclass(frozen=True)
+class Admitted:
+    """A verified, well-formed delivery, as the row the inbox stores for it."""
+
+    row: dict
+    flow: flows.Flow | None
+    resource_id: str
+    shop_id: int
+
+    @property
+    def key(self) -> tuple:
+        """What one stored row holds of its delivery's unique keys: which deliveries of a batch
+        the insert stored, and which were duplicates."""
+        r = self.row
+        return r["shop_id"], r["topic"], r["event_id"], r["resource_id"], r["body_sha256"]
+
+
 def accept(session: Session, keys: WebhookKeys, delivery: Delivery, window: Window = Window(),
            tally: Tally | None = None) -> Accepted:
     """Store a verified delivery once; ``tally`` counts a new event for ``/metrics`` after the commit."""
+    return store(session, [admit(lambda: nullcontext(session), keys, delivery, window)], tally)[0]
+
+
+def admit(open_session: Opener, keys: WebhookKeys, delivery: Delivery, window: Window = Window()) -> Admitted:
+    """Verify and read a delivery, ready to store; refusals raise (a signed one is audited and
+    committed). A session is opened (``open_session``) only for a shop whose keys are not held,
+    and for a refusal: most deliveries need none before their insert."""
     _checked(headers.check_domain, delivery.shop_domain)  # looked up next: it must be a shop's name
     # Not signed by the shop is 401 whatever else is wrong: Shopify's own check of an app sends
     # a compliance webhook with a bad HMAC and expects exactly that.
-    shop_id = _verified_shop_id(session, keys, delivery)
+    shop_id = _verified_shop_id(open_session, keys, delivery)
     event_id, triggered = _checked_headers(delivery)
     digest = hashlib.sha256(delivery.raw_body).hexdigest()
     try:
         body, resource_id = _parse(delivery)
     except Malformed as exc:
-        _record_refusal(session, "webhook.malformed", shop_id, delivery, event_id, digest, str(exc))
+        _record_refusal(open_session, "webhook.malformed", shop_id, delivery, event_id, digest, str(exc))
         raise
     # Absent only where Shopify may not send it (compliance topics): the body hash still holds.
     refusal = window.refusal(triggered, keys.now()) if triggered is not None else ""
     if refusal:
-        _record_refusal(session, "webhook.refused", shop_id, delivery, event_id, digest, refusal)
+        _record_refusal(open_session, "webhook.refused", shop_id, delivery, event_id, digest, refusal)
         raise Refused(refusal)
 
     flow = flows.for_topic(delivery.topic)
+    # every row names the same columns: a batch of them is one multi-row INSERT
     row = dict(shop_id=shop_id, topic=delivery.topic, event_id=event_id, webhook_id=delivery.webhook_id,
                api_version=delivery.api_version, triggered_at=delivery.triggered_at, resource_id=resource_id,
-               body=body, body_sha256=digest)
+               body=body, body_sha256=digest, state=InboxState.received, last_error="")
     if flow is None:
         row.update(state=InboxState.deferred, last_error=flows.deferred_note(delivery.topic))
-    inbox_id = session.scalar(_INSERTS[session.get_bind().dialect.name], row)
-    if inbox_id is None:  # stored before (same event, or same body), or by the same delivery racing in
-        return Accepted(None, False, None)  # (the insert waited for that one to commit or roll back)
-    if tally is not None:
-        tally.moved(session, delivery.topic, None, row.get("state", InboxState.received).value)
-    return Accepted(inbox_id, True, flow, resource_id, shop_id)
+    return Admitted(row, flow, resource_id, shop_id)
+
+
+def store(session: Session, admitted: list[Admitted], tally: Tally | None = None) -> list[Accepted]:
+    """Store admitted deliveries in one statement, in the session's transaction, with no look-up
+    first; what became of each, in their order. ``tally`` counts the new events for ``/metrics``
+    after the commit.
+
+    A delivery stored before (same event, or same body), or by the same delivery racing in (the
+    insert waited for that one to commit or roll back), or twice in ``admitted``, is a duplicate.
+    """
+    # Core on the session's connection: the ORM's execution machinery costs more than the insert
+    connection = session.connection()
+    dialect = connection.dialect.name
+    if len(admitted) == 1:  # the usual case: the statement whose result needs no matching
+        inbox_id = connection.scalar(_INSERTS[dialect], admitted[0].row)
+        stored = {} if inbox_id is None else {admitted[0].key: inbox_id}
+    else:  # in the event keys' order: fewer deadlocks between two processes' batches (one on the
+        # body hash is still possible: the caller stores each row alone then)
+        rows = [a.row for a in sorted(admitted, key=lambda a: a.key)]
+        stored = {tuple(r[1:]): r[0] for r in connection.execute(_BATCH_INSERTS[dialect], rows)}
+    accepted = []
+    for item in admitted:
+        inbox_id = stored.pop(item.key, None)  # the first of identical deliveries is the one stored
+        if inbox_id is None:
+            accepted.append(Accepted(None, False, None))
+            continue
+        if tally is not None:
+            tally.moved(session, item.row["topic"], None, item.row["state"].value)
+        accepted.append(Accepted(inbox_id, True, item.flow, item.resource_id, item.shop_id))
+    return accepted
 
 
 def _checked_headers(delivery: Delivery) -> tuple[str, datetime | None]:
@@ -163,11 +221,12 @@ def _checked(check, *values):
         raise InvalidHeader(str(exc)) from None
 
 
-def _verified_shop_id(session: Session, keys: WebhookKeys, delivery: Delivery) -> int:
+def _verified_shop_id(open_session: Opener, keys: WebhookKeys, delivery: Delivery) -> int:
     held = keys.held(delivery.shop_domain)
     if held is not None and webhooks.verify(delivery.raw_body, delivery.signature, held.secrets(keys.now())):
         return held.shop_id
-    held = keys.read(session, delivery.shop_domain)  # not held yet, held too long, or rotated since
+    with open_session() as session:  # not held yet, held too long, or rotated since
+        held = keys.read(session, delivery.shop_domain)
     if held is None:
         raise Unauthorized("unknown shop")
     if not webhooks.verify(delivery.raw_body, delivery.signature, held.secrets(keys.now())):
@@ -175,13 +234,14 @@ def _verified_shop_id(session: Session, keys: WebhookKeys, delivery: Delivery) -
     return held.shop_id
 
 
-def _record_refusal(session: Session, action: str, shop_id: int, delivery: Delivery, event_id: str,
+def _record_refusal(open_session: Opener, action: str, shop_id: int, delivery: Delivery, event_id: str,
                     digest: str, reason: str) -> None:
     """Audit a signed delivery that is not stored, and commit: the caller answers 400 next."""
-    audit.record(session, action, shop_id=shop_id, topic=delivery.topic, event_id=event_id,
-                 webhook_id=delivery.webhook_id, triggered_at=delivery.triggered_at, body_sha256=digest,
-                 reason=reason, body_excerpt=delivery.raw_body[:EXCERPT].decode("utf-8", "replace"))
-    session.commit()
+    with open_session() as session:
+        audit.record(session, action, shop_id=shop_id, topic=delivery.topic, event_id=event_id,
+                     webhook_id=delivery.webhook_id, triggered_at=delivery.triggered_at, body_sha256=digest,
+                     reason=reason, body_excerpt=delivery.raw_body[:EXCERPT].decode("utf-8", "replace"))
+        session.commit()
 
 
 def _parse(delivery: Delivery) -> tuple[str, str]:
@@ -199,7 +259,7 @@ def _parse(delivery: Delivery) -> tuple[str, str]:
         raise Malformed(f"body nests deeper than {MAX_JSON_DEPTH}") from None
     if not isinstance(payload, dict):
         raise Malformed("body is not a JSON object")
-    if jsonutil.deeper_than(payload, MAX_JSON_DEPTH):
+    if jsonutil.may_nest_deeper(delivery.raw_body, MAX_JSON_DEPTH) and jsonutil.deeper_than(payload, MAX_JSON_DEPTH):
         raise Malformed(f"body nests deeper than {MAX_JSON_DEPTH}")
     compliance = flows.compliance(delivery.topic)
     if compliance is not None:

@@ -111,6 +111,112 @@ def test_given_a_new_event_when_its_transaction_commits_then_task_lane_and_count
     assert metrics.read(redis).inbox == {("orders/create", "received"): 2}
 
 
+def test_given_three_events_in_one_transaction_then_their_tasks_leave_in_one_round_trip(broker, migrated):
+    # given a broker that holds the hand-off script already
+    redis, _, _ = broker
+    shop = random.randrange(10**9)
+    first, _ = lane_lists("invoices")
+
+    def receive(*inbox_ids: int) -> None:
+        with session_scope(migrated) as session:
+            for inbox_id in inbox_ids:  # as the receiver's group commit stores deliveries together
+                with logs.bind(shop=f"shop-{inbox_id}.myshopify.com"):
+                    dispatch.send_after_commit(session, inbox_id, "orders/create", shop_id=shop)
+            session.commit()
+
+    on_a_new_thread(lambda: receive(1))
+    before = commands(redis)
+
+    # when three events are stored and committed in one transaction
+    on_a_new_thread(lambda: receive(2, 3, 4))
+
+    # then one script ran per event, pipelined (no script check or load in between), and each task
+    # waits in the first lane with its own correlation
+    after = commands(redis)
+    assert {name: calls - before.get(name, 0) for name, calls in after.items() if calls != before.get(name)} == {
+        "evalsha": 3, "incr": 3, "expire": 3, "lpush": 3}
+    newest = [json.loads(message) for message in redis.lrange(first, 0, 2)]
+    assert [m["headers"][CORRELATION_HEADER]["shop"] for m in newest] == [
+        "shop-4.myshopify.com", "shop-3.myshopify.com", "shop-2.myshopify.com"]
+
+
+@pytest.mark.parametrize("inbox_ids", [(2,), (2, 3)], ids=["a lone event", "two events together"])
+def test_given_a_redis_without_the_script_then_each_task_is_pushed_once(broker, migrated, inbox_ids):
+    # given a broker that lost its scripts (a restart, a SCRIPT FLUSH)
+    redis, _, _ = broker
+    first, _ = lane_lists("invoices")
+    on_a_new_thread(lambda: _commit_events(migrated, 1))
+    redis.script_flush()
+    waiting = redis.llen(first)
+
+    # when events are committed (one alone goes without a pipeline, several in one)
+    on_a_new_thread(lambda: _commit_events(migrated, *inbox_ids))
+
+    # then the script was loaded again and each task pushed exactly once
+    assert redis.llen(first) == waiting + len(inbox_ids)
+    pushed = redis.lrange(first, 0, len(inbox_ids) - 1)
+    assert sorted(json.loads(m)["headers"]["argsrepr"] for m in pushed) == [f"[{i}]" for i in inbox_ids]
+
+
+def test_given_a_lone_events_script_failing_then_its_task_is_sent_on_its_own(broker, migrated, caplog):
+    # given a broker whose customers lanes Redis cannot push to (the keys hold strings)
+    redis, _, _ = broker
+    on_a_new_thread(lambda: _commit_events(migrated, 1))  # the script loaded
+    for lane_list in lane_lists("customers"):
+        redis.set(lane_list, "not a list")
+
+    # when a customer's event is committed alone
+    def one() -> None:
+        with session_scope(migrated) as session:
+            dispatch.send_after_commit(session, 4, "customers/create", shop_id=random.randrange(10**9))
+            session.commit()
+
+    # then the script's error does not escape the commit: the task goes the old way, whose own
+    # failure (the lane still holds a string) is logged, for the sweeper to send it later
+    on_a_new_thread(one)
+    [failed] = [r for r in caplog.records if "could not be sent" in r.getMessage()]
+    assert failed.getMessage().startswith("inbox event 4:")
+    assert all(redis.type(lane_list) == b"string" for lane_list in lane_lists("customers"))
+
+
+def test_given_one_script_of_a_pipeline_failing_then_only_its_event_is_sent_again(broker, migrated, caplog):
+    # given a broker whose customers lanes Redis cannot push to (the keys hold strings)
+    redis, _, _ = broker
+    invoices, _ = lane_lists("invoices")
+    on_a_new_thread(lambda: _commit_events(migrated, 1))  # the script loaded, the connection open
+    for lane_list in lane_lists("customers"):  # whichever lane the event would go in
+        redis.set(lane_list, "not a list")
+    waiting = redis.llen(invoices)
+
+    caplog.handler.addFilter(logs.CorrelationFilter())  # the bound fields on each record, as on every handler
+
+    # when an order's event and a customer's event are committed together, each counted for /metrics
+    def both() -> None:
+        tally = metrics.Tally(app.conf.broker_write_url)
+        with session_scope(migrated) as session:
+            for inbox_id, topic in ((2, "orders/create"), (3, "customers/create")):
+                with logs.bind(gid=f"gid://shopify/Thing/{inbox_id}"):
+                    tally.moved(session, topic, None, "received")
+                    dispatch.send_after_commit(session, inbox_id, topic, shop_id=random.randrange(10**9))
+            session.commit()
+
+    on_a_new_thread(both)
+
+    # then the order's task was pushed once and counted once; only the customer's was sent again,
+    # and the line saying it could not be sent names the customer's event, not the order's
+    assert redis.llen(invoices) == waiting + 1
+    assert metrics.read(redis).stored["orders/create"] == 1
+    [failed] = [r for r in caplog.records if "could not be sent" in r.getMessage()]
+    assert failed.getMessage().startswith("inbox event 3:") and failed.gid == "gid://shopify/Thing/3"
+
+
+def _commit_events(migrated, *inbox_ids: int) -> None:
+    with session_scope(migrated) as session:
+        for inbox_id in inbox_ids:
+            dispatch.send_after_commit(session, inbox_id, "orders/create", shop_id=random.randrange(10**9))
+        session.commit()
+
+
 def test_the_handed_off_message_is_the_one_publish_sends_but_for_its_ids(broker, migrated):
     redis, _, _ = broker
     first, _ = lane_lists("invoices")
@@ -177,8 +283,24 @@ def test_given_the_broker_down_at_the_commit_then_the_send_fails_and_the_sweeper
     on_a_new_thread(send)
     start()
 
-    assert "an action after commit failed" in caplog.text
+    assert "inbox event 4: its task could not be sent; the sweeper sends it again" in caplog.text
     assert (redis.llen(first), redis.llen(backlog)) == (0, 0)
+
+
+def test_given_the_broker_down_at_a_commit_of_several_events_then_the_rest_are_left_to_the_sweeper(
+        broker, migrated, caplog):
+    # given a broker that is down when three events' transaction commits
+    redis, start, stop = broker
+    stop()
+
+    on_a_new_thread(lambda: _commit_events(migrated, 5, 6, 7))
+    start()
+
+    # then the first task's send waited out kombu's retries, and the two others did not: one line
+    # says they are the sweeper's to send
+    assert caplog.text.count("its task could not be sent") == 1
+    assert "the tasks of inbox events 6, 7 are left to the inbox sweeper" in caplog.text
+    assert redis.dbsize() == 0
 
 
 def test_given_a_counter_redis_cannot_increment_then_the_event_still_goes_in_the_backlog_lane(broker, migrated):

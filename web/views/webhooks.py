@@ -7,18 +7,19 @@ signed by the shop, 503 that it may be taken later.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from connector import flows, logs
+from connector import logs
 from connector.db import once_more_if_disconnected, session_scope
 from connector.services import inbox
 from connector.services.context import Services
 from web.body import TooLarge, read_body
+from web.group_commit import GroupCommit, Interrupted
 from web.gunicorn_logs import CORRELATION_ENVIRON
-from workers import dispatch  # the web process only sends tasks; it never runs them
 
 bp = Blueprint("webhooks", __name__)
 log = logging.getLogger(__name__)
@@ -30,10 +31,10 @@ def shopify():
     # gunicorn's access line (web.gunicorn_logs reads them from the environ after the response)
     with logs.bind() as correlation:
         request.environ[CORRELATION_ENVIRON] = correlation
-        return _receive()
+        return _receive(correlation)
 
 
-def _receive():
+def _receive(correlation: dict):
     services: Services = current_app.extensions["mlc"]
     refusals: logs.RefusalLog = current_app.extensions["mlc.refusals"]
     try:  # the exact bytes Shopify signed, before anything parses them, and never more than the limit
@@ -57,18 +58,13 @@ def _receive():
     shop, topic = delivery.shop_domain[:255], delivery.topic[:255]
     keys, window = current_app.extensions["mlc.webhook_keys"], current_app.extensions["mlc.webhook_window"]
 
-    def store() -> inbox.Accepted:
-        with session_scope(services.settings.database_url) as session:
-            accepted = inbox.accept(session, keys, delivery, window, services.tally)
-            if accepted.created:  # bound before the task is sent: its message header carries them
-                logs.annotate(inbox_id=accepted.inbox_id, shop=delivery.shop_domain, topic=delivery.topic,
-                              event_id=delivery.event_id, gid=flows.gid(delivery.topic, accepted.resource_id))
-            if accepted.flow is not None:
-                dispatch.send_after_commit(session, accepted.inbox_id, delivery.topic, accepted.shop_id)
-        return accepted
+    def admit() -> inbox.Admitted:  # a session only for a shop whose keys are not held, or a refusal
+        return inbox.admit(partial(session_scope, services.settings.database_url), keys, delivery, window)
 
     try:
-        accepted = once_more_if_disconnected(store)
+        admitted = once_more_if_disconnected(admit)
+        writer: GroupCommit = current_app.extensions["mlc.inbox_writer"]
+        accepted = writer.store(admitted, delivery.shop_domain, correlation)
     except inbox.InvalidHeader as exc:  # unsigned: logged without the header's value
         refusals.refused(shop, "invalid_header", "webhook refused: %s", exc)
         return jsonify(error="invalid header", detail=str(exc)), 400
@@ -87,11 +83,17 @@ def _receive():
     except PoolTimeout:  # every connection of the pool busy for as long as Shopify waits
         log.warning("no database connection free in time; Shopify will retry the delivery")
         return jsonify(error="unavailable"), 503
+    except Interrupted as exc:  # its batch's commit was stopped, or the commits ahead took too long
+        log.warning("webhook not confirmed stored: %s; Shopify will retry the delivery (answered "
+                    "duplicate if it was stored after all)", exc)
+        return jsonify(error="unavailable"), 503
     if not accepted.created:  # a retry of Shopify's, or a signed body sent again: logged as sparingly
         refusals.refused(shop, "duplicate", "webhook duplicate from %r (topic %r): already stored", shop, topic,
                          level=logging.INFO)
         return jsonify(status="duplicate"), 200
-    log.info("webhook accepted")
+    # gunicorn's access line names the delivery (inbox id, shop, topic, event id, GID): this one
+    # would repeat it on every delivery (MLC_LOG_LEVEL=DEBUG shows it, as where no access log is kept)
+    log.debug("webhook accepted")
     return jsonify(status="accepted", id=accepted.inbox_id), 200
 
 

@@ -261,6 +261,25 @@ def test_given_a_held_previous_secret_then_the_window_is_checked_at_each_webhook
 
 # -- bodies and headers that are not Shopify's ---------------------------------------------------
 
+def nested(depth: int) -> bytes:
+    """An order whose ``note`` nests objects so that the body is ``depth`` deep in all."""
+    return b'{"id": 7, "note": ' + b'{"a": ' * (depth - 1) + b"1" + b"}" * (depth - 1) + b"}"
+
+
+def test_given_a_body_as_deep_as_allowed_then_stored_and_one_deeper_refused(db_session, keys, shop_id):
+    assert inbox.accept(db_session, keys, delivery(nested(inbox.MAX_JSON_DEPTH), event_id="ev-deep")).created
+    with pytest.raises(inbox.Malformed, match="nests deeper"):
+        inbox.accept(db_session, keys, delivery(nested(inbox.MAX_JSON_DEPTH + 1), event_id="ev-deeper"))
+
+
+def test_given_a_large_order_with_more_objects_than_the_depth_limit_then_stored(db_session, keys, shop_id):
+    # given 200 line items of three objects each: far more containers than MAX_JSON_DEPTH, 4 deep
+    body = json.dumps({"id": 8, "line_items": [{"id": n, "tax_lines": [{"rate": "0.1"}], "properties": []}
+                                                for n in range(200)]}).encode()
+    # then it is stored: the body's count of braces does not refuse it, only its depth would
+    assert inbox.accept(db_session, keys, delivery(body, event_id="ev-large")).created
+
+
 @pytest.mark.parametrize("body, reason", [
     (b"[" * 5000 + b"]" * 5000, "nests deeper"),                       # past the parser's own stack
     (b'{"a":' * 100 + b"1" + b"}" * 100, "nests deeper"),              # past MAX_JSON_DEPTH
