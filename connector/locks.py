@@ -4,13 +4,6 @@ A Redis lock with a short time-to-live that a heartbeat thread keeps extending w
 runs: a long Fusion call keeps its lock, and a worker that dies (killed, out of memory) frees the
 object within ``ttl`` seconds instead of blocking it for the longest imaginable task. Before a
 write that must not happen twice, callers check :meth:`ObjectLock.still_held`.
-
-A worker that finds the object taken waits for its release rather than asking again every 0.1 s
-(redis-py's own wait): the release pushes a token on the lock's ``:released`` list in the same
-script that frees it, and the waiter blocks on that list (``BLPOP``), looking at the lock again
-at least every :data:`LOOK_EVERY` seconds for a holder that died. A paid order's ``orders/paid``
-arrives with its ``orders/create`` and waits for it: the polls were about 7 % of a busy
-worker's CPU (BENCHMARKS.md, "Worker CPU per order").
 """
 from __future__ import annotations
 
@@ -21,8 +14,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from redis import Redis
-from redis.exceptions import LockError, LockNotOwnedError, RedisError
-from redis.lock import Lock
+from redis.exceptions import LockError, RedisError
 
 log = logging.getLogger(__name__)
 
@@ -35,44 +27,9 @@ class Busy(RuntimeError):
         self.retry_after = retry_after
 
 
-#: Seconds between two looks at a taken lock while waiting for its release (its holder may have
-#: died, and its lock then expires without a release).
-LOOK_EVERY = 0.5
-#: Milliseconds a release's token waits for a waiter: one that comes later finds the lock free.
-_TOKEN_MS = 2000
-
-
-class _WakingLock(Lock):
-    """redis-py's lock, whose release also leaves a token for one worker waiting for it."""
-
-    LUA_RELEASE_SCRIPT = """
-        local token = redis.call('get', KEYS[1])
-        if not token or token ~= ARGV[1] then
-            return 0
-        end
-        redis.call('del', KEYS[1])
-        redis.call('lpush', KEYS[2], 1)
-        redis.call('ltrim', KEYS[2], 0, 0)
-        redis.call('pexpire', KEYS[2], ARGV[2])
-        return 1
-    """
-    lua_release = None  # registered for this class's script, not the base class's
-
-    def do_release(self, expected_token: str) -> None:
-        if not self.lua_release(keys=[self.name, released(self.name)], args=[expected_token, _TOKEN_MS],
-                                client=self.redis):
-            raise LockNotOwnedError("Cannot release a lock that's no longer owned", lock_name=self.name)
-
-
-def released(key: str) -> str:
-    """The list a lock's release pushes its token on."""
-    return f"{key}:released"
-
-
 class ObjectLock:
     def __init__(self, redis: Redis, key: str, ttl: float):
-        self._redis = redis
-        self._lock = _WakingLock(redis, key, timeout=ttl, thread_local=False)
+        self._lock = redis.lock(key, timeout=ttl, thread_local=False)
         self._ttl = ttl
         self._stop = threading.Event()
         self._lost = threading.Event()
@@ -103,16 +60,8 @@ class ObjectLock:
             return False
 
     def acquire(self, wait: float) -> bool:
-        """Take the lock, waiting up to ``wait`` seconds for its holder to release it."""
-        deadline = time.monotonic() + wait
-        while not self._lock.acquire(blocking=False):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            try:  # woken by the holder's release, or after a while to look again
-                self._redis.blpop([released(self._lock.name)], timeout=min(left, LOOK_EVERY))
-            except RedisError:
-                time.sleep(min(left, 0.1))
+        if not self._lock.acquire(blocking_timeout=wait):
+            return False
         self._heart.start()
         return True
 
