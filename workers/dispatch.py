@@ -168,6 +168,7 @@ class _HandOff:
     events: list[_Event]
 
     def __call__(self) -> None:
+        round_trip: Exception | None = None  # what failed the whole round trip, said once for all
         try:
             results = publish.prepare_all([event.message for event in self.events], self._push)
         except publish.NotPrepared:
@@ -176,11 +177,12 @@ class _HandOff:
             with logs.acting_as({}):  # about the commit's events together, not the committer's own
                 log.warning("the hand-off's round trip failed (%s); sending each task on its own",
                             type(exc).__name__)
+            round_trip = exc
             results = [exc] * len(self.events)
         unsent = [(event, result) for event, result in zip(self.events, results) if not isinstance(result, int)]
         for number, (event, result) in enumerate(unsent):  # (a script that ran: its task, lane and counts are in)
             with logs.acting_as(dict(event.correlation)):  # its lines name its own event
-                if isinstance(result, Exception) and len(self.events) > 1:
+                if isinstance(result, Exception) and result is not round_trip:  # its own script failed
                     log.warning("the hand-off of inbox event %s failed (%s); sending it on its own",
                                 event.inbox_id, type(result).__name__)
                 sent = _send_alone(event)

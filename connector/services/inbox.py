@@ -178,7 +178,8 @@ def store(session: Session, admitted: list[Admitted], tally: Tally | None = None
     A delivery stored before (same event, or same body), or by the same delivery racing in (the
     insert waited for that one to commit or roll back), or twice in ``admitted``, is a duplicate.
     """
-    # Core on the session's connection: the ORM's execution machinery costs more than the insert
+    # Core on the session's connection: the ORM's execution machinery costs more than the insert.
+    # (Unlike Session.execute it does not autoflush: callers hold no pending ORM objects here.)
     connection = session.connection()
     dialect = connection.dialect.name
     if len(admitted) == 1:  # the usual case: the statement whose result needs no matching

@@ -19,7 +19,9 @@ def test_given_a_holder_that_died_then_its_lock_is_taken_once_it_expires(redis_u
     name = key()
     redis.set(name, "a worker that was killed", px=800)  # never released
 
-    assert ObjectLock(redis, name, ttl=30).acquire(wait=10)
+    lock = ObjectLock(redis, name, ttl=30)
+    assert lock.acquire(wait=10)
+    lock.release()  # (and its heartbeat stops)
 
 
 def test_given_an_object_busy_past_the_wait_then_the_task_is_told_to_come_back(redis_url):

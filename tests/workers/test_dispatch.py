@@ -141,7 +141,7 @@ def test_given_three_events_in_one_transaction_then_their_tasks_leave_in_one_rou
 
 
 @pytest.mark.parametrize("inbox_ids", [(2,), (2, 3)], ids=["a lone event", "two events together"])
-def test_given_a_redis_without_the_script_then_each_task_is_pushed_once(broker, migrated, inbox_ids):
+def test_given_a_redis_without_the_script_then_each_task_is_pushed_once(broker, migrated, inbox_ids, caplog):
     # given a broker that lost its scripts (a restart, a SCRIPT FLUSH)
     redis, _, _ = broker
     first, _ = lane_lists("invoices")
@@ -152,10 +152,13 @@ def test_given_a_redis_without_the_script_then_each_task_is_pushed_once(broker, 
     # when events are committed (one alone goes without a pipeline, several in one)
     on_a_new_thread(lambda: _commit_events(migrated, *inbox_ids))
 
-    # then the script was loaded again and each task pushed exactly once
+    # then the script was loaded again and each task pushed exactly once, by the script, not by
+    # the fallback that follows a failed round trip
+    assert redis.script_exists(dispatch._HAND_OFF_SHA) == [True]
     assert redis.llen(first) == waiting + len(inbox_ids)
     pushed = redis.lrange(first, 0, len(inbox_ids) - 1)
     assert sorted(json.loads(m)["headers"]["argsrepr"] for m in pushed) == [f"[{i}]" for i in inbox_ids]
+    assert not [r for r in caplog.records if "failed" in r.getMessage()]
 
 
 def test_given_a_lone_events_script_failing_then_its_task_is_sent_on_its_own(broker, migrated, caplog):
@@ -174,8 +177,11 @@ def test_given_a_lone_events_script_failing_then_its_task_is_sent_on_its_own(bro
     # then the script's error does not escape the commit: the task goes the old way, whose own
     # failure (the lane still holds a string) is logged, for the sweeper to send it later
     on_a_new_thread(one)
-    [failed] = [r for r in caplog.records if "could not be sent" in r.getMessage()]
-    assert failed.getMessage().startswith("inbox event 4:")
+    said = [r.getMessage() for r in caplog.records]
+    assert not [m for m in said if "round trip failed" in m]  # the round trip itself went through
+    assert [m for m in said if "hand-off of inbox event 4 failed" in m]  # its own script's error said
+    [failed] = [m for m in said if "could not be sent" in m]
+    assert failed.startswith("inbox event 4:")
     assert all(redis.type(lane_list) == b"string" for lane_list in lane_lists("customers"))
 
 

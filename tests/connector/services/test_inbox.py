@@ -272,8 +272,15 @@ def test_given_a_body_as_deep_as_allowed_then_stored_and_one_deeper_refused(db_s
         inbox.accept(db_session, keys, delivery(nested(inbox.MAX_JSON_DEPTH + 1), event_id="ev-deeper"))
 
 
+def test_given_a_body_nested_too_deep_in_arrays_then_refused(db_session, keys, shop_id):
+    # given an order whose note is arrays inside arrays: 1 object + 64 arrays, 65 deep in all
+    body = b'{"id": 9, "note": ' + b"[" * inbox.MAX_JSON_DEPTH + b"]" * inbox.MAX_JSON_DEPTH + b"}"
+    with pytest.raises(inbox.Malformed, match="nests deeper"):
+        inbox.accept(db_session, keys, delivery(body, event_id="ev-arrays"))
+
+
 def test_given_a_large_order_with_more_objects_than_the_depth_limit_then_stored(db_session, keys, shop_id):
-    # given 200 line items of three objects each: far more containers than MAX_JSON_DEPTH, 4 deep
+    # given 200 line items of four containers each: far more than MAX_JSON_DEPTH, 5 deep
     body = json.dumps({"id": 8, "line_items": [{"id": n, "tax_lines": [{"rate": "0.1"}], "properties": []}
                                                 for n in range(200)]}).encode()
     # then it is stored: the body's count of braces does not refuse it, only its depth would
