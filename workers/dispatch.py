@@ -185,11 +185,11 @@ class _HandOff:
                 if isinstance(result, Exception) and result is not round_trip:  # its own script failed
                     log.warning("the hand-off of inbox event %s failed (%s); sending it on its own",
                                 event.inbox_id, type(result).__name__)
-                sent = _send_alone(event)
-            if sent is True:
+                failure = _send_alone(event)
+            if failure is None:
                 continue
             left = [e.inbox_id for e, _ in unsent[number + 1:]]
-            if _unreachable(sent) and left:  # each would wait out kombu's retries: the sweeper sends them
+            if _unreachable(failure) and left:  # each would wait out kombu's retries: the sweeper sends them
                 with logs.acting_as({}):
                     log.warning("the broker is unreachable; the tasks of inbox events %s are left to the inbox "
                                 "sweeper", ", ".join(map(str, left)))
@@ -211,10 +211,10 @@ class _HandOff:
         return [result if isinstance(result, Exception) else LANES[result - 1] for result in results]
 
 
-def _send_alone(event: _Event) -> bool | Exception:
+def _send_alone(event: _Event) -> Exception | None:
     """An event's task, counts and lane each on their own, as before the hand-off script: what
     follows a hand-off that failed (a task whose script ran after all is sent twice, which its
-    worker's claim makes harmless). True, or why the task could not be sent."""
+    worker's claim makes harmless). None once sent, or why the task could not be."""
     for count in event.counts:
         count.apply()
     priority = event.fixed if event.fixed is not None else lane(event.shop_id)
@@ -223,7 +223,7 @@ def _send_alone(event: _Event) -> bool | Exception:
     except Exception as exc:  # committed already: the sweeper sends it again (see send_after_commit)
         log.exception("inbox event %s: its task could not be sent; the sweeper sends it again", event.inbox_id)
         return exc
-    return True
+    return None
 
 
 def _unreachable(exc: BaseException) -> bool:
