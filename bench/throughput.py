@@ -32,7 +32,7 @@ from bench import pipeline
 from bench.measure import cpu_seconds, rss_mb
 from connector.config import load_settings
 from connector.db import session_scope
-from connector.models import AuditEvent, InboxEvent, InboxState
+from connector.models import AuditEvent, InboxEvent, InboxState, ProcessingAttempt
 from sandbox.shopify.generator import generate_orders
 
 LATENCY_MS = 300
@@ -77,6 +77,7 @@ class Batch:
     peak_in_flight: int
     cpu: dict[str, float]      # process name -> CPU seconds spent during the batch
     commits: int | None        # PostgreSQL transactions committed in the stack's database
+    attempts: Counter          # the batch's processing attempts, by outcome (done, waiting, …)
 
     @property
     def per_order(self) -> float:
@@ -85,7 +86,7 @@ class Batch:
 
 def batch(stack, domain: str, label: str, orders: list[dict], already: int) -> Batch:
     pipeline.fusion(stack, "DELETE", "stats")
-    cpu_before, commits_before = cpu_seconds(stack.pids()), commits()
+    cpu_before, commits_before, attempts_before = cpu_seconds(stack.pids()), commits(), attempts()
     started = time.monotonic()
     place(stack, domain, orders)
     wait_settled(already + len(orders), domain)
@@ -94,7 +95,14 @@ def batch(stack, domain: str, label: str, orders: list[dict], already: int) -> B
     committed = None if commits_before is None else commits() - commits_before
     requests_by_kind = Counter({k: v for k, v in pipeline.fusion(stack, "GET", "stats").items() if isinstance(v, int)})
     return Batch(label, len(orders), seconds, requests_by_kind, pipeline.fusion(stack, "GET", "load")["peak_in_flight"], cpu,
-                 committed)
+                 committed, attempts() - attempts_before)
+
+
+def attempts() -> Counter:
+    """Every processing attempt so far, by outcome."""
+    with session_scope(load_settings().database_url) as session:
+        return Counter({(outcome.value if outcome else "running"): n for outcome, n in session.execute(
+            select(ProcessingAttempt.outcome, func.count()).group_by(ProcessingAttempt.outcome))})
 
 
 def paid(orders: list[dict]) -> int:
@@ -117,6 +125,10 @@ def print_batches(batches: list[Batch], paid_orders: int, threads: int) -> None:
     if all(b.commits is not None for b in batches):
         print(f"\nPostgreSQL commits per order (every process; the benchmark's own polling adds {2 / POLL:.0f}/s)")
         print("  " + "   ".join(f"{b.label} {b.commits / b.orders:.1f}" for b in batches))
+    print("\nprocessing attempts per order, by outcome (a paid order has two events; 'waiting': another "
+          "event held the order, and the task was sent again)")
+    for b in batches:
+        print(f"  {b.label:16} " + "  ".join(f"{outcome} {n / b.orders:.2f}" for outcome, n in sorted(b.attempts.items())))
     print("\nCPU ms per order, by process")
     for b in batches:
         print(f"  {b.label:16} " + "  ".join(f"{name} {spent * 1000 / b.orders:.0f}"

@@ -14,7 +14,7 @@ from kombu import Queue
 from connector import logs
 from connector.config import load_settings
 from connector.flows import JOBS, LANES, QUEUES, task_table
-from workers import flower_guard
+from workers import broker, flower_guard
 
 settings = load_settings()
 
@@ -29,6 +29,7 @@ VISIBILITY_TIMEOUT = 3600
 app = Celery("mlc", include=["workers.tasks"])
 app.conf.update(
     broker_url=settings.redis_url,
+    broker_transport=broker.transport_for(settings.redis_url),  # one Redis client per channel
     broker_connection_retry_on_startup=True,
     broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT, "priority_steps": list(LANES)},
     # each worker consumes one queue: the order between queues (queue_order_strategy) does not

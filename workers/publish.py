@@ -20,28 +20,28 @@ threads or greenlets alike.
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
-from kombu.transport import redis as kombu_redis
 from kombu.utils.json import dumps
 from kombu.utils.uuid import uuid
 from redis import Redis
 
+from workers import broker
 from workers.app import CORRELATION_HEADER, app
 
 T = TypeVar("T")
 
 
-class _Channel(kombu_redis.Channel):
-    """kombu's Redis channel, with one client on its connection pool instead of one per command.
+class _Channel(broker.Channel):
+    """The broker's channel (one Redis client on its pool, ``workers.broker``), which can hold its
+    messages back.
 
     While ``_captured`` is a list, a publish pushes nothing: the queue and kombu's envelope land
     there, for :func:`prepare` to push in a round trip of its caller's.
     """
 
-    _client = None
     _captured: list | None = None
 
     def _put(self, queue, message, **kwargs):
@@ -49,17 +49,8 @@ class _Channel(kombu_redis.Channel):
             return super()._put(queue, message, **kwargs)
         self._captured.append((queue, message))
 
-    @contextmanager
-    def conn_or_acquire(self, client=None):
-        if client is None:
-            pool = self.pool  # a new pool after a fork or a reconnect: the client follows it
-            if self._client is None or self._client.connection_pool is not pool:
-                self._client = self._create_client()
-            client = self._client
-        yield client
 
-
-class _Transport(kombu_redis.Transport):
+class _Transport(broker.Transport):
     Channel = _Channel
 
 
@@ -72,8 +63,7 @@ _free: dict[tuple[int, str], list[tuple]] = {}
 def _new_publisher() -> tuple:
     """A producer and the app's publishing settings, read when it is made."""
     conf = app.conf
-    # redis:// and rediss:// only: any other scheme (sentinel://) keeps kombu's own transport
-    ours = conf.broker_write_url.startswith(("redis://", "rediss://"))
+    ours = broker.transport_for(conf.broker_write_url) is not None
     connection = app.connection_for_write(transport=_Transport if ours else None)
     options = dict(exchange="", serializer=conf.task_serializer, compression=conf.task_compression,
                    delivery_mode=conf.task_default_delivery_mode, retry=True,

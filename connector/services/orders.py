@@ -43,11 +43,14 @@ def handle(services: Services, session: Session, shop: Shop, order: dict) -> str
         return ""
     if repeats_settled(session, shop, order):
         return ""
-    result = sync(services, session, shop, order)
-    if result.binding.state == BindingState.synced:
-        with money_lock(services, shop, str(order["id"])):
-            if repeats_settled(session, shop, order):  # another worker finished it while this one waited
-                return ""
+    # The order is held from its invoice through its payments: a paid order's orders/paid, which
+    # arrives beside its orders/create, waits here and then finds this version settled, rather
+    # than coming back later or taking the order between the invoice and its receipts.
+    with money_lock(services, shop, str(order["id"])):
+        if repeats_settled(session, shop, order):  # another worker finished it while this one waited
+            return ""
+        result = sync(services, session, shop, order)
+        if result.binding.state == BindingState.synced:
             paid = payments.sync(services, session, shop, order, result.binding)
             if result.refused is None and not result.note and payments.covers(order, paid):
                 bindings.settle(session, result.binding, order)
@@ -65,11 +68,19 @@ def repeats_settled(session: Session, shop: Shop, order: dict) -> bool:
     return bindings.is_settled(session, shop.id, BindingKind.order, str(order["id"]), order)
 
 
+#: How long an order's event waits for another event of the same order: about what an order's
+#: invoice and payments take (a few Fusion round trips), so that the second of a paid order's
+#: two events usually waits once instead of coming back (a task sent again, claimed again).
+ORDER_WAIT_SECONDS = 5.0
+
+
 def money_lock(services: Services, shop: Shop, order_id: str):
     """The order's lock, for everything that moves money between its documents and receipts:
-    payments, refunds, edits and cancellations of one order never move one receipt at once."""
+    the invoice, payments, refunds, edits and cancellations of one order never move one receipt
+    at once. It is the invoice's own lock too (one object, one key), taken again by the same
+    thread without waiting (``connector.locks``)."""
     return object_lock(services.redis, shop.id, BindingKind.order.value, order_id,
-                       ttl=services.settings.lock_timeout_seconds)
+                       ttl=services.settings.lock_timeout_seconds, wait=ORDER_WAIT_SECONDS)
 
 
 def skips_uninvoiced(services: Services, session: Session, shop: Shop, order: dict) -> bool:

@@ -2,6 +2,7 @@
 and a worker that finds it busy past its wait is told to come back."""
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
@@ -36,3 +37,38 @@ def test_given_an_object_busy_past_the_wait_then_the_task_is_told_to_come_back(r
         assert busy.value.retry_after == 0.6
     finally:
         holder.release()
+
+
+def test_given_a_thread_holding_an_object_when_it_locks_the_object_again_then_it_goes_on_and_keeps_it(redis_url):
+    redis = Redis.from_url(redis_url)
+    shop, kind, object_id = 7, "order", uuid.uuid4().hex
+    name = f"mlc:lock:{shop}:{kind}:{object_id}"
+
+    with object_lock(redis, shop, kind, object_id, wait=0) as outer:
+        with object_lock(redis, shop, kind, object_id, wait=0) as inner:  # no wait: it is this thread's
+            assert inner is outer
+        # leaving the inner block did not free the object for another worker
+        assert outer.still_held()
+        assert not ObjectLock(redis, name, ttl=30).acquire(wait=0)
+    after = ObjectLock(redis, name, ttl=30)
+    assert after.acquire(wait=0)  # freed by the outer block only
+    after.release()
+
+
+def test_given_an_object_held_by_one_thread_then_another_thread_of_the_process_waits_for_it(redis_url):
+    redis = Redis.from_url(redis_url)
+    shop, kind, object_id = 7, "order", uuid.uuid4().hex
+    outcome = []
+
+    def other_thread():
+        try:
+            with object_lock(redis, shop, kind, object_id, wait=0.3):
+                outcome.append("entered")
+        except Busy:
+            outcome.append("busy")
+
+    with object_lock(redis, shop, kind, object_id, wait=0):
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+    assert outcome == ["busy"]

@@ -4,10 +4,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+
+from redis import Redis
+from sqlalchemy import select
 
 from connector.config import load_settings
 from connector.db import session_scope
-from connector.models import AttemptOutcome, BindingState, InboxState
+from connector.locks import object_lock
+from connector.models import AttemptOutcome, BindingState, InboxState, Shop
 from connector.services import status
 from tests.factories import new_order
 from tests.support import eventually
@@ -61,3 +66,21 @@ def test_given_a_parked_event_then_status_and_replay_show_print_its_attempts(sho
         [attempt] = attempts_of(event.id)
         assert attempt.task_id in shown.stdout and "parked" in shown.stdout
     assert event.state == InboxState.parked
+
+
+def test_given_another_event_holding_the_order_for_a_few_seconds_then_the_order_event_waits_once_and_is_done(
+        shop, redis_url):
+    order = shop.place_order(new_order(), deliver=False)
+    with session_scope(load_settings().database_url) as session:
+        shop_id = session.scalar(select(Shop.id).where(Shop.domain == shop.domain))
+
+    # another worker's event of the same order (its invoice and payments) holds the order for 3 s
+    with object_lock(Redis.from_url(redis_url), shop_id, "order", str(order["id"]), wait=0):
+        assert shop.deliver("orders/create", order).status_code == 200
+        time.sleep(3)
+    event = order_event(shop)
+
+    # it waited for the order instead of being sent again: one attempt, done
+    assert event.state == InboxState.done
+    assert [r.outcome for r in attempts_of(event.id)] == [AttemptOutcome.done]
+    assert shop.binding("order", order["id"]).state == BindingState.synced
