@@ -23,8 +23,8 @@ from redis.exceptions import LockError, RedisError
 log = logging.getLogger(__name__)
 #: How often a waiter asks for a busy lock: the holder's work takes Fusion round trips (a few
 #: hundred milliseconds each), so asking more often only spends the waiter's CPU on Redis.
-POLL_SECONDS = 0.25
-#: The object locks each thread holds, by key, with how many times it entered each.
+POLL_SECONDS = 0.5
+#: The object locks each thread holds, by key (the outermost holder releases them).
 _held = threading.local()
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from connector import jsonutil
@@ -19,14 +19,10 @@ def get_or_create(session: Session, shop_id: int, kind: str, shopify_id: str, gi
     waiting for one lock while holding another (SQLite's write lock) is how deadlocks start.
     """
     binding = find(session, shop_id, kind, shopify_id)
-    if binding is not None:
-        session.commit()
-        return binding
-    try:
-        with session.begin_nested():
-            binding = Binding(shop_id=shop_id, kind=kind, shopify_id=shopify_id, shopify_gid=gid)
-            session.add(binding)
-    except IntegrityError:
+    if binding is None:
+        # one statement whoever wins the race (no savepoint and its two round trips), then the row
+        session.execute(_INSERTS[session.get_bind().dialect.name],
+                        {"shop_id": shop_id, "kind": kind, "shopify_id": shopify_id, "shopify_gid": gid})
         binding = find(session, shop_id, kind, shopify_id)
     session.commit()
     return binding
@@ -37,6 +33,8 @@ def get_or_create(session: Session, shop_id: int, kind: str, shopify_id: str, gi
 _ONE = (Binding.shop_id == bindparam("shop_id"), Binding.kind == bindparam("kind"),
         Binding.shopify_id == bindparam("shopify_id"))
 _FIND = select(Binding).where(*_ONE)
+_INSERTS = {name: insert(Binding.__table__).on_conflict_do_nothing(index_elements=["shop_id", "kind", "shopify_id"])
+            for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))}
 _SETTLED = select(Binding.state, Binding.settled_version).where(*_ONE)
 
 
@@ -65,10 +63,19 @@ def settle(session: Session, binding: Binding, payload: dict) -> None:
 
 
 def is_settled(session: Session, shop_id: int, kind: str, shopify_id: str, payload: dict) -> bool:
-    """Read from the row itself, not from an object the session may hold from before another
-    worker settled it."""
+    return settles(seen(session, shop_id, kind, shopify_id), payload)
+
+
+def seen(session: Session, shop_id: int, kind: str, shopify_id: str) -> Row | None:
+    """The binding's state and settled version as the row holds them now (``None``: no binding),
+    not as an object the session may hold from before another worker settled it."""
     row = session.execute(_SETTLED, {"shop_id": shop_id, "kind": kind, "shopify_id": shopify_id}).first()
     session.commit()
+    return row
+
+
+def settles(row: Row | None, payload: dict) -> bool:
+    """Whether that row says every effect of this version of the object is in Fusion."""
     return row is not None and row.state == BindingState.synced and row.settled_version == version(payload)
 
 

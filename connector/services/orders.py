@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from connector import audit
@@ -39,9 +40,8 @@ from connector.services.documents import ShopDocument
 def handle(services: Services, session: Session, shop: Shop, order: dict) -> str:
     """An order webhook: the order's invoice, its payments as receipts, and a note on what Fusion
     does not reflect yet."""
-    if skips_uninvoiced(services, session, shop, order):
-        return ""
-    if repeats_settled(session, shop, order):
+    seen = bindings.seen(session, shop.id, BindingKind.order, str(order["id"]))  # one read for both
+    if _skips_uninvoiced(services, session, shop, order, seen) or bindings.settles(seen, order):
         return ""
     # The order is held from its invoice through its payments: a paid order's orders/paid, which
     # arrives beside its orders/create, waits here and then finds this version settled, rather
@@ -88,14 +88,18 @@ def skips_uninvoiced(services: Services, session: Session, shop: Shop, order: di
     the reason, for the payments, refunds, edits and cancellation that follow, which then book
     nothing either. Decided only while nothing is in Fusion: an order invoiced already (or being
     invoiced) stays invoiced, and its cancellation credits it."""
-    binding = bindings.find(session, shop.id, BindingKind.order, str(order["id"]))
-    session.commit()
-    if binding is not None and binding.state == BindingState.skipped:
+    return _skips_uninvoiced(services, session, shop, order,
+                             bindings.seen(session, shop.id, BindingKind.order, str(order["id"])))
+
+
+def _skips_uninvoiced(services: Services, session: Session, shop: Shop, order: dict, seen: Row | None) -> bool:
+    """:func:`skips_uninvoiced`, given the order's binding as just read (``bindings.seen``)."""
+    if seen is not None and seen.state == BindingState.skipped:
         return True
     reason = why_no_invoice(services.settings, order)
     if not reason:
         return False
-    if binding is not None and binding.state not in (BindingState.pending, BindingState.parked):
+    if seen is not None and seen.state not in (BindingState.pending, BindingState.parked):
         return False
     skipped = bindings.skip(session, shop.id, BindingKind.order, str(order["id"]), order["admin_graphql_api_id"],
                             reason)
