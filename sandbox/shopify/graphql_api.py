@@ -15,6 +15,7 @@ import json
 import os
 import re
 import threading
+from functools import lru_cache
 from pathlib import Path
 
 from graphql import (GraphQLError, build_client_schema, build_schema, execute, get_named_type, get_operation_ast, parse,
@@ -132,6 +133,20 @@ def format_error(err: GraphQLError) -> dict:
 # ------------------------------------------------------------------------------------------ executor
 
 
+@lru_cache(maxsize=256)
+def _prepared(schema, query: str):
+    """Parsing and validating a query is most of what answering it costs, and a client sends the
+    same few queries again and again (the documents are not changed by executing them)."""
+    try:
+        document = parse(query)
+    except GraphQLError as err:
+        return None, [format_error(err)]
+    errors = validate(schema, document)
+    if errors:
+        return None, [format_validation_error(e) for e in errors]
+    return document, []
+
+
 class GraphQLService:
     """Validates, prices and executes one Admin GraphQL request for one shop."""
 
@@ -145,14 +160,7 @@ class GraphQLService:
 
     def prepare(self, query: str):
         """(document, errors): parse and validate against Shopify's schema."""
-        try:
-            document = parse(query)
-        except GraphQLError as err:
-            return None, [format_error(err)]
-        errors = validate(self.schema(), document)
-        if errors:
-            return None, [format_validation_error(e) for e in errors]
-        return document, []
+        return _prepared(self.schema(), query)
 
     def requested_cost(self, document, operation_name, variables) -> int:
         op = get_operation_ast(document, operation_name)
