@@ -69,8 +69,13 @@ class ObjectLock:
             return False
 
     def acquire(self, wait: float) -> bool:
+        """Take the lock, waiting up to ``wait`` seconds; the last try is made at the end of the wait
+        (redis-py stops one poll early: a 5 s wait would have given up after 4.5 s)."""
+        deadline = time.monotonic() + wait
         if not self._lock.acquire(blocking_timeout=wait):
-            return False
+            time.sleep(max(0.0, deadline - time.monotonic()))
+            if not self._lock.acquire(blocking=False):
+                return False
         self._heart.start()
         return True
 

@@ -29,7 +29,6 @@ VISIBILITY_TIMEOUT = 3600
 app = Celery("mlc", include=["workers.tasks"])
 app.conf.update(
     broker_url=settings.redis_url,
-    broker_transport=broker.transport_for(settings.redis_url),  # one Redis client per channel
     broker_connection_retry_on_startup=True,
     broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT, "priority_steps": list(LANES)},
     # each worker consumes one queue: the order between queues (queue_order_strategy) does not
@@ -69,6 +68,15 @@ def _configure_logging(loglevel=None, **_):
     with a receiver of this signal Celery leaves logging alone, its own lines (a task received,
     succeeded, retried, failed) included, and does not redirect stdout."""
     logs.configure_logging(loglevel or settings.log_level, settings.log_format)
+
+
+@signals.celeryd_init.connect
+def _consume_through_one_client(conf=None, **_):
+    """A worker consumes through ``workers.broker`` (one Redis client per channel). Set when a
+    worker starts, not for the whole app: Flower tells the broker's kind by its URL's scheme."""
+    transport = broker.transport_for(conf.broker_url or "")
+    if transport:
+        conf.broker_transport = transport
 
 
 # A task's correlation: bound before it runs and unbound after, in the thread that runs it.

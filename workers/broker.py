@@ -8,8 +8,12 @@ cost the receiver beyond the durable floor (BENCHMARKS.md, "Receiver", "Worker C
 A client holds no connection of its own (each command takes one from the channel's pool, as
 before), so one client per channel serves every thread.
 
-``redis://`` only: ``rediss://`` keeps kombu's own transport, which turns its TLS on from the
-scheme, and any other scheme (``sentinel://``) has its own transport.
+Workers only (``workers.app`` sets it when a worker starts): Flower reads the broker's kind from the
+scheme of the app's connection URL, which names the transport. ``redis://``, and ``rediss://``
+that says how to check the server's certificate (``ssl_cert_reqs``, as deploy/README.md asks):
+kombu turns TLS on from that for this transport too. A bare ``rediss://`` keeps kombu's own
+transport, which is what turns TLS on from the scheme alone, and any other scheme
+(``sentinel://``) has its own.
 """
 from __future__ import annotations
 
@@ -36,5 +40,6 @@ class Transport(kombu_redis.Transport):
 
 
 def transport_for(url: str) -> str | None:
-    """The transport for a broker URL: this module's for ``redis://``, else kombu's choice."""
-    return f"{__name__}:Transport" if url.startswith("redis://") else None
+    """The transport for a broker URL: this module's where it serves (above), else None (kombu's)."""
+    ours = url.startswith("redis://") or (url.startswith("rediss://") and "ssl_cert_reqs=" in url)
+    return f"{__name__}:Transport" if ours else None

@@ -55,7 +55,7 @@ def test_given_a_thread_holding_an_object_when_it_locks_the_object_again_then_it
     after.release()
 
 
-def test_given_an_object_held_by_one_thread_then_another_thread_of_the_process_waits_for_it(redis_url):
+def test_given_an_object_held_by_one_thread_then_another_thread_of_the_process_does_not_share_it(redis_url):
     redis = Redis.from_url(redis_url)
     shop, kind, object_id = 7, "order", uuid.uuid4().hex
     outcome = []
@@ -72,3 +72,15 @@ def test_given_an_object_held_by_one_thread_then_another_thread_of_the_process_w
         thread.start()
         thread.join()
     assert outcome == ["busy"]
+
+
+def test_given_a_holder_that_lets_go_just_before_the_wait_ends_then_the_waiter_gets_the_lock(redis_url):
+    redis = Redis.from_url(redis_url)
+    name = key()
+    # another worker's lock that frees itself 1.75 s from now: after the waiter's last poll (every
+    # 0.5 s) that fits in its 2 s, before the wait ends
+    redis.set(name, "another worker", px=1750)
+
+    lock = ObjectLock(redis, name, ttl=30)
+    assert lock.acquire(wait=2.0)
+    lock.release()

@@ -10,9 +10,28 @@ from workers.app import app
 
 def test_given_a_redis_url_then_workers_use_the_transport_that_keeps_one_client():
     assert transport.transport_for("redis://127.0.0.1:6379/0") == "workers.broker:Transport"
-    # TLS is turned on by kombu's own transport from the scheme; sentinel has a transport of its own
+    # with TLS: ours where the URL says how to check the certificate (kombu turns TLS on from that);
+    # a bare rediss:// is kombu's own transport, which turns TLS on from the scheme alone
+    assert transport.transport_for("rediss://cache.example:6380/0?ssl_cert_reqs=required") == \
+        "workers.broker:Transport"
     assert transport.transport_for("rediss://cache.example:6380/0") is None
     assert transport.transport_for("sentinel://127.0.0.1:26379") is None
+
+
+def test_given_a_worker_starting_then_it_consumes_through_our_transport_while_flower_still_sees_redis(monkeypatch):
+    from celery import signals
+    from flower.utils.broker import Broker, Redis
+
+    monkeypatch.setitem(app.conf, "broker_url", "redis://127.0.0.1:6379/0")
+    monkeypatch.setitem(app.conf, "broker_transport", None)
+    # Flower, with the app as every process but a worker has it: a Redis broker it can show
+    assert isinstance(Broker(app.connection().as_uri(include_password=True)), Redis)
+
+    signals.celeryd_init.send(sender="invoices@test", instance=None, conf=app.conf, options={})
+
+    assert app.conf.broker_transport == "workers.broker:Transport"
+    with app.connection_for_read() as connection:
+        assert isinstance(connection.default_channel, transport.Channel)
 
 
 def test_given_a_channel_then_its_commands_share_one_client_and_survive_a_broker_restart(broker):
