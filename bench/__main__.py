@@ -128,7 +128,7 @@ def main() -> None:
     parser.add_argument("--budget-rate", type=float, default=30.0, help="the Fusion rate limit R of the budget part")
     parser.add_argument("--budget-orders", type=int, default=300, help="orders of the budget part")
     parser.add_argument("--invoice-processes", type=int, default=1,
-                        help="worker processes on the invoices queue in the calls and latency parts")
+                        help="worker processes on the invoices queue in the calls, latency and in-flight parts")
     parser.add_argument("--slow-ms", type=int, default=1500, help="Fusion's latency in the in-flight part")
     parser.add_argument("--share-rate", type=float, default=share.RATE,
                         help="the Fusion rate limit R of the share benchmark")

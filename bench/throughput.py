@@ -147,19 +147,20 @@ def commits() -> int | None:
         return session.scalar(text("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"))
 
 
-def in_flight(orders: int, latency_ms: int, seed: int) -> None:
+def in_flight(orders: int, latency_ms: int, seed: int, processes: int = 1) -> None:
     """A backlog of known customers' orders against a pod slow enough that the machine's CPU is
     not what limits: how many calls the pools keep in flight, against the threads they have."""
     with pipeline.private_stack("inflight", env={"MLC_FUSION_RATE": str(GENEROUS), "MLC_FUSION_BURST": str(GENEROUS)},
-                       latency_ms=latency_ms) as (stack, domain):
+                                latency_ms=latency_ms, processes={"invoices": processes}) as (stack, domain):
         first = generate_orders(min(orders, 60), seed)
         batch(stack, domain, "warm-up", first, 0)
         known = batch(stack, domain, "backlog", [first[i % len(first)] for i in range(orders)], len(first))
         from workers.pools import concurrency
-        threads = sum(concurrency(load_settings(), q) for q in ("invoices", "customers"))
+        threads = concurrency(load_settings(), "invoices") * processes + concurrency(load_settings(), "customers")
         memory = rss_mb(stack.pids(), "worker-")
     average = sum(known.requests.values()) / known.seconds * latency_ms / 1000
-    print(f"\ncalls in flight, {orders} orders of known customers queued at once, Fusion answering in {latency_ms} ms")
+    print(f"\ncalls in flight, {orders} orders of known customers queued at once, Fusion answering in {latency_ms} ms, "
+          f"the invoices queue served by {processes} worker process{'es' if processes > 1 else ''}")
     print(f"  most at once {known.peak_in_flight}, on average {average:.1f} (Little's law), of {threads} worker threads "
           f"on the order queues; {known.orders / known.seconds:.1f} orders/s; all workers {memory:.0f} MiB")
 
@@ -269,7 +270,7 @@ def run(*, orders: int, rates: tuple[float, ...] = (20.0,), seconds: float = 30.
         print(f"\n(the invoices queue served by {processes} worker process{'es' if processes > 1 else ''})")
         calls_and_latency(orders, list(rates), seconds, seed, parts, processes)
     if "inflight" in parts:
-        in_flight(3 * orders, slow_ms, seed)
+        in_flight(3 * orders, slow_ms, seed, processes)
     if "budget" in parts:
         budget_part(budget_rate, budget_orders, seed + 1)
 
@@ -281,7 +282,7 @@ def calls_and_latency(orders: int, rates: list[float], seconds: float, seed: int
         new = batch(stack, domain, "new customers", first, 0)
         known = batch(stack, domain, "known customers", generate_orders(orders, seed), orders)
         from workers.pools import concurrency
-        threads = sum(concurrency(load_settings(), q) for q in ("invoices", "customers"))
+        threads = concurrency(load_settings(), "invoices") * processes + concurrency(load_settings(), "customers")
         print_batches([new, known], paid(first), threads)
         if "latency" not in parts:
             return
