@@ -3,8 +3,8 @@
 Kombu's Redis channel makes a new ``redis.Redis`` client for each command it sends outside its
 polling loop: for every task message a worker takes, one to record it as unacknowledged and one
 to acknowledge it, and one for every message sent. Building a client (redis-py fills a table of
-some 170 response callbacks) was about 3 % of a busy worker's CPU, and most of what a new webhook
-cost the receiver beyond the durable floor (BENCHMARKS.md, "Receiver", "Worker CPU per order").
+some 170 response callbacks) was about 3 % of a busy worker's CPU (BENCHMARKS.md, "The order held
+through its payments"), and part of what a new webhook cost the receiver (``workers.publish``).
 A client holds no connection of its own (each command takes one from the channel's pool, as
 before), so one client per channel serves every thread.
 
