@@ -54,7 +54,8 @@ def test_latency_with_jitter(fusion):
     _faults(fusion, {"latency_ms": 300, "jitter_ms": 50})
     start = time.monotonic()
     fusion.rest("GET", INVOICES)
-    assert 0.24 <= time.monotonic() - start < 2
+    # at least the latency less the jitter (an upper bound would only measure this machine's load)
+    assert time.monotonic() - start >= 0.25
 
 
 def test_read_timeout_after_commit(fusion, customer):
