@@ -73,7 +73,7 @@ def run_pools(args) -> None:
 def run_throughput(args) -> None:
     throughput.run(orders=args.orders, rates=[float(r) for r in args.rate.split(",")], seconds=args.seconds,
                    budget_rate=args.budget_rate, budget_orders=args.budget_orders, parts=args.parts.split(","),
-                   slow_ms=args.slow_ms, processes=args.invoice_processes)
+                   slow_ms=args.slow_ms, processes=tuple(int(n) for n in args.invoice_processes.split(",")))
 
 
 def run_logs(args) -> None:
@@ -127,8 +127,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="how long the latency part places orders")
     parser.add_argument("--budget-rate", type=float, default=30.0, help="the Fusion rate limit R of the budget part")
     parser.add_argument("--budget-orders", type=int, default=300, help="orders of the budget part")
-    parser.add_argument("--invoice-processes", type=int, default=1,
-                        help="worker processes on the invoices queue in the calls, latency and in-flight parts")
+    parser.add_argument("--invoice-processes", default="1,2",
+                        help="worker processes on the invoices queue in the calls, latency and in-flight parts "
+                        "(several: each in turn, then their p95s side by side)")
     parser.add_argument("--slow-ms", type=int, default=1500, help="Fusion's latency in the in-flight part")
     parser.add_argument("--share-rate", type=float, default=share.RATE,
                         help="the Fusion rate limit R of the share benchmark")

@@ -18,6 +18,7 @@ Each part runs on a private stack (its own database and Redis) with the producti
 """
 from __future__ import annotations
 
+import os
 import statistics
 import threading
 import time
@@ -264,18 +265,31 @@ PARTS = ("calls", "latency", "inflight", "budget")
 
 
 def run(*, orders: int, rates: tuple[float, ...] = (20.0,), seconds: float = 30.0, budget_rate: float = 30.0,
-        budget_orders: int = 300, parts=PARTS, slow_ms: int = 1500, processes: int = 1, **_) -> None:
+        budget_orders: int = 300, parts=PARTS, slow_ms: int = 1500, processes: tuple[int, ...] = (1, 2),
+        **_) -> None:
+    """The calls, latency and in-flight parts once per number of ``worker-invoices`` processes (by
+    default one, then two: one per core is the production setting), then what they compare."""
     seed = 23
-    if "calls" in parts or "latency" in parts:
-        print(f"\n(the invoices queue served by {processes} worker process{'es' if processes > 1 else ''})")
-        calls_and_latency(orders, list(rates), seconds, seed, parts, processes)
-    if "inflight" in parts:
-        in_flight(3 * orders, slow_ms, seed, processes)
+    p95s: dict[int, list[tuple[float, float]]] = {}
+    for count in processes:
+        if "calls" in parts or "latency" in parts:
+            print(f"\n(the invoices queue served by {count} worker process{'es' if count > 1 else ''})")
+            p95s[count] = calls_and_latency(orders, list(rates), seconds, seed, parts, count)
+        if "inflight" in parts:
+            in_flight(3 * orders, slow_ms, seed, count)
+    if "latency" in parts and len(p95s) > 1:
+        print(f"\nlatency p95 by worker-invoices processes (one per core is the production setting; this machine has "
+              f"{os.cpu_count()} cores)")
+        for i, one_rate in enumerate(rates):
+            print(f"  {one_rate:g} orders/s: " + ", ".join(
+                f"{count} process{'es' if count > 1 else ''} {results[i][1]:.2f} s" for count, results in p95s.items()))
     if "budget" in parts:
         budget_part(budget_rate, budget_orders, seed + 1)
 
 
-def calls_and_latency(orders: int, rates: list[float], seconds: float, seed: int, parts, processes: int = 1) -> None:
+def calls_and_latency(orders: int, rates: list[float], seconds: float, seed: int, parts,
+                      processes: int = 1) -> list[tuple[float, float]]:
+    """Prints both parts; returns (rate asked, p95 seconds) per rate of the latency part."""
     with pipeline.private_stack("throughput", env={"MLC_FUSION_RATE": str(GENEROUS), "MLC_FUSION_BURST": str(GENEROUS)},
                                 latency_ms=LATENCY_MS, processes={"invoices": processes}) as (stack, domain):
         first = generate_orders(orders, seed)
@@ -285,7 +299,7 @@ def calls_and_latency(orders: int, rates: list[float], seconds: float, seed: int
         threads = concurrency(load_settings(), "invoices") * processes + concurrency(load_settings(), "customers")
         print_batches([new, known], paid(first), threads)
         if "latency" not in parts:
-            return
+            return []
 
         # the first batch's orders again and again: every customer is known by now
         placed_so_far, results = 2 * orders, []
@@ -304,6 +318,7 @@ def calls_and_latency(orders: int, rates: list[float], seconds: float, seed: int
         print(f"  {placed:5.1f} orders/s (asked {one_rate:g}): p50 {statistics.median(times):5.2f} s   p95 {p95:5.2f} s   "
               f"max {times[-1]:5.2f} s   (p95 = {p95 * 1000 / LATENCY_MS:4.1f}x Fusion's latency; "
               f"most calls in flight {load['peak_in_flight']})")
+    return [(one_rate, percentile(times, 95)) for one_rate, _, times, _ in results]
 
 
 def budget_part(budget_rate: float, budget_orders: int, seed: int) -> None:
