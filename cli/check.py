@@ -321,8 +321,15 @@ def needs_memo(refund: dict, after_money_given_beyond_lines: bool) -> bool:
     and the return needs no document of its own)."""
     if refund_cash(refund) > 0:
         return True
-    returned = bool(refund.get("refund_line_items") or refund.get("refund_shipping_lines"))
+    returned = any(not _worthless(item) for item in refund.get("refund_line_items") or []) \
+        or bool(refund.get("refund_shipping_lines"))
     return returned and not after_money_given_beyond_lines
+
+
+def _worthless(item: dict) -> bool:
+    """A returned line that Shopify says was worth nothing (discounted to zero, no tax): it credits
+    nothing, and the connector books no memo for it. A line without its amounts is not assumed so."""
+    return all(item.get(f"{key}_set") and not shop_amount(item, key) for key in ("subtotal", "total_tax"))
 
 
 def refund_memo_stems(numbers: list[str]) -> set[str]:
