@@ -294,6 +294,40 @@ def allocate(line: Decimal, tax: Decimal, rooms: list[Room]) -> list[Room]:
     return parts
 
 
+def allocate_gross(line: Decimal, tax: Decimal, rooms: list[Room]) -> list[Room]:
+    """Split a credit whose division into net and tax is ours, not Shopify's, over the documents.
+
+    Money a refund gave beyond its lines (a goodwill amount) carries no tax in Shopify and is
+    credited from the net parts. Once earlier credits have used the net room up, what is left of
+    it goes to the tax room, as a return does when its goods no longer fit one part (``absorb``):
+    the documents' total then follows Shopify's to the cent, where a net-only rule would park a
+    refund that the documents can hold."""
+    parts, line, tax = fit(line, tax, rooms)
+    if line or tax:  # the rest into the other part's room, document by document
+        swapped = [Room(r.document_id, r.tax, r.line) for r in less(rooms, parts)]
+        more, line, tax = fit(line, tax, swapped)
+        parts = _merged(parts + [Room(m.document_id, m.tax, m.line) for m in more])
+    if line or tax:
+        raise MappingError(f"the credit is {line} net and {tax} tax more than the order's documents hold")
+    return parts
+
+
+def _merged(parts: list[Room]) -> list[Room]:
+    """One part per document, in the documents' order."""
+    totals: dict[str, Room] = {}
+    for p in parts:
+        had = totals.get(p.document_id)
+        totals[p.document_id] = p if had is None else Room(p.document_id, had.line + p.line, had.tax + p.tax)
+    return list(totals.values())
+
+
+def less(rooms: list[Room], taken: list[Room]) -> list[Room]:
+    """The rooms after the given parts (one per document) took their share."""
+    used = {p.document_id: p for p in taken}
+    return [Room(r.document_id, r.line - used[r.document_id].line, r.tax - used[r.document_id].tax)
+            if r.document_id in used else r for r in rooms]
+
+
 def fit(line: Decimal, tax: Decimal, rooms: list[Room]) -> tuple[list[Room], Decimal, Decimal]:
     """What of a credit the documents hold, in order, and the (net, tax) left over."""
     parts = []

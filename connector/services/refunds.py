@@ -62,9 +62,11 @@ from connector.services.adjustments import (
     Room,
     adjustments_of,
     allocate,
+    allocate_gross,
     booked_by_edits,
     credit_room,
     fit,
+    less,
     per_document,
 )
 from connector.services.applications import Mover, order_documents, order_receipts
@@ -207,9 +209,10 @@ class CreditMemo(ShopDocument):
         self._reversals = self._reversals_of(history)
         self._documents = order_documents(self.session, self._invoice)
         rooms = credit_room(self.session, self._invoice, earlier_refunds)
+        worth = self._amounts.gross
         goods, over_line, over_tax = fit(self._amounts.line, self._amounts.tax, rooms)
         if over_line or over_tax:
-            spare = _less(rooms, goods)
+            spare = less(rooms, goods)
             try:
                 self._amounts = absorb(self._amounts, over_line, over_tax,
                                        spare_line=sum((max(r.line, Decimal(0)) for r in spare), Decimal(0)),
@@ -222,7 +225,7 @@ class CreditMemo(ShopDocument):
                 # order) and Shopify gives the goods' full value back: what no document holds
                 # any more is the merchant's debt to the customer, a credit on account.
                 self._beyond = Room("", over_line, over_tax)
-        given = allocate(self._amounts.given_line, self._amounts.given_tax, _less(rooms, goods))
+        given = allocate_gross(self._amounts.given_line, self._amounts.given_tax, less(rooms, goods))
         self._parts, self._given = goods + given, len(given)
         try:  # every number the refund will need, before anything is posted
             self._part_numbers()
@@ -235,8 +238,9 @@ class CreditMemo(ShopDocument):
         self._kept = kept_lines(self._amounts, self.mapping, refund_gid=self.gid,
                                 taxes_included=bool(self._invoice.fusion_refs.get("taxes_included")))
         if not self._parts and not self._kept:
-            raise NothingToBook(f"refund {self.gid} gave back {self._amounts.cash}; what it returned was "
-                                "credited already by money given beyond an earlier refund's lines",
+            why = ("what it returned was credited already by money given beyond an earlier refund's lines"
+                   if worth else "it returned only goods Shopify says were worth nothing")
+            raise NothingToBook(f"refund {self.gid} gave back {self._amounts.cash}; {why}",
                                 {"invoice_id": self._invoice.fusion_id, "order_id": self._invoice.shopify_id,
                                  "line": "0", "tax": "0", "cash": str(self._amounts.cash),
                                  "discrepancy": str(sum((d.gross for d in discrepancies(self.refund)),
@@ -500,13 +504,6 @@ def _overpaid(history, refund: dict, rooms: list[Room]) -> Decimal:
     """What the customer had paid, before this refund, beyond all the order's documents still hold."""
     held = sum((max(r.line, Decimal(0)) + max(r.tax, Decimal(0)) for r in rooms), Decimal(0))
     return paid_before(history, refund) - held
-
-
-def _less(rooms: list[Room], taken: list[Room]) -> list[Room]:
-    """The rooms after the given parts took their share."""
-    used = {p.document_id: p for p in taken}
-    return [Room(r.document_id, r.line - used[r.document_id].line, r.tax - used[r.document_id].tax)
-            if r.document_id in used else r for r in rooms]
 
 
 def _written_by(refunds: list[Binding]) -> dict[str, Decimal]:

@@ -453,6 +453,19 @@ def test_a_return_after_an_edit_lowered_a_paid_order_and_money_was_given_beyond_
                         (Edit(0, 2), Goodwill(Decimal("0.1")), Refund(((0, 2),), shipping=True))), False)
 
 
+def test_money_given_beyond_the_lines_once_the_net_room_is_used_up_is_booked(stack):
+    """Found by the property, and fixed: two goodwill amounts (credited from the invoice's net
+    part, as Shopify puts no tax on them), then a return of a unit of each line with the shipping
+    and the additional fee (its goods took the rest of the net part and, through absorb, some of
+    the tax part), then a third goodwill amount. Only tax room was left, the net-only rule refused
+    the credit and the refund parked, with Fusion holding 1.19 where Shopify said 0.72. Now money
+    given beyond the lines takes the tax room once the net room is used up."""
+    run(stack, Scenario("paid", ("1.50", "16.97"), (1, 2), "0.19", "4.99", "10.0",
+                        (Goodwill(Decimal("0.3")), Goodwill(Decimal("0.1")),
+                         Refund(((0, 1), (1, 1)), shipping=True, additional_fee=True), Goodwill(Decimal("0.4"))),
+                        settle_first=False, additional_fee="2.00"), False)
+
+
 @pytest.mark.parametrize("status", ["pending", "paid"])
 def test_an_edit_down_after_an_edit_up_of_the_same_line_is_booked(stack, status):
     """Found by the property in the yen shops, and fixed: a line raised from 1 to 4 (a debit memo

@@ -98,6 +98,22 @@ def test_given_an_unpaid_order_when_an_item_is_refunded_then_the_memo_lowers_wha
     assert shop.fusion_receipts(order) == []
 
 
+def test_given_a_free_gift_when_only_it_is_returned_then_no_memo_and_the_reason_says_so(shop):
+    order = dict(new_order(), financial_status="paid")
+    order["line_items"] = order["line_items"] + [{"sku": "GIFT-CARD-TIN", "title": "Gift tin", "quantity": 1,
+                                                  "price": "0.00", "tax_lines": []}]
+    order = shop.place_order(order)
+    shop.wait_invoiced(order)
+
+    refund = shop.act(f"orders/{order['id']}/refunds", line_refund(order, index=len(order["line_items"]) - 1))
+
+    # nothing to credit and no money back: no memo, and an accountant reading why is told the truth
+    skipped = lambda: shop.binding("refund", refund["id"])  # noqa: E731
+    assert eventually(lambda: skipped() is not None and skipped().state == BindingState.skipped, timeout=90)
+    assert "only goods Shopify says were worth nothing" in skipped().last_error, skipped().last_error
+    assert shop.fusion_credit_memos(order) == [] and shop.holds(order), shop.invariants(order)
+
+
 @pytest.fixture
 def vat_shop(stack):
     return TestShop.create(stack, prefix=("V" + uuid.uuid4().hex[:7]).upper(), taxes_included=True)

@@ -7,7 +7,7 @@ from decimal import Decimal as D
 import pytest
 
 from connector.mapping.invoice import MappingError
-from connector.services.adjustments import Room, allocate, fit, per_document
+from connector.services.adjustments import Room, allocate, allocate_gross, fit, per_document
 
 INVOICE, DEBIT = Room("inv", D("30.00"), D("2.40")), Room("dm1", D("90.00"), D("7.20"))
 
@@ -35,3 +35,24 @@ def test_given_more_than_every_document_holds_then_what_is_left_over_is_named():
 
 def test_given_a_document_credited_below_zero_then_it_offers_no_room():
     assert allocate(D("5.00"), D("0"), [Room("inv", D("-1.00"), D("0")), DEBIT]) == [Room("dm1", D("5.00"), D("0"))]
+
+
+def test_given_money_given_beyond_the_lines_when_the_net_room_is_used_up_then_it_takes_the_tax_room():
+    # earlier goodwill amounts took the invoice's net part: 0.47 more fits only its tax part
+    rooms = [Room("inv", D("0.00"), D("1.19"))]
+
+    assert allocate_gross(D("0.47"), D("0"), rooms) == [Room("inv", D("0.00"), D("0.47"))]
+    with pytest.raises(MappingError):  # a return's goods keep their split (absorb decides that)
+        allocate(D("0.47"), D("0"), rooms)
+
+
+def test_given_money_given_beyond_the_lines_then_each_document_takes_net_first_and_one_part_each():
+    rooms = [Room("inv", D("1.00"), D("0.50")), Room("dm1", D("0.00"), D("3.00"))]
+
+    assert allocate_gross(D("2.00"), D("0"), rooms) == [Room("inv", D("1.00"), D("0.50")),
+                                                        Room("dm1", D("0.00"), D("0.50"))]
+
+
+def test_given_money_given_beyond_everything_the_documents_hold_then_it_is_refused_with_the_rest():
+    with pytest.raises(MappingError, match="0.01 net and 0 tax more"):
+        allocate_gross(D("1.70"), D("0"), [Room("inv", D("1.00"), D("0.69"))])
