@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import signal
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +49,14 @@ def synced(shop, key):
     return eventually(lambda: (b := shop.binding("customer", key)) is not None
                       and b.state == BindingState.synced and b, timeout=45)
 
+
+
+def default_stop_signals() -> None:
+    """For ``preexec_fn`` of a child that a test stops by Ctrl-C or SIGHUP: an ignored signal stays
+    ignored through exec, so under ``nohup`` (SIGHUP) or as a shell's background job (SIGINT) the
+    child would never see it and the test would fail for how the suite was started."""
+    for signum in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
 
 @dataclass
 class TestShop:

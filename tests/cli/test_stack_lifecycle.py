@@ -18,7 +18,7 @@ import pytest
 
 from connector.config import CONCURRENCY_PREFIX
 from connector.flows import QUEUES
-from tests.support import eventually
+from tests.support import default_stop_signals, eventually
 
 UP_WITHIN = 50    # s: a stack starts in about 12 s on an idle 2-core machine
 #: s: the demo runs fit, a backfill, a Fusion poll and a Shopify reconciliation before it serves, and
@@ -49,7 +49,8 @@ class Run:
         embedded = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         with open(self.output, "wb") as output:
             self.process = subprocess.Popen(argv, cwd=directory, stdout=output, stderr=subprocess.STDOUT,
-                                            env=dict(embedded, COLUMNS="200", **env))
+                                            env=dict(embedded, COLUMNS="200", **env),
+                                            preexec_fn=default_stop_signals)
         eventually(lambda: ready in self.text() or self.process.poll() is not None,
                    timeout=DEMO_UP_WITHIN if argv[:4] == DEMO[:4] else UP_WITHIN)
         if not (ready in self.text() and self.process.poll() is None):

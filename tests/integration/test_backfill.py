@@ -18,7 +18,7 @@ from connector.config import load_settings
 from connector.db import session_scope
 from connector.models import Binding, BindingState, InboxState, Shop
 from tests.factories import new_order
-from tests.support import eventually
+from tests.support import default_stop_signals, eventually
 
 LIVE, HISTORY = 4, 26
 PAID_HISTORY = 40
@@ -175,7 +175,8 @@ def test_given_a_backfill_stopped_while_shopify_writes_its_listing_when_run_agai
         checkpoint = f"mlc:backfill:{session.scalar(select(Shop.id).where(Shop.domain == shop.domain))}:{since}"
 
     # when the operator presses Ctrl-C while the backfill waits for the listing
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                             preexec_fn=default_stop_signals)
     try:
         assert eventually(lambda: redis_client.hget(checkpoint, "operation") or first.poll() is not None, timeout=60)
         assert first.poll() is None, first.communicate()[0]
