@@ -313,7 +313,7 @@ def allocate_gross(line: Decimal, tax: Decimal, rooms: list[Room]) -> list[Room]
 
 
 def _merged(parts: list[Room]) -> list[Room]:
-    """One part per document, in the documents' order."""
+    """One part per document (a document the first pass left alone comes after those it used)."""
     totals: dict[str, Room] = {}
     for p in parts:
         had = totals.get(p.document_id)
@@ -322,8 +322,8 @@ def _merged(parts: list[Room]) -> list[Room]:
 
 
 def less(rooms: list[Room], taken: list[Room]) -> list[Room]:
-    """The rooms after the given parts (one per document) took their share."""
-    used = {p.document_id: p for p in taken}
+    """The rooms after the given parts took their share."""
+    used = {p.document_id: p for p in _merged(taken)}
     return [Room(r.document_id, r.line - used[r.document_id].line, r.tax - used[r.document_id].tax)
             if r.document_id in used else r for r in rooms]
 

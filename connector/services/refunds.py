@@ -474,6 +474,9 @@ class CreditMemo(ShopDocument):
     def bind(self, session: Session, binding: Binding, memo: dict) -> dict:
         binding.fusion_id = str(memo.get("CustomerTransactionId", ""))
         binding.fusion_number = str(memo.get("TransactionNumber") or self._number)
+        # money given beyond the lines as Fusion holds it: its split may have taken tax room
+        # (allocate_gross), and a cancellation works out what the documents hold from it
+        given = self._parts[len(self._parts) - self._given:] if self._given else []
         binding.fusion_refs = {"invoice_id": self._invoice.fusion_id, "order_id": self._invoice.shopify_id,
                                "line": str(self._amounts.line), "tax": str(self._amounts.tax),
                                "credits": per_document(self._parts),
@@ -482,7 +485,8 @@ class CreditMemo(ShopDocument):
                                "cash": str(self._amounts.cash), "tip": str(self._amounts.tip),
                                "kept": [str(self._amounts.kept_gross), str(sum((k.tax for k in self._amounts.kept),
                                                                                Decimal(0)))],
-                               "given": [str(self._amounts.given_line), str(self._amounts.given_tax)],
+                               "given": [str(sum((p.line for p in given), Decimal(0))),
+                                         str(sum((p.tax for p in given), Decimal(0)))],
                                "fee_memo_id": self._fee_id,
                                "discrepancy": str(sum((d.gross for d in discrepancies(self.refund)), Decimal(0))),
                                "receipts": {number: str(sum((r.amount for r in self._reversals

@@ -459,11 +459,12 @@ def test_money_given_beyond_the_lines_once_the_net_room_is_used_up_is_booked(sta
     and the additional fee (its goods took the rest of the net part and, through absorb, some of
     the tax part), then a third goodwill amount. Only tax room was left, the net-only rule refused
     the credit and the refund parked, with Fusion holding 1.19 where Shopify said 0.72. Now money
-    given beyond the lines takes the tax room once the net room is used up."""
+    given beyond the lines takes the tax room once the net room is used up, and the cancellation
+    after it reads what the documents hold as Fusion holds it (the goodwill's tax part included)."""
     run(stack, Scenario("paid", ("1.50", "16.97"), (1, 2), "0.19", "4.99", "10.0",
                         (Goodwill(Decimal("0.3")), Goodwill(Decimal("0.1")),
-                         Refund(((0, 1), (1, 1)), shipping=True, additional_fee=True), Goodwill(Decimal("0.4"))),
-                        settle_first=False, additional_fee="2.00"), False)
+                         Refund(((0, 1), (1, 1)), shipping=True, additional_fee=True), Goodwill(Decimal("0.4")),
+                         Cancel()), settle_first=False, additional_fee="2.00"), False)
 
 
 @pytest.mark.parametrize("status", ["pending", "paid"])

@@ -46,11 +46,16 @@ def test_given_money_given_beyond_the_lines_when_the_net_room_is_used_up_then_it
         allocate(D("0.47"), D("0"), rooms)
 
 
-def test_given_money_given_beyond_the_lines_then_each_document_takes_net_first_and_one_part_each():
+def test_given_money_given_beyond_the_lines_then_every_documents_net_room_goes_first_one_part_each():
     rooms = [Room("inv", D("1.00"), D("0.50")), Room("dm1", D("0.00"), D("3.00"))]
 
     assert allocate_gross(D("2.00"), D("0"), rooms) == [Room("inv", D("1.00"), D("0.50")),
                                                         Room("dm1", D("0.00"), D("0.50"))]
+    # the debit memo's net room before the invoice's tax room
+    rooms = [Room("inv", D("0.00"), D("0.50")), Room("dm1", D("3.00"), D("0.00"))]
+    assert allocate_gross(D("2.00"), D("0"), rooms) == [Room("dm1", D("2.00"), D("0"))]
+    assert allocate_gross(D("3.20"), D("0"), rooms) == [Room("dm1", D("3.00"), D("0")),
+                                                        Room("inv", D("0.00"), D("0.20"))]
 
 
 def test_given_money_given_beyond_everything_the_documents_hold_then_it_is_refused_with_the_rest():
