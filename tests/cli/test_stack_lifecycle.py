@@ -20,6 +20,8 @@ from connector.config import CONCURRENCY_PREFIX
 from connector.flows import QUEUES
 from tests.support import default_stop_signals, eventually
 
+pytestmark = pytest.mark.long_running  # scheduled first (tests/conftest.py)
+
 UP_WITHIN = 50    # s: a stack starts in about 12 s on an idle 2-core machine
 #: s: the demo runs fit, a backfill, a Fusion poll and a Shopify reconciliation before it serves, and
 #: once took over 50 s beside the suite's two other xdist processes' stacks

@@ -11,6 +11,7 @@ import sys
 import uuid
 from datetime import datetime, timezone
 
+import pytest
 import requests
 from sqlalchemy import func, select
 
@@ -19,6 +20,8 @@ from connector.db import session_scope
 from connector.models import Binding, BindingState, InboxState, Shop
 from tests.factories import new_order
 from tests.support import default_stop_signals, eventually
+
+pytestmark = pytest.mark.long_running  # scheduled first (tests/conftest.py)
 
 LIVE, HISTORY = 4, 26
 PAID_HISTORY = 40

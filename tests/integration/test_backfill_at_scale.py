@@ -30,6 +30,8 @@ from connector.models import Binding, BindingState, InboxEvent, Shop
 from connector.services import backfill
 from tests.support import FUSION_CLIENT, Fusion, TestShop, eventually, fusion_get
 
+pytestmark = pytest.mark.long_running  # scheduled first (tests/conftest.py)
+
 ORDERS = int(os.environ.get("MLC_TEST_BACKFILL_ORDERS", "2000"))
 #: The pod's Fusion budget on this test's stack: the suite's stack keeps the default 10 requests/s
 #: (tests/integration/test_busy_shop.py counts on it), which alone would hold 2,000 invoices for

@@ -17,6 +17,8 @@ import pytest
 
 from cli.demo import HISTORY  # the orders of the US store's history, backfilled
 
+pytestmark = pytest.mark.long_running  # scheduled first (tests/conftest.py)
+
 DEMO_JSON_KEYS = {"receiver_url", "shopify_url", "shop_domain", "shopify_client_id", "webhook_secret",
                   "fusion_url", "fusion_token_url", "fusion_client_id", "fusion_client_secret",
                   "fusion_scope", "flower_url", "database_url", "redis_url", "pids"}

@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
+import pytest
+
 from connector.config import load_settings
 from connector.db import session_scope
 from connector.models import BindingState, InboxState
@@ -13,6 +15,8 @@ from connector.services.shop_keys import WebhookKeys
 from connector.shopify.webhooks import sign
 from tests.factories import new_order
 from tests.support import eventually
+
+pytestmark = pytest.mark.long_running  # scheduled first (tests/conftest.py)
 
 INVOICES = "/fscmRestApi/resources/11.13.18.05/receivablesInvoices"
 

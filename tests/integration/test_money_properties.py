@@ -42,6 +42,8 @@ from hypothesis.control import currently_in_test_context
 from sandbox.currencies import unit
 from tests.support import TestShop
 
+pytestmark = pytest.mark.long_running  # scheduled first (tests/conftest.py)
+
 #: Action kinds the connector does not book yet (their events stay ``deferred`` with a note):
 #: they are not generated. Take a kind out of this set once its flow is in.
 LATER_RELEASE = frozenset()
