@@ -23,13 +23,13 @@ _XDIST_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("g
 TEST_REDIS_DB = (int(os.environ.get("MLC_TEST_REDIS_DB", "9")) + _XDIST_WORKER) % 16
 
 
-
 def pytest_collection_modifyitems(items):
     """Modules marked ``long_running`` first, each in its own order. Under xdist with
     ``--no-loadscope-reorder`` (the Makefile's) each goes to a worker at the start and the short
     modules fill in around them: xdist's own order, by number of tests, started the one-test
     demo and backfill modules last, and the run waited two minutes on one worker."""
     items.sort(key=lambda item: item.get_closest_marker("long_running") is None)
+
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):

@@ -50,13 +50,13 @@ def synced(shop, key):
                       and b.state == BindingState.synced and b, timeout=45)
 
 
-
 def default_stop_signals() -> None:
     """For ``preexec_fn`` of a child that a test stops by Ctrl-C or SIGHUP: an ignored signal stays
     ignored through exec, so under ``nohup`` (SIGHUP) or as a shell's background job (SIGINT) the
     child would never see it and the test would fail for how the suite was started."""
     for signum in (signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, signal.SIG_DFL)
+
 
 @dataclass
 class TestShop:

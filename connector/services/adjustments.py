@@ -289,9 +289,7 @@ def credit_room(session: Session, invoice: Binding, refunds: list[Binding]) -> l
 def allocate(line: Decimal, tax: Decimal, rooms: list[Room]) -> list[Room]:
     """Split a credit over the documents in order, each taking what its room allows."""
     parts, line, tax = fit(line, tax, rooms)
-    if line or tax:
-        raise MappingError(f"the credit is {line} net and {tax} tax more than the order's documents hold")
-    return parts
+    return _all_held(parts, line, tax)
 
 
 def allocate_gross(line: Decimal, tax: Decimal, rooms: list[Room]) -> list[Room]:
@@ -307,6 +305,11 @@ def allocate_gross(line: Decimal, tax: Decimal, rooms: list[Room]) -> list[Room]
         swapped = [Room(r.document_id, r.tax, r.line) for r in less(rooms, parts)]
         more, line, tax = fit(line, tax, swapped)
         parts = _merged(parts + [Room(m.document_id, m.tax, m.line) for m in more])
+    return _all_held(parts, line, tax)
+
+
+def _all_held(parts: list[Room], line: Decimal, tax: Decimal) -> list[Room]:
+    """The parts, when nothing of the credit is left over."""
     if line or tax:
         raise MappingError(f"the credit is {line} net and {tax} tax more than the order's documents hold")
     return parts
